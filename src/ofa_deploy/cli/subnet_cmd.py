@@ -1,0 +1,107 @@
+"""`ofa-deploy subnet show|convert`: read any supported subnet file, print or convert it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..space import FORMATS, Subnet, arch_costs, dump_subnet, load_subnet, save_subnet
+from .common import console, fail, print_json
+
+subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official arch/net.config, MMRazor).",
+                         no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(subnet_app, name="subnet")
+
+
+def subnet_summary(sub: Subnet) -> dict:
+    params, macs = arch_costs(sub.spec, sub.arch)
+    stages = []
+    md = sub.spec.max_depth
+    for s, depth in enumerate(sub.arch.d):
+        slots = range(s * md, s * md + depth)
+        stages.append({
+            "stage": s + 1,
+            "width": sub.spec.stage_widths[s],
+            "depth": depth,
+            "kernels": [sub.arch.ks[i] for i in slots],
+            "expands": [sub.arch.e[i] for i in slots],
+            "stride": sub.spec.stage_strides[s],
+            "se": sub.spec.stage_se[s],
+            "act": sub.spec.stage_acts[s],
+        })
+    return {
+        "format": sub.source_format,
+        "space": sub.spec.to_dict(),
+        "arch": sub.arch.canonical(sub.spec).to_dict(),
+        "resolution": sub.arch.r,
+        "params": params,
+        "macs": macs,
+        "stages": stages,
+        "meta": sub.meta,
+    }
+
+
+@subnet_app.command("show")
+def show(
+    file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config "
+                                          "(or its folder) or MMRazor YAML."),
+    resolution: Optional[int] = typer.Option(None, "--resolution", "-r",
+                                             help="Resolution for a net.config without run.config."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
+    sub = load_subnet(file, image_size=resolution)
+    info = subnet_summary(sub)
+    if as_json:
+        print_json(info)
+        return
+    table = Table(title=f"{file}  [dim]({info['format']})[/]", title_justify="left")
+    for col in ("stage", "width", "depth", "kernels", "expands", "stride", "SE", "act"):
+        table.add_column(col, justify="right" if col in ("stage", "width", "depth", "stride") else "left")
+    for st in info["stages"]:
+        table.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
+                      " ".join(map(str, st["expands"])), str(st["stride"]), "yes" if st["se"] else "",
+                      st["act"])
+    console.print(table)
+    console.print(f"space       {sub.spec.describe()}")
+    console.print(f"resolution  {info['resolution']} px")
+    console.print(f"params      {info['params'] / 1e6:.2f} M ({info['params']:,})")
+    console.print(f"MACs        {info['macs'] / 1e6:.1f} M  [dim](conv + linear, official convention)[/]")
+    for k, v in info["meta"].items():
+        console.print(f"{k:<11} {v}")
+
+
+@subnet_app.command("convert")
+def convert(
+    file: Path = typer.Argument(..., help="Subnet file in any supported format."),
+    to: str = typer.Option(..., "--to", help=f"Target format: {', '.join(FORMATS)}."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (default: print to stdout)."),
+    resolution: Optional[int] = typer.Option(None, "--resolution", "-r",
+                                             help="Resolution for a net.config without run.config."),
+) -> None:
+    """Convert a subnet file to another format (net-config writes the official net.config)."""
+    if to not in FORMATS:
+        fail(f"unknown format {to!r}; choose one of {', '.join(FORMATS)}")
+    sub = load_subnet(file, image_size=resolution)
+    if out is None:
+        typer.echo(dump_subnet(sub, to), nl=False)
+        return
+    save_subnet(sub, out, to)
+    if to == "net-config":
+        save_run_config(out, sub.arch.r)
+    console.print(f"wrote {out}")
+
+
+def save_run_config(net_config_path: Path, image_size: int) -> None:
+    """The official `run.config` beside a written `net.config` carries the input size."""
+    import json
+
+    run_cfg = net_config_path.parent / "run.config"
+    if net_config_path.name == "net.config" and not run_cfg.exists():
+        run_cfg.write_text(json.dumps({"image_size": image_size}, indent=4) + "\n")

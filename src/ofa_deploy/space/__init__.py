@@ -1,0 +1,26 @@
+"""The search space as plain data: `SpaceSpec`, `Arch`, file formats, costs, batch encodings.
+
+Imports numpy and yaml only (no torch): the search and latency code build on it.
+"""
+
+from .arch import Arch, largest_arch, middle_arch, smallest_arch
+from .costs import CostModel, arch_costs, cost_model
+from .encoding import ArchBatch, active_mask, sample_archs, value_index
+from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
+from .spec import (
+    CHANNEL_DIVISIBLE,
+    OFFICIAL_RESOLUTIONS,
+    SpaceSpec,
+    conv_out_size,
+    make_divisible,
+    middle_channels,
+    official_space,
+    se_channels,
+)
+
+__all__ = [
+    "Arch", "ArchBatch", "CHANNEL_DIVISIBLE", "CostModel", "FORMATS", "OFFICIAL_RESOLUTIONS", "SpaceSpec",
+    "Subnet", "active_mask", "arch_costs", "conv_out_size", "cost_model", "dump_subnet", "largest_arch",
+    "load_subnet", "make_divisible", "middle_arch", "middle_channels", "official_space", "parse_subnet",
+    "sample_archs", "save_subnet", "se_channels", "smallest_arch", "value_index",
+]

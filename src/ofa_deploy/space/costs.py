@@ -1,0 +1,123 @@
+"""Parameters and MACs of subnets in closed form, vectorised over many archs.
+
+Convention of the official OFA counter (`count_flops_given_config`): MACs of conv and linear
+layers only (no BN, activations, pooling or biases); parameters are the exact trainable
+parameter count of the extracted subnet (BN affine and SE biases included).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import SpaceError
+from .arch import Arch
+from .encoding import ArchBatch
+from .spec import SpaceSpec, conv_out_size, middle_channels, se_channels
+
+
+class CostModel:
+    """Precomputed per-slot cost tables of a space; `params`/`macs` are table gathers + sums."""
+
+    def __init__(self, spec: SpaceSpec):
+        self.spec = spec
+        nb, nk, ne = spec.n_blocks, len(spec.ks_list), len(spec.expand_list)
+        self._block_params = np.zeros((nb, nk, ne), dtype=np.int64)
+        # MACs split into a part at the block's input side and one at its output side: those
+        # scale with the resolution; the SE part does not.
+        self._in_area = np.zeros((nb, nk, ne), dtype=np.int64)
+        self._out_area = np.zeros((nb, nk, ne), dtype=np.int64)
+        self._flat = np.zeros((nb, nk, ne), dtype=np.int64)
+        for s in range(spec.n_stages):
+            for j in range(spec.max_depth):
+                i = s * spec.max_depth + j
+                cin, cout = spec.block_in_width(s, j), spec.stage_widths[s]
+                for a, k in enumerate(spec.ks_list):
+                    for b, e in enumerate(spec.expand_list):
+                        mid = middle_channels(cin, e)
+                        p = cin * mid + 2 * mid + k * k * mid + 2 * mid + mid * cout + 2 * cout
+                        flat = 0
+                        if spec.stage_se[s]:
+                            nm = se_channels(mid)
+                            p += mid * nm + nm + nm * mid + mid
+                            flat = 2 * mid * nm
+                        self._block_params[i, a, b] = p
+                        self._in_area[i, a, b] = cin * mid
+                        self._out_area[i, a, b] = k * k * mid + mid * cout
+                        self._flat[i, a, b] = flat
+        c0, c1 = spec.first_conv_width, spec.first_block_width
+        cl, f, last, n = spec.stage_widths[-1], spec.final_expand_width, spec.last_channel, spec.n_classes
+        self._fixed_params = (
+            9 * spec.in_channels * c0 + 2 * c0  # first conv + BN
+            + 9 * c0 + 2 * c0 + c0 * c1 + 2 * c1  # first block (depthwise 3x3, project)
+            + cl * f + 2 * f  # final expand + BN
+            + f * last  # feature mix (no bias, no BN)
+            + last * n + n  # classifier
+        )
+        self._fixed_flat_macs = f * last + last * n
+        self._slot_stage = np.repeat(np.arange(spec.n_stages), spec.max_depth)
+        self._slot_first = np.tile(np.arange(spec.max_depth) == 0, spec.n_stages)
+
+    @lru_cache(maxsize=64)
+    def _sides(self, r: int) -> tuple[int, np.ndarray, np.ndarray, int]:
+        """Stem side, per-slot input side and output side, last side, at resolution r."""
+        spec = self.spec
+        stem = conv_out_size(r, 2)
+        ins, outs = np.zeros(spec.n_blocks, np.int64), np.zeros(spec.n_blocks, np.int64)
+        side = stem
+        for s in range(spec.n_stages):
+            for j in range(spec.max_depth):
+                i = s * spec.max_depth + j
+                ins[i] = side
+                out = conv_out_size(side, spec.block_stride(s, j))
+                outs[i] = out
+                if j == 0:
+                    side = out
+        return stem, ins, outs, side
+
+    def _gather(self, batch: ArchBatch, table: np.ndarray) -> np.ndarray:
+        kidx, eidx = batch.choice_indices(self.spec)
+        mask = batch.active_mask(self.spec)
+        if np.any((kidx < 0) & mask) or np.any((eidx < 0) & mask):
+            raise SpaceError("an arch uses a kernel size or expand ratio outside the space")
+        slots = np.arange(self.spec.n_blocks)[None, :]
+        vals = table[slots, np.maximum(kidx, 0), np.maximum(eidx, 0)]
+        return np.where(mask, vals, 0)
+
+    def params(self, batch: ArchBatch) -> np.ndarray:
+        """(N,) exact parameter counts."""
+        return self._fixed_params + self._gather(batch, self._block_params).sum(axis=1)
+
+    def macs(self, batch: ArchBatch) -> np.ndarray:
+        """(N,) multiply-accumulates of conv and linear layers (official FLOPs convention)."""
+        spec = self.spec
+        in_macs = self._gather(batch, self._in_area)
+        out_macs = self._gather(batch, self._out_area)
+        flat = self._gather(batch, self._flat).sum(axis=1)
+        total = np.zeros(len(batch), dtype=np.int64)
+        for r in np.unique(batch.r):
+            rows = batch.r == r
+            stem, ins, outs, last_side = self._sides(int(r))
+            c0, c1 = spec.first_conv_width, spec.first_block_width
+            fixed = (
+                stem * stem * 9 * spec.in_channels * c0
+                + stem * stem * (9 * c0 + c0 * c1)
+                + last_side * last_side * spec.stage_widths[-1] * spec.final_expand_width
+                + self._fixed_flat_macs
+            )
+            # Depth changes which slot is last in a stage, but not the sides (only slot 0 strides).
+            total[rows] = fixed + (in_macs[rows] * ins ** 2 + out_macs[rows] * outs ** 2).sum(axis=1)
+        return total + flat
+
+
+def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:
+    """(params, MACs) of one arch."""
+    model = cost_model(spec)
+    batch = ArchBatch.from_archs([arch])
+    return int(model.params(batch)[0]), int(model.macs(batch)[0])
+
+
+@lru_cache(maxsize=16)
+def cost_model(spec: SpaceSpec) -> CostModel:
+    return CostModel(spec)

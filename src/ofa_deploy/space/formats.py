@@ -1,0 +1,360 @@
+"""Subnet file formats: ours (JSON / YAML), the official arch dict, official `net.config`, MMRazor.
+
+Every reader returns a `Subnet` (space + arch + free-form metadata); every writer takes one.
+`load_subnet` detects the format from the content, so users never have to say which it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import FormatError, OfaDeployError, SpaceError
+from .arch import Arch
+from .spec import BASE_STAGE_WIDTH, SpaceSpec, make_divisible
+
+OUR_FORMAT = "ofa-deploy-subnet"
+FORMATS = ("json", "yaml", "official", "net-config", "mmrazor")
+
+
+@dataclass
+class Subnet:
+    """A subnet as stored in a file: the space it belongs to, the arch, and metadata."""
+
+    spec: SpaceSpec
+    arch: Arch
+    meta: dict[str, Any] = field(default_factory=dict)
+    source_format: str = "json"
+
+    def validate(self, check_resolution: bool = True) -> Subnet:
+        self.arch.validate(self.spec, check_resolution=check_resolution)
+        return self
+
+
+# ---- our own file ---------------------------------------------------------------------------
+def to_ours(sub: Subnet) -> dict[str, Any]:
+    out: dict[str, Any] = {"format": OUR_FORMAT, "version": 1, "space": sub.spec.to_dict(), "arch": sub.arch.to_dict()}
+    if sub.meta:
+        out["meta"] = sub.meta
+    return out
+
+
+def from_ours(d: dict[str, Any]) -> Subnet:
+    if d.get("version", 1) != 1:
+        raise FormatError(f"subnet file version {d.get('version')} is newer than this ofa-deploy understands (1)")
+    if "space" not in d or "arch" not in d:
+        raise FormatError("ofa-deploy subnet file lacks 'space' or 'arch'")
+    spec = SpaceSpec.from_dict(d["space"])
+    return Subnet(spec, Arch.from_dict(d["arch"]), dict(d.get("meta") or {}), "json")
+
+
+# ---- official arch dict ----------------------------------------------------------------------
+def to_official_arch(sub: Subnet) -> dict[str, Any]:
+    a = sub.arch
+    return {"ks": list(a.ks), "e": list(a.e), "d": list(a.d), "image_size": a.r}
+
+
+def from_official_arch(d: dict[str, Any], spec: SpaceSpec | None = None) -> Subnet:
+    """The official `{ks, e, d, image_size}` dict (or the tutorial's `{..., r: [r]}`)."""
+    arch = Arch.from_dict(d)
+    if spec is None:
+        spec = SpaceSpec(width_mult=1.2) if len(arch.ks) == 20 else _fail_space(arch)
+    return Subnet(spec, arch, {}, "official")
+
+
+def _fail_space(arch: Arch) -> SpaceSpec:
+    raise FormatError(f"arch dict with {len(arch.ks)} kernel sizes does not match the OFA MobileNetV3 space (20)")
+
+
+# ---- official net.config ---------------------------------------------------------------------
+_CONV_COMMON = {"dilation": 1, "groups": 1, "bias": False, "has_shuffle": False, "use_se": False,
+                "dropout_rate": 0, "ops_order": "weight_bn_act"}
+
+
+def _conv_layer(cin: int, cout: int, k: int, stride: int, use_bn: bool) -> dict[str, Any]:
+    return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **_CONV_COMMON, "in_channels": cin,
+            "out_channels": cout, "use_bn": use_bn, "act_func": "h_swish"}
+
+
+def _identity(c: int) -> dict[str, Any]:
+    return {"name": "IdentityLayer", "in_channels": c, "out_channels": c, "use_bn": False, "act_func": None,
+            "dropout_rate": 0, "ops_order": "weight_bn_act"}
+
+
+def _mbconv(cin: int, cout: int, k: int, stride: int, e: int, mid: int | None, act: str, se: bool,
+            shortcut: bool) -> dict[str, Any]:
+    conv = {"name": "MBConvLayer", "in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": stride,
+            "expand_ratio": e, "mid_channels": mid, "act_func": act, "use_se": se, "groups": None}
+    return {"name": "ResidualBlock", "conv": conv, "shortcut": _identity(cin) if shortcut else None}
+
+
+def to_net_config(sub: Subnet, dropout_rate: float = 0) -> dict[str, Any]:
+    """The official `net.config` of the extracted subnet (current upstream naming)."""
+    spec, arch = sub.spec, sub.arch
+    c0, c1 = spec.first_conv_width, spec.first_block_width
+    blocks = [_mbconv(c0, c1, 3, 1, 1, None, "relu", False, c0 == c1)]
+    for b in arch.blocks(spec):
+        blocks.append(_mbconv(b["in_channels"], b["out_channels"], b["kernel_size"], b["stride"], b["expand_ratio"],
+                              b["mid_channels"], b["act"], b["se"], b["shortcut"]))
+    cl = spec.stage_widths[-1]
+    return {
+        "name": "MobileNetV3",
+        "bn": {"momentum": 0.1, "eps": 1e-05, "ws_eps": None},
+        "first_conv": _conv_layer(spec.in_channels, c0, 3, 2, True),
+        "blocks": blocks,
+        "final_expand_layer": _conv_layer(cl, spec.final_expand_width, 1, 1, True),
+        "feature_mix_layer": _conv_layer(spec.final_expand_width, spec.last_channel, 1, 1, False),
+        "classifier": {"name": "LinearLayer", "in_features": spec.last_channel, "out_features": spec.n_classes,
+                       "bias": True, "use_bn": False, "act_func": None, "dropout_rate": dropout_rate,
+                       "ops_order": "weight_bn_act"},
+    }
+
+
+def infer_space(first_width: int, stage_widths: list[int], final_expand: int | None, last: int | None,
+                n_classes: int, in_channels: int = 3) -> SpaceSpec:
+    """The OFA MobileNetV3 space whose derived widths are the given ones (width multiplier found by search)."""
+    candidates = sorted({round(0.05 * i, 2) for i in range(4, 61)} | {1.0, 1.2})
+    for wm in candidates:
+        if make_divisible(BASE_STAGE_WIDTH[0] * wm) != first_width:
+            continue
+        spec = SpaceSpec(width_mult=wm, n_classes=n_classes, in_channels=in_channels)
+        if list(spec.stage_widths) != list(stage_widths):
+            continue
+        if final_expand is not None and spec.final_expand_width != final_expand:
+            continue
+        if last is not None and spec.last_channel != last:
+            continue
+        return spec
+    raise FormatError(
+        f"channel widths (first {first_width}, stages {stage_widths}, last {last}) match no OFA MobileNetV3 "
+        "width multiplier between 0.2 and 3.0"
+    )
+
+
+def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subnet:
+    """Read an official `net.config` (legacy `MobileInvertedResidualBlock` or current `ResidualBlock`)."""
+    if cfg.get("name") != "MobileNetV3":
+        raise FormatError(
+            f"net.config describes a {cfg.get('name')!r} network; only OFA 'MobileNetV3' subnets are supported"
+        )
+    try:
+        blocks = [_block_conv(b) for b in cfg["blocks"]]
+        first = cfg["first_conv"]
+        n_classes = int(cfg["classifier"]["out_features"])
+        final_expand = int(cfg["final_expand_layer"]["out_channels"])
+        last = int(cfg["feature_mix_layer"]["out_channels"])
+    except (KeyError, TypeError, IndexError) as e:
+        raise FormatError(f"net.config is missing a field: {e}") from None
+    if len(blocks) < 2:
+        raise FormatError("net.config has no elastic blocks")
+    stage_widths: list[int] = []
+    depths: list[int] = []
+    ks: list[list[int]] = []
+    es: list[list[int]] = []
+    for conv in blocks[1:]:
+        out = int(conv["out_channels"])
+        if not stage_widths or out != stage_widths[-1]:
+            stage_widths.append(out)
+            depths.append(0)
+            ks.append([])
+            es.append([])
+        depths[-1] += 1
+        ks[-1].append(int(conv["kernel_size"]))
+        es[-1].append(_expand_ratio(conv))
+    spec = infer_space(int(first["out_channels"]), stage_widths, final_expand, last, n_classes,
+                       int(first.get("in_channels", 3)))
+    md = spec.max_depth
+    if any(d > md for d in depths):
+        raise FormatError(f"net.config has a stage with {max(depths)} blocks; the space allows at most {md}")
+    flat_ks = [k for stage in ks for k in stage + [spec.ks_list[0]] * (md - len(stage))]
+    flat_e = [e for stage in es for e in stage + [spec.expand_list[0]] * (md - len(stage))]
+    arch = Arch(tuple(flat_ks), tuple(flat_e), tuple(depths), image_size or spec.resolutions[-1])
+    try:
+        arch.validate(spec, check_resolution=False)
+    except SpaceError as e:
+        raise FormatError(f"net.config is outside the OFA space: {e}") from None
+    _check_mid_channels(spec, arch, blocks[1:])
+    meta = {} if image_size else {"note": "no run.config beside net.config: resolution set to the space's largest"}
+    return Subnet(spec, arch, meta, "net-config")
+
+
+def _block_conv(block: dict[str, Any]) -> dict[str, Any]:
+    conv = block.get("conv") or block.get("mobile_inverted_conv")
+    if not isinstance(conv, dict):
+        raise FormatError(f"net.config block {block.get('name')!r} has neither 'conv' nor 'mobile_inverted_conv'")
+    return conv
+
+
+def _expand_ratio(conv: dict[str, Any]) -> int:
+    e = conv.get("expand_ratio")
+    if e is None or float(e) != int(e):
+        raise FormatError(f"block expand ratio {e!r} is not an OFA expand ratio")
+    return int(e)
+
+
+def _check_mid_channels(spec: SpaceSpec, arch: Arch, convs: list[dict[str, Any]]) -> None:
+    for b, conv in zip(arch.blocks(spec), convs):
+        mid = conv.get("mid_channels")
+        if mid is not None and int(mid) != b["mid_channels"]:
+            raise FormatError(
+                f"block {b['slot']}: mid_channels {mid} differs from the OFA rule "
+                f"make_divisible(round({b['in_channels']} * {b['expand_ratio']}), 8) = {b['mid_channels']}"
+            )
+
+
+# ---- MMRazor subnet YAML -----------------------------------------------------------------
+def to_mmrazor(sub: Subnet) -> dict[str, Any]:
+    spec, arch = sub.spec, sub.arch
+    md = spec.max_depth
+    out: dict[str, Any] = {
+        "backbone.first_channels": {"chosen": spec.first_conv_width},
+        "backbone.last_channels": {"chosen": spec.last_channel},
+        "backbone.layers.1.0.expand_ratio": {"chosen": 1},
+        "backbone.layers.1.0.kernel_size": {"chosen": 3},
+        "backbone.layers.1.depth": {"chosen": 1},
+        "backbone.layers.1.out_channels": {"chosen": spec.first_block_width},
+    }
+    for s in range(spec.n_stages):
+        layer = f"backbone.layers.{s + 2}"
+        for j in range(md):
+            i = s * md + j
+            out[f"{layer}.{j}.expand_ratio"] = {"chosen": arch.e[i]}
+            if spec.stage_se[s]:
+                out[f"{layer}.{j}.expand_ratio_se"] = {"chosen": arch.e[i]}
+            out[f"{layer}.{j}.kernel_size"] = {"chosen": arch.ks[i]}
+        out[f"{layer}.depth"] = {"chosen": arch.d[s]}
+        out[f"{layer}.out_channels"] = {"chosen": spec.stage_widths[s]}
+    out["input_shape"] = {"chosen": [arch.r, arch.r]}
+    return out
+
+
+def from_mmrazor(d: dict[str, Any], n_classes: int = 1000) -> Subnet:
+    """Read an MMRazor OFA subnet YAML; entries of blocks beyond a stage's depth are ignored."""
+
+    def chosen(key: str) -> Any:
+        if key not in d:
+            raise FormatError(f"MMRazor subnet lacks {key!r}")
+        v = d[key]
+        return v.get("chosen") if isinstance(v, dict) else v
+
+    try:
+        first = int(chosen("backbone.first_channels"))
+        last = int(chosen("backbone.last_channels"))
+        n_stages = 5
+        widths = [int(chosen(f"backbone.layers.{s + 2}.out_channels")) for s in range(n_stages)]
+        depths = [int(chosen(f"backbone.layers.{s + 2}.depth")) for s in range(n_stages)]
+        shape = chosen("input_shape")
+        r = int(shape[0] if isinstance(shape, (list, tuple)) else shape)
+    except (TypeError, ValueError) as e:
+        raise FormatError(f"MMRazor subnet has a malformed value: {e}") from None
+    spec = infer_space(first, widths, None, last, n_classes)
+    ks, es = [], []
+    for s in range(n_stages):
+        for j in range(spec.max_depth):
+            if j < depths[s]:
+                ks.append(int(chosen(f"backbone.layers.{s + 2}.{j}.kernel_size")))
+                es.append(int(chosen(f"backbone.layers.{s + 2}.{j}.expand_ratio")))
+            else:
+                ks.append(spec.ks_list[0])
+                es.append(spec.expand_list[0])
+    arch = Arch(tuple(ks), tuple(es), tuple(depths), r)
+    return Subnet(spec, arch, {}, "mmrazor")
+
+
+# ---- detection, loading and saving -------------------------------------------------------
+def parse_subnet(data: Any, image_size: int | None = None, spec: SpaceSpec | None = None) -> Subnet:
+    """Turn parsed JSON/YAML content into a `Subnet`, whatever its format."""
+    if not isinstance(data, dict):
+        raise FormatError("a subnet file must hold a mapping (JSON object / YAML dict)")
+    if data.get("format") == OUR_FORMAT:
+        return from_ours(data)
+    if data.get("name") in ("MobileNetV3", "ProxylessNASNets") or "blocks" in data:
+        return from_net_config(data, image_size)
+    if any(str(k).startswith("backbone.") for k in data):
+        return from_mmrazor(data)
+    if {"ks", "e", "d"} <= set(data):
+        return from_official_arch(data, spec)
+    raise FormatError(
+        "unrecognised subnet format: expected an ofa-deploy subnet file, an official arch dict "
+        "(ks/e/d/image_size), an official net.config or an MMRazor subnet YAML"
+    )
+
+
+def read_structured(path: str | os.PathLike) -> Any:
+    p = Path(path)
+    if not p.exists():
+        raise FormatError(f"{p}: no such file")
+    if p.is_dir():
+        if (p / "net.config").exists():
+            return read_structured(p / "net.config")
+        raise FormatError(f"{p} is a folder; give a subnet file (or a folder with a net.config)")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormatError(f"{p}: cannot read as text ({e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise FormatError(f"{p}: neither valid JSON nor YAML ({str(e).splitlines()[0]})") from None
+
+
+def load_subnet(path: str | os.PathLike, image_size: int | None = None) -> Subnet:
+    """Read a subnet file in any supported format. A net.config takes its resolution from the
+    `run.config` beside it unless `image_size` is given."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "net.config"
+    data = read_structured(p)
+    if image_size is None and isinstance(data, dict) and data.get("name") == "MobileNetV3":
+        run_cfg = p.parent / "run.config"
+        if run_cfg.exists():
+            rc = read_structured(run_cfg)
+            if isinstance(rc, dict) and "image_size" in rc:
+                image_size = int(rc["image_size"])
+    try:
+        sub = parse_subnet(data, image_size)
+    except OfaDeployError as e:
+        raise type(e)(f"{p}: {e}") from None
+    sub.validate(check_resolution=sub.source_format in ("json", "official"))
+    return sub
+
+
+def subnet_document(sub: Subnet, fmt: str) -> Any:
+    if fmt in ("json", "yaml"):
+        return to_ours(sub)
+    if fmt == "official":
+        return to_official_arch(sub)
+    if fmt == "net-config":
+        return to_net_config(sub)
+    if fmt == "mmrazor":
+        return to_mmrazor(sub)
+    raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def dump_subnet(sub: Subnet, fmt: str) -> str:
+    doc = subnet_document(sub, fmt)
+    if fmt in ("yaml", "mmrazor"):
+        return yaml.safe_dump(doc, sort_keys=fmt == "mmrazor", default_flow_style=None)
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def save_subnet(sub: Subnet, path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """Write atomically; the format follows the suffix (.yaml/.yml -> yaml) unless given."""
+    p = Path(path)
+    if fmt is None:
+        fmt = "yaml" if p.suffix in (".yaml", ".yml") else "json"
+    text = dump_subnet(sub, fmt)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, p)
+    return p
