@@ -1,0 +1,39 @@
+"""Shared fixtures: where ../shared is, and skips with a clear reason when it is absent."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("OFA_DEPLOY_SHARED", REPO.parent / "shared"))
+GOLDEN = SHARED / "golden" / "ofa_mbv3_w1.2"
+REFERENCE = SHARED / "reference"
+
+
+def need_shared(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the conformance data lives in ../shared beside the repository")
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden_cases() -> list[dict]:
+    return json.loads(need_shared(GOLDEN / "cases.json").read_text())["cases"]
+
+
+@pytest.fixture(scope="session")
+def golden_io():
+    import torch
+
+    return torch.load(need_shared(GOLDEN / "cases.pt"), map_location="cpu", weights_only=False)
+
+
+@pytest.fixture(scope="session")
+def specialized_dir() -> Path:
+    return need_shared(REFERENCE / "ofa" / "ofa_specialized")
