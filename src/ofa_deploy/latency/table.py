@@ -1,0 +1,559 @@
+"""`LatencyTable`: measured (or imported) per-block latencies of one device, and the OFA predictor.
+
+OFA predicts a subnet's latency as the sum of its layers' table entries (Cai et al., ICLR 2020).
+The search evaluates that sum for hundreds of thousands of archs, so `predict` works on an
+`ArchBatch` of integer arrays: the table is turned once into a dense array indexed by
+(resolution, block slot, kernel index, expand index) plus the fixed layers per resolution, and a
+prediction is one gather and one sum, with no torch and no per-arch Python objects.
+
+On disk a table is a folder (`latency_tables/<device>/<space tag>/`) holding `table.csv` (one row
+per key and resolution, append-only so that an interrupted profile keeps what it measured) and
+`meta.yaml` (device, runtime, protocol, spec, calibration; written atomically). Both are plain text
+and diff-friendly. The official per-resolution YAML tables can be imported and exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..errors import LatencyTableError, SpaceError
+from ..space import Arch, ArchBatch, SpaceSpec
+from .blocks import arch_keys, resolution_keys
+
+TABLE_FILE = "table.csv"
+META_FILE = "meta.yaml"
+FORMAT = "ofa-deploy-latency-table"
+COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")
+STATS = ("mean", "median", "std", "p10", "p90")
+_OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table entry: a layer at one resolution, its sample count and statistics in ms."""
+
+    key: str
+    resolution: int
+    count: int
+    mean: float
+    median: float = math.nan
+    std: float = math.nan
+    p10: float = math.nan
+    p90: float = math.nan
+
+    def value(self, stat: str) -> float:
+        return float(getattr(self, stat))
+
+    def to_csv(self) -> list[str]:
+        return [self.key, str(self.resolution), str(self.count)] + [_fmt(getattr(self, s)) for s in STATS]
+
+
+def _fmt(x: float) -> str:
+    return "" if x is None or math.isnan(x) else repr(float(x))
+
+
+# ---- locations ------------------------------------------------------------------------------
+def repo_root() -> Path:
+    """The repository (or install) root: `devices/` and `latency_tables/` live beside `src/`."""
+    return Path(__file__).resolve().parents[3]
+
+
+def tables_root() -> Path:
+    """Where tables live: `$OFA_DEPLOY_TABLES`, else `latency_tables/` at the repository root."""
+    env = os.environ.get("OFA_DEPLOY_TABLES")
+    return Path(env) if env else repo_root() / "latency_tables"
+
+
+def space_tag(spec: SpaceSpec) -> str:
+    """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
+    ref = SpaceSpec()
+    parts = [f"w{spec.width_mult:g}", f"c{spec.n_classes}"]
+    if spec.in_channels != 3:
+        parts.append(f"in{spec.in_channels}")
+    for name, short in (("ks_list", "k"), ("expand_list", "e"), ("depth_list", "d")):
+        if getattr(spec, name) != getattr(ref, name):
+            parts.append(short + "".join(str(v) for v in getattr(spec, name)))
+    return "_".join(parts)
+
+
+def default_table_dir(device: str, spec: SpaceSpec) -> Path:
+    return tables_root() / device / space_tag(spec)
+
+
+def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int]) -> str:
+    """The command that measures the given resolutions of a space on a device (for error messages)."""
+    rs = ",".join(str(int(r)) for r in sorted(set(resolutions)))
+    space = ""
+    if spec is not None:
+        space = f" --width {spec.width_mult:g} --classes {spec.n_classes}"
+        if spec.in_channels != 3:
+            space += f" --in-channels {spec.in_channels}"
+    return f"ofa-deploy profile --device {device}{space} --resolutions {rs}"
+
+
+# ---- the table ------------------------------------------------------------------------------
+class LatencyTable:
+    """Rows (key, resolution, count, mean, median, std, p10, p90 ms) + metadata + a vectorised predictor.
+
+    `metadata` holds at least `device`, `spec` (the space as a dict) and `stat` (which statistic
+    predictions use: `median` for tables we measure, `mean` for imported official ones), and
+    `calibration` (null, or a fitted correction `predict(calibrated=True)` applies).
+    """
+
+    def __init__(self, spec: SpaceSpec, rows: Iterable[Row], metadata: dict[str, Any]):
+        self._spec = spec
+        self.metadata: dict[str, Any] = dict(metadata)
+        self.metadata["spec"] = spec.to_dict()
+        self.metadata.setdefault("device", "unknown")
+        self.metadata.setdefault("stat", "median")
+        self.metadata.setdefault("calibration", None)
+        if self.metadata["stat"] not in STATS:
+            raise LatencyTableError(f"table statistic {self.metadata['stat']!r} is not one of {list(STATS)}")
+        self._rows: dict[tuple[int, str], Row] = {}
+        for row in rows:
+            self.add(row)
+        self._cache: _Dense | None = None
+
+    # ---- basic access ---------------------------------------------------------------------
+    @property
+    def spec(self) -> SpaceSpec:
+        return self._spec
+
+    @property
+    def device(self) -> str:
+        return str(self.metadata["device"])
+
+    @property
+    def stat(self) -> str:
+        return str(self.metadata["stat"])
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        """Resolutions that have at least one row (complete or not: see `missing_keys`)."""
+        return tuple(sorted({r for r, _ in self._rows}))
+
+    @property
+    def rows(self) -> list[Row]:
+        return sorted(self._rows.values(), key=lambda x: (x.resolution, x.key))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, item: tuple[str, int]) -> bool:
+        key, r = item
+        return (int(r), key) in self._rows
+
+    def add(self, row: Row) -> None:
+        k = (int(row.resolution), row.key)
+        if k in self._rows:
+            raise LatencyTableError(f"duplicate table row for {row.key} at resolution {row.resolution}")
+        self._rows[k] = row
+        self._cache = None
+
+    def get(self, key: str, resolution: int) -> Row:
+        try:
+            return self._rows[(int(resolution), key)]
+        except KeyError:
+            raise LatencyTableError(self._missing_message(key, int(resolution))) from None
+
+    def lookup(self, key: str, resolution: int) -> float:
+        return self.get(key, resolution).value(self.stat)
+
+    def _missing_message(self, key: str, r: int) -> str:
+        return (
+            f"latency table of device {self.device!r} has no entry {key} at resolution {r}; "
+            f"measure it with `{profile_command(self.device, self.spec, [r])}`"
+        )
+
+    def missing_keys(self, resolutions: Iterable[int] | None = None) -> dict[int, list[str]]:
+        """Keys of the space that the table lacks, per resolution (default: the table's resolutions)."""
+        rs = self.resolutions if resolutions is None else tuple(int(r) for r in resolutions)
+        out = {}
+        for r in rs:
+            miss = [k for k in resolution_keys(self.spec, r).distinct() if (r, k) not in self._rows]
+            if miss:
+                out[r] = miss
+        return out
+
+    def complete_resolutions(self) -> tuple[int, ...]:
+        missing = self.missing_keys()
+        return tuple(r for r in self.resolutions if r not in missing)
+
+    # ---- calibration ----------------------------------------------------------------------
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        return self.metadata.get("calibration")
+
+    def set_calibration(self, calibration: dict[str, Any] | None) -> None:
+        if calibration is not None:
+            _check_calibration(calibration)
+        self.metadata["calibration"] = calibration
+
+    # ---- prediction -----------------------------------------------------------------------
+    def predict(self, batch: ArchBatch, calibrated: bool = True) -> np.ndarray:
+        """Latency in ms of every arch of `batch`, shape (N,).
+
+        The block sum of the table; with `calibrated=True` and a stored calibration, corrected by
+        it (`a * sum + b` for a linear one). Raises `LatencyTableError` naming the first key or
+        resolution the table lacks, with the command that would measure it.
+        """
+        raw = self._dense().block_sum(self, batch)
+        if calibrated and self.calibration is not None:
+            return apply_calibration(self.calibration, raw)
+        return raw
+
+    def predict_arch(self, arch: Arch, calibrated: bool = True) -> float:
+        return float(self.predict(ArchBatch.from_archs([arch]), calibrated)[0])
+
+    def arch_breakdown(self, arch: Arch) -> list[tuple[str, float]]:
+        """(key, ms) of every layer of one subnet, in module order (the slow, explicit path)."""
+        return [(k, self.lookup(k, arch.r)) for k in arch_keys(self.spec, arch)]
+
+    def _dense(self) -> _Dense:
+        if self._cache is None:
+            self._cache = _Dense.build(self)
+        return self._cache
+
+    # ---- files ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write `table.csv` and `meta.yaml` into folder `path` (both atomically)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for row in self.rows:
+            w.writerow(row.to_csv())
+        _atomic_write(folder / TABLE_FILE, buf.getvalue())
+        write_metadata(folder, self.metadata)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, spec: SpaceSpec | None = None) -> LatencyTable:
+        """Read a table folder. `path` may also be a device folder holding one table (or several:
+        then `spec` picks the one of that space)."""
+        folder = resolve_table_dir(Path(path), spec)
+        meta = read_metadata(folder)
+        try:
+            tspec = SpaceSpec.from_dict(meta["spec"])
+        except (KeyError, SpaceError) as e:
+            raise LatencyTableError(f"{folder / META_FILE}: invalid or missing 'spec' ({e})") from None
+        rows = read_rows(folder / TABLE_FILE)
+        try:
+            return cls(tspec, rows, meta)
+        except LatencyTableError as e:
+            raise LatencyTableError(f"{folder}: {e}") from None
+
+    def summary(self) -> dict[str, Any]:
+        missing = self.missing_keys()
+        return {
+            "device": self.device,
+            "space": self.spec.describe(),
+            "rows": len(self),
+            "resolutions": list(self.resolutions),
+            "incomplete": {r: len(v) for r, v in missing.items()},
+            "stat": self.stat,
+            "calibration": self.calibration,
+        }
+
+
+# ---- dense predictor --------------------------------------------------------------------------
+@dataclass
+class _Dense:
+    rmap: np.ndarray     # resolution -> row index, -1 where absent
+    block: np.ndarray    # (R * n_blocks * nk * ne,) ms, NaN where missing
+    fixed: np.ndarray    # (R,) ms, NaN where a fixed layer is missing
+    nb: int
+    nk: int
+    ne: int
+
+    @classmethod
+    def build(cls, table: LatencyTable) -> _Dense:
+        spec, stat = table.spec, table.stat
+        rs = table.resolutions
+        nb, nk, ne = spec.n_blocks, len(spec.ks_list), len(spec.expand_list)
+        rmap = np.full(max(rs, default=0) + 1, -1, dtype=np.int64)
+        block = np.full((len(rs), nb, nk, ne), np.nan)
+        fixed = np.zeros(len(rs))
+        for ri, r in enumerate(rs):
+            rmap[r] = ri
+            rk = resolution_keys(spec, r)
+            for k in rk.fixed:
+                row = table._rows.get((r, k))
+                fixed[ri] += row.value(stat) if row is not None else np.nan
+            for slot in rk.slots:
+                for a, keys in enumerate(slot.keys):
+                    for b, key in enumerate(keys):
+                        row = table._rows.get((r, key))
+                        if row is not None:
+                            block[ri, slot.slot, a, b] = row.value(stat)
+        return cls(rmap, block.reshape(-1), fixed, nb, nk, ne)
+
+    def block_sum(self, table: LatencyTable, batch: ArchBatch) -> np.ndarray:
+        spec = table.spec
+        if batch.ks.ndim != 2 or batch.ks.shape[1] != self.nb or batch.e.shape != batch.ks.shape:
+            raise SpaceError(f"arch batch has ks/e of shape {batch.ks.shape}; this space needs (N, {self.nb})")
+        if batch.d.ndim != 2 or batch.d.shape[1] != spec.n_stages:
+            raise SpaceError(f"arch batch has d of shape {batch.d.shape}; this space needs (N, {spec.n_stages})")
+        if len(batch) == 0:
+            return np.zeros(0)
+        r = batch.r
+        inside = (r >= 0) & (r < len(self.rmap))
+        ri = np.where(inside, self.rmap[np.clip(r, 0, len(self.rmap) - 1)], -1)
+        if (ri < 0).any():
+            bad = sorted(set(r[ri < 0].tolist()))
+            raise LatencyTableError(
+                f"latency table of device {table.device!r} has no resolution {bad[0]}"
+                f"{' (nor ' + ', '.join(map(str, bad[1:6])) + ')' if len(bad) > 1 else ''}; it has "
+                f"{list(table.resolutions) or 'none'}; measure it with "
+                f"`{profile_command(table.device, spec, bad)}`"
+            )
+        mask = batch.active_mask(spec)
+        kidx, eidx = batch.choice_indices(spec)
+        if ((kidx < 0) & mask).any() or ((eidx < 0) & mask).any():
+            n = int(np.nonzero((((kidx < 0) | (eidx < 0)) & mask).any(axis=1))[0][0])
+            raise SpaceError(f"arch {n} of the batch has a kernel size or expand ratio outside the space "
+                             f"(ks {spec.ks_list}, e {spec.expand_list})")
+        if ((batch.d < spec.depth_list[0]) | (batch.d > spec.max_depth)).any():
+            raise SpaceError(f"arch batch has depths outside the space's depths {list(spec.depth_list)}")
+        flat = ((ri[:, None] * self.nb + np.arange(self.nb)) * self.nk + np.maximum(kidx, 0)) * self.ne \
+            + np.maximum(eidx, 0)
+        vals = self.block[flat]
+        total = self.fixed[ri] + np.where(mask, vals, 0.0).sum(axis=1)
+        if np.isnan(total).any():
+            n = int(np.nonzero(np.isnan(total))[0][0])
+            arch = batch[n].to_archs()[0]
+            for key in arch_keys(spec, arch):
+                if (key, arch.r) not in table:
+                    raise LatencyTableError(table._missing_message(key, arch.r))
+            raise LatencyTableError("latency table holds NaN values; re-measure it")  # pragma: no cover
+        return total
+
+
+# ---- calibration ------------------------------------------------------------------------------
+def _check_calibration(cal: dict[str, Any]) -> None:
+    if not isinstance(cal, dict) or cal.get("kind") != "linear":
+        raise LatencyTableError(f"unknown calibration {cal!r}: only kind 'linear' (ms = a * sum + b) is supported")
+    for k in ("a", "b"):
+        if not isinstance(cal.get(k), (int, float)) or not math.isfinite(cal[k]):
+            raise LatencyTableError(f"linear calibration lacks a finite {k!r}: {cal!r}")
+
+
+def apply_calibration(cal: dict[str, Any], raw: np.ndarray) -> np.ndarray:
+    _check_calibration(cal)
+    return float(cal["a"]) * np.asarray(raw, dtype=float) + float(cal["b"])
+
+
+# ---- file helpers -----------------------------------------------------------------------------
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    doc = {"format": FORMAT, "version": 1, **metadata}
+    _atomic_write(Path(folder) / META_FILE, yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None))
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    p = Path(folder) / META_FILE
+    if not p.exists():
+        raise LatencyTableError(f"{folder}: no {META_FILE}; not a latency table folder (or profiling never started)")
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise LatencyTableError(f"{p}: corrupt metadata ({str(e).splitlines()[0]}); re-run the profile "
+                                "or restore the file") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise LatencyTableError(f"{p}: not an ofa-deploy latency table metadata file (format {FORMAT!r})")
+    if doc.get("version") != 1:
+        raise LatencyTableError(f"{p}: table version {doc.get('version')} is not supported (1)")
+    for k in ("device", "spec"):
+        if k not in doc:
+            raise LatencyTableError(f"{p}: metadata lacks {k!r}")
+    doc.pop("format")
+    doc.pop("version")
+    return doc
+
+
+def read_rows(path: Path, repair: bool = False) -> list[Row]:
+    """Parse `table.csv`. A last line without newline is a half-written row (the profiler was
+    killed mid-write): an error, or dropped from the file when `repair` is set (resume)."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        if not repair:
+            raise LatencyTableError(
+                f"{path}: the last row is half-written (the profiler was interrupted while writing); "
+                "re-run the same `ofa-deploy profile` command to drop it and resume"
+            )
+        raw = raw[: raw.rfind(b"\n") + 1]
+        path.write_bytes(raw)
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise LatencyTableError(f"{path}: not a text file; the table is corrupt, re-run the profile") from None
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        return []
+    if tuple(lines[0]) != COLUMNS:
+        raise LatencyTableError(f"{path}: header {lines[0]} is not {list(COLUMNS)}; the table is corrupt")
+    rows = []
+    for n, fields in enumerate(lines[1:], start=2):
+        if len(fields) != len(COLUMNS):
+            raise LatencyTableError(f"{path}, line {n}: {len(fields)} fields instead of {len(COLUMNS)}; "
+                                    "the table is corrupt")
+        try:
+            stats = [float(v) if v != "" else math.nan for v in fields[3:]]
+            row = Row(fields[0], int(fields[1]), int(fields[2]), *stats)
+        except ValueError:
+            raise LatencyTableError(f"{path}, line {n}: non-numeric value in {fields}; the table is corrupt") from None
+        if not math.isfinite(row.mean) or row.mean < 0:
+            raise LatencyTableError(f"{path}, line {n}: invalid mean {fields[3]!r}")
+        rows.append(row)
+    return rows
+
+
+def resolve_table_dir(path: Path, spec: SpaceSpec | None = None) -> Path:
+    """A table folder, or a device folder whose one table (or the one of `spec`) is meant."""
+    if (path / META_FILE).exists():
+        return path
+    if not path.is_dir():
+        raise LatencyTableError(f"{path}: no such latency table folder")
+    subs = [p for p in sorted(path.iterdir()) if (p / META_FILE).exists()]
+    if spec is not None:
+        for p in subs:
+            try:
+                s = SpaceSpec.from_dict(read_metadata(p)["spec"])
+            except (LatencyTableError, SpaceError):
+                continue
+            if s.same_space(spec):
+                return p
+        raise LatencyTableError(f"{path}: no table for the space {spec.describe()}; measure one with "
+                                f"`{profile_command(path.name, spec, spec.resolutions[:1])}`")
+    if len(subs) == 1:
+        return subs[0]
+    if not subs:
+        raise LatencyTableError(f"{path}: holds no latency table ({META_FILE} + {TABLE_FILE})")
+    raise LatencyTableError(f"{path} holds several tables ({', '.join(p.name for p in subs)}); give one of them")
+
+
+# ---- append-only writer -----------------------------------------------------------------------
+class RowWriter:
+    """Appends rows to `table.csv` one at a time and flushes each, so that Ctrl-C keeps them.
+
+    Use with `contextlib.closing(RowWriter(folder))`.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / TABLE_FILE
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._f = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes; see close)
+        self._w = csv.writer(self._f, lineterminator="\n")
+        if new:
+            self._w.writerow(COLUMNS)
+            self._f.flush()
+
+    def write(self, row: Row) -> None:
+        self._w.writerow(row.to_csv())
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+# ---- official YAML ----------------------------------------------------------------------------
+def official_resolution(path: Path, data: dict[str, Any]) -> int:
+    m = _OFFICIAL_NAME.search(Path(path).name)
+    if m:
+        return int(m.group(1))
+    for k in data:
+        if str(k).startswith("Conv-input:"):
+            return int(str(k).split(":")[1].split("x")[0])
+    raise LatencyTableError(f"{path}: cannot tell the resolution (name it <r>_lookup_table.yaml)")
+
+
+def import_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec, device: str = "note10",
+                    source: str | None = None) -> LatencyTable:
+    """Read the official per-resolution tables (`<r>_lookup_table.yaml`, values `{count, mean, std}`).
+
+    Every key the space needs at each resolution must be present; the statistic is `mean`, as the
+    official predictor uses it.
+    """
+    rows: list[Row] = []
+    for p in yaml_paths:
+        p = Path(p)
+        try:
+            data = yaml.safe_load(p.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise LatencyTableError(f"{p}: cannot read as an official lookup table ({e})") from None
+        if not isinstance(data, dict) or not data:
+            raise LatencyTableError(f"{p}: an official lookup table is a mapping of key -> {{count, mean, std}}")
+        r = official_resolution(p, data)
+        needed = resolution_keys(spec, r).distinct()
+        missing = [k for k in needed if k not in data]
+        if missing:
+            raise LatencyTableError(
+                f"{p}: {len(missing)} of the {len(needed)} keys of the space {spec.describe()} at resolution "
+                f"{r} are absent (first: {missing[0]}); is it a table of another space (--width)?"
+            )
+        for key, v in data.items():
+            try:
+                rows.append(Row(str(key), r, int(v.get("count", 0)), float(v["mean"]),
+                                std=float(v["std"]) if v.get("std") is not None else math.nan))
+            except (AttributeError, KeyError, TypeError, ValueError):
+                raise LatencyTableError(f"{p}: entry {key} lacks a numeric 'mean'") from None
+    meta = {
+        "device": device,
+        "backend": "official",
+        "source": source or "imported official OFA lookup tables",
+        "files": [Path(p).name for p in yaml_paths],
+        "stat": "mean",
+        "calibration": None,
+    }
+    return LatencyTable(spec, rows, meta)
+
+
+def export_official(table: LatencyTable, out_dir: str | os.PathLike, stat: str = "mean") -> list[Path]:
+    """Write `<r>_lookup_table.yaml` per resolution, in the official form (`mean` holds `stat`)."""
+    if stat not in ("mean", "median"):
+        raise LatencyTableError(f"export statistic must be 'mean' or 'median', got {stat!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in table.resolutions:
+        doc = {}
+        for row in sorted((x for x in table.rows if x.resolution == r), key=lambda x: x.key):
+            value = row.value(stat)
+            if math.isnan(value):
+                raise LatencyTableError(f"row {row.key} at {r} has no {stat}; export with --stat mean")
+            entry: dict[str, Any] = {"count": row.count, "mean": value}
+            entry["std"] = None if math.isnan(row.std) else row.std
+            doc[row.key] = entry
+        p = out / f"{r}_lookup_table.yaml"
+        _atomic_write(p, yaml.safe_dump(doc, sort_keys=True))
+        written.append(p)
+    return written
