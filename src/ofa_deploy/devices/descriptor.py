@@ -1,0 +1,133 @@
+"""Device descriptors: one small YAML per target (`devices/cpu.yaml`, `devices/rpi4.yaml`, ...).
+
+A descriptor says how to reach a device and what to run there, nothing about how to measure
+(that is the shared `latency.protocol`). Fields:
+
+- `name`, `description`
+- `connection`: `local` | `ssh` | `adb`
+- `runtime`: `onnxruntime` | `torch` | `torch-cuda` | `onnxruntime-cuda` | `tflite`
+- `threads` (default 1), `precision` (`fp32` | `fp16` | `int8`), `delegate` (`xnnpack`, `gpu`, `nnapi`...)
+- `cores`: CPU ids to pin to (`taskset`), e.g. the big cores of a phone
+- ssh: `host` (required), `user`, `port`, `python`, `workdir`; adb: `serial` (required: we never
+  pick "the first device listed" silently), `workdir`
+- `guard`: thermal / frequency settings a remote guard reads (e.g. `max_temp_c`, `cooldown_s`)
+- `extra`: free-form backend settings
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import DeviceError
+
+CONNECTIONS = ("local", "ssh", "adb")
+RUNTIMES = ("onnxruntime", "torch", "torch-cuda", "onnxruntime-cuda", "tflite")
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class DeviceDescriptor:
+    name: str
+    connection: str = "local"
+    runtime: str = "onnxruntime"
+    threads: int = 1
+    precision: str = "fp32"
+    description: str = ""
+    delegate: str | None = None
+    cores: tuple[int, ...] | None = None
+    host: str | None = None
+    user: str | None = None
+    port: int | None = None
+    python: str | None = None
+    workdir: str | None = None
+    serial: str | None = None
+    guard: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the file it was read from
+
+    def __post_init__(self) -> None:
+        where = f"device {self.name!r}" + (f" ({self.source})" if self.source else "")
+        if not self.name or not str(self.name).replace("-", "").replace("_", "").isalnum():
+            raise DeviceError(f"{where}: name must be letters, digits, '-' or '_'")
+        if self.connection not in CONNECTIONS:
+            raise DeviceError(f"{where}: connection {self.connection!r} is not one of {', '.join(CONNECTIONS)}")
+        if self.runtime not in RUNTIMES:
+            raise DeviceError(f"{where}: runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.precision not in PRECISIONS:
+            raise DeviceError(f"{where}: precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise DeviceError(f"{where}: threads must be a positive integer, got {self.threads!r}")
+        if self.connection == "ssh" and not self.host:
+            raise DeviceError(f"{where}: an ssh device needs 'host' (user@host or a ~/.ssh/config alias)")
+        if self.connection == "adb" and not self.serial:
+            raise DeviceError(f"{where}: an adb device needs 'serial' (see `adb devices`)")
+        if self.connection == "local" and (self.host or self.serial):
+            raise DeviceError(f"{where}: a local device takes no 'host' or 'serial'")
+        if self.cores is not None:
+            object.__setattr__(self, "cores", tuple(int(c) for c in self.cores))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("source")
+        if d["cores"] is not None:
+            d["cores"] = list(d["cores"])
+        return {k: v for k, v in d.items() if v not in (None, {}, "")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str | None = None) -> DeviceDescriptor:
+        if not isinstance(d, dict):
+            raise DeviceError(f"{source or 'device descriptor'}: must be a mapping")
+        known = {f.name for f in fields(cls)} - {"source"}
+        extra = set(d) - known
+        if extra:
+            raise DeviceError(f"{source or 'device descriptor'}: unknown field(s) {sorted(extra)}; "
+                              f"known: {sorted(known)}")
+        if "name" not in d:
+            raise DeviceError(f"{source or 'device descriptor'}: lacks 'name'")
+        return cls(**d, source=source)
+
+
+def devices_dirs() -> list[Path]:
+    """Where descriptors are looked up: `$OFA_DEPLOY_DEVICES` (os.pathsep-separated), then the
+    repository's `devices/`."""
+    dirs = [Path(p) for p in os.environ.get("OFA_DEPLOY_DEVICES", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parents[3] / "devices")
+    return dirs
+
+
+def list_devices() -> list[str]:
+    names: dict[str, None] = {}
+    for d in devices_dirs():
+        if d.is_dir():
+            for p in sorted(d.glob("*.yaml")):
+                names.setdefault(p.stem, None)
+    return list(names)
+
+
+def load_device(name_or_path: str | os.PathLike) -> DeviceDescriptor:
+    """A descriptor by name (`cpu`, `rpi4`) or by path to a YAML file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise DeviceError(f"{p}: no such device descriptor file")
+        return _read(p)
+    for d in devices_dirs():
+        cand = d / f"{name_or_path}.yaml"
+        if cand.is_file():
+            return _read(cand)
+    known = ", ".join(list_devices()) or "none"
+    raise DeviceError(f"unknown device {str(name_or_path)!r}; known devices: {known} "
+                      "(or give the path of a descriptor YAML)")
+
+
+def _read(path: Path) -> DeviceDescriptor:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise DeviceError(f"{path}: cannot read device descriptor ({e})") from None
+    return DeviceDescriptor.from_dict(data, source=str(path))

@@ -1,0 +1,118 @@
+"""Small ONNX models of the table entries, cut from the supernet's own modules (batch 1, NCHW).
+
+What is timed must be what will run: every table entry is the very module an extracted subnet
+chains (`MobileNetV3.layer_sequence()`), exported alone with its input shape. Chaining those
+modules reproduces the whole subnet exactly, so the block sum and the whole model time the same
+operators. The exported folder (`manifest.json` + one `.onnx` per entry) is self-contained, so a
+standalone runner can time it on a remote device.
+
+Imports torch: only `profile` / `validate` use this module, never `search` or `lut`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..space import Arch, SpaceSpec
+from .blocks import arch_keys, resolution_keys
+
+OPSET = 17
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class BlockModel:
+    """One table entry ready to time: its key, resolution, input shape (NCHW) and module / file."""
+
+    key: str
+    resolution: int
+    input_shape: tuple[int, ...]
+    module: nn.Module | None = None
+    onnx_path: str | None = None
+    onnx_bytes: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.resolution}/{self.key}"
+
+
+def covering_archs(spec: SpaceSpec, r: int) -> list[Arch]:
+    """Archs that together contain every block of the space at resolution `r`: all slots at the
+    same (kernel, expand) choice, every stage at full depth (len(ks_list) * len(expand_list) archs)."""
+    nb, ns = spec.n_blocks, spec.n_stages
+    return [Arch((k,) * nb, (e,) * nb, (spec.max_depth,) * ns, r) for k in spec.ks_list for e in spec.expand_list]
+
+
+def iter_layers(sub: nn.Module, spec: SpaceSpec, arch: Arch) -> Iterator[tuple[str, nn.Module, tuple[int, ...]]]:
+    """(key, module, input shape) of every layer of an extracted subnet, in order."""
+    layers = sub.layer_sequence()
+    keys = arch_keys(spec, arch)
+    if len(layers) != len(keys):
+        raise RuntimeError(f"subnet has {len(layers)} layers but {len(keys)} table keys")
+    x = torch.zeros(1, spec.in_channels, arch.r, arch.r)
+    with torch.no_grad():
+        for key, layer in zip(keys, layers):
+            yield key, layer, tuple(x.shape)
+            x = layer(x)
+
+
+def block_models(net: nn.Module, spec: SpaceSpec, r: int, keys: Iterable[str] | None = None) -> list[BlockModel]:
+    """The modules of the wanted keys at resolution `r` (default: every key of the space), in
+    the order of `resolution_keys(spec, r).distinct()`."""
+    wanted = list(keys) if keys is not None else resolution_keys(spec, r).distinct()
+    todo = set(wanted)
+    found: dict[str, BlockModel] = {}
+    for arch in covering_archs(spec, r):
+        if not todo:
+            break
+        sub = net.extract(arch)
+        for key, layer, shape in iter_layers(sub, spec, arch):
+            if key in todo:
+                found[key] = BlockModel(key, r, shape, layer.eval())
+                todo.discard(key)
+    if todo:
+        raise RuntimeError(f"keys not produced by the supernet: {sorted(todo)[:3]}")
+    return [found[k] for k in wanted]
+
+
+def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...], opset: int = OPSET) -> bytes:
+    """One-file ONNX (legacy exporter: opset 17, weights inline) of a module at a fixed shape."""
+    buf = io.BytesIO()
+    x = torch.randn(*input_shape)
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), (x,), buf, input_names=["x"], output_names=["y"], opset_version=opset,
+                          dynamo=False)
+    return buf.getvalue()
+
+
+def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike) -> Path:
+    """Write every model as `<r>/<n>.onnx` plus `manifest.json` (key, resolution, file, shape)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries: list[dict[str, Any]] = []
+    for n, m in enumerate(models):
+        assert m.module is not None
+        rel = Path(str(m.resolution)) / f"{n:04d}.onnx"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(onnx_bytes(m.module, m.input_shape))
+        m.onnx_path = str(out / rel)
+        entries.append({"key": m.key, "resolution": m.resolution, "input_shape": list(m.input_shape),
+                        "onnx_path": str(rel)})
+    (out / MANIFEST).write_text(json.dumps({"opset": OPSET, "entries": entries}, indent=1))
+    return out
+
+
+def read_manifest(folder: str | os.PathLike) -> list[BlockModel]:
+    folder = Path(folder)
+    doc = json.loads((folder / MANIFEST).read_text())
+    return [BlockModel(e["key"], int(e["resolution"]), tuple(e["input_shape"]), None, str(folder / e["onnx_path"]))
+            for e in doc["entries"]]

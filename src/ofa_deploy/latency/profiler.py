@@ -1,0 +1,142 @@
+"""`profile`: measure a space's table entries on a device and append them to its table folder.
+
+Resumable by design: `meta.yaml` is written (atomically) before the first measurement, every
+finished entry is appended to `table.csv` at once, and a rerun measures only the keys still
+missing (after dropping a half-written last row). A rerun with other settings (device, runtime
+or its version, threads, space, protocol) is refused, so one table never mixes two setups.
+
+The blocks are the supernet's own modules (`block_models`), timed by the shared `protocol`
+through any backend object with `info()`, `open(model)` and `needs_onnx`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import LatencyTableError
+from ..space import SpaceSpec
+from .blocks import resolution_keys
+from .protocol import Protocol, measure
+from .table import META_FILE, TABLE_FILE, Row, RowWriter, read_metadata, read_rows, write_metadata
+
+# Settings that must match for a rerun to continue a table.
+_SAME = ("device", "backend", "runtime", "runtime_version", "threads", "precision", "protocol")
+
+
+@dataclass
+class ProfilePlan:
+    folder: Path
+    todo: dict[int, list[str]]          # resolution -> keys still to measure
+    done: int                           # rows already there
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_todo(self) -> int:
+        return sum(len(v) for v in self.todo.values())
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], resolutions: Sequence[int],
+                 folder: str | os.PathLike, protocol: Protocol, precision: str = "fp32",
+                 fresh: bool = False, extra_meta: dict[str, Any] | None = None) -> ProfilePlan:
+    """Check or create the table folder and list what remains to be measured."""
+    folder = Path(folder)
+    bad = [r for r in resolutions if r not in spec.resolutions]
+    if bad:
+        raise LatencyTableError(f"resolution(s) {bad} are not in the space's resolutions "
+                                f"({spec.resolutions[0]}..{spec.resolutions[-1]})")
+    meta = {
+        "device": device,
+        "backend": backend_info.get("backend"),
+        "runtime": backend_info.get("runtime"),
+        "runtime_version": backend_info.get("runtime_version"),
+        "threads": backend_info.get("threads"),
+        "precision": precision,
+        "host_cpu": backend_info.get("host_cpu"),
+        "backend_info": backend_info,
+        "protocol": protocol.to_dict(),
+        "stat": "median",
+        "source": "measured: supernet modules exported alone to ONNX (opset 17), batch 1, random weights",
+        "date_started": now(),
+        "calibration": None,
+        **(extra_meta or {}),
+        "spec": spec.to_dict(),
+    }
+    if fresh and folder.exists():
+        for name in (META_FILE, TABLE_FILE):
+            (folder / name).unlink(missing_ok=True)
+    done_keys: set[tuple[int, str]] = set()
+    if (folder / META_FILE).exists():
+        old = read_metadata(folder)
+        old_spec = SpaceSpec.from_dict(old["spec"])
+        diffs = [k for k in _SAME if old.get(k) != meta.get(k)]
+        if not old_spec.same_space(spec):
+            diffs.insert(0, "space")
+        if diffs:
+            raise LatencyTableError(
+                f"{folder} holds a table measured with other settings ({', '.join(diffs)} differ); "
+                "add --fresh to discard it, or --out to write another folder"
+            )
+        rows = read_rows(folder / TABLE_FILE, repair=True)
+        done_keys = {(r.resolution, r.key) for r in rows}
+        keep = {k: old[k] for k in ("date_started", "calibration") if k in old}
+        meta.update(keep)
+        for k, v in old.items():
+            meta.setdefault(k, v)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta["date_updated"] = now()
+    write_metadata(folder, meta)
+    todo = {}
+    for r in resolutions:
+        keys = [k for k in resolution_keys(spec, r).distinct() if (r, k) not in done_keys]
+        if keys:
+            todo[int(r)] = keys
+    return ProfilePlan(folder, todo, len(done_keys), meta)
+
+
+def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol,
+                guard: Any = None, on_session: Callable[[str], None] | None = None,
+                on_resolution: Callable[[int, str], None] | None = None) -> int:
+    """Measure every key of the plan and append its row as soon as it is done. Returns rows written."""
+    from .block_models import block_models, onnx_bytes
+
+    written = 0
+    with closing(RowWriter(plan.folder)) as writer:
+        for r, keys in plan.todo.items():
+            if on_resolution is not None:
+                on_resolution(r, "exporting")
+            models = {m.name: m for m in block_models(net, spec, r, keys)}
+            if backend.needs_onnx:
+                for m in models.values():
+                    m.onnx_bytes = onnx_bytes(m.module, m.input_shape)
+            if on_resolution is not None:
+                on_resolution(r, "measuring")
+            written += _measure_into(models, writer, backend, protocol, guard, on_session)
+    meta = read_metadata(plan.folder)
+    meta["date_updated"] = now()
+    write_metadata(plan.folder, meta)
+    return written
+
+
+def _measure_into(models: dict[str, Any], writer: RowWriter, backend: Any, protocol: Protocol, guard: Any,
+                  on_session: Callable[[str], None] | None) -> int:
+    count = 0
+
+    def on_entry(name: str, st: dict[str, float]) -> None:
+        nonlocal count
+        m = models[name]
+        writer.write(Row(m.key, m.resolution, int(st["count"]), st["mean"], st["median"], st["std"],
+                         st["p10"], st["p90"]))
+        count += 1
+
+    measure(list(models), lambda name: backend.open(models[name]), protocol, guard, on_entry, on_session)
+    return count

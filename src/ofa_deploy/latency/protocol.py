@@ -1,0 +1,170 @@
+"""The one latency-measurement protocol every backend uses (local CPU, CUDA, SSH, adb runners).
+
+Standard library only, so that this file can be copied as-is next to a standalone runner on a
+device (a Raspberry Pi, a phone's Python) and measure exactly as we do here.
+
+Why it looks like this (see LATENCY_NOTES: measured on this CPU):
+- one session per model is not enough (session-to-session spread of about +-6 %): every entry
+  is timed in `sessions` fresh sessions and the samples are pooled;
+- background load must hit every entry alike: entries are processed in chunks, and within a chunk
+  the sessions of all entries are interleaved in a shuffled order, round after round;
+- a session stops early once the median is stable (relative 95 % CI half-width of the median below
+  `rel_ci`) and never runs more than `max_runs`;
+- statistics are robust (median, p10, p90) with mean and std kept for the official format;
+- a `Guard` runs before each session: remote backends fill it with thermal / frequency checks
+  (wait until the SoC cools down, check the governor), and what it reports is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+Runner = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How one entry (a block or a whole model) is timed."""
+
+    warmup: int = 10          # untimed runs at the start of every session
+    min_runs: int = 20        # timed runs before the stability test may stop a session
+    max_runs: int = 200       # cap of timed runs per session
+    check_every: int = 10     # runs between two stability tests
+    rel_ci: float = 0.02      # stop when the median's 95 % CI half-width / median is below this
+    sessions: int = 3         # fresh sessions per entry, samples pooled
+    chunk: int = 16           # entries interleaved together (and written when the chunk ends)
+    seed: int = 0             # shuffling of the interleaved order
+
+    def __post_init__(self) -> None:
+        if self.warmup < 0 or self.min_runs < 1 or self.max_runs < self.min_runs or self.check_every < 1:
+            raise ValueError("protocol needs warmup >= 0, 1 <= min_runs <= max_runs, check_every >= 1")
+        if self.sessions < 1 or self.chunk < 1 or not 0 < self.rel_ci < 1:
+            raise ValueError("protocol needs sessions >= 1, chunk >= 1 and 0 < rel_ci < 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Protocol:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class Guard:
+    """Hook run before every timed session. The default does nothing; remote backends subclass it
+    (read the SoC temperature and wait below a threshold, check the CPU frequency governor...).
+    `before` returns a small dict of readings (or None) that the caller may log."""
+
+    def before(self, name: str) -> dict[str, Any] | None:
+        return None
+
+    def after(self, name: str) -> None:
+        return None
+
+
+# ---- statistics -------------------------------------------------------------------------------
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile of already sorted values (numpy's default)."""
+    n = len(sorted_values)
+    if n == 0:
+        return math.nan
+    pos = q * (n - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def median_rel_ci(samples: Sequence[float], z: float = 1.96) -> float:
+    """Half-width of the distribution-free CI of the median (order statistics), over the median."""
+    s = sorted(samples)
+    n = len(s)
+    if n < 3:
+        return math.inf
+    half = z * math.sqrt(n) / 2
+    lo = max(0, math.floor(n / 2 - half))
+    hi = min(n - 1, math.ceil(n / 2 + half))
+    med = quantile(s, 0.5)
+    return (s[hi] - s[lo]) / 2 / med if med > 0 else math.inf
+
+
+def summarize(samples: Sequence[float]) -> dict[str, float]:
+    """count, mean, median, std, p10, p90 of samples in ms."""
+    s = sorted(samples)
+    if not s:
+        raise ValueError("no samples")
+    return {
+        "count": len(s),
+        "mean": statistics.fmean(s),
+        "median": quantile(s, 0.5),
+        "std": statistics.pstdev(s) if len(s) > 1 else 0.0,
+        "p10": quantile(s, 0.1),
+        "p90": quantile(s, 0.9),
+    }
+
+
+# ---- timing -------------------------------------------------------------------------------------
+def time_session(run: Runner, protocol: Protocol, clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Warm up, then time `run` until the median is stable or `max_runs` is reached. ms per run."""
+    for _ in range(protocol.warmup):
+        run()
+    samples: list[float] = []
+    while len(samples) < protocol.max_runs:
+        for _ in range(min(protocol.check_every, protocol.max_runs - len(samples))):
+            t0 = clock()
+            run()
+            samples.append((clock() - t0) * 1e3)
+        if len(samples) >= protocol.min_runs and median_rel_ci(samples) <= protocol.rel_ci:
+            break
+    return samples
+
+
+def measure(
+    names: Sequence[str],
+    open_session: Callable[[str], Runner],
+    protocol: Protocol,
+    guard: Guard | None = None,
+    on_entry: Callable[[str, dict[str, float]], None] | None = None,
+    on_session: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, dict[str, float]]:
+    """Time every entry in `protocol.sessions` fresh sessions, interleaved in shuffled order.
+
+    `open_session(name)` must return a new runner (a fresh runtime session) each time it is
+    called. `on_entry(name, stats)` is called as soon as an entry's last session ends (write its
+    row there: an interruption then loses at most one chunk); `on_session(name)` after every
+    session (progress bars).
+    """
+    guard = guard or Guard()
+    rng = random.Random(protocol.seed)
+    results: dict[str, dict[str, float]] = {}
+    names = list(names)
+    for start in range(0, len(names), protocol.chunk):
+        chunk = names[start:start + protocol.chunk]
+        pooled: dict[str, list[float]] = {n: [] for n in chunk}
+        for _ in range(protocol.sessions):
+            order = list(chunk)
+            rng.shuffle(order)
+            for name in order:
+                guard.before(name)
+                run = open_session(name)
+                pooled[name].extend(time_session(run, protocol, clock))
+                del run
+                guard.after(name)
+                if on_session is not None:
+                    on_session(name)
+        for name in chunk:
+            results[name] = summarize(pooled[name])
+            if on_entry is not None:
+                on_entry(name, results[name])
+    return results
+
+
+def session_count(n_entries: int, protocol: Protocol) -> int:
+    """How many sessions `measure` opens for `n_entries` entries (progress-bar totals)."""
+    return n_entries * protocol.sessions

@@ -1,0 +1,169 @@
+"""`latency validate`: how far is the block sum from whole subnets timed end to end?
+
+Random subnets of the table's space are extracted from the supernet, exported whole, and timed
+with the same backend and protocol as the table (interleaved, fresh sessions pooled). We report
+MAPE, the share within +-10 %, Kendall's tau (what the search cares about: the order), and the
+ratio measured / predicted.
+
+On a CPU, blocks timed alone run faster than inside a chain (warm caches; LATENCY_NOTES), so the
+raw sum under-predicts by a mostly multiplicative bias. `calibrate` fits `ms = a * sum + b` on a
+part of the subnets, reports raw and calibrated errors on the held-out rest, and stores the fit
+with the table so that `LatencyTable.predict(calibrated=True)` uses it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import LatencyTableError
+from ..space import ArchBatch, sample_archs
+from .protocol import Protocol, measure
+from .table import LatencyTable, apply_calibration
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b of two samples (O(n^2): validation sets are small)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    da = np.sign(a[:, None] - a[None, :])
+    db = np.sign(b[:, None] - b[None, :])
+    iu = np.triu_indices(len(a), 1)
+    da, db = da[iu], db[iu]
+    denom = np.sqrt(np.count_nonzero(da) * np.count_nonzero(db))
+    return float((da * db).sum() / denom) if denom > 0 else float("nan")
+
+
+def error_metrics(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    p, m = np.asarray(predicted, float), np.asarray(measured, float)
+    rel = (p - m) / m
+    return {
+        "n": len(m),
+        "mape": float(np.mean(np.abs(rel)) * 100),
+        "within_10": float(np.mean(np.abs(rel) <= 0.10) * 100),
+        "kendall_tau": kendall_tau(p, m),
+        "measured_over_predicted": float(np.median(m / p)),
+    }
+
+
+def fit_linear(raw: Sequence[float], measured: Sequence[float]) -> dict[str, Any]:
+    """Least-squares `measured = a * raw + b` (in ms)."""
+    x, y = np.asarray(raw, float), np.asarray(measured, float)
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise LatencyTableError("calibration needs at least 2 subnets of different predicted latency")
+    a, b = np.polyfit(x, y, 1)
+    return {"kind": "linear", "a": float(a), "b": float(b)}
+
+
+def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protocol: Protocol, guard: Any = None,
+                    on_session: Callable[[str], None] | None = None,
+                    on_export: Callable[[int], None] | None = None) -> np.ndarray:
+    """Median ms of every subnet of `batch`, timed whole (interleaved in one chunk)."""
+    from .block_models import BlockModel, onnx_bytes
+
+    archs = batch.to_archs()
+    with tempfile.TemporaryDirectory(prefix="ofa-validate-") as tmp:
+        models: dict[str, BlockModel] = {}
+        for i, arch in enumerate(archs):
+            sub = net.extract(arch)
+            shape = (1, spec.in_channels, arch.r, arch.r)
+            m = BlockModel(f"subnet{i}", arch.r, shape, module=sub)
+            if backend.needs_onnx:
+                path = Path(tmp) / f"{i}.onnx"
+                path.write_bytes(onnx_bytes(sub, shape))
+                m.onnx_path = str(path)
+                m.module = None  # free the torch copy: the file is what is timed
+            models[m.key] = m
+            if on_export is not None:
+                on_export(i)
+        proto = Protocol.from_dict({**protocol.to_dict(), "chunk": len(models)})
+        res = measure(list(models), lambda name: backend.open(models[name]), proto, guard, None, on_session)
+    return np.array([res[f"subnet{i}"]["median"] for i in range(len(archs))])
+
+
+def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol: Protocol,
+             resolutions: Sequence[int] | None = None, seed: int = 0, calibrate: bool = False,
+             fit_fraction: float = 0.5, guard: Any = None, on_session: Callable[[str], None] | None = None,
+             on_export: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Time `samples` random subnets whole and compare them with the table's prediction."""
+    spec = table.spec
+    rs = list(resolutions) if resolutions else list(table.complete_resolutions())
+    if not rs:
+        raise LatencyTableError(f"table of device {table.device!r} has no complete resolution to validate")
+    batch = sample_archs(spec, samples, np.random.default_rng(seed), resolutions=rs)
+    raw = table.predict(batch, calibrated=False)  # fails early on a missing key
+    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export)
+    out: dict[str, Any] = {"device": table.device, "samples": samples, "resolutions": rs, "seed": seed,
+                           "archs": [a.to_dict() for a in batch.to_archs()], "raw": raw.tolist(),
+                           "measured": measured.tolist()}
+    out["raw_all"] = error_metrics(raw, measured)
+    if calibrate:
+        idx = np.random.default_rng(seed + 1).permutation(samples)
+        n_fit = max(2, round(samples * fit_fraction))
+        if samples - n_fit < 1:
+            raise LatencyTableError("--calibrate needs enough samples to hold some out (at least 4)")
+        fit, test = np.sort(idx[:n_fit]), np.sort(idx[n_fit:])
+        cal = fit_linear(raw[fit], measured[fit])
+        calibrated = apply_calibration(cal, raw)
+        out["split"] = ["fit" if i in set(fit.tolist()) else "test" for i in range(samples)]
+        out["raw_heldout"] = error_metrics(raw[test], measured[test])
+        out["calibrated_heldout"] = error_metrics(calibrated[test], measured[test])
+        cal.update({"fitted_on": len(fit), "heldout": out["calibrated_heldout"], "raw_heldout":
+                    out["raw_heldout"], "resolutions": rs, "seed": seed})
+        out["calibration"] = cal
+        out["calibrated"] = calibrated.tolist()
+    elif table.calibration is not None:
+        calibrated = apply_calibration(table.calibration, raw)
+        out["calibrated"] = calibrated.tolist()
+        out["calibrated_all"] = error_metrics(calibrated, measured)
+    return out
+
+
+def save_validation(result: dict[str, Any], folder: str | os.PathLike, stem: str = "validation") -> list[Path]:
+    """Write `<stem>.csv` (one row per subnet) and `<stem>.png` (predicted vs measured)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / f"{stem}.csv"
+    n = len(result["measured"])
+    split = result.get("split", ["all"] * n)
+    cal = result.get("calibrated", [float("nan")] * n)
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["arch", "resolution", "predicted_raw_ms", "predicted_calibrated_ms", "measured_ms", "split"])
+        for a, p, c, m, s in zip(result["archs"], result["raw"], cal, result["measured"], split):
+            w.writerow([f"ks={a['ks']} e={a['e']} d={a['d']}", a["r"], f"{p:.4f}", f"{c:.4f}", f"{m:.4f}", s])
+    png = folder / f"{stem}.png"
+    _scatter(result, png)
+    return [csv_path, png]
+
+
+def _scatter(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(result["measured"])
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    ax.scatter(result["raw"], m, s=14, label=f"block sum (MAPE {result['raw_all']['mape']:.1f}%)", alpha=0.8)
+    if "calibrated" in result:
+        c = np.asarray(result["calibrated"])
+        test = np.array([s != "fit" for s in result.get("split", ["test"] * len(m))])
+        metrics = result.get("calibrated_heldout") or result.get("calibrated_all")
+        ax.scatter(c[test], m[test], s=14, marker="x",
+                   label=f"calibrated, held out (MAPE {metrics['mape']:.1f}%)")
+    lo, hi = float(min(m.min(), np.min(result["raw"]))) * 0.9, float(m.max()) * 1.1
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="k", alpha=0.07, label="±10%")
+    ax.set_xlabel("predicted (ms)")
+    ax.set_ylabel("measured end to end (ms)")
+    ax.set_title(f"{result['device']}: {len(m)} subnets, r {result['resolutions']}", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
