@@ -1,7 +1,416 @@
-"""Commands of this group are added by the issue that builds them."""
+"""`ofa-deploy profile`, `ofa-deploy latency validate|predict` and `ofa-deploy lut show|import|export`.
+
+Thin: parse options, call `ofa_deploy.latency` / `ofa_deploy.devices`, render with rich. `lut`
+commands never import torch; `profile` and `validate` import it inside their functions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+
+from ..errors import LatencyTableError
+from ..space import SpaceSpec
+from .common import console, fail, print_json
+
+latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
+lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
+
+WIDTH_HELP = "Width multiplier of the space (1.0, 1.2, 0.5...)."
+CLASSES_HELP = "Number of classes of the space."
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    app.command("profile")(profile)
+    app.add_typer(latency_app, name="latency")
+    app.add_typer(lut_app, name="lut")
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+def parse_resolutions(text: str | None, spec: SpaceSpec) -> list[int]:
+    """`160,224`, `128..224` (space step) or `128..224:8`, `all`; default: the space's largest."""
+    if not text:
+        return [spec.resolutions[-1]]
+    if text == "all":
+        return list(spec.resolutions)
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if ".." in part:
+                lo_s, rest = part.split("..", 1)
+                hi_s, _, step_s = rest.partition(":")
+                lo, hi = int(lo_s), int(hi_s)
+                out += [r for r in spec.resolutions if lo <= r <= hi and (not step_s or (r - lo) % int(step_s) == 0)]
+            elif part:
+                out.append(int(part))
+        except ValueError:
+            fail(f"cannot read resolutions {text!r}: write 160,224 or 128..224 or 128..224:16 or all")
+    bad = [r for r in out if r not in spec.resolutions]
+    if bad:
+        fail(f"resolution(s) {bad} are not in the space ({spec.resolutions[0]}..{spec.resolutions[-1]} "
+             f"step {spec.resolutions[1] - spec.resolutions[0] if len(spec.resolutions) > 1 else 0})")
+    return sorted(set(out))
+
+
+def space_from_options(width: float | None, classes: int | None, in_channels: int | None,
+                       supernet: Path | None) -> SpaceSpec | None:
+    if supernet is not None:
+        from ..nn.checkpoint import read_checkpoint
+
+        ckpt = read_checkpoint(supernet)
+        spec = ckpt.get("spec") if isinstance(ckpt, dict) else None
+        if isinstance(spec, SpaceSpec):
+            return spec
+        if isinstance(spec, dict):
+            return SpaceSpec.from_dict(spec)
+        from ..nn import load_supernet
+
+        return load_supernet(supernet).spec
+    if width is None and classes is None and in_channels is None:
+        return None
+    return SpaceSpec(width_mult=width if width is not None else 1.0, n_classes=classes or 1000,
+                     in_channels=in_channels or 3)
+
+
+def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
+    from ..latency import LatencyTable, default_table_dir, tables_root
+
+    if table is not None:
+        return LatencyTable.load(table, spec)
+    if device is None:
+        fail("give --device NAME (a table under latency_tables/) or --table FOLDER")
+    if spec is not None:
+        folder = default_table_dir(device, spec)
+        if (folder / "meta.yaml").exists():
+            return LatencyTable.load(folder)
+    folder = tables_root() / device
+    if not folder.exists():
+        from ..latency import profile_command
+
+        raise LatencyTableError(f"no latency table for device {device!r} under {tables_root()}; measure one with "
+                                f"`{profile_command(device, spec, (spec or SpaceSpec()).resolutions[-1:])}`")
+    return LatencyTable.load(folder, spec)
+
+
+def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
+    import torch
+
+    from ..nn import OFAMobileNetV3, load_supernet
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # exporting only; more threads fight the measurements and other jobs
+    net = load_supernet(supernet) if supernet is not None else OFAMobileNetV3(spec)
+    return net.eval()
+
+
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+
+
+def _protocol(sessions: int, max_runs: int, seed: int):
+    from ..latency.protocol import Protocol
+
+    try:
+        return Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs), seed=seed)
+    except ValueError as e:
+        fail(str(e))
+
+
+# ---- profile ----------------------------------------------------------------------------------------
+def profile(
+    device: Annotated[str, typer.Option(
+        "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path.")] = "cpu",
+    resolutions: Annotated[str | None, typer.Option(
+        "--resolutions", "-r", help="160,224 | 128..224 | 128..224:16 | all (default: the largest).")] = None,
+    width: Annotated[float, typer.Option("--width", help=WIDTH_HELP)] = 1.0,
+    classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
+    in_channels: Annotated[int, typer.Option(
+        "--in-channels", help="Input channels of the space (1 for grey images).")] = 3,
+    supernet: Annotated[Path | None, typer.Option(
+        "--supernet", help="Checkpoint: its space and weights are used (default: random weights).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+    runtime: Annotated[str | None, typer.Option(
+        "--runtime", help="Override the descriptor's runtime (torch...).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", help="Override the descriptor's thread count.")] = None,
+    sessions: Annotated[int, typer.Option(
+        "--sessions", help="Fresh sessions per entry (samples pooled).")] = 3,
+    max_runs: Annotated[int, typer.Option("--max-runs", help="Cap of timed runs per session.")] = 200,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed of the interleaving order and of the random weights.")] = 0,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+) -> None:
+    """Measure the latency table of a space on a device; resumes where a previous run stopped."""
+    from ..devices import load_device
+    from ..devices.local import make_backend
+    from ..latency import LatencyTable, default_table_dir
+    from ..latency.profiler import plan_profile, run_profile
+
+    spec = space_from_options(width, classes, in_channels, supernet)
+    assert spec is not None
+    rs = parse_resolutions(resolutions, spec)
+    desc = load_device(device)
+    backend = make_backend(desc, runtime, threads)
+    proto = _protocol(sessions, max_runs, seed)
+    folder = out or default_table_dir(desc.name, spec)
+    extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
+             "load_avg_at_start": list(_loadavg())}
+    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra)
+    if not as_json:
+        console.print(f"table   {plan.folder}  [dim]({plan.done} rows already there)[/]")
+        console.print(f"space   {spec.describe()}")
+        console.print(f"device  {desc.name}: {backend.info()['runtime']} {backend.info()['runtime_version']}, "
+                      f"{backend.info()['threads']} thread(s), {backend.info()['host_cpu']}")
+    t0 = time.perf_counter()
+    written = 0
+    if plan.n_todo:
+        net = _build_net(spec, supernet, seed)
+        try:
+            with _progress() as bar:
+                task = bar.add_task("profiling", total=plan.n_todo * proto.sessions)
+
+                def on_res(r: int, phase: str) -> None:
+                    bar.update(task, description=f"r={r} {phase}")
+
+                written = run_profile(plan, spec, net, backend, proto,
+                                      on_session=lambda _: bar.advance(task), on_resolution=on_res)
+        except KeyboardInterrupt:
+            kept = len(LatencyTable.load(plan.folder).rows) if (plan.folder / "table.csv").exists() else 0
+            fail(f"interrupted: {kept} rows kept in {plan.folder}; rerun the same command to resume", code=130)
+    table = LatencyTable.load(plan.folder)
+    info = {**table.summary(), "folder": str(plan.folder), "written": written,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    if as_json:
+        print_json(info)
+        return
+    console.print(f"[green]done[/]: {written} rows measured in {info['seconds']} s; table has {len(table)} rows, "
+                  f"resolutions {list(table.resolutions)}")
+    if info["incomplete"]:
+        console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
+    _ = default_table_dir
+
+
+def _loadavg() -> tuple[float, ...]:
+    import os
+
+    try:
+        return tuple(round(x, 2) for x in os.getloadavg())
+    except OSError:
+        return ()
+
+
+# ---- latency validate / predict -----------------------------------------------------------------
+@latency_app.command("validate")
+def validate_cmd(
+    device: Annotated[str | None, typer.Option(
+        "--device", "-d", help="Device whose table is checked.")] = "cpu",
+    table_path: Annotated[Path | None, typer.Option(
+        "--table", help="Table folder (default: the device's).")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Random subnets timed end to end.")] = 50,
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out errors, store the fit with the table.")] = False,
+    resolutions: Annotated[str | None, typer.Option(
+        "--resolutions", "-r", help="Resolutions to sample (default: the table's complete ones).")] = None,
+    width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
+    classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
+    supernet: Annotated[Path | None, typer.Option(
+        "--supernet", help="Checkpoint (default: random weights).")] = None,
+    sessions: Annotated[int, typer.Option(
+        "--sessions", help="Fresh sessions per subnet (samples pooled).")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sampled subnets.")] = 0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for validation.csv/.png (default: the table's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
+    from ..devices import load_device
+    from ..devices.local import make_backend
+    from ..latency.table import resolve_table_dir, write_metadata
+    from ..latency.validation import save_validation, validate
+
+    spec = space_from_options(width, classes, None, supernet)
+    table = find_table(device, table_path, spec)
+    folder = resolve_table_dir(Path(table_path), spec) if table_path else _table_folder(table)
+    if samples < (4 if calibrate else 2):
+        fail("--samples must be at least 2 (4 with --calibrate)")
+    rs = parse_resolutions(resolutions, table.spec) if resolutions else None
+    desc = load_device(table.device) if device is None or device == table.device else load_device(device)
+    md = table.metadata
+    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"))
+    bi = backend.info()
+    if md.get("runtime_version") and bi.get("runtime_version") != md.get("runtime_version"):
+        console.print(f"[yellow]warning[/]: table measured with {md.get('runtime')} {md.get('runtime_version')}, "
+                      f"validating with {bi.get('runtime_version')}")
+    proto = _protocol(sessions, int(md.get("protocol", {}).get("max_runs", 200)), seed)
+    net = _build_net(table.spec, supernet, seed)
+    with _progress() as bar:
+        exp = bar.add_task("exporting subnets", total=samples)
+        task = bar.add_task("timing subnets", total=samples * proto.sessions)
+        result = validate(table, net, backend, samples, proto, rs, seed, calibrate,
+                          on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
+    if calibrate:
+        table.set_calibration(result["calibration"])
+        write_metadata(folder, table.metadata)
+    files = save_validation(result, out or folder)
+    result["files"] = [str(f) for f in files]
+    if as_json:
+        print_json({k: v for k, v in result.items() if k not in ("archs",)})
+        return
+    t = Table(title=f"{table.device}: {samples} random subnets, r {result['resolutions']}", title_justify="left")
+    for col in ("prediction", "subnets", "MAPE %", "within ±10 %", "Kendall tau", "measured/predicted"):
+        t.add_column(col, justify="left" if col == "prediction" else "right")
+    rows = [("raw block sum, all", result["raw_all"])]
+    if calibrate:
+        rows += [("raw, held out", result["raw_heldout"]), ("calibrated, held out", result["calibrated_heldout"])]
+    elif "calibrated_all" in result:
+        rows.append(("stored calibration, all", result["calibrated_all"]))
+    for name, m in rows:
+        t.add_row(name, str(m["n"]), f"{m['mape']:.1f}", f"{m['within_10']:.0f}", f"{m['kendall_tau']:.3f}",
+                  f"{m['measured_over_predicted']:.3f}")
+    console.print(t)
+    if calibrate:
+        c = result["calibration"]
+        console.print(f"calibration  ms = {c['a']:.4f} * sum + {c['b']:.4f}  (stored in {folder / 'meta.yaml'})")
+    console.print(f"files        {', '.join(result['files'])}")
+
+
+def _table_folder(table: Any) -> Path:
+    from ..latency import default_table_dir, tables_root
+    from ..latency.table import resolve_table_dir
+
+    folder = default_table_dir(table.device, table.spec)
+    if (folder / "meta.yaml").exists():
+        return folder
+    return resolve_table_dir(tables_root() / table.device, table.spec)
+
+
+@latency_app.command("predict")
+def predict_cmd(
+    subnet: Annotated[Path, typer.Argument(help="Subnet file (any supported format).")],
+    device: Annotated[str | None, typer.Option("--device", "-d", help="Device whose table is used.")] = "cpu",
+    table_path: Annotated[Path | None, typer.Option("--table", help="Table folder.")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Block sum without the stored calibration.")] = False,
+    breakdown: Annotated[bool, typer.Option("--breakdown", help="Per-layer table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Predicted latency of one subnet from a table."""
+    from ..space import load_subnet
+
+    sub = load_subnet(subnet)
+    table = find_table(device, table_path, sub.spec)
+    ms = table.predict_arch(sub.arch, calibrated=not raw)
+    layers = table.arch_breakdown(sub.arch)
+    if as_json:
+        print_json({"device": table.device, "ms": ms, "calibrated": not raw and table.calibration is not None,
+                    "layers": layers if breakdown else None})
+        return
+    if breakdown:
+        t = Table(title=f"{subnet} on {table.device}", title_justify="left")
+        t.add_column("layer")
+        t.add_column("ms", justify="right")
+        for k, v in layers:
+            t.add_row(k, f"{v:.3f}")
+        console.print(t)
+    cal = " (calibrated)" if not raw and table.calibration is not None else ""
+    console.print(f"{ms:.2f} ms{cal} on {table.device}")
+
+
+# ---- lut ------------------------------------------------------------------------------------------
+@lut_app.command("show")
+def lut_show(
+    table_path: Annotated[Path | None, typer.Argument(help="Table folder (or give --device).")] = None,
+    device: Annotated[str | None, typer.Option(
+        "--device", "-d", help="Device name under latency_tables/.")] = None,
+    width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
+    classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
+    resolution: Annotated[int | None, typer.Option(
+        "--resolution", "-r", help="List the rows of this resolution.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
+    spec = space_from_options(width, classes, None, None)
+    table = find_table(device, table_path, spec)
+    info = table.summary()
+    meta = {k: v for k, v in table.metadata.items() if k not in ("spec", "backend_info", "device_descriptor")}
+    if as_json:
+        rows = [r.__dict__ for r in table.rows if resolution is None or r.resolution == resolution]
+        print_json({**info, "metadata": meta, "rows": rows if resolution is not None else None})
+        return
+    console.print(f"device       {info['device']}")
+    console.print(f"space        {info['space']}")
+    console.print(f"rows         {info['rows']}, predictions use the {info['stat']}")
+    console.print(f"resolutions  {info['resolutions']}")
+    if info["incomplete"]:
+        console.print(f"[yellow]incomplete[/]   {info['incomplete']} (missing keys per resolution)")
+    for k in ("backend", "runtime", "runtime_version", "threads", "precision", "host_cpu", "date_started",
+              "date_updated", "source"):
+        if meta.get(k) is not None:
+            console.print(f"{k:<12} {meta[k]}")
+    cal = table.calibration
+    console.print(f"calibration  {'none' if cal is None else f'ms = {cal[chr(97)]:.4f} * sum + {cal[chr(98)]:.4f}'}")
+    if resolution is not None:
+        t = Table(title=f"rows at r={resolution}", title_justify="left")
+        for col in ("key", "count", "mean", "median", "p10", "p90"):
+            t.add_column(col, justify="left" if col == "key" else "right")
+        for r in table.rows:
+            if r.resolution == resolution:
+                t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")))
+        console.print(t)
+
+
+@lut_app.command("import")
+def lut_import(
+    files: Annotated[list[Path], typer.Argument(
+        help="Official <r>_lookup_table.yaml files (or a folder of them).")],
+    device: Annotated[str, typer.Option(
+        "--device", "-d", help="Name of the device they were measured on (note10).")],
+    width: Annotated[float, typer.Option(
+        "--width", help=WIDTH_HELP + " The official tables are for w1.2.")] = 1.2,
+    classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+) -> None:
+    """Import the official per-resolution YAML lookup tables as one of our tables."""
+    from ..latency import default_table_dir, import_official
+
+    paths: list[Path] = []
+    for f in files:
+        paths += sorted(f.glob("*_lookup_table.yaml")) if f.is_dir() else [f]
+    if not paths:
+        fail("no *_lookup_table.yaml files given")
+    spec = SpaceSpec(width_mult=width, n_classes=classes)
+    table = import_official(paths, spec, device)
+    folder = table.save(out or default_table_dir(device, spec))
+    console.print(f"imported {len(table)} rows at resolutions {list(table.resolutions)} into {folder}")
+
+
+@lut_app.command("export")
+def lut_export(
+    table_path: Annotated[Path, typer.Argument(help="Table folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the <r>_lookup_table.yaml files.")],
+    stat: Annotated[str, typer.Option(
+        "--stat", help="Statistic written as 'mean': mean or median.")] = "mean",
+) -> None:
+    """Export a table to the official per-resolution YAML format."""
+    from ..latency import LatencyTable, export_official
+
+    written = export_official(LatencyTable.load(table_path), out, stat)
+    console.print(f"wrote {len(written)} files: {', '.join(p.name for p in written)} in {out}")

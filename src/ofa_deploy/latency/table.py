@@ -78,7 +78,8 @@ def tables_root() -> Path:
 def space_tag(spec: SpaceSpec) -> str:
     """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
     ref = SpaceSpec()
-    parts = [f"w{spec.width_mult:g}", f"c{spec.n_classes}"]
+    w = f"{spec.width_mult:.1f}" if round(spec.width_mult, 1) == spec.width_mult else f"{spec.width_mult:g}"
+    parts = [f"w{w}", f"c{spec.n_classes}"]
     if spec.in_channels != 3:
         parts.append(f"in{spec.in_channels}")
     for name, short in (("ks_list", "k"), ("expand_list", "e"), ("depth_list", "d")):
