@@ -1,7 +1,76 @@
-"""Commands of this group are added by the issue that builds them."""
+"""`ofa-deploy train`: progressive-shrinking training of a supernet from a recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from .common import console
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    app.command("train")(train)
+
+
+def train(
+    recipe: str = typer.Option("demo-fmnist", "--recipe", "-r",
+                               help="Recipe name (demo-fmnist, imagenet, tiny-synthetic) or a YAML file."),
+    out: Path = typer.Option(Path("runs/demo-fmnist"), "--out", "-o",
+                             help="Run folder: state.pt (resume point), log.jsonl, supernet.pt, report.md."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
+                                        "ImageNet-style folder for the imagenet recipe)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    stop_after_epochs: Optional[int] = typer.Option(None, "--stop-after-epochs", hidden=True,
+                                                    help="Stop after this many epochs (testing resume)."),
+) -> None:
+    """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from ..train.progressive import Trainer, init_distributed
+    from ..train.recipe import load_recipe
+    from ..train.report import write_report
+
+    init_distributed()
+    rec = load_recipe(recipe)
+    if data is not None:
+        rec.data["root"] = str(data)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=console, transient=False)
+    tasks: dict[tuple, int] = {}
+
+    def on_step(info: dict) -> None:
+        key = (info["phase_idx"], info["epoch"])
+        if key not in tasks:
+            tasks[key] = progress.add_task(f"{info['phase']} epoch {info['epoch'] + 1}/{info['epochs']}",
+                                           total=info["steps"], loss=0.0)
+        progress.update(tasks[key], completed=info["step"], loss=info["loss"])
+
+    trainer = Trainer(rec, out, progress=on_step, threads=threads)
+    if trainer.rank != 0:
+        trainer.progress = lambda info: None
+    console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
+                  f"{trainer.steps_per_epoch} steps/epoch, {trainer.world} process(es); run folder {out}")
+    with progress if trainer.rank == 0 else _null():
+        result = trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
+    if result["stopped"] or trainer.rank != 0:
+        if trainer.rank == 0:
+            console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
+                          f"continue with --resume")
+        return
+    path = trainer.export(out / "supernet.pt")
+    report = write_report(out, rec)
+    console.print(f"supernet written to {path}; report {report}")
+    console.print_json(json.dumps({"final": json.loads((out / "report.json").read_text())["final"]}))
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False

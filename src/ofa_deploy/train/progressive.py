@@ -1,0 +1,315 @@
+"""Progressive shrinking (Cai et al., "Once for All", ICLR 2020, section 3.3).
+
+Train the full network first; then make one dimension elastic at a time: kernel size, depth (two
+steps), expand ratio (two steps, channels sorted first). Every step samples several subnets and a
+random resolution; knowledge distillation uses the frozen full network from the end of the first
+phase (upstream: the pretrained largest network as teacher). Learning rate: warm-up + cosine per
+phase.
+
+Runs are resumable: after every epoch the supernet, optimiser, data-stream state and position in
+the schedule are written atomically to `<out>/state.pt`, and a line is appended to `log.jsonl`;
+`train(..., resume=True)` continues from there. Under torchrun every rank draws its own images but
+the same subnets and resolution each step; gradients are averaged with one all-reduce per step
+(gloo on CPU, nccl on GPU) and BN statistics are averaged at every checkpoint, so all ranks hold
+identical weights. (`DistributedDataParallel` is not used on purpose: its per-backward bucket
+hooks assume one static graph per step, while a step here runs several different subnets.)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data import BatchStream, load_dataset
+from ..data.datasets import Splits
+from ..errors import CheckpointError
+from ..nn import OFAMobileNetV3, save_supernet
+from ..nn.checkpoint import load_supernet_weights
+from ..space import Arch, largest_arch, middle_arch, smallest_arch
+from .evaluate import evaluate_arch
+from .recipe import Phase, Recipe
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+# ---- distributed helpers ------------------------------------------------------------------
+def dist_info() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> bool:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return True
+    return False
+
+
+def average_gradients(params: list[torch.nn.Parameter], world: int) -> None:
+    if world == 1:
+        return
+    import torch.distributed as dist
+
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset:offset + n].view_as(p).clone()
+        offset += n
+
+
+def sync_model(model: torch.nn.Module, world: int, average_buffers: bool) -> None:
+    """Broadcast parameters from rank 0 (start) or average BN buffers (checkpoints)."""
+    if world == 1:
+        return
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        if not average_buffers:
+            for t in list(model.parameters()) + list(model.buffers()):
+                dist.broadcast(t.data, 0)
+            return
+        for name, b in model.named_buffers():
+            if b.is_floating_point():
+                dist.all_reduce(b.data)
+                b.data /= world
+
+
+# ---- the schedule -------------------------------------------------------------------------
+def sample_arch(phase: Phase, recipe: Recipe, rng: np.random.Generator, r: int) -> Arch:
+    spec = recipe.space
+    nb, ns = spec.n_blocks, spec.n_stages
+    return Arch(tuple(int(v) for v in rng.choice(phase.ks, nb)), tuple(int(v) for v in rng.choice(phase.expand, nb)),
+                tuple(int(v) for v in rng.choice(phase.depth, ns)), r)
+
+
+def lr_at(phase: Phase, step: int, total: int) -> float:
+    if step < phase.warmup_steps:
+        return phase.lr * (step + 1) / phase.warmup_steps
+    t = (step - phase.warmup_steps) / max(1, total - phase.warmup_steps)
+    return 0.5 * phase.lr * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor) -> torch.Tensor:
+    return torch.mean(torch.sum(-target_probs * F.log_softmax(logits, dim=1), dim=1))
+
+
+def make_optimizer(model: torch.nn.Module, recipe: Recipe, lr: float) -> torch.optim.SGD:
+    """SGD with no weight decay on BN parameters, biases and kernel-transform matrices."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith("_matrix") else decay).append(p)
+    return torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
+                            {"params": no_decay, "weight_decay": 0.0}],
+                           lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
+
+
+def report_archs(recipe: Recipe) -> dict[str, Arch]:
+    spec = recipe.space
+    r = spec.resolutions[-1]
+    return {"largest": largest_arch(spec, r), "middle": middle_arch(spec, r), "smallest": smallest_arch(spec, r)}
+
+
+def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
+    """Largest, middle and smallest subnets among the choices trained so far (for phase reports)."""
+    spec = recipe.space
+    nb, ns, r = spec.n_blocks, spec.n_stages, spec.resolutions[-1]
+
+    def pick(f):
+        return Arch((f(phase.ks),) * nb, (f(phase.expand),) * nb, (f(phase.depth),) * ns, r)
+
+    return {"largest": pick(max), "middle": pick(lambda v: sorted(v)[len(v) // 2]), "smallest": pick(min)}
+
+
+# ---- training -----------------------------------------------------------------------------
+class Trainer:
+    def __init__(self, recipe: Recipe, out: Path, splits: Splits | None = None,
+                 progress: ProgressFn | None = None, threads: int | None = None):
+        self.recipe, self.out = recipe, Path(out)
+        self.rank, self.world = dist_info()
+        if threads:
+            torch.set_num_threads(threads)
+        data = recipe.data
+        self.splits = splits or load_dataset(data.get("kind", "fashion-mnist"), data.get("root"),
+                                             int(data.get("val_size", 5000)), recipe.seed)
+        if self.splits.in_channels != recipe.space.in_channels or self.splits.n_classes != recipe.space.n_classes:
+            raise CheckpointError(
+                f"dataset {self.splits.name} has {self.splits.in_channels} channels / {self.splits.n_classes} "
+                f"classes but the recipe's space has {recipe.space.in_channels} / {recipe.space.n_classes}"
+            )
+        train_split = self.splits.train.subset(data.get("train_subset"), recipe.seed)
+        self.stream = BatchStream(train_split, self.splits, recipe.batch_size, seed=recipe.seed + 1000 * self.rank)
+        torch.manual_seed(recipe.seed)
+        self.model = OFAMobileNetV3(recipe.space).to(memory_format=torch.channels_last)
+        sync_model(self.model, self.world, average_buffers=False)
+        self.teacher: OFAMobileNetV3 | None = None
+        self.progress = progress or (lambda info: None)
+        self.phase_idx, self.epoch_in_phase, self.optimizer = 0, 0, None
+        self.steps_per_epoch = recipe.steps_per_epoch or max(1, len(train_split) // (recipe.batch_size * self.world))
+
+    # -- persistence --
+    @property
+    def state_path(self) -> Path:
+        return self.out / "state.pt"
+
+    def save_state(self) -> None:
+        sync_model(self.model, self.world, average_buffers=True)
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        state = {
+            "recipe": self.recipe.raw, "phase_idx": self.phase_idx, "epoch_in_phase": self.epoch_in_phase,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "teacher": self.teacher.state_dict() if self.teacher is not None else None,
+            "stream": self.stream.state(), "world": self.world,
+        }
+        tmp = self.state_path.with_name("state.pt.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.state_path)
+
+    def load_state(self) -> bool:
+        if not self.state_path.exists():
+            return False
+        try:
+            state = torch.load(self.state_path, map_location="cpu", weights_only=False)
+        except Exception as e:
+            raise CheckpointError(f"{self.state_path} is unreadable ({e}); delete it to start over") from None
+        if state["recipe"] != self.recipe.raw:
+            raise CheckpointError(f"{self.state_path} was written by another recipe; use another --out "
+                                  "or delete it to start over")
+        load_supernet_weights(self.model, state["model"], str(self.state_path))
+        if state["teacher"] is not None:
+            self.teacher = copy.deepcopy(self.model)
+            self.teacher.load_state_dict(state["teacher"])
+            self.teacher.eval()
+        self.phase_idx, self.epoch_in_phase = state["phase_idx"], state["epoch_in_phase"]
+        if state["optimizer"] is not None and self.phase_idx < len(self.recipe.phases):
+            self.optimizer = make_optimizer(self.model, self.recipe, self.recipe.phases[self.phase_idx].lr)
+            self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("world", 1) == self.world:
+            self.stream.load_state(state["stream"])
+        return True
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- the loop --
+    def train_step(self, phase: Phase, rng: np.random.Generator, lr: float) -> float:
+        spec = self.recipe.space
+        r = int(rng.choice(spec.resolutions))
+        x, y = self.stream.next_batch(r)
+        soft = None
+        if phase.kd > 0 and self.teacher is not None:
+            with torch.no_grad():
+                soft = F.softmax(self.teacher(x), dim=1)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        archs = [sample_arch(phase, self.recipe, rng, r) for _ in range(phase.subnets_per_step)]
+        if phase.include_largest:
+            archs[0] = Arch((max(phase.ks),) * spec.n_blocks, (max(phase.expand),) * spec.n_blocks,
+                            (max(phase.depth),) * spec.n_stages, r)
+        total = 0.0
+        self.model.train()
+        for arch in archs:
+            self.model.set_active(arch)
+            out = self.model(x)
+            loss = F.cross_entropy(out, y, label_smoothing=self.recipe.label_smoothing)
+            if soft is not None:
+                loss = loss + phase.kd * soft_cross_entropy(out, soft)
+            loss.backward()
+            total += loss.item()
+        average_gradients(list(self.model.parameters()), self.world)
+        self.optimizer.step()
+        return total / len(archs)
+
+    def evaluate_phase(self, phase: Phase) -> dict[str, float]:
+        limit = self.recipe.eval_images
+        return {name: evaluate_arch(self.model, arch, self.splits, "test", self.recipe.bn_images, limit)
+                for name, arch in phase_archs(phase, self.recipe).items()}
+
+    def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        if resume and self.load_state():
+            self.log({"event": "resume", "phase": self.phase_idx, "epoch_in_phase": self.epoch_in_phase})
+        elif self.state_path.exists() and not resume:
+            raise CheckpointError(f"{self.state_path} exists: pass --resume to continue it, or choose another --out")
+        epochs_done_now = 0
+        started = time.time()
+        while self.phase_idx < len(self.recipe.phases):
+            phase = self.recipe.phases[self.phase_idx]
+            n_epochs = max(1, math.ceil(phase.epochs))
+            total_steps = int(round(phase.epochs * self.steps_per_epoch))
+            if self.epoch_in_phase == 0 and self.optimizer is None:
+                if phase.sort_channels is not None:
+                    self.model.sort_channels(int(phase.sort_channels))
+                self.optimizer = make_optimizer(self.model, self.recipe, phase.lr)
+                self.log({"event": "phase_start", "phase": phase.name, "steps": total_steps})
+            while self.epoch_in_phase < n_epochs:
+                e = self.epoch_in_phase
+                first, last = e * self.steps_per_epoch, min((e + 1) * self.steps_per_epoch, total_steps)
+                losses = []
+                t0 = time.time()
+                for step in range(first, last):
+                    rng = np.random.default_rng([self.recipe.seed, self.phase_idx, step])
+                    losses.append(self.train_step(phase, rng, lr_at(phase, step, total_steps)))
+                    self.progress({"phase": phase.name, "phase_idx": self.phase_idx, "epoch": e, "epochs": n_epochs,
+                                   "step": step - first + 1, "steps": last - first, "loss": losses[-1]})
+                self.epoch_in_phase += 1
+                self.save_state()
+                self.log({"event": "epoch", "phase": phase.name, "epoch": e + 1, "of": n_epochs,
+                          "loss": float(np.mean(losses)) if losses else None, "seconds": round(time.time() - t0, 1)})
+                epochs_done_now += 1
+                if stop_after_epochs is not None and epochs_done_now >= stop_after_epochs:
+                    return {"stopped": True, "phase": phase.name, "epoch_in_phase": self.epoch_in_phase}
+            accs = self.evaluate_phase(phase) if self.rank == 0 else {}
+            self.log({"event": "phase_end", "phase": phase.name, "test_top1": accs})
+            if self.phase_idx == 0 and any(p.kd > 0 for p in self.recipe.phases):
+                self.teacher = copy.deepcopy(self.model).eval()
+                self.teacher.set_max()
+            self.phase_idx += 1
+            self.epoch_in_phase = 0
+            self.optimizer = None
+            self.save_state()
+        self.model.set_max()
+        return {"stopped": False, "seconds": round(time.time() - started, 1)}
+
+    def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
+        info = {"recipe": self.recipe.name, "recipe_source": self.recipe.source, **(meta or {})}
+        return save_supernet(self.model, path, meta=info, half=False)
+
+
+def phase_table(log_path: Path) -> list[dict[str, Any]]:
+    """Per-phase results from a training log (for reports)."""
+    rows = []
+    for line in Path(log_path).read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("event") == "phase_end":
+            rows.append({"phase": rec["phase"], **rec["test_top1"]})
+    return rows
+
+
+__all__ = ["Trainer", "phase_table", "asdict"]
