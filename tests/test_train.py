@@ -1,0 +1,124 @@
+"""Progressive shrinking, resume, data-parallel training and BN recalibration on small data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ofa_deploy.data import load_dataset
+from ofa_deploy.data.datasets import DatasetError, FASHION_MNIST_ROOT, _read_idx
+from ofa_deploy.errors import CheckpointError, FormatError
+from ofa_deploy.nn import OFAMobileNetV3, load_supernet
+from ofa_deploy.space import SpaceSpec, smallest_arch
+from ofa_deploy.train import load_recipe, recalibrate_bn
+from ofa_deploy.train.progressive import Trainer
+from ofa_deploy.train.recipe import parse_recipe
+
+torch.set_num_threads(1)
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tiny_run_goes_through_every_phase_and_learns(tmp_path):
+    trainer = Trainer(load_recipe("tiny-synthetic"), tmp_path)
+    assert trainer.run() == {"stopped": False, "seconds": pytest.approx(0, abs=600)}
+    events = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    ends = [e for e in events if e["event"] == "phase_end"]
+    assert [e["phase"] for e in ends] == ["full", "kernel", "depth", "expand"]
+    assert ends[-1]["test_top1"]["largest"] > 40.0  # 4 classes: chance is 25 %
+    path = trainer.export(tmp_path / "supernet.pt")
+    back = load_supernet(path)
+    assert _same_weights(back.state_dict(), trainer.model.state_dict())
+    assert back.checkpoint_meta["recipe"] == "tiny-synthetic"
+
+
+def test_interrupted_run_resumes_exactly(tmp_path):
+    recipe = load_recipe("tiny-synthetic")
+    straight = Trainer(recipe, tmp_path / "a")
+    straight.run()
+    first = Trainer(recipe, tmp_path / "b")
+    assert first.run(stop_after_epochs=3)["stopped"]  # inside the kernel phase
+    with pytest.raises(CheckpointError, match="--resume"):
+        Trainer(recipe, tmp_path / "b").run()
+    resumed = Trainer(recipe, tmp_path / "b")
+    resumed.run(resume=True)
+    assert _same_weights(straight.model.state_dict(), resumed.model.state_dict())
+
+
+def test_resume_refuses_another_recipe(tmp_path):
+    recipe = load_recipe("tiny-synthetic")
+    Trainer(recipe, tmp_path).run(stop_after_epochs=1)
+    other = parse_recipe({**recipe.raw, "seed": 7}, "other")
+    with pytest.raises(CheckpointError, match="another recipe"):
+        Trainer(other, tmp_path).run(resume=True)
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_ranks_end_identical(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    worker = Path(__file__).with_name("ddp_worker.py")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", str(29500 + os.getpid() % 1000), str(worker), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0 = torch.load(tmp_path / "rank0.pt")
+    r1 = torch.load(tmp_path / "rank1.pt")
+    assert _same_weights(r0, r1)
+    single = Trainer(load_recipe("tiny-synthetic"), tmp_path / "single")
+    single.run()
+    # Two ranks see twice the data per step: the result differs from a single-process run.
+    assert not _same_weights(r0, single.model.state_dict())
+
+
+def test_bn_recalibration_uses_cumulative_statistics():
+    spec = SpaceSpec(width_mult=0.25, ks_list=(3,), expand_list=(3,), depth_list=(1,), resolutions=(16,),
+                     n_classes=4, in_channels=1)
+    sub = OFAMobileNetV3(spec).extract(smallest_arch(spec))
+    batches = [torch.randn(8, 1, 16, 16) * 3 + 1 for _ in range(4)]
+    recalibrate_bn(sub, batches)
+    with torch.no_grad():
+        conv_out = sub.first_conv.conv(torch.cat(batches))
+    expected_mean = conv_out.mean(dim=(0, 2, 3))
+    assert torch.allclose(sub.first_conv.bn.running_mean, expected_mean, atol=1e-5)
+    assert not sub.training and sub.first_conv.bn.momentum == 0.1
+    with pytest.raises(ValueError, match="at least one batch"):
+        recalibrate_bn(sub, [])
+
+
+def test_recipe_errors():
+    with pytest.raises(FormatError, match="unknown recipe"):
+        load_recipe("nope")
+    raw = dict(load_recipe("tiny-synthetic").raw)
+    raw["phases"] = [{"name": "x", "epochs": 1, "lr": 0.1, "ks": [9]}]
+    with pytest.raises(FormatError, match=r"ks \[9\] not in"):
+        parse_recipe(raw)
+    assert load_recipe("imagenet").space.width_mult == 1.2
+    assert [p.sort_channels for p in load_recipe("demo-fmnist").phases][-2:] == [0, 1]
+
+
+def test_idx_reader_rejects_bad_files(tmp_path):
+    (tmp_path / "x").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05abc")
+    with pytest.raises(DatasetError, match="truncated"):
+        _read_idx(tmp_path / "x")
+    (tmp_path / "y").write_bytes(b"PK\x03\x04....")
+    with pytest.raises(DatasetError, match="not an idx file"):
+        _read_idx(tmp_path / "y")
+    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", tmp_path / "empty")
+
+
+def test_fashion_mnist_split_is_fixed():
+    if not FASHION_MNIST_ROOT.exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    a, b = load_dataset("fashion-mnist"), load_dataset("fashion-mnist")
+    assert (len(a.train), len(a.val), len(a.test)) == (55000, 5000, 10000)
+    assert np.array_equal(a.val.labels, b.val.labels) and a.train.images.shape[1:] == (1, 28, 28)
