@@ -162,6 +162,8 @@ def test_batch_costs_match_single_and_sampling_stays_in_space():
     batch = sample_archs(W10, 200, rng)
     model = cost_model(W10)
     p, m = model.params(batch), model.macs(batch)
+    p2, m2 = model.params_and_macs(batch)
+    assert np.array_equal(p, p2) and np.array_equal(m, m2)
     for i in range(0, 200, 37):
         a = batch.to_archs()[i].validate(W10)
         assert arch_costs(W10, a) == (p[i], m[i])

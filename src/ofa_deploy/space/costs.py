@@ -76,39 +76,59 @@ class CostModel:
                     side = out
         return stem, ins, outs, side
 
-    def _gather(self, batch: ArchBatch, table: np.ndarray) -> np.ndarray:
-        kidx, eidx = batch.choice_indices(self.spec)
-        mask = batch.active_mask(self.spec)
+    @lru_cache(maxsize=64)
+    def _macs_table(self, r: int) -> tuple[int, np.ndarray]:
+        """Fixed MACs and the flattened per-(slot, kernel, expand) MACs table at resolution r.
+        Depth changes which slots run, never the sides (only a stage's first slot strides)."""
+        spec = self.spec
+        stem, ins, outs, last_side = self._sides(r)
+        c0, c1 = spec.first_conv_width, spec.first_block_width
+        fixed = (stem * stem * 9 * spec.in_channels * c0 + stem * stem * (9 * c0 + c0 * c1)
+                 + last_side * last_side * spec.stage_widths[-1] * spec.final_expand_width + self._fixed_flat_macs)
+        table = (self._in_area * (ins ** 2)[:, None, None] + self._out_area * (outs ** 2)[:, None, None]
+                 + self._flat)
+        return int(fixed), table.reshape(-1)
+
+    def _flat_index(self, batch: ArchBatch) -> np.ndarray:
+        """(N, n_blocks) index into flattened (slot, kernel, expand) tables; -1 for inactive slots."""
+        spec = self.spec
+        kidx, eidx = batch.choice_indices(spec)
+        mask = batch.active_mask(spec)
         if np.any((kidx < 0) & mask) or np.any((eidx < 0) & mask):
             raise SpaceError("an arch uses a kernel size or expand ratio outside the space")
-        slots = np.arange(self.spec.n_blocks)[None, :]
-        vals = table[slots, np.maximum(kidx, 0), np.maximum(eidx, 0)]
-        return np.where(mask, vals, 0)
+        nk, ne = len(spec.ks_list), len(spec.expand_list)
+        flat = (np.arange(spec.n_blocks) * nk * ne)[None, :] + kidx * ne + eidx
+        return np.where(mask, flat, -1)
+
+    @staticmethod
+    def _sum(table: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
+        padded = np.append(table, 0)  # index -1 (inactive) reads the trailing zero
+        return padded[flat_idx].sum(axis=1)
 
     def params(self, batch: ArchBatch) -> np.ndarray:
         """(N,) exact parameter counts."""
-        return self._fixed_params + self._gather(batch, self._block_params).sum(axis=1)
+        return self._fixed_params + self._sum(self._block_params.reshape(-1), self._flat_index(batch))
 
     def macs(self, batch: ArchBatch) -> np.ndarray:
         """(N,) multiply-accumulates of conv and linear layers (official FLOPs convention)."""
-        spec = self.spec
-        in_macs = self._gather(batch, self._in_area)
-        out_macs = self._gather(batch, self._out_area)
-        flat = self._gather(batch, self._flat).sum(axis=1)
+        flat_idx = self._flat_index(batch)
         total = np.zeros(len(batch), dtype=np.int64)
         for r in np.unique(batch.r):
             rows = batch.r == r
-            stem, ins, outs, last_side = self._sides(int(r))
-            c0, c1 = spec.first_conv_width, spec.first_block_width
-            fixed = (
-                stem * stem * 9 * spec.in_channels * c0
-                + stem * stem * (9 * c0 + c0 * c1)
-                + last_side * last_side * spec.stage_widths[-1] * spec.final_expand_width
-                + self._fixed_flat_macs
-            )
-            # Depth changes which slot is last in a stage, but not the sides (only slot 0 strides).
-            total[rows] = fixed + (in_macs[rows] * ins ** 2 + out_macs[rows] * outs ** 2).sum(axis=1)
-        return total + flat
+            fixed, table = self._macs_table(int(r))
+            total[rows] = fixed + self._sum(table, flat_idx[rows])
+        return total
+
+    def params_and_macs(self, batch: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Both at once, sharing the index computation (the search loop's form)."""
+        flat_idx = self._flat_index(batch)
+        params = self._fixed_params + self._sum(self._block_params.reshape(-1), flat_idx)
+        macs = np.zeros(len(batch), dtype=np.int64)
+        for r in np.unique(batch.r):
+            rows = batch.r == r
+            fixed, table = self._macs_table(int(r))
+            macs[rows] = fixed + self._sum(table, flat_idx[rows])
+        return params, macs
 
 
 def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:

@@ -72,10 +72,12 @@ def active_mask(d: np.ndarray, spec: SpaceSpec) -> np.ndarray:
 
 def value_index(values: np.ndarray, choices: Iterable[int]) -> np.ndarray:
     """Map values to their index in a sorted choice list (vectorised); -1 for values not in it."""
-    choices = np.asarray(sorted(choices))
-    idx = np.searchsorted(choices, values)
-    idx = np.clip(idx, 0, len(choices) - 1)
-    return np.where(choices[idx] == values, idx, -1)
+    choices = sorted(choices)
+    values = np.asarray(values)
+    top = max(choices)
+    lut = np.full(top + 2, -1, dtype=np.int64)
+    lut[choices] = np.arange(len(choices))
+    return lut[np.clip(values, -1, top + 1)]
 
 
 def sample_archs(spec: SpaceSpec, n: int, rng: np.random.Generator,

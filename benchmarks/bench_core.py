@@ -1,0 +1,48 @@
+"""Core benchmarks: time to extract the largest subnet, cost evaluations per second for 100k archs.
+
+    python benchmarks/bench_core.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ofa_deploy.nn import OFAMobileNetV3
+from ofa_deploy.space import SpaceSpec, cost_model, largest_arch, sample_archs
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    table = Table(title="ofa-deploy core (best of 5)")
+    for col in ("space", "what", "result"):
+        table.add_column(col)
+    for wm in (1.2, 0.5):
+        spec = SpaceSpec(width_mult=wm, n_classes=1000 if wm == 1.2 else 10)
+        net = OFAMobileNetV3(spec).eval()
+        arch = largest_arch(spec)
+        t_extract = best_of(lambda: net.extract(arch))
+        table.add_row(f"w{wm}", "extract largest subnet", f"{t_extract * 1e3:.1f} ms")
+        batch = sample_archs(spec, 100_000, np.random.default_rng(0))
+        model = cost_model(spec)
+        t_both = best_of(lambda: model.params_and_macs(batch))
+        table.add_row(f"w{wm}", "params + MACs of 100k archs", f"{t_both * 1e3:.1f} ms "
+                      f"({100_000 / t_both / 1e6:.1f} M archs/s)")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
