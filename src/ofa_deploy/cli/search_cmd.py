@@ -1,7 +1,199 @@
-"""Commands of this group are added by the issue that builds them."""
+"""`ofa-deploy search` and `ofa-deploy predictor import|show`: thin wrappers over `ofa_deploy.search`
+and `ofa_deploy.predictor`. No torch is imported (fast start); library imports happen inside the
+commands so that other commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
+
+from .common import console, fail, print_json
+
+predictor_app = typer.Typer(help="Accuracy predictors: import the official one, inspect a predictor file.",
+                            no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    app.command("search")(search)
+    app.add_typer(predictor_app, name="predictor")
+
+
+# ---- predictor ------------------------------------------------------------------------------
+@predictor_app.command("import")
+def predictor_import(
+    pth: Path = typer.Argument(..., help="The official acc_predictor.pth (OFA tutorial, ImageNet, w1.2 space)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Predictor file to write (.npz)."),
+    width: float = typer.Option(1.2, "--width", help="Width multiplier of the space it belongs to."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import the official OFA accuracy predictor into our predictor file (read without torch)."""
+    from ..predictor import import_official
+    from ..space import official_space
+
+    pred = import_official(pth, official_space(width))
+    path = pred.save(out)
+    if as_json:
+        print_json({"path": str(path), **pred.summary()})
+        return
+    console.print(f"wrote {path}  [dim]({pred.describe()}, {path.stat().st_size / 1e6:.1f} MB)[/]")
+
+
+@predictor_app.command("show")
+def predictor_show(
+    file: Path = typer.Argument(..., help="Predictor file (.npz)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """What a predictor file holds: its space, model, encoding, resolutions and source."""
+    from ..predictor import Predictor
+
+    info = Predictor.load(file).summary()
+    if as_json:
+        print_json(info)
+        return
+    layers = info["model"].get("layers")
+    console.print(f"predictor    {file}")
+    console.print(f"space        {info['space']}")
+    console.print(f"model        {info['model']['kind']}" + (f" {' -> '.join(str(w[1]) for w in layers)} -> 1"
+                                                             if layers else "") + f", {info['weights']:,} weights")
+    enc = info["encoding"]
+    r = enc["resolution"]
+    console.print(f"encoding     {enc['kind']}: {info['features']} features (kernel, expand one-hot per slot; "
+                  f"resolution bucket (r - {r['start']}) // {r['step']}, {r['buckets']} buckets)")
+    console.print(f"resolutions  {', '.join(map(str, info['resolutions']))}")
+    console.print(f"target       {info['target']}")
+    for k, v in info["meta"].items():
+        console.print(f"{k:<12} {v}")
+
+
+# ---- search ---------------------------------------------------------------------------------
+def search(
+    device: str | None = typer.Option(None, "--device", "-d",
+                                         help="Device whose shipped latency table to use (latency_tables/<D>/)."),
+    latency: str | None = typer.Option(None, "--latency", "-l",
+                                          help="Latency budget(s): 22ms, 0.022s; several: 15ms,20ms,25ms."),
+    flops: str | None = typer.Option(None, "--flops",
+                                        help="FLOPs budget (multiply-accumulates, as OFA counts): 300M, 0.3G."),
+    params: str | None = typer.Option(None, "--params", help="Parameter budget: 5M, 4.5M."),
+    table: Path | None = typer.Option(None, "--table", "-t",
+                                         help="Latency table folder (ours, or official <r>_lookup_table.yaml files)."),
+    predictor: Path | None = typer.Option(None, "--predictor", "-p", help="Accuracy predictor file (.npz)."),
+    supernet: str | None = typer.Option(None, "--supernet", "-s",
+                                           help="Supernet: our checkpoint, a subnet/space file, or ofa-mbv3-w1.2 "
+                                                "(default: the predictor's space)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
+    pareto: bool = typer.Option(False, "--pareto", help="Sweep budgets from the smallest achievable to the largest."),
+    points: int = typer.Option(8, "--points", help="Number of budgets of a --pareto sweep."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                       help="Subnet file to write (a folder for several budgets); default: under "
+                                            "the state folder ($OFA_DEPLOY_HOME or ~/.cache/ofa-deploy)."),
+    generations: int = typer.Option(500, "--generations", help="Generations of the evolution.", hidden=True),
+    population: int = typer.Option(100, "--population", help="Population size.", hidden=True),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
+    from ..search import (
+        Budget,
+        EvolutionConfig,
+        build_problem,
+        format_count,
+        format_ms,
+        pareto_budgets,
+        parse_count,
+        parse_latency,
+        parse_list,
+        plot,
+        remember_last_search,
+        searches_dir,
+        sweep,
+        write_result,
+    )
+    from ..search.sources import resolve_predictor, resolve_supernet, resolve_table
+
+    latencies = parse_list(latency, parse_latency) if latency else []
+    flops_v = parse_count(flops, "FLOPs") if flops else None
+    params_v = parse_count(params, "parameter") if params else None
+    if not latencies and flops_v is None and params_v is None and not pareto:
+        fail("give at least one budget: --latency 22ms, --flops 300M or --params 5M (or --pareto)")
+    if (latencies or (pareto and flops_v is None)) and device is None and table is None:
+        fail("a latency budget needs a latency table: give --device D (shipped table) or --table T")
+    pred, pred_info = resolve_predictor(predictor)
+    spec, label, supernet_info = resolve_supernet(supernet, pred)
+    lut, table_info = resolve_table(device, table, spec)
+    dev = device or (lut.device if lut is not None else None)
+    problem = build_problem(spec, pred, lut, dev, supernet_label=label)
+    config = EvolutionConfig(population=population, generations=generations)
+    base = Budget(None, flops_v, params_v)
+    sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,
+                               "supernet": supernet_info}
+
+    if pareto:
+        objective = "latency" if lut is not None else "flops"
+        values = pareto_budgets(problem, objective, points) if not latencies else latencies
+        results = sweep(problem, base, objective, values, config, seed)
+    elif len(latencies) > 1:
+        objective = "latency"
+        results = sweep(problem, base, "latency", latencies, config, seed)
+    else:
+        objective = None
+        from ..search import search as run_search
+
+        results = [run_search(problem, Budget(latencies[0] if latencies else None, flops_v, params_v), config, seed)]
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    tag = dev or "nodevice"
+    files: list[Path] = []
+    if objective is None:
+        r = results[0]
+        path = out or searches_dir() / f"{stamp}_{tag}_{_budget_tag(r.budget)}.json"
+        files.append(write_result(r, spec, path, sources))
+        png = None
+    else:
+        folder = out or searches_dir() / f"{stamp}_{tag}_sweep"
+        for r in results:
+            files.append(write_result(r, spec, Path(folder) / f"subnet_{_budget_tag(r.budget)}.json", sources))
+        png = plot(results, Path(folder) / "pareto.png", title=f"{tag}: best predicted accuracy per budget",
+                   x="latency" if objective == "latency" else "flops")
+    remember_last_search(files[-1], files, budget=results[-1].budget.to_dict())
+
+    rows = []
+    for r, f in zip(results, files):
+        rows.append({"budget": r.budget.to_dict(), "accuracy": r.accuracy, "latency_ms": r.latency_ms,
+                     "flops": r.flops, "params": r.params, "resolution": r.arch.r, "arch": r.arch.to_dict(),
+                     "seconds": r.seconds, "path": str(f)})
+    if as_json:
+        print_json({"results": rows, "path": str(files[-1]), "plot": str(png) if png else None,
+                    "resolutions": list(problem.resolutions), "device": dev, **sources})
+        return
+    t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, problem.resolutions))}; "
+                    f"seed {seed})[/]", title_justify="left")
+    for col in ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"):
+        t.add_column(col, justify="left" if col in ("budget", "arch") else "right")
+    for r in results:
+        t.add_row(r.budget.describe(), f"{100 * r.accuracy:.2f}%",
+                  format_ms(round(r.latency_ms, 2)) if r.latency_ms is not None else "-",
+                  format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
+                  f"{r.seconds:.2f}s")
+    console.print(t)
+    if png is not None:
+        console.print(f"plot        {png}")
+    for f in files:
+        console.print(f"wrote       {f}")
+    console.print(f"[dim]remembered {files[-1]} as the default input of `ofa-deploy export`[/]")
+
+
+def _budget_tag(budget: Any) -> str:
+    from ..search import format_count, format_ms
+
+    parts = []
+    if budget.latency_ms is not None:
+        parts.append("lat" + format_ms(budget.latency_ms))
+    if budget.flops is not None:
+        parts.append("flops" + format_count(budget.flops))
+    if budget.params is not None:
+        parts.append("params" + format_count(budget.params))
+    return "_".join(parts).replace(".", "p") or "nobudget"

@@ -1,0 +1,62 @@
+"""Import the official OFA ImageNet accuracy predictor (`acc_predictor.pth` of the OFA tutorial).
+
+The file is a state_dict of `nn.Sequential(Linear(128,400), ReLU, Linear(400,400), ReLU,
+Linear(400,400), ReLU, Linear(400,1))` (keys `0.*`, `2.*`, `4.*`, `6.*`) for the w1.2 MobileNetV3
+space, whose output is top-1 accuracy as a fraction; its input is the one-hot encoding of
+`OneHotEncoding` with resolution buckets `(r - 112) // 16`, trained at 112..224 step 16. It is read
+with `torchfile` (no torch), checked against that layout, and stored as our predictor file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FormatError
+from ..space import SpaceSpec, official_space
+from .encoding import OneHotEncoding
+from .model import MLP, Predictor
+from .torchfile import read_pth
+
+OFFICIAL_R_START, OFFICIAL_R_STEP, OFFICIAL_R_BUCKETS = 112, 16, 8
+_KEY = re.compile(r"^(?:model\.)?(\d+)\.(weight|bias)$")
+
+
+def import_official(path: str | os.PathLike, spec: SpaceSpec | None = None) -> Predictor:
+    """Read the official `acc_predictor.pth` into a `Predictor` of `spec` (default: official w1.2)."""
+    p = Path(path)
+    spec = spec if spec is not None else official_space(1.2)
+    obj = read_pth(p)
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise FormatError(f"{p}: expected a state_dict of the official predictor, got {type(obj).__name__}")
+    layers: dict[int, dict[str, np.ndarray]] = {}
+    for key, value in obj.items():
+        m = _KEY.match(str(key))
+        if not m or not isinstance(value, np.ndarray):
+            raise FormatError(f"{p}: unexpected entry {key!r}; the official predictor holds only the "
+                              "Linear layers of an nn.Sequential (0.weight, 0.bias, 2.weight, ...)")
+        layers.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    order = sorted(layers)
+    if not order or any(set(layers[i]) != {"weight", "bias"} for i in order):
+        raise FormatError(f"{p}: every Linear layer needs a weight and a bias")
+    encoding = OneHotEncoding.for_space(spec, OFFICIAL_R_START, OFFICIAL_R_STEP, OFFICIAL_R_BUCKETS)
+    model = MLP([layers[i]["weight"] for i in order], [layers[i]["bias"] for i in order])
+    if model.n_inputs != encoding.n_features:
+        raise FormatError(
+            f"{p}: the predictor takes {model.n_inputs} inputs, but the space {spec.describe()} encodes to "
+            f"{encoding.n_features}; is it a predictor of another space?"
+        )
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    meta = {
+        "name": "official OFA ImageNet accuracy predictor",
+        "source": p.name,
+        "sha256": sha,
+        "note": "OFA tutorial AccuracyPredictor (Cai et al., ICLR 2020); output is top-1 as a fraction",
+    }
+    return Predictor(spec, encoding, model, encoding.resolutions(), "imagenet_top1", meta)

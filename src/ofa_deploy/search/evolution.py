@@ -1,0 +1,347 @@
+"""Regularised evolution over an OFA space, vectorised (Real et al. 2019, as used by OFA, ICLR 2020).
+
+The algorithm and defaults are those of the OFA tutorial `EvolutionFinder`: a population of 100
+feasible archs drawn at random; then, for 500 generations, the best 25% are the parents and 100
+children are made from them, half by mutation (each block slot, stage depth and the resolution
+resampled with probability 0.1) and half by crossover (every gene taken from either parent);
+a child that breaks a budget is remade from the same parent(s). Every budget (latency, FLOPs,
+params) is checked at once.
+
+What differs is only how: the population is integer arrays (`Genes`), a generation is a handful
+of numpy gathers plus one batched predictor call, and infeasible children are remade in bulk.
+Children whose encoding was already predicted are not predicted again (a cache keyed by the
+feature bytes): in a converged population most crossovers reproduce a parent. A child that is
+still infeasible after `max_retries` rounds is replaced by a copy of its parent (the tutorial
+loops forever). The best arch is the best ever evaluated, final generation included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import BudgetError
+from ..space import Arch
+from .problem import Budget, Genes, Problem
+
+_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    """The OFA tutorial defaults."""
+
+    population: int = 100
+    generations: int = 500
+    parent_ratio: float = 0.25
+    mutation_ratio: float = 0.5
+    mutate_prob: float = 0.1
+    resolution_mutate_prob: float = 0.1
+    max_retries: int = 50
+    init_draws: int = 200_000
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    arch: Arch
+    accuracy: float
+    latency_ms: float | None
+    flops: int
+    params: int
+    budget: Budget
+    seed: int
+    seconds: float
+    resolutions: tuple[int, ...]
+    config: EvolutionConfig
+    history: list[float] = field(default_factory=list)
+    evaluated: int = 0
+    predicted: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch.to_dict(),
+            "accuracy": self.accuracy,
+            "latency_ms": self.latency_ms,
+            "flops": self.flops,
+            "params": self.params,
+            "budget": self.budget.to_dict(),
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "resolutions": list(self.resolutions),
+            "evaluated": self.evaluated,
+            "predicted": self.predicted,
+        }
+
+
+@contextmanager
+def _single_blas_thread() -> Iterator[None]:
+    """The predictor's matrices are small: one BLAS thread is faster, and never fights other jobs."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+class _AccuracyCache:
+    """Predicted accuracy by encoding: each distinct subnet is predicted once per search.
+
+    Calls return the accuracies and an integer id per distinct subnet (equal ids: equal subnets,
+    inactive slots ignored), which the selection uses to keep parents distinct.
+    """
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.ids: dict[bytes, int] = {}
+        self.values = np.full(1024, np.nan)
+        self.predicted = 0
+        self._enc = problem._accuracy_fast
+
+    def __call__(self, g: Genes, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pb = self.problem
+        if self._enc is not None:
+            enc, buckets = self._enc
+            x = enc.encode_indices(g.k, g.e, mask, buckets[g.r])
+            keys = np.packbits(x.astype(bool), axis=1)
+        else:
+            x = None
+            keys = np.concatenate([np.where(mask, g.k + 1, 0), np.where(mask, g.e + 1, 0), g.d, g.r[:, None]],
+                                  axis=1).astype(np.uint8)
+        ids = np.empty(len(g), dtype=np.int64)
+        new_rows: list[int] = []
+        for i, key in enumerate(keys):
+            kb = key.tobytes()
+            j = self.ids.get(kb)
+            if j is None:
+                j = len(self.ids)
+                self.ids[kb] = j
+                new_rows.append(i)
+            ids[i] = j
+        if new_rows:
+            idx = np.asarray(new_rows)
+            sub = g.take(idx)
+            if x is not None:
+                pred = pb.predictor.predict_features(x[idx]).astype(np.float64)
+            else:
+                pred = pb.accuracy(sub, mask[idx])
+            if len(self.ids) > len(self.values):
+                grown = np.full(max(2 * len(self.values), len(self.ids)), np.nan)
+                grown[: len(self.values)] = self.values
+                self.values = grown
+            self.values[ids[idx]] = pred
+            self.predicted += len(idx)
+        return self.values[ids], ids
+
+
+def _distinct_top(acc: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` best rows, distinct subnets first (duplicates only if too few distinct)."""
+    order = np.argsort(-acc, kind="stable")
+    _, first = np.unique(ids[order], return_index=True)
+    first.sort()
+    top = order[first[:n]]
+    if len(top) < n:
+        rest = np.setdiff1d(order, top, assume_unique=True)
+        rest = order[np.isin(order, rest)]
+        top = np.concatenate([top, rest[: n - len(top)]])
+    return top
+
+
+class Evolution:
+    """One search: `run()` returns a `SearchResult`. Holds its RNG; no global random state."""
+
+    def __init__(self, problem: Problem, budget: Budget, config: EvolutionConfig | None = None, seed: int = 0):
+        self.problem = problem
+        self.budget = budget
+        self.config = config or EvolutionConfig()
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        limits = budget.limits()
+        missing = [n for n in limits if n not in problem.objectives]
+        if missing:
+            raise BudgetError("a latency budget needs a latency table: give --device D or --table T")
+        self.names = tuple(limits)
+        self.limits = np.array([limits[n] for n in self.names]) * (1 + _TOL)
+        spec = problem.spec
+        self.nk, self.ne = len(spec.ks_list), len(spec.expand_list)
+        self.nd, self.nr = len(spec.depth_list), len(problem.resolutions)
+        self.evaluated = 0
+        nb, ns = spec.n_blocks, spec.n_stages
+        # Per column: how many choices, and the probability it is resampled. A slot's kernel and
+        # expand ratio are resampled together (one draw per slot, as the tutorial does).
+        self._counts = np.array([self.nk] * nb + [self.ne] * nb + [self.nd] * ns + [self.nr], dtype=np.float64)
+        self._probs = np.array([self.config.mutate_prob] * (nb + ns) + [self.config.resolution_mutate_prob])
+
+    # ---- feasibility ------------------------------------------------------------------------
+    def _feasible(self, g: Genes, mask: np.ndarray) -> np.ndarray:
+        self.evaluated += len(g)
+        if not self.names:
+            return np.ones(len(g), dtype=bool)
+        return (self.problem.costs(g, self.names, mask) <= self.limits).all(axis=1)
+
+    # ---- operators --------------------------------------------------------------------------
+    def _mutate(self, parents: Genes) -> Genes:
+        x = parents.x.copy()
+        nb = parents.nb
+        draw = self.rng.random((len(x), x.shape[1] - nb)) < self._probs
+        m = np.concatenate([draw[:, :nb], draw], axis=1)  # a slot's kernel and expand mutate together
+        x[m] = (self.rng.random(int(m.sum())) * np.broadcast_to(self._counts, x.shape)[m]).astype(np.int64)
+        return Genes.of(x, parents.nb, parents.ns)
+
+    def _crossover(self, a: Genes, b: Genes) -> Genes:
+        return Genes.of(np.where(self.rng.random(a.x.shape) < 0.5, a.x, b.x), a.nb, a.ns)
+
+    def _children(self, make: Any, sources: tuple[Genes, ...]) -> tuple[Genes, np.ndarray]:
+        """Children of `sources` by `make`, remade where infeasible; parent copies after max_retries.
+
+        Rejection in bulk: a row still to be made gets several independent tries per round (as
+        many as the acceptance rate so far suggests) and keeps the first feasible one, which is
+        what remaking it one try at a time would give.
+        """
+        n = len(sources[0])
+        child = Genes.of(np.empty_like(sources[0].x), sources[0].nb, sources[0].ns)
+        mask = np.zeros((n, self.problem.spec.n_blocks), dtype=bool)
+        todo = np.arange(n)
+        reps = 1
+        for _ in range(self.config.max_retries):
+            rows = np.repeat(todo, reps)
+            cand = make(*(s.take(rows) for s in sources))
+            cmask = self.problem.mask(cand)
+            ok = self._feasible(cand, cmask)
+            ok2 = ok.reshape(len(todo), reps)
+            has = ok2.any(axis=1)
+            pick = (np.arange(len(todo)) * reps + ok2.argmax(axis=1))[has]
+            dest = todo[has]
+            child.x[dest] = cand.x[pick]
+            mask[dest] = cmask[pick]
+            todo = todo[~has]
+            if not len(todo):
+                break
+            rate = max(float(ok.mean()), 1.0 / 256)
+            reps = int(min(256, max(2, np.ceil(1.25 / rate))))
+        if len(todo):
+            first = sources[0].take(todo)
+            child.x[todo] = first.x
+            mask[todo] = self.problem.mask(first)
+        return child, mask
+
+    # ---- initial population -----------------------------------------------------------------
+    def _initial(self) -> tuple[Genes, np.ndarray]:
+        """`population` feasible archs drawn uniformly (rejection), topped up by mutation if rare."""
+        cfg, pb = self.config, self.problem
+        found: list[Genes] = []
+        n_found, drawn = 0, 0
+        chunk = max(4 * cfg.population, 2000)
+        while n_found < cfg.population and drawn < cfg.init_draws:
+            g = pb.random_genes(chunk, self.rng)
+            drawn += chunk
+            ok = self._feasible(g, pb.mask(g))
+            if ok.any():
+                found.append(g.take(np.nonzero(ok)[0]))
+                n_found += int(ok.sum())
+        if n_found == 0:
+            # Feasible archs are too rare to draw: start from the smallest ones.
+            seeds = [pb._smallest_genes()]
+            for name in self.names:
+                _, arch = pb.minimum(name)
+                seeds.append(pb.from_batch(_batch_of(arch)))
+            g = Genes.concat(seeds)
+            ok = self._feasible(g, pb.mask(g))
+            if not ok.any():
+                lows = []
+                for name in self.names:
+                    low, _ = pb.minimum(name)
+                    lows.append(f"{name} {pb.objectives[name].format(low)}")
+                raise BudgetError(
+                    f"no subnet found that meets all of {self.budget.describe()} at once; each alone can be met "
+                    f"(smallest achievable: {', '.join(lows)}), but not together: relax one of them"
+                )
+            found = [g.take(np.nonzero(ok)[0])]
+            n_found = int(ok.sum())
+        pool = Genes.concat(found)
+        if n_found < cfg.population:
+            # Top up by random walks from the feasible ones found (mutation with rejection).
+            while len(pool) < cfg.population:
+                idx = self.rng.integers(len(pool), size=cfg.population - len(pool))
+                kids, _ = self._children(self._mutate, (pool.take(idx),))
+                pool = Genes.concat([pool, kids])
+        pool = pool.take(np.arange(cfg.population))
+        return pool, pb.mask(pool)
+
+    # ---- main loop ----------------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        t0 = time.perf_counter()
+        cfg, pb = self.config, self.problem
+        self.problem.check_budget(self.budget)
+        n_mut = round(cfg.mutation_ratio * cfg.population)
+        n_par = round(cfg.parent_ratio * cfg.population)
+        cache = _AccuracyCache(pb)
+        history: list[float] = []
+        with _single_blas_thread():
+            pop, mask = self._initial()
+            acc, ids = cache(pop, mask)
+            best_acc, best = -np.inf, None
+            for _ in range(cfg.generations):
+                order = _distinct_top(acc, ids, n_par)
+                parents, pmask, pacc, pids = pop.take(order), mask[order], acc[order], ids[order]
+                if pacc[0] > best_acc:
+                    best_acc, best = float(pacc[0]), parents.take(np.array([0]))
+                history.append(best_acc)
+                mut, mmask = self._children(self._mutate, (parents.take(self.rng.integers(n_par, size=n_mut)),))
+                n_x = cfg.population - n_mut
+                a = parents.take(self.rng.integers(n_par, size=n_x))
+                b = parents.take(self.rng.integers(n_par, size=n_x))
+                cross, cmask = self._children(self._crossover, (a, b))
+                kids = Genes.concat([mut, cross])
+                kmask = np.concatenate([mmask, cmask])
+                kacc, kids_ids = cache(kids, kmask)
+                pop = Genes.concat([parents, kids])
+                mask = np.concatenate([pmask, kmask])
+                acc = np.concatenate([pacc, kacc])
+                ids = np.concatenate([pids, kids_ids])
+            i = int(np.argmax(acc))
+            if acc[i] > best_acc or best is None:
+                best_acc, best = float(acc[i]), pop.take(np.array([i]))
+        assert best is not None
+        return self._result(best, best_acc, history, time.perf_counter() - t0, cache.predicted)
+
+    def _result(self, best: Genes, acc: float, history: list[float], seconds: float, predicted: int) -> SearchResult:
+        pb = self.problem
+        names = tuple(n for n in ("latency", "flops", "params") if n in pb.objectives)
+        vals = dict(zip(names, pb.costs(best, names)[0]))
+        arch = pb.to_arch(best, 0)
+        # Report the values of the public predictors for the exact arch that is written out.
+        batch = _batch_of(arch)
+        lat = float(pb.table.predict(batch, calibrated=True)[0]) if pb.table is not None else None
+        acc_full = float(pb.predictor.predict(batch)[0])
+        if abs(acc_full - acc) > 1e-5 or (lat is not None and abs(lat - vals["latency"]) > 1e-6 * max(1.0, lat)):
+            raise AssertionError("search fast path disagrees with the predictors")  # pragma: no cover
+        from ..space import cost_model
+
+        cm = cost_model(pb.spec)
+        return SearchResult(
+            arch=arch, accuracy=acc_full, latency_ms=lat, flops=int(cm.macs(batch)[0]),
+            params=int(cm.params(batch)[0]), budget=self.budget, seed=self.seed, seconds=seconds,
+            resolutions=pb.resolutions, config=self.config, history=history, evaluated=self.evaluated,
+            predicted=predicted,
+        )
+
+
+def _batch_of(arch: Arch) -> Any:
+    from ..space import ArchBatch
+
+    return ArchBatch.from_archs([arch])
+
+
+def search(problem: Problem, budget: Budget, config: EvolutionConfig | None = None, seed: int = 0) -> SearchResult:
+    """Best predicted-accuracy subnet of `problem` within `budget` (regularised evolution)."""
+    return Evolution(problem, budget, config, seed).run()

@@ -1,0 +1,71 @@
+"""Several budgets at once: one search per budget, a table and a plot of accuracy vs latency.
+
+Why separate searches rather than one multi-objective run: each budget gets the full OFA search
+(the regime the defaults were tuned for), and a 500-generation search costs about a second, so a
+sweep of 8 points is still interactive. `pareto_budgets` spaces the budgets between the smallest
+achievable value and the largest subnet's value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .evolution import EvolutionConfig, SearchResult, search
+from .problem import Budget, Problem
+
+
+def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[float]:
+    """`points` budgets from just above the smallest achievable value to the largest subnet's value."""
+    low, _ = problem.minimum(objective)
+    high = _maximum(problem, objective)
+    if points < 2:
+        return [high]
+    return [float(v) for v in np.linspace(low * 1.02, high, points)]
+
+
+def _maximum(problem: Problem, objective: str) -> float:
+    spec = problem.spec
+    nb, ns = spec.n_blocks, spec.n_stages
+    from .problem import Genes
+
+    g = Genes(np.full((1, nb), len(spec.ks_list) - 1), np.full((1, nb), len(spec.expand_list) - 1),
+              np.full((1, ns), len(spec.depth_list) - 1), np.array([len(problem.resolutions) - 1]))
+    return float(problem.costs(g, (objective,))[0, 0])
+
+
+def sweep(problem: Problem, base: Budget, objective: str, values: Sequence[float],
+          config: EvolutionConfig | None = None, seed: int = 0) -> list[SearchResult]:
+    """One search per value of `objective` (`latency`, `flops` or `params`), other budgets kept."""
+    field = {"latency": "latency_ms", "flops": "flops", "params": "params"}[objective]
+    return [search(problem, replace(base, **{field: float(v)}), config, seed) for v in values]
+
+
+def plot(results: Sequence[SearchResult], path: str | os.PathLike, title: str = "",
+         x: str = "latency") -> Path:
+    """PNG of predicted accuracy against latency (or FLOPs), one point per search (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [r.latency_ms if x == "latency" else r.flops / 1e6 for r in results]
+    ys = [100 * r.accuracy for r in results]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.plot(xs, ys, "o-", color="tab:blue")
+    for r, xv, yv in zip(results, xs, ys):
+        ax.annotate(r.arch.short(), (xv, yv), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel("predicted latency (ms)" if x == "latency" else "MFLOPs (MACs)")
+    ax.set_ylabel("predicted top-1 (%)")
+    ax.set_title(title or "best predicted accuracy per budget")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p)
+    plt.close(fig)
+    return p

@@ -1,0 +1,99 @@
+"""Resolve what a search reads: the supernet's space, the latency table, the accuracy predictor.
+
+Why here and not in the CLI: the rules (which table a device name means, that a folder of
+official `<r>_lookup_table.yaml` files is imported on the fly, what the default predictor is, how
+a supernet's space is read without torch) are library behaviour that scripts and the benchmark
+share. Each function returns the object and a small JSON description recorded in the subnet file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointError, FormatError, LatencyTableError
+from ..predictor import Predictor, default_predictor_path, read_pickle_only
+from ..space import SpaceSpec, load_subnet, official_space
+
+SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000), "ofa-mbv3-w1.0": (1.0, 1000)}
+
+
+def resolve_predictor(arg: str | os.PathLike | None) -> tuple[Predictor, dict[str, Any]]:
+    if arg is None:
+        p = default_predictor_path()
+        if p is None:
+            raise FormatError(
+                "no accuracy predictor given, and none ships with this install; give --predictor P "
+                "(import the official ImageNet one with `ofa-deploy predictor import acc_predictor.pth --out P`)"
+            )
+    else:
+        p = Path(arg)
+    pred = Predictor.load(p)
+    info = {"path": str(Path(p).resolve()), "name": pred.meta.get("name", Path(p).stem), "model": pred.model.kind}
+    if "sha256" in pred.meta:
+        info["source_sha256"] = pred.meta["sha256"]
+    return pred, info
+
+
+def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tuple[SpaceSpec, str, dict[str, Any]]:
+    """(space, label for messages, description). Default: the space the predictor was made for."""
+    if arg is None:
+        return predictor.spec, "the predictor's supernet", {"space": predictor.spec.to_dict(),
+                                                           "from": "the predictor's space"}
+    text = str(arg)
+    if text in SPACE_NAMES:
+        w, n = SPACE_NAMES[text]
+        spec = official_space(w, n)
+        return spec, f"the supernet {text}", {"name": text, "space": spec.to_dict()}
+    p = Path(text)
+    if not p.exists():
+        raise FormatError(f"supernet {text!r}: no such file, and not a known space name "
+                          f"({', '.join(SPACE_NAMES)})")
+    if p.suffix in (".pth", ".pt", ".ckpt"):
+        spec = _checkpoint_spec(p)
+    else:
+        spec = load_subnet(p).spec
+    return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "space": spec.to_dict()}
+
+
+def _checkpoint_spec(path: Path) -> SpaceSpec:
+    """The space embedded in our supernet checkpoint, read without torch and without its weights."""
+    obj = read_pickle_only(path)
+    if isinstance(obj, dict) and isinstance(obj.get("spec"), dict):
+        return SpaceSpec.from_dict(obj["spec"])
+    raise CheckpointError(
+        f"{path} has no embedded space (an official checkpoint?); give the space name instead, e.g. "
+        f"--supernet {next(iter(SPACE_NAMES))}"
+    )
+
+
+def resolve_table(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec) -> tuple[Any, dict[str, Any]]:
+    """The latency table: `--table` (our table folder, or a folder of official YAML tables), else
+    the one shipped for `--device` in `latency_tables/<device>/` for this space."""
+    from ..latency import LatencyTable, import_official, tables_root
+
+    if table is not None:
+        p = Path(table)
+        official = sorted(p.glob("*_lookup_table.yaml")) if p.is_dir() else []
+        if official and not (p / "meta.yaml").exists():
+            t = import_official(official, spec, device=device or p.name, source=str(p.resolve()))
+        else:
+            t = LatencyTable.load(p)
+        info = {"path": str(p.resolve()), "device": t.device}
+    elif device is not None:
+        root = tables_root()
+        folder = root / device
+        if not folder.is_dir():
+            have = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+            raise LatencyTableError(
+                f"no latency table ships for device {device!r} (have: {', '.join(have) or 'none'}); measure one "
+                f"with `ofa-deploy profile --device {device}` or give --table T"
+            )
+        t = LatencyTable.load(folder, spec=spec)
+        info = {"path": str(folder.resolve()), "device": t.device}
+    else:
+        return None, {}
+    info["calibrated"] = t.calibration is not None
+    info["stat"] = t.stat
+    return t, info
