@@ -6,17 +6,31 @@ import json
 
 import numpy as np
 import pytest
+from conftest import REFERENCE, need_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REFERENCE, need_shared
 from ofa_deploy.errors import FormatError, SpaceError
 from ofa_deploy.space import (
-    Arch, ArchBatch, SpaceSpec, Subnet, arch_costs, cost_model, load_subnet, make_divisible, parse_subnet,
-    sample_archs, save_subnet,
+    Arch,
+    ArchBatch,
+    SpaceSpec,
+    Subnet,
+    arch_costs,
+    cost_model,
+    load_subnet,
+    make_divisible,
+    parse_subnet,
+    sample_archs,
+    save_subnet,
 )
 from ofa_deploy.space.formats import (
-    from_mmrazor, from_net_config, from_official_arch, to_mmrazor, to_net_config, to_official_arch,
+    from_mmrazor,
+    from_net_config,
+    from_official_arch,
+    to_mmrazor,
+    to_net_config,
+    to_official_arch,
 )
 
 W12 = SpaceSpec(width_mult=1.2)

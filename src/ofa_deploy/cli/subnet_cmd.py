@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -51,7 +50,7 @@ def subnet_summary(sub: Subnet) -> dict:
 def show(
     file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config "
                                           "(or its folder) or MMRazor YAML."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", "-r",
+    resolution: int | None = typer.Option(None, "--resolution", "-r",
                                              help="Resolution for a net.config without run.config."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -81,8 +80,8 @@ def show(
 def convert(
     file: Path = typer.Argument(..., help="Subnet file in any supported format."),
     to: str = typer.Option(..., "--to", help=f"Target format: {', '.join(FORMATS)}."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (default: print to stdout)."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", "-r",
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print to stdout)."),
+    resolution: int | None = typer.Option(None, "--resolution", "-r",
                                              help="Resolution for a net.config without run.config."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""

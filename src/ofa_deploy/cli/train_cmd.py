@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,10 +20,10 @@ def train(
     out: Path = typer.Option(Path("runs/demo-fmnist"), "--out", "-o",
                              help="Run folder: state.pt (resume point), log.jsonl, supernet.pt, report.md."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
                                         "ImageNet-style folder for the imagenet recipe)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
-    stop_after_epochs: Optional[int] = typer.Option(None, "--stop-after-epochs", hidden=True,
+    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
                                                     help="Stop after this many epochs (testing resume)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""

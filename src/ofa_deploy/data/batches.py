@@ -7,7 +7,7 @@ transforms in DataLoader workers.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch

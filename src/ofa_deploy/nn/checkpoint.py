@@ -10,6 +10,7 @@ A checkpoint that does not fit fails listing missing / unexpected keys and misma
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{p}: no such checkpoint file")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle / zip errors vary by cause
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{p}: expected a dict checkpoint, got {type(obj).__name__}")
@@ -55,8 +56,7 @@ def normalise_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Legacy official names -> current names (`mobile_inverted_conv` -> `conv`, drop `module.`)."""
     out = {}
     for k, v in state.items():
-        if k.startswith("module."):
-            k = k[len("module."):]
+        k = k.removeprefix("module.")
         out[k.replace(".mobile_inverted_conv.", ".conv.")] = v
     return out
 

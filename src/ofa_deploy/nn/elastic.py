@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +49,7 @@ class DynamicSeparableConv2d(nn.Module):
         self.stride = stride
         k = self.ks_list[-1]
         self.conv = nn.Conv2d(max_channels, max_channels, k, stride, groups=max_channels, bias=False)
-        for small, large in zip(self.ks_list[:-1], self.ks_list[1:]):
+        for small, large in pairwise(self.ks_list):
             self.register_parameter(f"{large}to{small}_matrix", nn.Parameter(torch.eye(small * small)))
         self.active_kernel_size = k
 

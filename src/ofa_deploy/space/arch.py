@@ -7,8 +7,9 @@ carry no meaning; `canonical()` sets them to the smallest choice so that equal s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import SpaceError
 from .spec import SpaceSpec, middle_channels

@@ -56,10 +56,10 @@ class CostModel:
             + last * n + n  # classifier
         )
         self._fixed_flat_macs = f * last + last * n
+        self._macs_cache: dict[int, tuple[int, np.ndarray]] = {}
         self._slot_stage = np.repeat(np.arange(spec.n_stages), spec.max_depth)
         self._slot_first = np.tile(np.arange(spec.max_depth) == 0, spec.n_stages)
 
-    @lru_cache(maxsize=64)
     def _sides(self, r: int) -> tuple[int, np.ndarray, np.ndarray, int]:
         """Stem side, per-slot input side and output side, last side, at resolution r."""
         spec = self.spec
@@ -76,10 +76,11 @@ class CostModel:
                     side = out
         return stem, ins, outs, side
 
-    @lru_cache(maxsize=64)
     def _macs_table(self, r: int) -> tuple[int, np.ndarray]:
         """Fixed MACs and the flattened per-(slot, kernel, expand) MACs table at resolution r.
         Depth changes which slots run, never the sides (only a stage's first slot strides)."""
+        if r in self._macs_cache:
+            return self._macs_cache[r]
         spec = self.spec
         stem, ins, outs, last_side = self._sides(r)
         c0, c1 = spec.first_conv_width, spec.first_block_width
@@ -87,7 +88,8 @@ class CostModel:
                  + last_side * last_side * spec.stage_widths[-1] * spec.final_expand_width + self._fixed_flat_macs)
         table = (self._in_area * (ins ** 2)[:, None, None] + self._out_area * (outs ** 2)[:, None, None]
                  + self._flat)
-        return int(fixed), table.reshape(-1)
+        self._macs_cache[r] = (int(fixed), table.reshape(-1))
+        return self._macs_cache[r]
 
     def _flat_index(self, batch: ArchBatch) -> np.ndarray:
         """(N, n_blocks) index into flattened (slot, kernel, expand) tables; -1 for inactive slots."""

@@ -6,8 +6,8 @@ Nothing here builds per-arch Python objects except the explicit converters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

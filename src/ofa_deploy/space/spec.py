@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
 from ..errors import SpaceError
@@ -71,7 +72,7 @@ class SpaceSpec:
 
     def __post_init__(self) -> None:
         for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
-            values = tuple(sorted(set(int(v) for v in getattr(self, name))))
+            values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
                 raise SpaceError(f"{name} is empty: give at least one choice")
             object.__setattr__(self, name, values)
@@ -201,7 +202,7 @@ class SpaceSpec:
 def _range_text(values: tuple[int, ...]) -> str:
     if len(values) > 2:
         step = values[1] - values[0]
-        if all(b - a == step for a, b in zip(values, values[1:])):
+        if all(b - a == step for a, b in pairwise(values)):
             return f"{values[0]}..{values[-1]} step {step}"
     return ",".join(str(v) for v in values)
 

@@ -7,7 +7,7 @@ default momentum 0.1 a short recalibration leaves a large share of the old stati
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn

@@ -21,10 +21,12 @@ import copy
 import json
 import math
 import os
+import pickle
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -191,7 +193,7 @@ class Trainer:
             return False
         try:
             state = torch.load(self.state_path, map_location="cpu", weights_only=False)
-        except Exception as e:
+        except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
             raise CheckpointError(f"{self.state_path} is unreadable ({e}); delete it to start over") from None
         if state["recipe"] != self.recipe.raw:
             raise CheckpointError(f"{self.state_path} was written by another recipe; use another --out "
@@ -262,7 +264,7 @@ class Trainer:
         while self.phase_idx < len(self.recipe.phases):
             phase = self.recipe.phases[self.phase_idx]
             n_epochs = max(1, math.ceil(phase.epochs))
-            total_steps = int(round(phase.epochs * self.steps_per_epoch))
+            total_steps = round(phase.epochs * self.steps_per_epoch)
             if self.epoch_in_phase == 0 and self.optimizer is None:
                 if phase.sort_channels is not None:
                     self.model.sort_channels(int(phase.sort_channels))
@@ -312,4 +314,4 @@ def phase_table(log_path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["Trainer", "phase_table", "asdict"]
+__all__ = ["Trainer", "asdict", "phase_table"]
