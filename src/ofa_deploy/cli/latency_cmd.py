@@ -154,6 +154,8 @@ def profile(
     max_runs: Annotated[int, typer.Option("--max-runs", help="Cap of timed runs per session.")] = 200,
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed of the interleaving order and of the random weights.")] = 0,
+    stat: Annotated[str | None, typer.Option(
+        "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
@@ -173,7 +175,9 @@ def profile(
     folder = out or default_table_dir(desc.name, spec)
     extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
              "load_avg_at_start": list(_loadavg())}
-    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra)
+    if stat not in (None, "median", "p10", "mean"):
+        fail(f"--stat must be median, p10 or mean, not {stat!r}")
+    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra, stat)
     if not as_json:
         console.print(f"table   {plan.folder}  [dim]({plan.done} rows already there)[/]")
         console.print(f"space   {spec.describe()}")

@@ -47,8 +47,12 @@ def now() -> str:
 
 def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], resolutions: Sequence[int],
                  folder: str | os.PathLike, protocol: Protocol, precision: str = "fp32",
-                 fresh: bool = False, extra_meta: dict[str, Any] | None = None) -> ProfilePlan:
-    """Check or create the table folder and list what remains to be measured."""
+                 fresh: bool = False, extra_meta: dict[str, Any] | None = None, stat: str | None = None) -> ProfilePlan:
+    """Check or create the table folder and list what remains to be measured.
+
+    `stat` is the statistic predictions will use (median by default; p10 where other jobs share
+    the CPU, since contention only ever slows runs down); None keeps a resumed table's choice.
+    """
     folder = Path(folder)
     bad = [r for r in resolutions if r not in spec.resolutions]
     if bad:
@@ -64,7 +68,7 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         "host_cpu": backend_info.get("host_cpu"),
         "backend_info": backend_info,
         "protocol": protocol.to_dict(),
-        "stat": "median",
+        "stat": stat or "median",
         "source": "measured: supernet modules exported alone to ONNX (opset 17), batch 1, random weights",
         "date_started": now(),
         "calibration": None,
@@ -88,7 +92,7 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
             )
         rows = read_rows(folder / TABLE_FILE, repair=True)
         done_keys = {(r.resolution, r.key) for r in rows}
-        keep = {k: old[k] for k in ("date_started", "calibration") if k in old}
+        keep = {k: old[k] for k in ("date_started", "calibration") + (("stat",) if stat is None else ()) if k in old}
         meta.update(keep)
         for k, v in old.items():
             meta.setdefault(k, v)

@@ -62,8 +62,8 @@ def fit_linear(raw: Sequence[float], measured: Sequence[float]) -> dict[str, Any
 
 def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protocol: Protocol, guard: Any = None,
                     on_session: Callable[[str], None] | None = None,
-                    on_export: Callable[[int], None] | None = None) -> np.ndarray:
-    """Median ms of every subnet of `batch`, timed whole (interleaved in one chunk)."""
+                    on_export: Callable[[int], None] | None = None, stat: str = "median") -> np.ndarray:
+    """`stat` (median, p10, ...) in ms of every subnet of `batch`, timed whole (interleaved in one chunk)."""
     from .block_models import BlockModel, onnx_bytes
 
     archs = batch.to_archs()
@@ -83,7 +83,7 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
                 on_export(i)
         proto = Protocol.from_dict({**protocol.to_dict(), "chunk": len(models)})
         res = measure(list(models), lambda name: backend.open(models[name]), proto, guard, None, on_session)
-    return np.array([res[f"subnet{i}"]["median"] for i in range(len(archs))])
+    return np.array([res[f"subnet{i}"][stat] for i in range(len(archs))])
 
 
 def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol: Protocol,
@@ -97,8 +97,9 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
         raise LatencyTableError(f"table of device {table.device!r} has no complete resolution to validate")
     batch = sample_archs(spec, samples, np.random.default_rng(seed), resolutions=rs)
     raw = table.predict(batch, calibrated=False)  # fails early on a missing key
-    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export)
-    out: dict[str, Any] = {"device": table.device, "samples": samples, "resolutions": rs, "seed": seed,
+    # the statistic the table predicts with, so that both sides are summarised alike
+    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export, table.stat)
+    out: dict[str, Any] = {"device": table.device, "stat": table.stat, "samples": samples, "resolutions": rs, "seed": seed,
                            "archs": [a.to_dict() for a in batch.to_archs()], "raw": raw.tolist(),
                            "measured": measured.tolist()}
     out["raw_all"] = error_metrics(raw, measured)
