@@ -34,3 +34,7 @@ class BudgetError(OfaDeployError):
 
 class VerificationError(OfaDeployError):
     """An exported model does not compute what the PyTorch subnet computes."""
+
+
+class ExportError(OfaDeployError):
+    """A subnet cannot be exported (missing converter, unsupported option)."""

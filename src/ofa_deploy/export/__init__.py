@@ -1,0 +1,1 @@
+"""Export a static subnet to the files that ship: ONNX (onnxruntime) and TFLite (LiteRT), verified."""
