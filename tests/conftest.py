@@ -37,3 +37,23 @@ def golden_io():
 @pytest.fixture(scope="session")
 def specialized_dir() -> Path:
     return need_shared(REFERENCE / "ofa" / "ofa_specialized")
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run `ofa-deploy ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from ofa_deploy.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["ofa-deploy", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -36,7 +36,10 @@ def _default(o: Any) -> Any:
 def run_app(app: typer.Typer) -> None:
     """Run the Typer app; library errors become one red line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit` instead of raising it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except OfaDeployError as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..space import FORMATS, Subnet, arch_costs, dump_subnet, load_subnet, save_subnet
+from ..space import FORMATS, ArchBatch, Subnet, arch_costs, cost_model, dump_subnet, load_subnet, save_subnet
 from .common import console, fail, print_json
 
 subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official arch/net.config, MMRazor).",
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
 
 def subnet_summary(sub: Subnet) -> dict:
     params, macs = arch_costs(sub.spec, sub.arch)
+    stage_params, stage_macs = (v[0] for v in cost_model(sub.spec).stage_costs(ArchBatch.from_archs([sub.arch])))
     stages = []
     md = sub.spec.max_depth
     for s, depth in enumerate(sub.arch.d):
@@ -33,6 +34,8 @@ def subnet_summary(sub: Subnet) -> dict:
             "stride": sub.spec.stage_strides[s],
             "se": sub.spec.stage_se[s],
             "act": sub.spec.stage_acts[s],
+            "params": int(stage_params[s]),
+            "macs": int(stage_macs[s]),
         })
     return {
         "format": sub.source_format,
@@ -61,13 +64,19 @@ def show(
         print_json(info)
         return
     table = Table(title=f"{file}  [dim]({info['format']})[/]", title_justify="left")
-    for col in ("stage", "width", "depth", "kernels", "expands", "stride", "SE", "act"):
-        table.add_column(col, justify="right" if col in ("stage", "width", "depth", "stride") else "left")
+    right = ("stage", "width", "depth", "stride", "params (M)", "MACs (M)")
+    for col in ("stage", "width", "depth", "kernels", "expands", "stride", "SE", "act", "params (M)", "MACs (M)"):
+        table.add_column(col, justify="right" if col in right else "left")
     for st in info["stages"]:
         table.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
                       " ".join(map(str, st["expands"])), str(st["stride"]), "yes" if st["se"] else "",
-                      st["act"])
+                      st["act"], f"{st['params'] / 1e6:.3f}", f"{st['macs'] / 1e6:.1f}")
+    fixed_params = info["params"] - sum(st["params"] for st in info["stages"])
+    fixed_macs = info["macs"] - sum(st["macs"] for st in info["stages"])
+    table.add_row("rest", "", "", "", "", "", "", "", f"{fixed_params / 1e6:.3f}", f"{fixed_macs / 1e6:.1f}",
+                  style="dim")
     console.print(table)
+    console.print("[dim]rest: first conv, first block, final expand, feature mix and classifier[/]")
     console.print(f"space       {sub.spec.describe()}")
     console.print(f"resolution  {info['resolution']} px")
     console.print(f"params      {info['params'] / 1e6:.2f} M ({info['params']:,})")

@@ -103,34 +103,44 @@ class CostModel:
         return np.where(mask, flat, -1)
 
     @staticmethod
-    def _sum(table: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
-        padded = np.append(table, 0)  # index -1 (inactive) reads the trailing zero
-        return padded[flat_idx].sum(axis=1)
+    def _gather(table: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
+        """(N, n_blocks) per-slot values; index -1 (inactive slot) reads a trailing zero."""
+        return np.append(table, 0)[flat_idx]
+
+    def _slot_params(self, flat_idx: np.ndarray) -> np.ndarray:
+        return self._gather(self._block_params.reshape(-1), flat_idx)
+
+    def _slot_macs(self, batch: ArchBatch, flat_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-layer MACs (N,) and per-slot MACs (N, n_blocks), one table per resolution."""
+        fixed = np.zeros(len(batch), dtype=np.int64)
+        slots = np.zeros(flat_idx.shape, dtype=np.int64)
+        for r in np.unique(batch.r):
+            rows = batch.r == r
+            fixed[rows], table = self._macs_table(int(r))
+            slots[rows] = self._gather(table, flat_idx[rows])
+        return fixed, slots
 
     def params(self, batch: ArchBatch) -> np.ndarray:
         """(N,) exact parameter counts."""
-        return self._fixed_params + self._sum(self._block_params.reshape(-1), self._flat_index(batch))
+        return self._fixed_params + self._slot_params(self._flat_index(batch)).sum(axis=1)
 
     def macs(self, batch: ArchBatch) -> np.ndarray:
         """(N,) multiply-accumulates of conv and linear layers (official FLOPs convention)."""
-        flat_idx = self._flat_index(batch)
-        total = np.zeros(len(batch), dtype=np.int64)
-        for r in np.unique(batch.r):
-            rows = batch.r == r
-            fixed, table = self._macs_table(int(r))
-            total[rows] = fixed + self._sum(table, flat_idx[rows])
-        return total
+        fixed, slots = self._slot_macs(batch, self._flat_index(batch))
+        return fixed + slots.sum(axis=1)
 
     def params_and_macs(self, batch: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
         """Both at once, sharing the index computation (the search loop's form)."""
         flat_idx = self._flat_index(batch)
-        params = self._fixed_params + self._sum(self._block_params.reshape(-1), flat_idx)
-        macs = np.zeros(len(batch), dtype=np.int64)
-        for r in np.unique(batch.r):
-            rows = batch.r == r
-            fixed, table = self._macs_table(int(r))
-            macs[rows] = fixed + self._sum(table, flat_idx[rows])
-        return params, macs
+        fixed, slots = self._slot_macs(batch, flat_idx)
+        return self._fixed_params + self._slot_params(flat_idx).sum(axis=1), fixed + slots.sum(axis=1)
+
+    def stage_costs(self, batch: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Per-stage (N, n_stages) params and MACs of the elastic blocks (fixed layers excluded)."""
+        flat_idx = self._flat_index(batch)
+        shape = (len(batch), self.spec.n_stages, self.spec.max_depth)
+        _, slots = self._slot_macs(batch, flat_idx)
+        return self._slot_params(flat_idx).reshape(shape).sum(axis=2), slots.reshape(shape).sum(axis=2)
 
 
 def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:
