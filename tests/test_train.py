@@ -122,3 +122,26 @@ def test_fashion_mnist_split_is_fixed():
     a, b = load_dataset("fashion-mnist"), load_dataset("fashion-mnist")
     assert (len(a.train), len(a.val), len(a.test)) == (55000, 5000, 10000)
     assert np.array_equal(a.val.labels, b.val.labels) and a.train.images.shape[1:] == (1, 28, 28)
+
+
+def test_from_scratch_baseline_trains_only_that_subnet(tmp_path):
+    from ofa_deploy.train.recipe import from_scratch
+
+    recipe = load_recipe("tiny-synthetic")
+    with pytest.raises(FormatError, match="largest, middle, smallest"):
+        from_scratch(recipe, "biggest")
+    base = from_scratch(recipe, "smallest")
+    (phase,) = base.phases
+    assert (phase.ks, phase.expand, phase.depth, phase.kd) == ([3], [3], [1], 0.0)
+    assert (phase.epochs, phase.lr) == (recipe.phases[0].epochs, recipe.phases[0].lr)
+    trainer = Trainer(base, tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.run()
+    after = trainer.model.state_dict()
+    # Weights outside the smallest subnet never get a gradient: e.g. the third stage block is idle.
+    idle = [k for k in after if ".blocks.2." in f".{k}" or k.startswith("blocks.2.")]
+    changed = [k for k in after if not torch.equal(before[k], after[k])]
+    assert changed and idle and not any(k in changed for k in idle if k.endswith("weight"))
+    # A run folder of the baseline is not mistaken for the full recipe's.
+    with pytest.raises(CheckpointError, match="another recipe"):
+        Trainer(recipe, tmp_path).run(resume=True)

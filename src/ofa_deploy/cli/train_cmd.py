@@ -23,6 +23,9 @@ def train(
     data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
                                         "ImageNet-style folder for the imagenet recipe)."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    scratch: str | None = typer.Option(None, "--from-scratch",
+                                          help="Baseline: train only the largest, middle or smallest subnet of "
+                                               "the recipe's space, with its first phase's budget (no KD)."),
     stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
                                                     help="Stop after this many epochs (testing resume)."),
 ) -> None:
@@ -30,11 +33,13 @@ def train(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ..train.progressive import Trainer, init_distributed
-    from ..train.recipe import load_recipe
+    from ..train.recipe import from_scratch, load_recipe
     from ..train.report import write_report
 
     init_distributed()
     rec = load_recipe(recipe)
+    if scratch is not None:
+        rec = from_scratch(rec, scratch)
     if data is not None:
         rec.data["root"] = str(data)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -6,7 +6,7 @@ phases ask for channel sorting first (`sort_channels: <expand stage>`, upstream 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -113,3 +113,29 @@ def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
     if not recipe.phases:
         raise FormatError(f"{source}: no phases")
     return recipe
+
+
+SCRATCH_SUBNETS = ("largest", "middle", "smallest")
+
+
+def from_scratch(recipe: Recipe, which: str) -> Recipe:
+    """The baseline of the paper's comparison: one fixed subnet of the recipe's space trained alone.
+
+    It gets the budget and hyper-parameters of the recipe's first phase (the full network's
+    standard training: same epochs, learning rate, warm-up, augmentation and random resolution),
+    no distillation, no elastic phases. `which` is largest, middle or smallest: every block takes
+    the largest, middle or smallest kernel size and expand ratio, every stage that depth.
+    """
+    if which not in SCRATCH_SUBNETS:
+        raise FormatError(f"--from-scratch takes one of {', '.join(SCRATCH_SUBNETS)}, not {which!r}")
+    spec = recipe.space
+
+    def pick(values: tuple[int, ...]) -> list[int]:
+        ordered = sorted(values)
+        return [{"largest": ordered[-1], "middle": ordered[len(ordered) // 2], "smallest": ordered[0]}[which]]
+
+    first = recipe.phases[0]
+    phase = Phase(name=f"scratch-{which}", epochs=first.epochs, lr=first.lr, ks=pick(spec.ks_list),
+                  expand=pick(spec.expand_list), depth=pick(spec.depth_list), warmup_steps=first.warmup_steps)
+    raw = {**recipe.raw, "from_scratch": which}
+    return replace(recipe, name=f"{recipe.name}-scratch-{which}", phases=[phase], raw=raw)
