@@ -1,4 +1,5 @@
-"""`ofa-deploy search` and `ofa-deploy predictor import|show`: thin wrappers over `ofa_deploy.search`
+"""`ofa-deploy search` and `ofa-deploy predictor import|show|dataset|fit`: thin wrappers over
+`ofa_deploy.search`
 and `ofa_deploy.predictor`. No torch is imported (fast start); library imports happen inside the
 commands so that other commands do not pay for them.
 """
@@ -14,7 +15,8 @@ from rich.table import Table
 
 from .common import console, fail, print_json
 
-predictor_app = typer.Typer(help="Accuracy predictors: import the official one, inspect a predictor file.",
+predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
+                                 "supernet, fit and inspect predictors.",
                             no_args_is_help=True)
 
 
@@ -69,6 +71,138 @@ def predictor_show(
     for k, v in info["meta"].items():
         console.print(f"{k:<12} {v}")
 
+
+
+@predictor_app.command("dataset")
+def predictor_dataset(
+    supernet: Path | None = typer.Option(None, "--supernet", "-s",
+                                         help="Supernet checkpoint written by `ofa-deploy train` (default: the "
+                                              "shipped demo supernet)."),
+    samples: int = typer.Option(400, "--samples", "-n", help="Subnets to measure (raise it later to add more)."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Dataset folder: meta.json + rows.csv, resumed when it exists "
+                                         "(default: runs/accuracy-<supernet name>)."),
+    val_images: int | None = typer.Option(None, "--val-images",
+                                          help="Validation images per subnet (default: the whole validation "
+                                               "split, 5,000 for Fashion-MNIST)."),
+    bn_images: int = typer.Option(2000, "--bn-images", help="Validation images for BN recalibration."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same subnets)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's); 1 when other "
+                                                          "jobs share the CPU (waiting threads slow it down)."),
+    dataset: str | None = typer.Option(None, "--dataset",
+                                       help="Image dataset: fashion-mnist, folder or synthetic (default: the "
+                                            "one of the recipe that trained the supernet)."),
+    data: Path | None = typer.Option(None, "--data", help="Folder of the image dataset (idx files, or an "
+                                                          "ImageNet-style folder)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (no progress bar)."),
+) -> None:
+    """Measure the validation top-1 of sampled subnets (BN recalibrated): the rows a predictor is fitted on.
+
+    Rows are appended as they are measured; run the same command again to resume after an interruption.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ..nn.shipped import ShippedSupernetMissing, shipped_supernet_path
+    from ..predictor.dataset import DatasetBuilder, supernet_label
+
+    for name, value in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
+                        ("--threads", threads)):
+        if value is not None and value < 1:
+            fail(f"{name} must be at least 1, got {value}")
+    if supernet is None:
+        try:
+            supernet = shipped_supernet_path()
+        except ShippedSupernetMissing as e:
+            fail(str(e).replace("--checkpoint", "--supernet"))
+    elif not supernet.is_file():
+        fail(f"supernet {supernet}: no such file; give a checkpoint written by `ofa-deploy train`")
+    folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
+    builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
+                             dataset_kind=dataset, data_root=str(data) if data is not None else None)
+    todo = len(builder.remaining)
+    if not as_json:
+        console.print(f"accuracy dataset [bold]{folder}[/]: {builder.spec.describe()}; "
+                      f"{builder.splits.name} validation split, {builder.meta['val_images']:,} images per subnet "
+                      f"(BN on {builder.meta['bn_images']:,}); {len(builder.plan) - todo} of {len(builder.plan)} "
+                      f"subnets measured, {todo} to go")
+    if as_json or todo == 0:
+        summary = builder.run()
+    else:
+        bar = Progress(TextColumn("[bold]subnets"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("last {task.fields[acc]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                       console=console)
+        task = bar.add_task("subnets", total=len(builder.plan), completed=len(builder.plan) - todo, acc="-")
+
+        def on_row(info: dict[str, Any]) -> None:
+            bar.update(task, completed=info["done"],
+                       acc=f"{100 * info['accuracy']:.2f}% in {info['seconds']:.1f}s ({info['arch'].short()})")
+
+        try:
+            with bar:
+                summary = builder.run(on_row)
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted[/] with {len(builder.done)} of {len(builder.plan)} subnets in "
+                          f"{folder}; run the same command again to resume")
+            raise typer.Exit(130) from None
+    if as_json:
+        print_json(summary)
+        return
+    acc = summary["accuracy"]
+    console.print(f"measured {summary['new']} subnet(s) in {summary['wall_seconds']:.0f}s; {summary['rows']} rows, "
+                  f"{summary['seconds_per_subnet']:.2f}s per subnet on average")
+    if acc:
+        console.print(f"top-1 (validation)  min {100 * acc['min']:.2f}%  mean {100 * acc['mean']:.2f}%  "
+                      f"max {100 * acc['max']:.2f}%")
+    console.print(f"wrote {folder / 'rows.csv'}; next: ofa-deploy predictor fit {folder} --out P.npz")
+
+
+@predictor_app.command("fit")
+def predictor_fit(
+    folder: Path = typer.Argument(..., help="Accuracy dataset folder (from `ofa-deploy predictor dataset`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Predictor file to write (.npz)."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Fraction of rows held out for the reported metrics "
+                                                         "(0: fit every row, no metrics)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split and of the MLP's initialisation."),
+    hidden: str = typer.Option("400,400,400", "--hidden", help="Hidden layer widths (the official predictor's)."),
+    alpha: float = typer.Option(1e-4, "--alpha", help="L2 penalty of the MLP."),
+    name: str | None = typer.Option(None, "--name", help="Name recorded in the predictor file."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
+    from ..predictor.dataset import load_accuracy_dataset
+    from ..predictor.fit import fit_predictor
+
+    try:
+        widths = tuple(int(v) for v in hidden.split(","))
+    except ValueError:
+        fail(f"--hidden takes comma-separated layer widths such as 400,400,400, got {hidden!r}")
+    if not 0 <= holdout < 1:
+        fail(f"--holdout is a fraction of the rows in [0, 1), got {holdout}")
+    if alpha < 0:
+        fail(f"--alpha must be >= 0, got {alpha}")
+    data = load_accuracy_dataset(folder)
+    result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)
+    path = result.predictor.save(out)
+    metrics = {"fit": result.train_metrics, "holdout": result.holdout_metrics}
+    if as_json:
+        print_json({"path": str(path), "rows": len(data), "metrics": metrics, **result.predictor.summary()})
+        return
+    t = Table(title=f"MLP {'-'.join(map(str, widths))} fitted on {len(data)} subnets of {folder}", title_justify="left")
+    for col in ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"):
+        t.add_column(col, justify="left" if col == "rows" else "right")
+    for label, m in (("fitted", result.train_metrics), ("held out", result.holdout_metrics)):
+        if m is not None:
+            t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
+    console.print(t)
+    console.print(f"[dim]{result.predictor.meta['fit']}[/]")
+    console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e6:.1f} MB)[/]")
 
 # ---- search ---------------------------------------------------------------------------------
 def search(

@@ -1,0 +1,424 @@
+"""Accuracy datasets: sampled subnets of one supernet and their measured validation top-1.
+
+An accuracy predictor (Cai et al., "Once for All", ICLR 2020, section 3.4) is fitted on
+`(arch, accuracy)` pairs measured on the supernet it will stand in for. Building the pairs is the
+slow part (each subnet is extracted, its BN statistics recalibrated, then evaluated), so a dataset
+is a folder written as it goes and resumed from what is there:
+
+- `meta.json`: what the rows were measured on and how (supernet path and sha256, space, image
+  dataset and its validation split, BN and evaluation images, sampling seed); a rerun with other
+  settings is refused rather than mixing two kinds of rows;
+- `rows.csv`: one line per subnet, appended and flushed as soon as it is measured: `index` (its
+  position in the seeded sequence of subnets), `ks`, `e`, `d` (space-separated values), `r`,
+  `correct`, `images`, `accuracy` (a fraction) and `seconds` (extract + BN + evaluation). A line
+  cut short by an interruption is dropped on the next run.
+
+Subnets are drawn as upstream samples them (every kernel size, expand ratio, depth and resolution
+uniform and independent), the `i`-th from its own generator `default_rng([seed, i])`, and duplicates
+(equal once inactive slots are ignored) are skipped: the first N subnets of a seed never change,
+so `--samples` can be raised later and the new rows extend the old ones.
+
+Accuracy is measured on the validation split carved from the training images (the test split is
+kept for final reports). Reading a dataset needs numpy only; building one needs torch, imported
+when a build starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CheckpointError, FormatError, SpaceError
+from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
+
+DATASET_FORMAT = "ofa-deploy-accuracy-dataset"
+DATASET_VERSION = 1
+META_NAME = "meta.json"
+ROWS_NAME = "rows.csv"
+COLUMNS = ("index", "ks", "e", "d", "r", "correct", "images", "accuracy", "seconds")
+# meta.json fields that must be equal for a rerun to add rows to the same dataset.
+IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_images", "val_images", "seed")
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+# ---- the sequence of subnets ------------------------------------------------------------------
+def space_size(spec: SpaceSpec) -> int:
+    """Number of distinct subnets of the space (inactive slots ignored), all resolutions."""
+    per_block = len(spec.ks_list) * len(spec.expand_list)
+    per_stage = sum(per_block ** d for d in spec.depth_list)
+    return len(spec.resolutions) * per_stage ** spec.n_stages
+
+
+def arch_sequence(spec: SpaceSpec, seed: int) -> Iterator[Arch]:
+    """Distinct subnets in a fixed order for `seed` (canonical form, inactive slots at the smallest choice)."""
+    seen: set[Arch] = set()
+    size = space_size(spec)
+    i = 0
+    while len(seen) < size:
+        arch = sample_archs(spec, 1, np.random.default_rng([seed, i])).to_archs()[0].canonical(spec)
+        i += 1
+        if arch not in seen:
+            seen.add(arch)
+            yield arch
+
+
+def sample_plan(spec: SpaceSpec, samples: int, seed: int) -> list[Arch]:
+    """The first `samples` subnets of the seeded sequence."""
+    if samples < 1:
+        raise SpaceError(f"--samples must be at least 1, got {samples}")
+    size = space_size(spec)
+    if samples > size:
+        raise SpaceError(f"the space {spec.describe()} holds only {size} distinct subnets; ask for at most that many")
+    seq = arch_sequence(spec, seed)
+    return [next(seq) for _ in range(samples)]
+
+
+# ---- reading ----------------------------------------------------------------------------------
+@dataclass
+class AccuracyDataset:
+    """Rows of a dataset folder as arrays (numpy only)."""
+
+    path: Path
+    meta: dict[str, Any]
+    index: np.ndarray  # (N,) position of each subnet in the seeded sequence
+    archs: ArchBatch
+    accuracy: np.ndarray  # (N,) validation top-1 as a fraction
+    seconds: np.ndarray  # (N,) extract + BN recalibration + evaluation
+
+    @property
+    def spec(self) -> SpaceSpec:
+        return SpaceSpec.from_dict(self.meta["space"])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split())
+
+
+def _parse_rows(text: str, source: Path) -> list[dict[str, Any]]:
+    """Complete lines of rows.csv as dicts; a malformed line is an error naming its number."""
+    lines = text.splitlines()
+    if not lines:
+        return []
+    header = tuple(lines[0].split(","))
+    if header != COLUMNS:
+        raise FormatError(f"{source}: unexpected header {lines[0]!r}; expected {','.join(COLUMNS)}")
+    rows = []
+    for n, rec in enumerate(csv.reader(io.StringIO("\n".join(lines[1:]))), start=2):
+        if not rec:
+            continue
+        try:
+            if len(rec) != len(COLUMNS):
+                raise ValueError(f"{len(rec)} fields")
+            v = dict(zip(COLUMNS, rec))
+            if not 0 <= int(v["correct"]) <= int(v["images"]) or int(v["images"]) < 1:
+                raise ValueError(f"correct {v['correct']} of {v['images']} images")
+            rows.append({"index": int(v["index"]), "arch": Arch(_ints(v["ks"]), _ints(v["e"]), _ints(v["d"]),
+                                                                  int(v["r"])),
+                         "correct": int(v["correct"]), "images": int(v["images"]),
+                         "accuracy": float(v["accuracy"]), "seconds": float(v["seconds"])})
+        except (ValueError, SpaceError) as e:
+            raise FormatError(f"{source}: line {n} is malformed ({e}); fix or delete that line") from None
+    return rows
+
+
+def _complete_text(path: Path, repair: bool) -> str:
+    """The file's text up to its last newline; with `repair`, a half-written tail is cut off on disk."""
+    if not path.exists():
+        return ""
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end != len(data) and repair:
+        with open(path, "r+b") as f:
+            f.truncate(end)
+    return data[:end].decode("utf-8")
+
+
+def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
+    p = Path(folder) / META_NAME
+    if not p.exists():
+        raise FormatError(f"{Path(folder)} is not an accuracy dataset (no {META_NAME}); build one with "
+                          "`ofa-deploy predictor dataset --out DIR`")
+    try:
+        meta = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise FormatError(f"{p}: unreadable ({e}); delete the folder to start over") from None
+    if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
+        raise FormatError(f"{p}: not an ofa-deploy accuracy dataset (format {DATASET_FORMAT!r})")
+    if meta.get("version") != DATASET_VERSION:
+        raise FormatError(f"{p}: dataset version {meta.get('version')} is not supported ({DATASET_VERSION})")
+    return meta
+
+
+def load_accuracy_dataset(folder: str | os.PathLike) -> AccuracyDataset:
+    """Read a dataset folder (complete rows only); `FormatError` if it is not one or holds no rows."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FormatError(f"{folder}: no such dataset folder; build one with `ofa-deploy predictor dataset`")
+    meta = read_meta(folder)
+    spec = SpaceSpec.from_dict(meta["space"])
+    rows = _parse_rows(_complete_text(folder / ROWS_NAME, repair=False), folder / ROWS_NAME)
+    if not rows:
+        raise FormatError(f"{folder} holds no measured subnets yet; run `ofa-deploy predictor dataset --out "
+                          f"{folder}` first")
+    for row in rows:
+        row["arch"].validate(spec)
+    return AccuracyDataset(
+        folder, meta,
+        np.array([r["index"] for r in rows], dtype=np.int64),
+        ArchBatch.from_archs([r["arch"] for r in rows]),
+        np.array([r["correct"] / r["images"] for r in rows], dtype=np.float64),  # exact, not the rounded column
+        np.array([r["seconds"] for r in rows], dtype=np.float64),
+    )
+
+
+# ---- building ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataSource:
+    """Which image dataset and which validation split: the one the supernet was trained beside."""
+
+    kind: str = "fashion-mnist"
+    root: str | None = None
+    val_size: int = 5000
+    split_seed: int = 0
+
+
+def data_source_for(supernet_meta: dict[str, Any]) -> DataSource:
+    """The data settings of the recipe that trained a supernet (so its validation split is held out).
+
+    `ofa-deploy train` records `recipe` and `recipe_source` in the checkpoint; without them the
+    Fashion-MNIST defaults are used.
+    """
+    from ..train.recipe import load_recipe
+
+    source = str(supernet_meta.get("recipe_source") or "")
+    name = supernet_meta.get("recipe")
+    if source and Path(source).is_file():
+        target: str | None = source
+    elif source.startswith("recipes/") and source.endswith(".yaml"):
+        target = source[len("recipes/"):-len(".yaml")]
+    else:
+        target = str(name) if name else None
+    if target is None:
+        return DataSource()
+    recipe = load_recipe(target)
+    d = recipe.data
+    return DataSource(str(d.get("kind", "fashion-mnist")), d.get("root"), int(d.get("val_size", 5000)), recipe.seed)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class DatasetBuilder:
+    """Measure the first `samples` subnets of the seeded sequence into `out`, skipping those done.
+
+    Construction checks everything (supernet, data, an existing folder's settings) before any
+    subnet is evaluated; `run()` does the work and can be interrupted at any point.
+    """
+
+    out: Path
+    supernet_path: Path
+    samples: int = 400
+    seed: int = 0
+    val_images: int | None = None
+    bn_images: int = 2000
+    data: DataSource | None = None  # default: the supernet's training recipe's data (`data_source_for`)
+    threads: int | None = None
+    splits: Any = None  # preloaded `Splits` (tests); loaded from `data` otherwise
+    dataset_kind: str | None = None  # overrides of the derived `data` (CLI --dataset, --data)
+    data_root: str | None = None
+    meta: dict[str, Any] = field(init=False)
+    plan: list[Arch] = field(init=False)
+    done: dict[int, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        import torch
+
+        from ..data import load_dataset
+        from ..nn import load_supernet
+
+        self.out, self.supernet_path = Path(self.out), Path(self.supernet_path)
+        if self.val_images is not None and self.val_images < 1:
+            raise FormatError(f"--val-images must be at least 1 (or left out for all), got {self.val_images}")
+        if self.bn_images < 1:
+            raise FormatError(f"--bn-images must be at least 1, got {self.bn_images}")
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.supernet = load_supernet(self.supernet_path).to(memory_format=torch.channels_last)
+        spec: SpaceSpec = self.supernet.spec
+        self.plan = sample_plan(spec, self.samples, self.seed)
+        if self.data is None:
+            try:
+                self.data = data_source_for(getattr(self.supernet, "checkpoint_meta", {}))
+            except FormatError as e:
+                if self.dataset_kind is None:
+                    raise FormatError(f"cannot tell which data trained {self.supernet_path} ({e}); give "
+                                      "--dataset (and --data)") from None
+                self.data = DataSource()
+        if self.dataset_kind is not None or self.data_root is not None:
+            self.data = replace(self.data, kind=self.dataset_kind or self.data.kind,
+                                root=self.data_root if self.data_root is not None else self.data.root)
+        if self.splits is None:
+            self.splits = load_dataset(self.data.kind, self.data.root, self.data.val_size, self.data.split_seed)
+        if (self.splits.in_channels, self.splits.n_classes) != (spec.in_channels, spec.n_classes):
+            raise CheckpointError(
+                f"dataset {self.splits.name} has {self.splits.in_channels} channel(s) and {self.splits.n_classes} "
+                f"classes; the supernet has {spec.in_channels} and {spec.n_classes}: give the dataset it was "
+                "trained on (--dataset, --data)"
+            )
+        n_val = len(self.splits.val)
+        self.meta = {
+            "format": DATASET_FORMAT,
+            "version": DATASET_VERSION,
+            "supernet": str(self.supernet_path.resolve()),
+            "supernet_sha256": file_sha256(self.supernet_path),
+            "space": spec.to_dict(),
+            "dataset": {"name": self.splits.name, "kind": self.data.kind, "split": "val", "val_size": n_val,
+                        "split_seed": self.data.split_seed},
+            "bn_images": min(self.bn_images, n_val),
+            "val_images": n_val if self.val_images is None else min(self.val_images, n_val),
+            "seed": self.seed,
+            "sampling": "uniform per choice (upstream), distinct subnets, i-th from default_rng([seed, i])",
+            "samples": self.samples,
+        }
+        self.done = self._existing()
+
+    @property
+    def spec(self) -> SpaceSpec:
+        return self.supernet.spec
+
+    @property
+    def rows_path(self) -> Path:
+        return self.out / ROWS_NAME
+
+    @property
+    def remaining(self) -> list[int]:
+        return [i for i in range(len(self.plan)) if i not in self.done]
+
+    def _existing(self) -> dict[int, dict[str, Any]]:
+        """Rows already measured (the half-written last line, if any, is cut off); refuses other settings."""
+        meta_path = self.out / META_NAME
+        if not meta_path.exists():
+            if self.rows_path.exists() and self.rows_path.stat().st_size:
+                raise FormatError(f"{self.rows_path} exists without {META_NAME}; choose another --out or delete it")
+            return {}
+        old = read_meta(self.out)
+        differs = [k for k in IDENTITY if old.get(k) != self.meta.get(k)]
+        if differs:
+            what = ", ".join(f"{k} ({_short(old.get(k))} there, {_short(self.meta.get(k))} now)" for k in differs)
+            raise FormatError(f"{self.out} holds a dataset measured with other settings: {what}; use the same "
+                              "supernet and settings to resume, or choose another --out")
+        rows = _parse_rows(_complete_text(self.rows_path, repair=True), self.rows_path)
+        done: dict[int, dict[str, Any]] = {}
+        top = max((r["index"] for r in rows), default=-1)
+        if top >= max(len(self.plan), 1_000_000):
+            raise FormatError(f"{self.rows_path}: row index {top} is out of range; fix or delete that line")
+        expected = self.plan if top < len(self.plan) else sample_plan(self.spec, top + 1, self.seed)
+        for row in rows:
+            i = row["index"]
+            if i < 0 or row["arch"] != expected[i] or i in done:
+                raise FormatError(f"{self.rows_path}: row with index {i} does not belong to seed {self.seed} "
+                                  "(or is repeated); choose another --out or delete the folder")
+            done[i] = row
+        return done
+
+    def _write_meta(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        p = self.out / META_NAME
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.meta, indent=2) + "\n")
+        os.replace(tmp, p)
+
+    def evaluate(self, arch: Arch) -> tuple[int, int]:
+        """(correct, images) of one subnet on the validation images, after BN recalibration."""
+        from ..train.evaluate import calibrated_subnet, top1
+
+        sub = calibrated_subnet(self.supernet, arch, self.splits, self.meta["bn_images"])
+        n = self.meta["val_images"]
+        return round(top1(sub, self.splits.val, self.splits, arch.r, n) * n / 100.0), n
+
+    def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
+        """Measure every remaining subnet, appending one flushed row each; returns a summary."""
+        self._write_meta()
+        new = 0
+        started = time.time()
+        if not self.rows_path.exists() or self.rows_path.stat().st_size == 0:
+            self.rows_path.write_text(",".join(COLUMNS) + "\n")
+        with open(self.rows_path, "a", newline="") as f:
+            for i in self.remaining:
+                arch = self.plan[i]
+                t0 = time.perf_counter()
+                correct, images = self.evaluate(arch)
+                seconds = time.perf_counter() - t0
+                row = {"index": i, "arch": arch, "correct": correct, "images": images,
+                       "accuracy": correct / images, "seconds": seconds}
+                f.write(",".join((str(i), " ".join(map(str, arch.ks)), " ".join(map(str, arch.e)),
+                                  " ".join(map(str, arch.d)), str(arch.r), str(correct), str(images),
+                                  f"{correct / images:.6f}", f"{seconds:.3f}")) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+                self.done[i] = row
+                new += 1
+                if progress is not None:
+                    progress({"done": len(self.done), "total": len(self.plan), "index": i, "arch": arch,
+                              "accuracy": row["accuracy"], "seconds": seconds})
+        return self.summary(new, time.time() - started)
+
+    def summary(self, new: int = 0, wall: float = 0.0) -> dict[str, Any]:
+        rows = [self.done[i] for i in sorted(self.done) if i < len(self.plan)]
+        acc = np.array([r["accuracy"] for r in rows]) if rows else np.zeros(0)
+        secs = np.array([r["seconds"] for r in rows]) if rows else np.zeros(0)
+        return {
+            "path": str(self.out), "rows": len(rows), "samples": len(self.plan), "new": new,
+            "wall_seconds": round(wall, 1),
+            "seconds_per_subnet": round(float(secs.mean()), 3) if len(secs) else None,
+            "accuracy": ({"min": float(acc.min()), "mean": float(acc.mean()), "max": float(acc.max())}
+                         if len(acc) else None),
+            "supernet": self.meta["supernet"], "space": self.spec.describe(), "dataset": self.meta["dataset"],
+            "val_images": self.meta["val_images"], "bn_images": self.meta["bn_images"], "seed": self.seed,
+        }
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v) if not isinstance(v, str) else v
+    return text if len(text) <= 40 else text[:16] + "..."
+
+
+def build_dataset(out: str | os.PathLike, supernet: str | os.PathLike, samples: int = 400, seed: int = 0,
+                  val_images: int | None = None, bn_images: int = 2000, data: DataSource | None = None,
+                  threads: int | None = None, progress: ProgressFn | None = None, splits: Any = None
+                  ) -> dict[str, Any]:
+    """Build (or resume) an accuracy dataset in `out`; see `DatasetBuilder`."""
+    builder = DatasetBuilder(Path(out), Path(supernet), samples, seed, val_images, bn_images, data, threads,
+                             splits)
+    return builder.run(progress)
+
+
+def supernet_label(path: str | os.PathLike) -> str:
+    """A short name for a supernet file: its folder for `<name>/supernet.pt`, else its stem."""
+    p = Path(path)
+    return p.parent.name if p.name == "supernet.pt" and p.parent.name else p.stem
+
+
+__all__ = ["COLUMNS", "DATASET_FORMAT", "AccuracyDataset", "DataSource", "DatasetBuilder", "arch_sequence",
+           "build_dataset", "data_source_for", "load_accuracy_dataset", "read_meta", "sample_plan", "space_size",
+           "supernet_label"]
