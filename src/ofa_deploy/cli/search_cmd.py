@@ -1,6 +1,5 @@
 """`ofa-deploy search` and `ofa-deploy predictor import|show|dataset|fit`: thin wrappers over
-`ofa_deploy.search`
-and `ofa_deploy.predictor`. No torch is imported (fast start); library imports happen inside the
+`ofa_deploy.search` and `ofa_deploy.predictor`. No torch is imported (fast start); library imports happen inside the
 commands so that other commands do not pay for them.
 """
 
