@@ -1,7 +1,201 @@
-"""Commands of this group are added by the issue that builds them."""
+"""`ofa-deploy export` and `ofa-deploy benchmark`: thin wrappers over `ofa_deploy.export`.
+
+Progress goes to a console on a duplicate of stderr's descriptor: while a converter runs, the
+library redirects descriptors 1 and 2 to a log (`export.quiet`), and the spinner must still
+reach the terminal. A missed tolerance exits with code 1 (bad input: 2, as everywhere).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from .common import console, fail, print_json
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    app.command("export")(export)
+    app.command("benchmark")(benchmark)
+
+
+@contextmanager
+def steps() -> Iterator[Callable[[str], None]]:
+    """A spinner naming the current step; each finished step is printed with its duration.
+    Yields the callback the library calls at the start of every step."""
+    with os.fdopen(os.dup(2), "w") as stream:
+        out = Console(file=stream, highlight=False)
+        current: str | None = None
+        started = time.perf_counter()
+
+        def finish() -> None:
+            if current is not None:
+                out.print(f"[green]✓[/] {current} [dim]({time.perf_counter() - started:.1f} s)[/]")
+
+        with out.status("starting") as status:
+
+            def step(name: str) -> None:
+                nonlocal current, started
+                finish()
+                current, started = name, time.perf_counter()
+                status.update(f"{name}...")
+
+            yield step
+            finish()
+
+
+# ---- export ---------------------------------------------------------------------------------------
+def export(
+    fmt: str = typer.Option(..., "--format", "-f", help="onnx or tflite."),
+    subnet: Path | None = typer.Option(None, "--subnet", "-s",
+                                       help="Subnet file (any supported format); default: the last search's."),
+    int8: bool = typer.Option(False, "--int8", help="TFLite full-integer int8, calibrated on validation images."),
+    dynamic_range: bool = typer.Option(False, "--dynamic-range",
+                                       help="TFLite int8 weights with float activations (smaller, not faster)."),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c",
+                                           help="Supernet (ours or official); default: the shipped demo supernet."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Output file or folder; default: <subnet name>[.int8|.drq].<format> here."),
+    no_recalibrate: bool = typer.Option(False, "--no-recalibrate",
+                                        help="Keep the supernet's BN statistics instead of recalibrating them."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files or ImageNet-style "
+                                                          "train/<class>/); default: the supernet recipe's dataset."),
+    dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
+    verify_images: int = typer.Option(1000, "--verify-images", "-n", help="Test images the file is verified on."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
+    from ..errors import VerificationError
+    from ..export.pipeline import ExportOptions, plan_export, run_export
+    from ..export.report import load_report, report_path
+
+    opts = ExportOptions(fmt, subnet, int8, dynamic_range, checkpoint, out, not no_recalibrate, data, dynamic_batch,
+                         verify_images)
+    error = None
+    with steps() as step:
+        plan = plan_export(opts, step)
+        try:
+            run_export(plan, step)
+        except VerificationError as e:
+            error = str(e)
+    report = load_report(plan.out)  # what was saved, pass or fail
+    if as_json:
+        print_json(report)
+    else:
+        render_report(report, report_path(plan.out))
+    if error:
+        fail(error, code=1)
+
+
+def render_report(r: dict[str, Any], path: Path) -> None:
+    from ..export.verify import format_value
+    from ..space import Arch
+
+    v = r["verification"]
+    checks = {c["metric"]: c for c in v["checks"]}
+    fmt = {"onnx": "ONNX", "tflite": "TFLite"}[r["file_format"]]
+    t = Table(title=f"{fmt} {r['precision']}: {r['file']}", title_justify="left")
+    for col in ("", "value", "tolerance", "check"):
+        t.add_column(col, justify="right" if col == "tolerance" else "left")
+    size = f"{r['size_bytes'] / 1e6:.2f} MB"
+    if r.get("fp32_size_bytes"):
+        size += f" (fp32 {r['fp32_size_bytes'] / 1e6:.2f} MB)"
+    sub = r["subnet"]
+    inp = r["input"]
+    quant = inp.get("quantization")
+    rows: list[tuple[str, str]] = [
+        ("size", size),
+        ("params / MACs", f"{sub['params'] / 1e6:.3f} M / {sub['macs'] / 1e6:.1f} M"),
+        ("subnet", f"{Arch.from_dict(sub['arch']).short()}  ({Path(sub['path']).name})"),
+        ("input", f"{inp['shape']} {inp['dtype']}" + (f" (scale {quant['scale']:.4g}, zero point {quant['zero_point']})"
+                                                      if quant else "")),
+        ("BN statistics", (f"recalibrated on {r['bn']['images']} images, " if r["bn"]["recalibrated"] else "")
+         + r["bn"]["source"]),
+        ("verified on", f"{v['images']} images, {v['source']}"),
+    ]
+    for name, value in rows:
+        t.add_row(name, value, "", "")
+    labels = {"max_abs_diff": "max |diff|", "logit_scale": "logit scale (max |logit|)",
+              "max_abs_diff_rel": "max |diff| / logit scale", "top1_agreement": "top-1 agreement %",
+              "sqnr_db": "SQNR dB", "accuracy_torch": "accuracy, PyTorch fp32 %",
+              "accuracy_file": "accuracy, this file %", "accuracy_drop": "accuracy drop (points)",
+              "size_ratio": "size / fp32 size"}
+    for key, label in labels.items():
+        if key not in v["metrics"]:
+            continue
+        c = checks.get(key)
+        tol = f"{c['bound']} {format_value(c['limit'])}" if c else ""
+        verdict = _verdict(c)
+        t.add_row(label, format_value(v["metrics"][key]), tol, verdict)
+    sec = r["seconds"]
+    t.add_row("time", f"export {sec['export']:.1f} s, verify {sec['verify']:.1f} s", "", "")
+    console.print(t)
+    state = "[green]verified[/]" if r["passed"] else "[red]verification failed[/]"
+    console.print(f"{state}; report {path}")
+    for c in checks.values():
+        if c["passed"] is False and not c.get("fatal", True):
+            console.print(f"[yellow]target missed (not a verification failure):[/] {c['label']} "
+                          f"{format_value(c['value'])} (target {c['bound']} {format_value(c['limit'])})")
+
+
+def _verdict(c: dict[str, Any] | None) -> str:
+    if c is None:
+        return ""
+    if c["passed"] is None:
+        return "[yellow]skipped[/]"
+    if c["passed"]:
+        return "[green]pass[/]"
+    return "[red]FAIL[/]" if c.get("fatal", True) else "[yellow]target missed[/]"
+
+
+# ---- benchmark ------------------------------------------------------------------------------------
+def benchmark(
+    file: Path = typer.Argument(..., help="An exported .onnx or .tflite file."),
+    device: str = typer.Option("cpu", "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path."),
+    threads: int | None = typer.Option(None, "--threads", help="Override the descriptor's thread count."),
+    sessions: int = typer.Option(3, "--sessions", help="Fresh sessions (samples pooled)."),
+    max_runs: int = typer.Option(200, "--max-runs", help="Cap of timed runs per session."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Time an exported file with the profiling protocol, next to the device table's prediction."""
+    from ..export.benchmark import benchmark as run_benchmark
+    from ..latency.protocol import Protocol
+
+    if file.suffix not in (".onnx", ".tflite"):
+        fail(f"{file}: benchmark times .onnx or .tflite files")
+    if not file.exists():
+        fail(f"{file}: no such file")
+    try:
+        proto = Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs))
+    except ValueError as e:
+        fail(str(e))
+    with steps() as step:
+        step(f"timing {file.name} ({sessions} sessions)")
+        result = run_benchmark(file, device, threads, proto)
+    if as_json:
+        print_json(result)
+        return
+    m, b = result["measured_ms"], result["backend"]
+    t = Table(title=f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, "
+                    f"{b['threads']} thread(s))", title_justify="left")
+    for col in ("latency", "median ms", "p10 ms", "p90 ms", "runs"):
+        t.add_column(col, justify="left" if col == "latency" else "right")
+    t.add_row("measured", f"{m['median']:.3f}", f"{m['p10']:.3f}", f"{m['p90']:.3f}", str(m["count"]))
+    pred = result["predicted_ms"]
+    if pred is not None:
+        p = result["prediction"]
+        t.add_row(f"predicted ({p.get('runtime')} table, {p.get('stat')})", f"{pred:.3f}", "", "", "")
+    console.print(t)
+    if pred is not None:
+        console.print(f"measured / predicted  {m['median'] / pred:.3f}")
+    else:
+        console.print(f"[yellow]{result['prediction']['note']}[/]")
+    for note in result["notes"]:
+        console.print(f"[dim]note: {note}[/]")

@@ -28,6 +28,9 @@ def convert_fp32(module: nn.Module, example: torch.Tensor, path: str | os.PathLi
     with torch.no_grad():
         edge = litert_torch.convert(module, (example.contiguous(),))
     tmp = path.with_name(path.name + ".tmp")
-    edge.export(str(tmp))
-    os.replace(tmp, path)
+    try:
+        edge.export(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -1,0 +1,112 @@
+"""Time an exported file on a device, next to what the device's latency table predicts for it.
+
+The timing is the shared protocol of profiling (`latency.protocol.measure`: warm-up, fresh
+sessions, a stable median), so a measured whole model and a table's block sum are comparable.
+`.onnx` files run in onnxruntime (`devices.local`), `.tflite` files in the LiteRT interpreter
+(`runtime.LiteRTBackend`). The arch comes from the export report beside the file; the table
+was measured with one runtime and precision, which the result states next to the prediction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeviceError, LatencyTableError
+from ..latency import profile_command
+from ..latency.protocol import Protocol, measure
+from ..space import Arch, SpaceSpec
+from .report import load_report
+from .runtime import LiteRTBackend, open_model
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """An exported file in the form backends' `open(model)` takes (batch 1 input shape)."""
+
+    path: Path
+    input_shape: tuple[int, ...]
+    module: None = None
+    onnx_bytes: None = None
+
+    @property
+    def onnx_path(self) -> str | None:
+        return str(self.path) if self.path.suffix == ".onnx" else None
+
+    @property
+    def tflite_path(self) -> str | None:
+        return str(self.path) if self.path.suffix == ".tflite" else None
+
+
+def model_file(path: str | os.PathLike) -> ModelFile:
+    model = open_model(path)
+    shape = tuple(1 if d is None else d for d in model.input.shape)
+    return ModelFile(Path(path), shape)
+
+
+def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None) -> Any:
+    """The local backend that runs this file type on `device` (a `DeviceDescriptor`)."""
+    suffix = Path(path).suffix
+    if suffix == ".onnx":
+        from ..devices.local import make_backend
+
+        runtime = device.runtime if device.runtime.startswith("onnxruntime") else "onnxruntime"
+        return make_backend(device, runtime, threads)
+    if device.connection != "local":
+        raise DeviceError(f"device {device.name!r} is reached over {device.connection}; .tflite files are timed "
+                          "locally only in this version")
+    return LiteRTBackend(threads or device.threads)
+
+
+def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | None, dict[str, Any]]:
+    """The table's prediction for the report's arch, or None and a note saying why there is none."""
+    from ..search.sources import resolve_table
+
+    if report is None:
+        return None, {"note": "no export report beside the file, so its subnet is unknown: measured only"}
+    spec = SpaceSpec.from_dict(report["subnet"]["space"])
+    arch = Arch.from_dict(report["subnet"]["arch"])
+    try:
+        table, info = resolve_table(device, None, spec)
+    except LatencyTableError:
+        return None, {"note": f"no prediction: device {device!r} has no latency table for this subnet's space "
+                              f"({spec.describe()}); measure one with "
+                              f"`{profile_command(device, spec, [arch.r])}`"}
+    try:
+        ms = table.predict_arch(arch)
+    except LatencyTableError as e:
+        return None, {"note": f"no prediction: {e}"}
+    md = table.metadata
+    info = {**info, "runtime": md.get("runtime"), "precision": md.get("precision"), "threads": md.get("threads")}
+    return ms, info
+
+
+def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
+              protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
+    from ..devices import load_device
+
+    path = Path(path)
+    desc = load_device(device)
+    backend = backend_for(path, desc, threads)
+    model = model_file(path)
+    protocol = protocol or Protocol()
+    stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
+    report = load_report(path)
+    predicted, prediction = predicted_ms(desc.name, report)
+    info = backend.info()
+    notes = []
+    if predicted is not None:
+        if prediction.get("runtime") != info["runtime"]:
+            notes.append(f"the table was measured with {prediction.get('runtime')}, this file runs on "
+                         f"{info['runtime']}")
+        precision = report["precision"] if report else "fp32"
+        if prediction.get("precision") not in (None, precision):
+            notes.append(f"the table is {prediction.get('precision')}, this file is {precision}")
+    return {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
+            "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
+            "prediction": prediction, "notes": notes,
+            "arch": report["subnet"]["arch"] if report else None}

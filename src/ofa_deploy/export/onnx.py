@@ -1,0 +1,41 @@
+"""ONNX export: opset 17, one self-contained file, batch fixed at the example's or dynamic.
+
+Why the legacy exporter (`dynamo=False`): torch 2.13's default (dynamo) exporter writes opset 18,
+fails to down-convert to 17 (a ReduceMean axes adapter assertion) and moves the weights to an
+external `.data` file (TFLITE_NOTES, point 8). The legacy one gives opset 17 in a single file.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+OPSET = 17
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+
+def export_onnx(module: nn.Module, example: torch.Tensor, path: str | os.PathLike,
+                dynamic_batch: bool = False) -> Path:
+    """Write `module` (eval mode) as ONNX at `path`, atomically; input `input`, output `logits`."""
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deprecated, still needed
+            torch.onnx.export(module.eval(), (example.contiguous(),), str(tmp), opset_version=OPSET,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=axes,
+                              dynamo=False)
+        onnx.checker.check_model(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

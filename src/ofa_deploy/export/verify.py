@@ -1,0 +1,104 @@
+"""Does the exported file compute what the PyTorch subnet computes? Metrics and explicit tolerances.
+
+As `optimum-cli export` does, every export is checked against the framework model right away,
+on real images. fp32 files must match to float rounding: max |diff| within 1e-4 of the logit
+scale (max |logit|; relative, because logits of different nets differ by orders of magnitude)
+and the same top-1 class on every image. Quantised files cannot match logits; what matters is
+accuracy (at most 1 point lost on labelled images). Size (at most 30 % of the fp32 file) is a
+target, reported but not fatal: a file that computes the right thing is not wrong for being
+larger, and on small nets the per-channel scales and tensor names of the format alone weigh more
+than 5 % of the fp32 file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One tolerance: `metric` must be `bound` ('<=' or '>=') `value`."""
+
+    metric: str
+    bound: str
+    value: float
+    label: str
+    unit: str = ""
+    fatal: bool = True  # False: a target, reported when missed but not a verification failure
+
+    def holds(self, x: float) -> bool:
+        return x <= self.value if self.bound == "<=" else x >= self.value
+
+
+FP32_LIMITS = (
+    Limit("max_abs_diff_rel", "<=", 1e-4, "max |diff| / logit scale"),
+    Limit("top1_agreement", ">=", 100.0, "top-1 agreement", "%"),
+)
+QUANTIZED_LIMITS = (
+    Limit("accuracy_drop", "<=", 1.0, "accuracy drop", " points"),
+    Limit("size_ratio", "<=", 0.30, "size / fp32 size", fatal=False),
+)
+
+
+def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
+    """Metrics of `actual` logits against `reference` logits (N, classes); accuracies with labels."""
+    ref = np.asarray(reference, dtype=np.float64)
+    out = np.asarray(actual, dtype=np.float64)
+    if ref.shape != out.shape:
+        raise ValueError(f"logit shapes differ: reference {ref.shape}, exported {out.shape}")
+    err = out - ref
+    scale = float(np.abs(ref).max())
+    noise = float((err ** 2).sum())
+    m: dict[str, Any] = {
+        "images": len(ref),
+        "max_abs_diff": float(np.abs(err).max()),
+        "logit_scale": scale,
+        "max_abs_diff_rel": float(np.abs(err).max()) / scale if scale > 0 else math.inf,
+        "top1_agreement": 100.0 * float((ref.argmax(1) == out.argmax(1)).mean()),
+        "sqnr_db": 10 * math.log10(float((ref ** 2).sum()) / noise) if noise > 0 else math.inf,
+    }
+    if labels is not None:
+        labels = np.asarray(labels)
+        m["accuracy_torch"] = 100.0 * float((ref.argmax(1) == labels).mean())
+        m["accuracy_file"] = 100.0 * float((out.argmax(1) == labels).mean())
+        m["accuracy_drop"] = m["accuracy_torch"] - m["accuracy_file"]
+    return m
+
+
+def run_checks(metrics: dict[str, Any], limits: tuple[Limit, ...]) -> list[dict[str, Any]]:
+    """One JSON-ready row per limit; `passed` is None (skipped) when the metric is unavailable."""
+    rows = []
+    for lim in limits:
+        value = metrics.get(lim.metric)
+        row = {"metric": lim.metric, "label": lim.label, "bound": lim.bound, "limit": lim.value, "unit": lim.unit,
+               "value": value, "passed": None if value is None else bool(lim.holds(value)), "fatal": lim.fatal}
+        if value is None:
+            row["note"] = "skipped: needs labelled images (give --data)"
+        rows.append(row)
+    return rows
+
+
+def failed(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Missed tolerances (targets excluded)."""
+    return [c for c in checks if c["passed"] is False and c.get("fatal", True)]
+
+
+def missed_targets(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in checks if c["passed"] is False and not c.get("fatal", True)]
+
+
+def describe_check(c: dict[str, Any]) -> str:
+    """'top-1 agreement 98.2 % (limit >= 100 %)'."""
+    return f"{c['label']} {format_value(c['value'])}{c['unit']} (limit {c['bound']} {format_value(c['limit'])}{c['unit']})"
+
+
+def format_value(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v == 0 or math.isinf(v) or 1e-2 <= abs(v) < 1e5:
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:.1f}"
+    return f"{v:.2e}"

@@ -1,0 +1,407 @@
+"""Export: ONNX / TFLite parity with PyTorch, int8 files, verification failures, bad input, benchmark.
+
+A tiny space (w0.25, kernels 3/5, expands 3/4, depths 1/2, r 16/24, 4 classes, 1 channel) whose
+supernet names the `tiny-synthetic` recipe, so that BN recalibration and verification read the
+synthetic dataset. The PyTorch reference is computed here, independently of the pipeline, and
+the exported files are run with onnxruntime / the LiteRT interpreter directly. A litert
+conversion costs ~10-15 s: the fp32 .tflite is converted once for the module.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from ofa_deploy.data import load_dataset
+from ofa_deploy.data.batches import to_tensor
+from ofa_deploy.errors import VerificationError
+from ofa_deploy.nn import OFAMobileNetV3, load_supernet, save_supernet
+from ofa_deploy.space import Arch, SpaceSpec, Subnet, arch_costs, save_subnet
+from ofa_deploy.train.evaluate import calibrated_subnet
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from ofa_deploy.export.pipeline import ExportOptions, plan_export, run_export
+from ofa_deploy.export.report import load_report, report_path
+
+SPEC = SpaceSpec(width_mult=0.25, ks_list=(3, 5), expand_list=(3, 4), depth_list=(1, 2), resolutions=(16, 24),
+                 n_classes=4, in_channels=1)
+ARCH = Arch((5, 3) * 5, (4, 3) * 5, (2, 1, 2, 2, 1), 24)
+BN_IMAGES = 64  # the tiny-synthetic recipe's
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    d = tmp_path_factory.mktemp("export")
+    supernet = save_supernet(OFAMobileNetV3(SPEC), d / "supernet.pt", meta={"recipe": "tiny-synthetic"})
+    subnet = save_subnet(Subnet(SPEC, ARCH), d / "subnet.json")
+    return SimpleNamespace(dir=d, supernet=supernet, subnet=subnet)
+
+
+@pytest.fixture(scope="module")
+def reference(work):
+    """(test images, PyTorch logits, labels): the subnet recalibrated on the validation split."""
+    splits = load_dataset("synthetic", seed=0)
+    sub = calibrated_subnet(load_supernet(work.supernet), ARCH, splits, BN_IMAGES).eval()
+    x = to_tensor(splits.test.images, splits, ARCH.r, channels_last=False)
+    with torch.no_grad():
+        logits = sub(x).numpy()
+    val = to_tensor(splits.val.images[:50], splits, ARCH.r, channels_last=False).numpy()
+    return SimpleNamespace(x=x.numpy(), logits=logits, labels=splits.test.labels, module=sub, val=val)
+
+
+@pytest.fixture(scope="module")
+def tflite_fp32(work):
+    out = work.dir / "fp32" / "subnet.tflite"
+    report = run_export(plan_export(ExportOptions("tflite", work.subnet, checkpoint=work.supernet, out=out)))
+    return out, report
+
+
+def export_args(work, *extra) -> list[str]:
+    return ["export", "--subnet", str(work.subnet), "--checkpoint", str(work.supernet), *map(str, extra)]
+
+
+def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    if sess.get_inputs()[0].shape[0] == 1:
+        return np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))])
+    return sess.run(None, {name: x})[0]
+
+
+def run_tflite(path: Path, x: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+    """Raw interpreter run (int8 I/O handled here, not by the code under test)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path), num_threads=1)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    ys = []
+    for k in range(len(x)):
+        xi = x[k:k + 1]
+        if i["dtype"] == np.int8:
+            s, z = i["quantization"]
+            xi = np.clip(np.round(xi / s + z), -128, 127).astype(np.int8)
+        it.set_tensor(i["index"], xi)
+        it.invoke()
+        y = it.get_tensor(o["index"])
+        if o["dtype"] == np.int8:
+            s, z = o["quantization"]
+            y = (y.astype(np.float32) - z) * s
+        ys.append(y)
+    return np.concatenate(ys), i, o
+
+
+def assert_parity(got: np.ndarray, ref: np.ndarray) -> None:
+    scale = np.abs(ref).max()
+    assert np.abs(got - ref).max() <= 1e-4 * scale
+    assert (got.argmax(1) == ref.argmax(1)).all()
+
+
+def centred_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
+# ---- ONNX --------------------------------------------------------------------------------------
+def test_onnx_export_matches_pytorch_and_reports(cli, work, reference, tmp_path):
+    out = tmp_path / "model.onnx"
+    code, stdout, err = cli(*export_args(work, "--format", "onnx", "--out", out, "--json"))
+    assert code == 0, err
+    report = json.loads(stdout)  # stdout is pure JSON: converter noise is kept off it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.report.json"]  # one file
+    assert report == load_report(out) and report["format"] == "ofa-deploy-export-report"
+
+    model = onnx.load(str(out))
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    got = run_onnx(out, reference.x)
+    assert_parity(got, reference.logits)  # BN was recalibrated as in the reference
+
+    assert report["input"] == {"name": "input", "shape": [1, 1, 24, 24], "dtype": "float32"}
+    assert report["bn"]["recalibrated"] and report["bn"]["images"] == BN_IMAGES
+    params, macs = arch_costs(SPEC, ARCH)
+    assert report["subnet"]["params"] == params == sum(p.numel() for p in reference.module.parameters())
+    assert report["subnet"]["macs"] == macs and report["subnet"]["arch"] == ARCH.to_dict()
+    assert report["size_bytes"] == out.stat().st_size
+    v = report["verification"]
+    assert v["passed"] and report["passed"] and v["images"] == len(reference.x) == 128
+    m = v["metrics"]
+    scale = np.abs(reference.logits).max()
+    assert m["logit_scale"] == pytest.approx(scale, rel=1e-5)
+    assert 0 < m["max_abs_diff"] <= 1e-4 * scale  # a real comparison, not of the file with itself
+    assert m["max_abs_diff_rel"] == pytest.approx(m["max_abs_diff"] / m["logit_scale"])
+    assert m["top1_agreement"] == 100.0
+    assert m["accuracy_torch"] == pytest.approx(100 * (reference.logits.argmax(1) == reference.labels).mean())
+    assert [(c["metric"], c["passed"]) for c in v["checks"]] == [("max_abs_diff_rel", True), ("top1_agreement", True)]
+
+
+def test_onnx_dynamic_batch(work, reference, tmp_path):
+    out = tmp_path / "dyn.onnx"
+    report = run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=out,
+                                                  dynamic_batch=True, verify_images=20)))
+    assert report["input"]["shape"] == [None, 1, 24, 24] and report["verification"]["images"] == 20
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": reference.x[:37]})[0]  # one call, batch 37
+    assert got.shape == (37, 4)
+    assert_parity(got, reference.logits[:37])
+
+
+def test_no_recalibrate_keeps_supernet_statistics(work, reference, tmp_path):
+    out = tmp_path / "raw.onnx"
+    report = run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=out,
+                                                  recalibrate=False, verify_images=16)))
+    assert report["bn"] == {"recalibrated": False, "images": 0,
+                            "source": "statistics stored in the supernet (--no-recalibrate)"}
+    with torch.no_grad():
+        raw = load_supernet(work.supernet).extract(ARCH)(torch.from_numpy(reference.x[:16])).numpy()
+    assert_parity(run_onnx(out, reference.x[:16]), raw)
+    assert np.abs(raw - reference.logits[:16]).max() > 1e-2  # recalibration does change the subnet
+
+
+def test_default_subnet_is_the_last_search(cli, work, tmp_path, monkeypatch):
+    from ofa_deploy.search.state import remember_last_search
+
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    args = ["export", "--checkpoint", work.supernet, "--format", "onnx", "-n", "8"]
+    code, _, err = cli(*args)
+    assert code == 2 and "no search has been run yet" in err
+    remember_last_search(work.subnet)
+    code, _, err = cli(*args)
+    assert code == 0, err
+    assert (tmp_path / "subnet.onnx").exists() and (tmp_path / "subnet.onnx.report.json").exists()
+
+
+# ---- TFLite ------------------------------------------------------------------------------------
+def test_tflite_fp32_matches_pytorch(tflite_fp32, reference):
+    path, report = tflite_fp32
+    got, i, _ = run_tflite(path, reference.x)
+    assert i["dtype"] == np.float32 and list(i["shape"]) == [1, 1, 24, 24]  # NCHW kept
+    assert_parity(got, reference.logits)
+    assert report["passed"] and report["file_format"] == "tflite" and report["precision"] == "fp32"
+    assert 0 < report["verification"]["metrics"]["max_abs_diff"] <= 1e-4 * np.abs(reference.logits).max()
+    assert report_path(path).exists()
+
+
+def test_int8_quantisation_gives_int8_io_and_a_smaller_file(tflite_fp32, reference, tmp_path):
+    from ofa_deploy.export.quantize import quantize_int8
+    from ofa_deploy.export.runtime import open_model
+
+    fp32, _ = tflite_fp32
+    path = quantize_int8(fp32, [reference.val[k:k + 1] for k in range(len(reference.val))], tmp_path / "q.tflite")
+    got, i, o = run_tflite(path, reference.x)
+    assert i["dtype"] == np.int8 and o["dtype"] == np.int8
+    assert i["quantization"][0] > 0 and o["quantization"][0] > 0
+    assert path.stat().st_size < 0.5 * fp32.stat().st_size
+    # Random weights: int8 cannot keep top-1 (TFLITE_NOTES), but the logits must still follow fp32.
+    assert centred_correlation(got, reference.logits) > 0.8
+    assert np.array_equal(open_model(path)(reference.x), got)  # the runtime (de)quantises the same way
+
+
+def test_dynamic_range_quantisation(tflite_fp32, reference, tmp_path):
+    from ofa_deploy.export.quantize import quantize_dynamic_range
+
+    fp32, _ = tflite_fp32
+    path = quantize_dynamic_range(fp32, tmp_path / "drq.tflite")
+    got, i, o = run_tflite(path, reference.x)
+    assert i["dtype"] == np.float32 and o["dtype"] == np.float32
+    assert path.stat().st_size < 0.5 * fp32.stat().st_size
+    assert centred_correlation(got, reference.logits) > 0.9
+
+
+def test_int8_export_checks_accuracy_and_size(cli, work, tmp_path):
+    """Through the CLI: int8 I/O, size measured against the intermediate fp32 file. This tiny
+    model's int8 file is ~45 % of fp32 (per-channel scales and tensor names weigh as much as
+    its 200k int8 weights): the 30 % size target is reported as missed, but it is a target, not a
+    tolerance; the exit code follows the accuracy check alone."""
+    out = tmp_path / "m.int8.tflite"
+    code, stdout, err = cli(*export_args(work, "--format", "tflite", "--int8", "--out", out))
+    report = load_report(out)
+    assert report["precision"] == "int8" and report["input"]["dtype"] == "int8"
+    assert report["output"]["dtype"] == "int8" and report["input"]["quantization"]["scale"] > 0
+    assert report["fp32_size_bytes"] > report["size_bytes"] == out.stat().st_size
+    checks = {c["metric"]: c for c in report["verification"]["checks"]}
+    assert checks["size_ratio"]["value"] == pytest.approx(report["size_bytes"] / report["fp32_size_bytes"])
+    assert checks["size_ratio"]["passed"] is False and checks["size_ratio"]["fatal"] is False
+    m = report["verification"]["metrics"]
+    assert checks["accuracy_drop"]["value"] == pytest.approx(m["accuracy_torch"] - m["accuracy_file"])
+    assert checks["accuracy_drop"]["fatal"] is True
+    accuracy_ok = checks["accuracy_drop"]["passed"]
+    assert report["passed"] is accuracy_ok and code == (0 if accuracy_ok else 1)
+    if accuracy_ok:
+        assert "target missed" in stdout and "size / fp32 size" in stdout
+    else:
+        assert "failed verification" in err and "size / fp32 size" not in err
+
+
+# ---- failures ----------------------------------------------------------------------------------
+def test_verification_catches_a_wrong_file(cli, work, tmp_path, monkeypatch):
+    """An exporter that changes the classifier by 0.1 % gets caught: exit 1, one error line."""
+    from ofa_deploy.export import pipeline
+
+    real = pipeline.export_onnx
+
+    def off_by_a_little(module, example, path, dynamic_batch=False):
+        bad = copy.deepcopy(module)
+        with torch.no_grad():
+            bad.classifier.linear.weight.mul_(1.001)
+            bad.classifier.linear.bias.mul_(1.001)
+        return real(bad, example, path, dynamic_batch)
+
+    monkeypatch.setattr(pipeline, "export_onnx", off_by_a_little)
+    out = tmp_path / "bad.onnx"
+    code, stdout, err = cli(*export_args(work, "--format", "onnx", "--out", out))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "failed verification" in lines[0] and "max |diff| / logit scale" in lines[0]
+    assert "top-1" not in lines[0]  # only the failing check is named
+    report = load_report(out)
+    assert report["passed"] is False and "FAIL" in stdout
+    with pytest.raises(VerificationError, match="max \\|diff\\| / logit scale"):
+        run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=out)))
+
+
+@pytest.fixture(scope="module")
+def foreign_subnet(work):
+    other = SpaceSpec(width_mult=0.5, n_classes=4, in_channels=1, resolutions=(24,))
+    return save_subnet(Subnet(other, Arch((3,) * 20, (3,) * 20, (2,) * 5, 24)), work.dir / "foreign.json")
+
+
+@pytest.fixture(scope="module")
+def bad_arch_subnet(work):
+    doc = json.loads(Path(work.subnet).read_text())
+    doc["arch"]["ks"][0] = 7
+    path = work.dir / "k7.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing subnet", "no such file"),
+    ("other space", "belongs to the space OFA-MobileNetV3 w0.5"),
+    ("arch outside space", "kernel size 7 is not in the space's kernel sizes [3, 5]"),
+    ("unknown format", "unknown format 'coreml': choose --format onnx or --format tflite"),
+    ("onnx int8", "ONNX export is fp32 only"),
+    ("int8 and dynamic range", "choose one of --int8"),
+    ("tflite dynamic batch", "--dynamic-batch applies to ONNX only"),
+    ("wrong out suffix", "does not end in .onnx"),
+    ("missing checkpoint", "no such checkpoint file"),
+    ("no images", "--verify-images must be at least 1"),
+    ("missing data folder", "no such folder"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet, bad_arch_subnet, tmp_path,
+                                                       case, expected):
+    out = tmp_path / "out" / "m.onnx"
+    subnet, checkpoint = work.subnet, work.supernet
+    extra = ["--format", "onnx"]
+    if case == "missing subnet":
+        subnet = tmp_path / "nope.json"
+    elif case == "other space":
+        subnet = foreign_subnet
+    elif case == "arch outside space":
+        subnet = bad_arch_subnet
+    elif case == "unknown format":
+        extra = ["--format", "coreml"]
+    elif case == "onnx int8":
+        extra.append("--int8")
+    elif case == "int8 and dynamic range":
+        extra = ["--format", "tflite", "--int8", "--dynamic-range"]
+    elif case == "tflite dynamic batch":
+        extra = ["--format", "tflite", "--dynamic-batch"]
+    elif case == "wrong out suffix":
+        out = tmp_path / "out" / "m.tflite"
+    elif case == "missing checkpoint":
+        checkpoint = tmp_path / "nope.pt"
+    elif case == "no images":
+        extra += ["--verify-images", "0"]
+    elif case == "missing data folder":
+        extra += ["--data", tmp_path / "no-data"]
+    code, stdout, err = cli("export", "--subnet", subnet, "--checkpoint", checkpoint, *extra, "--out", out)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], err
+    assert stdout == ""
+    assert not (tmp_path / "out").exists()
+    if case == "other space":
+        assert "w0.25" in lines[0] and str(foreign_subnet) in lines[0] and str(checkpoint) in lines[0]
+
+
+def test_missing_shipped_supernet_says_what_to_do(cli, work, tmp_path, monkeypatch):
+    from ofa_deploy.nn import shipped
+
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "nothing")
+    code, _, err = cli("export", "--subnet", work.subnet, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    assert code == 2 and "shipped demo supernet is missing" in err and "--checkpoint" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def test_fashion_mnist_supernet_is_verified_on_its_test_images(cli, tmp_path, monkeypatch):
+    """A supernet trained by the demo recipe names Fashion-MNIST: BN and verification use it."""
+    from ofa_deploy.data import FASHION_MNIST_ROOT
+
+    monkeypatch.chdir(tmp_path)  # default output names are relative to the working directory
+
+    if not FASHION_MNIST_ROOT.exists():
+        pytest.skip(f"{FASHION_MNIST_ROOT} is absent (apt-get install dataset-fashion-mnist)")
+    spec = SpaceSpec(width_mult=0.25, ks_list=(3,), expand_list=(3,), depth_list=(1,), resolutions=(24,),
+                     n_classes=10, in_channels=1)
+    torch.manual_seed(0)
+    supernet = save_supernet(OFAMobileNetV3(spec), tmp_path / "fm.pt", meta={"recipe": "demo-fmnist"})
+    subnet = save_subnet(Subnet(spec, Arch((3,) * 5, (3,) * 5, (1,) * 5, 24)), tmp_path / "fm.json")
+    code, stdout, err = cli("export", "--subnet", subnet, "--checkpoint", supernet, "--format", "onnx", "-n", "300",
+                            "--json")
+    assert code == 0, err
+    r = json.loads(stdout)
+    assert r["bn"]["recalibrated"] and r["bn"]["images"] == 2000  # the demo recipe's bn_images
+    assert "fashion-mnist" in r["bn"]["source"] and r["verification"]["source"].startswith("test split of fashion")
+    assert r["verification"]["images"] == 300 and "accuracy_torch" in r["verification"]["metrics"]
+    assert Path(r["file"]) == (tmp_path / "fm.onnx").resolve() and Path(r["file"]).exists()
+
+    # A 4-class supernet that claims the 10-class Fashion-MNIST recipe: refused before anything is written.
+    wrong = save_supernet(OFAMobileNetV3(SPEC), tmp_path / "wrong.pt", meta={"recipe": "demo-fmnist"})
+    wrong_subnet = save_subnet(Subnet(SPEC, ARCH), tmp_path / "w.json")
+    code, _, err = cli("export", "--subnet", wrong_subnet, "--checkpoint", wrong, "--format", "onnx")
+    assert not (tmp_path / "w.onnx").exists()
+    assert code == 2 and "dataset fashion-mnist has 1 channel(s) and 10 classes" in err and "takes 1 and 4" in err
+
+
+# ---- benchmark ---------------------------------------------------------------------------------
+def test_benchmark_measures_and_predicts(cli, work, tflite_fp32, tmp_path, monkeypatch):
+    from test_latency_table import synthetic_table
+
+    onnx_path = tmp_path / "m.onnx"
+    run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=onnx_path,
+                                         verify_images=4)))
+    fast = ["--sessions", "1", "--max-runs", "20", "--json"]
+    code, stdout, err = cli("benchmark", onnx_path, "--device", "cpu", *fast)
+    assert code == 0, err
+    r = json.loads(stdout)
+    assert r["backend"]["runtime"] == "onnxruntime" and r["measured_ms"]["count"] >= 20
+    assert 0 < r["measured_ms"]["median"] < 1000
+    assert r["predicted_ms"] is None and "no prediction" in r["prediction"]["note"]
+
+    table = synthetic_table(SPEC, [24])
+    table.metadata.update(device="cpu", runtime="onnxruntime", precision="fp32")
+    table.save(tmp_path / "tables" / "cpu" / "tiny")
+    monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
+    tfl, _ = tflite_fp32
+    code, stdout, err = cli("benchmark", tfl, "--device", "cpu", *fast)
+    assert code == 0, err
+    r = json.loads(stdout)
+    assert r["backend"]["runtime"] == "ai-edge-litert" and r["input_shape"] == [1, 1, 24, 24]
+    assert r["predicted_ms"] == pytest.approx(table.predict_arch(ARCH))
+    assert r["arch"] == ARCH.to_dict()
+    assert any("measured with onnxruntime" in n for n in r["notes"])
+
+    code, stdout, _ = cli("benchmark", tfl, "--device", "cpu", "--sessions", "1", "--max-runs", "20")
+    assert code == 0 and "predicted" in stdout and "measured / predicted" in stdout
