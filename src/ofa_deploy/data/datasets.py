@@ -69,7 +69,8 @@ def _read_idx(path: Path) -> np.ndarray:
     if dtype_code != 0x08:
         raise DatasetError(f"{path}: idx element type {dtype_code:#x} not supported (expected unsigned byte)")
     dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    # bytearray: a writable buffer, so torch.from_numpy on the images does not warn.
+    arr = np.frombuffer(bytearray(data), dtype=np.uint8, offset=4 + 4 * ndim)
     if arr.size != int(np.prod(dims)):
         raise DatasetError(f"{path}: truncated ({arr.size} values, header says {int(np.prod(dims))})")
     return arr.reshape(dims)
