@@ -145,3 +145,27 @@ def test_from_scratch_baseline_trains_only_that_subnet(tmp_path):
     # A run folder of the baseline is not mistaken for the full recipe's.
     with pytest.raises(CheckpointError, match="another recipe"):
         Trainer(recipe, tmp_path).run(resume=True)
+
+
+def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
+    from ofa_deploy.train.recipe import from_scratch
+    from ofa_deploy.train.report import scratch_results, write_report
+
+    recipe = load_recipe("tiny-synthetic")
+    Trainer(from_scratch(recipe, "smallest"), tmp_path / "scratch").run()
+    base = scratch_results(tmp_path / "scratch")
+    end = [json.loads(x) for x in (tmp_path / "scratch" / "log.jsonl").read_text().splitlines()][-1]
+    assert base["subnet"] == "smallest" and base["top1"] == end["test_top1"]["smallest"] and base["epochs"] == 2
+    ofa = tmp_path / "ofa"
+    ofa.mkdir()
+    (ofa / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"event": "epoch", "seconds": 60.0},
+        {"event": "phase_end", "phase": "full", "test_top1": {"largest": 50.0, "middle": 50.0, "smallest": 50.0}},
+        {"event": "phase_end", "phase": "expand", "test_top1": {"largest": 70.0, "middle": 65.0, "smallest": 61.5}},
+    ]) + "\n")
+    text = write_report(ofa, recipe, [tmp_path / "scratch"]).read_text()
+    assert "| full | 2 | 50.00 | 50.00 | 50.00 |" in text
+    assert f"| smallest | 61.50 | {base['top1']:.2f} | {61.5 - base['top1']:+.2f} |" in text
+    assert json.loads((ofa / "report.json").read_text())["from_scratch"][0]["top1"] == base["top1"]
+    with pytest.raises(ValueError, match="not a finished"):
+        scratch_results(ofa)

@@ -26,6 +26,9 @@ def train(
     scratch: str | None = typer.Option(None, "--from-scratch",
                                           help="Baseline: train only the largest, middle or smallest subnet of "
                                                "the recipe's space, with its first phase's budget (no KD)."),
+    compare_scratch: list[Path] = typer.Option([], "--compare-scratch",
+                                                help="Finished --from-scratch run folder(s) to set beside the "
+                                                     "OFA-extracted subnets in the report (repeatable)."),
     stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
                                                     help="Stop after this many epochs (testing resume)."),
 ) -> None:
@@ -67,7 +70,7 @@ def train(
                           f"continue with --resume")
         return
     path = trainer.export(out / "supernet.pt")
-    report = write_report(out, rec)
+    report = write_report(out, rec, compare_scratch)
     console.print(f"supernet written to {path}; report {report}")
     console.print_json(json.dumps({"final": json.loads((out / "report.json").read_text())["final"]}))
 

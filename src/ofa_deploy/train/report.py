@@ -1,31 +1,70 @@
-"""Training report: per phase, test top-1 of the largest, a middle and the smallest subnet."""
+"""Training report: per phase, test top-1 of the largest, a middle and the smallest subnet; and,
+when from-scratch baselines were trained (`--from-scratch`), the paper's comparison side by side.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .progressive import phase_table
-from .recipe import Recipe
+from .recipe import SCRATCH_SUBNETS, Recipe
 
 
-def write_report(out: Path, recipe: Recipe) -> Path:
-    rows = phase_table(out / "log.jsonl")
+def train_seconds(log_path: Path) -> float:
     seconds = 0.0
-    for line in (out / "log.jsonl").read_text().splitlines():
+    for line in Path(log_path).read_text().splitlines():
         rec = json.loads(line)
         if rec.get("event") == "epoch":
             seconds += rec.get("seconds") or 0.0
+    return seconds
+
+
+def scratch_results(run_dir: Path) -> dict[str, Any]:
+    """{subnet: largest|middle|smallest, top1, minutes, epochs} of a `--from-scratch` run folder."""
+    rows = phase_table(Path(run_dir) / "log.jsonl")
+    if len(rows) != 1 or not rows[0]["phase"].startswith("scratch-"):
+        raise ValueError(f"{run_dir} is not a finished `ofa-deploy train --from-scratch` run")
+    which = rows[0]["phase"].removeprefix("scratch-")
+    epochs = sum(1 for line in (Path(run_dir) / "log.jsonl").read_text().splitlines()
+                 if json.loads(line).get("event") == "epoch")
+    return {"subnet": which, "top1": rows[0][which], "minutes": train_seconds(Path(run_dir) / "log.jsonl") / 60,
+            "epochs": epochs}
+
+
+def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = None) -> Path:
+    rows = phase_table(out / "log.jsonl")
+    seconds = train_seconds(out / "log.jsonl")
     final = rows[-1] if rows else {}
+    scratch = sorted((scratch_results(d) for d in scratch_dirs or []),
+                     key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
     (out / "report.json").write_text(json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
-                                                 "train_seconds": round(seconds, 1)}, indent=2) + "\n")
+                                                 "train_seconds": round(seconds, 1), "from_scratch": scratch},
+                                                indent=2) + "\n")
+    r = recipe.space.resolutions[-1]
     lines = [f"# Training report: {recipe.name}", "",
              f"Space: {recipe.space.describe()}. Training time (sum of epochs): {seconds / 60:.1f} min.",
-             "Test top-1 (%) after BN recalibration on 2,000 validation images, at the largest resolution;",
+             f"Test top-1 (%) after BN recalibration on {recipe.bn_images:,} validation images, at {r} px;",
              "largest / middle / smallest among the choices trained so far in each phase.", "",
-             "| phase | largest | middle | smallest |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['phase']} | {r.get('largest', 0):.2f} | {r.get('middle', 0):.2f} | {r.get('smallest', 0):.2f} |")
+             "| phase | epochs | largest | middle | smallest |", "|---|---|---|---|---|"]
+    epochs = {p.name: p.epochs for p in recipe.phases}
+    for row in rows:
+        lines.append(f"| {row['phase']} | {epochs.get(row['phase'], 0):g} | {row.get('largest', 0):.2f} | "
+                     f"{row.get('middle', 0):.2f} | {row.get('smallest', 0):.2f} |")
+    if scratch:
+        first = recipe.phases[0]
+        lines += ["", "## OFA-extracted vs trained from scratch", "",
+                  (f"Each baseline is that one subnet trained alone with the full network's budget and settings "
+                   f"(`--from-scratch`: {first.epochs:g} epochs, lr {first.lr:g} cosine, same augmentation and "
+                   "random resolution, no distillation). Same BN recalibration, same test images."), "",
+                  "| subnet | OFA-extracted | from scratch | OFA - scratch | scratch training |",
+                  "|---|---|---|---|---|"]
+        for s in scratch:
+            ofa = final.get(s["subnet"])
+            diff = f"{ofa - s['top1']:+.2f}" if ofa is not None else "-"
+            lines.append(f"| {s['subnet']} | {ofa:.2f} | {s['top1']:.2f} | {diff} | "
+                         f"{s['epochs']} epochs, {s['minutes']:.1f} min |")
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
