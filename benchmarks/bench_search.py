@@ -37,7 +37,8 @@ def main() -> None:
     from rich.table import Table
 
     from ofa_deploy.latency import import_official
-    from ofa_deploy.predictor import Predictor, import_official as import_predictor
+    from ofa_deploy.predictor import Predictor
+    from ofa_deploy.predictor import import_official as import_predictor
     from ofa_deploy.search import Budget, build_problem, search
     from ofa_deploy.space import official_space
 

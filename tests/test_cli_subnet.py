@@ -75,7 +75,7 @@ def test_bad_input_one_error_line_exit_2_nothing_written(cli, tmp_path, content,
     src = tmp_path / "bad.json"
     src.write_text(content)
     out = tmp_path / "out.json"
-    code, stdout, err = cli("subnet", "convert", src, "--to", "json", "--out", out)
+    code, _, err = cli("subnet", "convert", src, "--to", "json", "--out", out)
     assert code == 2
     assert not out.exists()
     lines = [ln for ln in err.splitlines() if ln.strip()]

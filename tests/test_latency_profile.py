@@ -74,10 +74,8 @@ def test_descriptors_load_and_validate(tmp_path):
     cpu = load_device("cpu")
     assert (cpu.connection, cpu.runtime, cpu.threads) == ("local", "onnxruntime", 1)
     assert load_device("gpu").runtime == "torch-cuda"
-    with pytest.raises(DeviceError, match="host"):
-        DeviceDescriptor(name="rpi4", connection="ssh", runtime="onnxruntime")
-    with pytest.raises(DeviceError, match="serial"):
-        DeviceDescriptor(name="pixel4", connection="adb", runtime="tflite")
+    # host / serial may be left to `profile --host/--serial`: the backend asks for them (test_remote_*.py)
+    assert DeviceDescriptor(name="rpi4", connection="ssh", runtime="onnxruntime").host is None
     ok = DeviceDescriptor(name="rpi5", connection="ssh", host="pi@rpi5", cores=[0, 1, 2, 3], threads=4)
     p = tmp_path / "rpi5.yaml"
     import yaml
@@ -86,8 +84,8 @@ def test_descriptors_load_and_validate(tmp_path):
     assert load_device(p).to_dict() == ok.to_dict()
     with pytest.raises(DeviceError, match="unknown device"):
         load_device("no-such-device")
-    with pytest.raises(DeviceError, match="not available"):
-        make_backend(ok)
+    with pytest.raises(DeviceError, match="--host"):
+        make_backend(DeviceDescriptor(name="rpi4", connection="ssh", runtime="tflite"))
 
 
 def test_gpu_is_skipped_with_a_clear_message_without_cuda():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from test_search_helpers import SMALL, synthetic_predictor
+
 from ofa_deploy.errors import FormatError, SpaceError
 from ofa_deploy.predictor import OneHotEncoding, Predictor
 from ofa_deploy.space import Arch, ArchBatch, SpaceSpec, sample_archs

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from test_search_helpers import CASES, OFFICIAL_PTH
+
 from ofa_deploy.predictor import Predictor, import_official, read_pth
 from ofa_deploy.space import Arch, ArchBatch
 

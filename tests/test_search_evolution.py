@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_search_helpers import NOTE10, OFFICIAL_PTH, SMALL, synthetic_predictor, synthetic_table
 
 from ofa_deploy.errors import BudgetError, LatencyTableError, SpaceError
 from ofa_deploy.latency import import_official
 from ofa_deploy.predictor import import_official as import_official_predictor
 from ofa_deploy.search import Budget, EvolutionConfig, build_problem, search
 from ofa_deploy.space import ArchBatch, SpaceSpec, cost_model, official_space, sample_archs
-from test_search_helpers import NOTE10, OFFICIAL_PTH, SMALL, synthetic_predictor, synthetic_table
 
 FAST = EvolutionConfig(population=30, generations=40)
 RS = (128, 144, 160)
@@ -82,7 +82,7 @@ def test_infeasible_budget_names_the_smallest_achievable(problem):
 
 def test_budgets_each_possible_but_not_together_are_an_error(problem):
     lat_low, lat_arch = problem.minimum("latency")
-    fl_low, fl_arch = problem.minimum("flops")
+    fl_low, _ = problem.minimum("flops")
     # Random per-key latencies: the fastest subnet is not the one with the fewest FLOPs.
     assert problem.costs(problem.from_batch(ArchBatch.from_archs([lat_arch])), ("flops",))[0, 0] > fl_low * 1.001
     with pytest.raises(BudgetError, match="at once"):

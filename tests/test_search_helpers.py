@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def synthetic_predictor(spec: SpaceSpec, seed: int = 0, hidden: int = 32, r_star
     rng = np.random.default_rng(seed)
     enc = OneHotEncoding.for_space(spec, r_start, r_step, r_buckets)
     sizes = [enc.n_features, hidden, hidden, 1]
-    ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
+    ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in itertools.pairwise(sizes)]
     bs = [rng.normal(0, 0.1, b) for b in sizes[1:]]
     covered = tuple(r for r in enc.resolutions() if r in spec.resolutions)
     return Predictor(spec, enc, MLP(ws, bs), covered, "synthetic", {"name": "synthetic"})

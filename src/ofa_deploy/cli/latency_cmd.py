@@ -158,6 +158,15 @@ def profile(
         "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
+    host: Annotated[str | None, typer.Option(
+        "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias (overrides the descriptor).")] = None,
+    accept_new_host_key: Annotated[bool, typer.Option(
+        "--accept-new-host-key", help="ssh devices: record an unknown host key on first use (a changed key is "
+        "still refused).")] = False,
+    serial: Annotated[str | None, typer.Option(
+        "--serial", help="adb devices: the phone's serial from `adb devices` (default: the only one attached).")] = None,
+    benchmark_binary: Annotated[Path | None, typer.Option(
+        "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
@@ -170,7 +179,8 @@ def profile(
     assert spec is not None
     rs = parse_resolutions(resolutions, spec)
     desc = load_device(device)
-    backend = make_backend(desc, runtime, threads)
+    backend = make_backend(desc, runtime, threads, host=host, accept_new_host_key=accept_new_host_key,
+                           serial=serial, benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
     proto = _protocol(sessions, max_runs, seed)
     folder = out or default_table_dir(desc.name, spec)
     extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
@@ -183,6 +193,8 @@ def profile(
         console.print(f"space   {spec.describe()}")
         console.print(f"device  {desc.name}: {backend.info()['runtime']} {backend.info()['runtime_version']}, "
                       f"{backend.info()['threads']} thread(s), {backend.info()['host_cpu']}")
+        if backend.info().get("note"):
+            console.print(f"[dim]{backend.info()['note']}[/]")
     t0 = time.perf_counter()
     written = 0
     if plan.n_todo:

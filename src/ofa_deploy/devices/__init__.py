@@ -1,7 +1,7 @@
 """Targets we measure latency on: descriptors (`devices/*.yaml`) and backends.
 
-Backends (`devices.local`: onnxruntime, torch, CUDA; later `devices.ssh`, `devices.adb`) import
-their runtimes lazily; importing this package only reads descriptors.
+Backends (`devices.local`: onnxruntime, torch, CUDA; `devices.ssh`: Linux boards; `devices.adb`:
+Android phones) import their runtimes lazily; importing this package only reads descriptors.
 """
 
 from .descriptor import (

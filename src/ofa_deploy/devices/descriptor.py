@@ -8,8 +8,9 @@ A descriptor says how to reach a device and what to run there, nothing about how
 - `runtime`: `onnxruntime` | `torch` | `torch-cuda` | `onnxruntime-cuda` | `tflite`
 - `threads` (default 1), `precision` (`fp32` | `fp16` | `int8`), `delegate` (`xnnpack`, `gpu`, `nnapi`...)
 - `cores`: CPU ids to pin to (`taskset`), e.g. the big cores of a phone
-- ssh: `host` (required), `user`, `port`, `python`, `workdir`; adb: `serial` (required: we never
-  pick "the first device listed" silently), `workdir`
+- ssh: `host` (or `--host`), `user`, `port`, `python`, `workdir`; adb: `serial` (or `--serial`;
+  without either, the only attached device is used and the backend says so: never "the first
+  one listed"), `workdir`
 - `guard`: thermal / frequency settings a remote guard reads (e.g. `max_temp_c`, `cooldown_s`)
 - `extra`: free-form backend settings
 """
@@ -62,10 +63,8 @@ class DeviceDescriptor:
             raise DeviceError(f"{where}: precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if not isinstance(self.threads, int) or self.threads < 1:
             raise DeviceError(f"{where}: threads must be a positive integer, got {self.threads!r}")
-        if self.connection == "ssh" and not self.host:
-            raise DeviceError(f"{where}: an ssh device needs 'host' (user@host or a ~/.ssh/config alias)")
-        if self.connection == "adb" and not self.serial:
-            raise DeviceError(f"{where}: an adb device needs 'serial' (see `adb devices`)")
+        # host / serial may be left out (shared descriptors like rpi4.yaml): `profile --host` or
+        # `--serial` gives them, and the ssh / adb backend says so when neither does.
         if self.connection == "local" and (self.host or self.serial):
             raise DeviceError(f"{where}: a local device takes no 'host' or 'serial'")
         if self.cores is not None:

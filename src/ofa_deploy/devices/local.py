@@ -1,4 +1,5 @@
-"""Local backends: onnxruntime on the CPU (default), PyTorch eager on the CPU, PyTorch on CUDA.
+"""Local backends: onnxruntime on the CPU (default), PyTorch eager on the CPU, PyTorch on CUDA;
+`make_backend` also hands ssh and adb devices to `devices.ssh` / `devices.adb`.
 
 A backend only knows how to open a fresh session for one model and return a no-argument runner;
 timing is the shared `latency.protocol`'s job, so every backend is measured the same way.
@@ -138,13 +139,23 @@ class CudaBackend(TorchBackend):
         return run
 
 
-def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: int | None = None) -> Any:
-    """The backend that measures on `device` (optionally overriding its runtime / threads)."""
+def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: int | None = None,
+                 **remote: Any) -> Any:
+    """The backend that measures on `device` (optionally overriding its runtime / threads).
+
+    `remote` goes to the ssh backend (`host`, `accept_new_host_key`) or the adb backend (`serial`,
+    `benchmark_binary`); options of the other kind, and None values, are ignored."""
+    if device.connection in ("ssh", "adb"):
+        import inspect
+
+        from . import adb, ssh
+
+        cls = ssh.SshBackend if device.connection == "ssh" else adb.AdbBackend
+        names = inspect.signature(cls).parameters
+        return cls(device, runtime=runtime, threads=threads,
+                   **{k: v for k, v in remote.items() if v is not None and k in names})
     runtime = runtime or device.runtime
     threads = threads or device.threads
-    if device.connection != "local":
-        raise DeviceError(f"device {device.name!r} is reached over {device.connection}: its backend "
-                          f"(ofa_deploy.devices.{device.connection}) is not available in this version")
     if device.precision != "fp32":
         raise DeviceError(f"device {device.name!r}: local backends measure fp32 only, not {device.precision}")
     if runtime == "onnxruntime":

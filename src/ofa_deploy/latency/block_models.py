@@ -1,10 +1,11 @@
-"""Small ONNX models of the table entries, cut from the supernet's own modules (batch 1, NCHW).
+"""Small ONNX or TFLite models of the table entries, cut from the supernet's own modules (batch 1, NCHW).
 
 What is timed must be what will run: every table entry is the very module an extracted subnet
 chains (`MobileNetV3.layer_sequence()`), exported alone with its input shape. Chaining those
 modules reproduces the whole subnet exactly, so the block sum and the whole model time the same
-operators. The exported folder (`manifest.json` + one `.onnx` per entry) is self-contained, so a
-standalone runner can time it on a remote device.
+operators. The exported folder (`manifest.json` + one `.onnx` or `.tflite` per entry) is
+self-contained, so a standalone runner can time it on a remote device in the format it will run
+(`.tflite` through litert-torch for phones and boards, `.onnx` for onnxruntime).
 
 Imports torch: only `profile` / `validate` use this module, never `search` or `lut`.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .blocks import arch_keys, resolution_keys
 
 OPSET = 17
 MANIFEST = "manifest.json"
+FORMATS = ("onnx", "tflite")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class BlockModel:
     module: nn.Module | None = None
     onnx_path: str | None = None
     onnx_bytes: bytes | None = None
+    tflite_path: str | None = None
 
     @property
     def name(self) -> str:
@@ -94,25 +97,58 @@ def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...], opset: int = OPS
     return buf.getvalue()
 
 
-def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike) -> Path:
-    """Write every model as `<r>/<n>.onnx` plus `manifest.json` (key, resolution, file, shape)."""
+def write_block_model(module: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike,
+                      fmt: str = "onnx") -> Path:
+    """One block as `.onnx` (opset 17, one file) or fp32 `.tflite` (litert-torch, NCHW input)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "onnx":
+        path.write_bytes(onnx_bytes(module, input_shape))
+    elif fmt == "tflite":
+        from ..export.tflite import convert_fp32
+
+        convert_fp32(module, torch.randn(*input_shape), path)
+    else:
+        raise ValueError(f"block model format must be one of {FORMATS}, not {fmt!r}")
+    return path
+
+
+def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike, fmt: str = "onnx",
+                        write: Callable[[BlockModel, Path, str], Any] | None = None) -> Path:
+    """Write every model as `<r>/<n>.<fmt>` plus `manifest.json` (key, resolution, file, shape).
+
+    `write(model, path, fmt)` makes one file (default `write_block_model`; a caller may pass one
+    that copies a cached conversion, since a `.tflite` conversion takes seconds per block)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"block model format must be one of {FORMATS}, not {fmt!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
     for n, m in enumerate(models):
-        assert m.module is not None
-        rel = Path(str(m.resolution)) / f"{n:04d}.onnx"
+        rel = Path(str(m.resolution)) / f"{n:04d}.{fmt}"
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(onnx_bytes(m.module, m.input_shape))
-        m.onnx_path = str(out / rel)
-        entries.append({"key": m.key, "resolution": m.resolution, "input_shape": list(m.input_shape),
-                        "onnx_path": str(rel)})
-    (out / MANIFEST).write_text(json.dumps({"opset": OPSET, "entries": entries}, indent=1))
+        if write is not None:
+            write(m, out / rel, fmt)
+        else:
+            assert m.module is not None
+            write_block_model(m.module, m.input_shape, out / rel, fmt)
+        setattr(m, f"{fmt}_path", str(out / rel))
+        entry = {"key": m.key, "resolution": m.resolution, "input_shape": list(m.input_shape), "path": str(rel)}
+        if fmt == "onnx":
+            entry["onnx_path"] = str(rel)  # the name older manifests used
+        entries.append(entry)
+    doc = {"format": fmt, "opset": OPSET if fmt == "onnx" else None, "entries": entries}
+    (out / MANIFEST).write_text(json.dumps(doc, indent=1))
     return out
 
 
 def read_manifest(folder: str | os.PathLike) -> list[BlockModel]:
     folder = Path(folder)
     doc = json.loads((folder / MANIFEST).read_text())
-    return [BlockModel(e["key"], int(e["resolution"]), tuple(e["input_shape"]), None, str(folder / e["onnx_path"]))
-            for e in doc["entries"]]
+    fmt = doc.get("format", "onnx")
+    out = []
+    for e in doc["entries"]:
+        m = BlockModel(e["key"], int(e["resolution"]), tuple(e["input_shape"]))
+        setattr(m, f"{fmt}_path", str(folder / e.get("path", e.get("onnx_path"))))
+        out.append(m)
+    return out

@@ -6,7 +6,10 @@ missing (after dropping a half-written last row). A rerun with other settings (d
 or its version, threads, space, protocol) is refused, so one table never mixes two setups.
 
 The blocks are the supernet's own modules (`block_models`), timed by the shared `protocol`
-through any backend object with `info()`, `open(model)` and `needs_onnx`.
+through any backend object with `info()`, `open(model)` and `needs_onnx`. A remote backend
+(`devices.ssh`, `devices.adb`) instead has `measure_plan(plan, spec, net, protocol, writer, ...)`:
+it sends the plan's models to the device once and appends rows through `writer` as they arrive;
+its optional `run_metadata()` (temperatures, cool-down waits) is merged into `meta.yaml`.
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         "backend_info": backend_info,
         "protocol": protocol.to_dict(),
         "stat": stat or "median",
-        "source": "measured: supernet modules exported alone to ONNX (opset 17), batch 1, random weights",
+        "source": "measured: supernet modules exported alone to "
+                  f"{'TFLite (litert-torch, fp32)' if backend_info.get('format') == 'tflite' else 'ONNX (opset 17)'}"
+                  ", batch 1, random weights",
         "date_started": now(),
         "calibration": None,
         **(extra_meta or {}),
@@ -114,21 +119,26 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
     from .block_models import block_models, onnx_bytes
 
     written = 0
-    with closing(RowWriter(plan.folder)) as writer:
-        for r, keys in plan.todo.items():
-            if on_resolution is not None:
-                on_resolution(r, "exporting")
-            models = {m.name: m for m in block_models(net, spec, r, keys)}
-            if backend.needs_onnx:
-                for m in models.values():
-                    m.onnx_bytes = onnx_bytes(m.module, m.input_shape)
-            if on_resolution is not None:
-                on_resolution(r, "measuring")
-            written += _measure_into(models, writer, backend, protocol, guard, on_session)
-    meta = read_metadata(plan.folder)
-    meta["date_updated"] = now()
-    write_metadata(plan.folder, meta)
-    return written
+    try:
+        with closing(RowWriter(plan.folder)) as writer:
+            if hasattr(backend, "measure_plan"):  # remote: one bundle, one device process for the whole plan
+                return backend.measure_plan(plan, spec, net, protocol, writer, on_session, on_resolution)
+            for r, keys in plan.todo.items():
+                if on_resolution is not None:
+                    on_resolution(r, "exporting")
+                models = {m.name: m for m in block_models(net, spec, r, keys)}
+                if backend.needs_onnx:
+                    for m in models.values():
+                        m.onnx_bytes = onnx_bytes(m.module, m.input_shape)
+                if on_resolution is not None:
+                    on_resolution(r, "measuring")
+                written += _measure_into(models, writer, backend, protocol, guard, on_session)
+        return written
+    finally:  # also after an interruption: the rows kept are dated, and the device's readings kept
+        meta = read_metadata(plan.folder)
+        meta["date_updated"] = now()
+        meta.update(getattr(backend, "run_metadata", dict)())
+        write_metadata(plan.folder, meta)
 
 
 def _measure_into(models: dict[str, Any], writer: RowWriter, backend: Any, protocol: Protocol, guard: Any,

@@ -20,7 +20,6 @@ from torch import nn
 from ..space.spec import middle_channels, se_channels
 from . import layers as L
 
-
 _TOEPLITZ_MAX_PIXELS = 36  # maps up to 6x6 go through the matrix form below
 _toeplitz_index_cache: dict[tuple[int, int, int, int], torch.Tensor] = {}
 

@@ -1,0 +1,228 @@
+"""The adb backend through the real `adb` client and server, against a loopback device daemon.
+
+`remote_fixtures.fake_adbd` speaks the adb transport protocol (CNXN/OPEN/OKAY/WRTE/CLSE, shell
+v2, sync push/pull) and runs shell commands in a sandbox; the tests `adb connect` to it on a
+private adb server port, so they never touch a real phone or the user's adb server. The program
+pushed as `benchmark_model` is a clearly labelled stand-in (remote_fixtures/fake_benchmark_model.py)
+that prints the real tool's output format while timing the model with the LiteRT interpreter.
+
+Pinned down: the device is chosen by --serial or as the only one attached (and it says so); no
+device is an error showing what `adb devices` printed; a reduced table is measured with the
+descriptor's threads, delegate and cores (taskset), per-op profiles kept; the thermal guard waits
+while a zone is hot; a device that drops off mid-run is waited for and the run carries on, or the
+rows stay and a rerun completes the table without losing or duplicating a row.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from remote_fixtures.fake_adbd import A_VERSION_MIN, FakeAdbDaemon, adb_available, free_port
+
+from ofa_deploy.devices import DeviceDescriptor
+from ofa_deploy.errors import DeviceError
+from ofa_deploy.latency import LatencyTable, resolution_keys
+from ofa_deploy.latency.protocol import Protocol
+from ofa_deploy.space import SpaceSpec
+
+pytestmark = pytest.mark.skipif(adb_available() is None, reason="the `adb` client is missing (apt install adb)")
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("ai_edge_litert")
+
+from ofa_deploy.devices.adb import AdbBackend
+from ofa_deploy.latency.profiler import plan_profile, run_profile
+from ofa_deploy.nn import OFAMobileNetV3
+
+SPEC = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
+FAST = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=2, chunk=2)
+STAND_IN = Path(__file__).parent / "remote_fixtures" / "fake_benchmark_model.py"
+
+
+@pytest.fixture(scope="module")
+def adb_server(tmp_path_factory):
+    """A private adb server (its own port and HOME), killed at the end."""
+    home = tmp_path_factory.mktemp("adb-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
+        mp.setenv("HOME", str(home))
+        mp.delenv("ANDROID_SERIAL", raising=False)
+        subprocess.run(["adb", "start-server"], capture_output=True, timeout=60, check=True)
+        yield
+        subprocess.run(["adb", "kill-server"], capture_output=True, timeout=60, check=False)
+
+
+def adb(*args: str) -> str:
+    out = subprocess.run(["adb", *args], capture_output=True, text=True, timeout=60, check=False)
+    return out.stdout + out.stderr
+
+
+def connect(serial: str) -> None:
+    deadline = time.monotonic() + 10
+    adb("disconnect", serial)  # a stale (offline) transport would be retried only after a back-off
+    while time.monotonic() < deadline:
+        adb("connect", serial)
+        if f"{serial}\tdevice" in adb("devices"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"adb did not attach {serial}: {adb('devices')}")
+
+
+@pytest.fixture
+def phone(adb_server, tmp_path):
+    d = FakeAdbDaemon(tmp_path / "phone").start()
+    connect(d.serial)
+    yield d
+    d.stop()
+    adb("disconnect", d.serial)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    return OFAMobileNetV3(SPEC).eval()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"  # shared with the SSH tests
+
+
+def descriptor(**guard) -> DeviceDescriptor:
+    return DeviceDescriptor(name="loopphone", connection="adb", runtime="tflite", threads=1, delegate="xnnpack",
+                            cores=[0], guard={"max_temp_c": 60, "resume_temp_c": 50, "poll_s": 0.1, "max_wait_s": 20,
+                                              "reconnect_s": 2, **guard},
+                            extra={"op_profiling": True})
+
+
+def backend(cache, serial=None, **guard) -> AdbBackend:
+    return AdbBackend(descriptor(**guard), serial=serial, benchmark_binary=str(STAND_IN), cache=cache)
+
+
+def small_plan(folder, info):
+    """Four entries (a stem, a block, the head): the SSH tests' tflite run converts the same ones."""
+    plan = plan_profile(SPEC, "loopphone", info, [24], folder, FAST)
+    every = resolution_keys(SPEC, 24).distinct()
+    chosen = set(every[:2] + every[-2:])
+    plan.todo = {r: [k for k in keys if k in chosen] for r, keys in plan.todo.items()}
+    return plan
+
+
+# ---- choosing the device ----------------------------------------------------------------------------
+def test_no_device_shows_what_adb_devices_printed(adb_server, cache):
+    with pytest.raises(DeviceError, match="no Android device is attached") as e:
+        backend(cache).info()
+    assert "List of devices attached" in str(e.value) and "--serial" in str(e.value)
+    with pytest.raises(DeviceError, match="benchmark-binary"):
+        AdbBackend(descriptor())
+
+
+def test_the_only_device_is_used_and_it_says_so(phone, cache):
+    b = backend(cache)
+    info = b.info()
+    assert info["serial"] == phone.serial and "the only device attached" in info["note"]
+    assert info["host_cpu"].startswith("OFA-Stand-In") and info["runtime_version"].startswith("benchmark_model sha256:")
+    assert info["threads"] == 1 and info["delegate"] == "xnnpack" and info["cores"] == [0]
+    with pytest.raises(DeviceError, match="not attached") as e:
+        backend(cache, serial="nosuchphone").info()
+    assert phone.serial in str(e.value)  # what `adb devices` printed
+
+
+def test_older_protocol_version_with_payload_checksums(adb_server, tmp_path, cache):
+    with FakeAdbDaemon(tmp_path / "old", version=A_VERSION_MIN) as d:
+        connect(d.serial)
+        assert backend(cache, serial=d.serial).info()["host_cpu"].startswith("OFA-Stand-In")
+        assert d.log[0][0] == "CNXN"
+    adb("disconnect", d.serial)
+
+
+# ---- profiling --------------------------------------------------------------------------------------
+def test_profile_pins_cores_waits_for_cooling_and_keeps_op_profiles(phone, net, tmp_path, cache):
+    zones = phone.sandbox / "sys/class/thermal"
+    for i, milli in enumerate((71000, 30000)):
+        (zones / f"thermal_zone{i}").mkdir(parents=True, exist_ok=True)
+        (zones / f"thermal_zone{i}" / "temp").write_text(f"{milli}\n")
+    cool = threading.Timer(1.0, lambda: (zones / "thermal_zone0" / "temp").write_text("45000\n"))
+    b = backend(cache, serial=phone.serial)
+    folder = tmp_path / "t"
+    plan = small_plan(folder, b.info())
+    assert b.info()["temp_c"] == 71.0
+
+    def on_resolution(_r, phase):  # the phone cools down a second after measuring starts
+        if phase == "measuring" and not cool.is_alive():
+            cool.start()
+
+    try:
+        assert run_profile(plan, SPEC, net, b, FAST, on_resolution=on_resolution) == 4
+    finally:
+        cool.cancel()
+    table = LatencyTable.load(folder)
+    assert len(table) == 4 and all(r.count == 10 and 0 < r.median < 50 for r in table.rows)
+    thermal = table.metadata["remote_thermal"]
+    assert thermal["cooldown_waits"] >= 1 and thermal["cooldown_s"] >= 0.5 and thermal["temp_max_c"] == 71.0
+    runs = [c for c in phone.commands if "--graph=" in c]
+    assert len(runs) == 8 and all(c.startswith("taskset 1 ") for c in runs)
+    assert all("--num_threads=1" in c and "--use_xnnpack=true" in c and "--num_runs=5" in c for c in runs)
+    ops = [json.loads(x) for x in (folder / "ops.jsonl").read_text().splitlines()]
+    assert len(ops) == 8 and all(abs(sum(op["percent"] for op in o["ops"]) - 100) < 1 for o in ops)
+    assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))  # cleaned up on the phone
+
+
+def test_a_device_that_comes_back_is_waited_for(phone, net, tmp_path, cache):
+    b = backend(cache, serial=phone.serial, reconnect_s=30)
+    plan = small_plan(tmp_path / "t", b.info())
+    restarted = []
+
+    def unplug(_name):
+        if len(restarted) == 0 and len([c for c in phone.commands if "--graph=" in c]) == 3:
+            phone.stop()
+            restarted.append(threading.Timer(1.0, phone.start))
+            restarted[0].start()
+
+    assert run_profile(plan, SPEC, net, b, FAST, on_session=unplug) == 4
+    table = LatencyTable.load(tmp_path / "t")
+    assert len(table) == 4 and table.metadata["adb_reconnects"] >= 1
+
+
+def test_a_lost_device_keeps_rows_and_a_rerun_completes(phone, net, tmp_path, cache):
+    folder = tmp_path / "t"
+    b = backend(cache, serial=phone.serial, reconnect_s=1)
+    plan = small_plan(folder, b.info())
+    sessions = 0
+
+    def unplug(_name):
+        nonlocal sessions
+        sessions += 1
+        if sessions == 5:  # the first chunk (2 entries x 2 sessions) is written, the second under way
+            phone.stop()
+
+    with pytest.raises(DeviceError, match="rerun the same command") as lost:
+        run_profile(plan, SPEC, net, b, FAST, on_session=unplug)
+    assert "2 new row(s) were kept" in str(lost.value)
+    kept = LatencyTable.load(folder)
+    assert len(kept) == 2
+
+    phone.start()  # plugged in again, same serial
+    connect(phone.serial)
+    b2 = backend(cache, serial=phone.serial)
+    plan2 = small_plan(folder, b2.info())
+    assert plan2.done == 2 and plan2.n_todo == 2
+    assert run_profile(plan2, SPEC, net, b2, FAST) == 2
+    table = LatencyTable.load(folder)  # refuses duplicate rows
+    assert len(table) == 4 and len((folder / "table.csv").read_text().splitlines()) == 5
+    assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))  # the stale bundle went too
+    assert {r.key: r for r in kept.rows}.items() <= {r.key: r for r in table.rows}.items()
+
+
+def test_profile_command_errors_for_adb_devices(adb_server, cli, tmp_path):
+    code, _, err = cli("profile", "--device", "pixel4", "--width", "0.5", "--classes", "10")
+    assert code == 2 and "--benchmark-binary" in err
+    code, _, err = cli("profile", "--device", "pixel4", "--serial", "nosuchphone", "--benchmark-binary", STAND_IN,
+                       "--width", "0.5", "--classes", "10", "--out", tmp_path / "t")
+    assert code == 2 and "nosuchphone is not attached" in err

@@ -1,0 +1,270 @@
+"""The SSH backend against a real OpenSSH server on 127.0.0.1 (throwaway host and user keys).
+
+What is pinned down: host keys are verified (unknown: refused unless --accept-new-host-key;
+changed: always refused); the probe reports the device and says what to install when the
+runtime is missing; a reduced table profiled over SSH has the same keys as a local run, with
+latencies of the same order, through one connection and one remote process; `.tflite` blocks
+run in the remote LiteRT interpreter; a connection cut mid-run keeps every row received and a
+rerun completes the table without losing or duplicating a row; no key material lands in a table
+or an error; the `profile` command drives it all. A tiny space and a short protocol keep it fast.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from remote_fixtures.sshd import LoopbackSshd, unavailable
+
+from ofa_deploy.devices import DeviceDescriptor
+from ofa_deploy.errors import DeviceError
+from ofa_deploy.latency import LatencyTable
+from ofa_deploy.latency.protocol import Protocol
+from ofa_deploy.space import SpaceSpec
+
+REASON = unavailable()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no OpenSSH server for the SSH tests: {REASON}")
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from ofa_deploy.devices.local import OnnxRuntimeBackend, make_backend
+from ofa_deploy.devices.ssh import SshBackend, SshTarget
+from ofa_deploy.latency.profiler import plan_profile, run_profile
+from ofa_deploy.nn import OFAMobileNetV3
+
+SPEC = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
+FAST = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=1, chunk=8)
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = LoopbackSshd(tmp_path_factory.mktemp("sshd")).start()
+    server.record_host_key()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    return OFAMobileNetV3(SPEC).eval()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    # shared by every remote test of the session (a .tflite conversion takes about a second)
+    return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"
+
+
+def descriptor(sshd: LoopbackSshd, tmp: Path, runtime: str = "onnxruntime", **kw) -> DeviceDescriptor:
+    return DeviceDescriptor(name="loopback", connection="ssh", runtime=runtime, python=kw.pop("python", sys.executable),
+                            workdir=str(tmp / "remote"), extra={"ssh_config": str(sshd.ssh_config)},
+                            guard={"max_temp_c": 95}, **kw)
+
+
+def backend(sshd, tmp, cache, runtime="onnxruntime", **kw) -> SshBackend:
+    accept = kw.pop("accept_new_host_key", False)
+    return SshBackend(descriptor(sshd, tmp, runtime, **kw), host=sshd.host, accept_new_host_key=accept, cache=cache)
+
+
+def reduced_plan(folder, info, keep=None):
+    plan = plan_profile(SPEC, "loopback", info, [24], folder, FAST)
+    if keep is not None:
+        plan.todo = {r: keys[::keep] for r, keys in plan.todo.items()}
+    return plan
+
+
+def secrets(sshd: LoopbackSshd) -> list[str]:
+    """Strings that must never appear: the private key's body and the public keys' base64."""
+    body = [ln for ln in sshd.user_key.read_text().splitlines() if ln and not ln.startswith("-----")]
+    pubs = [(sshd.dir / n).read_text().split()[1] for n in ("id_ed25519.pub", "host_key.pub")]
+    return [ln for ln in body if len(ln) > 20] + pubs
+
+
+def runner_processes() -> list[str]:
+    """Python processes running a bundle (not the remote shell that started them)."""
+    out = subprocess.run(["pgrep", "-af", r"python[0-9.]* -u -c .*--stdin-bundle \. --settings"], capture_output=True,
+                         text=True, check=False)
+    return out.stdout.splitlines()
+
+
+def wait_no_runner(timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while runner_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+# ---- connection -------------------------------------------------------------------------------------
+def test_host_parsing_and_a_missing_host_says_pass_host():
+    assert SshTarget.parse("pi@rpi4.local:2222") == SshTarget("rpi4.local", "pi", 2222)
+    assert SshTarget.parse("rpi") == SshTarget("rpi")
+    assert SshTarget.parse("ssh://me@[::1]:22") == SshTarget("::1", "me", 22)
+    assert str(SshTarget.parse("pi@10.0.0.7")) == "pi@10.0.0.7"
+    with pytest.raises(DeviceError, match="port"):
+        SshTarget.parse("pi@host:notaport")
+    with pytest.raises(DeviceError, match="--host"):
+        make_backend(DeviceDescriptor(name="rpi4", connection="ssh", runtime="tflite"))
+
+
+def test_host_keys_are_verified(sshd, tmp_path, cache):
+    leaks = secrets(sshd)
+    sshd.known_hosts.write_text("")
+    try:
+        b = backend(sshd, tmp_path, cache)
+        with pytest.raises(DeviceError, match="not in known_hosts") as unknown:
+            b.info()
+        assert "--accept-new-host-key" in str(unknown.value)
+        assert sshd.known_hosts.read_text() == ""
+
+        b = backend(sshd, tmp_path, cache, accept_new_host_key=True)
+        assert b.info()["runtime"] == "onnxruntime"
+        b.close()
+        assert (sshd.dir / "host_key.pub").read_text().split()[1] in sshd.known_hosts.read_text()
+
+        other = tmp_path / "other_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+        kind, blob = (tmp_path / "other_key.pub").read_text().split()[:2]
+        sshd.known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {kind} {blob}\n")
+        with pytest.raises(DeviceError, match="CHANGED") as changed:
+            backend(sshd, tmp_path, cache, accept_new_host_key=True).info()
+        for err in (unknown.value, changed.value):
+            assert not any(s in str(err) for s in leaks + [blob])
+    finally:
+        sshd.record_host_key()
+
+
+def test_probe_reports_the_device_and_what_to_install(sshd, tmp_path, cache):
+    b = backend(sshd, tmp_path, cache, runtime="tflite", cores=[0])
+    info = b.info()
+    b.close()
+    assert info["backend"] == "ssh" and info["host"] == sshd.host and info["threads"] == 1
+    assert info["runtime_version"].startswith(("ai-edge-litert", "tflite-runtime"))
+    assert info["host_cpu"] and "governors" in info and "temp_c" in info and info["cores"] == [0]
+
+    blocker = tmp_path / "block"  # a device whose Python lacks every TFLite runtime
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['ai_edge_litert'] = None\n"
+                                              "sys.modules['tflite_runtime'] = None\n")
+    nolite = tmp_path / "python-without-litert"
+    nolite.write_text(f'#!/bin/sh\nPYTHONPATH={blocker} exec {sys.executable} "$@"\n')
+    nolite.chmod(0o755)
+    with pytest.raises(DeviceError, match="no TFLite runtime") as e:
+        backend(sshd, tmp_path, cache, runtime="tflite", python=str(nolite)).info()
+    assert "pip install ai-edge-litert" in str(e.value)
+    with pytest.raises(DeviceError, match="cannot run"):
+        backend(sshd, tmp_path, cache, python="/no/such/python3").info()
+
+
+# ---- profiling --------------------------------------------------------------------------------------
+def test_loopback_table_matches_a_local_run_in_one_connection(sshd, net, tmp_path, cache):
+    local = OnnxRuntimeBackend(threads=1)
+    lplan = reduced_plan(tmp_path / "local", local.info(), keep=3)
+    run_profile(lplan, SPEC, net, local, FAST)
+
+    log = tmp_path / "python-calls.log"  # every Python process the device starts
+    py = tmp_path / "python-logged"
+    py.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {sys.executable} "$@"\n')
+    py.chmod(0o755)
+    logins = sshd.logins()
+    b = backend(sshd, tmp_path, cache, python=str(py))
+    plan = reduced_plan(tmp_path / "ssh", b.info(), keep=3)
+    try:
+        written = run_profile(plan, SPEC, net, b, FAST)
+    finally:
+        b.close()
+    assert written == plan.n_todo == lplan.n_todo
+    assert sshd.logins() - logins == 1  # one ssh connection for the probe, the transfer and the run
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and "--stdin-bundle . --settings" in calls[0]  # probe and run: one process
+
+    lt, rt = LatencyTable.load(tmp_path / "local"), LatencyTable.load(tmp_path / "ssh")
+    assert {(r.resolution, r.key) for r in lt.rows} == {(r.resolution, r.key) for r in rt.rows}
+    lsum, rsum = sum(r.median for r in lt.rows), sum(r.median for r in rt.rows)
+    assert 0.2 < rsum / lsum < 5, (lsum, rsum)
+    meta = rt.metadata
+    assert meta["backend"] == "ssh" and meta["runtime_version"] == f"onnxruntime {local.info()['runtime_version']}"
+    assert "host_cpu" in meta and "governors" in meta["backend_info"] and "remote_thermal" in meta
+    assert not list((tmp_path / "remote").glob("bundle-*"))  # the remote bundle is removed after a run
+
+
+def test_tflite_blocks_run_in_the_remote_litert_interpreter(sshd, net, tmp_path, cache):
+    b = backend(sshd, tmp_path, cache, runtime="tflite")
+    plan = plan_profile(SPEC, "loopback", b.info(), [24], tmp_path / "t", FAST)
+    plan.todo = {24: plan.todo[24][:2] + plan.todo[24][-2:]}  # a stem, a block, the head: few conversions
+    try:
+        assert run_profile(plan, SPEC, net, b, FAST) == 4
+    finally:
+        b.close()
+    table = LatencyTable.load(tmp_path / "t")
+    assert len(table) == 4 and all(r.count == 5 and r.median > 0 for r in table.rows)
+    assert "TFLite" in table.metadata["source"] and table.metadata["backend_info"]["format"] == "tflite"
+    assert len(list(Path(cache, "tflite").glob("*.tflite"))) >= 4  # converted once, reused by later runs
+
+
+def test_a_dropped_connection_keeps_rows_and_a_rerun_completes(sshd, net, tmp_path, cache):
+    folder = tmp_path / "t"
+    b = backend(sshd, tmp_path, cache)
+    plan = reduced_plan(folder, b.info())
+    total = plan.n_todo
+    sessions = 0
+
+    def cut(_name):
+        nonlocal sessions
+        sessions += 1
+        if sessions == 20:  # two chunks of 8 written, a third under way
+            assert sshd.drop_connections() == 1
+
+    with pytest.raises(DeviceError, match="rerun the same command") as lost:
+        run_profile(plan, SPEC, net, b, FAST, on_session=cut)
+    b.close()
+    wait_no_runner()
+    assert not runner_processes() and not list((tmp_path / "remote").glob("bundle-*"))  # it cleaned up, too
+    kept = LatencyTable.load(folder)
+    assert 16 <= len(kept) < total
+    assert f"{len(kept)} new row(s) were kept" in str(lost.value)
+
+    b2 = backend(sshd, tmp_path, cache)
+    plan2 = reduced_plan(folder, b2.info())
+    assert plan2.done == len(kept) and plan2.n_todo == total - len(kept)
+    try:
+        assert run_profile(plan2, SPEC, net, b2, FAST) == total - len(kept)
+    finally:
+        b2.close()
+    table = LatencyTable.load(folder)  # refuses duplicate rows
+    assert len(table) == total and table.missing_keys([24]) == {}
+    lines = (folder / "table.csv").read_text().splitlines()
+    assert len(lines) == 1 + total
+    assert {r.key: r for r in kept.rows}.items() <= {r.key: r for r in table.rows}.items()  # kept rows unchanged
+    leaks = secrets(sshd)
+    for f in folder.iterdir():
+        text = f.read_text()
+        assert not any(s in text for s in leaks), f
+    assert not any(s in str(lost.value) for s in leaks)
+
+
+def test_profile_command_over_ssh(sshd, tmp_path, cache, cli, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    d = descriptor(sshd, tmp_path).to_dict()
+    d.update(name="looprpi")
+    path = tmp_path / "looprpi.yaml"
+    path.write_text(yaml.safe_dump(d))
+    out = tmp_path / "table"
+    code, stdout, stderr = cli("profile", "--device", path, "--host", sshd.host, "--width", "0.5", "--classes", "10",
+                               "--in-channels", "1", "--resolutions", "128", "--sessions", "1", "--max-runs", "3",
+                               "--out", out, "--json")
+    assert code == 0, stderr
+    info = json.loads(stdout[stdout.index("\n{") + 1:])  # profile's progress bar precedes the JSON on stdout
+    assert info["rows"] == 96 and info["written"] == 96 and info["incomplete"] == {}
+    assert LatencyTable.load(out).metadata["backend_info"]["host"] == sshd.host
+
+    code, _, stderr = cli("profile", "--device", "rpi4", "--width", "0.5", "--classes", "10", "--in-channels", "1",
+                          "--resolutions", "128", "--out", tmp_path / "none")
+    assert code == 2 and "--host" in stderr
