@@ -261,7 +261,7 @@ def test_profile_command_over_ssh(sshd, tmp_path, cache, cli, monkeypatch):
                                "--in-channels", "1", "--resolutions", "128", "--sessions", "1", "--max-runs", "3",
                                "--out", out, "--json")
     assert code == 0, stderr
-    info = json.loads(stdout[stdout.index("\n{") + 1:])  # profile's progress bar precedes the JSON on stdout
+    info = json.loads(stdout)  # --json: stdout is the JSON alone (the progress bar goes to stderr)
     assert info["rows"] == 96 and info["written"] == 96 and info["incomplete"] == {}
     assert LatencyTable.load(out).metadata["backend_info"]["host"] == sshd.host
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..errors import LatencyTableError
 from ..space import SpaceSpec
-from .common import console, fail, print_json
+from .common import console, err_console, fail, print_json
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
@@ -108,7 +108,7 @@ def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
     return net.eval()
 
 
-def _progress():
+def _progress(out=console):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -119,7 +119,7 @@ def _progress():
     )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=out, transient=False)
 
 
 def _protocol(sessions: int, max_runs: int, seed: int):
@@ -137,12 +137,15 @@ def profile(
         "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path.")] = "cpu",
     resolutions: Annotated[str | None, typer.Option(
         "--resolutions", "-r", help="160,224 | 128..224 | 128..224:16 | all (default: the largest).")] = None,
-    width: Annotated[float, typer.Option("--width", help=WIDTH_HELP)] = 1.0,
-    classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
-    in_channels: Annotated[int, typer.Option(
-        "--in-channels", help="Input channels of the space (1 for grey images).")] = 3,
+    width: Annotated[float | None, typer.Option(
+        "--width", help=WIDTH_HELP + " Give a space (with --classes, --in-channels) to profile it with random "
+        "weights.")] = None,
+    classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP + " [default: 1000]")] = None,
+    in_channels: Annotated[int | None, typer.Option(
+        "--in-channels", help="Input channels of the space (1 for grey images). [default: 3]")] = None,
     supernet: Annotated[Path | None, typer.Option(
-        "--supernet", help="Checkpoint: its space and weights are used (default: random weights).")] = None,
+        "--supernet", help="Checkpoint: its space and weights are used (default, when no space is given: "
+        "the shipped demo supernet).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
     runtime: Annotated[str | None, typer.Option(
@@ -175,6 +178,10 @@ def profile(
     from ..latency import LatencyTable, default_table_dir
     from ..latency.profiler import plan_profile, run_profile
 
+    if supernet is None and width is None and classes is None and in_channels is None:
+        from ..nn.shipped import shipped_supernet_path
+
+        supernet = shipped_supernet_path()
     spec = space_from_options(width, classes, in_channels, supernet)
     assert spec is not None
     rs = parse_resolutions(resolutions, spec)
@@ -200,7 +207,7 @@ def profile(
     if plan.n_todo:
         net = _build_net(spec, supernet, seed)
         try:
-            with _progress() as bar:
+            with _progress(err_console if as_json else console) as bar:
                 task = bar.add_task("profiling", total=plan.n_todo * proto.sessions)
 
                 def on_res(r: int, phase: str) -> None:
@@ -221,7 +228,6 @@ def profile(
                   f"resolutions {list(table.resolutions)}")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
-    _ = default_table_dir
 
 
 def _loadavg() -> tuple[float, ...]:
@@ -277,7 +283,7 @@ def validate_cmd(
                       f"validating with {bi.get('runtime_version')}")
     proto = _protocol(sessions, int(md.get("protocol", {}).get("max_runs", 200)), seed)
     net = _build_net(table.spec, supernet, seed)
-    with _progress() as bar:
+    with _progress(err_console if as_json else console) as bar:
         exp = bar.add_task("exporting subnets", total=samples)
         task = bar.add_task("timing subnets", total=samples * proto.sessions)
         result = validate(table, net, backend, samples, proto, rs, seed, calibrate,
