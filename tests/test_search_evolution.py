@@ -133,3 +133,19 @@ def test_default_search_matches_the_official_finder_at_25ms(official_problem):
     r = search(official_problem, Budget(latency_ms=25.0), seed=0)
     assert r.latency_ms <= 25.0
     assert r.accuracy >= 0.8172
+
+
+def test_sweep_never_goes_down_and_every_point_meets_its_budget(problem):
+    from ofa_deploy.search import pareto_budgets, sweep
+
+    values = pareto_budgets(problem, "latency", 6)
+    tiny = EvolutionConfig(population=8, generations=3)  # weak searches: looser budgets can do worse alone
+    results = sweep(problem, Budget(), "latency", values[::-1], tiny, seed=0)  # any order of budgets
+    by_budget = sorted(results, key=lambda r: r.budget.latency_ms)
+    accs = [r.accuracy for r in by_budget]
+    assert accs == sorted(accs)
+    for r in results:
+        assert r.latency_ms <= r.budget.latency_ms * (1 + 1e-9)
+        assert r.accuracy == pytest.approx(problem.predictor.predict(ArchBatch.from_archs([r.arch]))[0], abs=1e-7)
+    alone = [search(problem, r.budget, tiny, seed=0).accuracy for r in by_budget]
+    assert all(a >= b for a, b in zip(accs, alone))

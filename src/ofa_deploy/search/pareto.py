@@ -40,9 +40,22 @@ def _maximum(problem: Problem, objective: str) -> float:
 
 def sweep(problem: Problem, base: Budget, objective: str, values: Sequence[float],
           config: EvolutionConfig | None = None, seed: int = 0) -> list[SearchResult]:
-    """One search per value of `objective` (`latency`, `flops` or `params`), other budgets kept."""
+    """One search per value of `objective` (`latency`, `flops` or `params`), other budgets kept.
+
+    A subnet found under a tighter budget meets every looser one: where a tighter budget's search
+    found a better subnet than a looser budget's own search (evolution is stochastic), the looser
+    budget reports that subnet, so the curve never goes down.
+    """
     field = {"latency": "latency_ms", "flops": "flops", "params": "params"}[objective]
-    return [search(problem, replace(base, **{field: float(v)}), config, seed) for v in values]
+    results = [search(problem, replace(base, **{field: float(v)}), config, seed) for v in values]
+    best: SearchResult | None = None
+    for i in np.argsort(np.asarray(values, dtype=float), kind="stable"):
+        r = results[i]
+        if best is not None and best.accuracy > r.accuracy:
+            results[i] = replace(best, budget=r.budget, seconds=r.seconds, history=r.history,
+                                 evaluated=r.evaluated, predicted=r.predicted)
+        best = results[i]
+    return results
 
 
 def plot(results: Sequence[SearchResult], path: str | os.PathLike, title: str = "",
