@@ -159,13 +159,15 @@ def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
     ofa = tmp_path / "ofa"
     ofa.mkdir()
     (ofa / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
-        {"event": "epoch", "seconds": 60.0},
+        {"event": "epoch", "phase": "full", "seconds": 60.0},
         {"event": "phase_end", "phase": "full", "test_top1": {"largest": 50.0, "middle": 50.0, "smallest": 50.0}},
         {"event": "phase_end", "phase": "expand", "test_top1": {"largest": 70.0, "middle": 65.0, "smallest": 61.5}},
     ]) + "\n")
     text = write_report(ofa, recipe, [tmp_path / "scratch"]).read_text()
     assert "| full | 2 | 50.00 | 50.00 | 50.00 |" in text
     assert f"| smallest | 61.50 | {base['top1']:.2f} | {61.5 - base['top1']:+.2f} |" in text
+    # The first phase trains the largest subnet alone: it is the largest's baseline.
+    assert "| largest | 70.00 | 50.00 | +20.00 | 1 epochs, the 'full' phase of this run |" in text
     assert json.loads((ofa / "report.json").read_text())["from_scratch"][0]["top1"] == base["top1"]
     with pytest.raises(ValueError, match="not a finished"):
         scratch_results(ofa)

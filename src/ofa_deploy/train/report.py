@@ -37,8 +37,19 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
     rows = phase_table(out / "log.jsonl")
     seconds = train_seconds(out / "log.jsonl")
     final = rows[-1] if rows else {}
-    scratch = sorted((scratch_results(d) for d in scratch_dirs or []),
-                     key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
+    scratch = [scratch_results(d) for d in scratch_dirs or []]
+    first = recipe.phases[0]
+    spec = recipe.space
+    if (scratch and rows and "largest" not in {s["subnet"] for s in scratch}
+            and (first.ks, first.expand, first.depth) == ([max(spec.ks_list)], [max(spec.expand_list)],
+                                                           [max(spec.depth_list)])):
+        # The first phase *is* the largest subnet trained alone with that budget (`from_scratch`
+        # gives exactly that recipe), so its result is the largest's baseline.
+        n_first = sum(1 for line in (out / "log.jsonl").read_text().splitlines()
+                      if json.loads(line).get("event") == "epoch" and json.loads(line).get("phase") == first.name)
+        scratch.append({"subnet": "largest", "top1": rows[0]["largest"], "epochs": n_first,
+                        "minutes": None, "note": f"the {first.name!r} phase of this run"})
+    scratch.sort(key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
     (out / "report.json").write_text(json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
                                                  "train_seconds": round(seconds, 1), "from_scratch": scratch},
                                                 indent=2) + "\n")
@@ -53,7 +64,6 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
         lines.append(f"| {row['phase']} | {epochs.get(row['phase'], 0):g} | {row.get('largest', 0):.2f} | "
                      f"{row.get('middle', 0):.2f} | {row.get('smallest', 0):.2f} |")
     if scratch:
-        first = recipe.phases[0]
         lines += ["", "## OFA-extracted vs trained from scratch", "",
                   (f"Each baseline is that one subnet trained alone with the full network's budget and settings "
                    f"(`--from-scratch`: {first.epochs:g} epochs, lr {first.lr:g} cosine, same augmentation and "
@@ -63,8 +73,8 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
         for s in scratch:
             ofa = final.get(s["subnet"])
             diff = f"{ofa - s['top1']:+.2f}" if ofa is not None else "-"
-            lines.append(f"| {s['subnet']} | {ofa:.2f} | {s['top1']:.2f} | {diff} | "
-                         f"{s['epochs']} epochs, {s['minutes']:.1f} min |")
+            how = s.get("note") or f"{s['minutes']:.1f} min"
+            lines.append(f"| {s['subnet']} | {ofa:.2f} | {s['top1']:.2f} | {diff} | {s['epochs']} epochs, {how} |")
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
