@@ -168,6 +168,7 @@ def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
     assert f"| smallest | 61.50 | {base['top1']:.2f} | {61.5 - base['top1']:+.2f} |" in text
     # The first phase trains the largest subnet alone: it is the largest's baseline.
     assert "| largest | 70.00 | 50.00 | +20.00 | 1 epochs, the 'full' phase of this run |" in text
-    assert json.loads((ofa / "report.json").read_text())["from_scratch"][0]["top1"] == base["top1"]
+    baselines = json.loads((ofa / "report.json").read_text())["from_scratch"]
+    assert [b["subnet"] for b in baselines] == ["largest", "smallest"] and baselines[1]["top1"] == base["top1"]
     with pytest.raises(ValueError, match="not a finished"):
         scratch_results(ofa)
