@@ -57,3 +57,31 @@ def cli(capsys, monkeypatch):
         return code, out.out, out.err
 
     return run
+
+
+# ---- profiling tests (local, SSH, adb) share one small demo-like space and its network ----------
+def _profile_spec():
+    from ofa_deploy.space import SpaceSpec
+
+    return SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
+
+
+PROFILE_SPEC = _profile_spec()
+
+
+@pytest.fixture(scope="module")
+def net():
+    """Random-weight supernet of PROFILE_SPEC, eval mode (what profiling exports blocks from)."""
+    import torch
+
+    from ofa_deploy.nn import OFAMobileNetV3
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    return OFAMobileNetV3(PROFILE_SPEC).eval()
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    """Block-model cache shared by every remote test of the session (a .tflite conversion takes ~1 s)."""
+    return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor, load_device
 from ofa_deploy.errors import DeviceError, LatencyTableError
@@ -26,19 +27,11 @@ from ofa_deploy.devices.local import OnnxRuntimeBackend, TorchBackend, make_back
 from ofa_deploy.latency.block_models import block_models, iter_layers, onnx_bytes
 from ofa_deploy.latency.profiler import plan_profile, run_profile
 from ofa_deploy.latency.validation import save_validation, validate
-from ofa_deploy.nn import OFAMobileNetV3
 
-SPEC = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
+SPEC = PROFILE_SPEC
 FAST = Protocol(warmup=1, min_runs=3, max_runs=3, check_every=3, sessions=1, chunk=16)
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    return OFAMobileNetV3(SPEC).eval()
 
 
 @pytest.fixture(scope="module")

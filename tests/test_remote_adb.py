@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PROFILE_SPEC
 from remote_fixtures.fake_adbd import A_VERSION_MIN, FakeAdbDaemon, adb_available, free_port
 
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.errors import DeviceError
 from ofa_deploy.latency import LatencyTable, resolution_keys
 from ofa_deploy.latency.protocol import Protocol
-from ofa_deploy.space import SpaceSpec
 
 pytestmark = pytest.mark.skipif(adb_available() is None, reason="the `adb` client is missing (apt install adb)")
 
@@ -37,9 +37,8 @@ pytest.importorskip("ai_edge_litert")
 
 from ofa_deploy.devices.adb import AdbBackend
 from ofa_deploy.latency.profiler import plan_profile, run_profile
-from ofa_deploy.nn import OFAMobileNetV3
 
-SPEC = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
+SPEC = PROFILE_SPEC
 FAST = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=2, chunk=2)
 STAND_IN = Path(__file__).parent / "remote_fixtures" / "fake_benchmark_model.py"
 
@@ -80,18 +79,6 @@ def phone(adb_server, tmp_path):
     yield d
     d.stop()
     adb("disconnect", d.serial)
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    return OFAMobileNetV3(SPEC).eval()
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"  # shared with the SSH tests
 
 
 def descriptor(**guard) -> DeviceDescriptor:

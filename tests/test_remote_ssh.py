@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PROFILE_SPEC
 from remote_fixtures.sshd import LoopbackSshd, unavailable
 
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.errors import DeviceError
 from ofa_deploy.latency import LatencyTable
 from ofa_deploy.latency.protocol import Protocol
-from ofa_deploy.space import SpaceSpec
 
 REASON = unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no OpenSSH server for the SSH tests: {REASON}")
@@ -35,9 +35,8 @@ pytest.importorskip("onnxruntime")
 from ofa_deploy.devices.local import OnnxRuntimeBackend, make_backend
 from ofa_deploy.devices.ssh import SshBackend, SshTarget
 from ofa_deploy.latency.profiler import plan_profile, run_profile
-from ofa_deploy.nn import OFAMobileNetV3
 
-SPEC = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
+SPEC = PROFILE_SPEC
 FAST = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=1, chunk=8)
 
 
@@ -47,19 +46,6 @@ def sshd(tmp_path_factory):
     server.record_host_key()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    return OFAMobileNetV3(SPEC).eval()
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    # shared by every remote test of the session (a .tflite conversion takes about a second)
-    return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"
 
 
 def descriptor(sshd: LoopbackSshd, tmp: Path, runtime: str = "onnxruntime", **kw) -> DeviceDescriptor:

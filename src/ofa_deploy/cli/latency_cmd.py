@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..errors import LatencyTableError
 from ..space import SpaceSpec
-from .common import console, err_console, fail, print_json
+from .common import console, err_console, fail, print_json, progress_bar
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
@@ -108,20 +108,6 @@ def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
     return net.eval()
 
 
-def _progress(out=console):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=out, transient=False)
-
-
 def _protocol(sessions: int, max_runs: int, seed: int):
     from ..latency.protocol import Protocol
 
@@ -207,7 +193,7 @@ def profile(
     if plan.n_todo:
         net = _build_net(spec, supernet, seed)
         try:
-            with _progress(err_console if as_json else console) as bar:
+            with progress_bar(out=err_console if as_json else console) as bar:
                 task = bar.add_task("profiling", total=plan.n_todo * proto.sessions)
 
                 def on_res(r: int, phase: str) -> None:
@@ -283,7 +269,7 @@ def validate_cmd(
                       f"validating with {bi.get('runtime_version')}")
     proto = _protocol(sessions, int(md.get("protocol", {}).get("max_runs", 200)), seed)
     net = _build_net(table.spec, supernet, seed)
-    with _progress(err_console if as_json else console) as bar:
+    with progress_bar(out=err_console if as_json else console) as bar:
         exp = bar.add_task("exporting subnets", total=samples)
         task = bar.add_task("timing subnets", total=samples * proto.sessions)
         result = validate(table, net, backend, samples, proto, rs, seed, calibrate,

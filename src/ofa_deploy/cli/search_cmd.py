@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .common import console, fail, print_json
+from .common import console, fail, print_json, progress_bar
 
 predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
                                  "supernet, fit and inspect predictors.",
@@ -99,15 +99,6 @@ def predictor_dataset(
 
     Rows are appended as they are measured; run the same command again to resume after an interruption.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from ..nn.shipped import ShippedSupernetMissing, shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
@@ -134,9 +125,7 @@ def predictor_dataset(
     if as_json or todo == 0:
         summary = builder.run()
     else:
-        bar = Progress(TextColumn("[bold]subnets"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("last {task.fields[acc]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                       console=console)
+        bar = progress_bar("last {task.fields[acc]}")
         task = bar.add_task("subnets", total=len(builder.plan), completed=len(builder.plan) - todo, acc="-")
 
         def on_row(info: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .common import console
+from .common import console, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +33,6 @@ def train(
                                                     help="Stop after this many epochs (testing resume)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from ..train.progressive import Trainer, init_distributed
     from ..train.recipe import from_scratch, load_recipe
     from ..train.report import write_report
@@ -45,9 +43,7 @@ def train(
         rec = from_scratch(rec, scratch)
     if data is not None:
         rec.data["root"] = str(data)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=console, transient=False)
+    progress = progress_bar("loss {task.fields[loss]:.3f}")
     tasks: dict[tuple, int] = {}
 
     def on_step(info: dict) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import shlex
 import shutil
 import subprocess
@@ -306,20 +305,15 @@ class AdbBackend:
             for r, keys in plan.todo.items():
                 if on_resolution is not None:
                     on_resolution(r, "measuring")
-                rng = random.Random(protocol.seed)  # per resolution, as `protocol.measure` (local runs) does
-                names = [f"{r}/{k}" for k in keys]
-                for start in range(0, len(names), protocol.chunk):
-                    chunk = names[start:start + protocol.chunk]
+                # per resolution, in the order `protocol.measure` (local runs) uses
+                for chunk, order in protocol_mod.session_order([f"{r}/{k}" for k in keys], protocol):
                     results: dict[str, list[BenchmarkResult]] = {n: [] for n in chunk}
-                    for _ in range(protocol.sessions):
-                        order = list(chunk)
-                        rng.shuffle(order)
-                        for name in order:
-                            guard.before(name)
-                            results[name].append(self._session(commands[name], name, tmp, remote))
-                            guard.after(name)
-                            if on_session is not None:
-                                on_session(name)
+                    for name in order:
+                        guard.before(name)
+                        results[name].append(self._session(commands[name], name, tmp, remote))
+                        guard.after(name)
+                        if on_session is not None:
+                            on_session(name)
                     for name in chunk:
                         st = pool_sessions(results[name])
                         key = name.split("/", 1)[1]

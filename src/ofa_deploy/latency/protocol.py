@@ -21,7 +21,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -124,6 +124,21 @@ def time_session(run: Runner, protocol: Protocol, clock: Callable[[], float] = t
     return samples
 
 
+def session_order(names: Sequence[str], protocol: Protocol) -> Iterator[tuple[list[str], list[str]]]:
+    """The interleaving every backend follows: entries in chunks of `protocol.chunk`; per chunk,
+    `protocol.sessions` rounds, each a seeded shuffle of the chunk. Yields (chunk, sessions in order)."""
+    rng = random.Random(protocol.seed)
+    names = list(names)
+    for start in range(0, len(names), protocol.chunk):
+        chunk = names[start:start + protocol.chunk]
+        order: list[str] = []
+        for _ in range(protocol.sessions):
+            round_ = list(chunk)
+            rng.shuffle(round_)
+            order += round_
+        yield chunk, order
+
+
 def measure(
     names: Sequence[str],
     open_session: Callable[[str], Runner],
@@ -141,23 +156,17 @@ def measure(
     session (progress bars).
     """
     guard = guard or Guard()
-    rng = random.Random(protocol.seed)
     results: dict[str, dict[str, float]] = {}
-    names = list(names)
-    for start in range(0, len(names), protocol.chunk):
-        chunk = names[start:start + protocol.chunk]
+    for chunk, order in session_order(names, protocol):
         pooled: dict[str, list[float]] = {n: [] for n in chunk}
-        for _ in range(protocol.sessions):
-            order = list(chunk)
-            rng.shuffle(order)
-            for name in order:
-                guard.before(name)
-                run = open_session(name)
-                pooled[name].extend(time_session(run, protocol, clock))
-                del run
-                guard.after(name)
-                if on_session is not None:
-                    on_session(name)
+        for name in order:
+            guard.before(name)
+            run = open_session(name)
+            pooled[name].extend(time_session(run, protocol, clock))
+            del run
+            guard.after(name)
+            if on_session is not None:
+                on_session(name)
         for name in chunk:
             results[name] = summarize(pooled[name])
             if on_entry is not None:
