@@ -7,6 +7,7 @@ external `.data` file (TFLITE_NOTES, point 8). The legacy one gives opset 17 in 
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -19,21 +20,28 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
 
+def onnx_model(module: nn.Module, example: torch.Tensor, input_name: str = INPUT_NAME,
+               output_name: str = OUTPUT_NAME, dynamic_batch: bool = False) -> bytes:
+    """The serialised ONNX model of `module` (eval mode) at `example`'s shape: opset 17, weights inline."""
+    buf = io.BytesIO()
+    axes = {input_name: {0: "batch"}, output_name: {0: "batch"}} if dynamic_batch else None
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deprecated, still needed
+        torch.onnx.export(module.eval(), (example.contiguous(),), buf, opset_version=OPSET,
+                          input_names=[input_name], output_names=[output_name], dynamic_axes=axes, dynamo=False)
+    return buf.getvalue()
+
+
 def export_onnx(module: nn.Module, example: torch.Tensor, path: str | os.PathLike,
                 dynamic_batch: bool = False) -> Path:
-    """Write `module` (eval mode) as ONNX at `path`, atomically; input `input`, output `logits`."""
+    """Write `module` (eval mode) as ONNX at `path`, atomically, checked; input `input`, output `logits`."""
     import onnx
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deprecated, still needed
-            torch.onnx.export(module.eval(), (example.contiguous(),), str(tmp), opset_version=OPSET,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=axes,
-                              dynamo=False)
+        tmp.write_bytes(onnx_model(module, example, dynamic_batch=dynamic_batch))
         onnx.checker.check_model(str(tmp))
         os.replace(tmp, path)
     finally:

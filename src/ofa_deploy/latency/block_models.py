@@ -12,7 +12,6 @@ Imports torch: only `profile` / `validate` use this module, never `search` or `l
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +25,6 @@ from torch import nn
 from ..space import Arch, SpaceSpec
 from .blocks import arch_keys, resolution_keys
 
-OPSET = 17
 MANIFEST = "manifest.json"
 FORMATS = ("onnx", "tflite")
 
@@ -87,14 +85,11 @@ def block_models(net: nn.Module, spec: SpaceSpec, r: int, keys: Iterable[str] | 
     return [found[k] for k in wanted]
 
 
-def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...], opset: int = OPSET) -> bytes:
-    """One-file ONNX (legacy exporter: opset 17, weights inline) of a module at a fixed shape."""
-    buf = io.BytesIO()
-    x = torch.randn(*input_shape)
-    with torch.no_grad():
-        torch.onnx.export(module.eval(), (x,), buf, input_names=["x"], output_names=["y"], opset_version=opset,
-                          dynamo=False)
-    return buf.getvalue()
+def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
+    """One-file ONNX (opset 17, weights inline) of a module at a fixed shape; input `x`, output `y`."""
+    from ..export.onnx import onnx_model
+
+    return onnx_model(module, torch.randn(*input_shape), input_name="x", output_name="y")
 
 
 def write_block_model(module: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike,
@@ -137,6 +132,8 @@ def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike, fm
         if fmt == "onnx":
             entry["onnx_path"] = str(rel)  # the name older manifests used
         entries.append(entry)
+    from ..export.onnx import OPSET
+
     doc = {"format": fmt, "opset": OPSET if fmt == "onnx" else None, "entries": entries}
     (out / MANIFEST).write_text(json.dumps(doc, indent=1))
     return out
