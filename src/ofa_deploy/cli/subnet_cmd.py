@@ -82,7 +82,20 @@ def show(
     console.print(f"params      {info['params'] / 1e6:.2f} M ({info['params']:,})")
     console.print(f"MACs        {info['macs'] / 1e6:.1f} M  [dim](conv + linear, official convention)[/]")
     for k, v in info["meta"].items():
-        console.print(f"{k:<11} {v}")
+        console.print(f"{k:<11} {_readable(v)}", highlight=False)
+
+
+def _readable(v: object, nested: bool = False) -> str:
+    """Metadata as a person reads it: `key: value, ...` for mappings (nested ones in parentheses),
+    4 significant digits."""
+    if isinstance(v, dict):
+        text = ", ".join(f"{k}: {_readable(x, True)}" for k, x in v.items() if x not in (None, {}, []))
+        return f"({text})" if nested else text
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_readable(x, True) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
 
 
 @subnet_app.command("convert")

@@ -1,0 +1,70 @@
+"""What ships in the package: the demo supernet, its accuracy predictor and this CPU's latency
+table work together on a fresh install (the README's main job), and describe themselves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ofa_deploy.latency import LatencyTable, default_table_dir
+from ofa_deploy.nn.shipped import SHIPPED_DIR, shipped_spec, shipped_supernet_path
+from ofa_deploy.predictor import Predictor, default_predictor_path
+from ofa_deploy.space import ArchBatch, largest_arch, smallest_arch
+from ofa_deploy.train import load_recipe
+
+
+def test_supernet_describes_itself_and_is_small():
+    path = shipped_supernet_path()
+    assert path.stat().st_size <= 15e6
+    assert shipped_spec() == load_recipe("demo-fmnist").space
+    report = json.loads((SHIPPED_DIR / "report.json").read_text())
+    assert [p["phase"] for p in report["phases"]] == [p.name for p in load_recipe("demo-fmnist").phases]
+    assert (SHIPPED_DIR / "training_log.jsonl").exists() and (SHIPPED_DIR / "report.md").exists()
+
+
+def test_predictor_and_table_belong_to_the_shipped_space():
+    spec = shipped_spec()
+    pred = Predictor.load(default_predictor_path())
+    assert pred.spec == spec and pred.resolutions == spec.resolutions
+    table = LatencyTable.load(default_table_dir("cpu", spec))
+    assert table.spec == spec and set(table.resolutions) == set(spec.resolutions)
+    assert table.calibration is not None
+    batch = ArchBatch.from_archs([smallest_arch(spec, 32), largest_arch(spec, 32)])
+    lat = table.predict(batch, calibrated=True)
+    assert 0 < lat[0] < lat[1]
+    assert 0.5 < pred.predict(batch).min() and pred.predict(batch).max() < 1.0
+
+
+def test_shipped_weights_are_trained():
+    import torch
+
+    from ofa_deploy.data import load_dataset
+    from ofa_deploy.data.datasets import DatasetError
+    from ofa_deploy.nn import load_supernet
+    from ofa_deploy.train import evaluate_arch
+
+    torch.set_num_threads(1)
+    try:
+        splits = load_dataset("fashion-mnist", None, 5000, 0)
+    except DatasetError as e:  # the dataset is a Debian package that `make test` installs
+        pytest.skip(f"Fashion-MNIST not installed ({e}); `make test` installs dataset-fashion-mnist")
+    net = load_supernet(shipped_supernet_path())
+    acc = evaluate_arch(net, largest_arch(net.spec, 32), splits, "test", bn_images=500, limit=1000)
+    assert acc > 85.0  # chance is 10 %: the shipped weights are the trained ones
+
+
+def test_search_then_export_on_the_shipped_defaults(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    spec = shipped_spec()
+    table = LatencyTable.load(default_table_dir("cpu", spec))
+    lo, hi = table.predict(ArchBatch.from_archs([smallest_arch(spec, 24), largest_arch(spec, 32)]), calibrated=True)
+    budget = f"{(lo + hi) / 2:.4f}ms"
+    code, out, err = cli("search", "--device", "cpu", "--latency", budget, "--json")
+    assert code == 0, err
+    result = json.loads(out)["results"][0]
+    assert result["latency_ms"] <= (lo + hi) / 2 + 1e-6
+    code, out, err = cli("export", "--format", "onnx", "--out", tmp_path / "s.onnx", "--verify-images", "200", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["passed"] and report["subnet"]["arch"] == result["arch"]
