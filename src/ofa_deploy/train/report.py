@@ -12,13 +12,13 @@ from .progressive import phase_table
 from .recipe import SCRATCH_SUBNETS, Recipe
 
 
-def train_seconds(log_path: Path) -> float:
-    seconds = 0.0
-    for line in Path(log_path).read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("event") == "epoch":
-            seconds += rec.get("seconds") or 0.0
-    return seconds
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (Path(run_dir) / "log.jsonl").read_text().splitlines()]
+
+
+def epochs_of(log: list[dict[str, Any]], phase: str | None = None) -> list[dict[str, Any]]:
+    """The log's epoch records (of one phase, when given)."""
+    return [r for r in log if r.get("event") == "epoch" and (phase is None or r.get("phase") == phase)]
 
 
 def scratch_results(run_dir: Path) -> dict[str, Any]:
@@ -27,15 +27,15 @@ def scratch_results(run_dir: Path) -> dict[str, Any]:
     if len(rows) != 1 or not rows[0]["phase"].startswith("scratch-"):
         raise ValueError(f"{run_dir} is not a finished `ofa-deploy train --from-scratch` run")
     which = rows[0]["phase"].removeprefix("scratch-")
-    epochs = sum(1 for line in (Path(run_dir) / "log.jsonl").read_text().splitlines()
-                 if json.loads(line).get("event") == "epoch")
-    return {"subnet": which, "top1": rows[0][which], "minutes": train_seconds(Path(run_dir) / "log.jsonl") / 60,
-            "epochs": epochs}
+    epochs = epochs_of(read_log(run_dir))
+    return {"subnet": which, "top1": rows[0][which], "minutes": sum(e.get("seconds") or 0.0 for e in epochs) / 60,
+            "epochs": len(epochs)}
 
 
 def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = None) -> Path:
     rows = phase_table(out / "log.jsonl")
-    seconds = train_seconds(out / "log.jsonl")
+    log = read_log(out)
+    seconds = sum(e.get("seconds") or 0.0 for e in epochs_of(log))
     final = rows[-1] if rows else {}
     scratch = [scratch_results(d) for d in scratch_dirs or []]
     first = recipe.phases[0]
@@ -45,9 +45,7 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
                                                            [max(spec.depth_list)])):
         # The first phase *is* the largest subnet trained alone with that budget (`from_scratch`
         # gives exactly that recipe), so its result is the largest's baseline.
-        n_first = sum(1 for line in (out / "log.jsonl").read_text().splitlines()
-                      if json.loads(line).get("event") == "epoch" and json.loads(line).get("phase") == first.name)
-        scratch.append({"subnet": "largest", "top1": rows[0]["largest"], "epochs": n_first,
+        scratch.append({"subnet": "largest", "top1": rows[0]["largest"], "epochs": len(epochs_of(log, first.name)),
                         "minutes": None, "note": f"the {first.name!r} phase of this run"})
     scratch.sort(key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
     (out / "report.json").write_text(json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
