@@ -18,17 +18,17 @@ Layout of a bundle folder (what lands on the device):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..export.quiet import captured_output
 from ..latency import protocol as _protocol
 from ..latency.block_models import MANIFEST, BlockModel, block_models, export_block_models, write_block_model
 
@@ -119,18 +119,6 @@ def model_digest(m: BlockModel, fmt: str) -> str:
     return h.hexdigest()[:32]
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """litert-torch prints progress and C++ logs; keep them off the CLI's progress bar."""
-    try:
-        from ..export.quiet import captured_output
-    except ImportError:  # pragma: no cover - older trees without export.quiet
-        yield
-        return
-    with captured_output():
-        yield
-
-
 def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, folder: str | os.PathLike,
                  cache: str | os.PathLike | None = None, on_progress: Progress | None = None,
                  run_config: dict[str, Any] | None = None, on_file: Callable[[Path], None] | None = None) -> Bundle:
@@ -166,7 +154,7 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
             hit = cached.exists()
             if not hit:
                 tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-                with _quiet():
+                with captured_output():  # litert-torch logs; keep them off the progress bar
                     write_block_model(m.module, m.input_shape, tmp, fmt_)
                 os.replace(tmp, cached)
             try:
