@@ -139,21 +139,22 @@ class CudaBackend(TorchBackend):
         return run
 
 
+# The command-line options each remote connection takes (the others are ignored).
+REMOTE_OPTIONS = {"ssh": ("host", "accept_new_host_key"), "adb": ("serial", "benchmark_binary")}
+
+
 def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: int | None = None,
                  **remote: Any) -> Any:
     """The backend that measures on `device` (optionally overriding its runtime / threads).
 
     `remote` goes to the ssh backend (`host`, `accept_new_host_key`) or the adb backend (`serial`,
     `benchmark_binary`); options of the other kind, and None values, are ignored."""
-    if device.connection in ("ssh", "adb"):
-        import inspect
-
+    if device.connection in REMOTE_OPTIONS:
         from . import adb, ssh
 
         cls = ssh.SshBackend if device.connection == "ssh" else adb.AdbBackend
-        names = inspect.signature(cls).parameters
         return cls(device, runtime=runtime, threads=threads,
-                   **{k: v for k, v in remote.items() if v is not None and k in names})
+                   **{k: remote[k] for k in REMOTE_OPTIONS[device.connection] if remote.get(k) is not None})
     runtime = runtime or device.runtime
     threads = threads or device.threads
     if device.precision != "fp32":
