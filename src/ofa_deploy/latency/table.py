@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from ..errors import LatencyTableError, SpaceError
+from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec
 from .blocks import arch_keys, resolution_keys
 
@@ -402,17 +403,12 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 def read_rows(path: Path, repair: bool = False) -> list[Row]:
     """Parse `table.csv`. A last line without newline is a half-written row (the profiler was
     killed mid-write): an error, or dropped from the file when `repair` is set (resume)."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        if not repair:
-            raise LatencyTableError(
-                f"{path}: the last row is half-written (the profiler was interrupted while writing); "
-                "re-run the same `ofa-deploy profile` command to drop it and resume"
-            )
-        raw = raw[: raw.rfind(b"\n") + 1]
-        path.write_bytes(raw)
+    raw, partial = complete_lines(path, repair)
+    if partial and not repair:
+        raise LatencyTableError(
+            f"{path}: the last row is half-written (the profiler was interrupted while writing); "
+            "re-run the same `ofa-deploy profile` command to drop it and resume"
+        )
     try:
         text = raw.decode()
     except UnicodeDecodeError:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, FormatError, SpaceError
+from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
 
 DATASET_FORMAT = "ofa-deploy-accuracy-dataset"
@@ -137,14 +138,7 @@ def _parse_rows(text: str, source: Path) -> list[dict[str, Any]]:
 
 def _complete_text(path: Path, repair: bool) -> str:
     """The file's text up to its last newline; with `repair`, a half-written tail is cut off on disk."""
-    if not path.exists():
-        return ""
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end != len(data) and repair:
-        with open(path, "r+b") as f:
-            f.truncate(end)
-    return data[:end].decode("utf-8")
+    return complete_lines(path, repair)[0].decode("utf-8")
 
 
 def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
