@@ -172,3 +172,33 @@ def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
     assert [b["subnet"] for b in baselines] == ["largest", "smallest"] and baselines[1]["top1"] == base["top1"]
     with pytest.raises(ValueError, match="not a finished"):
         scratch_results(ofa)
+
+
+def test_sandwich_rule_trains_the_phases_largest_and_smallest_every_step(tmp_path):
+    raw = dict(load_recipe("tiny-synthetic").raw)
+    kernel = {**raw["phases"][1], "subnets_per_step": 3, "include_largest": True, "include_smallest": True}
+    recipe = parse_recipe({**raw, "phases": [raw["phases"][0], kernel]})
+    trainer = Trainer(recipe, tmp_path)
+    seen = []
+    set_active = trainer.model.set_active
+    trainer.model.set_active = lambda arch: (seen.append(arch), set_active(arch))
+    trainer.optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.0)
+    for step in range(4):
+        trainer.train_step(recipe.phases[1], np.random.default_rng(step), 0.0)
+    phase = recipe.phases[1]
+    assert len(seen) == 12
+    for largest, _, smallest in zip(seen[0::3], seen[1::3], seen[2::3]):
+        assert set(largest.ks) == {max(phase.ks)} and set(smallest.ks) == {min(phase.ks)}
+        assert set(largest.e) == set(smallest.e) == {4} and largest.r == smallest.r
+    with pytest.raises(FormatError, match="subnets_per_step to 2 or more"):
+        parse_recipe({**raw, "phases": [raw["phases"][0], {**kernel, "subnets_per_step": 1}]})
+
+
+def test_scratch_baseline_survives_changes_to_the_elastic_phases():
+    from ofa_deploy.train.recipe import from_scratch
+
+    raw = dict(load_recipe("tiny-synthetic").raw)
+    longer = parse_recipe({**raw, "phases": [raw["phases"][0], {**raw["phases"][1], "epochs": 9}]})
+    assert from_scratch(longer, "middle").raw == from_scratch(load_recipe("tiny-synthetic"), "middle").raw
+    first = parse_recipe({**raw, "phases": [{**raw["phases"][0], "epochs": 3}, *raw["phases"][1:]]})
+    assert from_scratch(first, "middle").raw != from_scratch(load_recipe("tiny-synthetic"), "middle").raw

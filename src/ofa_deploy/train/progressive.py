@@ -2,7 +2,8 @@
 
 Train the full network first; then make one dimension elastic at a time: kernel size, depth (two
 steps), expand ratio (two steps, channels sorted first). Every step samples several subnets and a
-random resolution; knowledge distillation uses the frozen full network from the end of the first
+random resolution (optionally always including the phase's largest subnet and, the sandwich rule
+of BigNAS, its smallest); knowledge distillation uses the frozen full network from the end of the first
 phase (upstream: the pretrained largest network as teacher). Learning rate: warm-up + cosine per
 phase.
 
@@ -131,15 +132,17 @@ def report_archs(recipe: Recipe) -> dict[str, Arch]:
     return {"largest": largest_arch(spec, r), "middle": middle_arch(spec, r), "smallest": smallest_arch(spec, r)}
 
 
+def phase_arch(phase: Phase, spec, pick, r: int) -> Arch:
+    """The subnet taking `pick` (max, min, ...) of the phase's kernel sizes, expands and depths everywhere."""
+    return Arch((pick(phase.ks),) * spec.n_blocks, (pick(phase.expand),) * spec.n_blocks,
+                (pick(phase.depth),) * spec.n_stages, r)
+
+
 def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
     """Largest, middle and smallest subnets among the choices trained so far (for phase reports)."""
-    spec = recipe.space
-    nb, ns, r = spec.n_blocks, spec.n_stages, spec.resolutions[-1]
-
-    def pick(f):
-        return Arch((f(phase.ks),) * nb, (f(phase.expand),) * nb, (f(phase.depth),) * ns, r)
-
-    return {"largest": pick(max), "middle": pick(lambda v: sorted(v)[len(v) // 2]), "smallest": pick(min)}
+    spec, r = recipe.space, recipe.space.resolutions[-1]
+    return {name: phase_arch(phase, spec, pick, r)
+            for name, pick in (("largest", max), ("middle", lambda v: sorted(v)[len(v) // 2]), ("smallest", min))}
 
 
 # ---- training -----------------------------------------------------------------------------
@@ -233,8 +236,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         archs = [sample_arch(phase, self.recipe, rng, r) for _ in range(phase.subnets_per_step)]
         if phase.include_largest:
-            archs[0] = Arch((max(phase.ks),) * spec.n_blocks, (max(phase.expand),) * spec.n_blocks,
-                            (max(phase.depth),) * spec.n_stages, r)
+            archs[0] = phase_arch(phase, spec, max, r)
+        if phase.include_smallest:
+            archs[-1] = phase_arch(phase, spec, min, r)
         total = 0.0
         self.model.train()
         for arch in archs:

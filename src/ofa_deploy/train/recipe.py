@@ -27,6 +27,7 @@ class Phase:
     depth: list[int]
     subnets_per_step: int = 1
     include_largest: bool = False
+    include_smallest: bool = False  # the sandwich rule (BigNAS): the phase's smallest subnet every step
     kd: float = 0.0
     sort_channels: int | None = None
     warmup_steps: int = 0
@@ -90,6 +91,7 @@ def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
                 depth=[int(v) for v in ph.get("depth", [max(space.depth_list)])],
                 subnets_per_step=int(ph.get("subnets_per_step", 1)),
                 include_largest=bool(ph.get("include_largest", False)),
+                include_smallest=bool(ph.get("include_smallest", False)),
                 kd=float(ph.get("kd", 0.0)),
                 sort_channels=ph.get("sort_channels"),
                 warmup_steps=int(ph.get("warmup_steps", 0)),
@@ -110,6 +112,10 @@ def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
             bad = [v for v in values if v not in allowed]
             if bad:
                 raise FormatError(f"{source}: phase {ph.name!r} {what} {bad} not in the space's {list(allowed)}")
+        if ph.subnets_per_step < ph.include_largest + ph.include_smallest:
+            raise FormatError(f"{source}: phase {ph.name!r} includes the largest and the smallest subnet in every "
+                              f"step but samples only {ph.subnets_per_step} subnet per step: set subnets_per_step "
+                              "to 2 or more")
     if not recipe.phases:
         raise FormatError(f"{source}: no phases")
     return recipe
@@ -137,5 +143,7 @@ def from_scratch(recipe: Recipe, which: str) -> Recipe:
     first = recipe.phases[0]
     phase = Phase(name=f"scratch-{which}", epochs=first.epochs, lr=first.lr, ks=pick(spec.ks_list),
                   expand=pick(spec.expand_list), depth=pick(spec.depth_list), warmup_steps=first.warmup_steps)
-    raw = {**recipe.raw, "from_scratch": which}
+    # Only what the baseline uses identifies it: a later change to the elastic phases keeps it valid.
+    raw = {**{k: v for k, v in recipe.raw.items() if k != "phases"}, "phases": recipe.raw["phases"][:1],
+           "from_scratch": which}
     return replace(recipe, name=f"{recipe.name}-scratch-{which}", phases=[phase], raw=raw)
