@@ -38,7 +38,7 @@ from ..data.datasets import Splits
 from ..errors import CheckpointError
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights
-from ..space import Arch, largest_arch, middle_arch, smallest_arch
+from ..space import Arch, SpaceSpec, largest_arch, middle_arch, smallest_arch
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
 
@@ -132,7 +132,7 @@ def report_archs(recipe: Recipe) -> dict[str, Arch]:
     return {"largest": largest_arch(spec, r), "middle": middle_arch(spec, r), "smallest": smallest_arch(spec, r)}
 
 
-def phase_arch(phase: Phase, spec, pick, r: int) -> Arch:
+def phase_arch(phase: Phase, spec: SpaceSpec, pick: Callable[[list[int]], int], r: int) -> Arch:
     """The subnet taking `pick` (max, min, ...) of the phase's kernel sizes, expands and depths everywhere."""
     return Arch((pick(phase.ks),) * spec.n_blocks, (pick(phase.expand),) * spec.n_blocks,
                 (pick(phase.depth),) * spec.n_stages, r)

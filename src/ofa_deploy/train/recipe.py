@@ -112,7 +112,7 @@ def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
             bad = [v for v in values if v not in allowed]
             if bad:
                 raise FormatError(f"{source}: phase {ph.name!r} {what} {bad} not in the space's {list(allowed)}")
-        if ph.subnets_per_step < ph.include_largest + ph.include_smallest:
+        if ph.include_largest and ph.include_smallest and ph.subnets_per_step < 2:
             raise FormatError(f"{source}: phase {ph.name!r} includes the largest and the smallest subnet in every "
                               f"step but samples only {ph.subnets_per_step} subnet per step: set subnets_per_step "
                               "to 2 or more")
