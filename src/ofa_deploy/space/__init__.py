@@ -3,7 +3,7 @@
 Imports numpy and yaml only (no torch): the search and latency code build on it.
 """
 
-from .arch import Arch, largest_arch, middle_arch, smallest_arch
+from .arch import Arch, largest_arch, middle_arch, middle_choice, smallest_arch
 from .costs import CostModel, arch_costs, cost_model
 from .encoding import ArchBatch, active_mask, sample_archs, value_index
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
@@ -37,6 +37,7 @@ __all__ = [
     "make_divisible",
     "middle_arch",
     "middle_channels",
+    "middle_choice",
     "official_space",
     "parse_subnet",
     "sample_archs",

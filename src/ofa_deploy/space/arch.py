@@ -156,13 +156,14 @@ def smallest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
                 r if r is not None else spec.resolutions[0])
 
 
+def middle_choice(values) -> int:
+    """The middle of a list of choices (the upper middle of an even count): what "middle" means in
+    reports, phase reports and from-scratch baselines alike."""
+    return sorted(values)[len(values) // 2]
+
+
 def middle_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     """The arch with the middle choice of every dimension (used in reports)."""
-    nb = spec.n_blocks
-
-    def mid(values: tuple[int, ...]) -> int:
-        return values[len(values) // 2]
-
-    rs = spec.resolutions
+    nb, mid = spec.n_blocks, middle_choice
     return Arch((mid(spec.ks_list),) * nb, (mid(spec.expand_list),) * nb, (mid(spec.depth_list),) * spec.n_stages,
-                r if r is not None else mid(rs))
+                r if r is not None else mid(spec.resolutions))

@@ -38,7 +38,7 @@ from ..data.datasets import Splits
 from ..errors import CheckpointError
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights
-from ..space import Arch, SpaceSpec, largest_arch, middle_arch, smallest_arch
+from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
 
@@ -142,7 +142,7 @@ def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
     """Largest, middle and smallest subnets among the choices trained so far (for phase reports)."""
     spec, r = recipe.space, recipe.space.resolutions[-1]
     return {name: phase_arch(phase, spec, pick, r)
-            for name, pick in (("largest", max), ("middle", lambda v: sorted(v)[len(v) // 2]), ("smallest", min))}
+            for name, pick in (("largest", max), ("middle", middle_choice), ("smallest", min))}
 
 
 # ---- training -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ..errors import FormatError
-from ..space import SpaceSpec
+from ..space import SpaceSpec, middle_choice
 
 
 @dataclass
@@ -137,8 +137,7 @@ def from_scratch(recipe: Recipe, which: str) -> Recipe:
     spec = recipe.space
 
     def pick(values: tuple[int, ...]) -> list[int]:
-        ordered = sorted(values)
-        return [{"largest": ordered[-1], "middle": ordered[len(ordered) // 2], "smallest": ordered[0]}[which]]
+        return [{"largest": max, "middle": middle_choice, "smallest": min}[which](values)]
 
     first = recipe.phases[0]
     phase = Phase(name=f"scratch-{which}", epochs=first.epochs, lr=first.lr, ks=pick(spec.ks_list),
