@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # How the artefacts shipped in src/ofa_deploy/_data/ and latency_tables/cpu/ were made, in order.
-# Each step resumes where it stopped: rerun the script after an interruption. About 2 h on 2 cores.
+# Each step resumes where it stopped: rerun the script after an interruption. About 2.5 h on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=src/ofa_deploy/_data
 # 1. The demo supernet: progressive shrinking on Fashion-MNIST (runs/ is scratch space, not shipped).
-#    2 threads on an idle machine (about 100 min); with other jobs on the CPU, 1 thread is faster.
+#    2 threads on an idle machine (100-110 min); with other jobs on the CPU, 1 thread is faster.
 ofa-deploy train --recipe demo-fmnist --out runs/demo-fmnist --threads 2 --resume
 # 2. The paper's baselines: the largest, middle and smallest subnet trained alone (first phase's budget).
 for w in smallest middle; do  # largest: the first phase of step 1 is that run
