@@ -105,6 +105,22 @@ def test_recipe_errors():
     assert [p.sort_channels for p in load_recipe("demo-fmnist").phases][-2:] == [0, 1]
 
 
+def test_crop_padding_shows_the_chosen_fill():
+    from ofa_deploy.data.batches import BatchStream
+    from ofa_deploy.data.datasets import ArraySplit, Splits
+
+    black = ArraySplit(np.zeros((64, 1, 8, 8), np.uint8), np.zeros(64, np.int64))
+    splits = Splits(black, black, black, 1, 1, mean=0.25, std=0.5, name="black")
+    x, _ = BatchStream(black, splits, 64, crop_pad=2, crop_fill="background").next_batch(8)
+    assert torch.all(x == -0.5)  # a 0 pixel after normalisation: the crop's border is image background
+    x, _ = BatchStream(black, splits, 64, crop_pad=2, crop_fill="mean").next_batch(8)
+    assert torch.any(x == 0.0) and torch.any(x == -0.5)  # the mean grey shows where the crop shifted
+    raw = dict(load_recipe("tiny-synthetic").raw)
+    raw["data"] = {**raw.get("data", {}), "crop_fill": "white"}
+    with pytest.raises(FormatError, match="crop_fill 'white' is not one of mean, background"):
+        parse_recipe(raw)
+
+
 def test_idx_reader_rejects_bad_files(tmp_path):
     (tmp_path / "x").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05abc")
     with pytest.raises(DatasetError, match="truncated"):

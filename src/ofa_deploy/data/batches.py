@@ -27,10 +27,13 @@ def to_tensor(images: np.ndarray, splits: Splits, r: int, channels_last: bool = 
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
 
 
-def augment(x: torch.Tensor, pad: int, rng: torch.Generator) -> torch.Tensor:
-    """Random crop (zero padding `pad`) + horizontal flip, per sample, in batched indexing."""
+CROP_FILLS = ("mean", "background")
+
+
+def augment(x: torch.Tensor, pad: int, rng: torch.Generator, fill: float = 0.0) -> torch.Tensor:
+    """Random crop (padding `pad` filled with `fill`) + horizontal flip, per sample, in batched indexing."""
     n, c, h, w = x.shape
-    xp = F.pad(x, (pad,) * 4)
+    xp = F.pad(x, (pad,) * 4, value=fill)
     oy = torch.randint(0, 2 * pad + 1, (n,), generator=rng)
     ox = torch.randint(0, 2 * pad + 1, (n,), generator=rng)
     rows = (oy[:, None] + torch.arange(h)[None, :])  # (n, h)
@@ -43,12 +46,20 @@ def augment(x: torch.Tensor, pad: int, rng: torch.Generator) -> torch.Tensor:
 
 
 class BatchStream:
-    """Endless shuffled training batches; `next_batch(r)` returns (x at r x r, y)."""
+    """Endless shuffled training batches; `next_batch(r)` returns (x at r x r, y).
+
+    `crop_fill` is what the random crop's padding shows: "background" the colour of a 0 pixel (black,
+    like the border added around Fashion-MNIST and like padding the raw image), "mean" the normalised 0,
+    i.e. the dataset's mean grey (the behaviour the first shipped demo supernets were trained with).
+    """
 
     def __init__(self, split: ArraySplit, splits: Splits, batch_size: int, seed: int = 0,
-                 crop_pad: int = 2, channels_last: bool = True):
+                 crop_pad: int = 2, channels_last: bool = True, crop_fill: str = "mean"):
+        if crop_fill not in CROP_FILLS:
+            raise ValueError(f"crop_fill {crop_fill!r}: choose one of {', '.join(CROP_FILLS)}")
         self.split, self.splits = split, splits
         self.batch_size, self.crop_pad, self.channels_last = batch_size, crop_pad, channels_last
+        self.crop_fill_value = -splits.mean / splits.std if crop_fill == "background" else 0.0
         self.rng = np.random.default_rng(seed)
         self.torch_rng = torch.Generator().manual_seed(seed)
         self._order = self.rng.permutation(len(split))
@@ -74,7 +85,7 @@ class BatchStream:
         if self.splits.pad:
             x = F.pad(x, (self.splits.pad,) * 4, value=-self.splits.mean / self.splits.std)
         if self.crop_pad:
-            x = augment(x, self.crop_pad, self.torch_rng)
+            x = augment(x, self.crop_pad, self.torch_rng, self.crop_fill_value)
         if x.shape[-1] != r:
             x = F.interpolate(x, size=(r, r), mode="bilinear", align_corners=False, antialias=r < x.shape[-1])
         x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()

@@ -162,7 +162,8 @@ class Trainer:
                 f"classes but the recipe's space has {recipe.space.in_channels} / {recipe.space.n_classes}"
             )
         train_split = self.splits.train.subset(data.get("train_subset"), recipe.seed)
-        self.stream = BatchStream(train_split, self.splits, recipe.batch_size, seed=recipe.seed + 1000 * self.rank)
+        self.stream = BatchStream(train_split, self.splits, recipe.batch_size, seed=recipe.seed + 1000 * self.rank,
+                                  crop_fill=data.get("crop_fill", "mean"))
         torch.manual_seed(recipe.seed)
         self.model = OFAMobileNetV3(recipe.space).to(memory_format=torch.channels_last)
         sync_model(self.model, self.world, average_buffers=False)

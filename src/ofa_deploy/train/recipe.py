@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..data.batches import CROP_FILLS
 from ..errors import FormatError
 from ..space import SpaceSpec, middle_choice
 
@@ -118,6 +119,9 @@ def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
                               "to 2 or more")
     if not recipe.phases:
         raise FormatError(f"{source}: no phases")
+    if recipe.data.get("crop_fill", "mean") not in CROP_FILLS:
+        raise FormatError(f"{source}: data.crop_fill {recipe.data['crop_fill']!r} is not one of "
+                          f"{', '.join(CROP_FILLS)} (what the random crop's padding shows)")
     return recipe
 
 
