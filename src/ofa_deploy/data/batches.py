@@ -16,12 +16,16 @@ import torch.nn.functional as F
 from .datasets import ArraySplit, Splits
 
 
-def to_tensor(images: np.ndarray, splits: Splits, r: int, channels_last: bool = True) -> torch.Tensor:
-    """uint8 (N,C,H,W) -> normalised float at r x r (deterministic: pad, then resize)."""
+def normalise(images: np.ndarray, splits: Splits) -> torch.Tensor:
+    """uint8 (N,C,H,W) -> float normalised with the dataset's mean and std, with its border added."""
     x = torch.from_numpy(images).float().div_(255.0)
     x = (x - splits.mean) / splits.std
-    if splits.pad:
-        x = F.pad(x, (splits.pad,) * 4, value=-splits.mean / splits.std)
+    return F.pad(x, (splits.pad,) * 4, value=splits.background) if splits.pad else x
+
+
+def to_tensor(images: np.ndarray, splits: Splits, r: int, channels_last: bool = True) -> torch.Tensor:
+    """uint8 (N,C,H,W) -> normalised float at r x r (deterministic: pad, then resize)."""
+    x = normalise(images, splits)
     if x.shape[-1] != r or x.shape[-2] != r:
         x = F.interpolate(x, size=(r, r), mode="bilinear", align_corners=False, antialias=r < x.shape[-1])
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
@@ -59,7 +63,7 @@ class BatchStream:
             raise ValueError(f"crop_fill {crop_fill!r}: choose one of {', '.join(CROP_FILLS)}")
         self.split, self.splits = split, splits
         self.batch_size, self.crop_pad, self.channels_last = batch_size, crop_pad, channels_last
-        self.crop_fill_value = -splits.mean / splits.std if crop_fill == "background" else 0.0
+        self.crop_fill_value = splits.background if crop_fill == "background" else 0.0
         self.rng = np.random.default_rng(seed)
         self.torch_rng = torch.Generator().manual_seed(seed)
         self._order = self.rng.permutation(len(split))
@@ -80,10 +84,7 @@ class BatchStream:
             self._pos = 0
         idx = np.sort(self._order[self._pos:self._pos + self.batch_size])
         self._pos += self.batch_size
-        x = torch.from_numpy(self.split.images[idx]).float().div_(255.0)
-        x = (x - self.splits.mean) / self.splits.std
-        if self.splits.pad:
-            x = F.pad(x, (self.splits.pad,) * 4, value=-self.splits.mean / self.splits.std)
+        x = normalise(self.split.images[idx], self.splits)
         if self.crop_pad:
             x = augment(x, self.crop_pad, self.torch_rng, self.crop_fill_value)
         if x.shape[-1] != r:

@@ -55,6 +55,11 @@ class Splits:
     name: str
     pad: int = 0  # zero padding added around each image before resizing (Fashion-MNIST: 28 -> 32)
 
+    @property
+    def background(self) -> float:
+        """A 0 pixel after normalisation: the colour of the padding around the image."""
+        return -self.mean / self.std
+
 
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
