@@ -32,6 +32,7 @@ def to_tensor(images: np.ndarray, splits: Splits, r: int, channels_last: bool = 
 
 
 CROP_FILLS = ("mean", "background")
+DEFAULT_CROP_FILL = "mean"  # what recipes without data.crop_fill get
 
 
 def augment(x: torch.Tensor, pad: int, rng: torch.Generator, fill: float = 0.0) -> torch.Tensor:
@@ -58,7 +59,7 @@ class BatchStream:
     """
 
     def __init__(self, split: ArraySplit, splits: Splits, batch_size: int, seed: int = 0,
-                 crop_pad: int = 2, channels_last: bool = True, crop_fill: str = "mean"):
+                 crop_pad: int = 2, channels_last: bool = True, crop_fill: str = DEFAULT_CROP_FILL):
         if crop_fill not in CROP_FILLS:
             raise ValueError(f"crop_fill {crop_fill!r}: choose one of {', '.join(CROP_FILLS)}")
         self.split, self.splits = split, splits

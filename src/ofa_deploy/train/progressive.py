@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import BatchStream, load_dataset
+from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
 from ..errors import CheckpointError
 from ..nn import OFAMobileNetV3, save_supernet
@@ -163,7 +164,7 @@ class Trainer:
             )
         train_split = self.splits.train.subset(data.get("train_subset"), recipe.seed)
         self.stream = BatchStream(train_split, self.splits, recipe.batch_size, seed=recipe.seed + 1000 * self.rank,
-                                  crop_fill=data.get("crop_fill", "mean"))
+                                  crop_fill=data.get("crop_fill", DEFAULT_CROP_FILL))
         torch.manual_seed(recipe.seed)
         self.model = OFAMobileNetV3(recipe.space).to(memory_format=torch.channels_last)
         sync_model(self.model, self.world, average_buffers=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..data.batches import CROP_FILLS
+from ..data.batches import CROP_FILLS, DEFAULT_CROP_FILL
 from ..errors import FormatError
 from ..space import SpaceSpec, middle_choice
 
@@ -119,7 +119,7 @@ def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
                               "to 2 or more")
     if not recipe.phases:
         raise FormatError(f"{source}: no phases")
-    if recipe.data.get("crop_fill", "mean") not in CROP_FILLS:
+    if recipe.data.get("crop_fill", DEFAULT_CROP_FILL) not in CROP_FILLS:
         raise FormatError(f"{source}: data.crop_fill {recipe.data['crop_fill']!r} is not one of "
                           f"{', '.join(CROP_FILLS)} (what the random crop's padding shows)")
     return recipe
