@@ -75,8 +75,18 @@ def test_two_process_data_parallel_ranks_end_identical(tmp_path):
     assert _same_weights(r0, r1)
     single = Trainer(load_recipe("tiny-synthetic"), tmp_path / "single")
     single.run()
-    # Two ranks see twice the data per step: the result differs from a single-process run.
+    # The same images per step, but drawn by two streams and normalised by two BN batches.
     assert not _same_weights(r0, single.model.state_dict())
+    # The recipe's batch size is per step, all processes together: each of the two ranks draws half.
+    assert [int((tmp_path / f"rank{r}.batch").read_text()) for r in (0, 1)] == [single.stream.batch_size // 2] * 2
+
+
+def test_batch_size_that_does_not_split_over_the_processes_is_refused(tmp_path, monkeypatch):
+    from ofa_deploy.train import progressive
+
+    monkeypatch.setattr(progressive, "dist_info", lambda: (0, 3))
+    with pytest.raises(FormatError, match="batch_size 32 .* does not split over 3 processes"):
+        Trainer(load_recipe("tiny-synthetic"), tmp_path)
 
 
 def test_bn_recalibration_uses_cumulative_statistics():
@@ -175,11 +185,18 @@ def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
     ofa = tmp_path / "ofa"
     ofa.mkdir()
     (ofa / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
-        {"event": "epoch", "phase": "full", "seconds": 60.0},
-        {"event": "phase_end", "phase": "full", "test_top1": {"largest": 50.0, "middle": 50.0, "smallest": 50.0}},
-        {"event": "phase_end", "phase": "expand", "test_top1": {"largest": 70.0, "middle": 65.0, "smallest": 61.5}},
+        {"time": "2026-01-01T10:00:00", "event": "phase_start", "phase": "full"},
+        {"time": "2026-01-01T10:01:00", "event": "epoch", "phase": "full", "seconds": 60.0},
+        {"time": "2026-01-01T10:01:30", "event": "phase_end", "phase": "full",
+         "test_top1": {"largest": 50.0, "middle": 50.0, "smallest": 50.0}},
+        {"time": "2026-01-01T12:00:00", "event": "resume", "phase": 1, "epoch_in_phase": 0},
+        {"time": "2026-01-01T12:01:00", "event": "phase_end", "phase": "expand",
+         "test_top1": {"largest": 70.0, "middle": 65.0, "smallest": 61.5}},
     ]) + "\n")
     text = write_report(ofa, recipe, [tmp_path / "scratch"]).read_text()
+    # Wall clock: 60 + 30 + 60 s; the two hours before the --resume are not training time.
+    assert "1.0 min the sum of epochs, 2.5 min wall clock" in text
+    assert json.loads((ofa / "report.json").read_text())["wall_seconds"] == 150.0
     assert "| full | 2 | 50.00 | 50.00 | 50.00 |" in text
     assert f"| smallest | 61.50 | {base['top1']:.2f} | {61.5 - base['top1']:+.2f} |" in text
     # The first phase trains the largest subnet alone: it is the largest's baseline.

@@ -56,8 +56,10 @@ def train(
     trainer = Trainer(rec, out, progress=on_step, threads=threads)
     if trainer.rank != 0:
         trainer.progress = lambda info: None
-    console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
-                  f"{trainer.steps_per_epoch} steps/epoch, {trainer.world} process(es); run folder {out}")
+    if trainer.rank == 0:
+        console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
+                      f"{trainer.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
+                      f"{trainer.world} process(es); run folder {out}")
     with progress if trainer.rank == 0 else _null():
         result = trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
     if result["stopped"] or trainer.rank != 0:

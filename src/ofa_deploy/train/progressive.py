@@ -9,7 +9,9 @@ phase.
 
 Runs are resumable: after every epoch the supernet, optimiser, data-stream state and position in
 the schedule are written atomically to `<out>/state.pt`, and a line is appended to `log.jsonl`;
-`train(..., resume=True)` continues from there. Under torchrun every rank draws its own images but
+`train(..., resume=True)` continues from there. The recipe's batch size is the images of one step,
+all processes together, so a recipe means the same optimisation on any process count. Under
+torchrun every rank draws its own share of those images but
 the same subnets and resolution each step; gradients are averaged with one all-reduce per step
 (gloo on CPU, nccl on GPU) and BN statistics are averaged at every checkpoint, so all ranks hold
 identical weights. (`DistributedDataParallel` is not used on purpose: its per-backward bucket
@@ -36,7 +38,7 @@ import torch.nn.functional as F
 from ..data import BatchStream, load_dataset
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
-from ..errors import CheckpointError
+from ..errors import CheckpointError, FormatError
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
@@ -162,8 +164,13 @@ class Trainer:
                 f"dataset {self.splits.name} has {self.splits.in_channels} channels / {self.splits.n_classes} "
                 f"classes but the recipe's space has {recipe.space.in_channels} / {recipe.space.n_classes}"
             )
+        if recipe.batch_size % self.world:
+            raise FormatError(f"the recipe's batch_size {recipe.batch_size} (images per step, all processes "
+                                  f"together) does not split over {self.world} processes; use a process count "
+                                  "that divides it")
         train_split = self.splits.train.subset(data.get("train_subset"), recipe.seed)
-        self.stream = BatchStream(train_split, self.splits, recipe.batch_size, seed=recipe.seed + 1000 * self.rank,
+        self.stream = BatchStream(train_split, self.splits, recipe.batch_size // self.world,
+                                  seed=recipe.seed + 1000 * self.rank,
                                   crop_fill=data.get("crop_fill", DEFAULT_CROP_FILL))
         torch.manual_seed(recipe.seed)
         self.model = OFAMobileNetV3(recipe.space).to(memory_format=torch.channels_last)
@@ -171,7 +178,7 @@ class Trainer:
         self.teacher: OFAMobileNetV3 | None = None
         self.progress = progress or (lambda info: None)
         self.phase_idx, self.epoch_in_phase, self.optimizer = 0, 0, None
-        self.steps_per_epoch = recipe.steps_per_epoch or max(1, len(train_split) // (recipe.batch_size * self.world))
+        self.steps_per_epoch = recipe.steps_per_epoch or max(1, len(train_split) // recipe.batch_size)
 
     # -- persistence --
     @property

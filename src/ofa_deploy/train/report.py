@@ -21,6 +21,15 @@ def epochs_of(log: list[dict[str, Any]], phase: str | None = None) -> list[dict[
     return [r for r in log if r.get("event") == "epoch" and (phase is None or r.get("phase") == phase)]
 
 
+def wall_seconds(log: list[dict[str, Any]]) -> float:
+    """Wall-clock time the log covers, less each pause between an interruption and its `--resume`."""
+    from datetime import datetime
+
+    times = [datetime.fromisoformat(r["time"]) for r in log]
+    return sum((b - a).total_seconds() for a, b, rec in zip(times, times[1:], log[1:])
+               if rec.get("event") != "resume")
+
+
 def scratch_results(run_dir: Path) -> dict[str, Any]:
     """{subnet: largest|middle|smallest, top1, minutes, epochs} of a `--from-scratch` run folder."""
     rows = phase_table(Path(run_dir) / "log.jsonl")
@@ -49,11 +58,14 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
                         "minutes": None, "note": f"the {first.name!r} phase of this run"})
     scratch.sort(key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
     (out / "report.json").write_text(json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
-                                                 "train_seconds": round(seconds, 1), "from_scratch": scratch},
+                                                 "train_seconds": round(seconds, 1),
+                                                 "wall_seconds": round(wall_seconds(log), 1), "from_scratch": scratch},
                                                 indent=2) + "\n")
     r = recipe.space.resolutions[-1]
     lines = [f"# Training report: {recipe.name}", "",
-             f"Space: {recipe.space.describe()}. Training time (sum of epochs): {seconds / 60:.1f} min.",
+             (f"Space: {recipe.space.describe()}. Training time: {seconds / 60:.1f} min the sum of epochs, "
+              f"{wall_seconds(log) / 60:.1f} min wall clock with the phase evaluations (less any pause "
+              "before a `--resume`)."),
              f"Test top-1 (%) after BN recalibration on {recipe.bn_images:,} validation images, at {r} px;",
              "largest / middle / smallest among the choices trained so far in each phase.", "",
              "| phase | epochs | largest | middle | smallest |", "|---|---|---|---|---|"]
