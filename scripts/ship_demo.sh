@@ -5,12 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=src/ofa_deploy/_data
 # 1. The demo supernet: progressive shrinking on Fashion-MNIST (runs/ is scratch space, not shipped).
-#    2 threads on an idle machine (100-110 min); with other jobs on the CPU, 1 thread is faster.
-ofa-deploy train --recipe demo-fmnist --out runs/demo-fmnist --threads 2 --resume
+#    Two data-parallel processes of 1 thread each, 64 of the recipe's 128 images per step each: on
+#    these 2 cores that is 1.2-1.5x faster than one process of 2 threads (the net is too small for
+#    intra-op threads to pay). Same recipe, same steps; only the BN batches are 64 images.
+train() { OMP_NUM_THREADS=1 torchrun --nproc_per_node 2 --no-python ofa-deploy train --recipe demo-fmnist \
+            --threads 1 --resume "$@"; }
+train --out runs/demo-fmnist
 # 2. The paper's baselines: the largest, middle and smallest subnet trained alone (first phase's budget).
-for w in smallest middle; do  # largest: the first phase of step 1 is that run
-  ofa-deploy train --recipe demo-fmnist --from-scratch $w --out runs/scratch-$w --threads 1 --resume
+#    Largest: the first phase of step 1 is that run. The other two side by side, one process of 1 thread
+#    each (these small nets gain nothing from data parallel here; BN batches are 128 images).
+pids=()
+for w in smallest middle; do
+  ofa-deploy train --recipe demo-fmnist --from-scratch $w --out runs/scratch-$w --threads 1 --resume &
+  pids+=($!)
 done
+for p in "${pids[@]}"; do wait "$p"; done  # fails here if either baseline failed
 # 3. The report with both side by side; then the shipped files.
 ofa-deploy train --recipe demo-fmnist --out runs/demo-fmnist --resume \
   --compare-scratch runs/scratch-middle --compare-scratch runs/scratch-smallest
