@@ -8,9 +8,8 @@ DATA=src/ofa_deploy/_data
 #    Two data-parallel processes of 1 thread each, 64 of the recipe's 128 images per step each: on
 #    these 2 cores that is 1.2-1.5x faster than one process of 2 threads (the net is too small for
 #    intra-op threads to pay). Same recipe, same steps; only the BN batches are 64 images.
-train() { OMP_NUM_THREADS=1 torchrun --nproc_per_node 2 --no-python ofa-deploy train --recipe demo-fmnist \
-            --threads 1 --resume "$@"; }
-train --out runs/demo-fmnist
+OMP_NUM_THREADS=1 torchrun --nproc_per_node 2 --no-python ofa-deploy train --recipe demo-fmnist \
+  --out runs/demo-fmnist --threads 1 --resume
 # 2. The paper's baselines: the largest, middle and smallest subnet trained alone (first phase's budget).
 #    Largest: the first phase of step 1 is that run. The other two side by side, one process of 1 thread
 #    each (these small nets gain nothing from data parallel here; BN batches are 128 images).

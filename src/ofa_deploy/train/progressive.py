@@ -11,8 +11,8 @@ Runs are resumable: after every epoch the supernet, optimiser, data-stream state
 the schedule are written atomically to `<out>/state.pt`, and a line is appended to `log.jsonl`;
 `train(..., resume=True)` continues from there. The recipe's batch size is the images of one step,
 all processes together, so a recipe means the same optimisation on any process count. Under
-torchrun every rank draws its own share of those images but
-the same subnets and resolution each step; gradients are averaged with one all-reduce per step
+torchrun every rank draws its own share of those images but the same subnets and resolution each
+step; gradients are averaged with one all-reduce per step
 (gloo on CPU, nccl on GPU) and BN statistics are averaged at every checkpoint, so all ranks hold
 identical weights. (`DistributedDataParallel` is not used on purpose: its per-backward bucket
 hooks assume one static graph per step, while a step here runs several different subnets.)
@@ -166,8 +166,8 @@ class Trainer:
             )
         if recipe.batch_size % self.world:
             raise FormatError(f"the recipe's batch_size {recipe.batch_size} (images per step, all processes "
-                                  f"together) does not split over {self.world} processes; use a process count "
-                                  "that divides it")
+                              f"together) does not split over {self.world} processes; use a process count "
+                              "that divides it")
         train_split = self.splits.train.subset(data.get("train_subset"), recipe.seed)
         self.stream = BatchStream(train_split, self.splits, recipe.batch_size // self.world,
                                   seed=recipe.seed + 1000 * self.rank,

@@ -5,6 +5,7 @@ when from-scratch baselines were trained (`--from-scratch`), the paper's compari
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,6 @@ def epochs_of(log: list[dict[str, Any]], phase: str | None = None) -> list[dict[
 
 def wall_seconds(log: list[dict[str, Any]]) -> float:
     """Wall-clock time the log covers, less each pause between an interruption and its `--resume`."""
-    from datetime import datetime
-
     times = [datetime.fromisoformat(r["time"]) for r in log]
     return sum((b - a).total_seconds() for a, b, rec in zip(times, times[1:], log[1:])
                if rec.get("event") != "resume")
@@ -45,6 +44,7 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
     rows = phase_table(out / "log.jsonl")
     log = read_log(out)
     seconds = sum(e.get("seconds") or 0.0 for e in epochs_of(log))
+    wall = wall_seconds(log)
     final = rows[-1] if rows else {}
     scratch = [scratch_results(d) for d in scratch_dirs or []]
     first = recipe.phases[0]
@@ -59,12 +59,12 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
     scratch.sort(key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
     (out / "report.json").write_text(json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
                                                  "train_seconds": round(seconds, 1),
-                                                 "wall_seconds": round(wall_seconds(log), 1), "from_scratch": scratch},
+                                                 "wall_seconds": round(wall, 1), "from_scratch": scratch},
                                                 indent=2) + "\n")
     r = recipe.space.resolutions[-1]
     lines = [f"# Training report: {recipe.name}", "",
              (f"Space: {recipe.space.describe()}. Training time: {seconds / 60:.1f} min the sum of epochs, "
-              f"{wall_seconds(log) / 60:.1f} min wall clock with the phase evaluations (less any pause "
+              f"{wall / 60:.1f} min wall clock with the phase evaluations (less any pause "
               "before a `--resume`)."),
              f"Test top-1 (%) after BN recalibration on {recipe.bn_images:,} validation images, at {r} px;",
              "largest / middle / smallest among the choices trained so far in each phase.", "",
