@@ -38,3 +38,11 @@ class VerificationError(OfaDeployError):
 
 class ExportError(OfaDeployError):
     """A subnet cannot be exported (missing converter, unsupported option)."""
+
+
+class OutputError(OfaDeployError):
+    """An output path cannot be written: it holds another kind of file, or its folder is read-only."""
+
+
+class BusyError(OfaDeployError):
+    """Another process is writing the same output (a table, dataset or run folder)."""

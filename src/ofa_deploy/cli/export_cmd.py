@@ -69,6 +69,7 @@ def export(
                                                           "train/<class>/); default: the supernet recipe's dataset."),
     dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
     verify_images: int = typer.Option(1000, "--verify-images", "-n", help="Test images the file is verified on."),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
@@ -77,7 +78,7 @@ def export(
     from ..export.report import load_report, report_path
 
     opts = ExportOptions(fmt, subnet, int8, dynamic_range, checkpoint, out, not no_recalibrate, data, dynamic_batch,
-                         verify_images)
+                         verify_images, force)
     error = None
     with steps() as step:
         plan = plan_export(opts, step)
@@ -85,11 +86,12 @@ def export(
             run_export(plan, step)
         except VerificationError as e:
             error = str(e)
-    report = load_report(plan.out)  # what was saved, pass or fail
+    written = plan.written or plan.out  # the final name, or the `.failed` one
+    report = load_report(written)  # what was saved, pass or fail
     if as_json:
         print_json(report)
     else:
-        render_report(report, report_path(plan.out))
+        render_report(report, report_path(written))
     if error:
         fail(error, code=1)
 

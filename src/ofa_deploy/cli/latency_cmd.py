@@ -1,4 +1,4 @@
-"""`ofa-deploy profile`, `ofa-deploy latency validate|predict` and `ofa-deploy lut show|import|export`.
+"""`ofa-deploy profile`, `ofa-deploy latency validate|predict` and `ofa-deploy lut show|import|export|repair`.
 
 Thin: parse options, call `ofa_deploy.latency` / `ofa_deploy.devices`, render with rich. `lut`
 commands never import torch; `profile` and `validate` import it inside their functions.
@@ -147,6 +147,8 @@ def profile(
         "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into an --out folder that holds another kind of output.")] = False,
     host: Annotated[str | None, typer.Option(
         "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias (overrides the descriptor).")] = None,
     accept_new_host_key: Annotated[bool, typer.Option(
@@ -180,7 +182,8 @@ def profile(
              "load_avg_at_start": list(_loadavg())}
     if stat not in (None, "median", "p10", "mean"):
         fail(f"--stat must be median, p10 or mean, not {stat!r}")
-    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra, stat)
+    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra, stat,
+                        force)
     if not as_json:
         console.print(f"table   {plan.folder}  [dim]({plan.done} rows already there)[/]")
         console.print(f"space   {spec.describe()}")
@@ -251,12 +254,15 @@ def validate_cmd(
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
     from ..devices import load_device
     from ..devices.local import make_backend
-    from ..latency.table import resolve_table_dir, write_metadata
+    from ..fsio import ensure_writable, writer_lock
+    from ..latency.table import resolve_table_dir, store_calibration
     from ..latency.validation import save_validation, validate
 
     spec = space_from_options(width, classes, None, supernet)
     table = find_table(device, table_path, spec)
     folder = resolve_table_dir(Path(table_path), spec) if table_path else _table_folder(table)
+    _lock = writer_lock(folder, "latency table") if calibrate else None  # one writer, held to the end
+    ensure_writable(out or folder)
     if samples < (4 if calibrate else 2):
         fail("--samples must be at least 2 (4 with --calibrate)")
     rs = parse_resolutions(resolutions, table.spec) if resolutions else None
@@ -276,7 +282,7 @@ def validate_cmd(
                           on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
     if calibrate:
         table.set_calibration(result["calibration"])
-        write_metadata(folder, table.metadata)
+        store_calibration(folder, result["calibration"])
     files = save_validation(result, out or folder)
     result["files"] = [str(f) for f in files]
     if as_json:
@@ -422,3 +428,22 @@ def lut_export(
 
     written = export_official(LatencyTable.load(table_path), out, stat)
     console.print(f"wrote {len(written)} files: {', '.join(p.name for p in written)} in {out}")
+
+
+@lut_app.command("repair")
+def lut_repair(
+    table_path: Annotated[Path, typer.Argument(help="Table folder whose table.csv repeats keys.")],
+) -> None:
+    """Drop repeated rows of a table (two profiles wrote it at once): every unique row is kept."""
+    from ..latency.repair import repair_table
+
+    r = repair_table(table_path)
+    if not r.changed:
+        console.print(f"{r.folder}: {r.kept} rows, no duplicates; nothing to repair")
+        return
+    console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical duplicate(s)"
+                  + (f" and {len(r.conflicts)} conflicting one(s) (the first measurement of each key is kept)"
+                     if r.conflicts else ""))
+    for first, later in r.conflicts[:10]:
+        console.print(f"  [yellow]conflict[/] {first.key} r={first.resolution}: kept mean {first.mean:.4f} ms, "
+                      f"dropped {later.mean:.4f} ms")

@@ -93,6 +93,7 @@ def predictor_dataset(
                                             "one of the recipe that trained the supernet)."),
     data: Path | None = typer.Option(None, "--data", help="Folder of the image dataset (idx files, or an "
                                                           "ImageNet-style folder)."),
+    force: bool = typer.Option(False, "--force", help="Write into an --out folder that holds another kind of output."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (no progress bar)."),
 ) -> None:
     """Measure the validation top-1 of sampled subnets (BN recalibrated): the rows a predictor is fitted on.
@@ -115,7 +116,7 @@ def predictor_dataset(
         fail(f"supernet {supernet}: no such file; give a checkpoint written by `ofa-deploy train`")
     folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
     builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
-                             dataset_kind=dataset, data_root=str(data) if data is not None else None)
+                             dataset_kind=dataset, data_root=str(data) if data is not None else None, force=force)
     todo = len(builder.remaining)
     if not as_json:
         console.print(f"accuracy dataset [bold]{folder}[/]: {builder.spec.describe()}; "
@@ -161,9 +162,11 @@ def predictor_fit(
     hidden: str = typer.Option("400,400,400", "--hidden", help="Hidden layer widths (the official predictor's)."),
     alpha: float = typer.Option(1e-4, "--alpha", help="L2 penalty of the MLP."),
     name: str | None = typer.Option(None, "--name", help="Name recorded in the predictor file."),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
+    from ..fsio import check_output
     from ..predictor.dataset import load_accuracy_dataset
     from ..predictor.fit import fit_predictor
 
@@ -175,6 +178,7 @@ def predictor_fit(
         fail(f"--holdout is a fraction of the rows in [0, 1), got {holdout}")
     if alpha < 0:
         fail(f"--alpha must be >= 0, got {alpha}")
+    check_output(out, "predictor", force)
     data = load_accuracy_dataset(folder)
     result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)
     path = result.predictor.save(out)
@@ -191,6 +195,22 @@ def predictor_fit(
     console.print(t)
     console.print(f"[dim]{result.predictor.meta['fit']}[/]")
     console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e6:.1f} MB)[/]")
+
+@predictor_app.command("repair")
+def predictor_repair(
+    folder: Path = typer.Argument(..., help="Accuracy dataset folder whose rows.csv repeats subnets."),
+) -> None:
+    """Drop repeated rows of an accuracy dataset (two builders wrote it at once): every unique row is kept."""
+    from ..predictor.dataset import repair_dataset
+
+    r = repair_dataset(folder)
+    if not (r.identical or r.conflicts):
+        console.print(f"{r.folder}: {r.kept} rows, no repeated subnets; nothing to repair")
+        return
+    console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical repeat(s)"
+                  + (f" and {len(r.conflicts)} conflicting one(s) (first measurement kept: index "
+                     f"{', '.join(map(str, r.conflicts[:10]))})" if r.conflicts else ""))
+
 
 # ---- search ---------------------------------------------------------------------------------
 def search(
@@ -215,6 +235,7 @@ def search(
                                             "the state folder ($OFA_DEPLOY_HOME or ~/.cache/ofa-deploy)."),
     generations: int = typer.Option(500, "--generations", help="Generations of the evolution.", hidden=True),
     population: int = typer.Option(100, "--population", help="Population size.", hidden=True),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
@@ -234,6 +255,7 @@ def search(
         sweep,
         write_result,
     )
+    from ..search.output import check_search_output
     from ..search.sources import resolve_predictor, resolve_supernet, resolve_table
 
     latencies = parse_list(latency, parse_latency) if latency else []
@@ -243,6 +265,7 @@ def search(
         fail("give at least one budget: --latency 22ms, --flops 300M or --params 5M (or --pareto)")
     if (latencies or (pareto and flops_v is None)) and device is None and table is None:
         fail("a latency budget needs a latency table: give --device D (shipped table) or --table T")
+    check_search_output(out, pareto or len(latencies) > 1, force)
     pred, pred_info = resolve_predictor(predictor)
     spec, label, supernet_info = resolve_supernet(supernet, pred)
     lut, table_info = resolve_table(device, table, spec)

@@ -105,14 +105,18 @@ def convert(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print to stdout)."),
     resolution: int | None = typer.Option(None, "--resolution", "-r",
                                              help="Resolution for a net.config without run.config."),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
+    from ..fsio import check_output
+
     if to not in FORMATS:
         fail(f"unknown format {to!r}; choose one of {', '.join(FORMATS)}")
     sub = load_subnet(file, image_size=resolution)
     if out is None:
         typer.echo(dump_subnet(sub, to), nl=False)
         return
+    check_output(out, "subnet", force)
     save_subnet(sub, out, to)
     if to == "net-config":
         save_run_config(out, sub.arch.r)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..export.quiet import captured_output
+from ..fsio import atomic_path
 from ..latency import protocol as _protocol
 from ..latency.block_models import MANIFEST, BlockModel, block_models, export_block_models, write_block_model
 
@@ -153,10 +154,8 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
             cached = cache_dir / f"{model_digest(m, fmt_)}.{fmt_}"
             hit = cached.exists()
             if not hit:
-                tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-                with captured_output():  # litert-torch logs; keep them off the progress bar
+                with atomic_path(cached) as tmp, captured_output():  # litert-torch logs; keep them off the bar
                     write_block_model(m.module, m.input_shape, tmp, fmt_)
-                os.replace(tmp, cached)
             try:
                 os.link(cached, path)
             except OSError:

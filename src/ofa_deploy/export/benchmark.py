@@ -93,9 +93,9 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     desc = load_device(device)
     backend = backend_for(path, desc, threads)
     model = model_file(path)
+    report = load_report(path)  # before timing: a report of another file is refused at once
     protocol = protocol or Protocol()
     stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
-    report = load_report(path)
     predicted, prediction = predicted_ms(desc.name, report)
     info = backend.info()
     notes = []

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..fsio import atomic_path
+
 OPSET = 17
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -38,12 +40,7 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str | os.PathLik
     import onnx
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(onnx_model(module, example, dynamic_batch=dynamic_batch))
         onnx.checker.check_model(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -2,9 +2,11 @@
 
 Two phases, so that bad input fails before anything is written: `plan_export` resolves and checks
 everything (target, subnet file, output path, supernet and its space, dataset); `run_export`
-extracts the subnet, recalibrates its BN, writes the file, verifies it on real images against the
-PyTorch subnet and writes `<file>.report.json`. A missed tolerance raises `VerificationError`
-after the report is written: the file and its report stay for inspection.
+extracts the subnet, recalibrates its BN, writes the file under a hidden temporary name, verifies
+it on real images against the PyTorch subnet, writes its report (naming the file's sha256), and
+only then moves both to the final name. So an interrupted export leaves the final name as it was,
+and a missed tolerance raises `VerificationError` with the file and its report moved to
+`<name>.failed.<format>` for inspection, never to the name a user ships.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, ExportError, SpaceError, VerificationError
+from ..fsio import check_output, sha256_file, temp_sibling
 from ..nn import OFAMobileNetV3, load_supernet
 from ..space import Subnet, arch_costs, load_subnet
 from .inputs import ExportData, calibration_images, resolve_data, verification_images
 from .onnx import export_onnx
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
 from .quiet import captured_output, run_quietly
-from .report import save_report
+from .report import publish, report_path, save_report
 from .runtime import open_model, runtime_version
 from .targets import Target, choose_target, output_path
 from .tflite import convert_fp32
@@ -52,6 +55,7 @@ class ExportOptions:
     data: Path | None = None
     dynamic_batch: bool = False
     verify_images: int = 1000
+    force: bool = False  # replace an --out file of another kind
 
 
 @dataclass
@@ -64,6 +68,7 @@ class ExportPlan:
     out: Path
     data: ExportData
     options: ExportOptions
+    written: Path | None = None  # where `run_export` put the file: `out`, or the `.failed` name
 
 
 def _no_step(_: str) -> None:
@@ -83,6 +88,8 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step) -> ExportPlan:
         subnet_path = last_search_path()
     subnet = load_subnet(subnet_path)
     out = output_path(target, subnet_path, opts.out)
+    check_output(out, "model", opts.force)
+    check_output(report_path(out), "report", opts.force)
     supernet_path = _supernet_path(opts.checkpoint)
     on_step(f"loading supernet {supernet_path.name}")
     supernet = load_supernet(supernet_path)
@@ -114,29 +121,59 @@ def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3
     subnet.arch.validate(supernet.spec, check_resolution=False)
 
 
+def failed_path(path: Path) -> Path:
+    """Where a file that failed verification is kept: `m.int8.tflite` -> `m.int8.failed.tflite`."""
+    return path.with_name(f"{path.name[:-len(path.suffix)]}.failed{path.suffix}")
+
+
 def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
-    """Extract, recalibrate, export, verify, report. Returns the report (also saved beside the file)."""
+    """Extract, recalibrate, export, verify, report, publish. Returns the report (also saved beside
+    the file). Until verification has passed nothing is written at the final name."""
+    staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
+    try:
+        report = _export_staged(plan, staged, on_step)
+        dest = plan.out if report["passed"] else failed_path(plan.out)
+        report["file"] = str(dest.resolve())
+        on_step("writing report")
+        save_report(report, staged)
+        plan.written = publish(staged, dest)
+    finally:  # interrupted or failed: the staged files go, the final name is untouched
+        staged.unlink(missing_ok=True)
+        report_path(staged).unlink(missing_ok=True)
+    if not report["passed"]:
+        raise VerificationError(
+            f"{plan.out} failed verification against the PyTorch subnet: "
+            + "; ".join(describe_check(c) for c in failed(report["verification"]["checks"]))
+            + f". Nothing was written at {plan.out}; the file and its report are kept for inspection as "
+            f"{dest}; do not ship it"
+        )
+    return report
+
+
+def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str, Any]:
+    """Write the file at `staged` and verify it; returns its report (not yet saved)."""
     target, arch, spec = plan.target, plan.subnet.arch, plan.supernet.spec
     started = time.perf_counter()
     sub, bn = _subnet_module(plan, on_step)
     example = torch.zeros(1, spec.in_channels, arch.r, arch.r)
-    fp32_size = _write_file(plan, sub, example, on_step)
+    fp32_size = _write_file(plan, sub, example, on_step, staged)
     export_s = time.perf_counter() - started
 
     started = time.perf_counter()
     x, labels = verification_images(plan.data, spec, arch.r, plan.options.verify_images)
     on_step(f"verifying on {len(x)} images")
     with captured_output():  # the interpreter logs its XNNPACK delegate
-        model = open_model(plan.out)
+        model = open_model(staged)
     metrics = compare(torch_logits(sub, x), model(x), labels)
-    size = plan.out.stat().st_size
+    size = staged.stat().st_size
     if fp32_size is not None:
         metrics["size_ratio"] = size / fp32_size
     checks = run_checks(metrics, target.limits)
     passed = not failed(checks)
     params, macs = arch_costs(spec, arch)
-    report = {
+    return {
         "file": str(plan.out.resolve()),
+        "sha256": sha256_file(staged),
         "file_format": target.format,
         "precision": target.precision,
         "dynamic_batch": target.dynamic_batch,
@@ -155,15 +192,6 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
         "versions": _versions(target),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    on_step("writing report")
-    path = save_report(report, plan.out)
-    if not passed:
-        raise VerificationError(
-            f"{plan.out} failed verification against the PyTorch subnet: "
-            + "; ".join(describe_check(c) for c in failed(checks))
-            + f". The file and its report {path} are kept for inspection; do not ship it"
-        )
-    return report
 
 
 def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[str, Any]]:
@@ -183,9 +211,9 @@ def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[s
     return sub.to(memory_format=torch.contiguous_format).eval(), bn
 
 
-def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step: StepFn) -> int | None:
-    """Write the target file; returns the size of the intermediate fp32 .tflite for quantised targets."""
-    target, out = plan.target, plan.out
+def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step: StepFn, out: Path) -> int | None:
+    """Write the target file at `out`; returns the size of the intermediate fp32 .tflite for quantised targets."""
+    target = plan.target
     if target.format == "onnx":
         on_step("exporting ONNX (opset 17)")
         run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
@@ -231,4 +259,5 @@ def _versions(target: Target) -> dict[str, str]:
     return out
 
 
-__all__ = ["ExportOptions", "ExportPlan", "check_same_space", "plan_export", "run_export", "torch_logits"]
+__all__ = ["ExportOptions", "ExportPlan", "check_same_space", "failed_path", "plan_export", "run_export",
+           "torch_logits"]

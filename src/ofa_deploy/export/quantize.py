@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
+from ..fsio import atomic_write_bytes
 
 CALIBRATION_IMAGES = 100
 
@@ -55,12 +56,7 @@ def _signature(model: bytes) -> tuple[str, str]:
 
 
 def _write(data: bytes, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(bytes(data))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, bytes(data))
 
 
 def quantize_int8(fp32_path: str | os.PathLike, calibration: Iterable[np.ndarray], path: str | os.PathLike) -> Path:

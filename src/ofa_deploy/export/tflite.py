@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import ExportError
+from ..fsio import atomic_path
 
 
 def convert_fp32(module: nn.Module, example: torch.Tensor, path: str | os.PathLike) -> Path:
@@ -23,14 +24,9 @@ def convert_fp32(module: nn.Module, example: torch.Tensor, path: str | os.PathLi
     except ImportError:
         raise ExportError("TFLite export needs litert-torch: pip install 'ofa-deploy[tflite]'") from None
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     module = module.eval()
     with torch.no_grad():
         edge = litert_torch.convert(module, (example.contiguous(),))
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         edge.export(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -23,10 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LatencyTableError
+from ..fsio import WriterLock, check_output, writer_lock
 from ..space import SpaceSpec
 from .blocks import resolution_keys
 from .protocol import Protocol, measure
-from .table import META_FILE, TABLE_FILE, Row, RowWriter, read_metadata, read_rows, write_metadata
+from .table import (
+    META_FILE,
+    TABLE_FILE,
+    Row,
+    RowWriter,
+    check_unique,
+    read_metadata,
+    read_rows,
+    write_metadata,
+)
 
 # Settings that must match for a rerun to continue a table.
 _SAME = ("device", "backend", "runtime", "runtime_version", "threads", "precision", "protocol")
@@ -38,6 +48,7 @@ class ProfilePlan:
     todo: dict[int, list[str]]          # resolution -> keys still to measure
     done: int                           # rows already there
     metadata: dict[str, Any] = field(default_factory=dict)
+    lock: WriterLock | None = None      # this process is the folder's only writer until `run_profile` ends
 
     @property
     def n_todo(self) -> int:
@@ -50,11 +61,14 @@ def now() -> str:
 
 def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], resolutions: Sequence[int],
                  folder: str | os.PathLike, protocol: Protocol, precision: str = "fp32",
-                 fresh: bool = False, extra_meta: dict[str, Any] | None = None, stat: str | None = None) -> ProfilePlan:
-    """Check or create the table folder and list what remains to be measured.
+                 fresh: bool = False, extra_meta: dict[str, Any] | None = None, stat: str | None = None,
+                 force: bool = False) -> ProfilePlan:
+    """Check or create the table folder, lock it, and list what remains to be measured.
 
     `stat` is the statistic predictions will use (median by default; p10 where other jobs share
     the CPU, since contention only ever slows runs down); None keeps a resumed table's choice.
+    The folder stays locked (one writer) until `run_profile` ends or the plan is dropped; `force`
+    accepts a folder that holds another kind of output.
     """
     folder = Path(folder)
     bad = [r for r in resolutions if r not in spec.resolutions]
@@ -80,10 +94,27 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         **(extra_meta or {}),
         "spec": spec.to_dict(),
     }
-    if fresh and folder.exists():
+    check_output(folder, "table", force)
+    lock = writer_lock(folder, "latency table")
+    try:
+        return _plan_locked(spec, resolutions, folder, meta, fresh, stat, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _plan_locked(spec: SpaceSpec, resolutions: Sequence[int], folder: Path, meta: dict[str, Any], fresh: bool,
+                 stat: str | None, lock: WriterLock) -> ProfilePlan:
+    if fresh:
         for name in (META_FILE, TABLE_FILE):
             (folder / name).unlink(missing_ok=True)
     done_keys: set[tuple[int, str]] = set()
+    if not (folder / META_FILE).exists() and _holds_rows(folder / TABLE_FILE):
+        raise LatencyTableError(
+            f"{folder} holds {TABLE_FILE} rows but no {META_FILE}, so the settings they were measured with are "
+            f"unknown and new rows cannot be added to them; restore {META_FILE}, or add --fresh to discard the "
+            "rows, or give another --out"
+        )
     if (folder / META_FILE).exists():
         old = read_metadata(folder)
         old_spec = SpaceSpec.from_dict(old["spec"])
@@ -96,6 +127,7 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
                 "add --fresh to discard it, or --out to write another folder"
             )
         rows = read_rows(folder / TABLE_FILE, repair=True)
+        check_unique(rows, folder)
         done_keys = {(r.resolution, r.key) for r in rows}
         keep = {k: old[k] for k in ("date_started", "calibration") + (("stat",) if stat is None else ()) if k in old}
         meta.update(keep)
@@ -109,7 +141,12 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         keys = [k for k in resolution_keys(spec, r).distinct() if (r, k) not in done_keys]
         if keys:
             todo[int(r)] = keys
-    return ProfilePlan(folder, todo, len(done_keys), meta)
+    return ProfilePlan(folder, todo, len(done_keys), meta, lock)
+
+
+def _holds_rows(path: Path) -> bool:
+    """Whether a table.csv has anything after its header line."""
+    return path.is_file() and len(path.read_bytes().splitlines()) > 1
 
 
 def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol,
@@ -139,6 +176,8 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
         meta["date_updated"] = now()
         meta.update(getattr(backend, "run_metadata", dict)())
         write_metadata(plan.folder, meta)
+        if plan.lock is not None:
+            plan.lock.release()
 
 
 def _measure_into(models: dict[str, Any], writer: RowWriter, backend: Any, protocol: Protocol, guard: Any,

@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from ..errors import LatencyTableError, SpaceError
+from ..fsio import atomic_write_text, writer_lock
 from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec
 from .blocks import arch_keys, resolution_keys
@@ -231,14 +232,9 @@ class LatencyTable:
     def save(self, path: str | os.PathLike) -> Path:
         """Write `table.csv` and `meta.yaml` into folder `path` (both atomically)."""
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(COLUMNS)
-        for row in self.rows:
-            w.writerow(row.to_csv())
-        _atomic_write(folder / TABLE_FILE, buf.getvalue())
-        write_metadata(folder, self.metadata)
+        with writer_lock(folder, "latency table"):
+            atomic_write_text(folder / TABLE_FILE, rows_csv(self.rows))
+            write_metadata(folder, self.metadata)
         return folder
 
     @classmethod
@@ -252,6 +248,7 @@ class LatencyTable:
         except (KeyError, SpaceError) as e:
             raise LatencyTableError(f"{folder / META_FILE}: invalid or missing 'spec' ({e})") from None
         rows = read_rows(folder / TABLE_FILE)
+        check_unique(rows, folder)
         try:
             return cls(tspec, rows, meta)
         except LatencyTableError as e:
@@ -358,15 +355,20 @@ def apply_calibration(cal: dict[str, Any], raw: np.ndarray) -> np.ndarray:
 
 
 # ---- file helpers -----------------------------------------------------------------------------
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     doc = {"format": FORMAT, "version": 1, **metadata}
-    _atomic_write(Path(folder) / META_FILE, yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None))
+    atomic_write_text(Path(folder) / META_FILE, yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None))
+
+
+def store_calibration(folder: str | os.PathLike, calibration: dict[str, Any] | None) -> None:
+    """Record a fitted calibration in a table folder's `meta.yaml`, under its writer lock; the file
+    is read again first, so that nothing another command wrote meanwhile is lost."""
+    if calibration is not None:
+        _check_calibration(calibration)
+    with writer_lock(folder, "latency table"):
+        meta = read_metadata(Path(folder))
+        meta["calibration"] = calibration
+        write_metadata(Path(folder), meta)
 
 
 def _plain(x: Any) -> Any:
@@ -432,6 +434,39 @@ def read_rows(path: Path, repair: bool = False) -> list[Row]:
             raise LatencyTableError(f"{path}, line {n}: invalid mean {fields[3]!r}")
         rows.append(row)
     return rows
+
+
+def duplicate_rows(rows: Iterable[Row]) -> list[Row]:
+    """Rows whose (resolution, key) came earlier in `rows` (what two writers at once leave behind)."""
+    seen: set[tuple[int, str]] = set()
+    dups = []
+    for row in rows:
+        k = (row.resolution, row.key)
+        if k in seen:
+            dups.append(row)
+        seen.add(k)
+    return dups
+
+
+def check_unique(rows: Sequence[Row], folder: Path) -> None:
+    """`LatencyTableError` saying how to repair a table whose rows repeat a key."""
+    dups = duplicate_rows(rows)
+    if dups:
+        raise LatencyTableError(
+            f"{Path(folder) / TABLE_FILE} holds {len(dups)} duplicate row(s) (first: {dups[0].key} at resolution "
+            f"{dups[0].resolution}), as left by two profiles writing one folder at once; repair it with "
+            f"`ofa-deploy lut repair {folder}` (keeps every unique row), then rerun the profile to resume"
+        )
+
+
+def rows_csv(rows: Iterable[Row]) -> str:
+    """`table.csv` text of `rows` (header first)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for row in rows:
+        w.writerow(row.to_csv())
+    return buf.getvalue()
 
 
 def resolve_table_dir(path: Path, spec: SpaceSpec | None = None) -> Path:
@@ -551,6 +586,6 @@ def export_official(table: LatencyTable, out_dir: str | os.PathLike, stat: str =
             entry["std"] = None if math.isnan(row.std) else row.std
             doc[row.key] = entry
         p = out / f"{r}_lookup_table.yaml"
-        _atomic_write(p, yaml.safe_dump(doc, sort_keys=True))
+        atomic_write_text(p, yaml.safe_dump(doc, sort_keys=True))
         written.append(p)
     return written

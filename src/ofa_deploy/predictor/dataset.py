@@ -26,7 +26,6 @@ when a build starts.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, FormatError, SpaceError
+from ..fsio import WriterLock, atomic_write_text, check_output, sha256_file, writer_lock
 from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
 
@@ -168,6 +168,7 @@ def load_accuracy_dataset(folder: str | os.PathLike) -> AccuracyDataset:
     if not rows:
         raise FormatError(f"{folder} holds no measured subnets yet; run `ofa-deploy predictor dataset --out "
                           f"{folder}` first")
+    check_unique(rows, folder)
     for row in rows:
         row["arch"].validate(spec)
     return AccuracyDataset(
@@ -177,6 +178,59 @@ def load_accuracy_dataset(folder: str | os.PathLike) -> AccuracyDataset:
         np.array([r["correct"] / r["images"] for r in rows], dtype=np.float64),  # exact, not the rounded column
         np.array([r["seconds"] for r in rows], dtype=np.float64),
     )
+
+
+def check_unique(rows: list[dict[str, Any]], folder: Path) -> None:
+    """`FormatError` saying how to repair a dataset whose rows repeat a subnet (two builders at once)."""
+    seen: set[int] = set()
+    dups = []
+    for row in rows:
+        if row["index"] in seen:
+            dups.append(row["index"])
+        seen.add(row["index"])
+    if dups:
+        raise FormatError(f"{folder / ROWS_NAME} holds {len(dups)} repeated row(s) (first: index {dups[0]}), as left "
+                          "by two `predictor dataset` runs writing one folder at once; repair it with "
+                          f"`ofa-deploy predictor repair {folder}` (keeps every unique row), then fit again")
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """One `rows.csv` line (with its newline)."""
+    a = row["arch"]
+    return ",".join((str(row["index"]), " ".join(map(str, a.ks)), " ".join(map(str, a.e)), " ".join(map(str, a.d)),
+                     str(a.r), str(row["correct"]), str(row["images"]), f"{row['correct'] / row['images']:.6f}",
+                     f"{row['seconds']:.3f}")) + "\n"
+
+
+@dataclass
+class DatasetRepair:
+    folder: Path
+    kept: int
+    identical: int  # repeated rows with the same subnet and result (their timing aside), dropped
+    conflicts: list[int] = field(default_factory=list)  # indices measured twice with other results: first kept
+
+
+def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
+    """Keep the first row of every subnet index in `rows.csv` (rewritten atomically, under the lock)."""
+    folder = Path(folder)
+    read_meta(folder)
+    with writer_lock(folder, "accuracy dataset"):
+        path = folder / ROWS_NAME
+        rows = _parse_rows(_complete_text(path, repair=True), path)
+        first: dict[int, dict[str, Any]] = {}
+        result = DatasetRepair(folder, 0, 0)
+        for row in rows:
+            i = row["index"]
+            if i not in first:
+                first[i] = row
+            elif all(first[i][k] == row[k] for k in ("arch", "correct", "images")):
+                result.identical += 1
+            else:
+                result.conflicts.append(i)
+        result.kept = len(first)
+        if result.identical or result.conflicts:
+            atomic_write_text(path, ",".join(COLUMNS) + "\n" + "".join(format_row(r) for r in first.values()))
+    return result
 
 
 # ---- building ---------------------------------------------------------------------------------
@@ -213,12 +267,7 @@ def data_source_for(supernet_meta: dict[str, Any]) -> DataSource:
     return DataSource(str(d.get("kind", "fashion-mnist")), d.get("root"), int(d.get("val_size", 5000)), recipe.seed)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+file_sha256 = sha256_file
 
 
 @dataclass
@@ -240,6 +289,7 @@ class DatasetBuilder:
     splits: Any = None  # preloaded `Splits` (tests); loaded from `data` otherwise
     dataset_kind: str | None = None  # overrides of the derived `data` (CLI --dataset, --data)
     data_root: str | None = None
+    force: bool = False  # accept an --out folder that holds another kind of output
     meta: dict[str, Any] = field(init=False)
     plan: list[Arch] = field(init=False)
     done: dict[int, dict[str, Any]] = field(init=False)
@@ -251,6 +301,7 @@ class DatasetBuilder:
         from ..nn import load_supernet
 
         self.out, self.supernet_path = Path(self.out), Path(self.supernet_path)
+        check_output(self.out, "dataset", self.force)
         if self.val_images is not None and self.val_images < 1:
             raise FormatError(f"--val-images must be at least 1 (or left out for all), got {self.val_images}")
         if self.bn_images < 1:
@@ -294,7 +345,19 @@ class DatasetBuilder:
             "sampling": "uniform per choice (upstream), distinct subnets, i-th from default_rng([seed, i])",
             "samples": self.samples,
         }
-        self.done = self._existing()
+        # One writer: held from reading the rows already there until `run` ends (or this builder is dropped).
+        self._lock: WriterLock | None = writer_lock(self.out, "accuracy dataset")
+        try:
+            self.done = self._existing()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the folder's writer lock (after `run`, or when a builder is not run)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def spec(self) -> SpaceSpec:
@@ -322,6 +385,7 @@ class DatasetBuilder:
             raise FormatError(f"{self.out} holds a dataset measured with other settings: {what}; use the same "
                               "supernet and settings to resume, or choose another --out")
         rows = _parse_rows(_complete_text(self.rows_path, repair=True), self.rows_path)
+        check_unique(rows, self.out)
         done: dict[int, dict[str, Any]] = {}
         top = max((r["index"] for r in rows), default=-1)
         if top >= max(len(self.plan), 1_000_000):
@@ -336,11 +400,7 @@ class DatasetBuilder:
         return done
 
     def _write_meta(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        p = self.out / META_NAME
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.meta, indent=2) + "\n")
-        os.replace(tmp, p)
+        atomic_write_text(self.out / META_NAME, json.dumps(self.meta, indent=2) + "\n")
 
     def evaluate(self, arch: Arch) -> tuple[int, int]:
         """(correct, images) of one subnet on the validation images, after BN recalibration."""
@@ -352,6 +412,14 @@ class DatasetBuilder:
 
     def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Measure every remaining subnet, appending one flushed row each; returns a summary."""
+        if self._lock is None:
+            self._lock = writer_lock(self.out, "accuracy dataset")
+        try:
+            return self._run(progress)
+        finally:
+            self.close()
+
+    def _run(self, progress: ProgressFn | None) -> dict[str, Any]:
         self._write_meta()
         new = 0
         started = time.time()
@@ -365,9 +433,7 @@ class DatasetBuilder:
                 seconds = time.perf_counter() - t0
                 row = {"index": i, "arch": arch, "correct": correct, "images": images,
                        "accuracy": correct / images, "seconds": seconds}
-                f.write(",".join((str(i), " ".join(map(str, arch.ks)), " ".join(map(str, arch.e)),
-                                  " ".join(map(str, arch.d)), str(arch.r), str(correct), str(images),
-                                  f"{correct / images:.6f}", f"{seconds:.3f}")) + "\n")
+                f.write(format_row(row))
                 f.flush()
                 os.fsync(f.fileno())
                 self.done[i] = row
@@ -413,6 +479,6 @@ def supernet_label(path: str | os.PathLike) -> str:
     return p.parent.name if p.name == "supernet.pt" and p.parent.name else p.stem
 
 
-__all__ = ["COLUMNS", "DATASET_FORMAT", "AccuracyDataset", "DataSource", "DatasetBuilder", "arch_sequence",
-           "build_dataset", "data_source_for", "load_accuracy_dataset", "read_meta", "sample_plan", "space_size",
-           "supernet_label"]
+__all__ = ["COLUMNS", "DATASET_FORMAT", "AccuracyDataset", "DataSource", "DatasetBuilder", "DatasetRepair",
+           "arch_sequence", "build_dataset", "data_source_for", "load_accuracy_dataset", "read_meta", "repair_dataset",
+           "sample_plan", "space_size", "supernet_label"]

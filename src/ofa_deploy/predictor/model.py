@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..errors import FormatError, SpaceError
+from ..fsio import atomic_path
 from ..space import ArchBatch, SpaceSpec
 from .encoding import OneHotEncoding
 
@@ -171,10 +172,8 @@ class Predictor:
         arrays = self.model.arrays()
         if HEADER in arrays:
             raise FormatError(f"model array name {HEADER!r} is reserved")
-        tmp = p.with_name(p.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
             np.savez(f, **{HEADER: np.array(json.dumps(self.header()))}, **arrays)
-        os.replace(tmp, p)
         return p
 
     @classmethod

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__ as _version
+from ..fsio import check_output, ensure_writable
 from ..space import SpaceSpec, Subnet, save_subnet
 from .evolution import SearchResult
+from .state import searches_dir, state_dir
 
 
 def result_subnet(result: SearchResult, spec: SpaceSpec, sources: dict[str, Any]) -> Subnet:
@@ -42,3 +44,14 @@ def result_subnet(result: SearchResult, spec: SpaceSpec, sources: dict[str, Any]
 
 def write_result(result: SearchResult, spec: SpaceSpec, path: str | os.PathLike, sources: dict[str, Any]) -> Path:
     return save_subnet(result_subnet(result, spec, sources), path)
+
+
+def check_search_output(out: str | os.PathLike | None, several: bool, force: bool = False) -> None:
+    """Before searching: `--out` must be new or a subnet file (a search output folder for several
+    budgets), and the folders written at the end (outputs, the `last_search` record) writable, so
+    that a search never fails after its work is done."""
+    if out is not None:
+        check_output(out, "sweep" if several else "subnet", force)
+    else:
+        ensure_writable(searches_dir())
+    ensure_writable(state_dir())

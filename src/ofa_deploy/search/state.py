@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError
+from ..fsio import atomic_write_text
 
 POINTER = "last_search.json"
 
@@ -45,11 +46,7 @@ def remember_last_search(path: str | os.PathLike, paths: list[str | os.PathLike]
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **info,
     }
-    target = folder / POINTER
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, target)
-    return target
+    return atomic_write_text(folder / POINTER, json.dumps(doc, indent=2) + "\n")
 
 
 def last_search_info() -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..errors import FormatError, OfaDeployError, SpaceError
+from ..fsio import atomic_write_text
 from .arch import Arch
 from .spec import BASE_STAGE_WIDTH, SpaceSpec, make_divisible
 
@@ -353,8 +354,5 @@ def save_subnet(sub: Subnet, path: str | os.PathLike, fmt: str | None = None) ->
     if fmt is None:
         fmt = "yaml" if p.suffix in (".yaml", ".yml") else "json"
     text = dump_subnet(sub, fmt)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, p)
+    atomic_write_text(p, text)
     return p

@@ -39,6 +39,7 @@ from ..data import BatchStream, load_dataset
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
 from ..errors import CheckpointError, FormatError
+from ..fsio import writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
@@ -268,6 +269,8 @@ class Trainer:
                 for name, arch in phase_archs(phase, self.recipe).items()}
 
     def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        if self.rank == 0:  # one run per folder: held while this trainer lives (rank 0 writes for all ranks)
+            self._lock = writer_lock(self.out, "training run")
         if resume and self.load_state():
             self.log({"event": "resume", "phase": self.phase_idx, "epoch_in_phase": self.epoch_in_phase})
         elif self.state_path.exists() and not resume:

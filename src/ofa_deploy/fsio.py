@@ -1,0 +1,362 @@
+"""File-writing chores, once: atomic writes, one writer per output folder, and `--out` checks.
+
+Why one module: every command writes results that a later command trusts (tables, datasets,
+subnets, predictors, exported models). Three rules keep those files trustworthy, and each is
+written here only:
+
+- **Atomic writes** (`atomic_write_text`, `atomic_write_bytes`, `atomic_path`): the new content
+  goes to a hidden temporary file in the same folder, is fsynced, then renamed over the target, so
+  a reader (or a crash) sees the old file or the new one, never half of one.
+- **One writer per folder** (`writer_lock`): append-only folders (latency tables, accuracy
+  datasets, training runs) are locked with `fcntl.flock` on `.ofa-deploy.lock`, which records the
+  holder's PID. A second process is refused at once with that PID (`BusyError`). The kernel drops
+  the lock when its holder dies, so a lock file left by a killed run never blocks the next one.
+- **Never clobber another kind of file** (`check_output`, `ensure_writable`): before any long
+  work, an `--out` is checked to be writable and either new or of the kind the command writes;
+  anything else is refused unless the user adds `--force`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Self
+
+from .errors import BusyError, OutputError
+
+LOCK_NAME = ".ofa-deploy.lock"
+
+# What each command writes, as said in messages. Folder kinds hold several files.
+KINDS = {
+    "table": "latency table folder",
+    "dataset": "accuracy dataset folder",
+    "run": "training run folder",
+    "sweep": "search output folder",
+    "subnet": "subnet file",
+    "predictor": "predictor file (.npz)",
+    "model": "exported model",
+    "report": "export report",
+}
+FOLDER_KINDS = frozenset({"table", "dataset", "run", "sweep"})
+# Only recognised by `identify`, never written through `check_output`.
+_OTHER = {
+    "checkpoint": "supernet checkpoint",
+    "table-part": "part of a latency table",
+    "dataset-part": "part of an accuracy dataset",
+    "run-part": "part of a training run",
+    "npz": "NumPy archive that is not a predictor",
+    "file": "file ofa-deploy does not recognise",
+    "folder": "folder",
+    "empty": "empty folder",
+}
+
+
+# ---- atomic writes --------------------------------------------------------------------------------
+def temp_sibling(path: str | os.PathLike, keep_suffix: bool = False) -> Path:
+    """A hidden name beside `path`, unique to this process: `.NAME.PID.tmp` (or `.STEM.PID.tmp.SUFFIX`
+    when a reader picks its parser by suffix)."""
+    p = Path(path)
+    if keep_suffix and p.suffix:
+        return p.with_name(f".{p.name[:-len(p.suffix)]}.{os.getpid()}.tmp{p.suffix}")
+    return p.with_name(f".{p.name}.{os.getpid()}.tmp")
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable; some filesystems refuse fsync on folders, which only costs durability."""
+    with contextlib.suppress(OSError):
+        _fsync_path(folder)
+
+
+def replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Rename a finished file onto its final name (fsync, rename, fsync the folder)."""
+    src, dst = Path(src), Path(dst)
+    _fsync_path(src)
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path` for a writer that wants a file name (torch.save,
+    np.savez, converters); when the block ends normally it is renamed onto `path`, otherwise removed."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(p, keep_suffix)
+    try:
+        yield tmp
+        replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically (temporary file in the same folder, fsync, rename)."""
+    p = Path(path)
+    with atomic_path(p) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+    return p
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---- one writer per folder -------------------------------------------------------------------------
+_held: dict[str, list] = {}  # lock file -> [fd, count]: this process's locks (re-entrant)
+
+
+class WriterLock:
+    """An exclusive lock on a folder, held until `release()` (or the end of a `with` block, or the
+    object being collected, or the process ending). Re-entrant within one process."""
+
+    def __init__(self, folder: str | os.PathLike, what: str = "folder"):
+        self.folder = Path(folder)
+        self.what = what
+        self._key: str | None = None
+        self._acquire()
+
+    def _acquire(self) -> None:
+        ensure_writable(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / LOCK_NAME
+        key = str(path.resolve())
+        if key in _held:
+            _held[key][1] += 1
+            self._key = key
+            return
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_pid(fd)
+                os.close(fd)
+                raise BusyError(
+                    f"{self.folder} is in use: another ofa-deploy process (PID {holder}) is writing this "
+                    f"{self.what}; wait for it to finish, or write elsewhere (--out)"
+                ) from None
+            # A releasing holder unlinks the file: make sure we locked the file that is still there.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        _held[key] = [fd, 1]
+        self._key = key
+
+    def release(self) -> None:
+        key, self._key = self._key, None
+        if key is None or key not in _held:
+            return
+        _held[key][1] -= 1
+        if _held[key][1] == 0:
+            fd = _held.pop(key)[0]
+            with contextlib.suppress(OSError):
+                os.unlink(key)  # still locked: a newcomer either waits on this inode or sees it gone
+            os.close(fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.release()
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "unknown"
+
+
+def writer_lock(folder: str | os.PathLike, what: str = "folder") -> WriterLock:
+    """Lock `folder` (created if needed) for this process; `BusyError` naming the holder's PID if
+    another process holds it."""
+    return WriterLock(folder, what)
+
+
+# ---- --out checks -----------------------------------------------------------------------------------
+def ensure_writable(folder: str | os.PathLike) -> Path:
+    """`OutputError` unless files can be created in `folder` (or, when it does not exist yet, in the
+    nearest folder above it that does). Creates nothing: it is called before the work starts."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write {folder}: {probe} is a file, not a folder; choose another --out")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        raise OutputError(f"cannot write to {folder}: {probe} is not writable ({e.strerror or e}); choose "
+                          "another --out or make the folder writable") from None
+    return folder
+
+
+def identify(path: str | os.PathLike) -> str | None:
+    """What `path` holds, by content and name: a key of `KINDS` (or of the kinds only recognised),
+    None when it does not exist."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    if p.is_dir():
+        return _identify_folder(p)
+    parent = _identify_folder(p.parent) if p.parent.is_dir() else None
+    if parent in ("table", "dataset", "run") and p.name in _PARTS[parent]:
+        return f"{parent}-part"
+    name, suffix = p.name.lower(), p.suffix.lower()
+    head = _head(p, 64)
+    if suffix == ".npz":
+        return "predictor" if _npz_is_predictor(p) else "npz"
+    if name.endswith(".report.json"):
+        return "report" if _json_format(p) == "ofa-deploy-export-report" else "file"
+    if suffix == ".tflite" and head[4:8] == b"TFL3":
+        return "model"
+    if suffix == ".onnx" and head[:1] == b"\x08":  # ModelProto field 1 (ir_version), a varint
+        return "model"
+    if suffix in (".pt", ".pth", ".tar"):
+        return "checkpoint"
+    if suffix in (".json", ".yaml", ".yml", ".config") and _is_subnet(p):
+        return "subnet"
+    return "file"
+
+
+_PARTS = {"table": ("table.csv", "meta.yaml"), "dataset": ("rows.csv", "meta.json"),
+          "run": ("state.pt", "log.jsonl", "supernet.pt", "report.md", "report.json")}
+
+
+def _identify_folder(p: Path) -> str:
+    try:
+        names = {c.name for c in p.iterdir()} - {LOCK_NAME}
+    except OSError:
+        return "folder"
+    if not names:
+        return "empty"
+    if "meta.yaml" in names and _yaml_format(p / "meta.yaml") == "ofa-deploy-latency-table":
+        return "table"
+    if "meta.json" in names and _json_format(p / "meta.json") == "ofa-deploy-accuracy-dataset":
+        return "dataset"
+    if "state.pt" in names or "log.jsonl" in names:
+        return "run"
+    if "pareto.png" in names or any(n.startswith("subnet_") and n.endswith(".json") for n in names):
+        return "sweep"
+    return "folder"
+
+
+def _head(p: Path, n: int) -> bytes:
+    try:
+        with open(p, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def _json_format(p: Path) -> str | None:
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc.get("format") if isinstance(doc, dict) else None
+
+
+def _yaml_format(p: Path) -> str | None:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    return doc.get("format") if isinstance(doc, dict) else None
+
+
+def _npz_is_predictor(p: Path) -> bool:
+    from .predictor.model import HEADER
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            return f"{HEADER}.npy" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _is_subnet(p: Path) -> bool:
+    from .errors import OfaDeployError
+    from .space import load_subnet
+
+    try:
+        load_subnet(p)
+    except (OfaDeployError, OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+    return True
+
+
+def describe(kind: str | None) -> str:
+    if kind is None:
+        return "nothing"
+    text = KINDS.get(kind) or _OTHER[kind]
+    return ("an " if text[0] in "aeiou" else "a ") + text
+
+
+def check_output(path: str | os.PathLike, kind: str, force: bool = False) -> Path:
+    """Refuse (`OutputError`) an output that would replace something of another kind, or that
+    cannot be written; returns `path`. `kind` is a key of `KINDS`: folder kinds accept a new,
+    empty or same-kind folder (or one of unknown content: their files get their own checks);
+    file kinds a new file or one of the same kind. `force` accepts another kind, never a folder
+    for a file (or the reverse)."""
+    p = Path(path)
+    want = KINDS[kind]
+    found = identify(p)
+    if kind in FOLDER_KINDS:
+        if found is not None and not p.is_dir():
+            raise OutputError(f"{p} is {describe(found)}, not a folder; give a folder for the {want}")
+        if found not in (None, kind, "empty", "folder") and not force:
+            raise OutputError(f"{p} is {describe(found)}, not {describe(kind)}; refusing to write into it: "
+                              "give another --out, or add --force")
+        ensure_writable(p)
+        return p
+    if p.is_dir():
+        raise OutputError(f"{p} is a folder; give a file name for the {want}")
+    if found not in (None, kind) and not force:
+        raise OutputError(f"{p} is {describe(found)}, not {describe(kind)}; refusing to overwrite it: give "
+                          "another --out, or add --force to replace it")
+    ensure_writable(p.parent)
+    return p
+
+
+__all__ = ["FOLDER_KINDS", "KINDS", "LOCK_NAME", "WriterLock", "atomic_path", "atomic_write_bytes",
+           "atomic_write_text", "check_output", "describe", "ensure_writable", "identify", "replace",
+           "sha256_file", "temp_sibling", "writer_lock"]

@@ -1,0 +1,60 @@
+"""`lut repair`: make a table whose rows repeat keys readable again, losing no measurement.
+
+Why it exists: before tables were locked, two `profile` runs on one folder both appended every
+key, and readers now refuse such a table (a key measured twice has no single latency). Repair
+keeps every unique row in file order; a repeated row equal to the first is dropped, one that
+differs (the same key measured twice) keeps the first and is reported, so nothing is averaged
+behind the user's back. A half-written last line is dropped too. The file is rewritten atomically
+under the table's writer lock.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import LatencyTableError
+from ..fsio import atomic_write_text, writer_lock
+from .table import META_FILE, TABLE_FILE, Row, read_metadata, read_rows, rows_csv
+
+
+@dataclass
+class TableRepair:
+    folder: Path
+    kept: int
+    identical: int  # repeated rows equal to the first, dropped
+    conflicts: list[tuple[Row, Row]] = field(default_factory=list)  # (kept first, dropped later) pairs
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.identical or self.conflicts)
+
+
+def repair_table(folder: str | os.PathLike) -> TableRepair:
+    """Drop repeated rows of `folder/table.csv` (keep the first of each key); see the module docstring."""
+    folder = Path(folder)
+    if not (folder / META_FILE).exists():
+        raise LatencyTableError(f"{folder}: no {META_FILE}; `lut repair` repairs a table folder (table.csv + "
+                                f"{META_FILE})")
+    with writer_lock(folder, "latency table"):
+        read_metadata(folder)  # refuses a corrupt or foreign meta.yaml
+        path = folder / TABLE_FILE
+        rows = read_rows(path, repair=True)
+        first: dict[tuple[int, str], Row] = {}
+        result = TableRepair(folder, 0, 0)
+        for row in rows:
+            k = (row.resolution, row.key)
+            if k not in first:
+                first[k] = row
+            elif first[k].to_csv() == row.to_csv():  # text, so that NaN fields compare equal
+                result.identical += 1
+            else:
+                result.conflicts.append((first[k], row))
+        result.kept = len(first)
+        if result.changed:
+            atomic_write_text(path, rows_csv(first.values()))
+    return result
+
+
+__all__ = ["TableRepair", "repair_table"]
