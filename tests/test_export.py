@@ -28,7 +28,7 @@ from ofa_deploy.train.evaluate import calibrated_subnet
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from ofa_deploy.export.pipeline import ExportOptions, plan_export, run_export
+from ofa_deploy.export.pipeline import ExportOptions, failed_path, plan_export, run_export
 from ofa_deploy.export.report import load_report, report_path
 
 SPEC = SpaceSpec(width_mult=0.25, ks_list=(3, 5), expand_list=(3, 4), depth_list=(1, 2), resolutions=(16, 24),
@@ -225,10 +225,12 @@ def test_int8_export_checks_accuracy_and_size(cli, work, tmp_path):
     tolerance; the exit code follows the accuracy check alone."""
     out = tmp_path / "m.int8.tflite"
     code, stdout, err = cli(*export_args(work, "--format", "tflite", "--int8", "--out", out))
-    report = load_report(out)
+    written = out if code == 0 else failed_path(out)  # a failed file never takes the final name
+    assert written.exists() and not (code and out.exists())
+    report = load_report(written)
     assert report["precision"] == "int8" and report["input"]["dtype"] == "int8"
     assert report["output"]["dtype"] == "int8" and report["input"]["quantization"]["scale"] > 0
-    assert report["fp32_size_bytes"] > report["size_bytes"] == out.stat().st_size
+    assert report["fp32_size_bytes"] > report["size_bytes"] == written.stat().st_size
     checks = {c["metric"]: c for c in report["verification"]["checks"]}
     assert checks["size_ratio"]["value"] == pytest.approx(report["size_bytes"] / report["fp32_size_bytes"])
     assert checks["size_ratio"]["passed"] is False and checks["size_ratio"]["fatal"] is False
@@ -264,7 +266,8 @@ def test_verification_catches_a_wrong_file(cli, work, tmp_path, monkeypatch):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "failed verification" in lines[0] and "max |diff| / logit scale" in lines[0]
     assert "top-1" not in lines[0]  # only the failing check is named
-    report = load_report(out)
+    assert not out.exists() and str(failed_path(out)) in lines[0]  # kept for inspection, not at the final name
+    report = load_report(failed_path(out))
     assert report["passed"] is False and "FAIL" in stdout
     with pytest.raises(VerificationError, match="max \\|diff\\| / logit scale"):
         run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=out)))
