@@ -199,6 +199,19 @@ def test_two_training_runs_on_one_folder_the_second_exits_2(cli, tmp_path):
         assert snapshot(folder) == before
 
 
+def test_calibration_is_stored_under_the_tables_lock(tmp_path):
+    from ofa_deploy.latency.table import read_metadata, store_calibration
+
+    folder = tmp_path / "table"
+    synthetic_table(PROFILE_SPEC, [32]).save(folder)
+    cal = {"kind": "linear", "a": 1.5, "b": 0.25}
+    with holder(HOLD_LOCK, folder) as pid, pytest.raises(BusyError, match=f"PID {pid}"):
+        store_calibration(folder, cal)
+    assert read_metadata(folder)["calibration"] is None
+    store_calibration(folder, cal)
+    assert LatencyTable.load(folder).calibration == cal
+
+
 # ---- item 3: a table without meta.yaml ----------------------------------------------------------------
 def _table_rows(tmp_path: Path) -> str:
     t = synthetic_table(PROFILE_SPEC, [32])
@@ -569,13 +582,21 @@ def test_export_does_not_replace_another_kind_of_file(cli, export_work, tmp_path
     assert code == 0 and identify(target) == "model", err
 
 
-def test_dataset_reader_refuses_repeats_even_without_cli(dataset, tmp_path):
+def test_dataset_repeats_refused_and_a_conflicting_one_keeps_the_first(dataset, tmp_path):
     from ofa_deploy.predictor import load_accuracy_dataset
+    from ofa_deploy.predictor.dataset import repair_dataset
 
     folder = tmp_path / "ds"
     shutil.copytree(dataset, folder)
     rows = (folder / "rows.csv").read_text().splitlines(keepends=True)
+    fields = rows[2].split(",")
+    fields[5] = str(int(fields[5]) - 1 if int(fields[5]) else 1)  # the same subnet, another result
     with open(folder / "rows.csv", "a") as f:
-        f.write(rows[1])
+        f.write(rows[1].replace(rows[1].split(",")[-1], "9.999\n"))  # a repeat that only differs in timing
+        f.write(",".join(fields))
     with pytest.raises(FormatError, match="predictor repair"):
         load_accuracy_dataset(folder)
+    r = repair_dataset(folder)
+    assert (r.kept, r.identical, r.conflicts) == (6, 1, [int(fields[0])])
+    assert (folder / "rows.csv").read_text() == "".join(rows)
+    assert len(load_accuracy_dataset(folder)) == 6

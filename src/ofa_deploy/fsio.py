@@ -60,12 +60,13 @@ _OTHER = {
 
 # ---- atomic writes --------------------------------------------------------------------------------
 def temp_sibling(path: str | os.PathLike, keep_suffix: bool = False) -> Path:
-    """A hidden name beside `path`, unique to this process: `.NAME.PID.tmp` (or `.STEM.PID.tmp.SUFFIX`
-    when a reader picks its parser by suffix)."""
+    """A fresh hidden name beside `path`: `.NAME.PID-TOKEN.tmp` (or `.STEM.PID-TOKEN.tmp.SUFFIX` when
+    a reader picks its parser by suffix). Same folder, so that the final rename is atomic."""
     p = Path(path)
+    tag = f"{os.getpid()}-{os.urandom(3).hex()}"
     if keep_suffix and p.suffix:
-        return p.with_name(f".{p.name[:-len(p.suffix)]}.{os.getpid()}.tmp{p.suffix}")
-    return p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        return p.with_name(f".{p.name[:-len(p.suffix)]}.{tag}.tmp{p.suffix}")
+    return p.with_name(f".{p.name}.{tag}.tmp")
 
 
 def _fsync_path(path: Path) -> None:

@@ -127,6 +127,8 @@ def save_run_config(net_config_path: Path, image_size: int) -> None:
     """The official `run.config` beside a written `net.config` carries the input size."""
     import json
 
+    from ..fsio import atomic_write_text
+
     run_cfg = net_config_path.parent / "run.config"
     if net_config_path.name == "net.config" and not run_cfg.exists():
-        run_cfg.write_text(json.dumps({"image_size": image_size}, indent=4) + "\n")
+        atomic_write_text(run_cfg, json.dumps({"image_size": image_size}, indent=4) + "\n")

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..fsio import atomic_write_text
 from .progressive import phase_table
 from .recipe import SCRATCH_SUBNETS, Recipe
 
@@ -57,7 +58,7 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
         scratch.append({"subnet": "largest", "top1": rows[0]["largest"], "epochs": len(epochs_of(log, first.name)),
                         "minutes": None, "note": f"the {first.name!r} phase of this run"})
     scratch.sort(key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
-    (out / "report.json").write_text(json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
+    atomic_write_text(out / "report.json", json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
                                                  "train_seconds": round(seconds, 1),
                                                  "wall_seconds": round(wall, 1), "from_scratch": scratch},
                                                 indent=2) + "\n")
@@ -86,5 +87,5 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
             how = s.get("note") or f"{s['minutes']:.1f} min"
             lines.append(f"| {s['subnet']} | {ofa:.2f} | {s['top1']:.2f} | {diff} | {s['epochs']} epochs, {how} |")
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
