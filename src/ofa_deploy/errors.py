@@ -38,3 +38,11 @@ class VerificationError(OfaDeployError):
 
 class ExportError(OfaDeployError):
     """A subnet cannot be exported (missing converter, unsupported option)."""
+
+
+class OptionError(OfaDeployError, ValueError):
+    """Command options that lack what the command needs or do not go together (no budget given)."""
+
+
+class RecordError(OfaDeployError):
+    """A command needs what an earlier step records (the last profile, search or export) and there is none."""
