@@ -24,6 +24,8 @@ from .errors import OfaDeployError
 from .space import SpaceSpec
 
 DEFAULT_DEVICE = "cpu"
+# `nn.shipped.shipped_supernet_path()`, named here without importing torch (`search` starts fast).
+SHIPPED_SUPERNET = Path(__file__).resolve().parent / "_data" / "demo-fmnist" / "supernet.pt"
 
 
 def search_device(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec,
@@ -58,6 +60,16 @@ def _profiled_table(last: dict[str, Any] | None, device: str, spec: SpaceSpec) -
         return None
     folder = Path(last["table"])
     return folder if same and (folder / "meta.yaml").exists() else None
+
+
+def predictor_checkpoint(predictor: Any) -> Path | None:
+    """The shipped supernet when the predictor was fitted on it (its `supernet_sha256`): a search
+    on the default predictor then records the checkpoint that `export` must cut the subnet from."""
+    sha = predictor.meta.get("supernet_sha256")
+    path = SHIPPED_SUPERNET
+    if sha and path.is_file() and records.sha256_of(path) == sha:
+        return path
+    return None
 
 
 @dataclass
@@ -148,4 +160,4 @@ def next_after_export() -> str:
 
 
 __all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "next_after_export",
-           "next_after_profile", "next_after_search", "search_device", "suggest_budget"]
+           "next_after_profile", "next_after_search", "predictor_checkpoint", "search_device", "suggest_budget"]

@@ -25,6 +25,7 @@ from .common import (
     samples_option,
     supernet_option,
     table_option,
+    value,
 )
 
 predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
@@ -113,10 +114,10 @@ def predictor_dataset(
     from ..nn.shipped import shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
-    for name, value in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
+    for name, given in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
                         ("--threads", threads)):
-        if value is not None and value < 1:
-            fail(f"{name} must be at least 1, got {value}")
+        if given is not None and given < 1:
+            fail(f"{name} must be at least 1, got {given}")
     if supernet is None:
         supernet = shipped_supernet_path()
     elif not supernet.is_file():

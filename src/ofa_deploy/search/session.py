@@ -99,11 +99,13 @@ def budget_tag(budget: Budget) -> str:
 
 def run_search(req: SearchRequest) -> SearchOutcome:
     """Resolve the inputs, search, write the subnet file(s) and record the last one."""
-    from ..flow import search_device
+    from ..flow import predictor_checkpoint, search_device
     from .sources import resolve_predictor, resolve_supernet, resolve_table
 
     pred, pred_info = resolve_predictor(req.predictor)
     spec, label, supernet_info = resolve_supernet(req.supernet, pred)
+    if req.supernet is None and (ckpt := predictor_checkpoint(pred)) is not None:
+        supernet_info = {**supernet_info, "checkpoint": str(ckpt)}  # what `export` cuts the subnet from
     device, table, notes = search_device(req.device, req.table, spec, req.needs_latency)
     lut, table_info = resolve_table(device, table, spec)
     dev = device or (lut.device if lut is not None else None)
