@@ -350,8 +350,7 @@ def test_design_card_flow(cli, tmp_path, monkeypatch):
 
     code, out, err = cli(*search)
     assert code == 0, err
-    assert "device cpu: the one of the last `ofa-deploy profile`" in err
-    assert f"latency table {profile['table']}" in err
+    assert f"device cpu and its table {profile['table']}: the last `ofa-deploy profile`'s" in err
     record = json.loads((home / "records" / "last_search.json").read_text())
     subnet = json.loads(Path(record["path"]).read_text())
     assert record["device"] == "cpu" and subnet["meta"]["latency_table"]["path"] == profile["table"]
@@ -373,6 +372,8 @@ def test_design_card_flow(cli, tmp_path, monkeypatch):
     assert result["file"] == exported["path"] and result["device"] == "cpu"
     assert result["budget_ms"] == pytest.approx(float(search[2].removesuffix("ms")))
     assert result["predicted_ms"] is not None and result["measured_ms"]["count"] >= 20
+    assert result["prediction"]["path"] == profile["table"]  # predicted with the table the search used
+    assert f"latency table {profile['table']}: the one the search used" in err
 
     # A changed file is not benchmarked as if it were the export.
     with open(exported["path"], "ab") as f:

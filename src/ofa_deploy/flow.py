@@ -36,17 +36,17 @@ def search_device(device: str | None, table: str | os.PathLike | None, spec: Spa
     if device is None and not needs_latency:
         return None, None, []
     last = records.read_record(records.PROFILE)
-    notes: list[str] = []
+    given = device is not None
     if device is None:
-        if last is not None and last.get("device"):
-            device = str(last["device"])
-            notes.append(f"device {device}: the one of the last `ofa-deploy profile` (give --device to choose)")
-        else:
-            device = DEFAULT_DEVICE
-            notes.append(f"device {device}: the default (no --device given and no profile recorded)")
+        device = str(last["device"]) if last is not None and last.get("device") else DEFAULT_DEVICE
     folder = _profiled_table(last, device, spec)
-    if folder is not None:
-        notes.append(f"latency table {folder}: measured by the last `ofa-deploy profile`")
+    if given:
+        notes = [f"latency table {folder}: measured by the last `ofa-deploy profile`"] if folder else []
+    elif last is not None and last.get("device") == device:
+        notes = [f"device {device}" + (f" and its table {folder}" if folder else "")
+                 + ": the last `ofa-deploy profile`'s (give --device to choose)"]
+    else:
+        notes = [f"device {device}: the default (no --device given and no profile recorded)"]
     return device, folder, notes
 
 
@@ -113,8 +113,10 @@ def export_sources(subnet: str | os.PathLike | None, supernet: str | os.PathLike
     return ExportSources(subnet_path, supernet_path, device, notes)
 
 
-def benchmark_inputs(file: str | os.PathLike | None, device: str | None) -> tuple[Path, str, list[str]]:
-    """(file, device, notes) of a benchmark: the last export on its search's device by default."""
+def benchmark_inputs(file: str | os.PathLike | None, device: str | None,
+                     table: str | os.PathLike | None = None) -> tuple[Path, str, Path | None, list[str]]:
+    """(file, device, table folder or None, notes) of a benchmark: the last export by default, on the
+    device its subnet was searched for, predicted with the table that search used (when on that device)."""
     notes: list[str] = []
     last = records.read_record(records.EXPORT)
     if file is None:
@@ -127,7 +129,27 @@ def benchmark_inputs(file: str | os.PathLike | None, device: str | None) -> tupl
         device = recorded or DEFAULT_DEVICE
         if recorded:
             notes.append(f"device {device}: the one the subnet was searched for")
-    return path, device, notes
+    if table is None:
+        table = _searched_table(path, device)
+        if table is not None:
+            notes.append(f"latency table {table}: the one the search used")
+    return path, device, Path(table) if table is not None else None, notes
+
+
+def _searched_table(path: Path, device: str) -> Path | None:
+    """The table folder the file's subnet was searched with, from its export report and subnet file."""
+    from .export.report import report_path
+    from .space.formats import read_structured
+
+    try:
+        subnet = read_structured(read_structured(report_path(path))["subnet"]["path"])
+        table = subnet["meta"]["latency_table"]
+    except (OfaDeployError, KeyError, TypeError):
+        return None
+    folder = Path(table["path"]) if isinstance(table, dict) and table.get("path") else None
+    if folder is None or table.get("device") != device or not (folder / "meta.yaml").exists():
+        return None
+    return folder
 
 
 # ---- the next command of each step -----------------------------------------------------------------

@@ -30,6 +30,7 @@ from .common import (
     out_option,
     print_json,
     supernet_option,
+    table_option,
     value,
 )
 
@@ -182,6 +183,8 @@ def benchmark(
     file: Path | None = typer.Argument(None, help="An exported .onnx or .tflite file; default: the last export."),
     device: str | None = device_option("Device name (devices/NAME.yaml) or descriptor path; default: the device "
                                        "the last export's subnet was searched for, else cpu."),
+    table: Path | None = table_option("Latency table folder of the prediction; default: the one the file's "
+                                      "subnet was searched with, else the device's."),
     threads: int | None = typer.Option(None, "--threads", help="Override the descriptor's thread count."),
     sessions: int = typer.Option(3, "--sessions", help="Fresh sessions (samples pooled)."),
     max_runs: int = typer.Option(200, "--max-runs", help="Cap of timed runs per session."),
@@ -193,7 +196,7 @@ def benchmark(
     from ..flow import benchmark_inputs
     from ..latency.protocol import Protocol
 
-    file, device, notes = benchmark_inputs(file, device)
+    file, device, table, notes = benchmark_inputs(file, device, table)
     for line in notes:
         note(line)
     check_model_file(file)
@@ -203,7 +206,7 @@ def benchmark(
         fail(str(e))
     with steps() as step:
         step(f"timing {file.name} ({sessions} sessions)")
-        result = run_benchmark(file, device, threads, proto)
+        result = run_benchmark(file, device, threads, proto, table_dir=table)
     if as_json:
         print_json(result)
         return

@@ -83,8 +83,10 @@ def search_budget_ms(report: dict[str, Any] | None) -> float | None:
         return None
 
 
-def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | None, dict[str, Any]]:
-    """The table's prediction for the report's arch, or None and a note saying why there is none."""
+def predicted_ms(device: str, report: dict[str, Any] | None,
+                 table_dir: str | os.PathLike | None = None) -> tuple[float | None, dict[str, Any]]:
+    """The table's prediction for the report's arch, or None and a note saying why there is none.
+    `table_dir`: that table folder (the one the search used) instead of the device's."""
     from ..search.sources import resolve_table
 
     if report is None:
@@ -92,7 +94,7 @@ def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | No
     spec = SpaceSpec.from_dict(report["subnet"]["space"])
     arch = Arch.from_dict(report["subnet"]["arch"])
     try:
-        table, info = resolve_table(device, None, spec)
+        table, info = resolve_table(device, table_dir, spec)
     except LatencyTableError:
         return None, {"note": f"no prediction: device {device!r} has no latency table for this subnet's space "
                               f"({spec.describe()}); measure one with "
@@ -107,7 +109,8 @@ def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | No
 
 
 def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-              protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None) -> dict[str, Any]:
+              protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None,
+              table_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
     from ..devices import load_device
 
@@ -118,7 +121,7 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     protocol = protocol or Protocol()
     stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
     report = load_report(path)
-    predicted, prediction = predicted_ms(desc.name, report)
+    predicted, prediction = predicted_ms(desc.name, report, table_dir)
     info = backend.info()
     notes = []
     if predicted is not None:
