@@ -389,3 +389,33 @@ def test_search_without_profile_uses_cpu(cli, tmp_path, monkeypatch):
     assert code == 0, err
     assert "device cpu: the default" in err and strict_json(out)["device"] == "cpu"
     assert "next:" not in out  # not in --json mode
+
+
+def test_train_json(cli, tmp_path):
+    """`train --json`: strict JSON on stdout (progress on stderr), stopped or finished."""
+    out = tmp_path / "run"
+    code, stdout, err = cli("train", "--recipe", "tiny-synthetic", "--from-scratch", "smallest", "-o", out,
+                            "--stop-after-epochs", "1", "--json")
+    assert code == 0, err
+    assert strict_json(stdout) == {"stopped": True, "phase": strict_json(stdout)["phase"], "epoch_in_phase": 1,
+                                   "out": str(out)}
+    code, stdout, err = cli("train", "--recipe", "tiny-synthetic", "--from-scratch", "smallest", "-o", out,
+                            "--resume", "--json")
+    assert code == 0, err
+    doc = strict_json(stdout)
+    assert doc["stopped"] is False and Path(doc["supernet"]).exists() and doc["final"]
+
+
+def test_profile_and_validate_json(cli, tmp_path):
+    table = tmp_path / "table"
+    code, out, err = cli("profile", "-d", "cpu", "-r", "24", "--sessions", "1", "--max-runs", "3", "-o", table,
+                         "--json")
+    assert code == 0, err
+    doc = strict_json(out)
+    assert doc["folder"] == str(table) and doc["resolutions"] == [24] and doc["calibration"] is None
+    assert "next:" not in out
+    code, out, err = cli("latency", "validate", "-t", table, "-r", "24", "-n", "4", "--sessions", "1",
+                         "--calibrate", "-o", tmp_path / "v", "--json")
+    assert code == 0, err
+    doc = strict_json(out)
+    assert {"a", "b"} <= set(doc["calibration"]) and all(Path(f).exists() for f in doc["files"])
