@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import REFERENCE, need_shared
 from typer.main import get_command
 
 from ofa_deploy.cli import app
@@ -217,6 +218,7 @@ def json_commands(tmp_path, table, subnet):
         "search": ["search", "--supernet", "ofa-mbv3-w1.0", "--flops", "300M", "--params", "9M", "-p",
                    _w10_predictor(tmp_path), "-o", tmp_path / "found.json"],
         "predictor show": ["predictor", "show", default_predictor_path()],
+        "predictor import": ["predictor", "import", REFERENCE / "ofa" / "acc_predictor.pth", "-o", tmp_path / "o.npz"],
     }
 
 
@@ -235,10 +237,12 @@ def _w10_predictor(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", ["subnet show", "subnet convert", "lut show", "lut export", "lut import",
-                                  "latency predict", "search", "predictor show"])
+                                  "latency predict", "search", "predictor show", "predictor import"])
 def test_json_output_is_strict(cli, tmp_path, tiny_table, w10_subnet, name):
     table, _ = tiny_table
     cmds = json_commands(tmp_path, table, w10_subnet)
+    if name == "predictor import":
+        need_shared(REFERENCE / "ofa" / "acc_predictor.pth")
     if name == "lut import":  # needs the official files `lut export` writes
         assert cli(*cmds["lut export"])[0] == 0
     code, out, err = cli(*cmds[name], "--json")
