@@ -39,6 +39,19 @@ def specialized_dir() -> Path:
     return need_shared(REFERENCE / "ofa" / "ofa_specialized")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_data_folder(tmp_path_factory):
+    """The records (`last_*.json`) and searches that commands write go to a folder of the test
+    session, never to the user's own data folder (tests that chain commands set their own)."""
+    old = os.environ.get("OFA_DEPLOY_HOME")
+    os.environ["OFA_DEPLOY_HOME"] = str(tmp_path_factory.mktemp("ofa-deploy-home"))
+    yield
+    if old is None:
+        os.environ.pop("OFA_DEPLOY_HOME", None)
+    else:
+        os.environ["OFA_DEPLOY_HOME"] = old
+
+
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run `ofa-deploy ARGS...` in-process; returns (exit code, stdout, stderr)."""

@@ -67,7 +67,7 @@ def tflite_fp32(work):
 
 
 def export_args(work, *extra) -> list[str]:
-    return ["export", "--subnet", str(work.subnet), "--checkpoint", str(work.supernet), *map(str, extra)]
+    return ["export", "--subnet", str(work.subnet), "--supernet", str(work.supernet), *map(str, extra)]
 
 
 def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
@@ -168,14 +168,14 @@ def test_no_recalibrate_keeps_supernet_statistics(work, reference, tmp_path):
 
 
 def test_default_subnet_is_the_last_search(cli, work, tmp_path, monkeypatch):
-    from ofa_deploy.search.state import remember_last_search
+    from ofa_deploy.records import remember_search
 
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    args = ["export", "--checkpoint", work.supernet, "--format", "onnx", "-n", "8"]
+    args = ["export", "--supernet", work.supernet, "--format", "onnx", "--verify-images", "8"]
     code, _, err = cli(*args)
     assert code == 2 and "no search has been run yet" in err
-    remember_last_search(work.subnet)
+    remember_search(work.subnet)
     code, _, err = cli(*args)
     assert code == 0, err
     assert (tmp_path / "subnet.onnx").exists() and (tmp_path / "subnet.onnx.report.json").exists()
@@ -292,7 +292,6 @@ def bad_arch_subnet(work):
     ("missing subnet", "no such file"),
     ("other space", "belongs to the space OFA-MobileNetV3 w0.5"),
     ("arch outside space", "kernel size 7 is not in the space's kernel sizes [3, 5]"),
-    ("unknown format", "unknown format 'coreml': choose --format onnx or --format tflite"),
     ("onnx int8", "ONNX export is fp32 only"),
     ("int8 and dynamic range", "choose one of --int8"),
     ("tflite dynamic batch", "--dynamic-batch applies to ONNX only"),
@@ -312,8 +311,6 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
         subnet = foreign_subnet
     elif case == "arch outside space":
         subnet = bad_arch_subnet
-    elif case == "unknown format":
-        extra = ["--format", "coreml"]
     elif case == "onnx int8":
         extra.append("--int8")
     elif case == "int8 and dynamic range":
@@ -328,7 +325,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
         extra += ["--verify-images", "0"]
     elif case == "missing data folder":
         extra += ["--data", tmp_path / "no-data"]
-    code, stdout, err = cli("export", "--subnet", subnet, "--checkpoint", checkpoint, *extra, "--out", out)
+    code, stdout, err = cli("export", "--subnet", subnet, "--supernet", checkpoint, *extra, "--out", out)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], err
@@ -343,7 +340,7 @@ def test_missing_shipped_supernet_says_what_to_do(cli, work, tmp_path, monkeypat
 
     monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "nothing")
     code, _, err = cli("export", "--subnet", work.subnet, "--format", "onnx", "--out", tmp_path / "m.onnx")
-    assert code == 2 and "shipped demo supernet is missing" in err and "--checkpoint" in err
+    assert code == 2 and "shipped demo supernet is missing" in err and "--supernet" in err
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -361,7 +358,8 @@ def test_fashion_mnist_supernet_is_verified_on_its_test_images(cli, tmp_path, mo
     torch.manual_seed(0)
     supernet = save_supernet(OFAMobileNetV3(spec), tmp_path / "fm.pt", meta={"recipe": "demo-fmnist"})
     subnet = save_subnet(Subnet(spec, Arch((3,) * 5, (3,) * 5, (1,) * 5, 24)), tmp_path / "fm.json")
-    code, stdout, err = cli("export", "--subnet", subnet, "--checkpoint", supernet, "--format", "onnx", "-n", "300",
+    code, stdout, err = cli("export", "--subnet", subnet, "--supernet", supernet, "--format", "onnx",
+                            "--verify-images", "300",
                             "--json")
     assert code == 0, err
     r = json.loads(stdout)
@@ -373,7 +371,7 @@ def test_fashion_mnist_supernet_is_verified_on_its_test_images(cli, tmp_path, mo
     # A 4-class supernet that claims the 10-class Fashion-MNIST recipe: refused before anything is written.
     wrong = save_supernet(OFAMobileNetV3(SPEC), tmp_path / "wrong.pt", meta={"recipe": "demo-fmnist"})
     wrong_subnet = save_subnet(Subnet(SPEC, ARCH), tmp_path / "w.json")
-    code, _, err = cli("export", "--subnet", wrong_subnet, "--checkpoint", wrong, "--format", "onnx")
+    code, _, err = cli("export", "--subnet", wrong_subnet, "--supernet", wrong, "--format", "onnx")
     assert not (tmp_path / "w.onnx").exists()
     assert code == 2 and "dataset fashion-mnist has 1 channel(s) and 10 classes" in err and "takes 1 and 4" in err
 

@@ -46,3 +46,11 @@ class OutputError(OfaDeployError):
 
 class BusyError(OfaDeployError):
     """Another process is writing the same output (a table, dataset or run folder)."""
+
+
+class OptionError(OfaDeployError, ValueError):
+    """Command options that lack what the command needs or do not go together (no budget given)."""
+
+
+class RecordError(OfaDeployError):
+    """A command needs what an earlier step records (the last profile, search or export) and there is none."""

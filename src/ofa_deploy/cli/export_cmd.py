@@ -18,7 +18,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import console, fail, print_json
+from .choices import ExportFormat
+from .common import (
+    console,
+    device_option,
+    fail,
+    json_option,
+    merge_alias,
+    next_step,
+    note,
+    out_option,
+    print_json,
+    supernet_option,
+    table_option,
+    value,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -53,35 +67,42 @@ def steps() -> Iterator[Callable[[str], None]]:
 
 # ---- export ---------------------------------------------------------------------------------------
 def export(
-    fmt: str = typer.Option(..., "--format", "-f", help="onnx or tflite."),
-    subnet: Path | None = typer.Option(None, "--subnet", "-s",
+    fmt: ExportFormat = typer.Option(..., "--format", "-f", help="File format."),
+    subnet: Path | None = typer.Option(None, "--subnet",
                                        help="Subnet file (any supported format); default: the last search's."),
     int8: bool = typer.Option(False, "--int8", help="TFLite full-integer int8, calibrated on validation images."),
     dynamic_range: bool = typer.Option(False, "--dynamic-range",
                                        help="TFLite int8 weights with float activations (smaller, not faster)."),
-    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c",
-                                           help="Supernet (ours or official); default: the shipped demo supernet."),
-    out: Path | None = typer.Option(None, "--out", "-o",
-                                    help="Output file or folder; default: <subnet name>[.int8|.drq].<format> here."),
+    supernet: Path | None = supernet_option("Supernet (ours or official); default: the one the subnet was "
+                                            "searched for, else the shipped demo supernet."),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c", hidden=True,
+                                           help="Old name of --supernet (kept for one release)."),
+    out: Path | None = out_option("Output file or folder; default: <subnet name>[.int8|.drq].<format> here."),
     no_recalibrate: bool = typer.Option(False, "--no-recalibrate",
                                         help="Keep the supernet's BN statistics instead of recalibrating them."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files or ImageNet-style "
                                                           "train/<class>/); default: the supernet recipe's dataset."),
     dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
-    verify_images: int = typer.Option(1000, "--verify-images", "-n", help="Test images the file is verified on."),
+    verify_images: int | None = typer.Option(None, "--verify-images",
+                                             help="Test images the file is verified on. [default: 1000]"),
+    verify_images_old: int | None = typer.Option(None, "-n", hidden=True,
+                                                 help="Old short name of --verify-images (kept for one release)."),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
     from ..errors import VerificationError
     from ..export.pipeline import ExportOptions, plan_export, run_export
     from ..export.report import load_report, report_path
+    from ..flow import next_after_export
 
-    opts = ExportOptions(fmt, subnet, int8, dynamic_range, checkpoint, out, not no_recalibrate, data, dynamic_batch,
-                         verify_images, force)
+    supernet = merge_alias(supernet, checkpoint, "--supernet", "--checkpoint")
+    verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=1000)
+    opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
+                         dynamic_batch, verify_images, force)
     error = None
     with steps() as step:
-        plan = plan_export(opts, step)
+        plan = plan_export(opts, step, on_note=note)
         try:
             run_export(plan, step)
         except VerificationError as e:
@@ -94,6 +115,8 @@ def export(
         render_report(report, report_path(written))
     if error:
         fail(error, code=1)
+    if not as_json:
+        next_step(next_after_export())
 
 
 def render_report(r: dict[str, Any], path: Path) -> None:
@@ -122,8 +145,8 @@ def render_report(r: dict[str, Any], path: Path) -> None:
          + r["bn"]["source"]),
         ("verified on", f"{v['images']} images, {v['source']}"),
     ]
-    for name, value in rows:
-        t.add_row(name, value, "", "")
+    for name, text in rows:
+        t.add_row(name, text, "", "")
     labels = {"max_abs_diff": "max |diff|", "logit_scale": "logit scale (max |logit|)",
               "max_abs_diff_rel": "max |diff| / logit scale", "top1_agreement": "top-1 agreement %",
               "sqnr_db": "SQNR dB", "accuracy_torch": "accuracy, PyTorch fp32 %",
@@ -159,28 +182,33 @@ def _verdict(c: dict[str, Any] | None) -> str:
 
 # ---- benchmark ------------------------------------------------------------------------------------
 def benchmark(
-    file: Path = typer.Argument(..., help="An exported .onnx or .tflite file."),
-    device: str = typer.Option("cpu", "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path."),
+    file: Path | None = typer.Argument(None, help="An exported .onnx or .tflite file; default: the last export."),
+    device: str | None = device_option("Device name (devices/NAME.yaml) or descriptor path; default: the device "
+                                       "the last export's subnet was searched for, else cpu."),
+    table: Path | None = table_option("Latency table folder of the prediction; default: the one the file's "
+                                      "subnet was searched with, else the device's."),
     threads: int | None = typer.Option(None, "--threads", help="Override the descriptor's thread count."),
     sessions: int = typer.Option(3, "--sessions", help="Fresh sessions (samples pooled)."),
     max_runs: int = typer.Option(200, "--max-runs", help="Cap of timed runs per session."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Time an exported file with the profiling protocol, next to the device table's prediction."""
     from ..export.benchmark import benchmark as run_benchmark
+    from ..export.benchmark import check_model_file
+    from ..flow import benchmark_inputs
     from ..latency.protocol import Protocol
 
-    if file.suffix not in (".onnx", ".tflite"):
-        fail(f"{file}: benchmark times .onnx or .tflite files")
-    if not file.exists():
-        fail(f"{file}: no such file")
+    file, device, table, notes = benchmark_inputs(file, device, table)
+    for line in notes:
+        note(line)
+    check_model_file(file)
     try:
         proto = Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs))
     except ValueError as e:
         fail(str(e))
     with steps() as step:
         step(f"timing {file.name} ({sessions} sessions)")
-        result = run_benchmark(file, device, threads, proto)
+        result = run_benchmark(file, device, threads, proto, table_dir=table)
     if as_json:
         print_json(result)
         return
@@ -194,10 +222,16 @@ def benchmark(
     if pred is not None:
         p = result["prediction"]
         t.add_row(f"predicted ({p.get('runtime')} table, {p.get('stat')})", f"{pred:.3f}", "", "", "")
+    budget = result.get("budget_ms")
+    if budget is not None:
+        t.add_row("budget (search)", f"{budget:.3f}", "", "", "")
     console.print(t)
     if pred is not None:
         console.print(f"measured / predicted  {m['median'] / pred:.3f}")
     else:
         console.print(f"[yellow]{result['prediction']['note']}[/]")
-    for note in result["notes"]:
-        console.print(f"[dim]note: {note}[/]")
+    if budget is not None:
+        verdict = "[green]within[/]" if m["median"] <= budget else "[yellow]over[/]"
+        console.print(f"measured / budget     {m['median'] / budget:.3f} ({verdict} the search's budget)")
+    for line in result["notes"]:
+        console.print(f"[dim]note: {line}[/]")

@@ -15,7 +15,8 @@ from rich.table import Table
 
 from ..errors import LatencyTableError
 from ..space import SpaceSpec
-from .common import console, err_console, fail, print_json, progress_bar
+from .choices import OfficialStat, ProfileStat
+from .common import console, err_console, fail, next_step, print_json, progress_bar, value
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
@@ -60,17 +61,9 @@ def parse_resolutions(text: str | None, spec: SpaceSpec) -> list[int]:
 def space_from_options(width: float | None, classes: int | None, in_channels: int | None,
                        supernet: Path | None) -> SpaceSpec | None:
     if supernet is not None:
-        from ..nn.checkpoint import read_checkpoint
+        from ..space.checkpoint import checkpoint_space
 
-        ckpt = read_checkpoint(supernet)
-        spec = ckpt.get("spec") if isinstance(ckpt, dict) else None
-        if isinstance(spec, SpaceSpec):
-            return spec
-        if isinstance(spec, dict):
-            return SpaceSpec.from_dict(spec)
-        from ..nn import load_supernet
-
-        return load_supernet(supernet).spec
+        return checkpoint_space(supernet)
     if width is None and classes is None and in_channels is None:
         return None
     return SpaceSpec(width_mult=width if width is not None else 1.0, n_classes=classes or 1000,
@@ -130,10 +123,10 @@ def profile(
     in_channels: Annotated[int | None, typer.Option(
         "--in-channels", help="Input channels of the space (1 for grey images). [default: 3]")] = None,
     supernet: Annotated[Path | None, typer.Option(
-        "--supernet", help="Checkpoint: its space and weights are used (default, when no space is given: "
+        "--supernet", "-s", help="Checkpoint: its space and weights are used (default, when no space is given: "
         "the shipped demo supernet).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+        "--out", "-o", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
     runtime: Annotated[str | None, typer.Option(
         "--runtime", help="Override the descriptor's runtime (torch...).")] = None,
     threads: Annotated[int | None, typer.Option(
@@ -143,7 +136,7 @@ def profile(
     max_runs: Annotated[int, typer.Option("--max-runs", help="Cap of timed runs per session.")] = 200,
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed of the interleaving order and of the random weights.")] = 0,
-    stat: Annotated[str | None, typer.Option(
+    stat: Annotated[ProfileStat | None, typer.Option(
         "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
@@ -163,8 +156,10 @@ def profile(
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
     from ..devices import load_device
     from ..devices.local import make_backend
+    from ..flow import next_after_profile
     from ..latency import LatencyTable, default_table_dir
     from ..latency.profiler import plan_profile, run_profile
+    from ..records import remember_profile
 
     if supernet is None and width is None and classes is None and in_channels is None:
         from ..nn.shipped import shipped_supernet_path
@@ -180,10 +175,8 @@ def profile(
     folder = out or default_table_dir(desc.name, spec)
     extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
              "load_avg_at_start": list(_loadavg())}
-    if stat not in (None, "median", "p10", "mean"):
-        fail(f"--stat must be median, p10 or mean, not {stat!r}")
-    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra, stat,
-                        force)
+    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra,
+                        value(stat), force)
     if not as_json:
         console.print(f"table   {plan.folder}  [dim]({plan.done} rows already there)[/]")
         console.print(f"space   {spec.describe()}")
@@ -208,6 +201,7 @@ def profile(
             kept = len(LatencyTable.load(plan.folder).rows) if (plan.folder / "table.csv").exists() else 0
             fail(f"interrupted: {kept} rows kept in {plan.folder}; rerun the same command to resume", code=130)
     table = LatencyTable.load(plan.folder)
+    remember_profile(desc.name, plan.folder, spec.to_dict())  # `search`'s default device and table
     info = {**table.summary(), "folder": str(plan.folder), "written": written,
             "seconds": round(time.perf_counter() - t0, 1)}
     if as_json:
@@ -217,6 +211,7 @@ def profile(
                   f"resolutions {list(table.resolutions)}")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
+    next_step(next_after_profile(table))
 
 
 def _loadavg() -> tuple[float, ...]:
@@ -234,7 +229,7 @@ def validate_cmd(
     device: Annotated[str | None, typer.Option(
         "--device", "-d", help="Device whose table is checked.")] = "cpu",
     table_path: Annotated[Path | None, typer.Option(
-        "--table", help="Table folder (default: the device's).")] = None,
+        "--table", "-t", help="Table folder (default: the device's).")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Random subnets timed end to end.")] = 50,
     calibrate: Annotated[bool, typer.Option(
         "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out errors, store the fit with the table.")] = False,
@@ -243,12 +238,12 @@ def validate_cmd(
     width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
     classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
     supernet: Annotated[Path | None, typer.Option(
-        "--supernet", help="Checkpoint (default: random weights).")] = None,
+        "--supernet", "-s", help="Checkpoint (default: random weights).")] = None,
     sessions: Annotated[int, typer.Option(
         "--sessions", help="Fresh sessions per subnet (samples pooled).")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sampled subnets.")] = 0,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Folder for validation.csv/.png (default: the table's).")] = None,
+        "--out", "-o", help="Folder for validation.csv/.png (default: the table's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
@@ -320,7 +315,7 @@ def _table_folder(table: Any) -> Path:
 def predict_cmd(
     subnet: Annotated[Path, typer.Argument(help="Subnet file (any supported format).")],
     device: Annotated[str | None, typer.Option("--device", "-d", help="Device whose table is used.")] = "cpu",
-    table_path: Annotated[Path | None, typer.Option("--table", help="Table folder.")] = None,
+    table_path: Annotated[Path | None, typer.Option("--table", "-t", help="Table folder.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Block sum without the stored calibration.")] = False,
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Per-layer table.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -400,7 +395,8 @@ def lut_import(
         "--width", help=WIDTH_HELP + " The official tables are for w1.2.")] = 1.2,
     classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+        "--out", "-o", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
     from ..latency import default_table_dir, import_official
@@ -413,20 +409,27 @@ def lut_import(
     spec = SpaceSpec(width_mult=width, n_classes=classes)
     table = import_official(paths, spec, device)
     folder = table.save(out or default_table_dir(device, spec))
+    if as_json:
+        print_json({**table.summary(), "folder": str(folder)})
+        return
     console.print(f"imported {len(table)} rows at resolutions {list(table.resolutions)} into {folder}")
 
 
 @lut_app.command("export")
 def lut_export(
     table_path: Annotated[Path, typer.Argument(help="Table folder.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the <r>_lookup_table.yaml files.")],
-    stat: Annotated[str, typer.Option(
-        "--stat", help="Statistic written as 'mean': mean or median.")] = "mean",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the <r>_lookup_table.yaml files.")],
+    stat: Annotated[OfficialStat, typer.Option(
+        "--stat", help="Statistic written as 'mean'.")] = OfficialStat("mean"),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
     from ..latency import LatencyTable, export_official
 
-    written = export_official(LatencyTable.load(table_path), out, stat)
+    written = export_official(LatencyTable.load(table_path), out, value(stat))
+    if as_json:
+        print_json({"folder": str(out), "files": [str(p) for p in written], "stat": value(stat)})
+        return
     console.print(f"wrote {len(written)} files: {', '.join(p.name for p in written)} in {out}")
 
 

@@ -5,14 +5,28 @@ commands so that other commands do not pay for them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from .common import console, fail, print_json, progress_bar
+from .choices import DatasetKind
+from .common import (
+    console,
+    device_option,
+    fail,
+    json_option,
+    next_step,
+    note,
+    out_option,
+    print_json,
+    progress_bar,
+    samples_option,
+    supernet_option,
+    table_option,
+    value,
+)
 
 predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
                                  "supernet, fit and inspect predictors.",
@@ -28,9 +42,9 @@ def register(app: typer.Typer) -> None:
 @predictor_app.command("import")
 def predictor_import(
     pth: Path = typer.Argument(..., help="The official acc_predictor.pth (OFA tutorial, ImageNet, w1.2 space)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Predictor file to write (.npz)."),
+    out: Path = out_option("Predictor file to write (.npz).", required=True),
     width: float = typer.Option(1.2, "--width", help="Width multiplier of the space it belongs to."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read without torch)."""
     from ..predictor import import_official
@@ -47,7 +61,7 @@ def predictor_import(
 @predictor_app.command("show")
 def predictor_show(
     file: Path = typer.Argument(..., help="Predictor file (.npz)."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """What a predictor file holds: its space, model, encoding, resolutions and source."""
     from ..predictor import Predictor
@@ -74,13 +88,11 @@ def predictor_show(
 
 @predictor_app.command("dataset")
 def predictor_dataset(
-    supernet: Path | None = typer.Option(None, "--supernet", "-s",
-                                         help="Supernet checkpoint written by `ofa-deploy train` (default: the "
-                                              "shipped demo supernet)."),
-    samples: int = typer.Option(400, "--samples", "-n", help="Subnets to measure (raise it later to add more)."),
-    out: Path | None = typer.Option(None, "--out", "-o",
-                                    help="Dataset folder: meta.json + rows.csv, resumed when it exists "
-                                         "(default: runs/accuracy-<supernet name>)."),
+    supernet: Path | None = supernet_option("Supernet checkpoint written by `ofa-deploy train` (default: the "
+                                            "shipped demo supernet)."),
+    samples: int = samples_option(400, "Subnets to measure (raise it later to add more)."),
+    out: Path | None = out_option("Dataset folder: meta.json + rows.csv, resumed when it exists "
+                                  "(default: runs/accuracy-<supernet name>)."),
     val_images: int | None = typer.Option(None, "--val-images",
                                           help="Validation images per subnet (default: the whole validation "
                                                "split, 5,000 for Fashion-MNIST)."),
@@ -88,35 +100,33 @@ def predictor_dataset(
     seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same subnets)."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's); 1 when other "
                                                           "jobs share the CPU (waiting threads slow it down)."),
-    dataset: str | None = typer.Option(None, "--dataset",
-                                       help="Image dataset: fashion-mnist, folder or synthetic (default: the "
-                                            "one of the recipe that trained the supernet)."),
+    dataset: DatasetKind | None = typer.Option(None, "--dataset",
+                                               help="Image dataset (default: the one of the recipe that "
+                                                    "trained the supernet)."),
     data: Path | None = typer.Option(None, "--data", help="Folder of the image dataset (idx files, or an "
                                                           "ImageNet-style folder)."),
     force: bool = typer.Option(False, "--force", help="Write into an --out folder that holds another kind of output."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (no progress bar)."),
+    as_json: bool = json_option("Machine-readable output (no progress bar)."),
 ) -> None:
     """Measure the validation top-1 of sampled subnets (BN recalibrated): the rows a predictor is fitted on.
 
     Rows are appended as they are measured; run the same command again to resume after an interruption.
     """
-    from ..nn.shipped import ShippedSupernetMissing, shipped_supernet_path
+    from ..nn.shipped import shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
-    for name, value in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
+    for name, given in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
                         ("--threads", threads)):
-        if value is not None and value < 1:
-            fail(f"{name} must be at least 1, got {value}")
+        if given is not None and given < 1:
+            fail(f"{name} must be at least 1, got {given}")
     if supernet is None:
-        try:
-            supernet = shipped_supernet_path()
-        except ShippedSupernetMissing as e:
-            fail(str(e).replace("--checkpoint", "--supernet"))
+        supernet = shipped_supernet_path()
     elif not supernet.is_file():
         fail(f"supernet {supernet}: no such file; give a checkpoint written by `ofa-deploy train`")
     folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
     builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
-                             dataset_kind=dataset, data_root=str(data) if data is not None else None, force=force)
+                             dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
+                             force=force)
     todo = len(builder.remaining)
     if not as_json:
         console.print(f"accuracy dataset [bold]{folder}[/]: {builder.spec.describe()}; "
@@ -155,7 +165,7 @@ def predictor_dataset(
 @predictor_app.command("fit")
 def predictor_fit(
     folder: Path = typer.Argument(..., help="Accuracy dataset folder (from `ofa-deploy predictor dataset`)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Predictor file to write (.npz)."),
+    out: Path = out_option("Predictor file to write (.npz).", required=True),
     holdout: float = typer.Option(0.2, "--holdout", help="Fraction of rows held out for the reported metrics "
                                                          "(0: fit every row, no metrics)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out split and of the MLP's initialisation."),
@@ -163,7 +173,7 @@ def predictor_fit(
     alpha: float = typer.Option(1e-4, "--alpha", help="L2 penalty of the MLP."),
     name: str | None = typer.Option(None, "--name", help="Name recorded in the predictor file."),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
     from ..fsio import check_output
@@ -214,131 +224,54 @@ def predictor_repair(
 
 # ---- search ---------------------------------------------------------------------------------
 def search(
-    device: str | None = typer.Option(None, "--device", "-d",
-                                         help="Device whose shipped latency table to use (latency_tables/<D>/)."),
+    device: str | None = device_option("Device whose latency table to use (default: the device of the last "
+                                       "`ofa-deploy profile`, else cpu)."),
     latency: str | None = typer.Option(None, "--latency", "-l",
                                           help="Latency budget(s): 22ms, 0.022s; several: 15ms,20ms,25ms."),
     flops: str | None = typer.Option(None, "--flops",
                                         help="FLOPs budget (multiply-accumulates, as OFA counts): 300M, 0.3G."),
     params: str | None = typer.Option(None, "--params", help="Parameter budget: 5M, 4.5M."),
-    table: Path | None = typer.Option(None, "--table", "-t",
-                                         help="Latency table folder (ours, or official <r>_lookup_table.yaml files)."),
+    table: Path | None = table_option("Latency table folder (ours, or official <r>_lookup_table.yaml files)."),
     predictor: Path | None = typer.Option(None, "--predictor", "-p", help="Accuracy predictor file (.npz)."),
-    supernet: str | None = typer.Option(None, "--supernet", "-s",
-                                           help="Supernet: our checkpoint, a subnet/space file, or ofa-mbv3-w1.2 "
-                                                "(default: the predictor's space)."),
+    supernet: str | None = supernet_option("Supernet: our checkpoint, an official one, a subnet/space file, or "
+                                           "ofa-mbv3-w1.2 (default: the predictor's space)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
     pareto: bool = typer.Option(False, "--pareto", help="Sweep budgets from the smallest achievable to the largest."),
     points: int = typer.Option(8, "--points", help="Number of budgets of a --pareto sweep."),
-    out: Path | None = typer.Option(None, "--out", "-o",
-                                       help="Subnet file to write (a folder for several budgets); default: under "
-                                            "the state folder ($OFA_DEPLOY_HOME or ~/.cache/ofa-deploy)."),
+    out: Path | None = out_option("Subnet file to write (a folder for several budgets); default: under the "
+                                  "user data folder ($OFA_DEPLOY_HOME or ~/.local/share/ofa-deploy)/searches."),
     generations: int = typer.Option(500, "--generations", help="Generations of the evolution.", hidden=True),
     population: int = typer.Option(100, "--population", help="Population size.", hidden=True),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
-    from ..search import (
-        Budget,
-        EvolutionConfig,
-        build_problem,
-        format_count,
-        format_ms,
-        pareto_budgets,
-        parse_count,
-        parse_latency,
-        parse_list,
-        plot,
-        remember_last_search,
-        searches_dir,
-        sweep,
-        write_result,
-    )
-    from ..search.output import check_search_output
-    from ..search.sources import resolve_predictor, resolve_supernet, resolve_table
+    from ..flow import next_after_search
+    from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
 
-    latencies = parse_list(latency, parse_latency) if latency else []
-    flops_v = parse_count(flops, "FLOPs") if flops else None
-    params_v = parse_count(params, "parameter") if params else None
-    if not latencies and flops_v is None and params_v is None and not pareto:
-        fail("give at least one budget: --latency 22ms, --flops 300M or --params 5M (or --pareto)")
-    if (latencies or (pareto and flops_v is None)) and device is None and table is None:
-        fail("a latency budget needs a latency table: give --device D (shipped table) or --table T")
-    check_search_output(out, pareto or len(latencies) > 1, force)
-    pred, pred_info = resolve_predictor(predictor)
-    spec, label, supernet_info = resolve_supernet(supernet, pred)
-    lut, table_info = resolve_table(device, table, spec)
-    dev = device or (lut.device if lut is not None else None)
-    problem = build_problem(spec, pred, lut, dev, supernet_label=label)
-    config = EvolutionConfig(population=population, generations=generations)
-    base = Budget(None, flops_v, params_v)
-    sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,
-                               "supernet": supernet_info}
-
-    if pareto:
-        objective = "latency" if lut is not None else "flops"
-        values = pareto_budgets(problem, objective, points) if not latencies else latencies
-        results = sweep(problem, base, objective, values, config, seed)
-    elif len(latencies) > 1:
-        objective = "latency"
-        results = sweep(problem, base, "latency", latencies, config, seed)
-    else:
-        objective = None
-        from ..search import search as run_search
-
-        results = [run_search(problem, Budget(latencies[0] if latencies else None, flops_v, params_v), config, seed)]
-
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    tag = dev or "nodevice"
-    files: list[Path] = []
-    if objective is None:
-        r = results[0]
-        path = out or searches_dir() / f"{stamp}_{tag}_{_budget_tag(r.budget)}.json"
-        files.append(write_result(r, spec, path, sources))
-        png = None
-    else:
-        folder = out or searches_dir() / f"{stamp}_{tag}_sweep"
-        for r in results:
-            files.append(write_result(r, spec, Path(folder) / f"subnet_{_budget_tag(r.budget)}.json", sources))
-        png = plot(results, Path(folder) / "pareto.png", title=f"{tag}: best predicted accuracy per budget",
-                   x="latency" if objective == "latency" else "flops")
-    remember_last_search(files[-1], files, budget=results[-1].budget.to_dict())
-
-    rows = []
-    for r, f in zip(results, files):
-        rows.append({"budget": r.budget.to_dict(), "accuracy": r.accuracy, "latency_ms": r.latency_ms,
-                     "flops": r.flops, "params": r.params, "resolution": r.arch.r, "arch": r.arch.to_dict(),
-                     "seconds": r.seconds, "path": str(f)})
+    req = SearchRequest.from_text(latency, flops, params, pareto=pareto, points=points, device=device, table=table,
+                                  predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
+                                  config=EvolutionConfig(population=population, generations=generations))
+    outcome = run_search(req)
+    for line in outcome.notes:
+        note(line)
     if as_json:
-        print_json({"results": rows, "path": str(files[-1]), "plot": str(png) if png else None,
-                    "resolutions": list(problem.resolutions), "device": dev, **sources})
+        print_json(outcome.to_dict())
         return
-    t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, problem.resolutions))}; "
+    tag = outcome.device or "nodevice"
+    t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
                     f"seed {seed})[/]", title_justify="left")
     for col in ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"):
         t.add_column(col, justify="left" if col in ("budget", "arch") else "right")
-    for r in results:
+    for r in outcome.results:
         t.add_row(r.budget.describe(), f"{100 * r.accuracy:.2f}%",
                   format_ms(round(r.latency_ms, 2)) if r.latency_ms is not None else "-",
                   format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
                   f"{r.seconds:.2f}s")
     console.print(t)
-    if png is not None:
-        console.print(f"plot        {png}")
-    for f in files:
+    if outcome.plot is not None:
+        console.print(f"plot        {outcome.plot}")
+    for f in outcome.files:
         console.print(f"wrote       {f}")
-    console.print(f"[dim]remembered {files[-1]} as the default input of `ofa-deploy export`[/]")
-
-
-def _budget_tag(budget: Any) -> str:
-    from ..search import format_count, format_ms
-
-    parts = []
-    if budget.latency_ms is not None:
-        parts.append("lat" + format_ms(budget.latency_ms))
-    if budget.flops is not None:
-        parts.append("flops" + format_count(budget.flops))
-    if budget.params is not None:
-        parts.append("params" + format_count(budget.params))
-    return "_".join(parts).replace(".", "p") or "nobudget"
+    console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
+    next_step(next_after_search())

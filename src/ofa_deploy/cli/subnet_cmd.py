@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..space import FORMATS, ArchBatch, Subnet, arch_costs, cost_model, dump_subnet, load_subnet, save_subnet
-from .common import console, fail, print_json
+from ..space import ArchBatch, Subnet, arch_costs, cost_model, dump_subnet, load_subnet, save_subnet
+from ..space.formats import subnet_document
+from .choices import SubnetFormat
+from .common import console, json_option, out_option, print_json, value
 
 subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official arch/net.config, MMRazor).",
                          no_args_is_help=True)
@@ -55,7 +57,7 @@ def show(
                                           "(or its folder) or MMRazor YAML."),
     resolution: int | None = typer.Option(None, "--resolution", "-r",
                                              help="Resolution for a net.config without run.config."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
     sub = load_subnet(file, image_size=resolution)
@@ -101,25 +103,31 @@ def _readable(v: object, nested: bool = False) -> str:
 @subnet_app.command("convert")
 def convert(
     file: Path = typer.Argument(..., help="Subnet file in any supported format."),
-    to: str = typer.Option(..., "--to", help=f"Target format: {', '.join(FORMATS)}."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print to stdout)."),
+    to: SubnetFormat = typer.Option(..., "--to", help="Target format."),
+    out: Path | None = out_option("Write here (default: print to stdout)."),
     resolution: int | None = typer.Option(None, "--resolution", "-r",
                                              help="Resolution for a net.config without run.config."),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
+    as_json: bool = json_option("Print {format, path, document} as JSON (the document is the converted content)."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
     from ..fsio import check_output
 
-    if to not in FORMATS:
-        fail(f"unknown format {to!r}; choose one of {', '.join(FORMATS)}")
+    fmt = value(to)
     sub = load_subnet(file, image_size=resolution)
     if out is None:
-        typer.echo(dump_subnet(sub, to), nl=False)
+        if as_json:
+            print_json({"format": fmt, "path": None, "document": subnet_document(sub, fmt)})
+        else:
+            typer.echo(dump_subnet(sub, fmt), nl=False)
         return
     check_output(out, "subnet", force)
-    save_subnet(sub, out, to)
-    if to == "net-config":
+    save_subnet(sub, out, fmt)
+    if fmt == "net-config":
         save_run_config(out, sub.arch.r)
+    if as_json:
+        print_json({"format": fmt, "path": str(out), "document": subnet_document(sub, fmt)})
+        return
     console.print(f"wrote {out}")
 
 

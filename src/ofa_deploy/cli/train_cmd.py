@@ -7,7 +7,18 @@ from pathlib import Path
 
 import typer
 
-from .common import console, progress_bar
+from .choices import ScratchSubnet
+from .common import (
+    console,
+    err_console,
+    json_option,
+    json_text,
+    merge_alias,
+    out_option,
+    print_json,
+    progress_bar,
+    value,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -15,15 +26,19 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    recipe: str = typer.Option("demo-fmnist", "--recipe", "-r",
-                               help="Recipe name (demo-fmnist, imagenet, tiny-synthetic) or a YAML file."),
-    out: Path = typer.Option(Path("runs/demo-fmnist"), "--out", "-o",
-                             help="Run folder: state.pt (resume point), log.jsonl, supernet.pt, report.md."),
+    recipe: str | None = typer.Option(None, "--recipe",
+                                      help="Recipe name (demo-fmnist, imagenet, tiny-synthetic) or a YAML file. "
+                                           "[default: demo-fmnist]"),
+    recipe_old: str | None = typer.Option(None, "-r", hidden=True,
+                                          help="Old short name of --recipe (kept for one release; -r is "
+                                               "--resolution(s) elsewhere)."),
+    out: Path = out_option("Run folder: state.pt (resume point), log.jsonl, supernet.pt, report.md.",
+                           default=Path("runs/demo-fmnist")),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
                                         "ImageNet-style folder for the imagenet recipe)."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
-    scratch: str | None = typer.Option(None, "--from-scratch",
+    scratch: ScratchSubnet | None = typer.Option(None, "--from-scratch",
                                           help="Baseline: train only the largest, middle or smallest subnet of "
                                                "the recipe's space, with its first phase's budget (no KD)."),
     compare_scratch: list[Path] = typer.Option([], "--compare-scratch",
@@ -31,19 +46,22 @@ def train(
                                                      "OFA-extracted subnets in the report (repeatable)."),
     stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
                                                     help="Stop after this many epochs (testing resume)."),
+    as_json: bool = json_option("Print the final result as JSON (progress goes to stderr)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
     from ..train.progressive import Trainer, init_distributed
     from ..train.recipe import from_scratch, load_recipe
     from ..train.report import write_report
 
+    recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
+    out_console = err_console if as_json else console
     init_distributed()
     rec = load_recipe(recipe)
     if scratch is not None:
-        rec = from_scratch(rec, scratch)
+        rec = from_scratch(rec, value(scratch))
     if data is not None:
         rec.data["root"] = str(data)
-    progress = progress_bar("loss {task.fields[loss]:.3f}")
+    progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
     tasks: dict[tuple, int] = {}
 
     def on_step(info: dict) -> None:
@@ -57,20 +75,27 @@ def train(
     if trainer.rank != 0:
         trainer.progress = lambda info: None
     if trainer.rank == 0:
-        console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
+        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
                       f"{trainer.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
                       f"{trainer.world} process(es); run folder {out}")
     with progress if trainer.rank == 0 else _null():
         result = trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
     if result["stopped"] or trainer.rank != 0:
-        if trainer.rank == 0:
+        if trainer.rank == 0 and as_json:
+            print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],
+                        "out": str(out)})
+        elif trainer.rank == 0:
             console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
                           f"continue with --resume")
         return
     path = trainer.export(out / "supernet.pt")
     report = write_report(out, rec, compare_scratch)
+    final = json.loads((out / "report.json").read_text())["final"]
+    if as_json:
+        print_json({"stopped": False, "supernet": str(path), "report": str(report), "final": final})
+        return
     console.print(f"supernet written to {path}; report {report}")
-    console.print_json(json.dumps({"final": json.loads((out / "report.json").read_text())["final"]}))
+    console.print_json(json_text({"final": final}))
 
 
 class _null:

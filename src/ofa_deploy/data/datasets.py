@@ -164,6 +164,9 @@ def load_synthetic(n_train: int = 512, n_val: int = 128, n_test: int = 128, n_cl
     return Splits(make(n_train), make(n_val), make(n_test), n_classes, in_channels, 0.5, 0.2, "synthetic")
 
 
+DATASET_KINDS = ("fashion-mnist", "folder", "synthetic")
+
+
 def load_dataset(kind: str = "fashion-mnist", root: str | Path | None = None, val_size: int = 5000,
                  seed: int = 0) -> Splits:
     if kind == "fashion-mnist":

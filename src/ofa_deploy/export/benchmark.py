@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError, LatencyTableError
+from ..errors import DeviceError, ExportError, LatencyTableError, OfaDeployError
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
 from ..space import Arch, SpaceSpec
+from ..space.formats import read_structured
 from .report import load_report
 from .runtime import LiteRTBackend, open_model
 
@@ -61,8 +62,31 @@ def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None
     return LiteRTBackend(threads or device.threads)
 
 
-def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | None, dict[str, Any]]:
-    """The table's prediction for the report's arch, or None and a note saying why there is none."""
+def check_model_file(path: str | os.PathLike) -> Path:
+    """An exported file benchmark can time; a typed error saying what to give otherwise."""
+    p = Path(path)
+    if p.suffix not in (".onnx", ".tflite"):
+        raise ExportError(f"{p}: benchmark times .onnx or .tflite files")
+    if not p.is_file():
+        raise ExportError(f"{p}: no such file")
+    return p
+
+
+def search_budget_ms(report: dict[str, Any] | None) -> float | None:
+    """The latency budget the file's subnet was searched under (from the subnet file), if any."""
+    if report is None:
+        return None
+    try:
+        data = read_structured(report["subnet"]["path"])
+        return float(data["meta"]["search"]["budget"]["latency_ms"])
+    except (OfaDeployError, KeyError, TypeError, ValueError):
+        return None
+
+
+def predicted_ms(device: str, report: dict[str, Any] | None,
+                 table_dir: str | os.PathLike | None = None) -> tuple[float | None, dict[str, Any]]:
+    """The table's prediction for the report's arch, or None and a note saying why there is none.
+    `table_dir`: that table folder (the one the search used) instead of the device's."""
     from ..search.sources import resolve_table
 
     if report is None:
@@ -70,7 +94,7 @@ def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | No
     spec = SpaceSpec.from_dict(report["subnet"]["space"])
     arch = Arch.from_dict(report["subnet"]["arch"])
     try:
-        table, info = resolve_table(device, None, spec)
+        table, info = resolve_table(device, table_dir, spec)
     except LatencyTableError:
         return None, {"note": f"no prediction: device {device!r} has no latency table for this subnet's space "
                               f"({spec.describe()}); measure one with "
@@ -85,18 +109,19 @@ def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | No
 
 
 def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-              protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None) -> dict[str, Any]:
+              protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None,
+              table_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
     from ..devices import load_device
 
-    path = Path(path)
+    path = check_model_file(path)
     desc = load_device(device)
     backend = backend_for(path, desc, threads)
     model = model_file(path)
     report = load_report(path)  # before timing: a report of another file is refused at once
     protocol = protocol or Protocol()
     stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
-    predicted, prediction = predicted_ms(desc.name, report)
+    predicted, prediction = predicted_ms(desc.name, report, table_dir)
     info = backend.info()
     notes = []
     if predicted is not None:
@@ -108,5 +133,6 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
             notes.append(f"the table is {prediction.get('precision')}, this file is {precision}")
     return {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
             "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
+            "budget_ms": search_budget_ms(report),
             "prediction": prediction, "notes": notes,
             "arch": report["subnet"]["arch"] if report else None}

@@ -24,10 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ExportError, SpaceError, VerificationError
+from .. import records
+from ..errors import ExportError, SpaceError, VerificationError
+from ..flow import export_sources
 from ..fsio import check_output, sha256_file, temp_sibling
 from ..nn import OFAMobileNetV3, load_supernet
 from ..space import Subnet, arch_costs, load_subnet
+from ..space.checkpoint import checkpoint_space
 from .inputs import ExportData, calibration_images, resolve_data, verification_images
 from .onnx import export_onnx
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
@@ -49,7 +52,7 @@ class ExportOptions:
     subnet: Path | None = None  # default: the last search's subnet
     int8: bool = False
     dynamic_range: bool = False
-    checkpoint: Path | None = None  # default: the shipped demo supernet
+    checkpoint: Path | None = None  # the supernet; default: the subnet's (`flow.export_sources`)
     out: Path | None = None
     recalibrate: bool = True
     data: Path | None = None
@@ -69,45 +72,35 @@ class ExportPlan:
     data: ExportData
     options: ExportOptions
     written: Path | None = None  # where `run_export` put the file: `out`, or the `.failed` name
+    device: str | None = None  # the device the subnet was searched for (benchmark's default)
 
 
 def _no_step(_: str) -> None:
     return None
 
 
-def plan_export(opts: ExportOptions, on_step: StepFn = _no_step) -> ExportPlan:
-    """Check the request and load what it needs; raises a typed error and writes nothing on bad input."""
+def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn = _no_step) -> ExportPlan:
+    """Check the request and load what it needs; raises a typed error and writes nothing on bad input.
+    `on_note` hears which defaults were taken from the records (`flow.export_sources`)."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
     if opts.verify_images < 1:
         raise ExportError("--verify-images must be at least 1: every export is verified")
-    if opts.subnet is not None:
-        subnet_path = Path(opts.subnet)
-    else:
-        from ..search.state import last_search_path
-
-        subnet_path = last_search_path()
-    subnet = load_subnet(subnet_path)
-    out = output_path(target, subnet_path, opts.out)
+    sources = export_sources(opts.subnet, opts.checkpoint)
+    for note in sources.notes:
+        on_note(note)
+    # The supernet's space is read first (no weights): a subnet file that names no space (an
+    # official arch dict) takes that of the supernet it is cut from.
+    space = checkpoint_space(sources.supernet)
+    subnet = load_subnet(sources.subnet, spec=space)
+    out = output_path(target, sources.subnet, opts.out)
     check_output(out, "model", opts.force)
     check_output(report_path(out), "report", opts.force)
-    supernet_path = _supernet_path(opts.checkpoint)
-    on_step(f"loading supernet {supernet_path.name}")
-    supernet = load_supernet(supernet_path)
-    check_same_space(subnet, subnet_path, supernet, supernet_path)
+    on_step(f"loading supernet {sources.supernet.name}")
+    supernet = load_supernet(sources.supernet)
+    check_same_space(subnet, sources.subnet, supernet, sources.supernet)
     on_step("loading images")
     data = resolve_data(supernet.spec, getattr(supernet, "checkpoint_meta", {}), opts.data)
-    return ExportPlan(target, subnet, subnet_path, supernet, supernet_path, out, data, opts)
-
-
-def _supernet_path(checkpoint: Path | None) -> Path:
-    if checkpoint is not None:
-        return Path(checkpoint)
-    from ..nn.shipped import ShippedSupernetMissing, shipped_supernet_path
-
-    try:
-        return shipped_supernet_path()
-    except ShippedSupernetMissing as e:
-        raise CheckpointError(str(e)) from None
+    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, sources.device)
 
 
 def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3, supernet_path: Path) -> None:
@@ -116,7 +109,7 @@ def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3
         raise SpaceError(
             f"the subnet {subnet_path} belongs to the space {subnet.spec.describe()}, but the supernet "
             f"{supernet_path} is {supernet.spec.describe()}; give the supernet it was searched for "
-            "(--checkpoint) or search again with this supernet"
+            "(--supernet) or search again with this supernet"
         )
     subnet.arch.validate(supernet.spec, check_resolution=False)
 
@@ -147,6 +140,7 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
             + f". Nothing was written at {plan.out}; the file and its report are kept for inspection as "
             f"{dest}; do not ship it"
         )
+    records.remember_export(plan.written, device=plan.device, subnet=plan.subnet_path)  # `benchmark`'s default
     return report
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ExportError
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -49,7 +51,7 @@ def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None
     ref = np.asarray(reference, dtype=np.float64)
     out = np.asarray(actual, dtype=np.float64)
     if ref.shape != out.shape:
-        raise ValueError(f"logit shapes differ: reference {ref.shape}, exported {out.shape}")
+        raise ExportError(f"logit shapes differ: reference {ref.shape}, exported {out.shape}")
     err = out - ref
     scale = float(np.abs(ref).max())
     noise = float((err ** 2).sum())

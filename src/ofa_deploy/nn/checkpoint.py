@@ -16,12 +16,10 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError, FormatError
+from ..errors import CheckpointError
 from ..space import SpaceSpec
-from ..space.formats import infer_space
+from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
 from .supernet import OFAMobileNetV3
-
-OUR_FORMAT = "ofa-deploy-supernet"
 
 
 def save_supernet(model: OFAMobileNetV3, path: str | os.PathLike, meta: dict[str, Any] | None = None,
@@ -50,38 +48,6 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise CheckpointError(f"{p}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj
-
-
-def normalise_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Legacy official names -> current names (`mobile_inverted_conv` -> `conv`, drop `module.`)."""
-    out = {}
-    for k, v in state.items():
-        k = k.removeprefix("module.")
-        out[k.replace(".mobile_inverted_conv.", ".conv.")] = v
-    return out
-
-
-def infer_spec_from_state(state: dict[str, torch.Tensor]) -> SpaceSpec:
-    """The space of an official checkpoint, from its tensor shapes (kernel/expand lists: OFA's)."""
-    try:
-        first = state["first_conv.conv.weight"]
-        n_classes = state["classifier.linear.weight"].shape[0]
-        last = state["classifier.linear.weight"].shape[1]
-        final = state["final_expand_layer.conv.weight"].shape[0]
-        n_blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-        max_depth = (n_blocks - 1) // 5
-        widths = [state[f"blocks.{1 + s * max_depth}.conv.point_linear.conv.conv.weight"].shape[0] for s in range(5)]
-        k_max = state["blocks.1.conv.depth_conv.conv.conv.weight"].shape[-1]
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"checkpoint is not an OFA MobileNetV3 supernet (missing {e})") from None
-    ks = tuple(k for k in (3, 5, 7) if k <= k_max)
-    depths = tuple(d for d in (2, 3, 4) if d <= max_depth) or (max_depth,)
-    try:
-        spec = infer_space(int(first.shape[0]), widths, int(final), int(last), int(n_classes), int(first.shape[1]))
-    except FormatError as e:
-        raise CheckpointError(str(e)) from None
-    return SpaceSpec(width_mult=spec.width_mult, ks_list=ks, depth_list=depths, n_classes=int(n_classes),
-                     in_channels=int(first.shape[1]))
 
 
 def load_supernet_weights(model: OFAMobileNetV3, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import CheckpointError
 from ..space.spec import SpaceSpec
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "_data" / "demo-fmnist"
 
 
-class ShippedSupernetMissing(FileNotFoundError):
-    pass
+class ShippedSupernetMissing(CheckpointError, FileNotFoundError):
+    """Typed (the CLI reports it in one line); still a FileNotFoundError for callers that catch that."""
 
 
 def shipped_supernet_path() -> Path:
@@ -18,7 +19,7 @@ def shipped_supernet_path() -> Path:
     path = SHIPPED_DIR / "supernet.pt"
     if not path.exists():
         raise ShippedSupernetMissing(
-            f"the shipped demo supernet is missing ({path}); reinstall ofa-deploy, or pass --checkpoint "
+            f"the shipped demo supernet is missing ({path}); reinstall ofa-deploy, or pass --supernet "
             "with a supernet trained by `ofa-deploy train`"
         )
     return path

@@ -1,4 +1,4 @@
-"""Search for the best subnet under device budgets: units, vectorised evolution, sweeps, state.
+"""Search for the best subnet under device budgets: units, vectorised evolution, sweeps, a run (session).
 
 Imports numpy, `space`, `latency` and `predictor` only (no torch): `ofa-deploy search` starts fast.
 """
@@ -7,7 +7,7 @@ from .evolution import Evolution, EvolutionConfig, SearchResult, search
 from .output import result_subnet, write_result
 from .pareto import pareto_budgets, plot, sweep
 from .problem import OBJECTIVES, Budget, Genes, Problem, build_problem
-from .state import last_search_info, last_search_path, remember_last_search, searches_dir, state_dir
+from .session import SearchOutcome, SearchRequest, budget_tag, run_search
 from .units import UnitError, format_count, format_ms, parse_count, parse_latency, parse_list
 
 __all__ = [
@@ -17,23 +17,22 @@ __all__ = [
     "EvolutionConfig",
     "Genes",
     "Problem",
+    "SearchOutcome",
+    "SearchRequest",
     "SearchResult",
     "UnitError",
+    "budget_tag",
     "build_problem",
     "format_count",
     "format_ms",
-    "last_search_info",
-    "last_search_path",
     "pareto_budgets",
     "parse_count",
     "parse_latency",
     "parse_list",
     "plot",
-    "remember_last_search",
     "result_subnet",
+    "run_search",
     "search",
-    "searches_dir",
-    "state_dir",
     "sweep",
     "write_result",
 ]

@@ -14,9 +14,9 @@ from typing import Any
 
 from .. import __version__ as _version
 from ..fsio import check_output, ensure_writable
+from ..paths import records_dir, searches_dir
 from ..space import SpaceSpec, Subnet, save_subnet
 from .evolution import SearchResult
-from .state import searches_dir, state_dir
 
 
 def result_subnet(result: SearchResult, spec: SpaceSpec, sources: dict[str, Any]) -> Subnet:
@@ -54,4 +54,4 @@ def check_search_output(out: str | os.PathLike | None, several: bool, force: boo
         check_output(out, "sweep" if several else "subnet", force)
     else:
         ensure_writable(searches_dir())
-    ensure_writable(state_dir())
+    ensure_writable(records_dir())

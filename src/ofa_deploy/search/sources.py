@@ -2,8 +2,8 @@
 
 Why here and not in the CLI: the rules (which table a device name means, that a folder of
 official `<r>_lookup_table.yaml` files is imported on the fly, what the default predictor is, how
-a supernet's space is read without torch) are library behaviour that scripts and the benchmark
-share. Each function returns the object and a small JSON description recorded in the subnet file.
+a supernet's space is read without torch: `space.checkpoint`) are library behaviour that scripts
+and the benchmark share. Each function returns the object and a small JSON description recorded in the subnet file.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, FormatError, LatencyTableError
-from ..predictor import Predictor, default_predictor_path, read_pickle_only
+from ..errors import FormatError, LatencyTableError
+from ..predictor import Predictor, default_predictor_path
 from ..space import SpaceSpec, load_subnet, official_space
+from ..space.checkpoint import CHECKPOINT_SUFFIXES, checkpoint_space
 
 SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000), "ofa-mbv3-w1.0": (1.0, 1000)}
 
@@ -50,22 +51,12 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
     if not p.exists():
         raise FormatError(f"supernet {text!r}: no such file, and not a known space name "
                           f"({', '.join(SPACE_NAMES)})")
-    if p.suffix in (".pth", ".pt", ".ckpt"):
-        spec = _checkpoint_spec(p)
-    else:
-        spec = load_subnet(p).spec
+    if p.suffix in CHECKPOINT_SUFFIXES:
+        spec = checkpoint_space(p)
+        return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "checkpoint": str(p.resolve()),
+                                               "space": spec.to_dict()}
+    spec = load_subnet(p).spec
     return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "space": spec.to_dict()}
-
-
-def _checkpoint_spec(path: Path) -> SpaceSpec:
-    """The space embedded in our supernet checkpoint, read without torch and without its weights."""
-    obj = read_pickle_only(path)
-    if isinstance(obj, dict) and isinstance(obj.get("spec"), dict):
-        return SpaceSpec.from_dict(obj["spec"])
-    raise CheckpointError(
-        f"{path} has no embedded space (an official checkpoint?); give the space name instead, e.g. "
-        f"--supernet {next(iter(SPACE_NAMES))}"
-    )
 
 
 def resolve_table(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec) -> tuple[Any, dict[str, Any]]:

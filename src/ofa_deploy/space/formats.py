@@ -308,9 +308,12 @@ def read_structured(path: str | os.PathLike) -> Any:
         raise FormatError(f"{p}: neither valid JSON nor YAML ({str(e).splitlines()[0]})") from None
 
 
-def load_subnet(path: str | os.PathLike, image_size: int | None = None) -> Subnet:
+def load_subnet(path: str | os.PathLike, image_size: int | None = None,
+                spec: SpaceSpec | None = None) -> Subnet:
     """Read a subnet file in any supported format. A net.config takes its resolution from the
-    `run.config` beside it unless `image_size` is given."""
+    `run.config` beside it unless `image_size` is given. `spec`: the space of a format that names
+    none (the official arch dict), i.e. the supernet's it is used with; without it such a dict is
+    taken to be of the w1.2 space, as the official tutorial's are."""
     p = Path(path)
     if p.is_dir():
         p = p / "net.config"
@@ -322,7 +325,7 @@ def load_subnet(path: str | os.PathLike, image_size: int | None = None) -> Subne
             if isinstance(rc, dict) and "image_size" in rc:
                 image_size = int(rc["image_size"])
     try:
-        sub = parse_subnet(data, image_size)
+        sub = parse_subnet(data, image_size, spec)
     except OfaDeployError as e:
         raise type(e)(f"{p}: {e}") from None
     sub.validate(check_resolution=sub.source_format in ("json", "official"))

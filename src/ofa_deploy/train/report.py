@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import FormatError
 from ..fsio import atomic_write_text
 from .progressive import phase_table
 from .recipe import SCRATCH_SUBNETS, Recipe
@@ -34,7 +35,8 @@ def scratch_results(run_dir: Path) -> dict[str, Any]:
     """{subnet: largest|middle|smallest, top1, minutes, epochs} of a `--from-scratch` run folder."""
     rows = phase_table(Path(run_dir) / "log.jsonl")
     if len(rows) != 1 or not rows[0]["phase"].startswith("scratch-"):
-        raise ValueError(f"{run_dir} is not a finished `ofa-deploy train --from-scratch` run")
+        raise FormatError(f"{run_dir} is not a finished `ofa-deploy train --from-scratch` run (give the --out "
+                          "folder of one that ran to its end)")
     which = rows[0]["phase"].removeprefix("scratch-")
     epochs = epochs_of(read_log(run_dir))
     return {"subnet": which, "top1": rows[0][which], "minutes": sum(e.get("seconds") or 0.0 for e in epochs) / 60,

@@ -1,0 +1,185 @@
+"""The design card's flow, word for word: `profile --device note8` -> `search --latency 22ms` ->
+`export --format tflite` -> `benchmark`. What each step takes from the records of the one before
+when the user does not say, and the next command each step suggests.
+
+- `search` without `--device`: the device of the last `profile` (and its table folder, when that
+  table is of the searched space), else `DEFAULT_DEVICE`, as `profile` does. Table resolution
+  itself is `search.sources.resolve_table`'s; this only chooses what to pass it.
+- `export` without `--subnet`: the last search's subnet file. Without `--supernet`: the checkpoint
+  the subnet was searched for (recorded in the subnet file by `search`), else the last search's,
+  else the shipped demo supernet.
+- `benchmark` without a file: the last export (checked unchanged by its sha256), on the device its
+  subnet was searched for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import records
+from .errors import OfaDeployError
+from .space import SpaceSpec
+
+DEFAULT_DEVICE = "cpu"
+# `nn.shipped.shipped_supernet_path()`, named here without importing torch (`search` starts fast).
+SHIPPED_SUPERNET = Path(__file__).resolve().parent / "_data" / "demo-fmnist" / "supernet.pt"
+
+
+def search_device(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec,
+                  needs_latency: bool) -> tuple[str | None, Path | None, list[str]]:
+    """(device, table folder or None, notes to show) for a search of `spec`."""
+    if table is not None:
+        return device, Path(table), []
+    if device is None and not needs_latency:
+        return None, None, []
+    last = records.read_record(records.PROFILE)
+    given = device is not None
+    if device is None:
+        device = str(last["device"]) if last is not None and last.get("device") else DEFAULT_DEVICE
+    folder = _profiled_table(last, device, spec)
+    if given:
+        notes = [f"latency table {folder}: measured by the last `ofa-deploy profile`"] if folder else []
+    elif last is not None and last.get("device") == device:
+        notes = [f"device {device}" + (f" and its table {folder}" if folder else "")
+                 + ": the last `ofa-deploy profile`'s (give --device to choose)"]
+    else:
+        notes = [f"device {device}: the default (no --device given and no profile recorded)"]
+    return device, folder, notes
+
+
+def _profiled_table(last: dict[str, Any] | None, device: str, spec: SpaceSpec) -> Path | None:
+    """The last profile's table folder, when it was measured on `device` for this space and still exists."""
+    if last is None or last.get("device") != device or not last.get("table"):
+        return None
+    try:
+        same = SpaceSpec.from_dict(last.get("space") or {}).same_space(spec)
+    except OfaDeployError:  # a record from another version: ignore it rather than fail the search
+        return None
+    folder = Path(last["table"])
+    return folder if same and (folder / "meta.yaml").exists() else None
+
+
+def predictor_checkpoint(predictor: Any) -> Path | None:
+    """The shipped supernet when the predictor was fitted on it (its `supernet_sha256`): a search
+    on the default predictor then records the checkpoint that `export` must cut the subnet from."""
+    sha = predictor.meta.get("supernet_sha256")
+    path = SHIPPED_SUPERNET
+    if sha and path.is_file() and records.sha256_of(path) == sha:
+        return path
+    return None
+
+
+@dataclass
+class ExportSources:
+    subnet: Path
+    supernet: Path
+    device: str | None  # the device the subnet was searched for (its latency table's), if any
+    notes: list[str] = field(default_factory=list)
+
+
+def export_sources(subnet: str | os.PathLike | None, supernet: str | os.PathLike | None) -> ExportSources:
+    """Which subnet file and which supernet checkpoint an export uses."""
+    from .space.formats import read_structured
+
+    notes: list[str] = []
+    last = records.read_record(records.SEARCH)
+    if subnet is None:
+        subnet_path = records.last_search_path()
+        notes.append(f"subnet {subnet_path}: the last search's")
+    else:
+        subnet_path = Path(subnet)
+    data = read_structured(subnet_path)  # FormatError (no such file...) before anything is loaded
+    meta = data.get("meta") if isinstance(data, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    searched_for = (meta.get("supernet") or {}).get("checkpoint") if isinstance(meta.get("supernet"), dict) else None
+    is_last = last is not None and last.get("path") == str(subnet_path.resolve())
+    if supernet is not None:
+        supernet_path = Path(supernet)
+    elif searched_for:
+        supernet_path = Path(searched_for)
+        notes.append(f"supernet {supernet_path}: the one the subnet was searched for")
+    elif is_last and last.get("supernet"):
+        supernet_path = Path(last["supernet"])
+        notes.append(f"supernet {supernet_path}: the last search's")
+    else:
+        from .nn.shipped import shipped_supernet_path
+
+        supernet_path = shipped_supernet_path()
+    table = meta.get("latency_table") if isinstance(meta.get("latency_table"), dict) else None
+    device = table.get("device") if table else (last.get("device") if is_last else None)
+    return ExportSources(subnet_path, supernet_path, device, notes)
+
+
+def benchmark_inputs(file: str | os.PathLike | None, device: str | None,
+                     table: str | os.PathLike | None = None) -> tuple[Path, str, Path | None, list[str]]:
+    """(file, device, table folder or None, notes) of a benchmark: the last export by default, on the
+    device its subnet was searched for, predicted with the table that search used (when on that device)."""
+    notes: list[str] = []
+    last = records.read_record(records.EXPORT)
+    if file is None:
+        path = records.last_export_path()
+        notes.append(f"file {path}: the last export")
+    else:
+        path = Path(file)
+    if device is None:
+        recorded = last.get("device") if last and last.get("path") == str(path.resolve()) else None
+        device = recorded or DEFAULT_DEVICE
+        if recorded:
+            notes.append(f"device {device}: the one the subnet was searched for")
+    if table is None:
+        table = _searched_table(path, device)
+        if table is not None:
+            notes.append(f"latency table {table}: the one the search used")
+    return path, device, Path(table) if table is not None else None, notes
+
+
+def _searched_table(path: Path, device: str) -> Path | None:
+    """The table folder the file's subnet was searched with, from its export report and subnet file."""
+    from .export.report import report_path
+    from .space.formats import read_structured
+
+    try:
+        subnet = read_structured(read_structured(report_path(path))["subnet"]["path"])
+        table = subnet["meta"]["latency_table"]
+    except (OfaDeployError, KeyError, TypeError):
+        return None
+    folder = Path(table["path"]) if isinstance(table, dict) and table.get("path") else None
+    if folder is None or table.get("device") != device or not (folder / "meta.yaml").exists():
+        return None
+    return folder
+
+
+# ---- the next command of each step -----------------------------------------------------------------
+def suggest_budget(table: Any) -> str | None:
+    """A latency budget worth trying on `table`: its prediction for the middle subnet at the largest
+    complete resolution (2 significant digits), e.g. `0.35ms`."""
+    from .search.units import format_ms
+    from .space import middle_arch
+
+    rs = table.complete_resolutions()
+    if not rs:
+        return None
+    ms = table.predict_arch(middle_arch(table.spec, max(rs)))
+    return format_ms(float(f"{ms:.2g}"))
+
+
+def next_after_profile(table: Any) -> str:
+    budget = suggest_budget(table)
+    if budget is None:
+        return "rerun the same command to finish the table (no resolution is complete yet)"
+    return f"ofa-deploy search --latency {budget}"
+
+
+def next_after_search() -> str:
+    return "ofa-deploy export --format tflite"
+
+
+def next_after_export() -> str:
+    return "ofa-deploy benchmark"
+
+
+__all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "next_after_export",
+           "next_after_profile", "next_after_search", "predictor_checkpoint", "search_device", "suggest_budget"]

@@ -1,0 +1,150 @@
+"""One `ofa-deploy search` run as a library call: budgets in, subnet files written and remembered.
+
+Why here and not in the CLI: the rules of a run (which mode the budgets ask for, which device and
+table a latency budget uses when none is named, where the files go and what they are called, what
+the next step reads back) are behaviour that scripts and tests share with the command line.
+
+Modes: one budget -> one search, one subnet file; several latency budgets -> a sweep (a folder of
+subnet files and a plot); `pareto` -> a sweep over budgets spaced from the smallest achievable
+value to the largest subnet's. Default outputs go under `paths.searches_dir()`, named
+`<time>_<device>_<budget tag>.json` (a sweep: `<time>_<device>_sweep/subnet_<budget tag>.json`).
+The last file written is recorded (`records.remember_search`) with its device and supernet, so
+that `ofa-deploy export` needs no arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import paths, records
+from ..errors import OptionError
+from .evolution import EvolutionConfig, SearchResult, search
+from .output import write_result
+from .pareto import pareto_budgets, plot, sweep
+from .problem import Budget, Problem, build_problem
+from .units import format_count, format_ms, parse_count, parse_latency, parse_list
+
+
+@dataclass
+class SearchRequest:
+    """What the user asked for (parsed), as data. `device`/`table` None: see `flow.search_device`."""
+
+    latencies: list[float] = field(default_factory=list)
+    flops: float | None = None
+    params: float | None = None
+    pareto: bool = False
+    points: int = 8
+    device: str | None = None
+    table: Path | None = None
+    predictor: Path | None = None
+    supernet: str | None = None
+    seed: int = 0
+    out: Path | None = None
+    force: bool = False  # replace an --out file of another kind
+    config: EvolutionConfig = field(default_factory=EvolutionConfig)
+
+    @classmethod
+    def from_text(cls, latency: str | None = None, flops: str | None = None, params: str | None = None,
+                  **kw: Any) -> SearchRequest:
+        """Budgets as people write them: `22ms`, `15ms,20ms`, `300M`, `0.3G`, `5M`."""
+        req = cls(latencies=parse_list(latency, parse_latency) if latency else [],
+                  flops=parse_count(flops, "FLOPs") if flops else None,
+                  params=parse_count(params, "parameter") if params else None, **kw)
+        req.check()
+        return req
+
+    def check(self) -> None:
+        if not self.latencies and self.flops is None and self.params is None and not self.pareto:
+            raise OptionError("give at least one budget: --latency 22ms, --flops 300M or --params 5M (or --pareto)")
+        if self.points < 1:
+            raise OptionError(f"--points must be at least 1, got {self.points}")
+
+    @property
+    def needs_latency(self) -> bool:
+        """True when a latency table is required: a latency budget, or a latency Pareto sweep."""
+        return bool(self.latencies) or (self.pareto and self.flops is None)
+
+
+@dataclass
+class SearchOutcome:
+    results: list[SearchResult]
+    files: list[Path]
+    plot: Path | None
+    problem: Problem
+    device: str | None
+    sources: dict[str, Any]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = [{"budget": r.budget.to_dict(), "accuracy": r.accuracy, "latency_ms": r.latency_ms,
+                 "flops": r.flops, "params": r.params, "resolution": r.arch.r, "arch": r.arch.to_dict(),
+                 "seconds": r.seconds, "path": str(f)} for r, f in zip(self.results, self.files)]
+        return {"results": rows, "path": str(self.files[-1]), "plot": str(self.plot) if self.plot else None,
+                "resolutions": list(self.problem.resolutions), "device": self.device, **self.sources}
+
+
+def budget_tag(budget: Budget) -> str:
+    """File-name form of a budget: `lat0p35ms`, `flops300M_params5M`."""
+    parts = []
+    if budget.latency_ms is not None:
+        parts.append("lat" + format_ms(budget.latency_ms))
+    if budget.flops is not None:
+        parts.append("flops" + format_count(budget.flops))
+    if budget.params is not None:
+        parts.append("params" + format_count(budget.params))
+    return "_".join(parts).replace(".", "p") or "nobudget"
+
+
+def run_search(req: SearchRequest) -> SearchOutcome:
+    """Resolve the inputs, search, write the subnet file(s) and record the last one."""
+    from ..flow import predictor_checkpoint, search_device
+    from .output import check_search_output
+    from .sources import resolve_predictor, resolve_supernet, resolve_table
+
+    # Before any work: an --out that holds something else, or an unwritable folder, fails now.
+    check_search_output(req.out, req.pareto or len(req.latencies) > 1, req.force)
+    pred, pred_info = resolve_predictor(req.predictor)
+    spec, label, supernet_info = resolve_supernet(req.supernet, pred)
+    if req.supernet is None and (ckpt := predictor_checkpoint(pred)) is not None:
+        supernet_info = {**supernet_info, "checkpoint": str(ckpt)}  # what `export` cuts the subnet from
+    device, table, notes = search_device(req.device, req.table, spec, req.needs_latency)
+    lut, table_info = resolve_table(device, table, spec)
+    dev = device or (lut.device if lut is not None else None)
+    problem = build_problem(spec, pred, lut, dev, supernet_label=label)
+    sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,
+                               "supernet": supernet_info}
+    base = Budget(None, req.flops, req.params)
+    if req.pareto:
+        objective: str | None = "latency" if lut is not None else "flops"
+        values = req.latencies or pareto_budgets(problem, objective, req.points)
+        results = sweep(problem, base, objective, values, req.config, req.seed)
+    elif len(req.latencies) > 1:
+        objective = "latency"
+        results = sweep(problem, base, "latency", req.latencies, req.config, req.seed)
+    else:
+        objective = None
+        budget = Budget(req.latencies[0] if req.latencies else None, req.flops, req.params)
+        results = [search(problem, budget, req.config, req.seed)]
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    tag = dev or "nodevice"
+    files: list[Path] = []
+    png = None
+    if objective is None:
+        path = req.out or paths.searches_dir() / f"{stamp}_{tag}_{budget_tag(results[0].budget)}.json"
+        files.append(write_result(results[0], spec, path, sources))
+    else:
+        folder = Path(req.out or paths.searches_dir() / f"{stamp}_{tag}_sweep")
+        for r in results:
+            files.append(write_result(r, spec, folder / f"subnet_{budget_tag(r.budget)}.json", sources))
+        png = plot(results, folder / "pareto.png", title=f"{tag}: best predicted accuracy per budget",
+                   x="latency" if objective == "latency" else "flops")
+    records.remember_search(files[-1], files, budget=results[-1].budget.to_dict(), device=dev,
+                            supernet=supernet_info.get("checkpoint"), space=spec.to_dict())
+    return SearchOutcome(results, files, png, problem, dev, sources, notes)
+
+
+__all__ = ["SearchOutcome", "SearchRequest", "budget_tag", "run_search"]
