@@ -574,7 +574,7 @@ def test_export_does_not_replace_another_kind_of_file(cli, export_work, tmp_path
     supernet, a, _ = export_work
     target = tmp_path / "m.onnx"
     target.write_text("my notes, not a model\n")
-    args = ["export", "--subnet", a, "--checkpoint", supernet, "--format", "onnx", "-n", "4", "--out", target]
+    args = ["export", "--subnet", a, "--supernet", supernet, "--format", "onnx", "--verify-images", "4", "--out", target]
     code, out, err = cli(*args)
     one_error_line(code, err, "does not recognise, not an exported model", "--force")
     assert target.read_text() == "my notes, not a model\n" and out == ""

@@ -436,11 +436,17 @@ def lut_export(
 @lut_app.command("repair")
 def lut_repair(
     table_path: Annotated[Path, typer.Argument(help="Table folder whose table.csv repeats keys.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (strict JSON on stdout).")] = False,
 ) -> None:
     """Drop repeated rows of a table (two profiles wrote it at once): every unique row is kept."""
     from ..latency.repair import repair_table
 
     r = repair_table(table_path)
+    if as_json:
+        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical,
+                    "conflicts": [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean,
+                                   "dropped_mean": b.mean} for a, b in r.conflicts]})
+        return
     if not r.changed:
         console.print(f"{r.folder}: {r.kept} rows, no duplicates; nothing to repair")
         return

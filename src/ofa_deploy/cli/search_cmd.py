@@ -209,11 +209,15 @@ def predictor_fit(
 @predictor_app.command("repair")
 def predictor_repair(
     folder: Path = typer.Argument(..., help="Accuracy dataset folder whose rows.csv repeats subnets."),
+    as_json: bool = json_option(),
 ) -> None:
     """Drop repeated rows of an accuracy dataset (two builders wrote it at once): every unique row is kept."""
     from ..predictor.dataset import repair_dataset
 
     r = repair_dataset(folder)
+    if as_json:
+        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts})
+        return
     if not (r.identical or r.conflicts):
         console.print(f"{r.folder}: {r.kept} rows, no repeated subnets; nothing to repair")
         return

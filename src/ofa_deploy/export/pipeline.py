@@ -100,7 +100,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     check_same_space(subnet, sources.subnet, supernet, sources.supernet)
     on_step("loading images")
     data = resolve_data(supernet.spec, getattr(supernet, "checkpoint_meta", {}), opts.data)
-    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, sources.device)
+    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, device=sources.device)
 
 
 def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3, supernet_path: Path) -> None:
