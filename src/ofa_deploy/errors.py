@@ -38,3 +38,12 @@ class VerificationError(OfaDeployError):
 
 class ExportError(OfaDeployError):
     """A subnet cannot be exported (missing converter, unsupported option)."""
+
+
+class BadValueError(OfaDeployError, ValueError):
+    """A number given to an option (or a field of a file) is outside what it accepts: out of range,
+    NaN or infinite, of the wrong sign, a range given in the wrong order, or too large to run."""
+
+
+class TrainingDiverged(OfaDeployError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .. import checks
 from .common import console, fail, print_json
 
 
@@ -172,6 +173,8 @@ def benchmark(
         fail(f"{file}: benchmark times .onnx or .tflite files")
     if not file.exists():
         fail(f"{file}: no such file")
+    sessions, max_runs, _ = checks.protocol_options(sessions, max_runs)
+    checks.threads(threads)
     try:
         proto = Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs))
     except ValueError as e:

@@ -102,10 +102,6 @@ def predictor_dataset(
     from ..nn.shipped import ShippedSupernetMissing, shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
-    for name, value in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
-                        ("--threads", threads)):
-        if value is not None and value < 1:
-            fail(f"{name} must be at least 1, got {value}")
     if supernet is None:
         try:
             supernet = shipped_supernet_path()
@@ -165,16 +161,10 @@ def predictor_fit(
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
     from ..predictor.dataset import load_accuracy_dataset
-    from ..predictor.fit import fit_predictor
+    from ..predictor.fit import check_fit_options, fit_predictor, parse_hidden
 
-    try:
-        widths = tuple(int(v) for v in hidden.split(","))
-    except ValueError:
-        fail(f"--hidden takes comma-separated layer widths such as 400,400,400, got {hidden!r}")
-    if not 0 <= holdout < 1:
-        fail(f"--holdout is a fraction of the rows in [0, 1), got {holdout}")
-    if alpha < 0:
-        fail(f"--alpha must be >= 0, got {alpha}")
+    widths = parse_hidden(hidden)
+    check_fit_options(holdout, seed, widths, alpha)  # before the dataset is read
     data = load_accuracy_dataset(folder)
     result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)
     path = result.predictor.save(out)

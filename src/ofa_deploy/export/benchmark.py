@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import checks
 from ..errors import DeviceError, LatencyTableError
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
@@ -58,7 +59,7 @@ def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None
     if device.connection != "local":
         raise DeviceError(f"device {device.name!r} is reached over {device.connection}; .tflite files are timed "
                           "locally only in this version")
-    return LiteRTBackend(threads or device.threads)
+    return LiteRTBackend(device.threads if threads is None else checks.threads(threads))
 
 
 def predicted_ms(device: str, report: dict[str, Any] | None) -> tuple[float | None, dict[str, Any]]:
@@ -89,6 +90,7 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
     from ..devices import load_device
 
+    threads = checks.threads(threads)
     path = Path(path)
     desc = load_device(device)
     backend = backend_for(path, desc, threads)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ExportError, SpaceError, VerificationError
+from .. import checks
+from ..errors import CheckpointError, SpaceError, VerificationError
 from ..nn import OFAMobileNetV3, load_supernet
 from ..space import Subnet, arch_costs, load_subnet
 from .inputs import ExportData, calibration_images, resolve_data, verification_images
@@ -73,8 +74,7 @@ def _no_step(_: str) -> None:
 def plan_export(opts: ExportOptions, on_step: StepFn = _no_step) -> ExportPlan:
     """Check the request and load what it needs; raises a typed error and writes nothing on bad input."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
-    if opts.verify_images < 1:
-        raise ExportError("--verify-images must be at least 1: every export is verified")
+    checks.count(opts.verify_images, "--verify-images", checks.MAX_IMAGES)  # 0 is refused: every export is verified
     if opts.subnet is not None:
         subnet_path = Path(opts.subnet)
     else:
