@@ -29,7 +29,8 @@ MAX_SUBNETS = 100_000          # subnets sampled by `predictor dataset` and `lat
 MAX_POINTS = 1000              # budgets of one `search --pareto` sweep (about a second each)
 MAX_SESSIONS = 1000            # fresh sessions per timed entry
 MAX_RUNS = 1_000_000           # timed runs per session
-MAX_IMAGES = 10_000_000        # images one step (verification, BN recalibration) reads
+MAX_IMAGES = 100_000           # images of one evaluation or BN recalibration (ImageNet's val: 50,000)
+MAX_VERIFY_IMAGES = 10_000     # images an export is verified on, all held in memory at once
 MAX_EVOLUTION = 1_000_000      # population and generations of one search
 MAX_BATCH = 1_000_000          # images of one training step
 MAX_WIDTH = 10.0               # width multiplier of a space (the official ones are 1.0 and 1.2)
@@ -137,7 +138,7 @@ def space_options(width: Any = None, classes: Any = None, in_channels: Any = Non
 
 __all__ = [
     "MAX_BATCH", "MAX_CLASSES", "MAX_EVOLUTION", "MAX_IMAGES", "MAX_IN_CHANNELS", "MAX_POINTS",
-    "MAX_RESOLUTION", "MAX_RUNS", "MAX_SEED", "MAX_SESSIONS", "MAX_SUBNETS", "MAX_THREADS", "MAX_WIDTH",
-    "count", "fraction", "integer", "number", "positive", "protocol_options", "seed", "space_options",
-    "threads",
+    "MAX_RESOLUTION", "MAX_RUNS", "MAX_SEED", "MAX_SESSIONS", "MAX_SUBNETS", "MAX_THREADS",
+    "MAX_VERIFY_IMAGES", "MAX_WIDTH", "count", "fraction", "integer", "number", "positive",
+    "protocol_options", "seed", "space_options", "threads",
 ]

@@ -332,7 +332,7 @@ def lut_show(
 ) -> None:
     """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
     spec = space_from_options(width, classes, None, None)
-    checks.integer(resolution, "--resolution", 1, optional=True)
+    checks.integer(resolution, "--resolution", 8, checks.MAX_RESOLUTION, optional=True)
     table = find_table(device, table_path, spec)
     info = table.summary()
     meta = {k: v for k, v in table.metadata.items() if k not in ("spec", "backend_info", "device_descriptor")}

@@ -74,7 +74,7 @@ def _no_step(_: str) -> None:
 def plan_export(opts: ExportOptions, on_step: StepFn = _no_step) -> ExportPlan:
     """Check the request and load what it needs; raises a typed error and writes nothing on bad input."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
-    checks.count(opts.verify_images, "--verify-images", checks.MAX_IMAGES)  # 0 is refused: every export is verified
+    checks.count(opts.verify_images, "--verify-images", checks.MAX_VERIFY_IMAGES)  # 0 is refused: every export is verified
     if opts.subnet is not None:
         subnet_path = Path(opts.subnet)
     else:

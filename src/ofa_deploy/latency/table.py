@@ -123,7 +123,11 @@ class LatencyTable:
         if self.metadata["stat"] not in STATS:
             raise LatencyTableError(f"table statistic {self.metadata['stat']!r} is not one of {list(STATS)}")
         self._rows: dict[tuple[int, str], Row] = {}
+        stat = self.metadata["stat"]
         for row in rows:
+            if math.isnan(row.value(stat)):
+                raise LatencyTableError(f"row {row.key} at resolution {row.resolution} has no {stat}, the "
+                                        "statistic this table predicts with; re-measure the table")
             self.add(row)
         self._cache: _Dense | None = None
 

@@ -135,15 +135,18 @@ def _parse(raw: Any, source: str) -> Recipe:
     for key in ("space", "phases"):
         if key not in raw:
             raise BadValueError(f"the recipe has no {key!r}")
-    space = SpaceSpec.from_dict(raw["space"])
+    try:
+        space = SpaceSpec.from_dict(raw["space"])
+    except SpaceError as e:
+        raise BadValueError(f"space: {e}") from None
     data = dict(_mapping(raw.get("data", {}), "data", DATA_FIELDS))
     if "kind" in data:
         _text(data["kind"], "data.kind")
     if data.get("root") is not None and not isinstance(data["root"], str):
         raise BadValueError(f"data.root must be a folder path, got {data['root']!r}")
     if "val_size" in data:
-        checks.count(data["val_size"], "data.val_size", checks.MAX_IMAGES)
-    checks.count(data.get("train_subset"), "data.train_subset", checks.MAX_IMAGES, optional=True)
+        checks.integer(data["val_size"], "data.val_size", 1)
+    checks.integer(data.get("train_subset"), "data.train_subset", 1, optional=True)
     if data.get("crop_fill", DEFAULT_CROP_FILL) not in CROP_FILLS:
         raise BadValueError(f"data.crop_fill {data['crop_fill']!r} is not one of {', '.join(CROP_FILLS)} "
                             "(what the random crop's padding shows)")
