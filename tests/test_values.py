@@ -547,3 +547,16 @@ def test_a_nan_loss_is_refused_before_its_update(tmp_path):
     after = trainer.model.state_dict()
     params = {k for k, _ in trainer.model.named_parameters()}
     assert all(torch.equal(before[k], after[k]) for k in params)
+
+
+@pytest.mark.parametrize("width", ["nan", "inf", "0", "-1.2"])
+def test_predictor_import_refuses_a_bad_width(cli, home, tmp_path, width):
+    out = tmp_path / "p.npz"
+    refused(cli, home, "predictor", "import", tmp_path / "acc.pth", "--width", width, "--out", out,
+            match="--width must be a finite number", out=out)
+
+
+def test_train_refuses_stop_after_zero_epochs(cli, home, tmp_path):
+    out = tmp_path / "run"
+    refused(cli, home, "train", "--recipe", "tiny-synthetic", "--stop-after-epochs", "0", "--out", out,
+            match="--stop-after-epochs must be at least 1", out=out)

@@ -33,9 +33,11 @@ def predictor_import(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read without torch)."""
+    from .. import checks
     from ..predictor import import_official
     from ..space import official_space
 
+    checks.space_options(width)
     pred = import_official(pth, official_space(width))
     path = pred.save(out)
     if as_json:

@@ -33,10 +33,12 @@ def train(
                                                     help="Stop after this many epochs (testing resume)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
+    from .. import checks
     from ..train.progressive import Trainer, init_distributed
     from ..train.recipe import from_scratch, load_recipe
     from ..train.report import write_report
 
+    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
     init_distributed()
     rec = load_recipe(recipe)
     if scratch is not None:
