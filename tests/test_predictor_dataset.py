@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ofa_deploy.errors import FormatError, SpaceError
+from ofa_deploy.errors import BadValueError, FormatError, SpaceError
 from ofa_deploy.nn import OFAMobileNetV3, save_supernet
 from ofa_deploy.predictor import (
     AccuracyDataset,
@@ -168,7 +168,7 @@ def test_fit_saves_a_predictor_that_reproduces_sklearn(tmp_path):
 
 def test_fit_errors():
     data = _synthetic_dataset(DEMO, 10)
-    with pytest.raises(FormatError, match=r"\[0, 1\)"):
+    with pytest.raises(BadValueError, match=r"--holdout must be a finite number in \[0, 1\)"):
         fit_predictor(data, holdout=1.0)
     with pytest.raises(FormatError, match="too few"):
         fit_predictor(data, holdout=0.1)

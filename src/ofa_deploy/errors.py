@@ -54,3 +54,12 @@ class OptionError(OfaDeployError, ValueError):
 
 class RecordError(OfaDeployError):
     """A command needs what an earlier step records (the last profile, search or export) and there is none."""
+
+
+class BadValueError(OfaDeployError, ValueError):
+    """A number given to an option (or a field of a file) is outside what it accepts: out of range,
+    NaN or infinite, of the wrong sign, a range given in the wrong order, or too large to run."""
+
+
+class TrainingDiverged(OfaDeployError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .. import checks
 from .choices import ExportFormat
 from .common import (
     console,
@@ -198,6 +199,8 @@ def benchmark(
     from ..flow import benchmark_inputs
     from ..latency.protocol import Protocol
 
+    sessions, max_runs, _ = checks.protocol_options(sessions, max_runs)
+    checks.threads(threads)
     file, device, table, notes = benchmark_inputs(file, device, table)
     for line in notes:
         note(line)

@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from .. import checks
 from ..errors import LatencyTableError
-from ..space import SpaceSpec
+from ..space import SpaceSpec, parse_resolutions
 from .choices import OfficialStat, ProfileStat
 from .common import console, err_console, fail, next_step, print_json, progress_bar, value
 
@@ -32,42 +33,18 @@ def register(app: typer.Typer) -> None:
 
 
 # ---- helpers --------------------------------------------------------------------------------------
-def parse_resolutions(text: str | None, spec: SpaceSpec) -> list[int]:
-    """`160,224`, `128..224` (space step) or `128..224:8`, `all`; default: the space's largest."""
-    if not text:
-        return [spec.resolutions[-1]]
-    if text == "all":
-        return list(spec.resolutions)
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if ".." in part:
-                lo_s, rest = part.split("..", 1)
-                hi_s, _, step_s = rest.partition(":")
-                lo, hi = int(lo_s), int(hi_s)
-                out += [r for r in spec.resolutions if lo <= r <= hi and (not step_s or (r - lo) % int(step_s) == 0)]
-            elif part:
-                out.append(int(part))
-        except ValueError:
-            fail(f"cannot read resolutions {text!r}: write 160,224 or 128..224 or 128..224:16 or all")
-    bad = [r for r in out if r not in spec.resolutions]
-    if bad:
-        fail(f"resolution(s) {bad} are not in the space ({spec.resolutions[0]}..{spec.resolutions[-1]} "
-             f"step {spec.resolutions[1] - spec.resolutions[0] if len(spec.resolutions) > 1 else 0})")
-    return sorted(set(out))
-
-
 def space_from_options(width: float | None, classes: int | None, in_channels: int | None,
                        supernet: Path | None) -> SpaceSpec | None:
+    checks.space_options(width, classes, in_channels)
     if supernet is not None:
         from ..space.checkpoint import checkpoint_space
 
         return checkpoint_space(supernet)
     if width is None and classes is None and in_channels is None:
         return None
-    return SpaceSpec(width_mult=width if width is not None else 1.0, n_classes=classes or 1000,
-                     in_channels=in_channels or 3)
+    return SpaceSpec(width_mult=width if width is not None else 1.0,
+                     n_classes=classes if classes is not None else 1000,
+                     in_channels=in_channels if in_channels is not None else 3)
 
 
 def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
@@ -104,6 +81,7 @@ def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
 def _protocol(sessions: int, max_runs: int, seed: int):
     from ..latency.protocol import Protocol
 
+    sessions, max_runs, seed = checks.protocol_options(sessions, max_runs, seed)
     try:
         return Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs), seed=seed)
     except ValueError as e:
@@ -256,11 +234,10 @@ def validate_cmd(
     spec = space_from_options(width, classes, None, supernet)
     table = find_table(device, table_path, spec)
     folder = resolve_table_dir(Path(table_path), spec) if table_path else _table_folder(table)
+    checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
+    rs = parse_resolutions(resolutions, table.spec) if resolutions is not None else None
     _lock = writer_lock(folder, "latency table") if calibrate else None  # one writer, held to the end
     ensure_writable(out or folder)
-    if samples < (4 if calibrate else 2):
-        fail("--samples must be at least 2 (4 with --calibrate)")
-    rs = parse_resolutions(resolutions, table.spec) if resolutions else None
     desc = load_device(table.device) if device is None or device == table.device else load_device(device)
     md = table.metadata
     backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"))
@@ -356,6 +333,7 @@ def lut_show(
 ) -> None:
     """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
     spec = space_from_options(width, classes, None, None)
+    checks.integer(resolution, "--resolution", 8, checks.MAX_RESOLUTION, optional=True)
     table = find_table(device, table_path, spec)
     info = table.summary()
     meta = {k: v for k, v in table.metadata.items() if k not in ("spec", "backend_info", "device_descriptor")}
@@ -406,6 +384,7 @@ def lut_import(
         paths += sorted(f.glob("*_lookup_table.yaml")) if f.is_dir() else [f]
     if not paths:
         fail("no *_lookup_table.yaml files given")
+    checks.space_options(width, classes)
     spec = SpaceSpec(width_mult=width, n_classes=classes)
     table = import_official(paths, spec, device)
     folder = table.save(out or default_table_dir(device, spec))

@@ -47,9 +47,11 @@ def predictor_import(
     as_json: bool = json_option(),
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read without torch)."""
+    from .. import checks
     from ..predictor import import_official
     from ..space import official_space
 
+    checks.space_options(width)
     pred = import_official(pth, official_space(width))
     path = pred.save(out)
     if as_json:
@@ -115,10 +117,6 @@ def predictor_dataset(
     from ..nn.shipped import shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
-    for name, given in (("--samples", samples), ("--val-images", val_images), ("--bn-images", bn_images),
-                        ("--threads", threads)):
-        if given is not None and given < 1:
-            fail(f"{name} must be at least 1, got {given}")
     if supernet is None:
         supernet = shipped_supernet_path()
     elif not supernet.is_file():
@@ -178,16 +176,10 @@ def predictor_fit(
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
     from ..fsio import check_output
     from ..predictor.dataset import load_accuracy_dataset
-    from ..predictor.fit import fit_predictor
+    from ..predictor.fit import check_fit_options, fit_predictor, parse_hidden
 
-    try:
-        widths = tuple(int(v) for v in hidden.split(","))
-    except ValueError:
-        fail(f"--hidden takes comma-separated layer widths such as 400,400,400, got {hidden!r}")
-    if not 0 <= holdout < 1:
-        fail(f"--holdout is a fraction of the rows in [0, 1), got {holdout}")
-    if alpha < 0:
-        fail(f"--alpha must be >= 0, got {alpha}")
+    widths = parse_hidden(hidden)
+    check_fit_options(holdout, seed, widths, alpha)  # before the dataset is read
     check_output(out, "predictor", force)
     data = load_accuracy_dataset(folder)
     result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)

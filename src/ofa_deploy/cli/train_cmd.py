@@ -49,11 +49,13 @@ def train(
     as_json: bool = json_option("Print the final result as JSON (progress goes to stderr)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
+    from .. import checks
     from ..train.progressive import Trainer, init_distributed
     from ..train.recipe import from_scratch, load_recipe
     from ..train.report import write_report
 
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
+    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
     out_console = err_console if as_json else console
     init_distributed()
     rec = load_recipe(recipe)

@@ -13,6 +13,7 @@ import platform
 from collections.abc import Callable
 from typing import Any
 
+from .. import checks
 from ..errors import DeviceError
 from .descriptor import DeviceDescriptor
 
@@ -148,7 +149,9 @@ def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: 
     """The backend that measures on `device` (optionally overriding its runtime / threads).
 
     `remote` goes to the ssh backend (`host`, `accept_new_host_key`) or the adb backend (`serial`,
-    `benchmark_binary`); options of the other kind, and None values, are ignored."""
+    `benchmark_binary`); options of the other kind, and None values, are ignored. `threads` None
+    keeps the descriptor's; 0 or less is refused (it never means "the default")."""
+    threads = checks.threads(threads)
     if device.connection in REMOTE_OPTIONS:
         from . import adb, ssh
 
@@ -156,7 +159,7 @@ def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: 
         return cls(device, runtime=runtime, threads=threads,
                    **{k: remote[k] for k in REMOTE_OPTIONS[device.connection] if remote.get(k) is not None})
     runtime = runtime or device.runtime
-    threads = threads or device.threads
+    threads = device.threads if threads is None else threads
     if device.precision != "fp32":
         raise DeviceError(f"device {device.name!r}: local backends measure fp32 only, not {device.precision}")
     if runtime == "onnxruntime":

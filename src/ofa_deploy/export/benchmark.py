@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import checks
 from ..errors import DeviceError, ExportError, LatencyTableError, OfaDeployError
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
@@ -59,7 +60,7 @@ def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None
     if device.connection != "local":
         raise DeviceError(f"device {device.name!r} is reached over {device.connection}; .tflite files are timed "
                           "locally only in this version")
-    return LiteRTBackend(threads or device.threads)
+    return LiteRTBackend(device.threads if threads is None else checks.threads(threads))
 
 
 def check_model_file(path: str | os.PathLike) -> Path:
@@ -114,6 +115,7 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
     from ..devices import load_device
 
+    threads = checks.threads(threads)
     path = check_model_file(path)
     desc = load_device(device)
     backend = backend_for(path, desc, threads)

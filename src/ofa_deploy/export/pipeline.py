@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import records
-from ..errors import ExportError, SpaceError, VerificationError
+from .. import checks, records
+from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
 from ..fsio import check_output, sha256_file, temp_sibling
 from ..nn import OFAMobileNetV3, load_supernet
@@ -83,8 +83,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     """Check the request and load what it needs; raises a typed error and writes nothing on bad input.
     `on_note` hears which defaults were taken from the records (`flow.export_sources`)."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
-    if opts.verify_images < 1:
-        raise ExportError("--verify-images must be at least 1: every export is verified")
+    checks.count(opts.verify_images, "--verify-images", checks.MAX_VERIFY_IMAGES)  # 0 is refused: every export is verified
     sources = export_sources(opts.subnet, opts.checkpoint)
     for note in sources.notes:
         on_note(note)

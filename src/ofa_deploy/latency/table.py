@@ -124,7 +124,11 @@ class LatencyTable:
         if self.metadata["stat"] not in STATS:
             raise LatencyTableError(f"table statistic {self.metadata['stat']!r} is not one of {list(STATS)}")
         self._rows: dict[tuple[int, str], Row] = {}
+        stat = self.metadata["stat"]
         for row in rows:
+            if math.isnan(row.value(stat)):
+                raise LatencyTableError(f"row {row.key} at resolution {row.resolution} has no {stat}, the "
+                                        "statistic this table predicts with; re-measure the table")
             self.add(row)
         self._cache: _Dense | None = None
 
@@ -430,8 +434,7 @@ def read_rows(path: Path, repair: bool = False) -> list[Row]:
             row = Row(fields[0], int(fields[1]), int(fields[2]), *stats)
         except ValueError:
             raise LatencyTableError(f"{path}, line {n}: non-numeric value in {fields}; the table is corrupt") from None
-        if not math.isfinite(row.mean) or row.mean < 0:
-            raise LatencyTableError(f"{path}, line {n}: invalid mean {fields[3]!r}")
+        check_row(row, f"{path}, line {n}")
         rows.append(row)
     return rows
 
@@ -467,6 +470,22 @@ def rows_csv(rows: Iterable[Row]) -> str:
     for row in rows:
         w.writerow(row.to_csv())
     return buf.getvalue()
+
+
+def check_row(row: Row, where: str) -> None:
+    """Every statistic of a row is a time: finite and > 0 (the spread `std` >= 0); an absent one is
+    NaN, except the mean, which every table has. A zero or negative latency would let a search
+    "meet" any budget (a search once returned -125 ms), so such a table is refused on load."""
+    for stat in STATS:
+        v = getattr(row, stat)
+        if math.isnan(v) and stat != "mean":
+            continue
+        if not (math.isfinite(v) and (v >= 0 if stat == "std" else v > 0)):
+            raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has {stat} {v!r} ms; "
+                                    f"a latency must be a finite number > 0: re-measure the table or fix that row")
+    if row.count < 0:
+        raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has a negative sample "
+                                f"count {row.count}")
 
 
 def resolve_table_dir(path: Path, spec: SpaceSpec | None = None) -> Path:
@@ -554,10 +573,12 @@ def import_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec, de
             )
         for key, v in data.items():
             try:
-                rows.append(Row(str(key), r, int(v.get("count", 0)), float(v["mean"]),
-                                std=float(v["std"]) if v.get("std") is not None else math.nan))
+                row = Row(str(key), r, int(v.get("count", 0)), float(v["mean"]),
+                          std=float(v["std"]) if v.get("std") is not None else math.nan)
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise LatencyTableError(f"{p}: entry {key} lacks a numeric 'mean'") from None
+            check_row(row, str(p))
+            rows.append(row)
     meta = {
         "device": device,
         "backend": "official",

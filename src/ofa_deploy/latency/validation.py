@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import checks
 from ..errors import LatencyTableError
 from ..space import ArchBatch, sample_archs
 from .protocol import Protocol, measure
@@ -91,6 +92,8 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
              fit_fraction: float = 0.5, guard: Any = None, on_session: Callable[[str], None] | None = None,
              on_export: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Time `samples` random subnets whole and compare them with the table's prediction."""
+    checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
+    checks.seed(seed)
     spec = table.spec
     rs = list(resolutions) if resolutions else list(table.complete_resolutions())
     if not rs:

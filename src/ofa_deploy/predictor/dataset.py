@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import checks
 from ..errors import CheckpointError, FormatError, SpaceError
 from ..fsio import WriterLock, atomic_write_text, check_output, sha256_file, writer_lock
 from ..rowfile import complete_lines
@@ -302,10 +303,12 @@ class DatasetBuilder:
 
         self.out, self.supernet_path = Path(self.out), Path(self.supernet_path)
         check_output(self.out, "dataset", self.force)
-        if self.val_images is not None and self.val_images < 1:
-            raise FormatError(f"--val-images must be at least 1 (or left out for all), got {self.val_images}")
-        if self.bn_images < 1:
-            raise FormatError(f"--bn-images must be at least 1, got {self.bn_images}")
+        # every number first: nothing is loaded, sampled or written with a bad one
+        checks.count(self.samples, "--samples", checks.MAX_SUBNETS)
+        checks.seed(self.seed)
+        checks.count(self.val_images, "--val-images", checks.MAX_IMAGES, optional=True)  # None: all of them
+        checks.count(self.bn_images, "--bn-images", checks.MAX_IMAGES)
+        checks.threads(self.threads)
         if self.threads:
             torch.set_num_threads(self.threads)
         self.supernet = load_supernet(self.supernet_path).to(memory_format=torch.channels_last)

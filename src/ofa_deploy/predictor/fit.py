@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError, SpaceError
+from .. import checks
+from ..errors import BadValueError, FormatError, SpaceError
 from ..space import SpaceSpec
 from .dataset import AccuracyDataset, supernet_label
 from .encoding import OneHotEncoding
@@ -71,6 +72,37 @@ def mlp_from_sklearn(regressor: Any, y_mean: float = 0.0, y_scale: float = 1.0, 
     return MLP(weights, biases, dtype)
 
 
+MAX_LAYERS = 16
+MAX_LAYER_WIDTH = 65_536
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Hidden layer widths from `400,400,400` (the `--hidden` option)."""
+    try:
+        widths = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise BadValueError(f"--hidden takes comma-separated layer widths such as 400,400,400, got {text!r}") from None
+    check_hidden(widths)
+    return widths
+
+
+def check_hidden(widths: tuple[int, ...]) -> None:
+    if not 1 <= len(widths) <= MAX_LAYERS:
+        raise BadValueError(f"--hidden takes 1 to {MAX_LAYERS} layer widths, got {len(widths)}")
+    for w in widths:
+        checks.integer(w, "--hidden: every layer width", 1, MAX_LAYER_WIDTH)
+
+
+def check_fit_options(holdout: float, seed: int, hidden: tuple[int, ...], alpha: float) -> float:
+    """The numbers of a fit, checked before any row is read: `holdout` in [0, 1) (0 fits every row and
+    reports no held-out metrics), a valid seed, hidden widths, a finite L2 penalty >= 0."""
+    x = checks.fraction(holdout, "--holdout", zero=True)
+    checks.seed(seed)
+    check_hidden(tuple(hidden))
+    checks.number(alpha, "--alpha", 0)
+    return x
+
+
 @dataclass
 class FitResult:
     predictor: Predictor
@@ -97,10 +129,7 @@ def fit_predictor(data: AccuracyDataset, holdout: float = 0.2, seed: int = 0,
     from sklearn.neural_network import MLPRegressor
     from sklearn.preprocessing import StandardScaler
 
-    if not 0 <= holdout < 1:
-        raise FormatError(f"--holdout is a fraction of the rows in [0, 1), got {holdout}")
-    if not hidden or any(h < 1 for h in hidden):
-        raise FormatError(f"hidden layer sizes must be positive, got {list(hidden)}")
+    holdout = check_fit_options(holdout, seed, hidden, alpha)
     spec = data.spec
     n = len(data)
     n_hold = round(holdout * n)

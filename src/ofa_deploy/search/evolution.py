@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import checks
 from ..errors import BudgetError
 from ..space import Arch
 from .problem import Budget, Genes, Problem
@@ -44,6 +45,13 @@ class EvolutionConfig:
     resolution_mutate_prob: float = 0.1
     max_retries: int = 50
     init_draws: int = 200_000
+
+    def __post_init__(self) -> None:
+        # at least 4 so that a quarter of the population (the parents) is one arch or more
+        checks.count(self.population, "--population", checks.MAX_EVOLUTION, lo=4)
+        checks.count(self.generations, "--generations", checks.MAX_EVOLUTION)
+        for name in ("parent_ratio", "mutation_ratio", "mutate_prob", "resolution_mutate_prob"):
+            checks.fraction(getattr(self, name), name, zero=True, one=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,7 +171,7 @@ class Evolution:
         self.problem = problem
         self.budget = budget
         self.config = config or EvolutionConfig()
-        self.seed = int(seed)
+        self.seed = checks.seed(seed)
         self.rng = np.random.default_rng(self.seed)
         limits = budget.limits()
         missing = [n for n in limits if n not in problem.objectives]

@@ -15,12 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import checks
 from .evolution import EvolutionConfig, SearchResult, search
 from .problem import Budget, Problem
 
 
 def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[float]:
-    """`points` budgets from just above the smallest achievable value to the largest subnet's value."""
+    """`points` budgets from just above the smallest achievable value to the largest subnet's value
+    (one point: the largest subnet's value)."""
+    points = checks.count(points, "--points", checks.MAX_POINTS)
     low, _ = problem.minimum(objective)
     high = _maximum(problem, objective)
     if points < 2:

@@ -19,7 +19,9 @@ class UnitError(FormatError):
     """A budget could not be read (unknown unit, not a number, not positive)."""
 
 
-_NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+# Signs, nan and inf are read here so that they are refused by `_positive` with the reason, not
+# as "cannot read".
+_NUMBER = r"([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|inf(?:inity)?|nan))"
 _LATENCY = re.compile(rf"^\s*{_NUMBER}\s*(ms|s|us|µs|msec|sec)?\s*$", re.IGNORECASE)
 _COUNT = re.compile(rf"^\s*{_NUMBER}\s*([kmgbt])?\s*(flops|macs|params)?\s*$", re.IGNORECASE)
 _TIME_SCALE = {"ms": 1.0, "msec": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3, "µs": 1e-3}
@@ -28,7 +30,7 @@ _COUNT_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
 
 def _positive(value: float, text: str, what: str) -> float:
     if not math.isfinite(value) or value <= 0:
-        raise UnitError(f"{what} budget {text!r} must be a positive number")
+        raise UnitError(f"{what} budget {text!r} must be a finite number > 0")
     return value
 
 

@@ -7,6 +7,7 @@ from .arch import Arch, largest_arch, middle_arch, middle_choice, smallest_arch
 from .costs import CostModel, arch_costs, cost_model
 from .encoding import ArchBatch, active_mask, sample_archs, value_index
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
+from .resolutions import parse_resolutions
 from .spec import (
     CHANNEL_DIVISIBLE,
     OFFICIAL_RESOLUTIONS,
@@ -39,6 +40,7 @@ __all__ = [
     "middle_channels",
     "middle_choice",
     "official_space",
+    "parse_resolutions",
     "parse_subnet",
     "sample_archs",
     "save_subnet",

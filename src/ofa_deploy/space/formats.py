@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .. import checks
 from ..errors import FormatError, OfaDeployError, SpaceError
 from ..fsio import atomic_write_text
 from .arch import Arch
@@ -174,13 +175,14 @@ def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subne
         raise FormatError(f"net.config has a stage with {max(depths)} blocks; the space allows at most {md}")
     flat_ks = [k for stage in ks for k in stage + [spec.ks_list[0]] * (md - len(stage))]
     flat_e = [e for stage in es for e in stage + [spec.expand_list[0]] * (md - len(stage))]
-    arch = Arch(tuple(flat_ks), tuple(flat_e), tuple(depths), image_size or spec.resolutions[-1])
+    arch = Arch(tuple(flat_ks), tuple(flat_e), tuple(depths),
+                image_size if image_size is not None else spec.resolutions[-1])
     try:
         arch.validate(spec, check_resolution=False)
     except SpaceError as e:
         raise FormatError(f"net.config is outside the OFA space: {e}") from None
     _check_mid_channels(spec, arch, blocks[1:])
-    meta = {} if image_size else {"note": "no run.config beside net.config: resolution set to the space's largest"}
+    meta = {} if image_size is not None else {"note": "no run.config beside net.config: resolution set to the space's largest"}
     return Subnet(spec, arch, meta, "net-config")
 
 
@@ -314,6 +316,7 @@ def load_subnet(path: str | os.PathLike, image_size: int | None = None,
     `run.config` beside it unless `image_size` is given. `spec`: the space of a format that names
     none (the official arch dict), i.e. the supernet's it is used with; without it such a dict is
     taken to be of the w1.2 space, as the official tutorial's are."""
+    checks.integer(image_size, "--resolution", 8, checks.MAX_RESOLUTION, optional=True)
     p = Path(path)
     if p.is_dir():
         p = p / "net.config"

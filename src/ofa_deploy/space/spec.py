@@ -8,6 +8,7 @@ tables, the closed-form costs and the exporters all read these fields instead of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
@@ -84,8 +85,11 @@ class SpaceSpec:
             raise SpaceError(f"depths must be >= 1, got {list(self.depth_list)}")
         if any(r < 8 for r in self.resolutions):
             raise SpaceError(f"resolutions must be >= 8 px, got {list(self.resolutions)}")
-        if self.n_classes < 1 or self.in_channels < 1 or self.width_mult <= 0:
-            raise SpaceError("n_classes, in_channels and width_mult must be positive")
+        if not (math.isfinite(self.width_mult) and self.width_mult > 0):
+            raise SpaceError(f"width_mult must be a finite number > 0, got {self.width_mult}")
+        if self.n_classes < 1 or self.in_channels < 1:
+            raise SpaceError(f"n_classes and in_channels must be at least 1, got {self.n_classes} and "
+                             f"{self.in_channels}")
         widths = [make_divisible(b * self.width_mult) for b in BASE_STAGE_WIDTH[:-2]]
         object.__setattr__(self, "first_conv_width", widths[0])
         object.__setattr__(self, "first_block_width", widths[1])

@@ -9,7 +9,9 @@ phase.
 
 Runs are resumable: after every epoch the supernet, optimiser, data-stream state and position in
 the schedule are written atomically to `<out>/state.pt`, and a line is appended to `log.jsonl`;
-`train(..., resume=True)` continues from there. The recipe's batch size is the images of one step,
+`train(..., resume=True)` continues from there. A NaN or infinite loss stops the run with
+`TrainingDiverged` before its update (non-finite weights at an epoch's end, before the save): the
+last checkpoint stays the last good one. The recipe's batch size is the images of one step,
 all processes together, so a recipe means the same optimisation on any process count. Under
 torchrun every rank draws its own share of those images but the same subnets and resolution each
 step; gradients are averaged with one all-reduce per step
@@ -35,10 +37,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from ..data import BatchStream, load_dataset
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
-from ..errors import CheckpointError, FormatError
+from ..errors import CheckpointError, FormatError, TrainingDiverged
 from ..fsio import writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights
@@ -155,7 +158,7 @@ class Trainer:
                  progress: ProgressFn | None = None, threads: int | None = None):
         self.recipe, self.out = recipe, Path(out)
         self.rank, self.world = dist_info()
-        if threads:
+        if checks.threads(threads) is not None:
             torch.set_num_threads(threads)
         data = recipe.data
         self.splits = splits or load_dataset(data.get("kind", "fashion-mnist"), data.get("root"),
@@ -259,9 +262,43 @@ class Trainer:
                 loss = loss + phase.kd * soft_cross_entropy(out, soft)
             loss.backward()
             total += loss.item()
+        # before the update, so that the weights in memory (and every checkpoint) stay the last good ones
+        if self._any_rank(not math.isfinite(total)):
+            raise TrainingDiverged(f"the loss is {total / len(archs)} in phase {phase.name!r} at lr {lr:g}")
         average_gradients(list(self.model.parameters()), self.world)
         self.optimizer.step()
         return total / len(archs)
+
+    def _any_rank(self, bad: bool) -> bool:
+        """True on every rank when `bad` is true on one (all ranks must stop together, or the others
+        would wait forever in the next all-reduce)."""
+        if self.world == 1:
+            return bad
+        import torch.distributed as dist
+
+        flag = torch.tensor([float(bad)], device=next(self.model.parameters()).device)
+        dist.all_reduce(flag)
+        return bool(flag.item() > 0)
+
+    def _check_weights(self, phase: Phase) -> None:
+        """A finite loss can still leave infinite weights after its step: never checkpoint those."""
+        tensors = [t for t in (*self.model.parameters(), *self.model.buffers()) if t.is_floating_point()]
+        if self._any_rank(not all(bool(torch.isfinite(t).all()) for t in tensors)):
+            raise TrainingDiverged(f"the weights are no longer finite at the end of an epoch of phase {phase.name!r}")
+
+    def _diverged(self, cause: TrainingDiverged, phase: Phase, epoch: int, step: int) -> TrainingDiverged:
+        """The error the run stops with: where it diverged, and what is kept on disk."""
+        where = f"epoch {epoch + 1}, step {step + 1}"
+        self.log({"event": "diverged", "phase": phase.name, "epoch": epoch + 1, "step": step + 1,
+                  "cause": str(cause)})
+        if self.state_path.exists():
+            done = (f"{self.epoch_in_phase} epoch(s) of phase {phase.name!r}" if self.epoch_in_phase
+                    else f"the start of phase {phase.name!r}")
+            kept = (f"the last good checkpoint {self.state_path} (after {done}) is kept: lower that phase's lr "
+                    "and train again into a new --out, or --resume it")
+        else:
+            kept = "nothing was checkpointed (it diverged in the first epoch): lower that phase's lr and train again"
+        return TrainingDiverged(f"training diverged: {cause} ({where}); {kept}")
 
     def evaluate_phase(self, phase: Phase) -> dict[str, float]:
         limit = self.recipe.eval_images
@@ -293,9 +330,16 @@ class Trainer:
                 t0 = time.time()
                 for step in range(first, last):
                     rng = np.random.default_rng([self.recipe.seed, self.phase_idx, step])
-                    losses.append(self.train_step(phase, rng, lr_at(phase, step, total_steps)))
+                    try:
+                        losses.append(self.train_step(phase, rng, lr_at(phase, step, total_steps)))
+                    except TrainingDiverged as cause:
+                        raise self._diverged(cause, phase, e, step - first) from None
                     self.progress({"phase": phase.name, "phase_idx": self.phase_idx, "epoch": e, "epochs": n_epochs,
                                    "step": step - first + 1, "steps": last - first, "loss": losses[-1]})
+                try:
+                    self._check_weights(phase)
+                except TrainingDiverged as cause:
+                    raise self._diverged(cause, phase, e, last - first - 1) from None
                 self.epoch_in_phase += 1
                 self.save_state()
                 self.log({"event": "epoch", "phase": phase.name, "epoch": e + 1, "of": n_epochs,

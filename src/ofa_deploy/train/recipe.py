@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
+from .. import checks
 from ..data.batches import CROP_FILLS, DEFAULT_CROP_FILL
-from ..errors import FormatError
+from ..errors import BadValueError, FormatError, SpaceError
 from ..space import SpaceSpec, middle_choice
 
 
@@ -77,52 +78,132 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     return parse_recipe(raw, source)
 
 
+# The fields a recipe may have; any other (a typo such as `learning_rate:`) is refused, never ignored.
+TOP_FIELDS = ("name", "space", "data", "batch_size", "optimizer", "phases", "bn_images", "eval_images",
+              "steps_per_epoch", "seed", "from_scratch")
+DATA_FIELDS = ("kind", "root", "val_size", "crop_fill", "train_subset")
+OPTIMIZER_FIELDS = ("momentum", "nesterov", "weight_decay", "label_smoothing")
+PHASE_FIELDS = ("name", "epochs", "lr", "ks", "expand", "depth", "subnets_per_step", "include_largest",
+                "include_smallest", "kd", "sort_channels", "warmup_steps")
+MAX_SUBNETS_PER_STEP = 64
+
+
 def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
-    if not isinstance(raw, dict):
-        raise FormatError(f"{source}: a recipe is a mapping")
+    """Check every field of a recipe (a bad one is named with the file) and build the `Recipe`.
+
+    Why every field: a recipe runs for hours, and a value that slips through shows only at the end
+    (`lr: nan` trained on a NaN loss and wrote a NaN supernet; `epochs: -2` trained nothing)."""
+    try:
+        return _parse(raw, source)
+    except (BadValueError, SpaceError) as e:
+        raise FormatError(f"{source}: {e}") from None
+
+
+def _mapping(value: Any, what: str, known: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadValueError(f"{what} must be a mapping, got {type(value).__name__}")
+    extra = [k for k in value if k not in known]
+    if extra:
+        raise BadValueError(f"unknown {what} field(s) {extra}; known: {', '.join(known)}")
+    return value
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadValueError(f"{what} must be true or false, got {value!r}")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+        raise BadValueError(f"{what} must be a non-empty name, got {value!r}")
+    return str(value)
+
+
+def _choices(value: Any, what: str, allowed: tuple[int, ...]) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise BadValueError(f"{what} must be a non-empty list of the space's {list(allowed)}, got {value!r}")
+    values = [checks.integer(v, what) for v in value]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise BadValueError(f"{what} {bad} not in the space's {list(allowed)}")
+    return values
+
+
+def _parse(raw: Any, source: str) -> Recipe:
+    raw = _mapping(raw, "recipe", TOP_FIELDS)
+    for key in ("space", "phases"):
+        if key not in raw:
+            raise BadValueError(f"the recipe has no {key!r}")
     try:
         space = SpaceSpec.from_dict(raw["space"])
-        opt = raw.get("optimizer", {})
-        phases = []
-        for ph in raw["phases"]:
-            phases.append(Phase(
-                name=str(ph["name"]), epochs=float(ph["epochs"]), lr=float(ph["lr"]),
-                ks=[int(v) for v in ph.get("ks", [max(space.ks_list)])],
-                expand=[int(v) for v in ph.get("expand", [max(space.expand_list)])],
-                depth=[int(v) for v in ph.get("depth", [max(space.depth_list)])],
-                subnets_per_step=int(ph.get("subnets_per_step", 1)),
-                include_largest=bool(ph.get("include_largest", False)),
-                include_smallest=bool(ph.get("include_smallest", False)),
-                kd=float(ph.get("kd", 0.0)),
-                sort_channels=ph.get("sort_channels"),
-                warmup_steps=int(ph.get("warmup_steps", 0)),
-            ))
-        recipe = Recipe(
-            name=str(raw.get("name", Path(source).stem)), space=space, data=dict(raw.get("data", {})),
-            batch_size=int(raw.get("batch_size", 128)), momentum=float(opt.get("momentum", 0.9)),
-            nesterov=bool(opt.get("nesterov", True)), weight_decay=float(opt.get("weight_decay", 3e-5)),
-            label_smoothing=float(opt.get("label_smoothing", 0.1)), phases=phases,
-            bn_images=int(raw.get("bn_images", 2000)), eval_images=raw.get("eval_images"),
-            steps_per_epoch=raw.get("steps_per_epoch"), seed=int(raw.get("seed", 0)), source=source, raw=raw,
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise FormatError(f"{source}: malformed recipe ({type(e).__name__}: {e})") from None
-    for ph in recipe.phases:
-        for values, allowed, what in ((ph.ks, space.ks_list, "ks"), (ph.expand, space.expand_list, "expand"),
-                                      (ph.depth, space.depth_list, "depth")):
-            bad = [v for v in values if v not in allowed]
-            if bad:
-                raise FormatError(f"{source}: phase {ph.name!r} {what} {bad} not in the space's {list(allowed)}")
-        if ph.include_largest and ph.include_smallest and ph.subnets_per_step < 2:
-            raise FormatError(f"{source}: phase {ph.name!r} includes the largest and the smallest subnet in every "
-                              f"step but samples only {ph.subnets_per_step} subnet per step: set subnets_per_step "
-                              "to 2 or more")
-    if not recipe.phases:
-        raise FormatError(f"{source}: no phases")
-    if recipe.data.get("crop_fill", DEFAULT_CROP_FILL) not in CROP_FILLS:
-        raise FormatError(f"{source}: data.crop_fill {recipe.data['crop_fill']!r} is not one of "
-                          f"{', '.join(CROP_FILLS)} (what the random crop's padding shows)")
-    return recipe
+    except SpaceError as e:
+        raise BadValueError(f"space: {e}") from None
+    data = dict(_mapping(raw.get("data", {}), "data", DATA_FIELDS))
+    if "kind" in data:
+        _text(data["kind"], "data.kind")
+    if data.get("root") is not None and not isinstance(data["root"], str):
+        raise BadValueError(f"data.root must be a folder path, got {data['root']!r}")
+    if "val_size" in data:
+        checks.integer(data["val_size"], "data.val_size", 1)
+    checks.integer(data.get("train_subset"), "data.train_subset", 1, optional=True)
+    if data.get("crop_fill", DEFAULT_CROP_FILL) not in CROP_FILLS:
+        raise BadValueError(f"data.crop_fill {data['crop_fill']!r} is not one of {', '.join(CROP_FILLS)} "
+                            "(what the random crop's padding shows)")
+    opt = _mapping(raw.get("optimizer", {}), "optimizer", OPTIMIZER_FIELDS)
+    phases_raw = raw["phases"]
+    if not isinstance(phases_raw, list) or not phases_raw:
+        raise BadValueError("phases must be a non-empty list of phases")
+    phases: list[Phase] = []
+    for i, ph in enumerate(phases_raw):
+        phases.append(_phase(ph, i, space))
+    names = [ph.name for ph in phases]
+    if len(set(names)) != len(names):
+        raise BadValueError(f"phase names must differ (the log and the reports tell phases by name): {names}")
+    return Recipe(
+        name=_text(raw.get("name", Path(source).stem), "name"), space=space, data=data,
+        batch_size=checks.count(raw.get("batch_size", 128), "batch_size", checks.MAX_BATCH),
+        momentum=checks.number(opt.get("momentum", 0.9), "optimizer.momentum", 0, 1, hi_open=True),
+        nesterov=_flag(opt.get("nesterov", True), "optimizer.nesterov"),
+        weight_decay=checks.number(opt.get("weight_decay", 3e-5), "optimizer.weight_decay", 0),
+        label_smoothing=checks.number(opt.get("label_smoothing", 0.1), "optimizer.label_smoothing", 0, 1,
+                                      hi_open=True),
+        phases=phases,
+        bn_images=checks.count(raw.get("bn_images", 2000), "bn_images", checks.MAX_IMAGES),
+        eval_images=checks.count(raw.get("eval_images"), "eval_images", checks.MAX_IMAGES, optional=True),
+        steps_per_epoch=checks.integer(raw.get("steps_per_epoch"), "steps_per_epoch", 1, optional=True),
+        seed=checks.seed(raw.get("seed", 0), "seed"), source=source, raw=raw,
+    )
+
+
+def _phase(ph: Any, i: int, space: SpaceSpec) -> Phase:
+    ph = _mapping(ph, f"phases[{i}]", PHASE_FIELDS)
+    for key in ("name", "epochs", "lr"):
+        if key not in ph:
+            raise BadValueError(f"phases[{i}] has no {key!r}")
+    name = _text(ph["name"], f"phases[{i}].name")
+    what = f"phase {name!r}"
+    phase = Phase(
+        name=name, epochs=checks.positive(ph["epochs"], f"{what} epochs"),
+        lr=checks.positive(ph["lr"], f"{what} lr"),
+        ks=_choices(ph.get("ks", [max(space.ks_list)]), f"{what} ks", space.ks_list),
+        expand=_choices(ph.get("expand", [max(space.expand_list)]), f"{what} expand", space.expand_list),
+        depth=_choices(ph.get("depth", [max(space.depth_list)]), f"{what} depth", space.depth_list),
+        subnets_per_step=checks.integer(ph.get("subnets_per_step", 1), f"{what} subnets_per_step", 1,
+                                        MAX_SUBNETS_PER_STEP),
+        include_largest=_flag(ph.get("include_largest", False), f"{what} include_largest"),
+        include_smallest=_flag(ph.get("include_smallest", False), f"{what} include_smallest"),
+        kd=checks.number(ph.get("kd", 0.0), f"{what} kd", 0),
+        sort_channels=checks.integer(ph.get("sort_channels"), f"{what} sort_channels", 0,
+                                     len(space.expand_list) - 1, optional=True),
+        warmup_steps=checks.integer(ph.get("warmup_steps", 0), f"{what} warmup_steps", 0),
+    )
+    if i == 0 and phase.kd > 0:
+        raise BadValueError(f"{what} kd must be 0: the first phase trains the teacher the later phases distil from")
+    if phase.include_largest and phase.include_smallest and phase.subnets_per_step < 2:
+        raise BadValueError(f"{what} includes the largest and the smallest subnet in every step but samples only "
+                            f"{phase.subnets_per_step} subnet per step: set subnets_per_step to 2 or more")
+    return phase
 
 
 SCRATCH_SUBNETS = ("largest", "middle", "smallest")
