@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError, LatencyTableError
+from ..errors import DeviceError, ExportError, LatencyTableError, OfaDeployError
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
 from ..space import Arch, SpaceSpec
@@ -42,9 +42,25 @@ class ModelFile:
 
 
 def model_file(path: str | os.PathLike) -> ModelFile:
-    model = open_model(path)
-    shape = tuple(1 if d is None else d for d in model.input.shape)
-    return ModelFile(Path(path), shape)
+    """The file opened once to read its input shape; a file the runtime cannot parse (damaged,
+    not a model at all) fails here with one line, and the runtime's own C++ log lines are kept
+    off the terminal."""
+    from .quiet import captured_output
+
+    path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give an exported .onnx or .tflite file")
+    try:
+        with captured_output():
+            model = open_model(path)
+            shape = tuple(1 if d is None else int(d) for d in model.input.shape)
+    except OfaDeployError:
+        raise
+    except Exception as e:  # noqa: BLE001 (whatever onnxruntime / LiteRT raise on bytes they cannot parse)
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ExportError(f"{path}: not a readable {path.suffix} model ({why}); give a file written by "
+                          "`ofa-deploy export`") from None
+    return ModelFile(path, shape)
 
 
 def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None) -> Any:
@@ -91,8 +107,8 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
 
     path = Path(path)
     desc = load_device(device)
-    backend = backend_for(path, desc, threads)
     model = model_file(path)
+    backend = backend_for(path, desc, threads)
     protocol = protocol or Protocol()
     stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
     report = load_report(path)

@@ -13,7 +13,6 @@ from .fit import FitResult, encoding_for_space, fit_predictor
 from .model import FORMAT, MLP, MODEL_KINDS, Predictor
 from .official import import_official
 from .store import default_predictor_path, shipped_predictors_dir
-from .torchfile import read_pickle_only, read_pth
 
 __all__ = [
     "FORMAT",
@@ -31,7 +30,5 @@ __all__ = [
     "fit_predictor",
     "import_official",
     "load_accuracy_dataset",
-    "read_pickle_only",
-    "read_pth",
     "shipped_predictors_dir",
 ]

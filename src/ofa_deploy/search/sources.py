@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, FormatError, LatencyTableError
-from ..predictor import Predictor, default_predictor_path, read_pickle_only
+from ..errors import CheckpointError, FormatError, LatencyTableError, SpaceError
+from ..predictor import Predictor, default_predictor_path
 from ..space import SpaceSpec, load_subnet, official_space
+from ..space.embedded import read_space_record
 
 SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000), "ofa-mbv3-w1.0": (1.0, 1000)}
 
@@ -58,10 +59,20 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
 
 
 def _checkpoint_spec(path: Path) -> SpaceSpec:
-    """The space embedded in our supernet checkpoint, read without torch and without its weights."""
-    obj = read_pickle_only(path)
-    if isinstance(obj, dict) and isinstance(obj.get("spec"), dict):
-        return SpaceSpec.from_dict(obj["spec"])
+    """The space embedded in our supernet checkpoint: its JSON record, read without torch; a file
+    without one (written before the record existed, or official) is read by the weights-only
+    loader, which imports torch (slower, never unsafe)."""
+    spec = read_space_record(path)
+    if spec is not None:
+        return spec
+    from ..nn.checkpoint import read_checkpoint
+
+    obj = read_checkpoint(path)
+    if isinstance(obj.get("spec"), dict):
+        try:
+            return SpaceSpec.from_dict(obj["spec"])
+        except SpaceError as e:
+            raise CheckpointError(f"{path}: corrupt embedded space ({e})") from None
     raise CheckpointError(
         f"{path} has no embedded space (an official checkpoint?); give the space name instead, e.g. "
         f"--supernet {next(iter(SPACE_NAMES))}"
