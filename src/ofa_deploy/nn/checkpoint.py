@@ -45,7 +45,8 @@ def save_supernet(model: OFAMobileNetV3, path: str | os.PathLike, meta: dict[str
     return p
 
 
-def safe_torch_load(path: str | os.PathLike, what: str = "PyTorch checkpoint") -> Any:
+def safe_torch_load(path: str | os.PathLike, what: str = "PyTorch checkpoint",
+                    hint: str = "give a file written by torch.save") -> Any:
     """`torch.load(weights_only=True)` (zip and legacy files alike), every failure one line.
 
     Why catch every Exception: whatever torch's readers raise on a damaged or crafted file
@@ -64,8 +65,7 @@ def safe_torch_load(path: str | os.PathLike, what: str = "PyTorch checkpoint") -
             warnings.simplefilter("ignore")
             return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 (any failure to parse means one thing: see the docstring)
-        raise CheckpointError(f"{p}: not a readable {what} ({_load_failure(e)}); "
-                              "give a file written by torch.save") from None
+        raise CheckpointError(f"{p}: not a readable {what} ({_load_failure(e)}); {hint}") from None
 
 
 def _load_failure(e: Exception) -> str:

@@ -197,6 +197,8 @@ class Predictor:
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
             # a truncated or damaged .npz fails in zipfile (no central directory, bad CRC, short member)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if "pickle" in msg:  # numpy's text suggests loading it unsafely: never
+                msg = "it holds pickled Python objects, which are never loaded"
             raise FormatError(f"{p}: not an ofa-deploy predictor file ({msg}); import the official one with "
                               "`ofa-deploy predictor import acc_predictor.pth --out P`") from None
         if HEADER not in arrays:

@@ -215,8 +215,8 @@ def _check_channels(spec: SpaceSpec, arch: Arch, cfg: dict[str, Any], convs: lis
             continue
         value = got[0] if isinstance(got, list) and len(got) == 1 else got
         if isinstance(value, bool) or not isinstance(value, int) or value != want:
-            raise FormatError(f"net.config {where}: {name} {got!r}, expected {want} (the channels of "
-                              f"{spec.describe()}, which the previous layer gives); the file is inconsistent")
+            raise FormatError(f"net.config {where}: {name} {got!r}, expected {want} (the OFA MobileNetV3 "
+                              f"w{spec.width_mult:g} space its other widths imply); its layers do not chain")
 
 
 def _block_conv(block: dict[str, Any]) -> dict[str, Any]:

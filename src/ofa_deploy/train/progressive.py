@@ -203,10 +203,7 @@ class Trainer:
     def load_state(self) -> bool:
         if not self.state_path.exists():
             return False
-        try:
-            state = safe_torch_load(self.state_path, "training state")
-        except CheckpointError as e:
-            raise CheckpointError(f"{e}; delete it to start over") from None
+        state = safe_torch_load(self.state_path, "training state", "delete it to start the run over")
         if not isinstance(state, dict) or not _STATE_KEYS <= set(state):
             raise CheckpointError(f"{self.state_path} is not an ofa-deploy training state; delete it to start over")
         if state["recipe"] != self.recipe.raw:
