@@ -45,7 +45,7 @@ def save_supernet(model: OFAMobileNetV3, path: str | os.PathLike, meta: dict[str
     return p
 
 
-def safe_torch_load(path: str | os.PathLike, what: str = "PyTorch checkpoint",
+def safe_torch_load(path: str | os.PathLike, what: str = "checkpoint",
                     hint: str = "give a file written by torch.save") -> Any:
     """`torch.load(weights_only=True)` (zip and legacy files alike), every failure one line.
 
