@@ -17,6 +17,7 @@ from ofa_deploy.errors import CheckpointError
 from ofa_deploy.nn import OFAMobileNetV3, load_supernet, save_supernet
 from ofa_deploy.nn.checkpoint import normalise_keys, read_checkpoint
 from ofa_deploy.space import Arch, SpaceSpec
+from ofa_deploy.space.embedded import read_space_record
 from ofa_deploy.space.formats import Subnet, to_net_config
 
 TOL = 1e-4
@@ -86,6 +87,7 @@ def test_our_format_roundtrip_embeds_spec(tmp_path):
     p = save_supernet(net, tmp_path / "s.pt", meta={"note": "x"})
     back = load_supernet(p)
     assert back.spec == spec and back.checkpoint_meta == {"note": "x"}
+    assert read_space_record(p) == spec  # what `search --supernet` reads, without torch
     for (ka, va), (kb, vb) in zip(net.state_dict().items(), back.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
 
@@ -105,7 +107,7 @@ def test_wrong_checkpoint_lists_problems(tmp_path):
     assert "unexpected keys: extra.weight" in msg
     assert "first_conv.bn.weight: checkpoint (3,) vs supernet (16,)" in msg
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_supernet(tmp_path / "junk.pth")
 
 

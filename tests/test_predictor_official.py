@@ -1,4 +1,4 @@
-"""The official OFA accuracy predictor: read without torch, predictions equal the golden ones."""
+"""The official OFA accuracy predictor: read with torch's weights-only loader, predictions equal the golden ones."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_search_helpers import CASES, OFFICIAL_PTH
 
-from ofa_deploy.predictor import Predictor, import_official, read_pth
+from ofa_deploy.predictor import Predictor, import_official
 from ofa_deploy.space import Arch, ArchBatch
 
 
@@ -33,30 +33,32 @@ def test_import_matches_golden_predictions(tmp_path):
     assert loaded.resolutions == (112, 128, 144, 160, 176, 192, 208, 224)
 
 
-def test_torch_free_reader_equals_torch_load():
+def test_import_equals_torch_load():
     torch = pytest.importorskip("torch")
     ref = torch.load(need(OFFICIAL_PTH), map_location="cpu", weights_only=True)
-    got = read_pth(OFFICIAL_PTH)
-    assert list(got) == list(ref)
-    for k, v in ref.items():
-        np.testing.assert_array_equal(got[k], v.numpy())
+    pred = import_official(OFFICIAL_PTH)
+    for n, key in enumerate(sorted({k.split(".")[0] for k in ref}, key=int)):
+        np.testing.assert_array_equal(pred.model.weights[n], ref[f"{key}.weight"].numpy())
+        np.testing.assert_array_equal(pred.model.biases[n], ref[f"{key}.bias"].numpy())
 
 
 @pytest.mark.parametrize("zip_format", [True, False])
-def test_reader_handles_both_torch_save_formats(tmp_path, zip_format):
+def test_import_handles_both_torch_save_formats(tmp_path, zip_format):
     torch = pytest.importorskip("torch")
-    obj = {"w": torch.randn(3, 5).t(), "nested": {"i": torch.arange(6)[2:], "spec": {"width_mult": 1.2}}, "n": 7}
+    torch.manual_seed(0)
+    sizes = [(400, 128), (400, 400), (400, 400), (1, 400)]
+    state = {}
+    for n, (o, i) in zip((0, 2, 4, 6), sizes):
+        state[f"{n}.weight"], state[f"{n}.bias"] = torch.randn(o, i), torch.randn(o)
     p = tmp_path / "x.pth"
-    torch.save(obj, p, _use_new_zipfile_serialization=zip_format)
-    got = read_pth(p)
-    np.testing.assert_array_equal(got["w"], obj["w"].numpy())
-    np.testing.assert_array_equal(got["nested"]["i"], obj["nested"]["i"].numpy())
-    assert got["nested"]["spec"] == {"width_mult": 1.2} and got["n"] == 7
+    torch.save(state, p, _use_new_zipfile_serialization=zip_format)
+    pred = import_official(p)
+    np.testing.assert_array_equal(pred.model.weights[3], state["6.weight"].numpy())
+    assert pred.meta["source"] == "x.pth"
 
 
-def test_import_does_not_load_torch(tmp_path):
-    need(OFFICIAL_PTH)
-    code = ("import sys; from ofa_deploy.predictor import import_official; "
-            f"import_official({str(OFFICIAL_PTH)!r}).save({str(tmp_path / 'p.npz')!r}); "
+def test_predictor_package_does_not_load_torch():
+    """`search` evaluates predictors and starts fast: only the official import loads torch."""
+    code = ("import sys; import ofa_deploy.predictor, ofa_deploy.search.sources; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -68,3 +68,17 @@ def test_search_then_export_on_the_shipped_defaults(cli, tmp_path, monkeypatch):
     assert code == 0, err
     report = json.loads(out)
     assert report["passed"] and report["subnet"]["arch"] == result["arch"]
+
+
+def test_supernet_space_record_and_sha256_records_agree():
+    """The shipped supernet carries its space as a JSON record (read by `search` without torch),
+    and the accuracy dataset and predictor built from it name this very file by its sha256."""
+    import hashlib
+
+    from ofa_deploy.space.embedded import read_space_record
+
+    path = shipped_supernet_path()
+    assert read_space_record(path) == shipped_spec()
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert json.loads((SHIPPED_DIR / "accuracy_dataset" / "meta.json").read_text())["supernet_sha256"] == sha
+    assert Predictor.load(default_predictor_path()).meta["supernet_sha256"] == sha

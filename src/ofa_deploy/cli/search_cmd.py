@@ -46,7 +46,7 @@ def predictor_import(
     width: float = typer.Option(1.2, "--width", help="Width multiplier of the space it belongs to."),
     as_json: bool = json_option(),
 ) -> None:
-    """Import the official OFA accuracy predictor into our predictor file (read without torch)."""
+    """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
     from .. import checks
     from ..predictor import import_official
     from ..space import official_space

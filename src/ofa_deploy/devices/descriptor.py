@@ -53,7 +53,7 @@ class DeviceDescriptor:
 
     def __post_init__(self) -> None:
         where = f"device {self.name!r}" + (f" ({self.source})" if self.source else "")
-        if not self.name or not str(self.name).replace("-", "").replace("_", "").isalnum():
+        if not isinstance(self.name, str) or not self.name.replace("-", "").replace("_", "").isalnum():
             raise DeviceError(f"{where}: name must be letters, digits, '-' or '_'")
         if self.connection not in CONNECTIONS:
             raise DeviceError(f"{where}: connection {self.connection!r} is not one of {', '.join(CONNECTIONS)}")
@@ -61,14 +61,30 @@ class DeviceDescriptor:
             raise DeviceError(f"{where}: runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
         if self.precision not in PRECISIONS:
             raise DeviceError(f"{where}: precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if not isinstance(self.threads, int) or self.threads < 1:
+        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1:
             raise DeviceError(f"{where}: threads must be a positive integer, got {self.threads!r}")
         # host / serial may be left out (shared descriptors like rpi4.yaml): `profile --host` or
         # `--serial` gives them, and the ssh / adb backend says so when neither does.
         if self.connection == "local" and (self.host or self.serial):
             raise DeviceError(f"{where}: a local device takes no 'host' or 'serial'")
         if self.cores is not None:
-            object.__setattr__(self, "cores", tuple(int(c) for c in self.cores))
+            cores = self.cores if isinstance(self.cores, (list, tuple)) else None
+            if not cores or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in cores):
+                raise DeviceError(f"{where}: cores must be a list of CPU ids (integers >= 0), e.g. [4, 5, 6, 7]; "
+                                  f"got {self.cores!r}")
+            object.__setattr__(self, "cores", tuple(cores))
+        if self.port is not None and (not isinstance(self.port, int) or isinstance(self.port, bool)
+                                      or not 0 < self.port < 65536):
+            raise DeviceError(f"{where}: port must be an integer 1..65535, got {self.port!r}")
+        for key in ("description", "delegate", "host", "user", "python", "workdir", "serial"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise DeviceError(f"{where}: {key} must be text (quote it in the YAML), got {value!r}")
+        for key in ("guard", "extra"):
+            if getattr(self, key) is None:  # `extra:` left empty in the YAML
+                object.__setattr__(self, key, {})
+            if not isinstance(getattr(self, key), dict):
+                raise DeviceError(f"{where}: {key} must be a mapping of settings, got {getattr(self, key)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -127,6 +143,10 @@ def load_device(name_or_path: str | os.PathLike) -> DeviceDescriptor:
 def _read(path: Path) -> DeviceDescriptor:
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise DeviceError(f"{path}: cannot read device descriptor ({e})") from None
+    except UnicodeDecodeError:
+        raise DeviceError(f"{path}: not a text file; a device descriptor is YAML (see devices/cpu.yaml)") from None
+    except OSError as e:
+        raise DeviceError(f"{path}: cannot read device descriptor ({e.strerror or type(e).__name__})") from None
+    except yaml.YAMLError as e:
+        raise DeviceError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); see devices/cpu.yaml") from None
     return DeviceDescriptor.from_dict(data, source=str(path))

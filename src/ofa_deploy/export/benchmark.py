@@ -44,9 +44,25 @@ class ModelFile:
 
 
 def model_file(path: str | os.PathLike) -> ModelFile:
-    model = open_model(path)
-    shape = tuple(1 if d is None else d for d in model.input.shape)
-    return ModelFile(Path(path), shape)
+    """The file opened once to read its input shape; a file the runtime cannot parse (damaged,
+    not a model at all) fails here with one line, and the runtime's own C++ log lines are kept
+    off the terminal."""
+    from .quiet import captured_output
+
+    path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give an exported .onnx or .tflite file")
+    try:
+        with captured_output():
+            model = open_model(path)
+            shape = tuple(1 if d is None else int(d) for d in model.input.shape)
+    except OfaDeployError:
+        raise
+    except Exception as e:  # noqa: BLE001 (whatever onnxruntime / LiteRT raise on bytes they cannot parse)
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ExportError(f"{path}: not a readable {path.suffix} model ({why}); give a file written by "
+                          "`ofa-deploy export`") from None
+    return ModelFile(path, shape)
 
 
 def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None) -> Any:
@@ -118,9 +134,9 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     threads = checks.threads(threads)
     path = check_model_file(path)
     desc = load_device(device)
-    backend = backend_for(path, desc, threads)
     model = model_file(path)
     report = load_report(path)  # before timing: a report of another file is refused at once
+    backend = backend_for(path, desc, threads)
     protocol = protocol or Protocol()
     stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
     predicted, prediction = predicted_ms(desc.name, report, table_dir)

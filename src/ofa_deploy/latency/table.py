@@ -389,11 +389,15 @@ def read_metadata(folder: Path) -> dict[str, Any]:
     p = Path(folder) / META_FILE
     if not p.exists():
         raise LatencyTableError(f"{folder}: no {META_FILE}; not a latency table folder (or profiling never started)")
+    if not p.is_file():
+        raise LatencyTableError(f"{p} is not a file; a table folder holds {META_FILE} and {TABLE_FILE} files")
     try:
         doc = yaml.safe_load(p.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise LatencyTableError(f"{p}: corrupt metadata ({str(e).splitlines()[0]}); re-run the profile "
                                 "or restore the file") from None
+    except OSError as e:
+        raise LatencyTableError(f"{p}: cannot read ({e.strerror or type(e).__name__})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise LatencyTableError(f"{p}: not an ofa-deploy latency table metadata file (format {FORMAT!r})")
     if doc.get("version") != 1:
@@ -409,7 +413,12 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 def read_rows(path: Path, repair: bool = False) -> list[Row]:
     """Parse `table.csv`. A last line without newline is a half-written row (the profiler was
     killed mid-write): an error, or dropped from the file when `repair` is set (resume)."""
-    raw, partial = complete_lines(path, repair)
+    if path.exists() and not path.is_file():
+        raise LatencyTableError(f"{path} is not a file; a table folder holds {META_FILE} and {TABLE_FILE} files")
+    try:
+        raw, partial = complete_lines(path, repair)
+    except OSError as e:
+        raise LatencyTableError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
     if partial and not repair:
         raise LatencyTableError(
             f"{path}: the last row is half-written (the profiler was interrupted while writing); "
@@ -559,8 +568,9 @@ def import_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec, de
         p = Path(p)
         try:
             data = yaml.safe_load(p.read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise LatencyTableError(f"{p}: cannot read as an official lookup table ({e})") from None
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
+            why = getattr(e, "strerror", None) or (str(e).splitlines() or [type(e).__name__])[0]
+            raise LatencyTableError(f"{p}: cannot read as an official lookup table ({why})") from None
         if not isinstance(data, dict) or not data:
             raise LatencyTableError(f"{p}: an official lookup table is a mapping of key -> {{count, mean, std}}")
         r = official_resolution(p, data)

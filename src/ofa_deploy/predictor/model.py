@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -184,10 +186,18 @@ class Predictor:
         if p.is_dir():
             raise FormatError(f"{p} is a folder; give a predictor file (.npz)")
         try:
-            with np.load(p, allow_pickle=False) as z:
+            z = np.load(p, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise FormatError(f"{p}: a single numpy array, not an ofa-deploy predictor file (.npz)")
+            with z:
                 arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
+        except FormatError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            # a truncated or damaged .npz fails in zipfile (no central directory, bad CRC, short member)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if "pickle" in msg:  # numpy's text suggests loading it unsafely: never
+                msg = "it holds pickled Python objects, which are never loaded"
             raise FormatError(f"{p}: not an ofa-deploy predictor file ({msg}); import the official one with "
                               "`ofa-deploy predictor import acc_predictor.pth --out P`") from None
         if HEADER not in arrays:
@@ -200,6 +210,9 @@ class Predictor:
             return cls.from_header(header, arrays)
         except (FormatError, SpaceError) as e:
             raise FormatError(f"{p}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # fields of the wrong type or shape
+            raise FormatError(f"{p}: corrupt predictor header or arrays ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:160] if str(e) else ''}); re-create the file") from None
 
     @classmethod
     def from_header(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Predictor:

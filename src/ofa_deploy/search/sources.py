@@ -51,6 +51,9 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
     if not p.exists():
         raise FormatError(f"supernet {text!r}: no such file, and not a known space name "
                           f"({', '.join(SPACE_NAMES)})")
+    if p.is_dir() and not (p / "net.config").is_file():
+        raise FormatError(f"supernet {text!r} is a folder without a net.config; give a supernet checkpoint "
+                          f"(.pt), a subnet file or a space name ({', '.join(SPACE_NAMES)})")
     if p.suffix in CHECKPOINT_SUFFIXES:
         spec = checkpoint_space(p)
         return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "checkpoint": str(p.resolve()),

@@ -3,8 +3,10 @@
 Why one function for it: `profile`, `search` and `export` all need a checkpoint's space before
 (or instead of) building the network, and `search` must start fast. Our checkpoints embed the
 space (`spec`); an official one (`{"state_dict": ...}` or a bare state dict) is recognised from its
-tensor shapes. The pickle is read by the restricted, torch-free reader of `predictor.torchfile`
-(tensor data is not read at all), so this works where torch is absent and never runs code from the file.
+tensor shapes. Our files carry the space as a JSON record inside their zip (`space.embedded`),
+read with `zipfile` and `json` alone, so `search` never imports torch for them; any other file
+(official, or ours from before the record) is read by torch's weights-only loader
+(`nn.checkpoint.read_checkpoint`, imported only then), which never runs code from the file.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, OfaDeployError
+from ..errors import CheckpointError, OfaDeployError, SpaceError
+from .embedded import SUPERNET_FORMAT, read_space_record
 from .formats import infer_space
 from .spec import SpaceSpec
 
-OUR_FORMAT = "ofa-deploy-supernet"
+OUR_FORMAT = SUPERNET_FORMAT
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar")
 
 
@@ -42,8 +45,8 @@ def infer_spec_from_state(state: dict[str, Any]) -> SpaceSpec:
         max_depth = (n_blocks - 1) // 5
         widths = [state[f"blocks.{1 + s * max_depth}.conv.point_linear.conv.conv.weight"].shape[0] for s in range(5)]
         k_max = state["blocks.1.conv.depth_conv.conv.conv.weight"].shape[-1]
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"checkpoint is not an OFA MobileNetV3 supernet (missing {e})") from None
+    except (KeyError, ValueError, IndexError, AttributeError) as e:
+        raise CheckpointError(f"checkpoint is not an OFA MobileNetV3 supernet (missing or malformed {e})") from None
     ks = tuple(k for k in (3, 5, 7) if k <= k_max)
     depths = tuple(d for d in (2, 3, 4) if d <= max_depth) or (max_depth,)
     try:
@@ -56,26 +59,29 @@ def infer_spec_from_state(state: dict[str, Any]) -> SpaceSpec:
 
 def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
     """The space of a supernet checkpoint (ours: embedded; official: from its tensor shapes)."""
-    from ..predictor.torchfile import read_pickle_only
-
     p = Path(path)
+    if p.is_dir():
+        raise CheckpointError(f"{p} is a folder; give a supernet checkpoint file (.pt, .pth)")
     if not p.is_file():
         raise CheckpointError(f"{p}: no such checkpoint file; give a supernet written by `ofa-deploy train` "
                               "or an official OFA MobileNetV3 checkpoint")
-    try:
-        obj = read_pickle_only(p)
-    except OfaDeployError as e:
-        raise CheckpointError(str(e)) from None
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{p}: expected a dict checkpoint, got {type(obj).__name__}")
+    spec = read_space_record(p)
+    if spec is not None:
+        return spec
+    from ..nn.checkpoint import read_checkpoint  # torch, weights only: never unpickles code
+
+    obj = read_checkpoint(p)
     if obj.get("format") == OUR_FORMAT or isinstance(obj.get("spec"), dict):
-        return SpaceSpec.from_dict(obj["spec"])
+        try:
+            return SpaceSpec.from_dict(obj["spec"])
+        except (SpaceError, KeyError) as e:
+            raise CheckpointError(f"{p}: corrupt embedded space ({e})") from None
     state = obj.get("state_dict", obj)
     if not isinstance(state, dict):
         raise CheckpointError(f"{p}: no state_dict found")
     try:
         return infer_spec_from_state(normalise_keys(state))
-    except CheckpointError as e:
+    except OfaDeployError as e:
         raise CheckpointError(f"{p}: {e}") from None
 
 

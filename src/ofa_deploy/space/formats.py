@@ -139,19 +139,29 @@ def infer_space(first_width: int, stage_widths: list[int], final_expand: int | N
 
 
 def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subnet:
-    """Read an official `net.config` (legacy `MobileInvertedResidualBlock` or current `ResidualBlock`)."""
+    """Read an official `net.config` (legacy `MobileInvertedResidualBlock` or current `ResidualBlock`).
+
+    The space is inferred from the channel widths, then every layer's in/out channels are checked
+    against it: a file whose blocks do not chain would otherwise be read as some other subnet."""
     if cfg.get("name") != "MobileNetV3":
         raise FormatError(
             f"net.config describes a {cfg.get('name')!r} network; only OFA 'MobileNetV3' subnets are supported"
         )
     try:
-        blocks = [_block_conv(b) for b in cfg["blocks"]]
-        first = cfg["first_conv"]
-        n_classes = int(cfg["classifier"]["out_features"])
-        final_expand = int(cfg["final_expand_layer"]["out_channels"])
-        last = int(cfg["feature_mix_layer"]["out_channels"])
-    except (KeyError, TypeError, IndexError) as e:
-        raise FormatError(f"net.config is missing a field: {e}") from None
+        return _from_net_config(cfg, image_size)
+    except OfaDeployError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        what = f"missing field {e}" if isinstance(e, KeyError) else f"malformed value ({e})"
+        raise FormatError(f"net.config has a {what}; is it an official OFA net.config?") from None
+
+
+def _from_net_config(cfg: dict[str, Any], image_size: int | None) -> Subnet:
+    blocks = [_block_conv(b) for b in cfg["blocks"]]
+    first = cfg["first_conv"]
+    n_classes = int(cfg["classifier"]["out_features"])
+    final_expand = int(cfg["final_expand_layer"]["out_channels"])
+    last = int(cfg["feature_mix_layer"]["out_channels"])
     if len(blocks) < 2:
         raise FormatError("net.config has no elastic blocks")
     stage_widths: list[int] = []
@@ -181,9 +191,35 @@ def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subne
         arch.validate(spec, check_resolution=False)
     except SpaceError as e:
         raise FormatError(f"net.config is outside the OFA space: {e}") from None
+    _check_channels(spec, arch, cfg, blocks)
     _check_mid_channels(spec, arch, blocks[1:])
     meta = {} if image_size is not None else {"note": "no run.config beside net.config: resolution set to the space's largest"}
     return Subnet(spec, arch, meta, "net-config")
+
+
+def _check_channels(spec: SpaceSpec, arch: Arch, cfg: dict[str, Any], convs: list[dict[str, Any]]) -> None:
+    """Every layer's in/out channels are the ones the inferred space gives it (so each block takes
+    what the previous one gives); the first mismatch is named with the value expected."""
+    expected: list[tuple[str, Any, int, str]] = [
+        ("first_conv", cfg["first_conv"].get("out_channels"), spec.first_conv_width, "out_channels"),
+        ("blocks[0]", convs[0].get("in_channels"), spec.first_conv_width, "in_channels"),
+        ("blocks[0]", convs[0].get("out_channels"), spec.first_block_width, "out_channels"),
+    ]
+    for n, (b, conv) in enumerate(zip(arch.blocks(spec), convs[1:]), start=1):
+        expected.append((f"blocks[{n}]", conv.get("in_channels"), b["in_channels"], "in_channels"))
+        expected.append((f"blocks[{n}]", conv.get("out_channels"), b["out_channels"], "out_channels"))
+    expected += [
+        ("final_expand_layer", cfg["final_expand_layer"].get("in_channels"), spec.stage_widths[-1], "in_channels"),
+        ("feature_mix_layer", cfg["feature_mix_layer"].get("in_channels"), spec.final_expand_width, "in_channels"),
+        ("classifier", cfg["classifier"].get("in_features"), spec.last_channel, "in_features"),
+    ]
+    for where, got, want, name in expected:
+        if got is None:  # absent: nothing to contradict
+            continue
+        value = got[0] if isinstance(got, list) and len(got) == 1 else got
+        if isinstance(value, bool) or not isinstance(value, int) or value != want:
+            raise FormatError(f"net.config {where}: {name} {got!r}, expected {want} (the OFA MobileNetV3 "
+                              f"w{spec.width_mult:g} space its other widths imply); its layers do not chain")
 
 
 def _block_conv(block: dict[str, Any]) -> dict[str, Any]:

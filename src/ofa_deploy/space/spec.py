@@ -186,7 +186,9 @@ class SpaceSpec:
             args[k] = tuple(v) if isinstance(v, (list, tuple)) else v
         try:
             return cls(**args)
-        except TypeError as e:  # wrong value types
+        except SpaceError:
+            raise
+        except (TypeError, ValueError) as e:  # wrong value types ("abc" where a number belongs)
             raise SpaceError(f"invalid space description: {e}") from None
 
     def describe(self) -> str:

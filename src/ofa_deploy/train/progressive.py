@@ -26,7 +26,6 @@ import copy
 import json
 import math
 import os
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -44,7 +43,8 @@ from ..data.datasets import Splits
 from ..errors import CheckpointError, FormatError, TrainingDiverged
 from ..fsio import writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
-from ..nn.checkpoint import load_supernet_weights
+from ..nn.checkpoint import load_supernet_weights, safe_torch_load
+from ..rowfile import complete_lines
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
@@ -198,7 +198,7 @@ class Trainer:
             "recipe": self.recipe.raw, "phase_idx": self.phase_idx, "epoch_in_phase": self.epoch_in_phase,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict() if self.optimizer else None,
             "teacher": self.teacher.state_dict() if self.teacher is not None else None,
-            "stream": self.stream.state(), "world": self.world,
+            "stream": _stream_to_file(self.stream.state()), "world": self.world,
         }
         tmp = self.state_path.with_name("state.pt.tmp")
         torch.save(state, tmp)
@@ -207,10 +207,9 @@ class Trainer:
     def load_state(self) -> bool:
         if not self.state_path.exists():
             return False
-        try:
-            state = torch.load(self.state_path, map_location="cpu", weights_only=False)
-        except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
-            raise CheckpointError(f"{self.state_path} is unreadable ({e}); delete it to start over") from None
+        state = safe_torch_load(self.state_path, "training state", "delete it to start the run over")
+        if not isinstance(state, dict) or not _STATE_KEYS <= set(state):
+            raise CheckpointError(f"{self.state_path} is not an ofa-deploy training state; delete it to start over")
         if state["recipe"] != self.recipe.raw:
             raise CheckpointError(f"{self.state_path} was written by another recipe; use another --out "
                                   "or delete it to start over")
@@ -224,7 +223,9 @@ class Trainer:
             self.optimizer = make_optimizer(self.model, self.recipe, self.recipe.phases[self.phase_idx].lr)
             self.optimizer.load_state_dict(state["optimizer"])
         if state.get("world", 1) == self.world:
-            self.stream.load_state(state["stream"])
+            self.stream.load_state(_stream_from_file(state["stream"]))
+        if self.rank == 0:  # the one writer of the log: new lines must not follow a half-written one
+            complete_lines(self.out / "log.jsonl", repair=True)
         return True
 
     def log(self, record: dict[str, Any]) -> None:
@@ -364,14 +365,47 @@ class Trainer:
         return save_supernet(self.model, path, meta=info, half=False)
 
 
+# ---- the state file and the log, as files --------------------------------------------------
+_STATE_KEYS = {"recipe", "phase_idx", "epoch_in_phase", "model", "optimizer", "teacher", "stream"}
+
+
+def _stream_to_file(state: dict[str, Any]) -> dict[str, Any]:
+    """The batch stream's state in what `torch.load(weights_only=True)` reads back: the shuffled
+    order as a tensor (numpy's RNG state is a dict of ints already, torch's a uint8 tensor)."""
+    return {**state, "order": torch.from_numpy(np.asarray(state["order"]))}
+
+
+def _stream_from_file(state: dict[str, Any]) -> dict[str, Any]:
+    order = state["order"]
+    return {**state, "order": order.numpy() if isinstance(order, torch.Tensor) else np.asarray(order)}
+
+
+def read_log(log_path: Path) -> list[dict[str, Any]]:
+    """The records of a training log. A half-written last line (the run was killed while writing
+    it) is left out, as every append-only file here is read; a damaged complete line is an error."""
+    data, _ = complete_lines(Path(log_path))
+    records = []
+    for n, line in enumerate(data.decode(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            rec = None
+        if not isinstance(rec, dict):
+            raise FormatError(f"{log_path}, line {n}: not a log record (damaged file); delete the line or the "
+                              "run folder")
+        records.append(rec)
+    return records
+
+
 def phase_table(log_path: Path) -> list[dict[str, Any]]:
     """Per-phase results from a training log (for reports)."""
     rows = []
-    for line in Path(log_path).read_text().splitlines():
-        rec = json.loads(line)
+    for rec in read_log(log_path):
         if rec.get("event") == "phase_end":
             rows.append({"phase": rec["phase"], **rec["test_top1"]})
     return rows
 
 
-__all__ = ["Trainer", "asdict", "phase_table"]
+__all__ = ["Trainer", "asdict", "phase_table", "read_log"]

@@ -12,11 +12,12 @@ from typing import Any
 from ..errors import FormatError
 from ..fsio import atomic_write_text
 from .progressive import phase_table
+from .progressive import read_log as read_log_file
 from .recipe import SCRATCH_SUBNETS, Recipe
 
 
 def read_log(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (Path(run_dir) / "log.jsonl").read_text().splitlines()]
+    return read_log_file(Path(run_dir) / "log.jsonl")
 
 
 def epochs_of(log: list[dict[str, Any]], phase: str | None = None) -> list[dict[str, Any]]:
