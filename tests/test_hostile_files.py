@@ -84,8 +84,8 @@ def test_checkpoint_without_space_record_is_read_safely(tmp_path):
     """Our files written before the record existed: the weights-only loader reads their space."""
     import torch
 
-    from ofa_deploy.space.checkpoint import checkpoint_space
     from ofa_deploy.space import SpaceSpec
+    from ofa_deploy.space.checkpoint import checkpoint_space
 
     spec = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1)
     torch.save({"format": "ofa-deploy-supernet", "spec": spec.to_dict(), "state_dict": {}}, tmp_path / "old.pt")
@@ -95,11 +95,11 @@ def test_checkpoint_without_space_record_is_read_safely(tmp_path):
 def test_half_written_log_line_does_not_break_resume(cli, tmp_path):
     """A run killed while appending to log.jsonl: `train --resume` finishes and writes its report."""
     run = tmp_path / "run"
-    code, _, err = cli("train", "-r", "tiny-synthetic", "-o", run, "--stop-after-epochs", "2")
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "-o", run, "--stop-after-epochs", "2")
     assert code == 0, err
     with open(run / "log.jsonl", "a") as f:
         f.write('{"time": "2026-01-01T00:00:00", "event": "ep')
-    code, _, err = cli("train", "-r", "tiny-synthetic", "-o", run, "--resume")
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "-o", run, "--resume")
     assert code == 0, err
     assert (run / "report.md").exists() and (run / "supernet.pt").exists()
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

@@ -131,7 +131,7 @@ def _export_checkpoint(make: Callable[[Path, Path], Path]) -> Callable[[Path], C
         f = make(tmp, marker)
         sub = subnet_file(tmp)
         out = tmp / "net.onnx"
-        return Case(["export", "--format", "onnx", "--subnet", sub, "--checkpoint", f, "--out", out],
+        return Case(["export", "--format", "onnx", "--subnet", sub, "--supernet", f, "--out", out],
                     [f, sub], [out], marker)
     return build
 
@@ -142,7 +142,7 @@ def _train_resume(zip_format: bool) -> Callable[[Path], Case]:
         run = tmp / "run"
         run.mkdir()
         state = torch_payload(run / "state.pt", marker, zip_format)
-        return Case(["train", "-r", "tiny-synthetic", "-o", run, "--resume"], [state],
+        return Case(["train", "--recipe", "tiny-synthetic", "-o", run, "--resume"], [state],
                     [run / "log.jsonl", run / "supernet.pt"], marker)
     return build
 
