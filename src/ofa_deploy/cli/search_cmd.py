@@ -195,7 +195,7 @@ def predictor_fit(
 # ---- search ---------------------------------------------------------------------------------
 def search(
     device: str | None = typer.Option(None, "--device", "-d",
-                                         help="Device whose shipped latency table to use (latency_tables/<D>/)."),
+                                         help="Device whose latency table to use (the user's, else the shipped one)."),
     latency: str | None = typer.Option(None, "--latency", "-l",
                                           help="Latency budget(s): 22ms, 0.022s; several: 15ms,20ms,25ms."),
     flops: str | None = typer.Option(None, "--flops",

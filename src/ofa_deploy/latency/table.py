@@ -6,7 +6,7 @@ The search evaluates that sum for hundreds of thousands of archs, so `predict` w
 (resolution, block slot, kernel index, expand index) plus the fixed layers per resolution, and a
 prediction is one gather and one sum, with no torch and no per-arch Python objects.
 
-On disk a table is a folder (`latency_tables/<device>/<space tag>/`) holding `table.csv` (one row
+On disk a table is a folder (`<tables>/<device>/<space tag>/`; `latency.resolve` says which) holding `table.csv` (one row
 per key and resolution, append-only so that an interrupted profile keeps what it measured) and
 `meta.yaml` (device, runtime, protocol, spec, calibration; written atomically). Both are plain text
 and diff-friendly. The official per-resolution YAML tables can be imported and exported.
@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from ..errors import LatencyTableError, SpaceError
+from ..paths import user_tables_dir
 from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec
 from .blocks import arch_keys, resolution_keys
@@ -37,7 +38,7 @@ META_FILE = "meta.yaml"
 FORMAT = "ofa-deploy-latency-table"
 COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")
 STATS = ("mean", "median", "std", "p10", "p90")
-_OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
+OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,6 @@ def _fmt(x: float) -> str:
 
 
 # ---- locations ------------------------------------------------------------------------------
-def repo_root() -> Path:
-    """The repository (or install) root: `devices/` and `latency_tables/` live beside `src/`."""
-    return Path(__file__).resolve().parents[3]
-
-
-def tables_root() -> Path:
-    """Where tables live: `$OFA_DEPLOY_TABLES`, else `latency_tables/` at the repository root."""
-    env = os.environ.get("OFA_DEPLOY_TABLES")
-    return Path(env) if env else repo_root() / "latency_tables"
-
-
 def space_tag(spec: SpaceSpec) -> str:
     """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
     ref = SpaceSpec()
@@ -90,7 +80,9 @@ def space_tag(spec: SpaceSpec) -> str:
 
 
 def default_table_dir(device: str, spec: SpaceSpec) -> Path:
-    return tables_root() / device / space_tag(spec)
+    """Where a table this user makes (profile, import, calibrated copy) goes: user data, never the
+    install tree (`paths.user_tables_dir()/<device>/<space tag>`)."""
+    return user_tables_dir() / device / space_tag(spec)
 
 
 def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int]) -> str:
@@ -484,7 +476,7 @@ class RowWriter:
 
 # ---- official YAML ----------------------------------------------------------------------------
 def official_resolution(path: Path, data: dict[str, Any]) -> int:
-    m = _OFFICIAL_NAME.search(Path(path).name)
+    m = OFFICIAL_NAME.search(Path(path).name)
     if m:
         return int(m.group(1))
     for k in data:
