@@ -399,7 +399,7 @@ def lut_export(
         "--stat", help="Statistic written as 'mean': mean or median.")] = "mean",
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
-    from ..latency import LatencyTable, export_official
+    from ..latency import export_official
 
-    written = export_official(LatencyTable.load(table_path), out, stat)
+    written = export_official(find_table(None, table_path, None), out, stat)
     console.print(f"wrote {len(written)} files: {', '.join(p.name for p in written)} in {out}")

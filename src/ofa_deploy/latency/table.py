@@ -234,10 +234,13 @@ class LatencyTable:
         return folder
 
     @classmethod
-    def load(cls, path: str | os.PathLike, spec: SpaceSpec | None = None) -> LatencyTable:
-        """Read a table folder. `path` may also be a device folder holding one table (or several:
-        then `spec` picks the one of that space)."""
-        folder = resolve_table_dir(Path(path), spec)
+    def load(cls, path: str | os.PathLike) -> LatencyTable:
+        """Read a table folder. Which folder a device name or a device folder means (by space, the
+        user's before the shipped one) is `latency.resolve`'s job."""
+        folder = Path(path)
+        if not (folder / META_FILE).exists():
+            raise LatencyTableError(f"{folder}: holds no latency table ({META_FILE} + {TABLE_FILE})"
+                                    if folder.is_dir() else f"{folder}: no such latency table folder")
         meta = read_metadata(folder)
         try:
             tspec = SpaceSpec.from_dict(meta["spec"])
@@ -424,30 +427,6 @@ def read_rows(path: Path, repair: bool = False) -> list[Row]:
             raise LatencyTableError(f"{path}, line {n}: invalid mean {fields[3]!r}")
         rows.append(row)
     return rows
-
-
-def resolve_table_dir(path: Path, spec: SpaceSpec | None = None) -> Path:
-    """A table folder, or a device folder whose one table (or the one of `spec`) is meant."""
-    if (path / META_FILE).exists():
-        return path
-    if not path.is_dir():
-        raise LatencyTableError(f"{path}: no such latency table folder")
-    subs = [p for p in sorted(path.iterdir()) if (p / META_FILE).exists()]
-    if spec is not None:
-        for p in subs:
-            try:
-                s = SpaceSpec.from_dict(read_metadata(p)["spec"])
-            except (LatencyTableError, SpaceError):
-                continue
-            if s.same_space(spec):
-                return p
-        raise LatencyTableError(f"{path}: no table for the space {spec.describe()}; measure one with "
-                                f"`{profile_command(path.name, spec, spec.resolutions[:1])}`")
-    if len(subs) == 1:
-        return subs[0]
-    if not subs:
-        raise LatencyTableError(f"{path}: holds no latency table ({META_FILE} + {TABLE_FILE})")
-    raise LatencyTableError(f"{path} holds several tables ({', '.join(p.name for p in subs)}); give one of them")
 
 
 # ---- append-only writer -----------------------------------------------------------------------
