@@ -20,12 +20,12 @@ fi
 installed_here() {
   $PY - <<'PY' >/dev/null 2>&1
 import pathlib, sys
-import ai_edge_litert, ai_edge_quantizer, hypothesis, litert_torch, ofa_deploy, paramiko  # noqa: F401
+import ai_edge_litert, ai_edge_quantizer, hypothesis, litert_torch, ofa_deploy  # noqa: F401
 sys.exit(0 if pathlib.Path(ofa_deploy.__file__).resolve().is_relative_to(pathlib.Path("src").resolve()) else 1)
 PY
 }
 if ! installed_here || [ "${OFA_DEPLOY_REINSTALL:-0}" = 1 ]; then
   echo "setup: installing Python packages (torch==2.13.0 CPU build, ofa-deploy with extras)"
-  $PY -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev,tflite,ssh]" "torch==2.13.0"
+  $PY -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev,tflite]" "torch==2.13.0"
 fi
 echo "setup: done"

@@ -30,5 +30,7 @@ ofa-deploy predictor dataset --samples 400 --out runs/accuracy-demo-fmnist --thr
 cp runs/accuracy-demo-fmnist/rows.csv runs/accuracy-demo-fmnist/meta.json $DATA/demo-fmnist/accuracy_dataset/
 ofa-deploy predictor fit runs/accuracy-demo-fmnist --out $DATA/predictors/demo.npz --name "demo-fmnist accuracy predictor"
 # 5. Its latency table on this machine's CPU (onnxruntime, 1 thread), validated and calibrated.
+#    OFA_DEPLOY_TABLES points the user's tables folder at the repository's latency_tables/ (what ships).
+export OFA_DEPLOY_TABLES=latency_tables
 ofa-deploy profile --device cpu --resolutions all
 ofa-deploy latency validate --device cpu --supernet $DATA/demo-fmnist/supernet.pt --samples 60 --calibrate

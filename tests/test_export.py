@@ -336,9 +336,9 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
 
 
 def test_missing_shipped_supernet_says_what_to_do(cli, work, tmp_path, monkeypatch):
-    from ofa_deploy.nn import shipped
+    from ofa_deploy import paths
 
-    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(paths, "shipped_supernet_dir", lambda: tmp_path / "nothing")
     code, _, err = cli("export", "--subnet", work.subnet, "--format", "onnx", "--out", tmp_path / "m.onnx")
     assert code == 2 and "shipped demo supernet is missing" in err and "--supernet" in err
     assert not (tmp_path / "m.onnx").exists()

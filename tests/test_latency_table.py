@@ -171,8 +171,10 @@ def test_save_load_round_trip(tmp_path):
     table = synthetic_table(spec, [128, 160])
     table.metadata.update(backend="onnxruntime", threads=1)
     table.save(tmp_path / "cpu" / "w1.0_c10")
-    for path in (tmp_path / "cpu" / "w1.0_c10", tmp_path / "cpu"):  # table folder or device folder
-        loaded = LatencyTable.load(path)
+    from ofa_deploy.latency.resolve import resolve_table
+
+    # a table folder, or (through the resolver) the device folder holding it
+    for loaded in (LatencyTable.load(tmp_path / "cpu" / "w1.0_c10"), resolve_table(None, tmp_path / "cpu").table):
         assert loaded.rows == table.rows
         assert loaded.spec == spec and loaded.resolutions == (128, 160)
         assert loaded.metadata["device"] == "fake" and loaded.metadata["threads"] == 1

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from ofa_deploy.latency import LatencyTable, default_table_dir
-from ofa_deploy.nn.shipped import SHIPPED_DIR, shipped_spec, shipped_supernet_path
+from ofa_deploy import paths
+from ofa_deploy.latency.resolve import resolve_table
+from ofa_deploy.nn.shipped import shipped_spec, shipped_supernet_path
 from ofa_deploy.predictor import Predictor, default_predictor_path
 from ofa_deploy.space import ArchBatch, largest_arch, smallest_arch
 from ofa_deploy.train import load_recipe
@@ -18,16 +19,21 @@ def test_supernet_describes_itself_and_is_small():
     path = shipped_supernet_path()
     assert path.stat().st_size <= 15e6
     assert shipped_spec() == load_recipe("demo-fmnist").space
-    report = json.loads((SHIPPED_DIR / "report.json").read_text())
+    shipped = paths.shipped_supernet_dir()
+    report = json.loads((shipped / "report.json").read_text())
     assert [p["phase"] for p in report["phases"]] == [p.name for p in load_recipe("demo-fmnist").phases]
-    assert (SHIPPED_DIR / "training_log.jsonl").exists() and (SHIPPED_DIR / "report.md").exists()
+    assert (shipped / "training_log.jsonl").exists() and (shipped / "report.md").exists()
 
 
-def test_predictor_and_table_belong_to_the_shipped_space():
+def test_predictor_and_table_belong_to_the_shipped_space(monkeypatch, tmp_path):
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path))  # no user table hides the shipped one
+    monkeypatch.delenv("OFA_DEPLOY_TABLES", raising=False)
     spec = shipped_spec()
     pred = Predictor.load(default_predictor_path())
     assert pred.spec == spec and pred.resolutions == spec.resolutions
-    table = LatencyTable.load(default_table_dir("cpu", spec))
+    found = resolve_table("cpu", None, spec)
+    assert found.origin == "shipped" and found.shipped
+    table = found.table
     assert table.spec == spec and set(table.resolutions) == set(spec.resolutions)
     assert table.calibration is not None
     batch = ArchBatch.from_archs([smallest_arch(spec, 32), largest_arch(spec, 32)])
@@ -56,8 +62,9 @@ def test_shipped_weights_are_trained():
 
 def test_search_then_export_on_the_shipped_defaults(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("OFA_DEPLOY_TABLES", raising=False)
     spec = shipped_spec()
-    table = LatencyTable.load(default_table_dir("cpu", spec))
+    table = resolve_table("cpu", None, spec).table
     lo, hi = table.predict(ArchBatch.from_archs([smallest_arch(spec, 24), largest_arch(spec, 32)]), calibrated=True)
     budget = f"{(lo + hi) / 2:.4f}ms"
     code, out, err = cli("search", "--device", "cpu", "--latency", budget, "--json")
@@ -80,5 +87,5 @@ def test_supernet_space_record_and_sha256_records_agree():
     path = shipped_supernet_path()
     assert read_space_record(path) == shipped_spec()
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert json.loads((SHIPPED_DIR / "accuracy_dataset" / "meta.json").read_text())["supernet_sha256"] == sha
+    assert json.loads((paths.shipped_supernet_dir() / "accuracy_dataset" / "meta.json").read_text())["supernet_sha256"] == sha
     assert Predictor.load(default_predictor_path()).meta["supernet_sha256"] == sha

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from .. import checks
-from ..errors import LatencyTableError
 from ..space import SpaceSpec, parse_resolutions
 from .choices import OfficialStat, ProfileStat
 from .common import console, err_console, fail, next_step, print_json, progress_bar, value
@@ -24,6 +23,7 @@ lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", 
 
 WIDTH_HELP = "Width multiplier of the space (1.0, 1.2, 0.5...)."
 CLASSES_HELP = "Number of classes of the space."
+IN_CHANNELS_HELP = "Input channels of the space (1 for grey images)."
 
 
 def register(app: typer.Typer) -> None:
@@ -48,23 +48,10 @@ def space_from_options(width: float | None, classes: int | None, in_channels: in
 
 
 def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
-    from ..latency import LatencyTable, default_table_dir, tables_root
+    from ..latency.resolve import resolve_table
 
-    if table is not None:
-        return LatencyTable.load(table, spec)
-    if device is None:
-        fail("give --device NAME (a table under latency_tables/) or --table FOLDER")
-    if spec is not None:
-        folder = default_table_dir(device, spec)
-        if (folder / "meta.yaml").exists():
-            return LatencyTable.load(folder)
-    folder = tables_root() / device
-    if not folder.exists():
-        from ..latency import profile_command
-
-        raise LatencyTableError(f"no latency table for device {device!r} under {tables_root()}; measure one with "
-                                f"`{profile_command(device, spec, (spec or SpaceSpec()).resolutions[-1:])}`")
-    return LatencyTable.load(folder, spec)
+    # --device defaults to cpu here: with --table it would mislabel official YAML tables.
+    return resolve_table(device if table is None else None, table, spec).table
 
 
 def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
@@ -99,12 +86,12 @@ def profile(
         "weights.")] = None,
     classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP + " [default: 1000]")] = None,
     in_channels: Annotated[int | None, typer.Option(
-        "--in-channels", help="Input channels of the space (1 for grey images). [default: 3]")] = None,
+        "--in-channels", help=IN_CHANNELS_HELP + " [default: 3]")] = None,
     supernet: Annotated[Path | None, typer.Option(
         "--supernet", "-s", help="Checkpoint: its space and weights are used (default, when no space is given: "
         "the shipped demo supernet).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+        "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE; see `ofa_deploy.paths`).")] = None,
     runtime: Annotated[str | None, typer.Option(
         "--runtime", help="Override the descriptor's runtime (torch...).")] = None,
     threads: Annotated[int | None, typer.Option(
@@ -210,30 +197,33 @@ def validate_cmd(
         "--table", "-t", help="Table folder (default: the device's).")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Random subnets timed end to end.")] = 50,
     calibrate: Annotated[bool, typer.Option(
-        "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out errors, store the fit with the table.")] = False,
+        "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out errors, store the fit with the table "
+        "(a shipped table: in a calibrated copy among the user's tables).")] = False,
     resolutions: Annotated[str | None, typer.Option(
         "--resolutions", "-r", help="Resolutions to sample (default: the table's complete ones).")] = None,
     width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
     classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
+    in_channels: Annotated[int | None, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = None,
     supernet: Annotated[Path | None, typer.Option(
         "--supernet", "-s", help="Checkpoint (default: random weights).")] = None,
     sessions: Annotated[int, typer.Option(
         "--sessions", help="Fresh sessions per subnet (samples pooled).")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sampled subnets.")] = 0,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Folder for validation.csv/.png (default: the table's).")] = None,
+        "--out", "-o", help="Folder for validation.csv/.png (default: the table's; a shipped table's go to "
+        "the user's tables folder).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
     from ..devices import load_device
     from ..devices.local import make_backend
     from ..fsio import ensure_writable, writer_lock
-    from ..latency.table import resolve_table_dir, store_calibration
+    from ..latency.resolve import resolve_table, save_calibration
     from ..latency.validation import save_validation, validate
 
-    spec = space_from_options(width, classes, None, supernet)
-    table = find_table(device, table_path, spec)
-    folder = resolve_table_dir(Path(table_path), spec) if table_path else _table_folder(table)
+    spec = space_from_options(width, classes, in_channels, supernet)
+    found = resolve_table(device if table_path is None else None, table_path, spec)
+    table, folder = found.table, found.writable_folder()  # a shipped table's changes go to the user's folder
     checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     rs = parse_resolutions(resolutions, table.spec) if resolutions is not None else None
     _lock = writer_lock(folder, "latency table") if calibrate else None  # one writer, held to the end
@@ -253,8 +243,7 @@ def validate_cmd(
         result = validate(table, net, backend, samples, proto, rs, seed, calibrate,
                           on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
     if calibrate:
-        table.set_calibration(result["calibration"])
-        store_calibration(folder, result["calibration"])
+        folder = save_calibration(found, result["calibration"])
     files = save_validation(result, out or folder)
     result["files"] = [str(f) for f in files]
     if as_json:
@@ -276,16 +265,6 @@ def validate_cmd(
         c = result["calibration"]
         console.print(f"calibration  ms = {c['a']:.4f} * sum + {c['b']:.4f}  (stored in {folder / 'meta.yaml'})")
     console.print(f"files        {', '.join(result['files'])}")
-
-
-def _table_folder(table: Any) -> Path:
-    from ..latency import default_table_dir, tables_root
-    from ..latency.table import resolve_table_dir
-
-    folder = default_table_dir(table.device, table.spec)
-    if (folder / "meta.yaml").exists():
-        return folder
-    return resolve_table_dir(tables_root() / table.device, table.spec)
 
 
 @latency_app.command("predict")
@@ -324,15 +303,16 @@ def predict_cmd(
 def lut_show(
     table_path: Annotated[Path | None, typer.Argument(help="Table folder (or give --device).")] = None,
     device: Annotated[str | None, typer.Option(
-        "--device", "-d", help="Device name under latency_tables/.")] = None,
+        "--device", "-d", help="Device name: the user's table, else the shipped one.")] = None,
     width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
     classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
+    in_channels: Annotated[int | None, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = None,
     resolution: Annotated[int | None, typer.Option(
         "--resolution", "-r", help="List the rows of this resolution.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
-    spec = space_from_options(width, classes, None, None)
+    spec = space_from_options(width, classes, in_channels, None)
     checks.integer(resolution, "--resolution", 8, checks.MAX_RESOLUTION, optional=True)
     table = find_table(device, table_path, spec)
     info = table.summary()
@@ -372,8 +352,9 @@ def lut_import(
     width: Annotated[float, typer.Option(
         "--width", help=WIDTH_HELP + " The official tables are for w1.2.")] = 1.2,
     classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
+    in_channels: Annotated[int, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = 3,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Table folder (default latency_tables/DEVICE/SPACE).")] = None,
+        "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
@@ -384,8 +365,8 @@ def lut_import(
         paths += sorted(f.glob("*_lookup_table.yaml")) if f.is_dir() else [f]
     if not paths:
         fail("no *_lookup_table.yaml files given")
-    checks.space_options(width, classes)
-    spec = SpaceSpec(width_mult=width, n_classes=classes)
+    checks.space_options(width, classes, in_channels)
+    spec = SpaceSpec(width_mult=width, n_classes=classes, in_channels=in_channels)
     table = import_official(paths, spec, device)
     folder = table.save(out or default_table_dir(device, spec))
     if as_json:
@@ -403,9 +384,9 @@ def lut_export(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
-    from ..latency import LatencyTable, export_official
+    from ..latency import export_official
 
-    written = export_official(LatencyTable.load(table_path), out, value(stat))
+    written = export_official(find_table(None, table_path, None), out, value(stat))
     if as_json:
         print_json({"folder": str(out), "files": [str(p) for p in written], "stat": value(stat)})
         return

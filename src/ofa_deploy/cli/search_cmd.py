@@ -220,8 +220,8 @@ def predictor_repair(
 
 # ---- search ---------------------------------------------------------------------------------
 def search(
-    device: str | None = device_option("Device whose latency table to use (default: the device of the last "
-                                       "`ofa-deploy profile`, else cpu)."),
+    device: str | None = device_option("Device whose latency table to use (the user's, else the shipped one; "
+                                       "default: the device of the last `ofa-deploy profile`, else cpu)."),
     latency: str | None = typer.Option(None, "--latency", "-l",
                                           help="Latency budget(s): 22ms, 0.022s; several: 15ms,20ms,25ms."),
     flops: str | None = typer.Option(None, "--flops",

@@ -2,7 +2,8 @@
 the standalone runner and the measurement protocol it imports.
 
 A `.tflite` conversion takes seconds per block, so converted files are cached on this machine
-(`$OFA_DEPLOY_CACHE`, default `~/.cache/ofa-deploy/blocks/tflite/<digest>.tflite`), keyed by a
+(`paths.block_cache_dir()`: `$OFA_DEPLOY_CACHE/blocks/tflite/<digest>.tflite`, default under
+`~/.cache/ofa-deploy`), keyed by a
 digest of the module's structure, weights, input shape and converter version: a rerun after a
 dropped connection, or another device that runs the same format, converts nothing again. ONNX
 exports take milliseconds and are made afresh.
@@ -32,6 +33,7 @@ from ..export.quiet import captured_output
 from ..fsio import atomic_path
 from ..latency import protocol as _protocol
 from ..latency.block_models import MANIFEST, BlockModel, block_models, export_block_models, write_block_model
+from ..paths import block_cache_dir
 
 RUNNER = Path(__file__).with_name("remote_runner.py")
 PROTOCOL = Path(_protocol.__file__)
@@ -39,12 +41,6 @@ RUN_FILE = "run.json"
 CACHED = ("tflite",)   # an ONNX export takes milliseconds: hashing and caching it would cost more
 
 Progress = Callable[[int, int, int, bool], None]   # (resolution, done, total, from cache)
-
-
-def cache_root() -> Path:
-    env = os.environ.get("OFA_DEPLOY_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ofa-deploy"
-    return base / "blocks"
 
 
 @dataclass
@@ -130,7 +126,7 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
     manifest last (so a streamed bundle is complete when its manifest arrives)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    cache_dir = (Path(cache) if cache is not None else cache_root()) / fmt
+    cache_dir = (Path(cache) if cache is not None else block_cache_dir()) / fmt
     cache_dir.mkdir(parents=True, exist_ok=True)
     bundle = Bundle(folder, fmt)
     shutil.copyfile(RUNNER, folder / "remote_runner.py")

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from .. import paths
 from ..errors import DeviceError
 
 CONNECTIONS = ("local", "ssh", "adb")
@@ -108,11 +109,10 @@ class DeviceDescriptor:
 
 
 def devices_dirs() -> list[Path]:
-    """Where descriptors are looked up: `$OFA_DEPLOY_DEVICES` (os.pathsep-separated), then the
-    repository's `devices/`."""
+    """Where descriptors are looked up, first match wins: `$OFA_DEPLOY_DEVICES` (os.pathsep-separated),
+    the user's `<data>/devices/`, then the shipped ones (the repository's `devices/`)."""
     dirs = [Path(p) for p in os.environ.get("OFA_DEPLOY_DEVICES", "").split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parents[3] / "devices")
-    return dirs
+    return [*dirs, paths.user_devices_dir(), paths.shipped_devices_dir()]
 
 
 def list_devices() -> list[str]:

@@ -17,11 +17,10 @@ from .table import (
     import_official,
     profile_command,
     space_tag,
-    tables_root,
 )
 
 __all__ = [
     "COLUMNS", "LatencyTable", "ResolutionKeys", "Row", "RowWriter", "apply_calibration", "arch_keys",
     "block_key", "default_table_dir", "export_official", "import_official", "layer_key", "profile_command",
-    "resolution_keys", "space_keys", "space_tag", "tables_root",
+    "resolution_keys", "space_keys", "space_tag",
 ]

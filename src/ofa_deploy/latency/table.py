@@ -6,7 +6,7 @@ The search evaluates that sum for hundreds of thousands of archs, so `predict` w
 (resolution, block slot, kernel index, expand index) plus the fixed layers per resolution, and a
 prediction is one gather and one sum, with no torch and no per-arch Python objects.
 
-On disk a table is a folder (`latency_tables/<device>/<space tag>/`) holding `table.csv` (one row
+On disk a table is a folder (`<tables>/<device>/<space tag>/`; `latency.resolve` says which) holding `table.csv` (one row
 per key and resolution, append-only so that an interrupted profile keeps what it measured) and
 `meta.yaml` (device, runtime, protocol, spec, calibration; written atomically). Both are plain text
 and diff-friendly. The official per-resolution YAML tables can be imported and exported.
@@ -29,6 +29,7 @@ import yaml
 
 from ..errors import LatencyTableError, SpaceError
 from ..fsio import atomic_write_text, writer_lock
+from ..paths import user_tables_dir
 from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec
 from .blocks import arch_keys, resolution_keys
@@ -38,7 +39,7 @@ META_FILE = "meta.yaml"
 FORMAT = "ofa-deploy-latency-table"
 COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")
 STATS = ("mean", "median", "std", "p10", "p90")
-_OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
+OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,6 @@ def _fmt(x: float) -> str:
 
 
 # ---- locations ------------------------------------------------------------------------------
-def repo_root() -> Path:
-    """The repository (or install) root: `devices/` and `latency_tables/` live beside `src/`."""
-    return Path(__file__).resolve().parents[3]
-
-
-def tables_root() -> Path:
-    """Where tables live: `$OFA_DEPLOY_TABLES`, else `latency_tables/` at the repository root."""
-    env = os.environ.get("OFA_DEPLOY_TABLES")
-    return Path(env) if env else repo_root() / "latency_tables"
-
-
 def space_tag(spec: SpaceSpec) -> str:
     """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
     ref = SpaceSpec()
@@ -91,7 +81,9 @@ def space_tag(spec: SpaceSpec) -> str:
 
 
 def default_table_dir(device: str, spec: SpaceSpec) -> Path:
-    return tables_root() / device / space_tag(spec)
+    """Where a table this user makes (profile, import, calibrated copy) goes: user data, never the
+    install tree (`paths.user_tables_dir()/<device>/<space tag>`)."""
+    return user_tables_dir() / device / space_tag(spec)
 
 
 def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int]) -> str:
@@ -242,10 +234,13 @@ class LatencyTable:
         return folder
 
     @classmethod
-    def load(cls, path: str | os.PathLike, spec: SpaceSpec | None = None) -> LatencyTable:
-        """Read a table folder. `path` may also be a device folder holding one table (or several:
-        then `spec` picks the one of that space)."""
-        folder = resolve_table_dir(Path(path), spec)
+    def load(cls, path: str | os.PathLike) -> LatencyTable:
+        """Read a table folder. Which folder a device name or a device folder means (by space, the
+        user's before the shipped one) is `latency.resolve`'s job."""
+        folder = Path(path)
+        if not (folder / META_FILE).exists():
+            raise LatencyTableError(f"{folder}: holds no latency table ({META_FILE} + {TABLE_FILE})"
+                                    if folder.is_dir() else f"{folder}: no such latency table folder")
         meta = read_metadata(folder)
         try:
             tspec = SpaceSpec.from_dict(meta["spec"])
@@ -497,30 +492,6 @@ def check_row(row: Row, where: str) -> None:
                                 f"count {row.count}")
 
 
-def resolve_table_dir(path: Path, spec: SpaceSpec | None = None) -> Path:
-    """A table folder, or a device folder whose one table (or the one of `spec`) is meant."""
-    if (path / META_FILE).exists():
-        return path
-    if not path.is_dir():
-        raise LatencyTableError(f"{path}: no such latency table folder")
-    subs = [p for p in sorted(path.iterdir()) if (p / META_FILE).exists()]
-    if spec is not None:
-        for p in subs:
-            try:
-                s = SpaceSpec.from_dict(read_metadata(p)["spec"])
-            except (LatencyTableError, SpaceError):
-                continue
-            if s.same_space(spec):
-                return p
-        raise LatencyTableError(f"{path}: no table for the space {spec.describe()}; measure one with "
-                                f"`{profile_command(path.name, spec, spec.resolutions[:1])}`")
-    if len(subs) == 1:
-        return subs[0]
-    if not subs:
-        raise LatencyTableError(f"{path}: holds no latency table ({META_FILE} + {TABLE_FILE})")
-    raise LatencyTableError(f"{path} holds several tables ({', '.join(p.name for p in subs)}); give one of them")
-
-
 # ---- append-only writer -----------------------------------------------------------------------
 class RowWriter:
     """Appends rows to `table.csv` one at a time and flushes each, so that Ctrl-C keeps them.
@@ -547,7 +518,7 @@ class RowWriter:
 
 # ---- official YAML ----------------------------------------------------------------------------
 def official_resolution(path: Path, data: dict[str, Any]) -> int:
-    m = _OFFICIAL_NAME.search(Path(path).name)
+    m = OFFICIAL_NAME.search(Path(path).name)
     if m:
         return int(m.group(1))
     for k in data:

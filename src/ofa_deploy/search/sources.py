@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError, LatencyTableError
+from ..errors import FormatError
 from ..predictor import Predictor, default_predictor_path
 from ..space import SpaceSpec, load_subnet, official_space
 from ..space.checkpoint import CHECKPOINT_SUFFIXES, checkpoint_space
@@ -63,31 +63,11 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
 
 
 def resolve_table(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec) -> tuple[Any, dict[str, Any]]:
-    """The latency table: `--table` (our table folder, or a folder of official YAML tables), else
-    the one shipped for `--device` in `latency_tables/<device>/` for this space."""
-    from ..latency import LatencyTable, import_official, tables_root
+    """The latency table (`latency.resolve`: `--table`, else the user's or the shipped table of
+    `--device` for this space) and its description; (None, {}) when neither is given."""
+    from ..latency.resolve import resolve_table as resolve
 
-    if table is not None:
-        p = Path(table)
-        official = sorted(p.glob("*_lookup_table.yaml")) if p.is_dir() else []
-        if official and not (p / "meta.yaml").exists():
-            t = import_official(official, spec, device=device or p.name, source=str(p.resolve()))
-        else:
-            t = LatencyTable.load(p)
-        info = {"path": str(p.resolve()), "device": t.device}
-    elif device is not None:
-        root = tables_root()
-        folder = root / device
-        if not folder.is_dir():
-            have = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
-            raise LatencyTableError(
-                f"no latency table ships for device {device!r} (have: {', '.join(have) or 'none'}); measure one "
-                f"with `ofa-deploy profile --device {device}` or give --table T"
-            )
-        t = LatencyTable.load(folder, spec=spec)
-        info = {"path": str(folder.resolve()), "device": t.device}
-    else:
+    if device is None and table is None:
         return None, {}
-    info["calibrated"] = t.calibration is not None
-    info["stat"] = t.stat
-    return t, info
+    found = resolve(device, table, spec)
+    return found.table, found.info()

@@ -7,13 +7,12 @@ phases ask for channel sorting first (`sort_channels: <expand stage>`, upstream 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .. import checks
+from .. import checks, paths
 from ..data.batches import CROP_FILLS, DEFAULT_CROP_FILL
 from ..errors import BadValueError, FormatError, SpaceError
 from ..space import SpaceSpec, middle_choice
@@ -55,8 +54,7 @@ class Recipe:
 
 
 def recipe_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files(__package__).joinpath("recipes").iterdir()
-                  if p.name.endswith(".yaml"))
+    return paths.shipped_recipe_names()
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
@@ -66,8 +64,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
             raise FormatError(f"recipe file {p} not found")
         text, source = p.read_text(), str(p)
     else:
-        f = resources.files(__package__).joinpath("recipes", f"{name_or_path}.yaml")
-        if not f.is_file():
+        f = paths.shipped_recipe(str(name_or_path))
+        if f is None:
             raise FormatError(f"unknown recipe {name_or_path!r}: choose one of {', '.join(recipe_names())} "
                               "or give a YAML file")
         text, source = f.read_text(), f"recipes/{name_or_path}.yaml"
