@@ -38,3 +38,7 @@ class VerificationError(OfaDeployError):
 
 class ExportError(OfaDeployError):
     """A subnet cannot be exported (missing converter, unsupported option)."""
+
+
+class DatasetError(OfaDeployError):
+    """A dataset is missing or malformed (no such folder, unreadable image, labels file that does not fit)."""
