@@ -63,11 +63,12 @@ class _Files(Dataset):
 
 
 def _collate(items: list) -> tuple[torch.Tensor | None, torch.Tensor, list[tuple[str, str]]]:
+    """Runs in the worker: stack and normalise the readable images, pass the unreadable ones on by name."""
     good = [it for it in items if it[0] is not None]
     bad = [(it[1], it[2]) for it in items if it[0] is None]
     if not good:
         return None, torch.empty(0, dtype=torch.int64), bad
-    x = torch.from_numpy(np.stack([it[0] for it in good]))
+    x = normalize(torch.from_numpy(np.stack([it[0] for it in good])))
     return x, torch.tensor([it[1] for it in good], dtype=torch.int64), bad
 
 
@@ -209,7 +210,7 @@ class ImageFolderSource:
                 self.skipped.count += len(bad)
                 self.skipped.examples += [p for p, _ in bad][: max(0, 5 - len(self.skipped.examples))]
             if x is not None:
-                yield normalize(x), y
+                yield x, y
 
 
 def _quiet_worker(_: int) -> None:
