@@ -143,6 +143,8 @@ def normalize(batch: torch.Tensor) -> torch.Tensor:
     """
     n, h, w, _ = batch.shape
     out = torch.empty((n, 3, h, w), dtype=torch.float32)
+    if torch.utils.data.get_worker_info() is not None:
+        out.share_memory_()  # as DataLoader's default_collate: written once, passed to the main process as is
     for i in range(n):
         o = out[i]
         o.copy_(batch[i].permute(2, 0, 1))
