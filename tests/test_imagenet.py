@@ -257,3 +257,25 @@ def test_array_source_keeps_the_in_memory_behaviour():
     assert [len(x) for x in train] == [250, 50] and train[0].shape[-1] == 16
     sides = [x.shape[-1] for x, _ in src.train_batches(128, [16, 24], seed=1)]
     assert len(sides) == len(splits.train) // 128 and set(sides) <= {16, 24}
+
+
+def test_unreadable_image_read_by_a_worker_is_one_clear_error(folder):
+    (folder / "val" / CLASSES[2] / "val_zz.JPEG").write_bytes(b"GIF89a broken")
+    with pytest.raises(DatasetError) as err:
+        list(ImageFolderSource(folder, val_size=0, workers=2).eval_batches("test", 32, batch_size=2))
+    assert str(err.value).startswith(str(folder / "val" / CLASSES[2] / "val_zz.JPEG"))
+    assert "Traceback" not in str(err.value)
+
+
+def test_distributed_recalibration_round_trips_its_statistics_through_all_reduce(tmp_path):
+    import torch.distributed as dist
+
+    torch.manual_seed(1)
+    batches = [torch.randn(4, 2, 3, 3), torch.randn(6, 2, 3, 3)]
+    local = recalibrate_bn(nn.Sequential(nn.BatchNorm2d(2)), batches)[0]
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        shared = recalibrate_bn(nn.Sequential(nn.BatchNorm2d(2)), batches, distributed=True)[0]
+    finally:
+        dist.destroy_process_group()
+    assert torch.allclose(local.running_mean, shared.running_mean) and torch.allclose(local.running_var, shared.running_var)
