@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -200,7 +201,8 @@ class ImageFolderSource:
             return
         loader = DataLoader(_Files(self._samples(split), self.train_transform), batch_sampler=sampler,
                             num_workers=self.workers, collate_fn=_collate,
-                            worker_init_fn=_quiet_worker, persistent_workers=False)
+                            worker_init_fn=_quiet_worker, persistent_workers=False,
+                            multiprocessing_context=_worker_start() if self.workers else None)
         for x, y, bad in loader:
             if bad:
                 if not self.skip_bad_images:
@@ -211,6 +213,12 @@ class ImageFolderSource:
                 self.skipped.examples += [p for p, _ in bad][: max(0, 5 - len(self.skipped.examples))]
             if x is not None:
                 yield x, y
+
+
+def _worker_start() -> str | None:
+    """fork (fast, the default) unless JAX is loaded (LiteRT's converter brings it): JAX's threads make fork
+    unsafe, so workers then start from a fork server."""
+    return "forkserver" if "jax" in sys.modules else None
 
 
 def _quiet_worker(_: int) -> None:
