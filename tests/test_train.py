@@ -100,7 +100,7 @@ def test_bn_recalibration_uses_cumulative_statistics():
     expected_mean = conv_out.mean(dim=(0, 2, 3))
     assert torch.allclose(sub.first_conv.bn.running_mean, expected_mean, atol=1e-5)
     assert not sub.training and sub.first_conv.bn.momentum == 0.1
-    with pytest.raises(ValueError, match="at least one batch"):
+    with pytest.raises(DatasetError, match="at least one batch"):
         recalibrate_bn(sub, [])
 
 

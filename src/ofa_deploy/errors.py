@@ -63,3 +63,7 @@ class BadValueError(OfaDeployError, ValueError):
 
 class TrainingDiverged(OfaDeployError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class DatasetError(OfaDeployError):
+    """A dataset is missing or malformed (no such folder, unreadable image, labels file that does not fit)."""

@@ -17,15 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FormatError, OfaDeployError
+from ..errors import DatasetError, FormatError
 
 FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                          "Bag", "Ankle boot")
-
-
-class DatasetError(OfaDeployError):
-    """A dataset is missing or malformed."""
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""Top-1 accuracy of a subnet: extract, recalibrate BN on validation images, evaluate."""
+"""Top-1 accuracy of a subnet: extract, recalibrate BN on the dataset's calibration images, evaluate.
+
+`data` is any `ofa_deploy.data.source.DataSource` (an ImageNet-style folder, streamed) or `Splits`
+(Fashion-MNIST / synthetic arrays, wrapped): calibration images are the source's own choice
+(upstream's 2000 training images for a folder, the first held-out images for arrays).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from torch import nn
 
 from ..data.batches import eval_batches
 from ..data.datasets import ArraySplit, Splits
+from ..data.source import DataSource, as_source
 from ..space import Arch
 from .bn import recalibrate_bn
 
@@ -14,22 +20,31 @@ from .bn import recalibrate_bn
 @torch.no_grad()
 def top1(model: nn.Module, split: ArraySplit, splits: Splits, r: int, limit: int | None = None,
          batch_size: int = 500) -> float:
+    return _top1(model, eval_batches(split, splits, r, batch_size, limit))
+
+
+@torch.no_grad()
+def source_top1(model: nn.Module, data: DataSource | Splits, split: str, r: int, limit: int | None = None) -> float:
+    return _top1(model, as_source(data).eval_batches(split, r, limit=limit))
+
+
+def _top1(model: nn.Module, batches) -> float:
     model.eval()
     correct = total = 0
-    for x, y in eval_batches(split, splits, r, batch_size, limit):
+    for x, y in batches:
         correct += (model(x).argmax(1) == y).sum().item()
         total += len(y)
     return 100.0 * correct / max(total, 1)
 
 
-def calibrated_subnet(supernet, arch: Arch, splits: Splits, bn_images: int = 2000) -> nn.Module:
-    """Extract `arch` and recalibrate its BN on the first `bn_images` validation images at arch.r."""
+def calibrated_subnet(supernet, arch: Arch, data: DataSource | Splits, bn_images: int = 2000) -> nn.Module:
+    """Extract `arch` and recalibrate its BN on `bn_images` calibration images of `data` at arch.r."""
     sub = supernet.extract(arch).to(memory_format=torch.channels_last)
-    recalibrate_bn(sub, (x for x, _ in eval_batches(splits.val, splits, arch.r, 250, bn_images)))
+    recalibrate_bn(sub, as_source(data).bn_batches(arch.r, bn_images))
     return sub.eval()
 
 
-def evaluate_arch(supernet, arch: Arch, splits: Splits, split: str = "test", bn_images: int = 2000,
+def evaluate_arch(supernet, arch: Arch, data: DataSource | Splits, split: str = "test", bn_images: int = 2000,
                   limit: int | None = None) -> float:
-    sub = calibrated_subnet(supernet, arch, splits, bn_images)
-    return top1(sub, getattr(splits, split), splits, arch.r, limit)
+    sub = calibrated_subnet(supernet, arch, data, bn_images)
+    return source_top1(sub, data, split, arch.r, limit)
