@@ -1,18 +1,21 @@
 # The README's two commands: `make demo` (set up + main job) and `make test` (set up + tests).
+# Everything runs with the virtual environment's python that scripts/setup.sh sets up: the active
+# one ($VIRTUAL_ENV), else .venv in this checkout, created with $(PYTHON).
 PYTHON ?= python3
+PY := $(shell bash scripts/setup.sh --python)
 
 .PHONY: setup demo test bench lint
 setup:
 	PYTHON=$(PYTHON) bash scripts/setup.sh
 
 demo: setup
-	bash scripts/demo.sh
+	PATH="$(dir $(PY)):$$PATH" bash scripts/demo.sh
 
 test: setup
-	$(PYTHON) -m pytest -q
+	$(PY) -m pytest -q
 
 bench: setup
-	for b in benchmarks/bench_*.py; do $(PYTHON) $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
-lint:
-	$(PYTHON) -m ruff check src tests benchmarks
+lint: setup
+	$(PY) -m ruff check src tests benchmarks

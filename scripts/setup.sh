@@ -1,31 +1,63 @@
 #!/usr/bin/env bash
-# Install everything ofa-deploy needs on a fresh Debian machine (idempotent).
-# System packages: Fashion-MNIST (the shipped supernet's data), OpenSSH (SSH profiling tests),
-# adb (Android profiling). Python: torch pinned to the CPU build, the package with its extras.
+# Install everything ofa-deploy needs on a fresh Debian/Ubuntu machine (idempotent, fast when done).
+# System packages (apt, as root or with sudo): Fashion-MNIST (the shipped supernet's data), OpenSSH
+# (SSH profiling and its tests), adb (Android profiling), procps (the SSH tests look for leftover
+# processes), python3-venv (when `python3 -m venv` cannot work).
+# Python packages go into a virtual environment, never into the system's Python (PEP 668): the active
+# one when $VIRTUAL_ENV is set, else `.venv` in this checkout, created with $PYTHON (default python3).
+# torch is pinned to the CPU build (constraints.txt); then the package, editable, with its extras.
+#   bash scripts/setup.sh              set up
+#   bash scripts/setup.sh --python     print the environment's python (what the Makefile runs), nothing else
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+BASE=${PYTHON:-python3}
+VENV=${VIRTUAL_ENV:-$PWD/.venv}
+PY=$VENV/bin/python
+if [ "${1:-}" = --python ]; then echo "$PY"; exit 0; fi
+
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_install() {
+  echo "setup: installing Debian packages: $*"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
 need=()
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v adb >/dev/null 2>&1 || need+=(adb)
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  echo "setup: installing Debian packages: ${need[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+
+if [ ! -x "$PY" ]; then
+  [ -z "${VIRTUAL_ENV:-}" ] || { echo "setup: \$VIRTUAL_ENV=$VIRTUAL_ENV has no bin/python" >&2; exit 1; }
+  command -v "$BASE" >/dev/null 2>&1 || apt_install python3
+  "$BASE" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+    || { echo "setup: $BASE is Python $("$BASE" -V 2>&1); ofa-deploy needs 3.10 or newer (PYTHON=...)" >&2; exit 1; }
+  echo "setup: creating $VENV with $("$BASE" -V 2>&1) ($BASE)"
+  if ! "$BASE" -m venv "$VENV" >/dev/null 2>&1; then
+    # Debian/Ubuntu ship venv's ensurepip apart, in python3-venv (python3.X-venv for other versions).
+    rm -rf "$VENV"
+    apt_install python3-venv
+    "$BASE" -m venv "$VENV"
+  fi
 fi
-# Installed already, from this checkout (editable), with the optional extras? Then nothing to do.
+
+# Installed already in that environment, from this checkout (editable), with the optional extras?
+# (find_spec, not import: importing torch and the TFLite stack takes seconds.)
 installed_here() {
-  $PY - <<'PY' >/dev/null 2>&1
-import pathlib, sys
-import ai_edge_litert, ai_edge_quantizer, hypothesis, litert_torch, ofa_deploy  # noqa: F401
-sys.exit(0 if pathlib.Path(ofa_deploy.__file__).resolve().is_relative_to(pathlib.Path("src").resolve()) else 1)
+  "$PY" - <<'PY' >/dev/null 2>&1
+import importlib.util as u, pathlib, sys
+mods = ["ai_edge_litert", "ai_edge_quantizer", "hypothesis", "litert_torch", "ruff", "torch"]
+if any(u.find_spec(m) is None for m in mods):
+    sys.exit(1)
+here = u.find_spec("ofa_deploy")
+sys.exit(0 if here and pathlib.Path(here.origin).resolve().is_relative_to(pathlib.Path("src").resolve()) else 1)
 PY
 }
 if ! installed_here || [ "${OFA_DEPLOY_REINSTALL:-0}" = 1 ]; then
-  echo "setup: installing Python packages (torch==2.13.0 CPU build, ofa-deploy with extras)"
-  $PY -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev,tflite]" "torch==2.13.0"
+  echo "setup: installing Python packages into $VENV (torch==2.13.0 CPU build, ofa-deploy with extras)"
+  "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,tflite]"
 fi
-echo "setup: done"
+echo "setup: done ($PY)"
