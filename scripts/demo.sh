@@ -32,12 +32,17 @@ ofa-deploy subnet show $OUT/subnet.json
 
 step "4/5 ofa-deploy export (the last search's subnet and supernet): TFLite fp32, TFLite int8, ONNX"
 ofa-deploy export --format tflite -o $OUT/subnet.tflite
-ofa-deploy export --format tflite --int8 -o $OUT/subnet.int8.tflite
+# Full-integer int8 is verified like the others, but on this small net its accuracy drop sits at the
+# 1-point limit (0.5 to 1.7 points measured on 1000 test images, depending on the subnet), so a failed
+# int8 verification (exit code 1: the file is kept as *.failed.tflite) is said and the demo goes on.
+int8=1
+ofa-deploy export --format tflite --int8 -o $OUT/subnet.int8.tflite || { rc=$?; [ $rc = 1 ] || exit $rc; int8=0; }
 ofa-deploy export --format onnx -o $OUT/subnet.onnx
 
 step "5/5 ofa-deploy benchmark (each file; a bare \`benchmark\` times the last export)"
 ofa-deploy benchmark $OUT/subnet.tflite
-ofa-deploy benchmark $OUT/subnet.int8.tflite
+if [ $int8 = 1 ]; then ofa-deploy benchmark $OUT/subnet.int8.tflite
+else echo "int8: not benchmarked (it did not pass verification; see $OUT/subnet.int8.failed.tflite.report.json)"; fi
 ofa-deploy benchmark
 
 printf '\nDone in %ss: files in %s/ (each export with its verification report, *.report.json).\n' \
