@@ -41,6 +41,10 @@ def test_verify_delivers_measured_subnet_within_budget(cli, profiled, tmp_path):
     meta = json.loads((tmp_path / "s.json").read_text())["meta"]
     assert meta["verified"]["measured_ms"] == v["measured_ms"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]
     assert meta["search"]["budget"]["latency_ms"] == 50
+    from ofa_deploy.latency.drift import read_log
+
+    row = read_log(profiled)[-1]  # every verification is a drift check in the table's log
+    assert row["command"] == "search --verify" and float(row["measured_ms"]) == pytest.approx(v["measured_ms"], abs=1e-4)
 
 
 def test_verify_researches_under_tightened_budget(cli, profiled, tmp_path, monkeypatch):

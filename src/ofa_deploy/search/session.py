@@ -162,7 +162,7 @@ def run_search(req: SearchRequest) -> SearchOutcome:
             from .verify import device_measure, verified_search
 
             measure = req.measure or device_measure(problem, lut, table_info.get("path"),
-                                                    supernet_info["checkpoint"], dev)
+                                                    supernet_info["checkpoint"], dev, req.say or (lambda _: None))
             res, verified = verified_search(problem, budget, measure, req.config, req.seed, req.verify_rounds,
                                             req.say or (lambda _: None))
             res = dataclasses.replace(res, budget=Budget(lat, req.flops, req.params))

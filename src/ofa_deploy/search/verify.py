@@ -35,7 +35,8 @@ def parse_margin(text: str | None) -> float:
     return v
 
 
-def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint: str, device: str) -> MeasureFn:
+def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint: str, device: str,
+                   say: Callable[[str], None] = lambda _: None) -> MeasureFn:
     """End-to-end timing of a searched subnet on the table's device (same backend as the table)."""
     from ..devices import load_device
     from ..devices.local import make_backend
@@ -57,7 +58,9 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
         ms = float(measure_subnets(net, lut.spec, ArchBatch.from_archs([r.arch]), backend, proto,
                                    stat=lut.stat)[0])
         if table_folder and r.latency_ms:
-            drift.check(table_folder, md, "search --verify", str(r.arch.to_dict()), r.latency_ms, ms)
+            c = drift.check(table_folder, md, "search --verify", r.arch.short(), r.latency_ms, ms)
+            if (line := c.message(r.arch.short())) is not None:
+                say(line)
         return ms
 
     return run
