@@ -88,3 +88,9 @@ def test_verify_refused_without_weights(cli, profiled, tmp_path):
     assert sorted(Path(tmp_path, "home").rglob("*.json")) == before  # nothing written
     code, _out, err = cli("search", "--latency", "50ms", "--supernet", tmp_path / "space.json")  # only the default
     assert code == 0 and "not verified on the device" in err
+
+
+def test_sweep_is_not_verified_and_says_so(cli, profiled, tmp_path):
+    code, out, err = cli("search", "--latency", "40ms,50ms", "--verify", "-o", tmp_path / "sweep", "--json")
+    assert code == 0, err
+    assert "sweeps are not verified" in err and "verified" not in strict_json(out)

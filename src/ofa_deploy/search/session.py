@@ -144,6 +144,8 @@ def run_search(req: SearchRequest) -> SearchOutcome:
     sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,
                                "supernet": supernet_info}
     base = Budget(None, req.flops, req.params)
+    if req.verify and (req.pareto or len(req.latencies) > 1):
+        notes.append("sweeps are not verified: verify a budget's subnet with `ofa-deploy search --latency X --verify`")
     if req.pareto:
         objective: str | None = "latency" if lut is not None else "flops"
         values = req.latencies or pareto_budgets(problem, objective, req.points)
