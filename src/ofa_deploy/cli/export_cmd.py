@@ -23,6 +23,7 @@ from .choices import ExportFormat
 from .common import (
     console,
     device_option,
+    err_console,
     fail,
     json_option,
     merge_alias,
@@ -212,6 +213,8 @@ def benchmark(
     with steps() as step:
         step(f"timing {file.name} ({sessions} sessions)")
         result = run_benchmark(file, device, threads, proto, table_dir=table)
+    if (result.get("drift") or {}).get("message"):
+        err_console.print(f"[yellow]{result['drift']['message']}[/]")
     if as_json:
         print_json(result)
         return

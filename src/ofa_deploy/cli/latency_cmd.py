@@ -218,15 +218,16 @@ def validate_cmd(
     from ..devices import load_device
     from ..devices.local import make_backend
     from ..fsio import ensure_writable, writer_lock
-    from ..latency.resolve import resolve_table, save_calibration
-    from ..latency.validation import save_validation, validate
+    from ..latency.resolve import resolve_table, save_calibration, save_validation_record
+    from ..latency.table import store_metadata
+    from ..latency.validation import save_validation, validate, validation_record
 
     spec = space_from_options(width, classes, in_channels, supernet)
     found = resolve_table(device if table_path is None else None, table_path, spec)
     table, folder = found.table, found.writable_folder()  # a shipped table's changes go to the user's folder
     checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     rs = parse_resolutions(resolutions, table.spec) if resolutions is not None else None
-    _lock = writer_lock(folder, "latency table") if calibrate else None  # one writer, held to the end
+    _lock = writer_lock(folder, "latency table")  # one writer, held to the end (metrics are stored)
     ensure_writable(out or folder)
     desc = load_device(table.device) if device is None or device == table.device else load_device(device)
     md = table.metadata
@@ -242,15 +243,21 @@ def validate_cmd(
         task = bar.add_task("timing subnets", total=samples * proto.sessions)
         result = validate(table, net, backend, samples, proto, rs, seed, calibrate,
                           on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
+    record = validation_record(result, time.strftime("%Y-%m-%dT%H:%M:%S"))
     if calibrate:
         folder = save_calibration(found, result["calibration"])
+        store_metadata(folder, validation=record)
+    else:
+        folder = save_validation_record(found, record)
+    result["validation"] = record
     files = save_validation(result, out or folder)
     result["files"] = [str(f) for f in files]
     if as_json:
         print_json({k: v for k, v in result.items() if k not in ("archs",)})
         return
     t = Table(title=f"{table.device}: {samples} random subnets, r {result['resolutions']}", title_justify="left")
-    for col in ("prediction", "subnets", "MAPE %", "within ±10 %", "Kendall tau", "measured/predicted"):
+    for col in ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
+                "measured/predicted"):
         t.add_column(col, justify="left" if col == "prediction" else "right")
     rows = [("raw block sum, all", result["raw_all"])]
     if calibrate:
@@ -258,12 +265,16 @@ def validate_cmd(
     elif "calibrated_all" in result:
         rows.append(("stored calibration, all", result["calibrated_all"]))
     for name, m in rows:
-        t.add_row(name, str(m["n"]), f"{m['mape']:.1f}", f"{m['within_10']:.0f}", f"{m['kendall_tau']:.3f}",
+        t.add_row(name, str(m["n"]), f"{m['mape']:.1f}", f"{m['rmspe']:.1f}", f"{m['within_5']:.0f}",
+                  f"{m['within_10']:.0f}", f"{m['p95_ape']:.1f}", f"{m['kendall_tau']:.3f}",
                   f"{m['measured_over_predicted']:.3f}")
     console.print(t)
     if calibrate:
         c = result["calibration"]
         console.print(f"calibration  ms = {c['a']:.4f} * sum + {c['b']:.4f}  (stored in {folder / 'meta.yaml'})")
+    lo, hi = record["ratio_band"]
+    console.print(f"validated    measured/predicted {lo:.3f}..{hi:.3f} (5th-95th percentile, held out; stored in "
+                  f"{folder / 'meta.yaml'})")
     console.print(f"files        {', '.join(result['files'])}")
 
 
@@ -333,6 +344,16 @@ def lut_show(
             console.print(f"{k:<12} {meta[k]}")
     cal = table.calibration
     console.print(f"calibration  {'none' if cal is None else f'ms = {cal[chr(97)]:.4f} * sum + {cal[chr(98)]:.4f}'}")
+    val = table.metadata.get("validation")
+    if val:
+        h = val["heldout"]
+        tau = "n/a" if h.get("kendall_tau") is None else f"{h['kendall_tau']:.3f}"
+        console.print(f"validation   {val['date']}: {h['n']} held-out subnets, MAPE {h['mape']:.1f} %, RMSPE "
+                      f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
+                      f"p95 {h['p95_ape']:.1f} %, tau {tau}")
+        console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
+    else:
+        console.print("validation   none (run `ofa-deploy latency validate`)")
     if resolution is not None:
         t = Table(title=f"rows at r={resolution}", title_justify="left")
         for col in ("key", "count", "mean", "median", "p10", "p90"):

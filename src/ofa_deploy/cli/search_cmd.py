@@ -15,6 +15,7 @@ from .choices import DatasetKind
 from .common import (
     console,
     device_option,
+    err_console,
     fail,
     json_option,
     next_step,
@@ -239,15 +240,24 @@ def search(
     generations: int = typer.Option(500, "--generations", help="Generations of the evolution.", hidden=True),
     population: int = typer.Option(100, "--population", help="Population size.", hidden=True),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
+    verify: bool | None = typer.Option(None, "--verify/--no-verify", help="Measure the chosen subnet end to end on "
+                                       "the device and search again under a tighter budget when it is over (default: "
+                                       "on for local devices with known supernet weights; one latency budget only, "
+                                       "sweeps are not verified)."),
+    margin: str | None = typer.Option(None, "--margin", help="Search under a predicted latency budget tighter by "
+                                      "this share (5%), for devices you cannot verify on."),
     as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
     from ..flow import next_after_search
     from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
+    from ..search.verify import parse_margin
 
     req = SearchRequest.from_text(latency, flops, params, pareto=pareto, points=points, device=device, table=table,
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
-                                  config=EvolutionConfig(population=population, generations=generations))
+                                  config=EvolutionConfig(population=population, generations=generations),
+                                  verify=verify, margin=parse_margin(margin),
+                                  say=lambda line: err_console.print(line, highlight=False))
     outcome = run_search(req)
     for line in outcome.notes:
         note(line)
@@ -265,6 +275,11 @@ def search(
                   format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
                   f"{r.seconds:.2f}s")
     console.print(t)
+    v = outcome.sources.get("verified")
+    if v:
+        verdict = "[green]within[/]" if v["met"] else "[red]over[/]"
+        console.print(f"verified    measured {v['measured_ms']:.3f} ms vs budget {v['budget_ms']:.3f} ms: {verdict} "
+                      f"({len(v['rounds'])} round(s))")
     if outcome.plot is not None:
         console.print(f"plot        {outcome.plot}")
     for f in outcome.files:

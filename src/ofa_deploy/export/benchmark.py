@@ -149,8 +149,16 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
         precision = report["precision"] if report else "fp32"
         if prediction.get("precision") not in (None, precision):
             notes.append(f"the table is {prediction.get('precision')}, this file is {precision}")
+    drift = None
+    if predicted is not None and prediction.get("origin") != "official":
+        from ..latency import drift as drift_check
+        from ..latency.table import read_metadata
+
+        c = drift_check.check(prediction["path"], read_metadata(Path(prediction["path"])), "benchmark", path.name,
+                              predicted, stats["median"])
+        drift = {**c.to_dict(), "message": c.message(path.name)}
     return {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
             "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
-            "budget_ms": search_budget_ms(report),
+            "budget_ms": search_budget_ms(report), "drift": drift,
             "prediction": prediction, "notes": notes,
             "arch": report["subnet"]["arch"] if report else None}

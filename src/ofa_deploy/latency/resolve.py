@@ -35,6 +35,7 @@ from .table import (
     profile_command,
     read_metadata,
     store_calibration,
+    store_metadata,
 )
 
 SPACE_OPTIONS = "--width/--classes/--in-channels"
@@ -118,6 +119,19 @@ def save_calibration(resolved: ResolvedTable, calibration: dict[str, Any] | None
     return resolved.table.save(target)
 
 
+def save_validation_record(resolved: ResolvedTable, record: dict[str, Any]) -> Path:
+    """Store validation metrics with the table (`meta.yaml` `validation`); like `save_calibration`,
+    a shipped or official table gets a user copy instead (an existing user table there is updated,
+    since validation does not change predictions)."""
+    resolved.table.metadata["validation"] = record
+    target = resolved.writable_folder()
+    if (resolved.origin != "official" and target.resolve() == resolved.folder.resolve()) or \
+            (target / META_FILE).exists():
+        store_metadata(target, validation=record)
+        return target
+    return resolved.table.save(target)
+
+
 # ---- internals ----------------------------------------------------------------------------------
 def _roots() -> list[tuple[str, Path]]:
     return [("user", paths.user_tables_dir()), ("shipped", paths.shipped_tables_dir())]
@@ -186,4 +200,5 @@ def _from_path(path: Path, device: str | None, spec: SpaceSpec | None) -> Resolv
     return ResolvedTable(LatencyTable.load(folder), folder, origin)
 
 
-__all__ = ["ResolvedTable", "available_devices", "default_space", "resolve_table", "save_calibration"]
+__all__ = ["ResolvedTable", "available_devices", "default_space", "resolve_table", "save_calibration",
+           "save_validation_record"]

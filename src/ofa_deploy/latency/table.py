@@ -370,6 +370,15 @@ def store_calibration(folder: str | os.PathLike, calibration: dict[str, Any] | N
         write_metadata(Path(folder), meta)
 
 
+def store_metadata(folder: str | os.PathLike, **updates: Any) -> None:
+    """Set top-level `meta.yaml` entries (e.g. `validation`) under the table's writer lock; the file
+    is read again first so that nothing another command wrote meanwhile is lost."""
+    with writer_lock(folder, "latency table"):
+        meta = read_metadata(Path(folder))
+        meta.update(updates)
+        write_metadata(Path(folder), meta)
+
+
 def _plain(x: Any) -> Any:
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items()}

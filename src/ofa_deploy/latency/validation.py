@@ -41,15 +41,34 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def error_metrics(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    """How far predictions are from measurements, in percent of the measurement: MAPE, RMSPE, the
+    shares within +-5 % and +-10 %, the 95th percentile of the absolute error, Kendall's tau (the
+    order), and the ratio measured / predicted (median and its 5th-95th percentile band)."""
     p, m = np.asarray(predicted, float), np.asarray(measured, float)
     rel = (p - m) / m
+    ratio = m / p
     return {
         "n": len(m),
         "mape": float(np.mean(np.abs(rel)) * 100),
+        "rmspe": float(np.sqrt(np.mean(rel ** 2)) * 100),
+        "within_5": float(np.mean(np.abs(rel) <= 0.05) * 100),
         "within_10": float(np.mean(np.abs(rel) <= 0.10) * 100),
+        "p95_ape": float(np.percentile(np.abs(rel), 95) * 100),
         "kendall_tau": kendall_tau(p, m),
-        "measured_over_predicted": float(np.median(m / p)),
+        "measured_over_predicted": float(np.median(ratio)),
+        "ratio_band": [float(np.percentile(ratio, 5)), float(np.percentile(ratio, 95))],
     }
+
+
+def validation_record(result: dict[str, Any], date: str) -> dict[str, Any]:
+    """What is stored with the table (`meta.yaml` `validation`): the metrics of the prediction the
+    table now makes (calibrated when a calibration is stored or was just fitted), on held-out
+    subnets only (without --calibrate, every subnet is held out), and the validated band of
+    measured / predicted that `latency.drift` checks later measurements against."""
+    metrics = (result.get("calibrated_heldout") or result.get("calibrated_all") or result["raw_all"])
+    clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
+    return {"date": date, "heldout": clean, "ratio_band": clean["ratio_band"], "seed": result["seed"],
+            "resolutions": result["resolutions"], "calibrated": "calibrated" in result}
 
 
 def fit_linear(raw: Sequence[float], measured: Sequence[float]) -> dict[str, Any]:

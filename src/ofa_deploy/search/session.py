@@ -14,6 +14,7 @@ that `ofa-deploy export` needs no arguments.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,11 @@ class SearchRequest:
     out: Path | None = None
     force: bool = False  # replace an --out file of another kind
     config: EvolutionConfig = field(default_factory=EvolutionConfig)
+    verify: bool | None = None  # None: verify when the device is local and the supernet weights are known
+    margin: float = 0.0  # tighten the predicted latency budget by this share (for those who cannot verify)
+    verify_rounds: int = 3
+    measure: Any = None  # tests: a function SearchResult -> measured ms instead of the device
+    say: Any = None  # one line per verification round (stderr in the CLI)
 
     @classmethod
     def from_text(cls, latency: str | None = None, flops: str | None = None, params: str | None = None,
@@ -98,6 +104,27 @@ def budget_tag(budget: Budget) -> str:
     return "_".join(parts).replace(".", "p") or "nobudget"
 
 
+def _want_verify(req: SearchRequest, lat: float | None, dev: str | None, supernet_info: dict[str, Any],
+                 notes: list[str]) -> bool:
+    """--verify: asked for, or by default on a local device; needs a latency budget and weights."""
+    if lat is None or dev is None or req.verify is False:
+        if req.verify and lat is None:
+            raise OptionError("--verify checks a latency budget: give --latency (FLOPs and params need no check)")
+        return False
+    if req.verify is None:
+        from ..devices import load_device
+
+        if req.measure is None and load_device(dev).connection != "local":
+            return False
+    if not supernet_info.get("checkpoint") and req.measure is None:
+        if req.verify:
+            raise OptionError("--verify measures the subnet, which needs the supernet's weights: give "
+                              "--supernet CHECKPOINT (or --no-verify)")
+        notes.append("not verified on the device: no supernet checkpoint is known (give --supernet to verify)")
+        return False
+    return True
+
+
 def run_search(req: SearchRequest) -> SearchOutcome:
     """Resolve the inputs, search, write the subnet file(s) and record the last one."""
     from ..flow import predictor_checkpoint, search_device
@@ -117,6 +144,8 @@ def run_search(req: SearchRequest) -> SearchOutcome:
     sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,
                                "supernet": supernet_info}
     base = Budget(None, req.flops, req.params)
+    if req.verify and (req.pareto or len(req.latencies) > 1):
+        notes.append("sweeps are not verified: verify a budget's subnet with `ofa-deploy search --latency X --verify`")
     if req.pareto:
         objective: str | None = "latency" if lut is not None else "flops"
         values = req.latencies or pareto_budgets(problem, objective, req.points)
@@ -126,8 +155,23 @@ def run_search(req: SearchRequest) -> SearchOutcome:
         results = sweep(problem, base, "latency", req.latencies, req.config, req.seed)
     else:
         objective = None
-        budget = Budget(req.latencies[0] if req.latencies else None, req.flops, req.params)
-        results = [search(problem, budget, req.config, req.seed)]
+        lat = req.latencies[0] if req.latencies else None
+        budget = Budget(lat * (1 - req.margin) if lat is not None else None, req.flops, req.params)
+        if req.margin and lat is not None:
+            sources["margin"] = {"budget_ms": lat, "predicted_budget_ms": budget.latency_ms, "margin": req.margin}
+        verify = _want_verify(req, lat, dev, supernet_info, notes)
+        if verify:
+            from .verify import device_measure, verified_search
+
+            measure = req.measure or device_measure(problem, lut, table_info.get("path"),
+                                                    supernet_info["checkpoint"], dev, req.say or (lambda _: None))
+            res, verified = verified_search(problem, budget, measure, req.config, req.seed, req.verify_rounds,
+                                            req.say or (lambda _: None))
+            res = dataclasses.replace(res, budget=Budget(lat, req.flops, req.params))
+            sources["verified"] = verified
+            results = [res]
+        else:
+            results = [search(problem, budget, req.config, req.seed)]
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     tag = dev or "nodevice"
