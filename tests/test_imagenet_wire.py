@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import SHARED, need_shared
+from test_imagenet import CLASSES, _photo, _write
+
 from ofa_deploy.nn import OFAMobileNetV3, save_supernet
 from ofa_deploy.space import Arch, SpaceSpec, Subnet, save_subnet
-from test_imagenet import CLASSES, _photo, _write
 
 ort = pytest.importorskip("onnxruntime")
 
