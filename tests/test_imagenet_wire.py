@@ -116,3 +116,19 @@ def test_export_cli_matches_the_official_bn_recalibration(cli, tmp_path):
     assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
     report = json.loads((tmp_path / "bn0.onnx.report.json").read_text())
     assert report["bn"]["images"] == len(cases["train_files"]) and report["verification"]["images"] == 12
+
+
+def test_predictor_dataset_on_a_folder_measures_the_held_out_split(cli, tmp_path, imnet, tiny):
+    supernet, _ = tiny
+    out = tmp_path / "acc"
+    args = ["predictor", "dataset", "--supernet", supernet, "--data", imnet, "--samples", "2", "--out", out,
+            "--bn-images", "6", "--bn-batch", "3", "--bn-transform", "eval", "--workers", "0", "--json"]
+    code, stdout, err = cli(*args)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["rows"] == 2 and summary["new"] == 2 and summary["bn_images"] == 6
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["dataset"]["kind"] == "imagenet" and meta["dataset"]["val_size"] == 3
+    assert meta["dataset"]["bn_transform"] == "eval" and meta["val_images"] == 3
+    code, stdout, err = cli(*args)  # resumed: nothing to redo
+    assert code == 0 and json.loads(stdout)["new"] == 0
