@@ -121,8 +121,8 @@ def predictor_dataset(
 
     Rows are appended as they are measured; run the same command again to resume after an interruption.
     """
-    from ..nn.shipped import shipped_supernet_path
     from .. import checks
+    from ..nn.shipped import shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
     if supernet is None:
