@@ -13,7 +13,7 @@ from .common import choices
 
 EXPORT_FORMATS = ("onnx", "tflite")
 SCRATCH_SUBNETS = ("largest", "middle", "smallest")
-DATASET_KINDS = ("fashion-mnist", "folder", "synthetic")
+DATASET_KINDS = ("fashion-mnist", "imagenet", "folder", "synthetic")
 PROFILE_STATS = ("median", "p10", "mean")  # what a measured table may predict with (LatencyTable.STATS)
 OFFICIAL_STATS = ("mean", "median")  # what `lut export` may write as the official 'mean'
 

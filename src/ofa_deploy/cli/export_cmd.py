@@ -90,10 +90,20 @@ def export(
     verify_images_old: int | None = typer.Option(None, "-n", hidden=True,
                                                  help="Old short name of --verify-images (kept for one release)."),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
+    bn_images: int | None = typer.Option(None, "--bn-images", help="BN calibration images (default: the recipe's, "
+                                                                   "else 2000, upstream's sub_train_loader)."),
+    bn_batch: int = typer.Option(200, "--bn-batch", help="Batch size of BN calibration."),
+    bn_transform: str | None = typer.Option(None, "--bn-transform",
+                                            help="train (upstream: augmented, seeded) or eval (deterministic); "
+                                                 "default: train for an ImageNet folder, eval for arrays."),
+    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
+    skip_bad_images: bool = typer.Option(False, "--skip-bad-images",
+                                         help="Skip unreadable images (counted in the report) instead of stopping."),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
     from ..errors import VerificationError
+    from ..export.inputs import BnOptions
     from ..export.pipeline import ExportOptions, plan_export, run_export
     from ..export.report import load_report, report_path
     from ..flow import next_after_export
@@ -101,7 +111,8 @@ def export(
     supernet = merge_alias(supernet, checkpoint, "--supernet", "--checkpoint")
     verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=1000)
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
-                         dynamic_batch, verify_images, force)
+                         dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
+                         checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images)
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
@@ -119,6 +130,16 @@ def export(
         fail(error, code=1)
     if not as_json:
         next_step(next_after_export())
+
+
+def bn_options(images: int | None, batch: int, transform: str | None, cls):
+    """Checked --bn-* options (bad values: one red line)."""
+    if images is not None:
+        checks.count(images, "--bn-images", checks.MAX_IMAGES)
+    checks.count(batch, "--bn-batch", 100000)
+    if transform not in (None, "train", "eval"):
+        fail(f"--bn-transform {transform!r}: choose train or eval")
+    return cls(images, batch, transform)
 
 
 def render_report(r: dict[str, Any], path: Path) -> None:
@@ -143,10 +164,17 @@ def render_report(r: dict[str, Any], path: Path) -> None:
         ("subnet", f"{Arch.from_dict(sub['arch']).short()}  ({Path(sub['path']).name})"),
         ("input", f"{inp['shape']} {inp['dtype']}" + (f" (scale {quant['scale']:.4g}, zero point {quant['zero_point']})"
                                                       if quant else "")),
-        ("BN statistics", (f"recalibrated on {r['bn']['images']} images, " if r["bn"]["recalibrated"] else "")
-         + r["bn"]["source"]),
-        ("verified on", f"{v['images']} images, {v['source']}"),
+        ("BN statistics", (f"recalibrated on {r['bn']['images']} images at r={r['bn']['resolution']} "
+                           f"(batch {r['bn']['batch']}, {r['bn']['preprocessing']}), " if r["bn"]["recalibrated"]
+                           else "") + r["bn"]["source"]),
+        ("verified on", f"{v['images']} images, {v['source']}"
+         + (f" ({v['preprocessing']} at r={v['resolution']})" if v.get("preprocessing") else "")),
     ]
+    if r.get("calibration"):
+        c = r["calibration"]
+        rows.append(("int8 calibration", f"{c['images']} images at r={c['resolution']}, {c['source']}"))
+    if r.get("skipped_images"):
+        rows.append(("skipped images", f"{r['skipped_images']} unreadable (--skip-bad-images)"))
     for name, text in rows:
         t.add_row(name, text, "", "")
     labels = {"max_abs_diff": "max |diff|", "logit_scale": "logit scale (max |logit|)",
@@ -164,6 +192,8 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     sec = r["seconds"]
     t.add_row("time", f"export {sec['export']:.1f} s, verify {sec['verify']:.1f} s", "", "")
     console.print(t)
+    for w in r.get("warnings", []):
+        console.print(f"[bold yellow]warning:[/] {w}")
     state = "[green]verified[/]" if r["passed"] else "[red]verification failed[/]"
     console.print(f"{state}; report {path}")
     for c in checks.values():

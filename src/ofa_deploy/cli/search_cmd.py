@@ -109,12 +109,20 @@ def predictor_dataset(
     data: Path | None = typer.Option(None, "--data", help="Folder of the image dataset (idx files, or an "
                                                           "ImageNet-style folder)."),
     force: bool = typer.Option(False, "--force", help="Write into an --out folder that holds another kind of output."),
+    bn_batch: int | None = typer.Option(None, "--bn-batch", help="Batch size of BN calibration (default: 200 for a "
+                                                                 "folder, 250 for arrays)."),
+    bn_transform: str | None = typer.Option(None, "--bn-transform",
+                                            help="train (upstream, seeded) or eval (deterministic); default: train "
+                                                 "for an ImageNet folder, eval for arrays."),
+    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
+    skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (counted)."),
     as_json: bool = json_option("Machine-readable output (no progress bar)."),
 ) -> None:
     """Measure the validation top-1 of sampled subnets (BN recalibrated): the rows a predictor is fitted on.
 
     Rows are appended as they are measured; run the same command again to resume after an interruption.
     """
+    from .. import checks
     from ..nn.shipped import shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
@@ -125,7 +133,9 @@ def predictor_dataset(
     folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
     builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
                              dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
-                             force=force)
+                             force=force, bn_batch=bn_batch, bn_transform=bn_transform,
+                             workers=checks.count(workers, "--workers", 64, lo=0, optional=True),
+                             skip_bad_images=skip_bad_images)
     todo = len(builder.remaining)
     if not as_json:
         console.print(f"accuracy dataset [bold]{folder}[/]: {builder.spec.describe()}; "

@@ -160,7 +160,7 @@ def load_synthetic(n_train: int = 512, n_val: int = 128, n_test: int = 128, n_cl
     return Splits(make(n_train), make(n_val), make(n_test), n_classes, in_channels, 0.5, 0.2, "synthetic")
 
 
-DATASET_KINDS = ("fashion-mnist", "folder", "synthetic")
+DATASET_KINDS = ("fashion-mnist", "imagenet", "folder", "synthetic")
 
 
 def load_dataset(kind: str = "fashion-mnist", root: str | Path | None = None, val_size: int = 5000,
@@ -173,4 +173,7 @@ def load_dataset(kind: str = "fashion-mnist", root: str | Path | None = None, va
         return load_image_folder(Path(root), val_size=val_size, seed=seed)
     if kind == "synthetic":
         return load_synthetic(seed=seed)
+    if kind == "imagenet":
+        raise DatasetError("the 'imagenet' dataset is streamed from its folder (data.source.open_source), not loaded "
+                           "into memory; `ofa-deploy train` reads it as 'folder' (36-px arrays) until its loader is wired")
     raise FormatError(f"unknown dataset kind {kind!r}: choose fashion-mnist, folder or synthetic")

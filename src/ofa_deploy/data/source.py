@@ -98,8 +98,9 @@ def as_source(data: DataSource | Splits) -> DataSource:
 
 def open_source(kind: str, root: str | os.PathLike | None = None, val_size: int | None = None, seed: int = 0,
                 workers: int | None = None, skip_bad_images: bool = False) -> DataSource:
-    """`kind` "imagenet" (an ImageNet-style folder, streamed), or any kind of `load_dataset` (in memory)."""
-    if kind == "imagenet":
+    """`kind` "imagenet" (an ImageNet-style folder, streamed; "folder" is its alias), or any kind of
+    `load_dataset` (in memory)."""
+    if kind in ("imagenet", "folder"):
         from .imagenet import ImageFolderSource
 
         if root is None:

@@ -31,7 +31,17 @@ from ..fsio import check_output, sha256_file, temp_sibling
 from ..nn import OFAMobileNetV3, load_supernet
 from ..space import Subnet, arch_costs, load_subnet
 from ..space.checkpoint import checkpoint_space
-from .inputs import ExportData, calibration_images, resolve_data, verification_images
+from .inputs import (
+    NO_BN_WARNING,
+    BnOptions,
+    ExportData,
+    bn_batches,
+    calibration_images,
+    resolve_data,
+    skipped,
+    transform_name,
+    verification_images,
+)
 from .onnx import export_onnx
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
 from .quiet import captured_output, run_quietly
@@ -59,6 +69,9 @@ class ExportOptions:
     dynamic_batch: bool = False
     verify_images: int = 1000
     force: bool = False  # replace an --out file of another kind
+    bn: BnOptions | None = None  # --bn-images / --bn-batch / --bn-transform
+    workers: int | None = None  # DataLoader workers reading an ImageNet-style folder
+    skip_bad_images: bool = False
 
 
 @dataclass
@@ -98,7 +111,15 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     supernet = load_supernet(sources.supernet)
     check_same_space(subnet, sources.subnet, supernet, sources.supernet)
     on_step("loading images")
-    data = resolve_data(supernet.spec, getattr(supernet, "checkpoint_meta", {}), opts.data)
+    data = resolve_data(supernet.spec, getattr(supernet, "checkpoint_meta", {}), opts.data, opts.workers,
+                        opts.skip_bad_images)
+    if opts.bn is not None and opts.bn.transform not in (None, "train", "eval"):
+        from ..errors import BadValueError
+
+        raise BadValueError(f"--bn-transform {opts.bn.transform!r}: choose train or eval")
+    if opts.recalibrate and data.source is None:
+        data.warnings.append(NO_BN_WARNING)
+        on_note(f"warning: {NO_BN_WARNING}")
     return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, device=sources.device)
 
 
@@ -149,7 +170,7 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
     started = time.perf_counter()
     sub, bn = _subnet_module(plan, on_step)
     example = torch.zeros(1, spec.in_channels, arch.r, arch.r)
-    fp32_size = _write_file(plan, sub, example, on_step, staged)
+    fp32_size, calib = _write_file(plan, sub, example, on_step, staged)
     export_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -179,7 +200,11 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
         "supernet": {"path": str(plan.supernet_path.resolve()), "space": spec.describe()},
         "bn": bn,
         "verification": {"images": len(x), "source": _image_source(plan.data, labels), "metrics": metrics,
-                         "checks": checks, "passed": passed},
+                         "checks": checks, "passed": passed, "resolution": arch.r,
+                         "preprocessing": transform_name(plan.data.source, "eval")},
+        "calibration": calib,
+        "skipped_images": skipped(plan.data.source),
+        "warnings": list(plan.data.warnings),
         "passed": passed,
         "seconds": {"export": round(export_s, 2), "verify": round(time.perf_counter() - started, 2)},
         "versions": _versions(target),
@@ -189,42 +214,56 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
 
 def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[str, Any]]:
     """The static subnet in eval mode, BN recalibrated on validation images when there are some."""
-    from ..train.evaluate import calibrated_subnet
+
+    from ..nn.bn import recalibrate_bn
 
     arch, data = plan.subnet.arch, plan.data
-    if plan.options.recalibrate and data.splits is not None:
-        n = min(data.bn_images, len(data.splits.val))
-        on_step(f"recalibrating BN on {n} validation images")
-        sub = calibrated_subnet(plan.supernet, arch, data.splits, n)
-        bn = {"recalibrated": True, "images": n, "source": f"validation split of {data.source}"}
+    if plan.options.recalibrate and data.source is not None:
+        batches, bn = bn_batches(data, arch.r, plan.options.bn or BnOptions())
+        on_step(f"recalibrating BN on up to {bn['requested_images']} {bn['split']} images at r={arch.r} "
+                f"({bn['transform']} transform)")
+        # Contiguous (NCHW), not channels_last: on CPU channels_last shifts official logits by ~1e-3 relative,
+        # and the conformance case (golden bn0) holds export to 1e-4.
+        sub = plan.supernet.extract(arch)
+        recalibrate_bn(sub, batches)
+        bn["skipped_images"] = skipped(data.source)
     else:
         sub = plan.supernet.extract(arch)
         why = "--no-recalibrate" if not plan.options.recalibrate else "no dataset"
         bn = {"recalibrated": False, "images": 0, "source": f"statistics stored in the supernet ({why})"}
+        if data.warnings:
+            bn["warning"] = data.warnings[0]
     return sub.to(memory_format=torch.contiguous_format).eval(), bn
 
 
-def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step: StepFn, out: Path) -> int | None:
-    """Write the target file at `out`; returns the size of the intermediate fp32 .tflite for quantised targets."""
+def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step: StepFn, out: Path
+                ) -> tuple[int | None, dict[str, Any] | None]:
+    """Write the target file at `out`; returns the size of the intermediate fp32 .tflite for quantised
+    targets, and what int8 calibration read (None without it)."""
     target = plan.target
     if target.format == "onnx":
         on_step("exporting ONNX (opset 17)")
         run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
-        return None
+        return None, None
     on_step("converting to TFLite fp32 (litert-torch)")
     if not target.quantized:
         run_quietly("TFLite conversion", convert_fp32, sub, example, out)
-        return None
+        return None, None
+    info = None
     with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
         fp32 = run_quietly("TFLite conversion", convert_fp32, sub, example, Path(tmp) / "fp32.tflite")
         if target.precision == "int8":
-            calib = calibration_images(plan.data, plan.supernet.spec, plan.subnet.arch.r, CALIBRATION_IMAGES)
+            r = plan.subnet.arch.r
+            calib = calibration_images(plan.data, plan.supernet.spec, r, CALIBRATION_IMAGES)
+            split = "train" if plan.data.source is not None and plan.data.source.name.startswith("folder:") else "val"
+            info = {"images": len(calib), "resolution": r, "preprocessing": transform_name(plan.data.source, "eval"),
+                    "source": f"{split} split of {plan.data.description}" if plan.data.source else plan.data.description}
             on_step(f"quantising to int8 (calibration on {len(calib)} images)")
             run_quietly("int8 quantisation", quantize_int8, fp32, calib, out)
         else:
             on_step("quantising weights to int8 (dynamic range)")
             run_quietly("dynamic-range quantisation", quantize_dynamic_range, fp32, out)
-        return fp32.stat().st_size
+        return fp32.stat().st_size, info
 
 
 @torch.no_grad()
@@ -236,7 +275,7 @@ def torch_logits(module: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.
 
 
 def _image_source(data: ExportData, labels: np.ndarray | None) -> str:
-    return f"test split of {data.source}" if labels is not None else data.source
+    return f"test split of {data.description}" if labels is not None else data.description
 
 
 def _versions(target: Target) -> dict[str, str]:

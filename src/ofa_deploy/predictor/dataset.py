@@ -291,6 +291,10 @@ class DatasetBuilder:
     dataset_kind: str | None = None  # overrides of the derived `data` (CLI --dataset, --data)
     data_root: str | None = None
     force: bool = False  # accept an --out folder that holds another kind of output
+    bn_batch: int | None = None  # BN calibration batch (--bn-batch); default: the source's own
+    bn_transform: str | None = None  # "train" | "eval" (--bn-transform); default: the source's own
+    workers: int | None = None  # image-reading processes for an ImageNet-style folder
+    skip_bad_images: bool = False
     meta: dict[str, Any] = field(init=False)
     plan: list[Arch] = field(init=False)
     done: dict[int, dict[str, Any]] = field(init=False)
@@ -298,7 +302,7 @@ class DatasetBuilder:
     def __post_init__(self) -> None:
         import torch
 
-        from ..data import load_dataset
+        from ..data import as_source, open_source
         from ..nn import load_supernet
 
         self.out, self.supernet_path = Path(self.out), Path(self.supernet_path)
@@ -309,6 +313,9 @@ class DatasetBuilder:
         checks.count(self.val_images, "--val-images", checks.MAX_IMAGES, optional=True)  # None: all of them
         checks.count(self.bn_images, "--bn-images", checks.MAX_IMAGES)
         checks.threads(self.threads)
+        checks.count(self.bn_batch, "--bn-batch", 100000, optional=True)
+        if self.bn_transform not in (None, "train", "eval"):
+            raise FormatError(f"--bn-transform {self.bn_transform!r}: choose train or eval")
         if self.threads:
             torch.set_num_threads(self.threads)
         self.supernet = load_supernet(self.supernet_path).to(memory_format=torch.channels_last)
@@ -322,27 +329,47 @@ class DatasetBuilder:
                     raise FormatError(f"cannot tell which data trained {self.supernet_path} ({e}); give "
                                       "--dataset (and --data)") from None
                 self.data = DataSource()
-        if self.dataset_kind is not None or self.data_root is not None:
-            self.data = replace(self.data, kind=self.dataset_kind or self.data.kind,
+        kind = self.dataset_kind
+        if kind is None and self.data_root is not None and (Path(self.data_root) / "train").is_dir():
+            kind = "imagenet"  # an ImageNet-style folder given with --data
+        if kind is not None or self.data_root is not None:
+            self.data = replace(self.data, kind=kind or self.data.kind,
                                 root=self.data_root if self.data_root is not None else self.data.root)
+        if kind in ("imagenet", "folder") and self.dataset_kind is None and self.data.val_size == 5000:
+            self.data = replace(self.data, val_size=10000)  # upstream's accuracy target: a 10K hold-out of train
+        if self.splits is None and self.data.kind in ("imagenet", "folder") and self.data.root is not None:
+            from ..data.folder import index_folder
+            from ..data.imagenet import ImageFolderSource
+
+            index = index_folder(self.data.root)
+            n = len(index.train)  # a folder smaller than the hold-out: a fifth of it is held out
+            val_size = self.data.val_size if self.data.val_size < n else max(1, n // 5)
+            self.data = replace(self.data, val_size=val_size)
+            self.splits = ImageFolderSource(self.data.root, val_size, self.workers, self.skip_bad_images, index=index)
         if self.splits is None:
-            self.splits = load_dataset(self.data.kind, self.data.root, self.data.val_size, self.data.split_seed)
+            self.splits = open_source(self.data.kind, self.data.root, self.data.val_size, self.data.split_seed,
+                                      self.workers, self.skip_bad_images)
+        self.splits = as_source(self.splits)  # `Splits` (tests) or a DataSource: one interface
         if (self.splits.in_channels, self.splits.n_classes) != (spec.in_channels, spec.n_classes):
             raise CheckpointError(
                 f"dataset {self.splits.name} has {self.splits.in_channels} channel(s) and {self.splits.n_classes} "
                 f"classes; the supernet has {spec.in_channels} and {spec.n_classes}: give the dataset it was "
                 "trained on (--dataset, --data)"
             )
-        n_val = len(self.splits.val)
+        n_val = self.splits.split_size("val")
+        dataset = {"name": self.splits.name, "kind": self.data.kind, "split": "val", "val_size": n_val,
+                   "split_seed": self.data.split_seed}
+        if self.splits.name.startswith("folder:") or self.bn_transform is not None:
+            dataset["bn_transform"] = self.bn_transform or self.splits.bn_transform  # part of what was measured
         self.meta = {
             "format": DATASET_FORMAT,
             "version": DATASET_VERSION,
             "supernet": str(self.supernet_path.resolve()),
             "supernet_sha256": file_sha256(self.supernet_path),
             "space": spec.to_dict(),
-            "dataset": {"name": self.splits.name, "kind": self.data.kind, "split": "val", "val_size": n_val,
-                        "split_seed": self.data.split_seed},
-            "bn_images": min(self.bn_images, n_val),
+            "dataset": dataset,
+            "bn_images": (min(self.bn_images, n_val) if not self.splits.name.startswith("folder:")
+                          else min(self.bn_images, self.splits.split_size("train"))),
             "val_images": n_val if self.val_images is None else min(self.val_images, n_val),
             "seed": self.seed,
             "sampling": "uniform per choice (upstream), distinct subnets, i-th from default_rng([seed, i])",
@@ -407,11 +434,17 @@ class DatasetBuilder:
 
     def evaluate(self, arch: Arch) -> tuple[int, int]:
         """(correct, images) of one subnet on the validation images, after BN recalibration."""
-        from ..train.evaluate import calibrated_subnet, top1
+        import torch
 
-        sub = calibrated_subnet(self.supernet, arch, self.splits, self.meta["bn_images"])
+        from ..nn.bn import recalibrate_bn
+        from ..train.evaluate import source_top1
+
+        sub = self.supernet.extract(arch).to(memory_format=torch.channels_last)
+        batch = {} if self.bn_batch is None else {"batch_size": self.bn_batch}
+        recalibrate_bn(sub, self.splits.bn_batches(arch.r, self.meta["bn_images"], transform=self.bn_transform,
+                                                   **batch))
         n = self.meta["val_images"]
-        return round(top1(sub, self.splits.val, self.splits, arch.r, n) * n / 100.0), n
+        return round(source_top1(sub.eval(), self.splits, "val", arch.r, n) * n / 100.0), n
 
     def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Measure every remaining subnet, appending one flushed row each; returns a summary."""
