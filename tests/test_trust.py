@@ -96,16 +96,10 @@ def test_drift_message_and_log(tmp_path):
     assert rows[0]["in_band"] == "False" and float(rows[0]["ratio"]) == 2.0 and rows[1]["in_band"] == "True"
 
 
-def test_benchmark_reports_drift_and_logs(cli, tmp_path, monkeypatch):
+def test_benchmark_reports_drift_and_logs(cli, profiled, monkeypatch):
     """A table validated with a narrow band, then a benchmark whose measurement is made 3x the
     prediction: one drift line on stderr and a row in the table's checks.csv."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("OFA_DEPLOY_HOME", str(home))
-    monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
-    monkeypatch.chdir(tmp_path)
-    code, out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3")
-    assert code == 0, err
-    folder = json.loads((home / "records" / "last_profile.json").read_text())["table"]
+    folder = profiled
     from ofa_deploy.latency.table import store_metadata
 
     store_metadata(folder, validation={"ratio_band": [0.9, 1.1], "date": "d", "heldout": {}})

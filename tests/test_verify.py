@@ -15,17 +15,6 @@ def strict_json(text: str):
     return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
 
 
-@pytest.fixture
-def profiled(cli, tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("OFA_DEPLOY_HOME", str(home))
-    monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
-    monkeypatch.chdir(tmp_path)
-    code, _out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3")
-    assert code == 0, err
-    return json.loads((home / "records" / "last_profile.json").read_text())["table"]
-
-
 def test_parse_margin():
     assert parse_margin("5%") == pytest.approx(0.05) and parse_margin("0.1") == 0.1 and parse_margin(None) == 0
     with pytest.raises(OptionError):
