@@ -21,6 +21,7 @@ from typing import Any
 
 from . import records
 from .errors import OfaDeployError
+from .fsio import sha256_file
 from .space import SpaceSpec
 
 DEFAULT_DEVICE = "cpu"
@@ -67,7 +68,7 @@ def predictor_checkpoint(predictor: Any) -> Path | None:
     on the default predictor then records the checkpoint that `export` must cut the subnet from."""
     sha = predictor.meta.get("supernet_sha256")
     path = SHIPPED_SUPERNET
-    if sha and path.is_file() and records.sha256_of(path) == sha:
+    if sha and path.is_file() and sha256_file(path) == sha:
         return path
     return None
 

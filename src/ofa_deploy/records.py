@@ -56,10 +56,6 @@ def _abs(path: str | os.PathLike | None) -> str | None:
     return str(Path(path).resolve()) if path is not None else None
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    return sha256_file(path)
-
-
 # ---- one writer per step ---------------------------------------------------------------------
 def remember_profile(device: str, table: str | os.PathLike, space: dict[str, Any]) -> Path:
     return write_record(PROFILE, {"device": device, "table": _abs(table), "space": space})
@@ -74,7 +70,7 @@ def remember_search(path: str | os.PathLike, paths_: list[str | os.PathLike] | N
 
 def remember_export(path: str | os.PathLike, *, device: str | None = None,
                     subnet: str | os.PathLike | None = None) -> Path:
-    return write_record(EXPORT, {"path": _abs(path), "sha256": sha256_of(path), "device": device,
+    return write_record(EXPORT, {"path": _abs(path), "sha256": sha256_file(path), "device": device,
                                  "subnet": _abs(subnet)})
 
 
@@ -101,12 +97,12 @@ def last_export_path() -> Path:
     p = Path(rec["path"])
     if not p.is_file():
         raise RecordError(f"the last exported file {p} no longer exists; export again or give a file")
-    if rec.get("sha256") and sha256_of(p) != rec["sha256"]:
+    if rec.get("sha256") and sha256_file(p) != rec["sha256"]:
         raise RecordError(f"{p} changed since `ofa-deploy export` wrote it (sha256 differs); export again or "
                           "give the file explicitly")
     return p
 
 
 __all__ = ["EXPORT", "PROFILE", "SEARCH", "STEPS", "last_export_path", "last_search_path", "read_record",
-           "record_path", "remember_export", "remember_profile", "remember_search", "sha256_of",
+           "record_path", "remember_export", "remember_profile", "remember_search",
            "write_record"]

@@ -30,10 +30,9 @@ def shipped_supernet_path() -> Path:
 
 def shipped_spec() -> SpaceSpec:
     """Search space of the shipped supernet, read from its checkpoint without building the network."""
-    from ..latency.resolve import default_space
+    from ..space.checkpoint import checkpoint_space
 
-    shipped_supernet_path()  # the clear error when it is missing
-    return default_space()
+    return checkpoint_space(shipped_supernet_path())  # the clear error first when it is missing
 
 
 __all__ = ["ShippedSupernetMissing", "shipped_spec", "shipped_supernet_path"]

@@ -41,7 +41,7 @@ from ..data import BatchStream, load_dataset
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
 from ..errors import CheckpointError, FormatError, TrainingDiverged
-from ..fsio import writer_lock
+from ..fsio import atomic_path, writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights, safe_torch_load
 from ..rowfile import complete_lines
@@ -200,9 +200,8 @@ class Trainer:
             "teacher": self.teacher.state_dict() if self.teacher is not None else None,
             "stream": _stream_to_file(self.stream.state()), "world": self.world,
         }
-        tmp = self.state_path.with_name("state.pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.state_path)
+        with atomic_path(self.state_path) as tmp:
+            torch.save(state, tmp)
 
     def load_state(self) -> bool:
         if not self.state_path.exists():
