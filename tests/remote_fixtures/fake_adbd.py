@@ -27,6 +27,7 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -333,7 +334,10 @@ def _shell(conn: Connection, stream: Stream, service: str) -> None:
         if v2:
             stream.write(b"\x03" + struct.pack("<I", 1) + b"\x00")
         return  # interactive shells are not supported
-    env = {**os.environ, "PATH": f"{daemon.sandbox / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    # The stand-in benchmark_model starts with `#!/usr/bin/env python3`: put the interpreter running the
+    # tests (the one with ai_edge_litert installed) first after the sandbox, whatever the caller's PATH.
+    path = os.pathsep.join([str(daemon.sandbox / "bin"), os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path,
            "ANDROID_DATA": str(daemon.sandbox / "data")}
     proc = subprocess.Popen(["sh", "-c", daemon.map_command(command)], cwd=daemon.sandbox, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
