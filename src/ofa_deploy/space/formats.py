@@ -87,13 +87,20 @@ _CONV_COMMON = {"dilation": 1, "groups": 1, "bias": False, "has_shuffle": False,
                 "dropout_rate": 0, "ops_order": "weight_bn_act"}
 
 
-def _conv_layer(cin: int, cout: int, k: int, stride: int, use_bn: bool, act: str) -> dict[str, Any]:
-    return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **_CONV_COMMON, "in_channels": cin,
+def _conv_layer(cin: int, cout: int, k: int, stride: int, use_bn: bool, act: str, legacy: bool = False) -> dict[str, Any]:
+    common = {k: v for k, v in _CONV_COMMON.items() if not (legacy and k == "use_se")}
+    if legacy:  # the released files: no use_se, channels right after has_shuffle
+        common = {k: v for k, v in common.items() if k not in ("dropout_rate", "ops_order")}
+        return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **common, "in_channels": cin,
+                "out_channels": cout, "use_bn": use_bn, "act_func": act, "dropout_rate": 0,
+                "ops_order": "weight_bn_act"}
+    return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **common, "in_channels": cin,
             "out_channels": cout, "use_bn": use_bn, "act_func": act}
 
 
-def _identity(c: int) -> dict[str, Any]:
-    return {"name": "IdentityLayer", "in_channels": c, "out_channels": c, "use_bn": False, "act_func": None,
+def _identity(c: int, legacy: bool = False) -> dict[str, Any]:
+    ch: Any = [c] if legacy else c  # the released files list the identity's channels
+    return {"name": "IdentityLayer", "in_channels": ch, "out_channels": ch, "use_bn": False, "act_func": None,
             "dropout_rate": 0, "ops_order": "weight_bn_act"}
 
 
@@ -104,7 +111,8 @@ def _mbconv(cin: int, cout: int, k: int, stride: int, e: int, mid: int | None, a
     if legacy is not None:  # the released files' names (MobileInvertedResidualBlock / MBInvertedConvLayer)
         conv["name"] = legacy[1]
         conv.pop("groups")
-        return {"name": legacy[0], "mobile_inverted_conv": conv, "shortcut": _identity(cin) if shortcut else None}
+        return {"name": legacy[0], "mobile_inverted_conv": conv,
+                "shortcut": _identity(cin, True) if shortcut else None}
     return {"name": "ResidualBlock", "conv": conv, "shortcut": _identity(cin) if shortcut else None}
 
 
@@ -121,12 +129,12 @@ def to_net_config(sub: Subnet, dropout_rate: float = 0, legacy: bool = False) ->
                               b["mid_channels"], b["act"], b["se"], b["shortcut"], names))
     out: dict[str, Any] = {
         "name": kind.net_name,
-        "bn": {"momentum": 0.1, "eps": kind.bn_eps, "ws_eps": None},
-        "first_conv": _conv_layer(spec.in_channels, c0, 3, 2, True, kind.stem_act),
+        "bn": {"momentum": 0.1, "eps": kind.bn_eps} if legacy else {"momentum": 0.1, "eps": kind.bn_eps, "ws_eps": None},
+        "first_conv": _conv_layer(spec.in_channels, c0, 3, 2, True, kind.stem_act, legacy),
         "blocks": blocks,
     }
     for h, cin, cout in spec.head_layers():
-        out[h.name] = _conv_layer(cin, cout, 1, 1, h.use_bn, h.act)
+        out[h.name] = _conv_layer(cin, cout, 1, 1, h.use_bn, h.act, legacy)
     out["classifier"] = {"name": "LinearLayer", "in_features": spec.last_channel, "out_features": spec.n_classes,
                          "bias": True, "use_bn": False, "act_func": None, "dropout_rate": dropout_rate,
                          "ops_order": "weight_bn_act"}
