@@ -11,10 +11,9 @@ import pytest
 import torch
 import yaml
 
-from ofa_deploy.predictor import MLP, OneHotEncoding, Predictor
-from ofa_deploy.space import SpaceSpec, middle_arch, sample_archs
 from ofa_deploy import paths
-from ofa_deploy.space import ArchBatch
+from ofa_deploy.predictor import MLP, OneHotEncoding, Predictor
+from ofa_deploy.space import ArchBatch, SpaceSpec, middle_arch, sample_archs
 from ofa_deploy.train.recipe import parse_recipe
 
 
