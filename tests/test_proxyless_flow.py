@@ -99,3 +99,22 @@ def test_subnet_files_carry_the_kind(fmt, tmp_path):
     back = load_subnet(p, spec=spec if fmt == "official" else None)
     assert back.spec == spec and back.arch.canonical(spec) == sub.arch.canonical(spec)
     assert save_subnet(sub, tmp_path / "t.json").exists()
+
+
+def test_registry_of_kinds():
+    from ofa_deploy.errors import FormatError, SpaceError
+    from ofa_deploy.space import OFA_PROXYLESS, Subnet, get_kind, kind_of_net, kinds, register_kind
+    from ofa_deploy.space.formats import dump_subnet
+
+    assert [k.name for k in kinds()][:2] == ["ofa_mbv3", "ofa_proxyless"]
+    assert kind_of_net("ProxylessNASNets") is OFA_PROXYLESS and kind_of_net("ResNets") is None
+    assert register_kind(OFA_PROXYLESS) is OFA_PROXYLESS  # registering the same object again is a no-op
+    with pytest.raises(SpaceError, match="unknown space kind 'nope'.*'ofa_proxyless'"):
+        get_kind("nope")
+    with pytest.raises(SpaceError, match="unknown space kind"):
+        SpaceSpec.from_dict({"kind": "nope"})
+    spec = SpaceSpec.from_dict({"kind": "ofa_proxyless", "width_mult": 1.3})
+    assert spec.to_dict()["kind"] == "ofa_proxyless" and SpaceSpec.from_dict(spec.to_dict()) == spec
+    assert not spec.same_space(SpaceSpec(width_mult=1.3))
+    with pytest.raises(FormatError, match="MMRazor has no subnet format"):
+        dump_subnet(Subnet(spec, middle_arch(spec, 224)), "mmrazor")
