@@ -33,11 +33,11 @@ def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[fl
 
 def _maximum(problem: Problem, objective: str) -> float:
     spec = problem.spec
-    nb, ns = spec.n_blocks, spec.n_stages
+    nb = spec.n_blocks
     from .problem import Genes
 
     g = Genes(np.full((1, nb), len(spec.ks_list) - 1), np.full((1, nb), len(spec.expand_list) - 1),
-              np.full((1, ns), len(spec.depth_list) - 1), np.array([len(problem.resolutions) - 1]))
+              (spec.n_depth_choices - 1)[None, :], np.array([len(problem.resolutions) - 1]))
     return float(problem.costs(g, (objective,))[0, 0])
 
 

@@ -7,6 +7,7 @@ from .arch import Arch, largest_arch, middle_arch, middle_choice, smallest_arch
 from .costs import CostModel, arch_costs, cost_model
 from .encoding import ArchBatch, active_mask, sample_archs, value_index
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
+from .kinds import OFA_MBV3, OFA_PROXYLESS, HeadConv, SpaceKind, get_kind, kind_of_net, kinds, register_kind
 from .resolutions import parse_resolutions
 from .spec import (
     CHANNEL_DIVISIBLE,
@@ -22,10 +23,14 @@ from .spec import (
 __all__ = [
     "CHANNEL_DIVISIBLE",
     "FORMATS",
+    "OFA_MBV3",
+    "OFA_PROXYLESS",
     "OFFICIAL_RESOLUTIONS",
     "Arch",
     "ArchBatch",
     "CostModel",
+    "HeadConv",
+    "SpaceKind",
     "SpaceSpec",
     "Subnet",
     "active_mask",
@@ -33,6 +38,9 @@ __all__ = [
     "conv_out_size",
     "cost_model",
     "dump_subnet",
+    "get_kind",
+    "kind_of_net",
+    "kinds",
     "largest_arch",
     "load_subnet",
     "make_divisible",
@@ -42,6 +50,7 @@ __all__ = [
     "official_space",
     "parse_resolutions",
     "parse_subnet",
+    "register_kind",
     "sample_archs",
     "save_subnet",
     "se_channels",
