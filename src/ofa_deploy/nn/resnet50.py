@@ -330,9 +330,10 @@ class OFAResNet50(nn.Module):
     def extract(self, arch: ResNetArch) -> ResNets:
         """A static subnet with copied weights, in eval mode, on the supernet's device (as upstream's
         `get_active_subnet`, it reads the active widths: the arch stays active afterwards)."""
+        arch = arch.validate(self.spec, check_resolution=False)
         self.set_active(arch)
         spec = self.spec
-        mid, cin = arch.stem(spec)
+        mid = arch.stem(spec)[0]
         stem: list[nn.Module] = [self.input_stem[0].extract(spec.in_channels)]
         if not arch.skip_stem(spec):
             stem.append(L.ResidualBlock(self.input_stem[1].conv.extract(mid), True))

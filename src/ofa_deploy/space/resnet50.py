@@ -307,13 +307,12 @@ class ResNetArch:
             if not 0 <= wi < len(spec.width_mult_list):
                 raise SpaceError(f"w[{i}] = {wi} is not a width index: give 0..{len(spec.width_mult_list) - 1} "
                                  f"(over width_mult_list {list(spec.width_mult_list)})")
-        e = list(self.e)
+        e = [v if (c := _choice(v, spec.expand_list)) is None else c for v in self.e]
         for i in self.active_slots(spec):
             c = _choice(self.e[i], spec.expand_list)
             if c is None:
                 raise SpaceError(f"block {i} expand ratio {self.e[i]:g} is not in the space's expand ratios "
                                  f"{list(spec.expand_list)}")
-            e[i] = c
         if check_resolution and self.r not in spec.resolutions:
             raise SpaceError(f"resolution {self.r} is not in the space's resolutions {list(spec.resolutions)}")
         if self.r < 32:
