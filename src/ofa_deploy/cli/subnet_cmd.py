@@ -24,9 +24,8 @@ def subnet_summary(sub: Subnet) -> dict:
     params, macs = arch_costs(sub.spec, sub.arch)
     stage_params, stage_macs = (v[0] for v in cost_model(sub.spec).stage_costs(ArchBatch.from_archs([sub.arch])))
     stages = []
-    md = sub.spec.max_depth
     for s, depth in enumerate(sub.arch.d):
-        slots = range(s * md, s * md + depth)
+        slots = range(sub.spec.slot(s, 0), sub.spec.slot(s, 0) + depth)
         stages.append({
             "stage": s + 1,
             "width": sub.spec.stage_widths[s],

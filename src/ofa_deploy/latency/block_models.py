@@ -49,8 +49,8 @@ class BlockModel:
 def covering_archs(spec: SpaceSpec, r: int) -> list[Arch]:
     """Archs that together contain every block of the space at resolution `r`: all slots at the
     same (kernel, expand) choice, every stage at full depth (len(ks_list) * len(expand_list) archs)."""
-    nb, ns = spec.n_blocks, spec.n_stages
-    return [Arch((k,) * nb, (e,) * nb, (spec.max_depth,) * ns, r) for k in spec.ks_list for e in spec.expand_list]
+    nb, full = spec.n_blocks, tuple(c[-1] for c in spec.stage_depth_choices)
+    return [Arch((k,) * nb, (e,) * nb, full, r) for k in spec.ks_list for e in spec.expand_list]
 
 
 def iter_layers(sub: nn.Module, spec: SpaceSpec, arch: Arch) -> Iterator[tuple[str, nn.Module, tuple[int, ...]]]:

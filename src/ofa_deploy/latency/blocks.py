@@ -1,4 +1,4 @@
-"""The blocks of an OFA MobileNetV3 space, named with the official latency-table key strings.
+"""The blocks of an OFA space, named with the official latency-table key strings.
 
 OFA (Cai et al., ICLR 2020) predicts a subnet's latency as the sum of per-layer entries of a lookup
 table whose keys describe a layer by its shapes, e.g.
@@ -7,15 +7,18 @@ Keeping the official strings lets us read the released tables (Note10, ...) and 
 same form. Every shape is read from `SpaceSpec` / `Arch.blocks`, never recomputed here.
 
 A subnet's keys, in order, are: `Conv` (first conv), the fixed first block, each active elastic
-block, `Conv_1` (final expand), `AvgPool2D`, `Conv_2` (feature mix) and `Logits`: the same order as
-the modules of an extracted subnet, so key `i` names module `i`.
+block, then the head: MobileNetV3 `Conv_1` (final expand), `AvgPool2D`, `Conv_2` (feature mix),
+`Logits`; ProxylessNAS (`ProxylessNASLatencyTable`) `Conv_1` (feature mix) and `Logits` (pooling
+and classifier), with `expand` the expand ratio and no `se`/`hs` fields. The same order as the
+modules of an extracted subnet (`StaticSubnet.layer_sequence`), so key `i` names module `i`. The
+kind (`space.kinds`) declares the head layout and the block key format.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..space import Arch, SpaceSpec, conv_out_size, middle_channels
+from ..space import OFA_MBV3, Arch, SpaceSpec, conv_out_size, middle_channels
 
 FIXED_HEAD = ("Conv", "first_block")
 FIXED_TAIL = ("Conv_1", "AvgPool2D", "Conv_2", "Logits")
@@ -31,13 +34,12 @@ def layer_key(kind: str, input_shape: tuple[int, ...], output_shape: tuple[int, 
 
 
 def block_key(side: int, cin: int, out_side: int, cout: int, mid: int, kernel: int, stride: int,
-              shortcut: bool, se: bool, act: str) -> str:
-    """Key of an inverted-bottleneck block (`expanded_conv`), as the official predictor writes it."""
-    return (
-        f"expanded_conv-input:{_shape(side, side, cin)}-output:{_shape(out_side, out_side, cout)}"
-        f"-expand:{mid}-kernel:{kernel}-stride:{stride}-idskip:{int(bool(shortcut))}"
-        f"-se:{int(bool(se))}-hs:{int(act == 'h_swish')}"
-    )
+              shortcut: bool, se: bool, act: str, expand: int | None = None, spec: SpaceSpec | None = None) -> str:
+    """Key of an inverted-bottleneck block (`expanded_conv`), as the official predictor of the
+    space's kind writes it (default: MobileNetV3's, whose `expand` is the middle width)."""
+    kind = spec.kind_info if spec is not None else OFA_MBV3
+    return kind.block_key(int(side), int(cin), int(out_side), int(cout), int(mid),
+                          int(expand) if expand is not None else 0, int(kernel), int(stride), shortcut, se, act)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class ResolutionKeys:
     """Every table key of a space at one resolution, organised the way the predictor gathers them."""
 
     resolution: int
-    fixed: tuple[str, ...]  # Conv, first block, Conv_1, AvgPool2D, Conv_2, Logits
+    fixed: tuple[str, ...]  # Conv, first block, then the head's (MobileNetV3: Conv_1, AvgPool2D, Conv_2, Logits)
     slots: tuple[SlotKeys, ...]
 
     def distinct(self) -> list[str]:
@@ -73,42 +75,49 @@ class ResolutionKeys:
 
 
 def _fixed_keys(spec: SpaceSpec, r: int) -> tuple[str, ...]:
+    kind = spec.kind_info
     side = conv_out_size(r, 2)
     c0, c1 = spec.first_conv_width, spec.first_block_width
     first_mid = middle_channels(c0, 1)
     last = spec.resolution_sides(r)[f"stage{spec.n_stages - 1}"]
-    cl, fe, lc = spec.stage_widths[-1], spec.final_expand_width, spec.last_channel
-    return (
+    keys = [
         layer_key("Conv", (r, r, spec.in_channels), (side, side, c0)),
-        block_key(side, c0, side, c1, first_mid, 3, 1, c0 == c1, False, "relu"),
-        layer_key("Conv_1", (last, last, cl), (last, last, fe)),
-        layer_key("AvgPool2D", (last, last, fe), (1, 1, fe)),
-        layer_key("Conv_2", (1, 1, fe), (1, 1, lc)),
-        layer_key("Logits", (1, 1, lc), (spec.n_classes,)),
-    )
+        block_key(side, c0, side, c1, first_mid, 3, 1, spec.first_block_shortcut, False, kind.first_block_act, 1, spec),
+    ]
+    c, pooled = spec.stage_widths[-1], False
+    for h, cin, cout in spec.head_layers():
+        if h.after_pool and not pooled:
+            keys.append(layer_key("AvgPool2D", (last, last, c), (1, 1, c)))
+            pooled = True
+        s = 1 if pooled else last
+        keys.append(layer_key(h.table_name, (s, s, cin), (s, s, cout)))
+        c = cout
+    if kind.pool_key and not pooled:
+        keys.append(layer_key("AvgPool2D", (last, last, c), (1, 1, c)))
+        pooled = True
+    s = 1 if pooled else last
+    keys.append(layer_key("Logits", (s, s, spec.last_channel), (spec.n_classes,)))
+    return tuple(keys)
 
 
 def resolution_keys(spec: SpaceSpec, r: int) -> ResolutionKeys:
     """All keys a subnet of `spec` at resolution `r` may query."""
     sides = spec.resolution_sides(r)
     slots = []
-    side = sides["stem"]
-    for s in range(spec.n_stages):
-        for j in range(spec.max_depth):
-            stride = spec.block_stride(s, j)
-            in_side = side if j == 0 else sides[f"stage{s}"]
-            out_side = conv_out_size(in_side, stride)
-            cin, cout = spec.block_in_width(s, j), spec.stage_widths[s]
-            keys = tuple(
-                tuple(
-                    block_key(in_side, cin, out_side, cout, middle_channels(cin, e), k, stride,
-                              spec.has_shortcut(s, j), spec.stage_se[s], spec.stage_acts[s])
-                    for e in spec.expand_list
-                )
-                for k in spec.ks_list
+    for i, s, j in spec.slots():
+        stride = spec.block_stride(s, j)
+        in_side = (sides[f"stage{s - 1}"] if s else sides["stem"]) if j == 0 else sides[f"stage{s}"]
+        out_side = conv_out_size(in_side, stride)
+        cin, cout = spec.block_in_width(s, j), spec.stage_widths[s]
+        keys = tuple(
+            tuple(
+                block_key(in_side, cin, out_side, cout, middle_channels(cin, e), k, stride,
+                          spec.has_shortcut(s, j), spec.stage_se[s], spec.stage_acts[s], e, spec)
+                for e in spec.expand_list
             )
-            slots.append(SlotKeys(s * spec.max_depth + j, s, j, keys))
-        side = sides[f"stage{s}"]
+            for k in spec.ks_list
+        )
+        slots.append(SlotKeys(i, s, j, keys))
     return ResolutionKeys(r, _fixed_keys(spec, r), tuple(slots))
 
 
@@ -128,7 +137,7 @@ def arch_keys(spec: SpaceSpec, arch: Arch) -> list[str]:
     for b in arch.blocks(spec):
         out_side = conv_out_size(side, b["stride"])
         out.append(block_key(side, b["in_channels"], out_side, b["out_channels"], b["mid_channels"],
-                             b["kernel_size"], b["stride"], b["shortcut"], b["se"], b["act"]))
+                             b["kernel_size"], b["stride"], b["shortcut"], b["se"], b["act"], b["expand_ratio"], spec))
         side = out_side
     out.extend(fixed[2:])
     return out

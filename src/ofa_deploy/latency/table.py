@@ -71,7 +71,8 @@ def space_tag(spec: SpaceSpec) -> str:
     """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
     ref = SpaceSpec()
     w = f"{spec.width_mult:.1f}" if round(spec.width_mult, 1) == spec.width_mult else f"{spec.width_mult:g}"
-    parts = [f"w{w}", f"c{spec.n_classes}"]
+    prefix = spec.kind_info.tag_prefix
+    parts = ([prefix] if prefix else []) + [f"w{w}", f"c{spec.n_classes}"]
     if spec.in_channels != 3:
         parts.append(f"in{spec.in_channels}")
     for name, short in (("ks_list", "k"), ("expand_list", "e"), ("depth_list", "d")):
@@ -323,7 +324,7 @@ class _Dense:
             n = int(np.nonzero((((kidx < 0) | (eidx < 0)) & mask).any(axis=1))[0][0])
             raise SpaceError(f"arch {n} of the batch has a kernel size or expand ratio outside the space "
                              f"(ks {spec.ks_list}, e {spec.expand_list})")
-        if ((batch.d < spec.depth_list[0]) | (batch.d > spec.max_depth)).any():
+        if not spec.depths_valid(batch.d).all():
             raise SpaceError(f"arch batch has depths outside the space's depths {list(spec.depth_list)}")
         flat = ((ri[:, None] * self.nb + np.arange(self.nb)) * self.nk + np.maximum(kidx, 0)) * self.ne \
             + np.maximum(eidx, 0)

@@ -25,10 +25,10 @@ from ..fsio import atomic_path
 from ..space import SpaceSpec
 from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
 from ..space.embedded import add_space_record
-from .supernet import OFAMobileNetV3
+from .supernet import OFASupernet
 
 
-def save_supernet(model: OFAMobileNetV3, path: str | os.PathLike, meta: dict[str, Any] | None = None,
+def save_supernet(model: OFASupernet, path: str | os.PathLike, meta: dict[str, Any] | None = None,
                   half: bool = False) -> Path:
     """Write our format atomically (tmp file + rename). `half` stores float tensors as fp16."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -84,7 +84,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return obj
 
 
-def load_supernet_weights(model: OFAMobileNetV3, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+def load_supernet_weights(model: OFASupernet, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Strict load with a readable report of what does not fit."""
     state = normalise_keys(state)
     own = model.state_dict()
@@ -103,7 +103,7 @@ def load_supernet_weights(model: OFAMobileNetV3, state: dict[str, torch.Tensor],
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
-def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFAMobileNetV3:
+def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFASupernet:
     """Load our checkpoint (spec embedded) or an official one (spec inferred or given)."""
     obj = read_checkpoint(path)
     state = obj.get("state_dict", obj)
@@ -117,7 +117,7 @@ def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFA
             raise CheckpointError(f"{path}: corrupt embedded space ({e})") from None
     elif spec is None:
         spec = infer_spec_from_state(normalise_keys(state))
-    model = OFAMobileNetV3(spec)
+    model = OFASupernet(spec)
     load_supernet_weights(model, state, str(path))
     meta = obj.get("meta")
     model.checkpoint_meta = dict(meta) if isinstance(meta, dict) else {}  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Static layers of an OFA MobileNetV3 subnet (Howard et al., "Searching for MobileNetV3", 2019).
+"""Static layers of an OFA subnet (MobileNetV3: Howard et al. 2019; ProxylessNAS: Cai et al. 2019).
 
 Module and parameter names follow the official OFA code (`first_conv.conv`, `blocks.N.conv.
 inverted_bottleneck.conv`, `depth_conv.se.fc.reduce`, `classifier.linear`, ...) so that official
@@ -19,6 +19,8 @@ from ..space.spec import se_channels
 def activation(name: str | None) -> nn.Module:
     if name == "relu":
         return nn.ReLU(inplace=True)
+    if name == "relu6":
+        return nn.ReLU6(inplace=True)
     if name == "h_swish":
         return nn.Hardswish(inplace=True)
     if name is None:
@@ -134,26 +136,68 @@ class LinearLayer(nn.Module):
         return self.linear(x)
 
 
-class MobileNetV3(nn.Module):
-    """A static subnet: stem, blocks, final expand, pooling, feature mix, classifier."""
+class Logits(nn.Module):
+    """Pooling and everything after it as one module: ProxylessNAS's `Logits` latency-table entry."""
 
-    def __init__(self, first_conv: nn.Module, blocks: list[nn.Module], final_expand_layer: nn.Module,
-                 feature_mix_layer: nn.Module, classifier: nn.Module):
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)  # made on the fly by `layer_sequence`, never a network attribute
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class StaticSubnet(nn.Module):
+    """A static subnet of any kind: stem, blocks, head convs (by their upstream names, before and
+    after the global pooling), classifier. `pool_key`: the pooling is a latency-table entry of its
+    own (MobileNetV3's `AvgPool2D`), else it is part of `Logits` (ProxylessNAS)."""
+
+    def __init__(self, first_conv: nn.Module, blocks: list[nn.Module], head: list[tuple[str, nn.Module, bool]],
+                 classifier: nn.Module, pool_key: bool = True):
         super().__init__()
         self.first_conv = first_conv
         self.blocks = nn.ModuleList(blocks)
-        self.final_expand_layer = final_expand_layer
+        self._pre = [name for name, _, after in head if not after]
+        self._post = [name for name, _, after in head if after]
+        for name, module, after in head:
+            if not after:
+                setattr(self, name, module)
         self.global_avg_pool = GlobalAvgPool()
-        self.feature_mix_layer = feature_mix_layer
+        for name, module, after in head:
+            if after:
+                setattr(self, name, module)
         self.classifier = classifier
+        self.pool_key = pool_key
 
     def layer_sequence(self) -> list[nn.Module]:
         """Modules that, chained, compute `forward` exactly: one per official latency-table entry
-        (Conv, expanded_conv for each block, Conv_1, AvgPool2D, Conv_2, Logits)."""
-        return [self.first_conv, *self.blocks, self.final_expand_layer, self.global_avg_pool,
-                self.feature_mix_layer, self.classifier]
+        (MobileNetV3: Conv, expanded_conv for each block, Conv_1, AvgPool2D, Conv_2, Logits;
+        ProxylessNAS: Conv, expanded_conv for each block, Conv_1, Logits)."""
+        pre = [getattr(self, n) for n in self._pre]
+        tail = [self.global_avg_pool, *(getattr(self, n) for n in self._post), self.classifier]
+        if self.pool_key:
+            return [self.first_conv, *self.blocks, *pre, *tail]
+        return [self.first_conv, *self.blocks, *pre, Logits(tail)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layer_sequence():
             x = layer(x)
         return x
+
+
+class MobileNetV3(StaticSubnet):
+    """A static OFA MobileNetV3 subnet: stem, blocks, final expand, pooling, feature mix, classifier."""
+
+    def __init__(self, first_conv: nn.Module, blocks: list[nn.Module], final_expand_layer: nn.Module,
+                 feature_mix_layer: nn.Module, classifier: nn.Module):
+        super().__init__(first_conv, blocks, [("final_expand_layer", final_expand_layer, False),
+                                              ("feature_mix_layer", feature_mix_layer, True)], classifier)
+
+
+def set_bn_eps(module: nn.Module, eps: float) -> None:
+    """The official constructors' BatchNorm eps (MobileNetV3 1e-5, ProxylessNAS 1e-3) on every BN."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = eps

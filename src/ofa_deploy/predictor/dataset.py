@@ -58,8 +58,10 @@ ProgressFn = Callable[[dict[str, Any]], None]
 def space_size(spec: SpaceSpec) -> int:
     """Number of distinct subnets of the space (inactive slots ignored), all resolutions."""
     per_block = len(spec.ks_list) * len(spec.expand_list)
-    per_stage = sum(per_block ** d for d in spec.depth_list)
-    return len(spec.resolutions) * per_stage ** spec.n_stages
+    n = len(spec.resolutions)
+    for choices in spec.stage_depth_choices:
+        n *= sum(per_block ** d for d in choices)
+    return n
 
 
 def arch_sequence(spec: SpaceSpec, seed: int) -> Iterator[Arch]:

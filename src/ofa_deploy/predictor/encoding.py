@@ -30,13 +30,29 @@ class OneHotEncoding:
     r_start: int
     r_step: int
     r_buckets: int
+    # Slots per stage, when not `n_blocks // max_depth` stages of `max_depth` (ProxylessNAS: 4 x 5 + 1,
+    # as upstream `MobileNetArchEncoder` with its 'mbv2' layout of 21 blocks).
+    stage_slots: tuple[int, ...] | None = None
 
     kind = "onehot"
+
+    def __post_init__(self) -> None:
+        if self.stage_slots is not None:
+            if sum(self.stage_slots) != self.n_blocks:
+                raise FormatError(f"encoding stage slots {list(self.stage_slots)} do not add up to {self.n_blocks}")
+            if all(m == self.max_depth for m in self.stage_slots):
+                object.__setattr__(self, "stage_slots", None)  # the uniform layout: one form only
 
     @classmethod
     def for_space(cls, spec: SpaceSpec, r_start: int = 112, r_step: int = 16, r_buckets: int = 8) -> OneHotEncoding:
         return cls(tuple(spec.ks_list), tuple(spec.expand_list), spec.n_blocks, spec.max_depth,
-                   r_start, r_step, r_buckets)
+                   r_start, r_step, r_buckets, tuple(spec.stage_max_depths))
+
+    @property
+    def slots_per_stage(self) -> tuple[int, ...]:
+        if self.stage_slots is not None:
+            return self.stage_slots
+        return (self.max_depth,) * (self.n_blocks // self.max_depth)
 
     @property
     def n_features(self) -> int:
@@ -54,8 +70,8 @@ class OneHotEncoding:
         return tuple(self.r_start + self.r_step * i for i in range(self.r_buckets))
 
     def check_space(self, spec: SpaceSpec) -> None:
-        if (tuple(spec.ks_list), tuple(spec.expand_list), spec.n_blocks, spec.max_depth) != (
-                self.ks_list, self.expand_list, self.n_blocks, self.max_depth):
+        if (tuple(spec.ks_list), tuple(spec.expand_list), spec.n_blocks, tuple(spec.stage_max_depths)) != (
+                self.ks_list, self.expand_list, self.n_blocks, self.slots_per_stage):
             raise SpaceError(
                 f"encoding is for kernel sizes {list(self.ks_list)}, expand ratios {list(self.expand_list)}, "
                 f"{self.n_blocks} slots; the space has {list(spec.ks_list)}, {list(spec.expand_list)}, "
@@ -81,10 +97,11 @@ class OneHotEncoding:
         """(N, n_features) features of a batch; raises `SpaceError` for values outside the encoding."""
         if batch.ks.shape[1:] != (self.n_blocks,) or batch.e.shape != batch.ks.shape:
             raise SpaceError(f"arch batch has ks/e of shape {batch.ks.shape}; the encoding needs (N, {self.n_blocks})")
-        n_stages = self.n_blocks // self.max_depth
+        per_stage = self.slots_per_stage
+        n_stages = len(per_stage)
         if batch.d.shape[1:] != (n_stages,):
             raise SpaceError(f"arch batch has d of shape {batch.d.shape}; the encoding needs (N, {n_stages})")
-        spec_like = _MaskSpec(self.n_blocks, self.max_depth)
+        spec_like = _MaskSpec(np.repeat(np.arange(n_stages), per_stage), np.concatenate([np.arange(m) for m in per_stage]))
         mask = active_mask(batch.d, spec_like)  # type: ignore[arg-type]
         kidx, eidx = value_index(batch.ks, self.ks_list), value_index(batch.e, self.expand_list)
         bad = ((kidx < 0) | (eidx < 0)) & mask
@@ -92,7 +109,7 @@ class OneHotEncoding:
             i = int(np.nonzero(bad.any(axis=1))[0][0])
             raise SpaceError(f"arch {i} of the batch has a kernel size or expand ratio outside the predictor's "
                              f"encoding (ks {list(self.ks_list)}, e {list(self.expand_list)})")
-        if (batch.d > self.max_depth).any() or (batch.d < 1).any():
+        if (batch.d > np.asarray(per_stage)[None, :]).any() or (batch.d < 1).any():
             raise SpaceError(f"arch batch has depths outside 1..{self.max_depth}")
         covered = np.isin(batch.r, np.asarray(self.resolutions()))
         if not covered.all():
@@ -103,9 +120,12 @@ class OneHotEncoding:
 
     # ---- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "ks_list": list(self.ks_list), "expand_list": list(self.expand_list),
-                "n_blocks": self.n_blocks, "max_depth": self.max_depth,
-                "resolution": {"start": self.r_start, "step": self.r_step, "buckets": self.r_buckets}}
+        out = {"kind": self.kind, "ks_list": list(self.ks_list), "expand_list": list(self.expand_list),
+               "n_blocks": self.n_blocks, "max_depth": self.max_depth,
+               "resolution": {"start": self.r_start, "step": self.r_step, "buckets": self.r_buckets}}
+        if self.stage_slots is not None:
+            out["stage_slots"] = list(self.stage_slots)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OneHotEncoding:
@@ -113,8 +133,10 @@ class OneHotEncoding:
             if d["kind"] != cls.kind:
                 raise FormatError(f"unknown predictor encoding {d['kind']!r} (known: {cls.kind!r})")
             r = d["resolution"]
+            slots = d.get("stage_slots")
             return cls(tuple(int(v) for v in d["ks_list"]), tuple(int(v) for v in d["expand_list"]),
-                       int(d["n_blocks"]), int(d["max_depth"]), int(r["start"]), int(r["step"]), int(r["buckets"]))
+                       int(d["n_blocks"]), int(d["max_depth"]), int(r["start"]), int(r["step"]), int(r["buckets"]),
+                       tuple(int(v) for v in slots) if slots is not None else None)
         except (KeyError, TypeError, ValueError) as e:
             raise FormatError(f"malformed predictor encoding ({type(e).__name__}: {e})") from None
 
@@ -123,5 +145,5 @@ class OneHotEncoding:
 class _MaskSpec:
     """The two fields `active_mask` reads."""
 
-    n_blocks: int
-    max_depth: int
+    slot_stage: np.ndarray
+    slot_pos: np.ndarray

@@ -186,7 +186,8 @@ class Evolution:
         nb, ns = spec.n_blocks, spec.n_stages
         # Per column: how many choices, and the probability it is resampled. A slot's kernel and
         # expand ratio are resampled together (one draw per slot, as the tutorial does).
-        self._counts = np.array([self.nk] * nb + [self.ne] * nb + [self.nd] * ns + [self.nr], dtype=np.float64)
+        self._counts = np.array([self.nk] * nb + [self.ne] * nb + list(spec.n_depth_choices) + [self.nr],
+                                dtype=np.float64)
         self._probs = np.array([self.config.mutate_prob] * (nb + ns) + [self.config.resolution_mutate_prob])
 
     # ---- feasibility ------------------------------------------------------------------------

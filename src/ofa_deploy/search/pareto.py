@@ -37,7 +37,7 @@ def _maximum(problem: Problem, objective: str) -> float:
     from .problem import Genes
 
     g = Genes(np.full((1, nb), len(spec.ks_list) - 1), np.full((1, nb), len(spec.expand_list) - 1),
-              np.full((1, ns), len(spec.depth_list) - 1), np.array([len(problem.resolutions) - 1]))
+              (spec.n_depth_choices - 1)[None, :], np.array([len(problem.resolutions) - 1]))
     return float(problem.costs(g, (objective,))[0, 0])
 
 

@@ -138,12 +138,13 @@ class Problem:
 
     def __post_init__(self) -> None:
         spec = self.spec
-        self._depths = np.asarray(spec.depth_list)
+        self._dtab = spec.depth_table  # (n_stages, choices): depth of each stage's depth gene value
+        self._nd = spec.n_depth_choices
+        self._stage_ix = np.arange(spec.n_stages)
         self._rs = np.asarray(self.resolutions)
         self._slot = np.arange(spec.n_blocks)
-        self._md = spec.max_depth
-        self._slot_stage = np.repeat(np.arange(spec.n_stages), spec.max_depth)
-        self._slot_pos = np.tile(np.arange(spec.max_depth), spec.n_stages)
+        self._slot_stage = spec.slot_stage
+        self._slot_pos = spec.slot_pos
         self._stacks: dict[tuple[str, ...], Any] = {}
         costs = cost_model(spec)
         fns: dict[str, tuple[Callable[[ArchBatch], np.ndarray], Callable | None]] = {}
@@ -171,9 +172,10 @@ class Problem:
     def _decompose(self, raw_fn: Callable[[ArchBatch], np.ndarray], post: Callable | None,
                    full: Callable[[ArchBatch], np.ndarray]) -> _Additive | None:
         spec = self.spec
-        nb, ns, md = spec.n_blocks, spec.n_stages, spec.max_depth
+        nb, ns = spec.n_blocks, spec.n_stages
         nk, ne = len(spec.ks_list), len(spec.expand_list)
-        depth_list = list(spec.depth_list)
+        choices = spec.stage_depth_choices
+        top = self._nd - 1  # every stage at its largest depth
         R = len(self.resolutions)
         # One designed batch per resolution: the base arch (smallest choices, all slots active),
         # one slot changed at a time, and one stage's depth changed at a time.
@@ -190,15 +192,15 @@ class Problem:
         n_var = len(var_k)
         dd = []
         for s in range(ns):
-            for di in range(len(depth_list)):
-                d = np.full((1, ns), len(depth_list) - 1)
+            for di in range(len(choices[s])):
+                d = top[None, :].copy()
                 d[0, s] = di
                 dd.append(d)
         n_dep = len(dd)
         per_r = 1 + n_var + n_dep
         k_all = np.concatenate([base_k] + var_k + [base_k] * n_dep)
         e_all = np.concatenate([base_k] + var_e + [base_k] * n_dep)
-        d_all = np.concatenate([np.full((1 + n_var, ns), len(depth_list) - 1)] + dd)
+        d_all = np.concatenate([np.tile(top, (1 + n_var, 1))] + dd)
         genes = Genes(np.tile(k_all, (R, 1)), np.tile(e_all, (R, 1)), np.tile(d_all, (R, 1)),
                       np.repeat(np.arange(R), per_r))
         vals = np.asarray(raw_fn(self.to_batch(genes)), dtype=np.float64).reshape(R, per_r)
@@ -213,11 +215,13 @@ class Problem:
                     if a or b:
                         rel[:, i, a, b] = vals[:, 1 + vi] - base
                         vi += 1
-        g = vals[:, 1 + n_var:].reshape(R, ns, len(depth_list))
+        g = vals[:, 1 + n_var:]
         slot_base = np.zeros((R, nb))
+        col = 0
         for s in range(ns):
-            for t in range(len(depth_list) - 1):
-                slot_base[:, s * md + depth_list[t]] = g[:, s, t + 1] - g[:, s, t]
+            for t in range(len(choices[s]) - 1):
+                slot_base[:, spec.slot(s, choices[s][t])] = g[:, col + t + 1] - g[:, col + t]
+            col += len(choices[s])
         slots = rel + slot_base[:, :, None, None]
         fixed = base - slot_base.sum(axis=1)
         add = _Additive(fixed, slots, post)
@@ -235,16 +239,20 @@ class Problem:
         spec = self.spec
         return Genes(rng.integers(len(spec.ks_list), size=(n, spec.n_blocks)),
                      rng.integers(len(spec.expand_list), size=(n, spec.n_blocks)),
-                     rng.integers(len(spec.depth_list), size=(n, spec.n_stages)),
+                     rng.integers(self._nd, size=(n, spec.n_stages)),
                      rng.integers(len(self.resolutions), size=n))
 
     def mask(self, g: Genes) -> np.ndarray:
         """(N, n_blocks) bool: which slots are active."""
-        return self._slot_pos[None, :] < self._depths[g.d][:, self._slot_stage]
+        return self._slot_pos[None, :] < self._depth_values(g.d)[:, self._slot_stage]
+
+    def _depth_values(self, d: np.ndarray) -> np.ndarray:
+        """(N, n_stages) depths of depth genes (indices into each stage's depth choices)."""
+        return self._dtab[self._stage_ix[None, :], d]
 
     def to_batch(self, g: Genes) -> ArchBatch:
         spec = self.spec
-        return ArchBatch(np.asarray(spec.ks_list)[g.k], np.asarray(spec.expand_list)[g.e], self._depths[g.d],
+        return ArchBatch(np.asarray(spec.ks_list)[g.k], np.asarray(spec.expand_list)[g.e], self._depth_values(g.d),
                          self._rs[g.r])
 
     def to_arch(self, g: Genes, i: int) -> Arch:
@@ -252,9 +260,11 @@ class Problem:
 
     def from_batch(self, batch: ArchBatch) -> Genes:
         kidx, eidx = batch.choice_indices(self.spec)
-        didx = np.searchsorted(self._depths, batch.d)
+        d = np.asarray(batch.d)
+        didx = (self._dtab[None, :, :] < d[:, :, None]).sum(axis=2)  # index of each depth in its stage's choices
         ridx = np.searchsorted(self._rs, batch.r)
-        if (kidx < 0).any() or (eidx < 0).any() or not np.isin(batch.r, self._rs).all():
+        if (kidx < 0).any() or (eidx < 0).any() or not np.isin(batch.r, self._rs).all() \
+                or not self.spec.depths_valid(d).all():
             raise SpaceError("archs outside the search's choices or candidate resolutions")
         return Genes(kidx, eidx, didx, ridx)
 
@@ -329,11 +339,14 @@ class Problem:
         for ri in range(len(self.resolutions)):
             flat = add.slots[ri].reshape(spec.n_blocks, nk * ne)
             choice = flat.argmin(axis=1)
-            per_slot = flat.min(axis=1).reshape(spec.n_stages, self._md)
-            cum = np.cumsum(per_slot, axis=1)
-            stage_vals = cum[:, self._depths - 1]  # (n_stages, n_depth_choices)
-            didx = stage_vals.argmin(axis=1)
-            total = add.fixed[ri] + stage_vals[np.arange(spec.n_stages), didx].sum()
+            per_slot = flat.min(axis=1)
+            didx = np.zeros(spec.n_stages, np.int64)
+            total = add.fixed[ri]
+            for s, cs in enumerate(spec.stage_depth_choices):
+                cum = np.cumsum(per_slot[spec.slot(s, 0):spec.slot(s, 0) + spec.stage_max_depths[s]])
+                stage_vals = cum[np.asarray(cs) - 1]  # value of each depth choice of the stage
+                didx[s] = int(stage_vals.argmin())
+                total = total + stage_vals[didx[s]]
             if best is None or total < best[0]:
                 best = (total, choice // ne, choice % ne, didx, ri)
         assert best is not None

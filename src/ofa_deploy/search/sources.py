@@ -17,7 +17,8 @@ from ..predictor import Predictor, default_predictor_path
 from ..space import SpaceSpec, load_subnet, official_space
 from ..space.checkpoint import CHECKPOINT_SUFFIXES, checkpoint_space
 
-SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000), "ofa-mbv3-w1.0": (1.0, 1000)}
+SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000, "ofa_mbv3"), "ofa-mbv3-w1.0": (1.0, 1000, "ofa_mbv3"),
+               "ofa-proxyless-w1.3": (1.3, 1000, "ofa_proxyless")}
 
 
 def resolve_predictor(arg: str | os.PathLike | None) -> tuple[Predictor, dict[str, Any]]:
@@ -44,8 +45,8 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
                                                            "from": "the predictor's space"}
     text = str(arg)
     if text in SPACE_NAMES:
-        w, n = SPACE_NAMES[text]
-        spec = official_space(w, n)
+        w, n, kind = SPACE_NAMES[text]
+        spec = official_space(w, n, kind)
         return spec, f"the supernet {text}", {"name": text, "space": spec.to_dict()}
     p = Path(text)
     if not p.exists():

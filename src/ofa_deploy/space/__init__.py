@@ -6,6 +6,7 @@ Imports numpy and yaml only (no torch): the search and latency code build on it.
 from .arch import Arch, largest_arch, middle_arch, middle_choice, smallest_arch
 from .costs import CostModel, arch_costs, cost_model
 from .encoding import ArchBatch, active_mask, sample_archs, value_index
+from .kinds import OFA_MBV3, OFA_PROXYLESS, HeadConv, SpaceKind, get_kind, kind_of_net, kinds, register_kind
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
 from .resolutions import parse_resolutions
 from .spec import (
@@ -22,6 +23,14 @@ from .spec import (
 __all__ = [
     "CHANNEL_DIVISIBLE",
     "FORMATS",
+    "OFA_MBV3",
+    "OFA_PROXYLESS",
+    "HeadConv",
+    "SpaceKind",
+    "get_kind",
+    "kind_of_net",
+    "kinds",
+    "register_kind",
     "OFFICIAL_RESOLUTIONS",
     "Arch",
     "ArchBatch",

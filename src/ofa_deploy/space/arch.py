@@ -1,7 +1,8 @@
-"""`Arch`: one subnet of an OFA MobileNetV3 space, as plain data.
+"""`Arch`: one subnet of an OFA space, as plain data.
 
-20 kernel sizes and 20 expand ratios (one per elastic block slot, 4 per stage), 5 stage depths and
-an input resolution. Slots beyond a stage's depth are kept (the official arch dict keeps them) but
+A kernel size and an expand ratio per elastic block slot (MobileNetV3: 20, 4 per stage;
+ProxylessNAS: 21, 4 per stage plus the fixed last block), one depth per stage and an input
+resolution. Slots beyond a stage's depth are kept (the official arch dict keeps them) but
 carry no meaning; `canonical()` sets them to the smallest choice so that equal subnets compare equal.
 """
 
@@ -44,8 +45,10 @@ class Arch:
         if len(self.d) != ns:
             raise SpaceError(f"d has {len(self.d)} depths; this space needs {ns} (one per stage)")
         for s, depth in enumerate(self.d):
-            if depth not in spec.depth_list:
-                raise SpaceError(f"stage {s + 1} depth {depth} is not in the space's depths {list(spec.depth_list)}")
+            if depth not in spec.stage_depth_choices[s]:
+                choices = spec.stage_depth_choices[s]
+                what = f"the space's depths {list(choices)}" if len(choices) > 1 else f"its fixed depth {choices[0]}"
+                raise SpaceError(f"stage {s + 1} depth {depth} is not {what}")
         for i in self.active_slots(spec):
             if self.ks[i] not in spec.ks_list:
                 raise SpaceError(
@@ -69,13 +72,13 @@ class Arch:
         """Indices of the block slots that are part of the subnet."""
         for s, depth in enumerate(self.d):
             for j in range(depth):
-                yield s * spec.max_depth + j
+                yield spec.slot(s, j)
 
     def blocks(self, spec: SpaceSpec) -> Iterator[dict[str, Any]]:
         """The active elastic blocks in order, with every shape they need (read from `spec`)."""
         for s, depth in enumerate(self.d):
             for j in range(depth):
-                i = s * spec.max_depth + j
+                i = spec.slot(s, j)
                 cin = spec.block_in_width(s, j)
                 yield {
                     "slot": i,
@@ -146,14 +149,14 @@ def _as_int(v: Any, name: str) -> int:
 
 def largest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     nb = spec.n_blocks
-    return Arch((spec.ks_list[-1],) * nb, (spec.expand_list[-1],) * nb, (spec.max_depth,) * spec.n_stages,
-                r if r is not None else spec.resolutions[-1])
+    return Arch((spec.ks_list[-1],) * nb, (spec.expand_list[-1],) * nb,
+                tuple(c[-1] for c in spec.stage_depth_choices), r if r is not None else spec.resolutions[-1])
 
 
 def smallest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     nb = spec.n_blocks
-    return Arch((spec.ks_list[0],) * nb, (spec.expand_list[0],) * nb, (spec.depth_list[0],) * spec.n_stages,
-                r if r is not None else spec.resolutions[0])
+    return Arch((spec.ks_list[0],) * nb, (spec.expand_list[0],) * nb,
+                tuple(c[0] for c in spec.stage_depth_choices), r if r is not None else spec.resolutions[0])
 
 
 def middle_choice(values) -> int:
@@ -165,5 +168,5 @@ def middle_choice(values) -> int:
 def middle_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     """The arch with the middle choice of every dimension (used in reports)."""
     nb, mid = spec.n_blocks, middle_choice
-    return Arch((mid(spec.ks_list),) * nb, (mid(spec.expand_list),) * nb, (mid(spec.depth_list),) * spec.n_stages,
-                r if r is not None else mid(spec.resolutions))
+    return Arch((mid(spec.ks_list),) * nb, (mid(spec.expand_list),) * nb,
+                tuple(mid(c) for c in spec.stage_depth_choices), r if r is not None else mid(spec.resolutions))

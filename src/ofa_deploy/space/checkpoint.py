@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import CheckpointError, OfaDeployError, SpaceError
 from .embedded import SUPERNET_FORMAT, read_space_record
 from .formats import infer_space
+from .kinds import SpaceKind, kinds
 from .spec import SpaceSpec
 
 OUR_FORMAT = SUPERNET_FORMAT
@@ -33,28 +34,47 @@ def normalise_keys(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def checkpoint_kind(state: dict[str, Any]) -> SpaceKind:
+    """The registered kind whose supernet has exactly the checkpoint's top-level modules
+    (MobileNetV3: a final expand and a feature mix layer; ProxylessNAS: a feature mix layer only)."""
+    top = {k.split(".", 1)[0] for k in state}
+    for kind in kinds():
+        if kind.module_names == top:
+            return kind
+    known = "; ".join(f"{k.title}: {', '.join(sorted(k.module_names))}" for k in kinds())
+    raise CheckpointError(f"checkpoint's modules ({', '.join(sorted(top))}) are not those of an OFA supernet ({known})")
+
+
 def infer_spec_from_state(state: dict[str, Any]) -> SpaceSpec:
     """The space of an official checkpoint, from its tensor shapes (kernel/expand lists: OFA's).
     `state` holds anything with a `.shape` (torch tensors, numpy arrays, `TensorRef`s)."""
+    kind = checkpoint_kind(state)
     try:
         first = state["first_conv.conv.weight"]
         n_classes = state["classifier.linear.weight"].shape[0]
-        last = state["classifier.linear.weight"].shape[1]
-        final = state["final_expand_layer.conv.weight"].shape[0]
+        heads = [int(state[f"{h.name}.conv.weight"].shape[0]) for h in kind.head]
         n_blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-        max_depth = (n_blocks - 1) // 5
-        widths = [state[f"blocks.{1 + s * max_depth}.conv.point_linear.conv.conv.weight"].shape[0] for s in range(5)]
+        fixed = sum(f for f in kind.fixed_depths if f is not None)
+        elastic = len(kind.elastic_stages)
+        max_depth = (n_blocks - 1 - fixed) // elastic
+        probe = SpaceSpec(depth_list=(max_depth,), kind=kind.name)  # slot layout at this depth
+        widths = [state[f"blocks.{1 + probe.slot(s, 0)}.conv.point_linear.conv.conv.weight"].shape[0]
+                  for s in range(kind.n_stages)]
         k_max = state["blocks.1.conv.depth_conv.conv.conv.weight"].shape[-1]
-    except (KeyError, ValueError, IndexError, AttributeError) as e:
-        raise CheckpointError(f"checkpoint is not an OFA MobileNetV3 supernet (missing or malformed {e})") from None
+    except (KeyError, ValueError, IndexError, AttributeError, SpaceError) as e:
+        raise CheckpointError(f"checkpoint is not an {kind.title} supernet (missing or malformed {e})") from None
+    if 1 + probe.n_blocks != n_blocks:
+        raise CheckpointError(f"checkpoint has {n_blocks} blocks; an {kind.title} supernet of depth {max_depth} "
+                              f"has {1 + probe.n_blocks}")
     ks = tuple(k for k in (3, 5, 7) if k <= k_max)
     depths = tuple(d for d in (2, 3, 4) if d <= max_depth) or (max_depth,)
     try:
-        spec = infer_space(int(first.shape[0]), widths, int(final), int(last), int(n_classes), int(first.shape[1]))
+        spec = infer_space(int(first.shape[0]), widths, None, None, int(n_classes), int(first.shape[1]),
+                           kind=kind.name, head_widths=heads)
     except OfaDeployError as e:
         raise CheckpointError(str(e)) from None
     return SpaceSpec(width_mult=spec.width_mult, ks_list=ks, depth_list=depths, n_classes=int(n_classes),
-                     in_channels=int(first.shape[1]))
+                     in_channels=int(first.shape[1]), kind=kind.name)
 
 
 def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
@@ -64,7 +84,7 @@ def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
         raise CheckpointError(f"{p} is a folder; give a supernet checkpoint file (.pt, .pth)")
     if not p.is_file():
         raise CheckpointError(f"{p}: no such checkpoint file; give a supernet written by `ofa-deploy train` "
-                              "or an official OFA MobileNetV3 checkpoint")
+                              "or an official OFA checkpoint (MobileNetV3, ProxylessNAS)")
     spec = read_space_record(p)
     if spec is not None:
         return spec
@@ -85,4 +105,4 @@ def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
         raise CheckpointError(f"{p}: {e}") from None
 
 
-__all__ = ["CHECKPOINT_SUFFIXES", "checkpoint_space", "infer_spec_from_state", "normalise_keys"]
+__all__ = ["CHECKPOINT_SUFFIXES", "checkpoint_kind", "checkpoint_space", "infer_spec_from_state", "normalise_keys"]

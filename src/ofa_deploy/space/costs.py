@@ -1,7 +1,7 @@
 """Parameters and MACs of subnets in closed form, vectorised over many archs.
 
-Convention of the official OFA counter (`count_flops_given_config`): MACs of conv and linear
-layers only (no BN, activations, pooling or biases); parameters are the exact trainable
+Convention of the official OFA counters (`MBv3LatencyTable` / `ProxylessNASLatencyTable`
+`.count_flops_given_config`): MACs of conv and linear layers only (no BN, activations, pooling or biases); parameters are the exact trainable
 parameter count of the extracted subnet (BN affine and SE biases included).
 """
 
@@ -29,36 +29,35 @@ class CostModel:
         self._in_area = np.zeros((nb, nk, ne), dtype=np.int64)
         self._out_area = np.zeros((nb, nk, ne), dtype=np.int64)
         self._flat = np.zeros((nb, nk, ne), dtype=np.int64)
-        for s in range(spec.n_stages):
-            for j in range(spec.max_depth):
-                i = s * spec.max_depth + j
-                cin, cout = spec.block_in_width(s, j), spec.stage_widths[s]
-                for a, k in enumerate(spec.ks_list):
-                    for b, e in enumerate(spec.expand_list):
-                        mid = middle_channels(cin, e)
-                        p = cin * mid + 2 * mid + k * k * mid + 2 * mid + mid * cout + 2 * cout
-                        flat = 0
-                        if spec.stage_se[s]:
-                            nm = se_channels(mid)
-                            p += mid * nm + nm + nm * mid + mid
-                            flat = 2 * mid * nm
-                        self._block_params[i, a, b] = p
-                        self._in_area[i, a, b] = cin * mid
-                        self._out_area[i, a, b] = k * k * mid + mid * cout
-                        self._flat[i, a, b] = flat
+        for i, s, j in spec.slots():
+            cin, cout = spec.block_in_width(s, j), spec.stage_widths[s]
+            for a, k in enumerate(spec.ks_list):
+                for b, e in enumerate(spec.expand_list):
+                    mid = middle_channels(cin, e)
+                    p = cin * mid + 2 * mid + k * k * mid + 2 * mid + mid * cout + 2 * cout
+                    flat = 0
+                    if spec.stage_se[s]:
+                        nm = se_channels(mid)
+                        p += mid * nm + nm + nm * mid + mid
+                        flat = 2 * mid * nm
+                    self._block_params[i, a, b] = p
+                    self._in_area[i, a, b] = cin * mid
+                    self._out_area[i, a, b] = k * k * mid + mid * cout
+                    self._flat[i, a, b] = flat
         c0, c1 = spec.first_conv_width, spec.first_block_width
-        cl, f, last, n = spec.stage_widths[-1], spec.final_expand_width, spec.last_channel, spec.n_classes
+        last, n = spec.last_channel, spec.n_classes
+        head = spec.head_layers()
         self._fixed_params = (
             9 * spec.in_channels * c0 + 2 * c0  # first conv + BN
             + 9 * c0 + 2 * c0 + c0 * c1 + 2 * c1  # first block (depthwise 3x3, project)
-            + cl * f + 2 * f  # final expand + BN
-            + f * last  # feature mix (no bias, no BN)
+            + sum(cin * cout + (2 * cout if h.use_bn else 0) for h, cin, cout in head)  # head 1x1 convs
             + last * n + n  # classifier
         )
-        self._fixed_flat_macs = f * last + last * n
+        # Head MACs: convs before the pooling scale with the last map's area, those after do not.
+        self._head_area_macs = sum(cin * cout for h, cin, cout in head if not h.after_pool)
+        self._fixed_flat_macs = sum(cin * cout for h, cin, cout in head if h.after_pool) + last * n
         self._macs_cache: dict[int, tuple[int, np.ndarray]] = {}
-        self._slot_stage = np.repeat(np.arange(spec.n_stages), spec.max_depth)
-        self._slot_first = np.tile(np.arange(spec.max_depth) == 0, spec.n_stages)
+        self._stage_starts = np.asarray(spec.stage_offsets)
 
     def _sides(self, r: int) -> tuple[int, np.ndarray, np.ndarray, int]:
         """Stem side, per-slot input side and output side, last side, at resolution r."""
@@ -66,14 +65,12 @@ class CostModel:
         stem = conv_out_size(r, 2)
         ins, outs = np.zeros(spec.n_blocks, np.int64), np.zeros(spec.n_blocks, np.int64)
         side = stem
-        for s in range(spec.n_stages):
-            for j in range(spec.max_depth):
-                i = s * spec.max_depth + j
-                ins[i] = side
-                out = conv_out_size(side, spec.block_stride(s, j))
-                outs[i] = out
-                if j == 0:
-                    side = out
+        for i, s, j in spec.slots():
+            ins[i] = side
+            out = conv_out_size(side, spec.block_stride(s, j))
+            outs[i] = out
+            if j == 0:
+                side = out
         return stem, ins, outs, side
 
     def _macs_table(self, r: int) -> tuple[int, np.ndarray]:
@@ -85,7 +82,7 @@ class CostModel:
         stem, ins, outs, last_side = self._sides(r)
         c0, c1 = spec.first_conv_width, spec.first_block_width
         fixed = (stem * stem * 9 * spec.in_channels * c0 + stem * stem * (9 * c0 + c0 * c1)
-                 + last_side * last_side * spec.stage_widths[-1] * spec.final_expand_width + self._fixed_flat_macs)
+                 + last_side * last_side * self._head_area_macs + self._fixed_flat_macs)
         table = (self._in_area * (ins ** 2)[:, None, None] + self._out_area * (outs ** 2)[:, None, None]
                  + self._flat)
         self._macs_cache[r] = (int(fixed), table.reshape(-1))
@@ -138,9 +135,10 @@ class CostModel:
     def stage_costs(self, batch: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
         """Per-stage (N, n_stages) params and MACs of the elastic blocks (fixed layers excluded)."""
         flat_idx = self._flat_index(batch)
-        shape = (len(batch), self.spec.n_stages, self.spec.max_depth)
         _, slots = self._slot_macs(batch, flat_idx)
-        return self._slot_params(flat_idx).reshape(shape).sum(axis=2), slots.reshape(shape).sum(axis=2)
+        starts = self._stage_starts
+        return (np.add.reduceat(self._slot_params(flat_idx), starts, axis=1),
+                np.add.reduceat(slots, starts, axis=1))
 
 
 def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:

@@ -66,8 +66,9 @@ class ArchBatch:
 
 
 def active_mask(d: np.ndarray, spec: SpaceSpec) -> np.ndarray:
-    j = np.arange(spec.max_depth)
-    return (j[None, None, :] < np.asarray(d)[:, :, None]).reshape(len(d), spec.n_blocks)
+    """(N, n_blocks) bool from stage depths (N, n_stages): slot j of stage s runs when j < d[s]."""
+    d = np.asarray(d)
+    return spec.slot_pos[None, :] < d[:, spec.slot_stage]
 
 
 def value_index(values: np.ndarray, choices: Iterable[int]) -> np.ndarray:
@@ -85,9 +86,10 @@ def sample_archs(spec: SpaceSpec, n: int, rng: np.random.Generator,
     """`n` archs drawn uniformly from the space (each choice independent, as upstream samples)."""
     rs = np.asarray(resolutions if resolutions is not None else spec.resolutions)
     nb, ns = spec.n_blocks, spec.n_stages
-    return ArchBatch(
-        rng.choice(np.asarray(spec.ks_list), size=(n, nb)),
-        rng.choice(np.asarray(spec.expand_list), size=(n, nb)),
-        rng.choice(np.asarray(spec.depth_list), size=(n, ns)),
-        rng.choice(rs, size=n),
-    )
+    ks = rng.choice(np.asarray(spec.ks_list), size=(n, nb))
+    e = rng.choice(np.asarray(spec.expand_list), size=(n, nb))
+    d = rng.choice(np.asarray(spec.depth_list), size=(n, ns))
+    fixed = spec.n_depth_choices == 1
+    if fixed.any():  # stages of a fixed depth (ProxylessNAS's last block), as upstream's sampler
+        d[:, fixed] = spec.depth_table[fixed, 0]
+    return ArchBatch(ks, e, d, rng.choice(rs, size=n))

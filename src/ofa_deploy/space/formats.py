@@ -18,7 +18,8 @@ from .. import checks
 from ..errors import FormatError, OfaDeployError, SpaceError
 from ..fsio import atomic_write_text
 from .arch import Arch
-from .spec import BASE_STAGE_WIDTH, SpaceSpec, make_divisible
+from .kinds import get_kind, kind_of_net, kinds
+from .spec import SpaceSpec, make_divisible
 
 OUR_FORMAT = "ofa-deploy-subnet"
 FORMATS = ("json", "yaml", "official", "net-config", "mmrazor")
@@ -62,15 +63,23 @@ def to_official_arch(sub: Subnet) -> dict[str, Any]:
 
 
 def from_official_arch(d: dict[str, Any], spec: SpaceSpec | None = None) -> Subnet:
-    """The official `{ks, e, d, image_size}` dict (or the tutorial's `{..., r: [r]}`)."""
+    """The official `{ks, e, d, image_size}` dict (or the tutorial's `{..., r: [r]}`). Without
+    `spec`, the released space of the kind whose gene counts it has (20 kernels: MobileNetV3 w1.2,
+    21: ProxylessNAS w1.3)."""
     arch = Arch.from_dict(d)
     if spec is None:
-        spec = SpaceSpec(width_mult=1.2) if len(arch.ks) == 20 else _fail_space(arch)
+        spec = _space_of_genes(arch)
     return Subnet(spec, arch, {}, "official")
 
 
-def _fail_space(arch: Arch) -> SpaceSpec:
-    raise FormatError(f"arch dict with {len(arch.ks)} kernel sizes does not match the OFA MobileNetV3 space (20)")
+def _space_of_genes(arch: Arch) -> SpaceSpec:
+    for kind in kinds():
+        spec = SpaceSpec(width_mult=kind.default_width, kind=kind.name)
+        if len(arch.ks) == spec.n_blocks and len(arch.d) == spec.n_stages:
+            return spec
+    sizes = ", ".join(f"{SpaceSpec(kind=k.name).n_blocks} for {k.title}" for k in kinds())
+    raise FormatError(f"arch dict with {len(arch.ks)} kernel sizes and {len(arch.d)} depths matches no OFA "
+                      f"space ({sizes})")
 
 
 # ---- official net.config ---------------------------------------------------------------------
@@ -78,77 +87,97 @@ _CONV_COMMON = {"dilation": 1, "groups": 1, "bias": False, "has_shuffle": False,
                 "dropout_rate": 0, "ops_order": "weight_bn_act"}
 
 
-def _conv_layer(cin: int, cout: int, k: int, stride: int, use_bn: bool) -> dict[str, Any]:
-    return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **_CONV_COMMON, "in_channels": cin,
-            "out_channels": cout, "use_bn": use_bn, "act_func": "h_swish"}
+def _conv_layer(cin: int, cout: int, k: int, stride: int, use_bn: bool, act: str, legacy: bool = False) -> dict[str, Any]:
+    common = {k: v for k, v in _CONV_COMMON.items() if not (legacy and k == "use_se")}
+    if legacy:  # the released files: no use_se, channels right after has_shuffle
+        common = {k: v for k, v in common.items() if k not in ("dropout_rate", "ops_order")}
+        return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **common, "in_channels": cin,
+                "out_channels": cout, "use_bn": use_bn, "act_func": act, "dropout_rate": 0,
+                "ops_order": "weight_bn_act"}
+    return {"name": "ConvLayer", "kernel_size": k, "stride": stride, **common, "in_channels": cin,
+            "out_channels": cout, "use_bn": use_bn, "act_func": act}
 
 
-def _identity(c: int) -> dict[str, Any]:
-    return {"name": "IdentityLayer", "in_channels": c, "out_channels": c, "use_bn": False, "act_func": None,
+def _identity(c: int, legacy: bool = False) -> dict[str, Any]:
+    ch: Any = [c] if legacy else c  # the released files list the identity's channels
+    return {"name": "IdentityLayer", "in_channels": ch, "out_channels": ch, "use_bn": False, "act_func": None,
             "dropout_rate": 0, "ops_order": "weight_bn_act"}
 
 
 def _mbconv(cin: int, cout: int, k: int, stride: int, e: int, mid: int | None, act: str, se: bool,
-            shortcut: bool) -> dict[str, Any]:
+            shortcut: bool, legacy: tuple[str, str] | None) -> dict[str, Any]:
     conv = {"name": "MBConvLayer", "in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": stride,
             "expand_ratio": e, "mid_channels": mid, "act_func": act, "use_se": se, "groups": None}
+    if legacy is not None:  # the released files' names (MobileInvertedResidualBlock / MBInvertedConvLayer)
+        conv["name"] = legacy[1]
+        conv.pop("groups")
+        return {"name": legacy[0], "mobile_inverted_conv": conv,
+                "shortcut": _identity(cin, True) if shortcut else None}
     return {"name": "ResidualBlock", "conv": conv, "shortcut": _identity(cin) if shortcut else None}
 
 
-def to_net_config(sub: Subnet, dropout_rate: float = 0) -> dict[str, Any]:
-    """The official `net.config` of the extracted subnet (current upstream naming)."""
+def to_net_config(sub: Subnet, dropout_rate: float = 0, legacy: bool = False) -> dict[str, Any]:
+    """The official `net.config` of the extracted subnet (current upstream naming; `legacy`: the
+    released files' `MobileInvertedResidualBlock` / `mobile_inverted_conv` naming)."""
     spec, arch = sub.spec, sub.arch
+    kind = spec.kind_info
+    names = kind.legacy_block_names if legacy else None
     c0, c1 = spec.first_conv_width, spec.first_block_width
-    blocks = [_mbconv(c0, c1, 3, 1, 1, None, "relu", False, c0 == c1)]
+    blocks = [_mbconv(c0, c1, 3, 1, 1, None, kind.first_block_act, False, spec.first_block_shortcut, names)]
     for b in arch.blocks(spec):
         blocks.append(_mbconv(b["in_channels"], b["out_channels"], b["kernel_size"], b["stride"], b["expand_ratio"],
-                              b["mid_channels"], b["act"], b["se"], b["shortcut"]))
-    cl = spec.stage_widths[-1]
-    return {
-        "name": "MobileNetV3",
-        "bn": {"momentum": 0.1, "eps": 1e-05, "ws_eps": None},
-        "first_conv": _conv_layer(spec.in_channels, c0, 3, 2, True),
+                              b["mid_channels"], b["act"], b["se"], b["shortcut"], names))
+    out: dict[str, Any] = {
+        "name": kind.net_name,
+        "bn": {"momentum": 0.1, "eps": kind.bn_eps} if legacy else {"momentum": 0.1, "eps": kind.bn_eps, "ws_eps": None},
+        "first_conv": _conv_layer(spec.in_channels, c0, 3, 2, True, kind.stem_act, legacy),
         "blocks": blocks,
-        "final_expand_layer": _conv_layer(cl, spec.final_expand_width, 1, 1, True),
-        "feature_mix_layer": _conv_layer(spec.final_expand_width, spec.last_channel, 1, 1, False),
-        "classifier": {"name": "LinearLayer", "in_features": spec.last_channel, "out_features": spec.n_classes,
-                       "bias": True, "use_bn": False, "act_func": None, "dropout_rate": dropout_rate,
-                       "ops_order": "weight_bn_act"},
     }
+    for h, cin, cout in spec.head_layers():
+        out[h.name] = _conv_layer(cin, cout, 1, 1, h.use_bn, h.act, legacy)
+    out["classifier"] = {"name": "LinearLayer", "in_features": spec.last_channel, "out_features": spec.n_classes,
+                         "bias": True, "use_bn": False, "act_func": None, "dropout_rate": dropout_rate,
+                         "ops_order": "weight_bn_act"}
+    return out
 
 
 def infer_space(first_width: int, stage_widths: list[int], final_expand: int | None, last: int | None,
-                n_classes: int, in_channels: int = 3) -> SpaceSpec:
-    """The OFA MobileNetV3 space whose derived widths are the given ones (width multiplier found by search)."""
-    candidates = sorted({round(0.05 * i, 2) for i in range(4, 61)} | {1.0, 1.2})
+                n_classes: int, in_channels: int = 3, kind: str = "ofa_mbv3",
+                head_widths: list[int | None] | None = None) -> SpaceSpec:
+    """The space of `kind` whose derived widths are the given ones (width multiplier found by
+    search). `head_widths`: the head convs' widths (None where unknown); for MobileNetV3 they may
+    be given as `final_expand` and `last` instead."""
+    info = get_kind(kind)
+    if head_widths is None:
+        head_widths = [final_expand, last] if len(info.head) == 2 else [last]
+    candidates = sorted({round(0.05 * i, 2) for i in range(4, 61)} | set(info.known_widths))
     for wm in candidates:
-        if make_divisible(BASE_STAGE_WIDTH[0] * wm) != first_width:
+        if make_divisible(info.base_first_conv * wm) != first_width:
             continue
-        spec = SpaceSpec(width_mult=wm, n_classes=n_classes, in_channels=in_channels)
+        spec = SpaceSpec(width_mult=wm, n_classes=n_classes, in_channels=in_channels, kind=kind)
         if list(spec.stage_widths) != list(stage_widths):
             continue
-        if final_expand is not None and spec.final_expand_width != final_expand:
-            continue
-        if last is not None and spec.last_channel != last:
+        if any(w is not None and w != got for w, got in zip(head_widths, spec.head_widths)):
             continue
         return spec
     raise FormatError(
-        f"channel widths (first {first_width}, stages {stage_widths}, last {last}) match no OFA MobileNetV3 "
-        "width multiplier between 0.2 and 3.0"
+        f"channel widths (first {first_width}, stages {stage_widths}, last {last if last is not None else head_widths[-1]}) "
+        f"match no {info.title} width multiplier between 0.2 and 3.0"
     )
 
 
 def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subnet:
-    """Read an official `net.config` (legacy `MobileInvertedResidualBlock` or current `ResidualBlock`).
+    """Read an official `net.config` (legacy `MobileInvertedResidualBlock` or current `ResidualBlock`)
+    of any registered kind (`MobileNetV3`, `ProxylessNASNets`).
 
     The space is inferred from the channel widths, then every layer's in/out channels are checked
     against it: a file whose blocks do not chain would otherwise be read as some other subnet."""
-    if cfg.get("name") != "MobileNetV3":
-        raise FormatError(
-            f"net.config describes a {cfg.get('name')!r} network; only OFA 'MobileNetV3' subnets are supported"
-        )
+    kind = kind_of_net(cfg.get("name")) if isinstance(cfg.get("name"), str) else None
+    if kind is None:
+        known = ", ".join(repr(k.net_name) for k in kinds())
+        raise FormatError(f"net.config describes a {cfg.get('name')!r} network; supported: {known} (OFA subnets)")
     try:
-        return _from_net_config(cfg, image_size)
+        return _from_net_config(cfg, image_size, kind.name)
     except OfaDeployError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
@@ -156,12 +185,12 @@ def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subne
         raise FormatError(f"net.config has a {what}; is it an official OFA net.config?") from None
 
 
-def _from_net_config(cfg: dict[str, Any], image_size: int | None) -> Subnet:
+def _from_net_config(cfg: dict[str, Any], image_size: int | None, kind: str) -> Subnet:
     blocks = [_block_conv(b) for b in cfg["blocks"]]
     first = cfg["first_conv"]
     n_classes = int(cfg["classifier"]["out_features"])
-    final_expand = int(cfg["final_expand_layer"]["out_channels"])
-    last = int(cfg["feature_mix_layer"]["out_channels"])
+    info = get_kind(kind)
+    head_widths = [int(cfg[h.name]["out_channels"]) for h in info.head]
     if len(blocks) < 2:
         raise FormatError("net.config has no elastic blocks")
     stage_widths: list[int] = []
@@ -178,13 +207,15 @@ def _from_net_config(cfg: dict[str, Any], image_size: int | None) -> Subnet:
         depths[-1] += 1
         ks[-1].append(int(conv["kernel_size"]))
         es[-1].append(_expand_ratio(conv))
-    spec = infer_space(int(first["out_channels"]), stage_widths, final_expand, last, n_classes,
-                       int(first.get("in_channels", 3)))
-    md = spec.max_depth
-    if any(d > md for d in depths):
-        raise FormatError(f"net.config has a stage with {max(depths)} blocks; the space allows at most {md}")
-    flat_ks = [k for stage in ks for k in stage + [spec.ks_list[0]] * (md - len(stage))]
-    flat_e = [e for stage in es for e in stage + [spec.expand_list[0]] * (md - len(stage))]
+    spec = infer_space(int(first["out_channels"]), stage_widths, None, None, n_classes,
+                       int(first.get("in_channels", 3)), kind=kind, head_widths=head_widths)
+    for s, d in enumerate(depths):
+        if d > spec.stage_max_depths[s]:
+            raise FormatError(f"net.config stage {s + 1} has {d} blocks; the space allows at most "
+                              f"{spec.stage_max_depths[s]}")
+    flat_ks = [k for s, stage in enumerate(ks) for k in stage + [spec.ks_list[0]] * (spec.stage_max_depths[s] - len(stage))]
+    flat_e = [e for s, stage in enumerate(es)
+              for e in stage + [spec.expand_list[0]] * (spec.stage_max_depths[s] - len(stage))]
     arch = Arch(tuple(flat_ks), tuple(flat_e), tuple(depths),
                 image_size if image_size is not None else spec.resolutions[-1])
     try:
@@ -208,17 +239,15 @@ def _check_channels(spec: SpaceSpec, arch: Arch, cfg: dict[str, Any], convs: lis
     for n, (b, conv) in enumerate(zip(arch.blocks(spec), convs[1:]), start=1):
         expected.append((f"blocks[{n}]", conv.get("in_channels"), b["in_channels"], "in_channels"))
         expected.append((f"blocks[{n}]", conv.get("out_channels"), b["out_channels"], "out_channels"))
-    expected += [
-        ("final_expand_layer", cfg["final_expand_layer"].get("in_channels"), spec.stage_widths[-1], "in_channels"),
-        ("feature_mix_layer", cfg["feature_mix_layer"].get("in_channels"), spec.final_expand_width, "in_channels"),
-        ("classifier", cfg["classifier"].get("in_features"), spec.last_channel, "in_features"),
-    ]
+    for h, cin, _ in spec.head_layers():
+        expected.append((h.name, cfg[h.name].get("in_channels"), cin, "in_channels"))
+    expected.append(("classifier", cfg["classifier"].get("in_features"), spec.last_channel, "in_features"))
     for where, got, want, name in expected:
         if got is None:  # absent: nothing to contradict
             continue
         value = got[0] if isinstance(got, list) and len(got) == 1 else got
         if isinstance(value, bool) or not isinstance(value, int) or value != want:
-            raise FormatError(f"net.config {where}: {name} {got!r}, expected {want} (the OFA MobileNetV3 "
+            raise FormatError(f"net.config {where}: {name} {got!r}, expected {want} (the {spec.kind_info.title} "
                               f"w{spec.width_mult:g} space its other widths imply); its layers do not chain")
 
 
@@ -249,6 +278,9 @@ def _check_mid_channels(spec: SpaceSpec, arch: Arch, convs: list[dict[str, Any]]
 # ---- MMRazor subnet YAML -----------------------------------------------------------------
 def to_mmrazor(sub: Subnet) -> dict[str, Any]:
     spec, arch = sub.spec, sub.arch
+    if not spec.kind_info.has_mmrazor:
+        raise FormatError(f"MMRazor has no subnet format for {spec.kind_info.title}; choose json, yaml, official "
+                          "or net-config")
     md = spec.max_depth
     out: dict[str, Any] = {
         "backbone.first_channels": {"chosen": spec.first_conv_width},
@@ -312,7 +344,7 @@ def parse_subnet(data: Any, image_size: int | None = None, spec: SpaceSpec | Non
         raise FormatError("a subnet file must hold a mapping (JSON object / YAML dict)")
     if data.get("format") == OUR_FORMAT:
         return from_ours(data)
-    if data.get("name") in ("MobileNetV3", "ProxylessNASNets") or "blocks" in data:
+    if (isinstance(data.get("name"), str) and kind_of_net(data["name"]) is not None) or "blocks" in data:
         return from_net_config(data, image_size)
     if any(str(k).startswith("backbone.") for k in data):
         return from_mmrazor(data)
@@ -357,7 +389,7 @@ def load_subnet(path: str | os.PathLike, image_size: int | None = None,
     if p.is_dir():
         p = p / "net.config"
     data = read_structured(p)
-    if image_size is None and isinstance(data, dict) and data.get("name") == "MobileNetV3":
+    if image_size is None and isinstance(data, dict) and "blocks" in data:
         run_cfg = p.parent / "run.config"
         if run_cfg.exists():
             rc = read_structured(run_cfg)

@@ -1,30 +1,36 @@
-"""The OFA MobileNetV3 search space (Cai et al., "Once for All", ICLR 2020).
+"""The OFA search spaces (Cai et al., "Once for All", ICLR 2020) as data: `SpaceSpec`.
 
-`SpaceSpec` is the one source of truth for the space: every channel width, stride, activation
+`SpaceSpec` is the one source of truth for a space: every channel width, stride, activation
 and squeeze-and-excitation flag is derived here, once, with `make_divisible`, exactly as the
-official `OFAMobileNetV3` constructor derives them. The supernet, the block keys of latency
-tables, the closed-form costs and the exporters all read these fields instead of recomputing.
+official constructors (`OFAMobileNetV3`, `OFAProxylessNASNets`) derive them, from the declaration
+of the space's kind (`kinds.SpaceKind`). The supernet, the block keys of latency tables, the
+closed-form costs and the exporters all read these fields instead of recomputing.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
+
 from ..errors import SpaceError
+from .kinds import OFA_MBV3, HeadConv, SpaceKind, get_kind
 
 CHANNEL_DIVISIBLE = 8
 SE_REDUCTION = 4
 
 # Official MobileNetV3 base widths: first conv, first block, 5 elastic stages, final expand, last.
-BASE_STAGE_WIDTH = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
-STAGE_STRIDES = (2, 2, 2, 1, 2)
-STAGE_ACTS = ("relu", "relu", "h_swish", "h_swish", "h_swish")
-STAGE_SE = (False, True, False, True, True)
-FIRST_BLOCK_ACT = "relu"
+BASE_STAGE_WIDTH = (OFA_MBV3.base_first_conv, OFA_MBV3.base_first_block, *OFA_MBV3.base_stage_widths,
+                    *(h.base_width for h in OFA_MBV3.head))
+STAGE_STRIDES = OFA_MBV3.stage_strides
+STAGE_ACTS = OFA_MBV3.stage_acts
+STAGE_SE = OFA_MBV3.stage_se
+FIRST_BLOCK_ACT = OFA_MBV3.first_block_act
 OFFICIAL_RESOLUTIONS = tuple(range(128, 225, 4))
 
 
@@ -55,7 +61,9 @@ def conv_out_size(size: int, stride: int) -> int:
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """An OFA MobileNetV3 search space: choice lists, resolutions and the derived layer shapes."""
+    """An OFA search space: its kind (structure, `kinds.SpaceKind`), choice lists, resolutions and
+    the derived layer shapes. Slot `i` of the flat kernel / expand gene arrays is block
+    `stage_offsets[s] + j` (`slot(s, j)`); a stage has `stage_max_depths[s]` slots."""
 
     width_mult: float = 1.0
     ks_list: tuple[int, ...] = (3, 5, 7)
@@ -64,14 +72,16 @@ class SpaceSpec:
     resolutions: tuple[int, ...] = OFFICIAL_RESOLUTIONS
     n_classes: int = 1000
     in_channels: int = 3
+    kind: str = "ofa_mbv3"
     # Derived fields (filled in __post_init__); not arguments.
     first_conv_width: int = field(init=False)
     first_block_width: int = field(init=False)
     stage_widths: tuple[int, ...] = field(init=False)
-    final_expand_width: int = field(init=False)
+    head_widths: tuple[int, ...] = field(init=False)
     last_channel: int = field(init=False)
 
     def __post_init__(self) -> None:
+        info = get_kind(self.kind)
         for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
             values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
@@ -90,38 +100,127 @@ class SpaceSpec:
         if self.n_classes < 1 or self.in_channels < 1:
             raise SpaceError(f"n_classes and in_channels must be at least 1, got {self.n_classes} and "
                              f"{self.in_channels}")
-        widths = [make_divisible(b * self.width_mult) for b in BASE_STAGE_WIDTH[:-2]]
-        object.__setattr__(self, "first_conv_width", widths[0])
-        object.__setattr__(self, "first_block_width", widths[1])
-        object.__setattr__(self, "stage_widths", tuple(widths[2:]))
-        object.__setattr__(self, "final_expand_width", make_divisible(BASE_STAGE_WIDTH[-2] * self.width_mult))
-        object.__setattr__(self, "last_channel", make_divisible(BASE_STAGE_WIDTH[-1] * self.width_mult))
+        w = self.width_mult
+        object.__setattr__(self, "first_conv_width", make_divisible(info.base_first_conv * w))
+        object.__setattr__(self, "first_block_width", make_divisible(info.base_first_block * w))
+        object.__setattr__(self, "stage_widths", tuple(make_divisible(b * w) for b in info.base_stage_widths))
+        object.__setattr__(self, "head_widths", tuple(make_divisible(h.base_width * w) for h in info.head))
+        object.__setattr__(self, "last_channel", self.head_widths[-1])
 
     # ---- structure ------------------------------------------------------------------------
     @property
+    def kind_info(self) -> SpaceKind:
+        """The kind's declared structure (widths, strides, activations, head, key formats)."""
+        return get_kind(self.kind)
+
+    @property
     def n_stages(self) -> int:
-        return len(STAGE_STRIDES)
+        return self.kind_info.n_stages
 
     @property
     def max_depth(self) -> int:
+        """The largest elastic depth (slots per elastic stage)."""
         return self.depth_list[-1]
+
+    @cached_property
+    def stage_depth_choices(self) -> tuple[tuple[int, ...], ...]:
+        """Depths each stage may take: the space's `depth_list`, or the kind's fixed depth."""
+        return tuple(self.depth_list if f is None else (int(f),) for f in self.kind_info.fixed_depths)
+
+    @cached_property
+    def stage_max_depths(self) -> tuple[int, ...]:
+        return tuple(c[-1] for c in self.stage_depth_choices)
+
+    @cached_property
+    def stage_offsets(self) -> tuple[int, ...]:
+        """Slot index of each stage's first block."""
+        out, i = [], 0
+        for m in self.stage_max_depths:
+            out.append(i)
+            i += m
+        return tuple(out)
 
     @property
     def n_blocks(self) -> int:
-        """Elastic block slots (20 for the official space): n_stages * max_depth."""
-        return self.n_stages * self.max_depth
+        """Elastic block slots (20 for OFA MobileNetV3, 21 for OFA ProxylessNAS)."""
+        return sum(self.stage_max_depths)
+
+    def slot(self, stage: int, j: int) -> int:
+        """Flat gene index of block `j` of stage `stage`."""
+        return self.stage_offsets[stage] + j
+
+    def slots(self) -> Iterator[tuple[int, int, int]]:
+        """(slot, stage, index in stage) of every block slot, in order."""
+        for s, m in enumerate(self.stage_max_depths):
+            for j in range(m):
+                yield self.stage_offsets[s] + j, s, j
+
+    @cached_property
+    def slot_stage(self) -> np.ndarray:
+        """(n_blocks,) stage of each slot."""
+        return np.repeat(np.arange(self.n_stages), self.stage_max_depths)
+
+    @cached_property
+    def slot_pos(self) -> np.ndarray:
+        """(n_blocks,) index of each slot inside its stage."""
+        return np.concatenate([np.arange(m) for m in self.stage_max_depths])
+
+    @cached_property
+    def depth_table(self) -> np.ndarray:
+        """(n_stages, max choices) depth of each (stage, choice index); short rows repeat their last value."""
+        width = max(len(c) for c in self.stage_depth_choices)
+        return np.array([list(c) + [c[-1]] * (width - len(c)) for c in self.stage_depth_choices], dtype=np.int64)
+
+    @cached_property
+    def n_depth_choices(self) -> np.ndarray:
+        """(n_stages,) number of depth choices of each stage (1 for a fixed stage)."""
+        return np.array([len(c) for c in self.stage_depth_choices], dtype=np.int64)
+
+    def depths_valid(self, d: np.ndarray) -> np.ndarray:
+        """(N,) True where every stage depth of `d` (N, n_stages) is one of its stage's choices."""
+        d = np.asarray(d)
+        top = max(self.stage_max_depths)
+        ok = np.zeros((self.n_stages, top + 2), dtype=bool)
+        for s, c in enumerate(self.stage_depth_choices):
+            ok[s, list(c)] = True
+        return ok[np.arange(self.n_stages)[None, :], np.clip(d, 0, top + 1)].all(axis=1)
+
+    def stage_depths(self, values: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+        """Per-stage depths with each fixed stage set to its depth (for samplers that draw from
+        `depth_list` for every stage, as upstream's `sample_active_subnet` does)."""
+        return tuple(int(v) if f is None else int(f) for v, f in zip(values, self.kind_info.fixed_depths))
 
     @property
     def stage_strides(self) -> tuple[int, ...]:
-        return STAGE_STRIDES
+        return self.kind_info.stage_strides
 
     @property
     def stage_acts(self) -> tuple[str, ...]:
-        return STAGE_ACTS
+        return self.kind_info.stage_acts
 
     @property
     def stage_se(self) -> tuple[bool, ...]:
-        return STAGE_SE
+        return self.kind_info.stage_se
+
+    @property
+    def final_expand_width(self) -> int | None:
+        """Width of MobileNetV3's final expand conv (None for kinds without one)."""
+        for h, w in zip(self.kind_info.head, self.head_widths):
+            if h.name == "final_expand_layer":
+                return w
+        return None
+
+    def head_layers(self) -> tuple[tuple[HeadConv, int, int], ...]:
+        """(declaration, in width, out width) of each head conv, in order."""
+        out, cin = [], self.stage_widths[-1]
+        for h, w in zip(self.kind_info.head, self.head_widths):
+            out.append((h, cin, w))
+            cin = w
+        return tuple(out)
+
+    @property
+    def first_block_shortcut(self) -> bool:
+        return self.kind_info.first_block_shortcut and self.first_conv_width == self.first_block_width
 
     @cached_property
     def stage_in_widths(self) -> tuple[int, ...]:
@@ -141,11 +240,7 @@ class SpaceSpec:
     @cached_property
     def max_middle_widths(self) -> tuple[int, ...]:
         """Middle width of every block slot at the largest expand ratio (supernet tensor sizes)."""
-        return tuple(
-            middle_channels(self.block_in_width(s, j), max(self.expand_list))
-            for s in range(self.n_stages)
-            for j in range(self.max_depth)
-        )
+        return tuple(middle_channels(self.block_in_width(s, j), max(self.expand_list)) for _, s, j in self.slots())
 
     def resolution_sides(self, r: int) -> dict[str, int]:
         """Feature-map sides at a resolution: after the stem, and after each stage."""
@@ -159,7 +254,7 @@ class SpaceSpec:
     # ---- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": "ofa_mbv3",
+            "kind": self.kind,
             "width_mult": self.width_mult,
             "ks_list": list(self.ks_list),
             "expand_list": list(self.expand_list),
@@ -174,13 +269,14 @@ class SpaceSpec:
         if not isinstance(d, dict):
             raise SpaceError(f"a space must be a mapping, got {type(d).__name__}")
         kind = d.get("kind", "ofa_mbv3")
-        if kind != "ofa_mbv3":
-            raise SpaceError(f"unknown space kind {kind!r}: only 'ofa_mbv3' (OFA MobileNetV3) is supported")
+        if not isinstance(kind, str):
+            raise SpaceError(f"space kind must be a name, got {kind!r}")
+        get_kind(kind)  # unknown kinds fail here, naming the known ones
         known = {"width_mult", "ks_list", "expand_list", "depth_list", "resolutions", "n_classes", "in_channels"}
         extra = set(d) - known - {"kind"}
         if extra:
             raise SpaceError(f"unknown space field(s) {sorted(extra)}; known: {sorted(known)}")
-        args: dict[str, Any] = {}
+        args: dict[str, Any] = {"kind": kind}
         for k in known & set(d):
             v = d[k]
             args[k] = tuple(v) if isinstance(v, (list, tuple)) else v
@@ -193,7 +289,7 @@ class SpaceSpec:
 
     def describe(self) -> str:
         return (
-            f"OFA-MobileNetV3 w{self.width_mult:g}, k{list(self.ks_list)} e{list(self.expand_list)} "
+            f"{self.kind_info.title} w{self.width_mult:g}, k{list(self.ks_list)} e{list(self.expand_list)} "
             f"d{list(self.depth_list)}, r {_range_text(self.resolutions)}, {self.n_classes} classes"
         )
 
@@ -213,6 +309,8 @@ def _range_text(values: tuple[int, ...]) -> str:
     return ",".join(str(v) for v in values)
 
 
-def official_space(width_mult: float = 1.2, n_classes: int = 1000) -> SpaceSpec:
-    """The space of the released OFA MobileNetV3 supernets (w1.0 and w1.2, ImageNet)."""
-    return SpaceSpec(width_mult=width_mult, n_classes=n_classes)
+def official_space(width_mult: float | None = None, n_classes: int = 1000, kind: str = "ofa_mbv3") -> SpaceSpec:
+    """The space of a released OFA supernet (MobileNetV3 w1.0 / w1.2, ProxylessNAS w1.3; ImageNet);
+    `width_mult` defaults to the kind's released one."""
+    w = get_kind(kind).default_width if width_mult is None else width_mult
+    return SpaceSpec(width_mult=w, n_classes=n_classes, kind=kind)

@@ -109,7 +109,7 @@ def sample_arch(phase: Phase, recipe: Recipe, rng: np.random.Generator, r: int) 
     spec = recipe.space
     nb, ns = spec.n_blocks, spec.n_stages
     return Arch(tuple(int(v) for v in rng.choice(phase.ks, nb)), tuple(int(v) for v in rng.choice(phase.expand, nb)),
-                tuple(int(v) for v in rng.choice(phase.depth, ns)), r)
+                spec.stage_depths(tuple(int(v) for v in rng.choice(phase.depth, ns))), r)
 
 
 def lr_at(phase: Phase, step: int, total: int) -> float:
@@ -142,7 +142,7 @@ def report_archs(recipe: Recipe) -> dict[str, Arch]:
 def phase_arch(phase: Phase, spec: SpaceSpec, pick: Callable[[list[int]], int], r: int) -> Arch:
     """The subnet taking `pick` (max, min, ...) of the phase's kernel sizes, expands and depths everywhere."""
     return Arch((pick(phase.ks),) * spec.n_blocks, (pick(phase.expand),) * spec.n_blocks,
-                (pick(phase.depth),) * spec.n_stages, r)
+                spec.stage_depths((pick(phase.depth),) * spec.n_stages), r)
 
 
 def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
