@@ -15,7 +15,12 @@ from rich.table import Table
 from ofa_deploy.nn import OFAMobileNetV3
 from ofa_deploy.nn.resnet50 import OFAResNet50
 from ofa_deploy.space import SpaceSpec, cost_model, largest_arch, sample_archs
-from ofa_deploy.space.resnet50 import ResNet50Spec, largest_resnet_arch, resnet_cost_model, sample_resnet_archs
+from ofa_deploy.space.resnet50 import (
+    ResNet50Spec,
+    largest_resnet_arch,
+    resnet_cost_model,
+    sample_resnet_archs,
+)
 
 
 def best_of(fn, repeats: int = 5) -> float:

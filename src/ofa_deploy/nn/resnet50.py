@@ -27,9 +27,9 @@ from ..space.resnet50 import (
     BASE_DEPTH_LIST,
     KIND,
     STAGE_STRIDES,
-    STEM_WIDTH,
     ResNet50Spec,
     ResNetArch,
+    infer_resnet_spec_from_state,
     largest_resnet_arch,
 )
 from ..space.spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
@@ -373,51 +373,6 @@ def normalise_resnet_keys(state: dict[str, Any], own: set[str]) -> dict[str, Any
     return {_static_to_dynamic(k.removeprefix("module."), own): v for k, v in state.items()}
 
 
-def looks_like_resnet50(state: dict[str, Any]) -> bool:
-    """True for an OFA ResNet50 state dict of either key style."""
-    keys = {k.removeprefix("module.") for k in state}
-    return any(k.startswith("input_stem.0.") for k in keys) and any(".conv1." in k for k in keys)
-
-
-def infer_resnet_spec_from_state(state: dict[str, Any]) -> ResNet50Spec:
-    """The space of an official OFA ResNet50 checkpoint, from its tensor shapes: classes, input
-    channels, the number of block slots (hence the depth list) and the stage widths at width 1.0
-    (the official expand and width-multiplier lists are assumed; the strict load checks them)."""
-    s = {k.removeprefix("module."): v for k, v in state.items()}
-
-    def shape(dynamic: str) -> tuple[int, ...]:
-        for k in (dynamic, dynamic.replace("conv.conv.weight", "conv.weight"), dynamic.replace(
-                ".linear.linear.", ".linear.")):
-            if k in s:
-                return tuple(s[k].shape)
-        raise KeyError(dynamic)
-
-    try:
-        n_classes, _ = shape("classifier.linear.linear.weight")
-        stem0 = shape("input_stem.0.conv.conv.weight")
-        n_blocks = 1 + max(int(k.split(".")[1]) for k in s if k.startswith("blocks."))
-        extra, rem = divmod(n_blocks - sum(BASE_DEPTH_LIST), len(BASE_DEPTH_LIST))
-        if rem or extra < 0:
-            raise CheckpointError(f"checkpoint has {n_blocks} blocks; an OFA ResNet50 has "
-                                  f"{sum(BASE_DEPTH_LIST)} + 4 * max depth")
-        starts, i = [], 0
-        for b in BASE_DEPTH_LIST:
-            starts.append(i)
-            i += b + extra
-        widths = tuple(shape(f"blocks.{j}.conv3.conv.conv.weight")[0] for j in starts)
-        stem_w = shape("input_stem.2.conv.conv.weight")[0]
-    except (KeyError, ValueError, IndexError, AttributeError) as e:
-        raise CheckpointError(f"checkpoint is not an OFA ResNet50 supernet (missing or malformed {e})") from None
-    if stem_w != make_divisible(STEM_WIDTH):
-        raise CheckpointError(f"checkpoint stem width {stem_w} is not OFA ResNet50's {STEM_WIDTH} at width 1.0")
-    depth_list = tuple(d for d in (0, 1, 2) if d <= extra) if extra <= 2 else tuple(range(extra + 1))
-    try:
-        return ResNet50Spec(depth_list=depth_list, stage_base_widths=widths, n_classes=int(n_classes),
-                            in_channels=int(stem0[1]))
-    except SpaceError as e:
-        raise CheckpointError(f"checkpoint shapes do not make an OFA ResNet50 space: {e}") from None
-
-
 def load_resnet_weights(model: OFAResNet50, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Strict load (either key style) with a readable report of what does not fit."""
     own = model.state_dict()
@@ -478,7 +433,6 @@ __all__ = [
     "infer_resnet_spec_from_state",
     "load_resnet_supernet",
     "load_resnet_weights",
-    "looks_like_resnet50",
     "normalise_resnet_keys",
     "save_resnet_supernet",
 ]

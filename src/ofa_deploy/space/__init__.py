@@ -6,8 +6,10 @@ Imports numpy and yaml only (no torch): the search and latency code build on it.
 from .arch import Arch, largest_arch, middle_arch, middle_choice, smallest_arch
 from .costs import CostModel, arch_costs, cost_model
 from .encoding import ArchBatch, active_mask, sample_archs, value_index
-from .kinds import OFA_MBV3, OFA_PROXYLESS, HeadConv, SpaceKind, get_kind, kind_of_net, kinds, register_kind
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
+from .kinds import OFA_MBV3, OFA_PROXYLESS, HeadConv, SpaceKind, get_kind, kind_of_net, kinds, register_kind
+from .resnet50 import RESNET50_KIND, ResNet50Spec, ResNetArch
+from .resnet50 import register as _register_resnet50
 from .resolutions import parse_resolutions
 from .spec import (
     CHANNEL_DIVISIBLE,
@@ -20,21 +22,22 @@ from .spec import (
     se_channels,
 )
 
+_register_resnet50()  # the ResNet50 kind lives in its own module (its own spec and arch classes)
+
 __all__ = [
     "CHANNEL_DIVISIBLE",
     "FORMATS",
     "OFA_MBV3",
     "OFA_PROXYLESS",
-    "HeadConv",
-    "SpaceKind",
-    "get_kind",
-    "kind_of_net",
-    "kinds",
-    "register_kind",
     "OFFICIAL_RESOLUTIONS",
+    "RESNET50_KIND",
     "Arch",
     "ArchBatch",
     "CostModel",
+    "HeadConv",
+    "ResNet50Spec",
+    "ResNetArch",
+    "SpaceKind",
     "SpaceSpec",
     "Subnet",
     "active_mask",
@@ -42,6 +45,9 @@ __all__ = [
     "conv_out_size",
     "cost_model",
     "dump_subnet",
+    "get_kind",
+    "kind_of_net",
+    "kinds",
     "largest_arch",
     "load_subnet",
     "make_divisible",
@@ -51,6 +57,7 @@ __all__ = [
     "official_space",
     "parse_resolutions",
     "parse_subnet",
+    "register_kind",
     "sample_archs",
     "save_subnet",
     "se_channels",

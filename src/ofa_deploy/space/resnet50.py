@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError, SpaceError
+from ..errors import CheckpointError, FormatError, SpaceError
 from .spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
 
 KIND = "ofa_resnet50"
@@ -118,6 +118,10 @@ class ResNet50Spec:
     @property
     def kind(self) -> str:
         return KIND
+
+    @property
+    def kind_info(self) -> ResNet50Kind:
+        return RESNET50_KIND
 
     @property
     def n_stages(self) -> int:
@@ -713,6 +717,47 @@ def resnet_arch_costs(spec: ResNet50Spec, arch: ResNetArch) -> tuple[int, int]:
     return int(p[0]), int(m[0])
 
 
+# ---- checkpoints (shapes only: no torch) -----------------------------------------------------
+def infer_resnet_spec_from_state(state: dict[str, Any]) -> ResNet50Spec:
+    """The space of an official OFA ResNet50 checkpoint, from its tensor shapes: classes, input
+    channels, the number of block slots (hence the depth list) and the stage widths at width 1.0
+    (the official expand and width-multiplier lists are assumed; the strict load checks them)."""
+    s = {k.removeprefix("module."): v for k, v in state.items()}
+
+    def shape(dynamic: str) -> tuple[int, ...]:
+        for k in (dynamic, dynamic.replace("conv.conv.weight", "conv.weight"), dynamic.replace(
+                ".linear.linear.", ".linear.")):
+            if k in s:
+                return tuple(s[k].shape)
+        raise KeyError(dynamic)
+
+    try:
+        n_classes, _ = shape("classifier.linear.linear.weight")
+        stem0 = shape("input_stem.0.conv.conv.weight")
+        n_blocks = 1 + max(int(k.split(".")[1]) for k in s if k.startswith("blocks."))
+        extra, rem = divmod(n_blocks - sum(BASE_DEPTH_LIST), len(BASE_DEPTH_LIST))
+        if rem or extra < 0:
+            raise CheckpointError(f"checkpoint has {n_blocks} blocks; an OFA ResNet50 has "
+                                  f"{sum(BASE_DEPTH_LIST)} + 4 * max depth")
+        starts, i = [], 0
+        for b in BASE_DEPTH_LIST:
+            starts.append(i)
+            i += b + extra
+        widths = tuple(shape(f"blocks.{j}.conv3.conv.conv.weight")[0] for j in starts)
+        stem_w = shape("input_stem.2.conv.conv.weight")[0]
+    except (KeyError, ValueError, IndexError, AttributeError) as e:
+        raise CheckpointError(f"checkpoint is not an OFA ResNet50 supernet (missing or malformed {e})") from None
+    if stem_w != make_divisible(STEM_WIDTH):
+        raise CheckpointError(f"checkpoint stem width {stem_w} is not OFA ResNet50's {STEM_WIDTH} at width 1.0")
+    depth_list = tuple(d for d in (0, 1, 2) if d <= extra) if extra <= 2 else tuple(range(extra + 1))
+    try:
+        return ResNet50Spec(depth_list=depth_list, stage_base_widths=widths, n_classes=int(n_classes),
+                            in_channels=int(stem0[1]))
+    except SpaceError as e:
+        raise CheckpointError(f"checkpoint shapes do not make an OFA ResNet50 space: {e}") from None
+
+
+
 # ---- accuracy-predictor encoding -------------------------------------------------------------
 class ResNetEncoder:
     """Upstream `ResNetArchEncoder.arch2feature`, vectorised: one-hots of the resolution, of the
@@ -750,20 +795,125 @@ class ResNetEncoder:
         return feat
 
 
+# ---- the registered kind ---------------------------------------------------------------------
+class ResNet50Kind:
+    """The `ofa_resnet50` entry of the registry of kinds (`space.kinds`).
+
+    The registry's MobileNet-family `SpaceKind` describes a stem conv, MBConv stages and 1x1 head
+    convs as data; ResNet50 is not built from those parts, so it registers this object instead:
+    the attributes the registry looks up (`name`, `title`, `net_name`, `module_names`,
+    `tag_prefix`) plus the conversions the generic readers hand over to a kind that is not of the
+    MobileNet family (`spec_from_dict`, `arch_from_dict`, net.config and arch dict in and out, the
+    space of a checkpoint, costs, the supernet). Those readers test
+    `isinstance(kind, SpaceKind)`, never the kind's name.
+    """
+
+    name = KIND
+    title = "OFA-ResNet50"
+    net_name = "ResNets"
+    tag_prefix = "resnet50"
+    module_names = frozenset({"input_stem", "blocks", "classifier"})
+    arch_keys = frozenset({"d", "e", "w"})
+    has_mmrazor = False  # MMRazor publishes no ResNet50 subnet files
+
+    def __repr__(self) -> str:
+        return f"ResNet50Kind({self.name!r})"
+
+    def official_space(self, n_classes: int = 1000) -> ResNet50Spec:
+        return official_resnet50_space(n_classes)
+
+    def spec_from_dict(self, d: dict[str, Any]) -> ResNet50Spec:
+        return ResNet50Spec.from_dict(d)
+
+    def arch_from_dict(self, d: dict[str, Any]) -> ResNetArch:
+        return ResNetArch.from_dict(d)
+
+    def is_arch_dict(self, d: dict[str, Any]) -> bool:
+        """An official ResNet50 arch dict: `d`, `e`, `w` (and no MobileNet `ks`)."""
+        return self.arch_keys <= set(d) and "ks" not in d
+
+    def to_official_arch(self, arch: ResNetArch) -> dict[str, Any]:
+        return arch.to_official()
+
+    def read_net_config(self, cfg: dict[str, Any], image_size: int | None = None,
+                        spec: ResNet50Spec | None = None) -> tuple[ResNet50Spec, ResNetArch]:
+        return from_net_config(cfg, spec, image_size)
+
+    def write_net_config(self, spec: ResNet50Spec, arch: ResNetArch, dropout_rate: float = 0) -> dict[str, Any]:
+        return to_net_config(spec, arch, dropout_rate)
+
+    def infer_spec(self, state: dict[str, Any]) -> ResNet50Spec:
+        return infer_resnet_spec_from_state(state)
+
+    def arch_costs(self, spec: ResNet50Spec, arch: ResNetArch) -> tuple[int, int]:
+        return resnet_arch_costs(spec, arch)
+
+    def summary_stages(self, spec: ResNet50Spec, arch: ResNetArch) -> list[dict[str, Any]]:
+        """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
+        return resnet_stage_summary(spec, arch)
+
+    def load_supernet(self, path: Any, spec: ResNet50Spec | None = None) -> Any:
+        from ..nn.resnet50 import load_resnet_supernet  # torch: only when a supernet is built
+
+        return load_resnet_supernet(path, spec)
+
+
+RESNET50_KIND = ResNet50Kind()
+
+
+def resnet_stage_summary(spec: ResNet50Spec, arch: ResNetArch) -> list[dict[str, Any]]:
+    """Params and MACs of each stage's blocks (stem and classifier excluded), for reports."""
+    arch = arch.validate(spec, check_resolution=False)
+    sides = spec.resolution_sides(arch.r)
+    rows = []
+    side = sides["pool"]
+    for s, depth in enumerate(arch.d[1:]):
+        params = macs = 0
+        expands = []
+        for b in (b for b in arch.blocks(spec) if b["stage"] == s):
+            out = (side - 1) // b["stride"] + 1
+            cin, cout, mid = b["in_channels"], b["out_channels"], b["mid_channels"]
+            params += cin * mid + 9 * mid * mid + mid * cout + 4 * mid + 2 * cout
+            macs += cin * mid * side * side + (9 * mid * mid + mid * cout) * out * out
+            if b["downsample"]:
+                params += cin * cout + 2 * cout
+                macs += cin * cout * out * out
+            expands.append(b["expand_ratio"])
+            side = out
+        rows.append({"stage": s + 1, "width": spec.stage_widths[s][arch.w[2 + s]], "depth": spec.stage_depth(s, depth),
+                     "kernels": [KERNEL_SIZE] * len(expands), "expands": expands, "stride": STAGE_STRIDES[s],
+                     "se": False, "act": ACT, "params": params, "macs": macs})
+    return rows
+
+
+def register() -> None:
+    """Add `ofa_resnet50` to the registry of kinds (idempotent; done when `ofa_deploy.space` loads)."""
+    from .kinds import get_kind, register_kind
+
+    try:
+        get_kind(KIND)
+    except SpaceError:
+        register_kind(RESNET50_KIND)  # type: ignore[arg-type]  (a kind of its own family, see the class)
+
+
 __all__ = [
     "BASE_DEPTH_LIST",
     "KIND",
+    "RESNET50_KIND",
     "STAGE_WIDTH_LIST",
     "ResNet50CostModel",
+    "ResNet50Kind",
     "ResNet50Spec",
     "ResNetArch",
     "ResNetBatch",
     "ResNetEncoder",
     "from_net_config",
+    "infer_resnet_spec_from_state",
     "largest_resnet_arch",
     "official_resnet50_space",
     "resnet_arch_costs",
     "resnet_cost_model",
+    "resnet_stage_summary",
     "sample_resnet_archs",
     "smallest_resnet_arch",
     "to_net_config",
