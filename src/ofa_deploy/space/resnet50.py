@@ -645,6 +645,11 @@ class ResNet50CostModel:
         self._out_gene = 2 + self._slot_stage
         self._macs_cache: dict[int, np.ndarray] = {}
 
+    def block_index(self, batch: ResNetBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Validate the batch; return (N, n_blocks) indices into the flattened (slot, input width,
+        output width, expand) tables (inactive slots: the trailing zero) and the stem-skip flags."""
+        return self._flat_index(batch)
+
     def _flat_index(self, batch: ResNetBatch) -> tuple[np.ndarray, np.ndarray]:
         mask, eidx = batch.check(self.spec)
         _, nw, _, ne = self._shape
