@@ -155,6 +155,10 @@ class ResNetLatencyModel:
         return out
 
 
+def batch_of(archs: list[ResNetArch]) -> ResNetBatch:
+    return ResNetBatch.from_archs(archs)
+
+
 def _mid(cout: int, e: float) -> int:
     from ..space.spec import middle_channels
 
@@ -178,6 +182,7 @@ def iter_resnet_layers(sub, spec: ResNet50Spec, arch: ResNetArch) -> Iterator[tu
 
 __all__ = [
     "ResNetLatencyModel",
+    "batch_of",
     "covering_resnet_archs",
     "iter_resnet_layers",
     "resnet_arch_keys",

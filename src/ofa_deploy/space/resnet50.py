@@ -408,6 +408,15 @@ def largest_resnet_arch(spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
                       (len(spec.width_mult_list) - 1,) * spec.n_widths, r if r is not None else spec.resolutions[-1])
 
 
+def middle_resnet_arch(spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+    """The middle choice of every gene (the stem kept; for reports and suggested budgets)."""
+    mid = len(spec.width_mult_list) // 2
+    e = sorted(spec.expand_list)[len(spec.expand_list) // 2]
+    d = sorted(spec.depth_list)[len(spec.depth_list) // 2]
+    r = r if r is not None else sorted(spec.resolutions)[len(spec.resolutions) // 2]
+    return ResNetArch((spec.max_depth,) + (d,) * spec.n_stages, (e,) * spec.n_blocks, (mid,) * spec.n_widths, r)
+
+
 def smallest_resnet_arch(spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
     return ResNetArch((spec.depth_list[0],) * (spec.n_stages + 1), (spec.expand_list[0],) * spec.n_blocks,
                       (0,) * spec.n_widths, r if r is not None else spec.resolutions[0])
@@ -824,6 +833,30 @@ class ResNet50Kind:
     def __repr__(self) -> str:
         return f"ResNet50Kind({self.name!r})"
 
+    def tag(self, spec: ResNet50Spec) -> str:
+        """Short folder name of a space (latency tables), e.g. `resnet50_c1000` or
+        `resnet50_s16-32-48-64_c10` (defaults omitted)."""
+        ref = ResNet50Spec()
+        parts = [self.tag_prefix]
+        if spec.stage_base_widths != ref.stage_base_widths:
+            parts.append("s" + "-".join(map(str, spec.stage_base_widths)))
+        parts.append(f"c{spec.n_classes}")
+        if spec.in_channels != 3:
+            parts.append(f"in{spec.in_channels}")
+        for name, short in (("depth_list", "d"), ("expand_list", "e"), ("width_mult_list", "w")):
+            if getattr(spec, name) != getattr(ref, name):
+                parts.append(short + "-".join(f"{v:g}" for v in getattr(spec, name)))
+        return "_".join(parts)
+
+    def largest_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+        return largest_resnet_arch(spec, r)
+
+    def smallest_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+        return smallest_resnet_arch(spec, r)
+
+    def middle_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+        return middle_resnet_arch(spec, r)
+
     def official_space(self, n_classes: int = 1000) -> ResNet50Spec:
         return official_resnet50_space(n_classes)
 
@@ -915,6 +948,7 @@ __all__ = [
     "from_net_config",
     "infer_resnet_spec_from_state",
     "largest_resnet_arch",
+    "middle_resnet_arch",
     "official_resnet50_space",
     "resnet_arch_costs",
     "resnet_cost_model",
