@@ -47,15 +47,19 @@ def to_ours(sub: Subnet) -> dict[str, Any]:
     return out
 
 
+def arch_of_space(spec: SpaceSpec, d: dict[str, Any]) -> Arch:
+    """An arch dict read with the arch class of its space's kind (MobileNet `Arch`, or the kind's own)."""
+    kind = spec.kind_info
+    return Arch.from_dict(d) if isinstance(kind, SpaceKind) else kind.arch_from_dict(d)
+
+
 def from_ours(d: dict[str, Any]) -> Subnet:
     if d.get("version", 1) != 1:
         raise FormatError(f"subnet file version {d.get('version')} is newer than this ofa-deploy understands (1)")
     if "space" not in d or "arch" not in d:
         raise FormatError("ofa-deploy subnet file lacks 'space' or 'arch'")
     spec = SpaceSpec.from_dict(d["space"])
-    kind = spec.kind_info
-    arch = Arch.from_dict(d["arch"]) if isinstance(kind, SpaceKind) else kind.arch_from_dict(d["arch"])
-    return Subnet(spec, arch, dict(d.get("meta") or {}), "json")
+    return Subnet(spec, arch_of_space(spec, d["arch"]), dict(d.get("meta") or {}), "json")
 
 
 # ---- official arch dict ----------------------------------------------------------------------

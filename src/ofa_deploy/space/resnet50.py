@@ -886,6 +886,9 @@ class ResNet50Kind:
     def arch_costs(self, spec: ResNet50Spec, arch: ResNetArch) -> tuple[int, int]:
         return resnet_arch_costs(spec, arch)
 
+    def cost_model(self, spec: ResNet50Spec) -> ResNet50CostModel:
+        return resnet_cost_model(spec)
+
     def summary_stages(self, spec: ResNet50Spec, arch: ResNetArch) -> list[dict[str, Any]]:
         """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
         return resnet_stage_summary(spec, arch)
