@@ -8,7 +8,11 @@ this machine (the brief: 78.47 % / 81.72 % / 83.91 %, 9-20 s per search).
 
 Targets: <= 1.0 s per search on 2 cores; mean best predicted accuracy >= the official finder's.
 
-Usage: python benchmarks/bench_search.py [--shared ../shared] [--seeds 3] [--json]
+Then a ProxylessNAS (w1.3) search under FLOPs budgets (target <= 1 s each): no official accuracy
+predictor exists for that space, so a random MLP of the official predictor's shape (3 x 400) on
+the space's one-hot encoding stands in; only the time is the point (`--proxyless-only` runs only it).
+
+Usage: python benchmarks/bench_search.py [--shared ../shared] [--seeds 3] [--json] [--proxyless-only]
 """
 
 from __future__ import annotations
@@ -28,7 +32,11 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--proxyless-only", action="store_true")
     args = ap.parse_args()
+    if args.proxyless_only:
+        proxyless(args.seeds, args.json)
+        return
     ref = args.shared / "reference" / "ofa"
     if not (ref / "acc_predictor.pth").exists() or not (ref / "note10").is_dir():
         sys.exit(f"bench_search: {ref} lacks acc_predictor.pth or note10/: the official files live in ../shared")
@@ -77,6 +85,51 @@ def main() -> None:
         s.add_row(f"{b:g} ms", f"{means[b]:.2f} %", f"{off:.2f} %", f"{worst:.2f} s",
                   "[green]met[/]" if ok else "[red]missed[/]")
     Console().print(s)
+    proxyless(args.seeds, False)
+
+
+PROXYLESS_MFLOPS = (200.0, 300.0, 450.0)
+
+
+def proxyless(seeds: int, as_json: bool) -> None:
+    """ProxylessNAS w1.3 under FLOPs budgets, OFA defaults (population 100, 500 generations)."""
+    import itertools
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from ofa_deploy.predictor import MLP, OneHotEncoding, Predictor
+    from ofa_deploy.search import Budget, build_problem, search
+    from ofa_deploy.space import official_space
+
+    spec = official_space(kind="ofa_proxyless")
+    rng = np.random.default_rng(0)
+    enc = OneHotEncoding.for_space(spec)
+    sizes = [enc.n_features, 400, 400, 400, 1]
+    ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in itertools.pairwise(sizes)]
+    bs = [np.zeros(b) for b in sizes[1:-1]] + [np.full(1, 0.75)]
+    covered = tuple(r for r in enc.resolutions() if r in spec.resolutions)
+    predictor = Predictor(spec, enc, MLP(ws, bs), covered, "synthetic", {"name": "random, official shape"})
+    problem = build_problem(spec, predictor, None, None)
+    search(problem, Budget(None, 300e6, None), seed=99)  # warm caches
+    runs = []
+    for mflops in PROXYLESS_MFLOPS:
+        for seed in range(seeds):
+            r = search(problem, Budget(None, mflops * 1e6, None), seed=seed)
+            runs.append({"budget_mflops": mflops, "seed": seed, "seconds": r.seconds, "mflops": r.flops / 1e6,
+                         "resolution": r.arch.r})
+    if as_json:
+        print(json.dumps({"proxyless_runs": runs}, indent=2))
+        return
+    t = Table(title="search: ProxylessNAS w1.3 under a FLOPs budget (random predictor of the official shape; "
+                    "target <= 1.0 s)", title_justify="left")
+    for col in ("budget", "seed", "time", "MFLOPs", "res", "verdict"):
+        t.add_column(col, justify="right")
+    for x in runs:
+        t.add_row(f"{x['budget_mflops']:g} M", str(x["seed"]), f"{x['seconds']:.2f} s", f"{x['mflops']:.1f}",
+                  str(x["resolution"]), "[green]met[/]" if x["seconds"] <= 1.0 else "[red]missed[/]")
+    Console().print(t)
 
 
 if __name__ == "__main__":

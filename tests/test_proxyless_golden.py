@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import SHARED, need_shared
+
 from ofa_deploy.nn import OFASupernet, load_supernet
 from ofa_deploy.space import Arch, ArchBatch, SpaceSpec, Subnet, arch_costs, cost_model, load_subnet
 from ofa_deploy.space.checkpoint import checkpoint_space
@@ -149,3 +149,58 @@ def test_official_arch_dict_of_21_genes_is_the_released_proxyless_space():
     assert sub.spec.kind == "ofa_proxyless" and sub.spec.width_mult == 1.3
     with pytest.raises(Exception, match="fixed depth 1"):
         Arch((3,) * 21, (4,) * 21, (2, 2, 2, 2, 2, 2), 160).validate(W13)
+
+
+def official_latency(lut: dict, cfg: dict, image_size: int) -> float:
+    """`ProxylessNASLatencyTable.predict_network_latency_given_config`, transcribed from upstream."""
+    def query(*parts):
+        return lut["-".join(parts)]["mean"]
+
+    def shape(*dims):
+        return "x".join(str(d) for d in dims)
+
+    fsize = (image_size + 1) // 2
+    total = query("Conv", f"input:{shape(image_size, image_size, 3)}",
+                  f"output:{shape(fsize, fsize, cfg['first_conv']['out_channels'])}")
+    for block in cfg["blocks"]:
+        mb = block["mobile_inverted_conv"] if "mobile_inverted_conv" in block else block["conv"]
+        out_fz = int((fsize - 1) / mb["stride"] + 1)
+        total += query("expanded_conv", f"input:{shape(fsize, fsize, mb['in_channels'])}",
+                       f"output:{shape(out_fz, out_fz, mb['out_channels'])}", f"expand:{mb['expand_ratio']}",
+                       f"kernel:{mb['kernel_size']}", f"stride:{mb['stride']}",
+                       f"idskip:{0 if block['shortcut'] is None else 1}")
+        fsize = out_fz
+    fm = cfg["feature_mix_layer"]
+    total += query("Conv_1", f"input:{shape(fsize, fsize, fm['in_channels'])}",
+                   f"output:{shape(fsize, fsize, fm['out_channels'])}")
+    total += query("Logits", f"input:{shape(fsize, fsize, cfg['classifier']['in_features'])}",
+                   f"output:{cfg['classifier']['out_features']}")
+    return total
+
+
+def test_lut_import_of_the_proxylessnas_mobile_table(cli, tmp_path, monkeypatch):
+    """mobile_trim.yaml holds the w1.0 space at 224 with expand ratios 3 and 6: imported for that
+    space, our block sum equals the official predictor on every subnet."""
+    import numpy as np
+    import yaml
+
+    from ofa_deploy.latency import LatencyTable
+    from ofa_deploy.space import sample_archs
+
+    src = need_shared(SHARED / "reference" / "ofa" / "proxylessnas" / "mobile_trim.yaml")
+    monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
+    code, out, err = cli("lut", "import", src, "--device", "pixel1", "--kind", "ofa_proxyless", "--width", "1.0",
+                         "--expands", "3,6", "--json")
+    assert code == 0, err
+    folder = json.loads(out)["folder"]
+    assert folder.endswith("proxyless_w1.0_c1000_e36")
+    table = LatencyTable.load(folder)
+    spec = table.spec
+    assert spec.kind == "ofa_proxyless" and spec.expand_list == (3, 6)
+    lut = yaml.safe_load(src.read_text())
+    batch = sample_archs(spec, 50, np.random.default_rng(0), resolutions=[224])
+    got = table.predict(batch)
+    for a, g in zip(batch.to_archs(), got):
+        assert g == pytest.approx(official_latency(lut, to_net_config(Subnet(spec, a)), 224), rel=1e-12)
+    code, _, err = cli("lut", "import", src, "--device", "pixel1", "--kind", "ofa_proxyless", "--width", "1.0")
+    assert code == 2 and "expand:4" in err and "--expands" in err

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from .. import checks
 from ..space import SpaceSpec, parse_resolutions
-from .choices import OfficialStat, ProfileStat
+from .choices import OfficialStat, ProfileStat, SpaceKindChoice
 from .common import console, err_console, fail, next_step, print_json, progress_bar, value
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
@@ -24,6 +24,7 @@ lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", 
 WIDTH_HELP = "Width multiplier of the space (1.0, 1.2, 0.5...)."
 CLASSES_HELP = "Number of classes of the space."
 IN_CHANNELS_HELP = "Input channels of the space (1 for grey images)."
+KIND_HELP = "Kind of space: ofa_mbv3 (OFA MobileNetV3) or ofa_proxyless (OFA ProxylessNAS)."
 
 
 def register(app: typer.Typer) -> None:
@@ -34,17 +35,18 @@ def register(app: typer.Typer) -> None:
 
 # ---- helpers --------------------------------------------------------------------------------------
 def space_from_options(width: float | None, classes: int | None, in_channels: int | None,
-                       supernet: Path | None) -> SpaceSpec | None:
+                       supernet: Path | None, kind: str | None = None) -> SpaceSpec | None:
     checks.space_options(width, classes, in_channels)
     if supernet is not None:
         from ..space.checkpoint import checkpoint_space
 
         return checkpoint_space(supernet)
-    if width is None and classes is None and in_channels is None:
+    if width is None and classes is None and in_channels is None and kind is None:
         return None
     return SpaceSpec(width_mult=width if width is not None else 1.0,
                      n_classes=classes if classes is not None else 1000,
-                     in_channels=in_channels if in_channels is not None else 3)
+                     in_channels=in_channels if in_channels is not None else 3,
+                     kind=kind if kind is not None else "ofa_mbv3")
 
 
 def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
@@ -57,11 +59,11 @@ def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
 def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
     import torch
 
-    from ..nn import OFAMobileNetV3, load_supernet
+    from ..nn import OFASupernet, load_supernet
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # exporting only; more threads fight the measurements and other jobs
-    net = load_supernet(supernet) if supernet is not None else OFAMobileNetV3(spec)
+    net = load_supernet(supernet) if supernet is not None else OFASupernet(spec)
     return net.eval()
 
 
@@ -73,6 +75,16 @@ def _protocol(sessions: int, max_runs: int, seed: int):
         return Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs), seed=seed)
     except ValueError as e:
         fail(str(e))
+
+
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        fail(f"{option} takes integers separated by commas (3,6), got {text!r}")
+    if not values:
+        fail(f"{option} is empty; give integers separated by commas (3,6)")
+    return values
 
 
 # ---- profile ----------------------------------------------------------------------------------------
@@ -87,6 +99,7 @@ def profile(
     classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP + " [default: 1000]")] = None,
     in_channels: Annotated[int | None, typer.Option(
         "--in-channels", help=IN_CHANNELS_HELP + " [default: 3]")] = None,
+    kind: Annotated[SpaceKindChoice | None, typer.Option("--kind", help=KIND_HELP + " [default: ofa_mbv3]")] = None,
     supernet: Annotated[Path | None, typer.Option(
         "--supernet", "-s", help="Checkpoint: its space and weights are used (default, when no space is given: "
         "the shipped demo supernet).")] = None,
@@ -126,11 +139,11 @@ def profile(
     from ..latency.profiler import plan_profile, run_profile
     from ..records import remember_profile
 
-    if supernet is None and width is None and classes is None and in_channels is None:
+    if supernet is None and width is None and classes is None and in_channels is None and kind is None:
         from ..nn.shipped import shipped_supernet_path
 
         supernet = shipped_supernet_path()
-    spec = space_from_options(width, classes, in_channels, supernet)
+    spec = space_from_options(width, classes, in_channels, supernet, value(kind))
     assert spec is not None
     rs = parse_resolutions(resolutions, spec)
     desc = load_device(device)
@@ -370,10 +383,15 @@ def lut_import(
         help="Official <r>_lookup_table.yaml files (or a folder of them).")],
     device: Annotated[str, typer.Option(
         "--device", "-d", help="Name of the device they were measured on (note10).")],
-    width: Annotated[float, typer.Option(
-        "--width", help=WIDTH_HELP + " The official tables are for w1.2.")] = 1.2,
+    width: Annotated[float | None, typer.Option(
+        "--width", help=WIDTH_HELP + " Default: the kind's released one (MobileNetV3 w1.2, the Note10 tables'; "
+        "ProxylessNAS w1.3; ProxylessNAS's mobile_trim.yaml is w1.0).")] = None,
     classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
     in_channels: Annotated[int, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = 3,
+    kind: Annotated[SpaceKindChoice, typer.Option("--kind", help=KIND_HELP)] = "ofa_mbv3",  # type: ignore[assignment]
+    expands: Annotated[str | None, typer.Option(
+        "--expands", help="Expand ratios of the space, e.g. 3,6 (ProxylessNAS's mobile_trim.yaml has no 4) "
+        "[default: 3,4,6].")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -387,7 +405,12 @@ def lut_import(
     if not paths:
         fail("no *_lookup_table.yaml files given")
     checks.space_options(width, classes, in_channels)
-    spec = SpaceSpec(width_mult=width, n_classes=classes, in_channels=in_channels)
+    from ..space import official_space
+
+    kind_name = value(kind)
+    base = official_space(width, classes, kind_name)
+    spec = SpaceSpec(width_mult=base.width_mult, n_classes=classes, in_channels=in_channels, kind=kind_name,
+                     expand_list=_int_list(expands, "--expands") if expands is not None else base.expand_list)
     table = import_official(paths, spec, device)
     folder = table.save(out or default_table_dir(device, spec))
     if as_json:

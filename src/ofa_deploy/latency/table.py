@@ -598,12 +598,13 @@ def import_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec, de
         if missing:
             raise LatencyTableError(
                 f"{p}: {len(missing)} of the {len(needed)} keys of the space {spec.describe()} at resolution "
-                f"{r} are absent (first: {missing[0]}); is it a table of another space (--width)?"
+                f"{r} are absent (first: {missing[0]}); is it a table of another space (--kind, --width, --expands)?"
             )
         for key, v in data.items():
             try:
-                row = Row(str(key), r, int(v.get("count", 0)), float(v["mean"]),
-                          std=float(v["std"]) if v.get("std") is not None else math.nan)
+                std = float(v["std"]) if v.get("std") is not None else (
+                    math.sqrt(float(v["var"])) if v.get("var") is not None else math.nan)  # ProxylessNAS's: var
+                row = Row(str(key), r, int(v.get("count", 0)), float(v["mean"]), std=std)
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise LatencyTableError(f"{p}: entry {key} lacks a numeric 'mean'") from None
             check_row(row, str(p))

@@ -33,7 +33,7 @@ def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[fl
 
 def _maximum(problem: Problem, objective: str) -> float:
     spec = problem.spec
-    nb, ns = spec.n_blocks, spec.n_stages
+    nb = spec.n_blocks
     from .problem import Genes
 
     g = Genes(np.full((1, nb), len(spec.ks_list) - 1), np.full((1, nb), len(spec.expand_list) - 1),
