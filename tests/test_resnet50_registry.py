@@ -37,7 +37,7 @@ def test_registered_kind_and_space_dicts():
     assert SpaceSpec.from_dict({"kind": "ofa_resnet50", "n_classes": 10}) == ResNet50Spec(n_classes=10)
     assert official_space(kind="ofa_resnet50") == REAL
     assert REAL.kind_info is RESNET50_KIND
-    with pytest.raises(SpaceError, match="not a MobileNet-family space"):
+    with pytest.raises(SpaceError, match="OFA-ResNet50 spaces have no width multiplier"):
         SpaceSpec(kind="ofa_resnet50")
 
 

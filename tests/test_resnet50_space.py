@@ -118,8 +118,13 @@ def test_net_config_round_trip_and_rejections():
     edited["blocks"][0]["out_channels"] = 200
     with pytest.raises(FormatError, match="stage 1 has 200 channels"):
         from_net_config(edited)
-    with pytest.raises(FormatError, match="missing or malformed"):
+    with pytest.raises(FormatError, match="missing field 'input_stem'"):
         from_net_config({"name": "ResNets", "classifier": {"out_features": 1000}})
+    for hostile in ({"name": "ResNets", "input_stem": [1, 2, 3], "blocks": [], "classifier": {"out_features": 10}},
+                    {"name": "ResNets", "input_stem": [], "blocks": [], "classifier": {"out_features": "ten"}},
+                    {"name": "ResNets", "input_stem": "abc", "blocks": None, "classifier": {"out_features": 10}}):
+        with pytest.raises(FormatError, match="not an OFA ResNets net.config|input_stem has"):
+            from_net_config(hostile)
 
 
 def test_vectorised_costs_equal_one_by_one():

@@ -466,8 +466,9 @@ def from_net_config(cfg: dict[str, Any], spec: ResNet50Spec | None = None,
     """
     try:
         return _from_net_config(cfg, spec, image_size)
-    except (KeyError, TypeError, IndexError) as e:
-        raise FormatError(f"not an OFA ResNets net.config (missing or malformed field {e})") from None
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as e:
+        what = f"missing field {e}" if isinstance(e, KeyError) else f"malformed value: {e}"
+        raise FormatError(f"not an OFA ResNets net.config ({what})") from None
 
 
 def _from_net_config(cfg: dict[str, Any], spec: ResNet50Spec | None,

@@ -83,8 +83,8 @@ class SpaceSpec:
     def __post_init__(self) -> None:
         info = get_kind(self.kind)
         if not isinstance(info, SpaceKind):  # a family of its own (ResNet50) has its own spec class
-            raise SpaceError(f"{info.title} is not a MobileNet-family space; read it with "
-                             f"SpaceSpec.from_dict({{'kind': {info.name!r}, ...}}) or official_space(kind={info.name!r})")
+            raise SpaceError(f"{info.title} spaces have no width multiplier: give a checkpoint of one (--supernet) "
+                             f"or a space dict with kind {info.name!r}")
         for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
             values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
