@@ -26,7 +26,8 @@ def supernet(tmp_path_factory):
     return save_resnet_supernet(OFAResNet50(SPEC).eval(), path)
 
 
-def test_profile_then_export(cli, supernet, tmp_path):
+def test_profile_then_export(cli, supernet, tmp_path, monkeypatch):
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))  # its records stay out of other tests' way
     table_dir = tmp_path / "tbl"
     code, out, err = cli("profile", "--supernet", supernet, "--resolutions", "32", "--sessions", "1",
                          "--max-runs", "3", "--out", table_dir, "--json")
