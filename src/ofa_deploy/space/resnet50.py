@@ -580,10 +580,9 @@ class ResNetBatch:
 
     def e_index(self, spec: ResNet50Spec) -> np.ndarray:
         """Index of each expand ratio in the space's list; -1 where it is not a choice."""
-        idx = np.full(self.e.shape, -1, dtype=np.int64)
-        for i, c in enumerate(spec.expand_list):
-            idx[np.abs(self.e - c) <= _E_TOL] = i
-        return idx
+        choices = np.asarray(spec.expand_list)  # sorted: one binary search per value, then one check
+        idx = np.minimum(np.searchsorted(choices, self.e - _E_TOL), len(choices) - 1)
+        return np.where(np.abs(choices[idx] - self.e) <= _E_TOL, idx, -1)
 
     def check(self, spec: ResNet50Spec) -> tuple[np.ndarray, np.ndarray]:
         """Validate every row (vectorised); return (active mask, expand indices)."""
