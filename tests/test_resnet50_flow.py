@@ -1,6 +1,7 @@
 """ResNet50 through the tool on a scaled-down space with random weights: `profile` measures our own
-block keys, the table predicts block sums exactly, `export` writes a verified ONNX; `search` says
-in one line that it does not cover the kind yet."""
+block keys, the table predicts block sums exactly, `latency validate` times sampled subnets end to
+end, `export` writes a verified ONNX, `latency predict` reads its subnet file; `search` says in one
+line that it does not cover the kind yet."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def test_profile_then_export(cli, supernet, tmp_path, monkeypatch):
     direct = [sum(table.lookup(k, 32) for k in resnet_arch_keys(SPEC, a)) for a in batch.to_archs()]
     assert np.allclose(table.predict(batch), direct, rtol=1e-12)
 
+    code, _, err = cli("latency", "validate", "--supernet", supernet, "--table", table_dir, "-n", "3",
+                       "--sessions", "1", "--out", tmp_path / "val")
+    assert code == 0, err
+    assert len((tmp_path / "val" / "validation.csv").read_text().splitlines()) == 4  # header + 3 subnets
+
     code, _, err = cli("search", "--supernet", supernet, "--flops", "5M", "--table", table_dir)
     assert code == 2 and "search works on MobileNet-family spaces" in err and "\n" not in err.strip()
 
@@ -48,5 +54,7 @@ def test_profile_then_export(cli, supernet, tmp_path, monkeypatch):
                          "--verify-images", "8", "--out", onnx, "--json")
     assert code == 0, err
     report = json.loads(out)
+    code, out, err = cli("latency", "predict", sub, "--table", table_dir)
+    assert code == 0 and "ms on cpu" in out, err
     assert onnx.is_file() and report["verification"]["passed"]
     assert report["subnet"]["space"]["kind"] == "ofa_resnet50"

@@ -848,6 +848,10 @@ class ResNet50Kind:
                 parts.append(short + "-".join(f"{v:g}" for v in getattr(spec, name)))
         return "_".join(parts)
 
+    def sample_archs(self, spec: ResNet50Spec, n: int, rng: np.random.Generator,
+                     resolutions: Sequence[int] | None = None) -> ResNetBatch:
+        return sample_resnet_archs(spec, n, rng, resolutions)
+
     def largest_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
         return largest_resnet_arch(spec, r)
 
