@@ -144,7 +144,8 @@ def bn_options(images: int | None, batch: int, transform: str | None, cls):
 
 def render_report(r: dict[str, Any], path: Path) -> None:
     from ..export.verify import format_value
-    from ..space import Arch
+    from ..space import SpaceSpec
+    from ..space.formats import arch_of_space
 
     v = r["verification"]
     checks = {c["metric"]: c for c in v["checks"]}
@@ -161,7 +162,8 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     rows: list[tuple[str, str]] = [
         ("size", size),
         ("params / MACs", f"{sub['params'] / 1e6:.3f} M / {sub['macs'] / 1e6:.1f} M"),
-        ("subnet", f"{Arch.from_dict(sub['arch']).short()}  ({Path(sub['path']).name})"),
+        ("subnet", (f"{arch_of_space(SpaceSpec.from_dict(sub['space']), sub['arch']).short()}  "
+                    f"({Path(sub['path']).name})")),
         ("input", f"{inp['shape']} {inp['dtype']}" + (f" (scale {quant['scale']:.4g}, zero point {quant['zero_point']})"
                                                       if quant else "")),
         ("BN statistics", (f"recalibrated on {r['bn']['images']} images at r={r['bn']['resolution']} "

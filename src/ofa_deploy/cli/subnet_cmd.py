@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..space import ArchBatch, Subnet, arch_costs, cost_model, dump_subnet, load_subnet, save_subnet
+from ..space import (
+    ArchBatch,
+    SpaceKind,
+    Subnet,
+    arch_costs,
+    cost_model,
+    dump_subnet,
+    load_subnet,
+    save_subnet,
+)
 from ..space.formats import subnet_document
 from .choices import SubnetFormat
 from .common import console, json_option, out_option, print_json, value
@@ -21,6 +30,13 @@ def register(app: typer.Typer) -> None:
 
 
 def subnet_summary(sub: Subnet) -> dict:
+    kind = sub.spec.kind_info
+    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) reports its own stages
+        params, macs = kind.arch_costs(sub.spec, sub.arch)
+        return {"format": sub.source_format, "space": sub.spec.to_dict(),
+                "arch": sub.arch.canonical(sub.spec).to_dict(), "resolution": sub.arch.r, "params": params,
+                "macs": macs, "stages": kind.summary_stages(sub.spec, sub.arch), "meta": sub.meta,
+                "rest": "input stem, max pooling and classifier"}
     params, macs = arch_costs(sub.spec, sub.arch)
     stage_params, stage_macs = (v[0] for v in cost_model(sub.spec).stage_costs(ArchBatch.from_archs([sub.arch])))
     stages = []
@@ -77,7 +93,8 @@ def show(
     table.add_row("rest", "", "", "", "", "", "", "", f"{fixed_params / 1e6:.3f}", f"{fixed_macs / 1e6:.1f}",
                   style="dim")
     console.print(table)
-    console.print("[dim]rest: first conv, first block, final expand, feature mix and classifier[/]")
+    rest = info.get("rest", "first conv, first block, final expand, feature mix and classifier")
+    console.print(f"[dim]rest: {rest}[/]")
     console.print(f"space       {sub.spec.describe()}")
     console.print(f"resolution  {info['resolution']} px")
     console.print(f"params      {info['params'] / 1e6:.2f} M ({info['params']:,})")

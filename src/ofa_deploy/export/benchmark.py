@@ -19,8 +19,8 @@ from .. import checks
 from ..errors import DeviceError, ExportError, LatencyTableError, OfaDeployError
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
-from ..space import Arch, SpaceSpec
-from ..space.formats import read_structured
+from ..space import SpaceSpec
+from ..space.formats import arch_of_space, read_structured
 from .report import load_report
 from .runtime import LiteRTBackend, open_model
 
@@ -109,7 +109,7 @@ def predicted_ms(device: str, report: dict[str, Any] | None,
     if report is None:
         return None, {"note": "no export report beside the file, so its subnet is unknown: measured only"}
     spec = SpaceSpec.from_dict(report["subnet"]["space"])
-    arch = Arch.from_dict(report["subnet"]["arch"])
+    arch = arch_of_space(spec, report["subnet"]["arch"])
     try:
         table, info = resolve_table(device, table_dir, spec)
     except LatencyTableError:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..space import Arch, SpaceSpec
-from .blocks import arch_keys, resolution_keys
+from .blocks import arch_keys, own_scheme, resolution_keys
 
 MANIFEST = "manifest.json"
 FORMATS = ("onnx", "tflite")
@@ -49,6 +49,9 @@ class BlockModel:
 def covering_archs(spec: SpaceSpec, r: int) -> list[Arch]:
     """Archs that together contain every block of the space at resolution `r`: all slots at the
     same (kernel, expand) choice, every stage at full depth (len(ks_list) * len(expand_list) archs)."""
+    scheme = own_scheme(spec)
+    if scheme is not None:
+        return scheme.covering_resnet_archs(spec, r)
     nb, full = spec.n_blocks, tuple(c[-1] for c in spec.stage_depth_choices)
     return [Arch((k,) * nb, (e,) * nb, full, r) for k in spec.ks_list for e in spec.expand_list]
 

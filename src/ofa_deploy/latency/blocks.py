@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..space import OFA_MBV3, Arch, SpaceSpec, conv_out_size, middle_channels
+from ..space import OFA_MBV3, Arch, SpaceKind, SpaceSpec, conv_out_size, middle_channels
 
 FIXED_HEAD = ("Conv", "first_block")
 FIXED_TAIL = ("Conv_1", "AvgPool2D", "Conv_2", "Logits")
@@ -100,8 +100,34 @@ def _fixed_keys(spec: SpaceSpec, r: int) -> tuple[str, ...]:
     return tuple(keys)
 
 
+@dataclass(frozen=True)
+class OwnSchemeKeys:
+    """The keys of a kind of its own family (ResNet50) at one resolution: only `distinct()` is
+    shared with `ResolutionKeys`; its table prediction has its own dense model (`own_scheme`)."""
+
+    resolution: int
+    keys: tuple[str, ...]
+
+    def distinct(self) -> list[str]:
+        return list(self.keys)
+
+
+def own_scheme(spec):
+    """The key scheme module of a kind of its own family (`latency.resnet50_keys` for ResNet50:
+    `resnet_space_keys`, `resnet_arch_keys`, `covering_resnet_archs`, `iter_resnet_layers`,
+    `ResNetLatencyModel`), or None for the MobileNet family, whose keys are built here."""
+    if isinstance(spec.kind_info, SpaceKind):
+        return None
+    from . import resnet50_keys
+
+    return resnet50_keys
+
+
 def resolution_keys(spec: SpaceSpec, r: int) -> ResolutionKeys:
     """All keys a subnet of `spec` at resolution `r` may query."""
+    scheme = own_scheme(spec)
+    if scheme is not None:
+        return OwnSchemeKeys(int(r), tuple(scheme.resnet_space_keys(spec, int(r))))  # type: ignore[return-value]
     sides = spec.resolution_sides(r)
     slots = []
     for i, s, j in spec.slots():
@@ -129,6 +155,9 @@ def space_keys(spec: SpaceSpec, resolutions: tuple[int, ...] | list[int] | None 
 
 def arch_keys(spec: SpaceSpec, arch: Arch) -> list[str]:
     """The keys of one subnet, in module order (repeats kept: one per layer)."""
+    scheme = own_scheme(spec)
+    if scheme is not None:
+        return scheme.resnet_arch_keys(spec, arch)
     r = arch.r
     fixed = _fixed_keys(spec, r)
     sides = spec.resolution_sides(r)

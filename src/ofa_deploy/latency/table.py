@@ -31,8 +31,8 @@ from ..errors import LatencyTableError, SpaceError
 from ..fsio import atomic_write_text, writer_lock
 from ..paths import user_tables_dir
 from ..rowfile import complete_lines
-from ..space import Arch, ArchBatch, SpaceSpec
-from .blocks import arch_keys, resolution_keys
+from ..space import Arch, ArchBatch, SpaceKind, SpaceSpec
+from .blocks import arch_keys, own_scheme, resolution_keys
 
 TABLE_FILE = "table.csv"
 META_FILE = "meta.yaml"
@@ -69,6 +69,8 @@ def _fmt(x: float) -> str:
 # ---- locations ------------------------------------------------------------------------------
 def space_tag(spec: SpaceSpec) -> str:
     """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
+    if not isinstance(spec.kind_info, SpaceKind):  # a family of its own (ResNet50) names its spaces
+        return spec.kind_info.tag(spec)
     ref = SpaceSpec()
     w = f"{spec.width_mult:.1f}" if round(spec.width_mult, 1) == spec.width_mult else f"{spec.width_mult:g}"
     prefix = spec.kind_info.tag_prefix
@@ -91,7 +93,9 @@ def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[i
     """The command that measures the given resolutions of a space on a device (for error messages)."""
     rs = ",".join(str(int(r)) for r in sorted(set(resolutions)))
     space = ""
-    if spec is not None:
+    if spec is not None and not isinstance(spec.kind_info, SpaceKind):
+        space = " --supernet SUPERNET.pt"  # such a space is profiled from its checkpoint
+    elif spec is not None:
         space = f" --width {spec.width_mult:g} --classes {spec.n_classes}"
         if spec.in_channels != 3:
             space += f" --in-channels {spec.in_channels}"
@@ -214,7 +218,9 @@ class LatencyTable:
         return raw
 
     def predict_arch(self, arch: Arch, calibrated: bool = True) -> float:
-        return float(self.predict(ArchBatch.from_archs([arch]), calibrated)[0])
+        scheme = own_scheme(self.spec)
+        batch = ArchBatch.from_archs([arch]) if scheme is None else scheme.batch_of([arch])
+        return float(self.predict(batch, calibrated)[0])
 
     def arch_breakdown(self, arch: Arch) -> list[tuple[str, float]]:
         """(key, ms) of every layer of one subnet, in module order (the slow, explicit path)."""
@@ -222,7 +228,8 @@ class LatencyTable:
 
     def _dense(self) -> _Dense:
         if self._cache is None:
-            self._cache = _Dense.build(self)
+            scheme = own_scheme(self.spec)
+            self._cache = _Dense.build(self) if scheme is None else _OwnDense(self, scheme)  # type: ignore[assignment]
         return self._cache
 
     # ---- files ----------------------------------------------------------------------------
@@ -334,6 +341,37 @@ class _Dense:
             n = int(np.nonzero(np.isnan(total))[0][0])
             arch = batch[n].to_archs()[0]
             for key in arch_keys(spec, arch):
+                if (key, arch.r) not in table:
+                    raise LatencyTableError(table._missing_message(key, arch.r))
+            raise LatencyTableError("latency table holds NaN values; re-measure it")  # pragma: no cover
+        return total
+
+
+class _OwnDense:
+    """Block sums for a kind of its own family (ResNet50): its key scheme's dense model over the
+    table's rows (NaN where a row is missing, reported like `_Dense` does)."""
+
+    def __init__(self, table: LatencyTable, scheme: Any):
+        stat, rows = table.stat, table._rows
+
+        def lookup(key: str, r: int) -> float:
+            row = rows.get((r, key))
+            return row.value(stat) if row is not None else math.nan
+
+        self.model = scheme.ResNetLatencyModel(table.spec, lookup, list(table.resolutions))
+
+    def block_sum(self, table: LatencyTable, batch: Any) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros(0)
+        bad = sorted(set(batch.r.tolist()) - set(table.resolutions))
+        if bad:
+            raise LatencyTableError(
+                f"latency table of device {table.device!r} has no resolution {bad[0]}; it has "
+                f"{list(table.resolutions) or 'none'}; measure it with `{profile_command(table.device, table.spec, bad)}`")
+        total = self.model.predict(batch)
+        if np.isnan(total).any():
+            arch = batch[int(np.nonzero(np.isnan(total))[0][0])].to_archs()[0]
+            for key in arch_keys(table.spec, arch):
                 if (key, arch.r) not in table:
                     raise LatencyTableError(table._missing_message(key, arch.r))
             raise LatencyTableError("latency table holds NaN values; re-measure it")  # pragma: no cover

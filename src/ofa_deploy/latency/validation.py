@@ -159,7 +159,8 @@ def save_validation(result: dict[str, Any], folder: str | os.PathLike, stem: str
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["arch", "resolution", "predicted_raw_ms", "predicted_calibrated_ms", "measured_ms", "split"])
         for a, p, c, m, s in zip(result["archs"], result["raw"], cal, result["measured"], split):
-            w.writerow([f"ks={a['ks']} e={a['e']} d={a['d']}", a["r"], f"{p:.4f}", f"{c:.4f}", f"{m:.4f}", s])
+            genes = " ".join(f"{k}={v}" for k, v in a.items() if k != "r")  # ks/e/d, or a kind's own (d/e/w)
+            w.writerow([genes, a["r"], f"{p:.4f}", f"{c:.4f}", f"{m:.4f}", s])
     png = folder / f"{stem}.png"
     _scatter(result, png)
     return [csv_path, png]

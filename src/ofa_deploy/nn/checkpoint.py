@@ -22,7 +22,7 @@ import torch
 
 from ..errors import CheckpointError, SpaceError
 from ..fsio import atomic_path
-from ..space import SpaceSpec
+from ..space import SpaceKind, SpaceSpec
 from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
 from ..space.embedded import add_space_record
 from .supernet import OFASupernet
@@ -117,6 +117,8 @@ def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFA
             raise CheckpointError(f"{path}: corrupt embedded space ({e})") from None
     elif spec is None:
         spec = infer_spec_from_state(normalise_keys(state))
+    if not isinstance(spec.kind_info, SpaceKind):  # a family of its own (ResNet50) builds its own supernet
+        return spec.kind_info.load_supernet(path, spec)
     model = OFASupernet(spec)
     load_supernet_weights(model, state, str(path))
     meta = obj.get("meta")

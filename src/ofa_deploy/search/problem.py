@@ -393,6 +393,11 @@ def _fast_accuracy(predictor: Any, spec: SpaceSpec, resolutions: tuple[int, ...]
 def build_problem(spec: SpaceSpec, predictor: Any, table: Any = None, device: str | None = None,
                   resolutions: tuple[int, ...] | None = None, supernet_label: str = "the supernet") -> Problem:
     """Check that table and predictor belong to the supernet's space and pick the resolutions all cover."""
+    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50): no search genes yet
+        raise SpaceError(
+            f"search works on MobileNet-family spaces; {spec.kind_info.title} has no search genes or accuracy "
+            "predictor yet (its subnets' FLOPs and params, latency tables and export are available)"
+        )
     if not predictor.spec.same_space(spec):
         raise SpaceError(
             f"the accuracy predictor was made for {predictor.spec.describe()}, but {supernet_label} is "

@@ -8,6 +8,8 @@ from .costs import CostModel, arch_costs, cost_model
 from .encoding import ArchBatch, active_mask, sample_archs, value_index
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
 from .kinds import OFA_MBV3, OFA_PROXYLESS, HeadConv, SpaceKind, get_kind, kind_of_net, kinds, register_kind
+from .resnet50 import RESNET50_KIND, ResNet50Spec, ResNetArch
+from .resnet50 import register as _register_resnet50
 from .resolutions import parse_resolutions
 from .spec import (
     CHANNEL_DIVISIBLE,
@@ -20,16 +22,21 @@ from .spec import (
     se_channels,
 )
 
+_register_resnet50()  # the ResNet50 kind lives in its own module (its own spec and arch classes)
+
 __all__ = [
     "CHANNEL_DIVISIBLE",
     "FORMATS",
     "OFA_MBV3",
     "OFA_PROXYLESS",
     "OFFICIAL_RESOLUTIONS",
+    "RESNET50_KIND",
     "Arch",
     "ArchBatch",
     "CostModel",
     "HeadConv",
+    "ResNet50Spec",
+    "ResNetArch",
     "SpaceKind",
     "SpaceSpec",
     "Subnet",

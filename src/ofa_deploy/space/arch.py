@@ -148,12 +148,16 @@ def _as_int(v: Any, name: str) -> int:
 
 
 def largest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
+    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50) has its own arch class
+        return spec.kind_info.largest_arch(spec, r)
     nb = spec.n_blocks
     return Arch((spec.ks_list[-1],) * nb, (spec.expand_list[-1],) * nb,
                 tuple(c[-1] for c in spec.stage_depth_choices), r if r is not None else spec.resolutions[-1])
 
 
 def smallest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
+    if not isinstance(spec, SpaceSpec):
+        return spec.kind_info.smallest_arch(spec, r)
     nb = spec.n_blocks
     return Arch((spec.ks_list[0],) * nb, (spec.expand_list[0],) * nb,
                 tuple(c[0] for c in spec.stage_depth_choices), r if r is not None else spec.resolutions[0])
@@ -167,6 +171,8 @@ def middle_choice(values) -> int:
 
 def middle_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     """The arch with the middle choice of every dimension (used in reports)."""
+    if not isinstance(spec, SpaceSpec):
+        return spec.kind_info.middle_arch(spec, r)
     nb, mid = spec.n_blocks, middle_choice
     return Arch((mid(spec.ks_list),) * nb, (mid(spec.expand_list),) * nb,
                 tuple(mid(c) for c in spec.stage_depth_choices), r if r is not None else mid(spec.resolutions))

@@ -49,6 +49,8 @@ def infer_spec_from_state(state: dict[str, Any]) -> SpaceSpec:
     """The space of an official checkpoint, from its tensor shapes (kernel/expand lists: OFA's).
     `state` holds anything with a `.shape` (torch tensors, numpy arrays, `TensorRef`s)."""
     kind = checkpoint_kind(state)
+    if not isinstance(kind, SpaceKind):
+        return kind.infer_spec(state)  # a family of its own (ResNet50) reads its own shapes
     try:
         first = state["first_conv.conv.weight"]
         n_classes = state["classifier.linear.weight"].shape[0]

@@ -143,6 +143,8 @@ class CostModel:
 
 def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:
     """(params, MACs) of one arch."""
+    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50) has its own closed forms
+        return spec.kind_info.arch_costs(spec, arch)
     model = cost_model(spec)
     batch = ArchBatch.from_archs([arch])
     return int(model.params(batch)[0]), int(model.macs(batch)[0])
@@ -150,4 +152,6 @@ def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:
 
 @lru_cache(maxsize=16)
 def cost_model(spec: SpaceSpec) -> CostModel:
+    if not isinstance(spec, SpaceSpec):
+        return spec.kind_info.cost_model(spec)
     return CostModel(spec)

@@ -84,6 +84,8 @@ def value_index(values: np.ndarray, choices: Iterable[int]) -> np.ndarray:
 def sample_archs(spec: SpaceSpec, n: int, rng: np.random.Generator,
                  resolutions: Sequence[int] | None = None) -> ArchBatch:
     """`n` archs drawn uniformly from the space (each choice independent, as upstream samples)."""
+    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50) samples its own genes
+        return spec.kind_info.sample_archs(spec, n, rng, resolutions)
     rs = np.asarray(resolutions if resolutions is not None else spec.resolutions)
     nb, ns = spec.n_blocks, spec.n_stages
     ks = rng.choice(np.asarray(spec.ks_list), size=(n, nb))

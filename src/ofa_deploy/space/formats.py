@@ -18,7 +18,7 @@ from .. import checks
 from ..errors import FormatError, OfaDeployError, SpaceError
 from ..fsio import atomic_write_text
 from .arch import Arch
-from .kinds import get_kind, kind_of_net, kinds
+from .kinds import SpaceKind, get_kind, kind_of_net, kinds
 from .spec import SpaceSpec, make_divisible
 
 OUR_FORMAT = "ofa-deploy-subnet"
@@ -47,17 +47,25 @@ def to_ours(sub: Subnet) -> dict[str, Any]:
     return out
 
 
+def arch_of_space(spec: SpaceSpec, d: dict[str, Any]) -> Arch:
+    """An arch dict read with the arch class of its space's kind (MobileNet `Arch`, or the kind's own)."""
+    kind = spec.kind_info
+    return Arch.from_dict(d) if isinstance(kind, SpaceKind) else kind.arch_from_dict(d)
+
+
 def from_ours(d: dict[str, Any]) -> Subnet:
     if d.get("version", 1) != 1:
         raise FormatError(f"subnet file version {d.get('version')} is newer than this ofa-deploy understands (1)")
     if "space" not in d or "arch" not in d:
         raise FormatError("ofa-deploy subnet file lacks 'space' or 'arch'")
     spec = SpaceSpec.from_dict(d["space"])
-    return Subnet(spec, Arch.from_dict(d["arch"]), dict(d.get("meta") or {}), "json")
+    return Subnet(spec, arch_of_space(spec, d["arch"]), dict(d.get("meta") or {}), "json")
 
 
 # ---- official arch dict ----------------------------------------------------------------------
 def to_official_arch(sub: Subnet) -> dict[str, Any]:
+    if not isinstance(sub.spec.kind_info, SpaceKind):  # a family of its own (ResNet50: d, e, w)
+        return sub.spec.kind_info.to_official_arch(sub.arch)
     a = sub.arch
     return {"ks": list(a.ks), "e": list(a.e), "d": list(a.d), "image_size": a.r}
 
@@ -73,13 +81,27 @@ def from_official_arch(d: dict[str, Any], spec: SpaceSpec | None = None) -> Subn
 
 
 def _space_of_genes(arch: Arch) -> SpaceSpec:
-    for kind in kinds():
+    for kind in _mobilenet_kinds():
         spec = SpaceSpec(width_mult=kind.default_width, kind=kind.name)
         if len(arch.ks) == spec.n_blocks and len(arch.d) == spec.n_stages:
             return spec
-    sizes = ", ".join(f"{SpaceSpec(kind=k.name).n_blocks} for {k.title}" for k in kinds())
+    sizes = ", ".join(f"{SpaceSpec(kind=k.name).n_blocks} for {k.title}" for k in _mobilenet_kinds())
     raise FormatError(f"arch dict with {len(arch.ks)} kernel sizes and {len(arch.d)} depths matches no OFA "
                       f"space ({sizes})")
+
+
+def _mobilenet_kinds() -> list[SpaceKind]:
+    return [k for k in kinds() if isinstance(k, SpaceKind)]
+
+
+def _own_family_arch_dict(d: dict[str, Any], spec: Any) -> Subnet | None:
+    """An official arch dict of a kind of its own family (ResNet50's `d, e, w`), or None."""
+    for kind in kinds():
+        if not isinstance(kind, SpaceKind) and kind.is_arch_dict(d):
+            if spec is None or spec.kind_info is not kind:
+                spec = kind.official_space()
+            return Subnet(spec, kind.arch_from_dict(d), {}, "official")
+    return None
 
 
 # ---- official net.config ---------------------------------------------------------------------
@@ -121,6 +143,8 @@ def to_net_config(sub: Subnet, dropout_rate: float = 0, legacy: bool = False) ->
     released files' `MobileInvertedResidualBlock` / `mobile_inverted_conv` naming)."""
     spec, arch = sub.spec, sub.arch
     kind = spec.kind_info
+    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) writes its own net.config
+        return kind.write_net_config(spec, arch, dropout_rate)
     names = kind.legacy_block_names if legacy else None
     c0, c1 = spec.first_conv_width, spec.first_block_width
     blocks = [_mbconv(c0, c1, 3, 1, 1, None, kind.first_block_act, False, spec.first_block_shortcut, names)]
@@ -176,6 +200,9 @@ def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subne
     if kind is None:
         known = ", ".join(repr(k.net_name) for k in kinds())
         raise FormatError(f"net.config describes a {cfg.get('name')!r} network; supported: {known} (OFA subnets)")
+    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) reads its own net.config
+        spec, arch = kind.read_net_config(cfg, image_size)
+        return Subnet(spec, arch, {}, "net-config")
     try:
         return _from_net_config(cfg, image_size, kind.name)
     except OfaDeployError:
@@ -350,6 +377,9 @@ def parse_subnet(data: Any, image_size: int | None = None, spec: SpaceSpec | Non
         return from_mmrazor(data)
     if {"ks", "e", "d"} <= set(data):
         return from_official_arch(data, spec)
+    own = _own_family_arch_dict(data, spec)
+    if own is not None:
+        return own
     raise FormatError(
         "unrecognised subnet format: expected an ofa-deploy subnet file, an official arch dict "
         "(ks/e/d/image_size), an official net.config or an MMRazor subnet YAML"

@@ -82,6 +82,9 @@ class SpaceSpec:
 
     def __post_init__(self) -> None:
         info = get_kind(self.kind)
+        if not isinstance(info, SpaceKind):  # a family of its own (ResNet50) has its own spec class
+            raise SpaceError(f"{info.title} spaces have no width multiplier: give a checkpoint of one (--supernet) "
+                             f"or a space dict with kind {info.name!r}")
         for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
             values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
@@ -271,7 +274,9 @@ class SpaceSpec:
         kind = d.get("kind", "ofa_mbv3")
         if not isinstance(kind, str):
             raise SpaceError(f"space kind must be a name, got {kind!r}")
-        get_kind(kind)  # unknown kinds fail here, naming the known ones
+        info = get_kind(kind)  # unknown kinds fail here, naming the known ones
+        if not isinstance(info, SpaceKind):
+            return info.spec_from_dict(d)  # a family of its own (ResNet50) reads its own fields
         known = {"width_mult", "ks_list", "expand_list", "depth_list", "resolutions", "n_classes", "in_channels"}
         extra = set(d) - known - {"kind"}
         if extra:
@@ -312,5 +317,8 @@ def _range_text(values: tuple[int, ...]) -> str:
 def official_space(width_mult: float | None = None, n_classes: int = 1000, kind: str = "ofa_mbv3") -> SpaceSpec:
     """The space of a released OFA supernet (MobileNetV3 w1.0 / w1.2, ProxylessNAS w1.3; ImageNet);
     `width_mult` defaults to the kind's released one."""
-    w = get_kind(kind).default_width if width_mult is None else width_mult
+    info = get_kind(kind)
+    if not isinstance(info, SpaceKind):
+        return info.official_space(n_classes)
+    w = info.default_width if width_mult is None else width_mult
     return SpaceSpec(width_mult=w, n_classes=n_classes, kind=kind)

@@ -1,0 +1,138 @@
+"""`ofa_resnet50` in the registry of kinds (`space.kinds`): the object the generic readers hand
+ResNet50 over to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import SpaceError
+from .costs import (
+    ResNet50CostModel,
+    ResNetBatch,
+    resnet_arch_costs,
+    resnet_cost_model,
+    resnet_stage_summary,
+    sample_resnet_archs,
+)
+from .formats import from_net_config, infer_resnet_spec_from_state, to_net_config
+from .spec import (
+    KIND,
+    ResNet50Spec,
+    ResNetArch,
+    largest_resnet_arch,
+    middle_resnet_arch,
+    official_resnet50_space,
+    smallest_resnet_arch,
+)
+
+
+class ResNet50Kind:
+    """The `ofa_resnet50` entry of the registry of kinds (`space.kinds`).
+
+    The registry's MobileNet-family `SpaceKind` describes a stem conv, MBConv stages and 1x1 head
+    convs as data; ResNet50 is not built from those parts, so it registers this object instead:
+    the attributes the registry looks up (`name`, `title`, `net_name`, `module_names`,
+    `tag_prefix`) plus the conversions the generic readers hand over to a kind that is not of the
+    MobileNet family (`spec_from_dict`, `arch_from_dict`, net.config and arch dict in and out, the
+    space of a checkpoint, costs, the supernet). Those readers test
+    `isinstance(kind, SpaceKind)`, never the kind's name.
+    """
+
+    name = KIND
+    title = "OFA-ResNet50"
+    net_name = "ResNets"
+    tag_prefix = "resnet50"
+    module_names = frozenset({"input_stem", "blocks", "classifier"})
+    arch_keys = frozenset({"d", "e", "w"})
+    has_mmrazor = False  # MMRazor publishes no ResNet50 subnet files
+
+    def __repr__(self) -> str:
+        return f"ResNet50Kind({self.name!r})"
+
+    def tag(self, spec: ResNet50Spec) -> str:
+        """Short folder name of a space (latency tables), e.g. `resnet50_c1000` or
+        `resnet50_s16-32-48-64_c10` (defaults omitted)."""
+        ref = ResNet50Spec()
+        parts = [self.tag_prefix]
+        if spec.stage_base_widths != ref.stage_base_widths:
+            parts.append("s" + "-".join(map(str, spec.stage_base_widths)))
+        parts.append(f"c{spec.n_classes}")
+        if spec.in_channels != 3:
+            parts.append(f"in{spec.in_channels}")
+        for name, short in (("depth_list", "d"), ("expand_list", "e"), ("width_mult_list", "w")):
+            if getattr(spec, name) != getattr(ref, name):
+                parts.append(short + "-".join(f"{v:g}" for v in getattr(spec, name)))
+        return "_".join(parts)
+
+    def sample_archs(self, spec: ResNet50Spec, n: int, rng: np.random.Generator,
+                     resolutions: Sequence[int] | None = None) -> ResNetBatch:
+        return sample_resnet_archs(spec, n, rng, resolutions)
+
+    def largest_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+        return largest_resnet_arch(spec, r)
+
+    def smallest_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+        return smallest_resnet_arch(spec, r)
+
+    def middle_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
+        return middle_resnet_arch(spec, r)
+
+    def official_space(self, n_classes: int = 1000) -> ResNet50Spec:
+        return official_resnet50_space(n_classes)
+
+    def spec_from_dict(self, d: dict[str, Any]) -> ResNet50Spec:
+        return ResNet50Spec.from_dict(d)
+
+    def arch_from_dict(self, d: dict[str, Any]) -> ResNetArch:
+        return ResNetArch.from_dict(d)
+
+    def is_arch_dict(self, d: dict[str, Any]) -> bool:
+        """An official ResNet50 arch dict: `d`, `e`, `w` (and no MobileNet `ks`)."""
+        return self.arch_keys <= set(d) and "ks" not in d
+
+    def to_official_arch(self, arch: ResNetArch) -> dict[str, Any]:
+        return arch.to_official()
+
+    def read_net_config(self, cfg: dict[str, Any], image_size: int | None = None,
+                        spec: ResNet50Spec | None = None) -> tuple[ResNet50Spec, ResNetArch]:
+        return from_net_config(cfg, spec, image_size)
+
+    def write_net_config(self, spec: ResNet50Spec, arch: ResNetArch, dropout_rate: float = 0) -> dict[str, Any]:
+        return to_net_config(spec, arch, dropout_rate)
+
+    def infer_spec(self, state: dict[str, Any]) -> ResNet50Spec:
+        return infer_resnet_spec_from_state(state)
+
+    def arch_costs(self, spec: ResNet50Spec, arch: ResNetArch) -> tuple[int, int]:
+        return resnet_arch_costs(spec, arch)
+
+    def cost_model(self, spec: ResNet50Spec) -> ResNet50CostModel:
+        return resnet_cost_model(spec)
+
+    def summary_stages(self, spec: ResNet50Spec, arch: ResNetArch) -> list[dict[str, Any]]:
+        """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
+        return resnet_stage_summary(spec, arch)
+
+    def load_supernet(self, path: Any, spec: ResNet50Spec | None = None) -> Any:
+        # torch: imported only when a supernet is built
+        from ...nn.resnet50 import load_resnet_supernet
+
+        return load_resnet_supernet(path, spec)
+
+
+RESNET50_KIND = ResNet50Kind()
+
+
+
+
+def register() -> None:
+    """Add `ofa_resnet50` to the registry of kinds (idempotent; done when `ofa_deploy.space` loads)."""
+    from ..kinds import get_kind, register_kind
+
+    try:
+        get_kind(KIND)
+    except SpaceError:
+        register_kind(RESNET50_KIND)  # type: ignore[arg-type]  (a kind of its own family, see the class)
