@@ -33,6 +33,21 @@ from .errors import BusyError, OutputError
 
 LOCK_NAME = ".ofa-deploy.lock"
 
+# The export report beside every exported file (`export.report`); named here, where output kinds
+# are recognised, so that `flow` finds a file's report without importing `export`.
+REPORT_SUFFIX = ".report.json"
+REPORT_FORMAT = "ofa-deploy-export-report"
+
+
+def report_path(model_path: str | os.PathLike) -> Path:
+    """`<file>.report.json` beside an exported file."""
+    p = Path(model_path)
+    return p.with_name(p.name + REPORT_SUFFIX)
+
+
+# The array that marks an `.npz` as a predictor file (`predictor.model`), for the same reason.
+PREDICTOR_HEADER = "__header__"
+
 # What each command writes, as said in messages. Folder kinds hold several files.
 KINDS = {
     "table": "latency table folder",
@@ -243,8 +258,8 @@ def identify(path: str | os.PathLike) -> str | None:
     head = _head(p, 64)
     if suffix == ".npz":
         return "predictor" if _npz_is_predictor(p) else "npz"
-    if name.endswith(".report.json"):
-        return "report" if _json_format(p) == "ofa-deploy-export-report" else "file"
+    if name.endswith(REPORT_SUFFIX):
+        return "report" if _json_format(p) == REPORT_FORMAT else "file"
     if suffix == ".tflite" and head[4:8] == b"TFL3":
         return "model"
     if suffix == ".onnx" and head[:1] == b"\x08":  # ModelProto field 1 (ir_version), a varint
@@ -305,11 +320,9 @@ def _yaml_format(p: Path) -> str | None:
 
 
 def _npz_is_predictor(p: Path) -> bool:
-    from .predictor.model import HEADER
-
     try:
         with zipfile.ZipFile(p) as z:
-            return f"{HEADER}.npy" in z.namelist()
+            return f"{PREDICTOR_HEADER}.npy" in z.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..export.quiet import captured_output
 from ..fsio import atomic_path
 from ..latency import protocol as _protocol
 from ..latency.block_models import MANIFEST, BlockModel, block_models, export_block_models, write_block_model
 from ..paths import block_cache_dir
+from ..runtime.quiet import captured_output
 
 RUNNER = Path(__file__).with_name("remote_runner.py")
 PROTOCOL = Path(_protocol.__file__)

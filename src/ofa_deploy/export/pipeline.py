@@ -29,6 +29,10 @@ from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
 from ..fsio import check_output, sha256_file, temp_sibling
 from ..nn import OFAMobileNetV3, load_supernet
+from ..runtime.convert import convert_fp32, export_onnx
+from ..runtime.models import open_model
+from ..runtime.quiet import captured_output, run_quietly
+from ..runtime.sessions import runtime_version
 from ..space import Subnet, arch_costs, load_subnet
 from ..space.checkpoint import checkpoint_space
 from .inputs import (
@@ -42,13 +46,9 @@ from .inputs import (
     transform_name,
     verification_images,
 )
-from .onnx import export_onnx
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
-from .quiet import captured_output, run_quietly
 from .report import publish, report_path, save_report
-from .runtime import open_model, runtime_version
 from .targets import Target, choose_target, output_path
-from .tflite import convert_fp32
 from .verify import compare, describe_check, failed, run_checks
 
 StepFn = Callable[[str], None]

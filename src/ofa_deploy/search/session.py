@@ -22,11 +22,11 @@ from typing import Any
 
 from .. import paths, records
 from ..errors import OptionError
+from ..units import format_count, format_ms, parse_count, parse_latency, parse_list
 from .evolution import EvolutionConfig, SearchResult, search
 from .output import write_result
 from .pareto import pareto_budgets, plot, sweep
 from .problem import Budget, Problem, build_problem
-from .units import format_count, format_ms, parse_count, parse_latency, parse_list
 
 
 @dataclass
