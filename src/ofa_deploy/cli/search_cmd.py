@@ -45,14 +45,17 @@ def predictor_import(
     pth: Path = typer.Argument(..., help="The official acc_predictor.pth (OFA tutorial, ImageNet, w1.2 space)."),
     out: Path = out_option("Predictor file to write (.npz).", required=True),
     width: float = typer.Option(1.2, "--width", help="Width multiplier of the space it belongs to."),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
     as_json: bool = json_option(),
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
     from .. import checks
+    from ..fsio import check_output
     from ..predictor import import_official
     from ..space import official_space
 
     checks.space_options(width)
+    check_output(out, "predictor", force)  # before the .pth is read
     pred = import_official(pth, official_space(width))
     path = pred.save(out)
     if as_json:
