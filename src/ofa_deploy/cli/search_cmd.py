@@ -257,6 +257,9 @@ def search(
                                        "the device and search again under a tighter budget when it is over (default: "
                                        "on for local devices with known supernet weights; one latency budget only, "
                                        "sweeps are not verified)."),
+    verify_top: int = typer.Option(3, "--verify-top", help="With --verify: how many of the best subnets (by "
+                                   "predicted accuracy, all within the budget) are measured; the most accurate "
+                                   "whose measured latency meets the budget is delivered."),
     margin: str | None = typer.Option(None, "--margin", help="Search under a predicted latency budget tighter by "
                                       "this share (5%), for devices you cannot verify on."),
     as_json: bool = json_option(),
@@ -269,7 +272,7 @@ def search(
     req = SearchRequest.from_text(latency, flops, params, pareto=pareto, points=points, device=device, table=table,
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
                                   config=EvolutionConfig(population=population, generations=generations),
-                                  verify=verify, margin=parse_margin(margin),
+                                  verify=verify, margin=parse_margin(margin), verify_top=verify_top,
                                   say=lambda line: err_console.print(line, highlight=False))
     outcome = run_search(req)
     for line in outcome.notes:
