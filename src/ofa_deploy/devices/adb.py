@@ -49,7 +49,6 @@ from .benchmark_model import (
 )
 from .bundle import build_bundle
 from .descriptor import DeviceDescriptor
-from .remote_runner import make_guard
 
 DEFAULT_WORKDIR = "/data/local/tmp/ofa-deploy"
 THERMAL_GLOB = "/sys/class/thermal/thermal_zone*/temp"
@@ -282,7 +281,7 @@ class AdbBackend:
         self.info()
         tmp = Path(tempfile.mkdtemp(prefix="ofa-bundle-"))
         written = 0
-        guard = make_guard(protocol_mod, self.guard_settings, read_temps=self._read_temps, report=lambda _: None)
+        guard = protocol_mod.ThermalGuard(self.guard_settings, read_temps=self._read_temps)
         try:
             def progress(r: int, done: int, total: int, hit: bool) -> None:
                 if on_resolution is not None:
@@ -302,26 +301,29 @@ class AdbBackend:
                 protocol.warmup, self.device.delegate, self.device.cores, self.op_profiling, self.max_secs)
                 for e in manifest["entries"]}
             ops_file = Path(plan.folder) / "ops.jsonl"
+            sessions: dict[str, list[BenchmarkResult]] = {}  # every session's report (op profiles)
             for r, keys in plan.todo.items():
                 if on_resolution is not None:
                     on_resolution(r, "measuring")
-                # per resolution, in the order `protocol.measure` (local runs) uses
-                for chunk, order in protocol_mod.session_order([f"{r}/{k}" for k in keys], protocol):
-                    results: dict[str, list[BenchmarkResult]] = {n: [] for n in chunk}
-                    for name in order:
-                        guard.before(name)
-                        results[name].append(self._session(commands[name], name, tmp, remote))
-                        guard.after(name)
-                        if on_session is not None:
-                            on_session(name)
-                    for name in chunk:
-                        st = pool_sessions(results[name])
-                        key = name.split("/", 1)[1]
-                        writer.write(Row(key, r, int(st["count"]), st["mean"], st["median"], st["std"],
-                                         st["p10"], st["p90"]))
-                        written += 1
-                        if self.op_profiling:
-                            _append_ops(ops_file, key, r, results[name])
+
+                def run_session(name: str) -> BenchmarkResult:
+                    res = self._session(commands[name], name, tmp, remote)
+                    sessions.setdefault(name, []).append(res)
+                    return res
+
+                def on_entry(name: str, st: dict[str, float], r: int = r) -> None:
+                    nonlocal written
+                    key = name.split("/", 1)[1]
+                    writer.write(Row(key, r, int(st["count"]), st["mean"], st["median"], st["std"],
+                                     st["p10"], st["p90"]))
+                    written += 1
+                    if self.op_profiling:
+                        _append_ops(ops_file, key, r, sessions.pop(name))
+
+                # the loop of `protocol.measure` (local runs, the SSH runner), with benchmark_model's
+                # session reports pooled by `pool_sessions`
+                protocol_mod.measure_sessions([f"{r}/{k}" for k in keys], run_session, pool_sessions, protocol,
+                                              guard, on_entry, on_session)
             self._thermal = guard.summary()
             try:
                 self.shell(f"rm -rf {shlex.quote(remote)}", 60)
