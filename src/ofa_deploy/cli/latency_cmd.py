@@ -215,6 +215,14 @@ def validate_cmd(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Folder for validation.csv/.png (default: the table's; a shipped table's go to "
         "the user's tables folder).")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias (overrides the descriptor).")] = None,
+    accept_new_host_key: Annotated[bool, typer.Option(
+        "--accept-new-host-key", help="ssh devices: record an unknown host key on first use.")] = False,
+    serial: Annotated[str | None, typer.Option(
+        "--serial", help="adb devices: the phone's serial from `adb devices`.")] = None,
+    benchmark_binary: Annotated[Path | None, typer.Option(
+        "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
@@ -235,7 +243,9 @@ def validate_cmd(
     ensure_writable(out or folder)
     desc = load_device(table.device) if device is None or device == table.device else load_device(device)
     md = table.metadata
-    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"))
+    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"),
+                           host=host, accept_new_host_key=accept_new_host_key, serial=serial,
+                           benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
     bi = backend.info()
     if md.get("runtime_version") and bi.get("runtime_version") != md.get("runtime_version"):
         console.print(f"[yellow]warning[/]: table measured with {md.get('runtime')} {md.get('runtime_version')}, "

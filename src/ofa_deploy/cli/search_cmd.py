@@ -262,6 +262,14 @@ def search(
                                    "whose measured latency meets the budget is delivered."),
     margin: str | None = typer.Option(None, "--margin", help="Search under a predicted latency budget tighter by "
                                       "this share (5%), for devices you cannot verify on."),
+    host: str | None = typer.Option(None, "--host", help="--verify on ssh devices: user@host[:port] or a "
+                                    "~/.ssh/config alias (overrides the descriptor)."),
+    accept_new_host_key: bool = typer.Option(False, "--accept-new-host-key", help="--verify on ssh devices: record "
+                                             "an unknown host key on first use (a changed key is always refused)."),
+    serial: str | None = typer.Option(None, "--serial", help="--verify on adb devices: the phone's serial (default: "
+                                      "the only one attached)."),
+    benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="--verify on adb devices: "
+                                                 "TFLite's benchmark_model built for the phone."),
     as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
@@ -273,6 +281,8 @@ def search(
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
                                   config=EvolutionConfig(population=population, generations=generations),
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
+                                  remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
+                                          "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
                                   say=lambda line: err_console.print(line, highlight=False))
     outcome = run_search(req)
     for line in outcome.notes:

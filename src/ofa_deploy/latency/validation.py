@@ -106,6 +106,15 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
     from .block_models import BlockModel, onnx_bytes
 
     archs = batch.to_archs()
+    if hasattr(backend, "measure_models"):  # ssh / adb: one bundle of whole subnets, timed on the device
+        remote = [BlockModel(f"subnet{i}", a.r, (1, spec.in_channels, a.r, a.r), module=net.extract(a))
+                  for i, a in enumerate(archs)]
+        if on_export is not None:
+            for i in range(len(remote)):
+                on_export(i)
+        proto = Protocol.from_dict({**protocol.to_dict(), "chunk": len(remote)})
+        res = backend.measure_models(remote, proto, on_session)
+        return np.array([res[f"subnet{i}"][stat] for i in range(len(archs))])
     with tempfile.TemporaryDirectory(prefix="ofa-validate-") as tmp:
         models: dict[str, BlockModel] = {}
         for i, arch in enumerate(archs):

@@ -50,6 +50,7 @@ class SearchRequest:
     margin: float = 0.0  # tighten the predicted latency budget by this share (for those who cannot verify)
     verify_rounds: int = 3
     verify_top: int = 3  # subnets measured per verification round (the best few by predicted accuracy)
+    remote: dict[str, Any] = field(default_factory=dict)  # ssh / adb connection options for --verify (host, serial...)
     measure: Any = None  # tests: a function SearchResult -> measured ms instead of the device
     say: Any = None  # one line per verification round (stderr in the CLI)
 
@@ -168,7 +169,8 @@ def run_search(req: SearchRequest) -> SearchOutcome:
             from .verify import device_measure, verified_search
 
             measure = req.measure or device_measure(problem, lut, table_info.get("path"),
-                                                    supernet_info["checkpoint"], dev, req.say or (lambda _: None))
+                                                    supernet_info["checkpoint"], dev, req.say or (lambda _: None),
+                                                    remote=req.remote)
             res, verified = verified_search(problem, budget, measure, req.config, req.seed, req.verify_rounds,
                                             req.say or (lambda _: None), req.verify_top)
             res = dataclasses.replace(res, budget=Budget(lat, req.flops, req.params))

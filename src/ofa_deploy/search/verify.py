@@ -43,8 +43,10 @@ def parse_margin(text: str | None) -> float:
 
 
 def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint: str, device: str,
-                   say: Callable[[str], None] = lambda _: None) -> MeasureFn:
-    """End-to-end timing of a searched subnet on the table's device (same backend as the table)."""
+                   say: Callable[[str], None] = lambda _: None, remote: dict[str, Any] | None = None) -> MeasureFn:
+    """End-to-end timing of searched subnets on the table's device (same backend as the table):
+    local sessions, or one bundle per round over SSH / adb (`remote`: `make_backend`'s host,
+    serial... options)."""
     from ..devices import load_device
     from ..devices.local import make_backend
     from ..latency import drift
@@ -56,7 +58,7 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
     net = load_supernet(checkpoint).eval()
     md = lut.metadata
     backend = make_backend(load_device(device), md.get("runtime") if md.get("runtime") != "official" else None,
-                           md.get("threads"))
+                           md.get("threads"), **(remote or {}))
     p = md.get("protocol", {})
     proto = Protocol(sessions=int(p.get("sessions", 3)), max_runs=int(p.get("max_runs", 200)),
                      min_runs=min(20, int(p.get("max_runs", 200))))
