@@ -4,8 +4,9 @@ The timing is the shared protocol of profiling (`latency.protocol.measure`: warm
 sessions, a stable median), so a measured whole model and a table's block sum are comparable.
 `.onnx` files run in onnxruntime, `.tflite` files in the LiteRT interpreter (`devices.local`'s
 backends, over `runtime.sessions`). Here, in `devices`, and not in `export`: it reads latency
-tables and devices, which `export` (below them) must not import. The arch comes from the export report beside the file; the table
-was measured with one runtime and precision, which the result states next to the prediction.
+tables and devices, which `export` (below them) must not import. The arch comes from the export
+report beside the file; the table was measured with one runtime and precision, which the result
+states next to the prediction.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from torch import nn
 from .. import checks, records
 from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
-from ..fsio import WriterLock, check_output, sha256_file, temp_sibling, writer_lock
+from ..fsio import check_output, sha256_file, temp_sibling, writer_lock
 from ..nn import OFAMobileNetV3, load_supernet
 from ..runtime.convert import convert_fp32, export_onnx
 from ..runtime.models import open_model
@@ -86,7 +86,6 @@ class ExportPlan:
     options: ExportOptions
     written: Path | None = None  # where `run_export` put the file: `out`, or the `.failed` name
     device: str | None = None  # the device the subnet was searched for (benchmark's default)
-    lock: WriterLock | None = None  # this process is the only writer of `out` until `run_export` ends
 
 
 def _no_step(_: str) -> None:
@@ -108,17 +107,6 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     out = output_path(target, sources.subnet, opts.out)
     check_output(out, "model", opts.force)
     check_output(report_path(out), "report", opts.force)
-    # Two exports to one name would publish each other's files under each other's reports.
-    lock = writer_lock(out.parent, "exported model", name=out.name)
-    try:
-        return _plan_locked(opts, target, sources, subnet, out, lock, on_step, on_note)
-    except BaseException:
-        lock.release()
-        raise
-
-
-def _plan_locked(opts: ExportOptions, target: Target, sources: Any, subnet: Subnet, out: Path, lock: WriterLock,
-                 on_step: StepFn, on_note: StepFn) -> ExportPlan:
     on_step(f"loading supernet {sources.supernet.name}")
     supernet = load_supernet(sources.supernet)
     check_same_space(subnet, sources.subnet, supernet, sources.supernet)
@@ -132,8 +120,7 @@ def _plan_locked(opts: ExportOptions, target: Target, sources: Any, subnet: Subn
     if opts.recalibrate and data.source is None:
         data.warnings.append(NO_BN_WARNING)
         on_note(f"warning: {NO_BN_WARNING}")
-    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts,
-                      device=sources.device, lock=lock)
+    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, device=sources.device)
 
 
 def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3, supernet_path: Path) -> None:
@@ -154,7 +141,10 @@ def failed_path(path: Path) -> Path:
 
 def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     """Extract, recalibrate, export, verify, report, publish. Returns the report (also saved beside
-    the file). Until verification has passed nothing is written at the final name."""
+    the file). Until verification has passed nothing is written at the final name. One export per
+    output name at a time (`fsio.writer_lock` on the name: two would publish each other's files
+    under each other's reports); a second one fails with `BusyError` before it writes anything."""
+    lock = writer_lock(plan.out.parent, "exported model", name=plan.out.name)
     staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
     try:
         report = _export_staged(plan, staged, on_step)
@@ -166,8 +156,7 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     finally:  # interrupted or failed: the staged files go, the final name is untouched
         staged.unlink(missing_ok=True)
         report_path(staged).unlink(missing_ok=True)
-        if plan.lock is not None:
-            plan.lock.release()
+        lock.release()
     if not report["passed"]:
         raise VerificationError(
             f"{plan.out} failed verification against the PyTorch subnet: "
