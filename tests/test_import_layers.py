@@ -15,6 +15,8 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "ofa_deploy"
 
 # What each package must not import of ofa_deploy (ARCHITECTURE.md's table, read as prohibitions;
@@ -192,3 +194,29 @@ def test_the_layering_test_sees_imports():
     edges, where = _graph()
     assert "latency" in edges["devices"] and "runtime" in edges["latency"] and "runtime" in edges["export"]
     assert any("runtime.convert" in w for w in where[("latency", "runtime")])  # a lazy import inside a function
+
+
+def test_sessions_are_opened_with_the_deployed_settings(tmp_path):
+    """One place, one set of settings: threads, one inter-op thread, a per-node profile on request."""
+    import json
+
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from ofa_deploy.runtime.sessions import onnx_session
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    assert onnx.checker.check_model(onnx.load_from_string(model)) is None
+    s = onnx_session(model, threads=1)
+    x = np.array([[-1.0, 0.0, 2.0, -3.0]], dtype=np.float32)
+    assert s.run(None, {"x": x})[0].tolist() == [[0.0, 0.0, 2.0, 0.0]]
+    assert s.get_session_options().intra_op_num_threads == 1 and s.get_session_options().inter_op_num_threads == 1
+    p = onnx_session(model, threads=1, profile_to=str(tmp_path / "prof"))
+    p.run(None, {"x": x})
+    events = json.loads(Path(p.end_profiling()).read_text())
+    assert any(e.get("cat") == "Node" for e in events)

@@ -33,8 +33,11 @@ def missing_providers(providers: tuple[str, ...]) -> list[str]:
     return [p for p in providers if p not in have]
 
 
-def onnx_session(model: str | os.PathLike | bytes, threads: int = 1, providers: tuple[str, ...] = CPU) -> Any:
-    """An onnxruntime `InferenceSession` of a file path or serialised model (see the module docstring)."""
+def onnx_session(model: str | os.PathLike | bytes, threads: int = 1, providers: tuple[str, ...] = CPU,
+                 profile_to: str | None = None) -> Any:
+    """An onnxruntime `InferenceSession` of a file path or serialised model (see the module docstring).
+    `profile_to`: a file prefix for onnxruntime's per-node profile (`session.end_profiling()`
+    returns the JSON file), for attributing a whole model's time to its nodes."""
     ort = onnxruntime()
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -42,6 +45,9 @@ def onnx_session(model: str | os.PathLike | bytes, threads: int = 1, providers: 
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    if profile_to is not None:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_to
     src = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(src, so, providers=list(providers))
 
