@@ -28,8 +28,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
+    from ofa_deploy.devices.benchmark import benchmark
     from ofa_deploy.errors import VerificationError
-    from ofa_deploy.export.benchmark import benchmark
     from ofa_deploy.export.pipeline import ExportOptions, plan_export, run_export
     from ofa_deploy.export.report import load_report
     from ofa_deploy.latency.protocol import Protocol

@@ -194,7 +194,7 @@ def test_tflite_fp32_matches_pytorch(tflite_fp32, reference):
 
 def test_int8_quantisation_gives_int8_io_and_a_smaller_file(tflite_fp32, reference, tmp_path):
     from ofa_deploy.export.quantize import quantize_int8
-    from ofa_deploy.export.runtime import open_model
+    from ofa_deploy.runtime.models import open_model
 
     fp32, _ = tflite_fp32
     path = quantize_int8(fp32, [reference.val[k:k + 1] for k in range(len(reference.val))], tmp_path / "q.tflite")

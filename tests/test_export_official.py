@@ -18,7 +18,7 @@ from conftest import GOLDEN, need_shared
 pytest.importorskip("onnxruntime")
 
 from ofa_deploy.export.pipeline import ExportOptions, plan_export, run_export
-from ofa_deploy.export.runtime import open_model
+from ofa_deploy.runtime.models import open_model
 
 CASE = "case1"
 

@@ -111,3 +111,58 @@ def test_fit_linear_and_metrics():
     m = error_metrics([1.0, 2.1, 2.0], [1.0, 2.0, 4.0])
     assert m["mape"] == pytest.approx((0 + 5 + 50) / 3)
     assert m["within_10"] == pytest.approx(200 / 3)
+
+
+def test_session_level_backends_follow_the_same_loop():
+    """`measure_sessions` (adb's benchmark_model reports whole sessions) visits sessions in exactly
+    the order `measure` opens them, guarded alike, and pools each entry when its chunk ends."""
+    proto = P.Protocol(warmup=0, min_runs=2, max_runs=2, check_every=2, sessions=3, chunk=4, seed=5)
+    names = [f"e{i}" for i in range(6)]
+    opened: list[str] = []
+    P.measure(names, lambda n: opened.append(n) or (lambda: None), proto)
+    ran, guarded, pooled = [], [], {}
+
+    class G(P.Guard):
+        def before(self, name):
+            guarded.append(("before", name))
+
+        def after(self, name):
+            guarded.append(("after", name))
+
+    def run_session(name):
+        ran.append(name)
+        return float(len(ran))
+
+    def pool(sessions):
+        return {"median": P.quantile(sorted(sessions), 0.5), "n": len(sessions)}
+
+    res = P.measure_sessions(names, run_session, pool, proto, G(), on_entry=lambda n, s: pooled.setdefault(n, s))
+    assert ran == opened and guarded == [(w, n) for n in ran for w in ("before", "after")]
+    assert list(pooled) == names and all(s["n"] == 3 for s in res.values()) and res == pooled
+
+
+def test_thermal_guard_waits_until_cool_and_reports():
+    temps = iter([80.0, 72.0, 66.0, 64.0, 50.0])
+    now = [0.0]
+    reports = []
+    g = P.ThermalGuard({"max_temp_c": 70, "poll_s": 2}, read_temps=lambda: [40.0, next(temps)],
+                       report=reports.append, sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    got = g.before("e0")  # 80 > 70: wait until <= 65 (resume: 5 below the limit)
+    assert got == {"temp_c": 64.0, "waited_s": 6.0} and reports[-1]["gave_up"] is False
+    assert g.before("e1") == {"temp_c": 50.0}  # cool: no wait
+    s = g.summary()
+    assert (s["temp_start_c"], s["temp_max_c"], s["temp_end_c"], s["cooldown_waits"], s["cooldown_s"]) == \
+        (80.0, 80.0, 50.0, 1, 6.0)
+    hot = P.ThermalGuard({"max_temp_c": 70, "max_wait_s": 3, "poll_s": 2}, read_temps=lambda: [90.0],
+                         sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    assert hot.before("e")["waited_s"] == 4.0 and hot.summary()["cooldown_gave_up"] == 1
+    assert P.ThermalGuard({}, read_temps=list).before("x") == {"temp_c": None}  # no limit, no zones
+
+
+def test_adb_pools_session_reports_with_the_protocols_median():
+    from ofa_deploy.devices.benchmark_model import BenchmarkResult, RunStats, pool_sessions
+
+    runs = [BenchmarkResult(RunStats(count=10, avg=a, std=0.1, min=0.9, max=1.2))
+            for a in (1.0, 3.0, 2.0, 10.0)]
+    st = pool_sessions(runs)
+    assert st["median"] == P.quantile([1.0, 2.0, 3.0, 10.0], 0.5) == 2.5 and st["count"] == 40

@@ -213,3 +213,45 @@ def test_profile_command_errors_for_adb_devices(adb_server, cli, tmp_path):
     code, _, err = cli("profile", "--device", "pixel4", "--serial", "nosuchphone", "--benchmark-binary", STAND_IN,
                        "--width", "0.5", "--classes", "10", "--out", tmp_path / "t")
     assert code == 2 and "nosuchphone is not attached" in err
+
+
+def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
+    """`search --verify` on an adb device: the top candidates are converted to .tflite, pushed in one
+    bundle and timed by benchmark_model in the protocol's loop (the stand-in times them with the
+    LiteRT interpreter); the subnet file records predicted and measured latency and the rounds.
+    The table is a synthetic one of the demo space (profiling one over adb converts every block)."""
+    import yaml
+    from test_latency_table import synthetic_table
+
+    from ofa_deploy.predictor import Predictor, default_predictor_path
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    d = descriptor().to_dict()
+    d.update(name="loopphone", extra={})
+    dev = tmp_path / "loopphone.yaml"
+    dev.write_text(yaml.safe_dump(d))
+    spec = Predictor.load(default_predictor_path()).spec
+    lut = synthetic_table(spec, [24])
+    lut.metadata.update(device="loopphone", runtime="tflite", threads=1,
+                        protocol={"sessions": 1, "max_runs": 5})
+    table = lut.save(tmp_path / "table")
+    calls = []
+    real = AdbBackend.measure_models
+
+    def spy(self, models, *a, **k):
+        calls.append([m.key for m in models])
+        return real(self, models, *a, **k)
+
+    monkeypatch.setattr(AdbBackend, "measure_models", spy)
+    out = tmp_path / "s.json"
+    code, stdout, err = cli("search", "--device", dev, "--serial", phone.serial, "--benchmark-binary", STAND_IN,
+                            "--table", table, "--latency", "1000ms", "--verify", "--verify-top", "2", "-o", out,
+                            "--json")
+    assert code == 0, err
+    v = json.loads(stdout)["verified"]
+    cands = v["rounds"][0]["candidates"]
+    assert calls == [["subnet0", "subnet1"]] and len(cands) == 2 and v["met"]
+    assert all(0 < c["measured_ms"] < 1000 for c in cands) and v["measured_ms"] == cands[0]["measured_ms"]
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["verified"]["rounds"] == v["rounds"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]

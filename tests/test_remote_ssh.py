@@ -254,3 +254,47 @@ def test_profile_command_over_ssh(sshd, tmp_path, cache, cli, monkeypatch):
     code, _, stderr = cli("profile", "--device", "rpi4", "--width", "0.5", "--classes", "10", "--in-channels", "1",
                           "--resolutions", "128", "--out", tmp_path / "none")
     assert code == 2 and "--host" in stderr
+
+
+def test_search_verify_and_validate_over_ssh(sshd, tmp_path, cache, cli, monkeypatch):
+    """`search --verify` on an SSH device: the top candidates are exported whole, sent in one bundle
+    and timed by the remote runner with the table's protocol; the subnet file records predicted and
+    measured latency and the rounds. `latency validate` times its subnets the same way."""
+    import yaml
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    d = descriptor(sshd, tmp_path).to_dict()
+    d.update(name="looprpi")
+    dev = tmp_path / "looprpi.yaml"
+    dev.write_text(yaml.safe_dump(d))
+    table = tmp_path / "table"
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--out", table)
+    assert code == 0, err
+    calls = []
+    real = SshBackend.measure_models
+
+    def spy(self, models, *a, **k):
+        calls.append([m.key for m in models])
+        return real(self, models, *a, **k)
+
+    monkeypatch.setattr(SshBackend, "measure_models", spy)
+    out = tmp_path / "s.json"
+    code, stdout, err = cli("search", "--device", dev, "--host", sshd.host, "--table", table, "--latency", "50ms",
+                            "--verify", "--verify-top", "2", "-o", out, "--json")
+    assert code == 0, err
+    v = json.loads(stdout)["verified"]
+    cands = v["rounds"][0]["candidates"]
+    assert calls == [["subnet0", "subnet1"]] and len(cands) == 2 and v["met"]
+    assert all(0 < c["measured_ms"] < 50 for c in cands) and v["measured_ms"] == cands[0]["measured_ms"]
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["verified"]["rounds"] == v["rounds"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]
+    assert runner_processes() == []  # the remote runner ended with its round
+
+    code, stdout, err = cli("latency", "validate", "--table", table, "--device", dev, "--host", sshd.host,
+                            "--samples", "3", "--sessions", "1", "--out", tmp_path / "v", "--json")
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert calls[-1] == ["subnet0", "subnet1", "subnet2"] and len(res["measured"]) == 3
+    assert res["raw_all"]["n"] == 3 and (tmp_path / "v" / "validation.csv").exists()

@@ -107,7 +107,7 @@ def test_benchmark_reports_drift_and_logs(cli, profiled, monkeypatch):
     assert code == 0, err
     code, out, err = cli("export", "--format", "onnx", "--verify-images", "10")
     assert code == 0, err
-    import ofa_deploy.export.benchmark as bm
+    import ofa_deploy.devices.benchmark as bm
 
     real = bm.measure
 

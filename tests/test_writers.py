@@ -600,3 +600,113 @@ def test_dataset_repeats_refused_and_a_conflicting_one_keeps_the_first(dataset, 
     assert (r.kept, r.identical, r.conflicts) == (6, 1, [int(fields[0])])
     assert (folder / "rows.csv").read_text() == "".join(rows)
     assert len(load_accuracy_dataset(folder)) == 6
+
+
+# ---- outputs of the import/export commands, validation files, concurrent exports (#18) ----------------
+def test_import_and_export_commands_check_their_out(cli, home, tmp_path):
+    """`predictor import`, `lut import`, `lut export` refuse an --out of another kind (exit 2, one
+    line, nothing changed) before reading anything, like every other writing command."""
+    table = tmp_path / "t"
+    synthetic_table(PROFILE_SPEC, [32]).save(table)
+    before = snapshot(table)
+    subnet = tmp_path / "s.json"
+    assert cli(*SEARCH, "--out", subnet)[0] == 0
+    sub_sha = sha(subnet)
+    code, _, err = cli("predictor", "import", tmp_path / "absent.pth", "--out", subnet)
+    one_error_line(code, err, "is a subnet file, not a predictor file", "--force")
+    code, _, err = cli("lut", "import", tmp_path / "absent.yaml", "--device", "x", "--out", subnet)
+    one_error_line(code, err, "not a folder")
+    code, _, err = cli("lut", "export", table, "--out", table)  # the table folder itself
+    one_error_line(code, err, "is a latency table folder, not a folder of official lookup tables", "--force")
+    code, _, err = cli("lut", "export", table, "--out", subnet)
+    one_error_line(code, err, "not a folder")
+    assert snapshot(table) == before and sha(subnet) == sub_sha
+    out = tmp_path / "official"
+    assert cli("lut", "export", table, "--out", out)[0] == 0
+    assert identify(out) == "official-tables" and cli("lut", "export", table, "--out", out)[0] == 0  # its own kind
+    code, _, err = cli("lut", "import", out, "--device", "x", "--out", out)  # over its own source files
+    one_error_line(code, err, "_lookup_table.yaml), not a latency table folder", "--force")
+
+
+def test_validate_refuses_a_zero_holdout_before_any_work(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
+    table = tmp_path / "t"
+    synthetic_table(PROFILE_SPEC, [24]).save(table)
+    before = snapshot(table)
+    for bad in ("0", "1", "-0.5"):
+        code, _, err = cli("latency", "validate", "--table", table, "--calibrate", "--holdout", bad, "--samples", "6",
+                           "--out", tmp_path / "v")
+        one_error_line(code, err, "--holdout")
+        assert snapshot(table) == before and not (tmp_path / "v").exists()
+    code, _, err = cli("latency", "validate", "--table", table, "--calibrate", "--holdout", "0.1", "--samples", "4")
+    one_error_line(code, err, "--holdout 0.1 of 4 subnets")  # nothing left to hold out
+    assert snapshot(table) == before
+
+
+def test_validation_and_sweep_plots_are_written_atomically(tmp_path, monkeypatch):
+    """An interrupted plot leaves the previous file whole and no temporary file beside it."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from ofa_deploy.latency.validation import error_metrics, save_validation
+    from ofa_deploy.search import pareto
+    from ofa_deploy.space import Arch
+
+    arch = Arch((3,) * 20, (3,) * 20, (2,) * 5, 24).to_dict()
+    raw, measured = [1.0, 2.0, 3.0], [1.1, 2.1, 2.9]
+    result = {"archs": [arch] * 3, "raw": raw, "measured": measured, "raw_all": error_metrics(raw, measured),
+              "device": "cpu", "resolutions": [24]}
+    files = save_validation(result, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["validation.csv", "validation.png"]
+    assert files[0].read_text().count("\n") == 4
+    old = {p.name: sha(p) for p in files}
+
+    def broken(self, path, *a, **k):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(KeyboardInterrupt):
+        save_validation({**result, "measured": [5.0, 6.0, 7.0]}, tmp_path)
+    assert sha(tmp_path / "validation.png") == old["validation.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["validation.csv", "validation.png"]
+
+    class R:  # the fields `plot` reads
+        latency_ms, flops, accuracy = 1.0, 1e6, 0.5
+
+    R.arch = Arch.from_dict(arch)
+    (tmp_path / "pareto.png").write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        pareto.plot([R()], tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 3
+    monkeypatch.undo()
+    pareto.plot([R()], tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG" and len(list(tmp_path.iterdir())) == 3
+    assert np.isfinite(result["raw_all"]["mape"])
+
+
+HOLD_EXPORT = """
+import sys, time
+from pathlib import Path
+from ofa_deploy.fsio import writer_lock
+out = Path(sys.argv[1])
+lock = writer_lock(out.parent, "exported model", name=out.name)
+print("locked", flush=True)
+time.sleep(300)
+"""
+
+
+def test_two_exports_to_one_name_the_second_exits_2(cli, export_work, tmp_path):
+    supernet, a, _ = export_work
+    out = tmp_path / "m.onnx"
+    args = ["export", "--subnet", a, "--supernet", supernet, "--format", "onnx", "--verify-images", "4"]
+    with holder(HOLD_EXPORT, out) as pid:
+        code, _, err = cli(*args, "--out", out)
+        one_error_line(code, err, f"{out} is in use", f"PID {pid}")
+        assert not out.exists()
+        code, _, err = cli(*args, "--out", tmp_path / "other.onnx")  # another name in the same folder: not blocked
+        assert code == 0, err
+    code, _, err = cli(*args, "--out", out)
+    assert code == 0 and identify(out) == "model", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m.onnx", "m.onnx.report.json", "other.onnx", "other.onnx.report.json"])  # no lock file left

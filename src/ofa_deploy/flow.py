@@ -139,7 +139,7 @@ def benchmark_inputs(file: str | os.PathLike | None, device: str | None,
 
 def _searched_table(path: Path, device: str) -> Path | None:
     """The table folder the file's subnet was searched with, from its export report and subnet file."""
-    from .export.report import report_path
+    from .fsio import report_path
     from .space.formats import read_structured
 
     try:
@@ -157,8 +157,8 @@ def _searched_table(path: Path, device: str) -> Path | None:
 def suggest_budget(table: Any) -> str | None:
     """A latency budget worth trying on `table`: its prediction for the middle subnet at the largest
     complete resolution (2 significant digits), e.g. `0.35ms`."""
-    from .search.units import format_ms
     from .space import middle_arch
+    from .units import format_ms
 
     rs = table.complete_resolutions()
     if not rs:

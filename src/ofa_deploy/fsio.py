@@ -33,6 +33,21 @@ from .errors import BusyError, OutputError
 
 LOCK_NAME = ".ofa-deploy.lock"
 
+# The export report beside every exported file (`export.report`); named here, where output kinds
+# are recognised, so that `flow` finds a file's report without importing `export`.
+REPORT_SUFFIX = ".report.json"
+REPORT_FORMAT = "ofa-deploy-export-report"
+
+
+def report_path(model_path: str | os.PathLike) -> Path:
+    """`<file>.report.json` beside an exported file."""
+    p = Path(model_path)
+    return p.with_name(p.name + REPORT_SUFFIX)
+
+
+# The array that marks an `.npz` as a predictor file (`predictor.model`), for the same reason.
+PREDICTOR_HEADER = "__header__"
+
 # What each command writes, as said in messages. Folder kinds hold several files.
 KINDS = {
     "table": "latency table folder",
@@ -43,8 +58,9 @@ KINDS = {
     "predictor": "predictor file (.npz)",
     "model": "exported model",
     "report": "export report",
+    "official-tables": "folder of official lookup tables (<r>_lookup_table.yaml)",
 }
-FOLDER_KINDS = frozenset({"table", "dataset", "run", "sweep"})
+FOLDER_KINDS = frozenset({"table", "dataset", "run", "sweep", "official-tables"})
 # Only recognised by `identify`, never written through `check_output`.
 _OTHER = {
     "checkpoint": "supernet checkpoint",
@@ -130,20 +146,32 @@ def sha256_file(path: str | os.PathLike) -> str:
 _held: dict[str, list] = {}  # lock file -> [fd, count]: this process's locks (re-entrant)
 
 
-class WriterLock:
-    """An exclusive lock on a folder, held until `release()` (or the end of a `with` block, or the
-    object being collected, or the process ending). Re-entrant within one process."""
+def lock_name(name: str | None = None) -> str:
+    """The lock file of a whole folder (`.ofa-deploy.lock`), or of one output `name` in it
+    (`.NAME.ofa-deploy.lock`: two exports into one folder under different names do not wait)."""
+    return LOCK_NAME if name is None else f".{name}{LOCK_NAME}"
 
-    def __init__(self, folder: str | os.PathLike, what: str = "folder"):
+
+def _is_lock(name: str) -> bool:
+    return name.startswith(".") and name.endswith(LOCK_NAME)
+
+
+class WriterLock:
+    """An exclusive lock on a folder (or on one output `name` in it), held until `release()` (or the
+    end of a `with` block, or the object being collected, or the process ending). Re-entrant within
+    one process."""
+
+    def __init__(self, folder: str | os.PathLike, what: str = "folder", name: str | None = None):
         self.folder = Path(folder)
         self.what = what
+        self.name = name
         self._key: str | None = None
         self._acquire()
 
     def _acquire(self) -> None:
         ensure_writable(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / LOCK_NAME
+        path = self.folder / lock_name(self.name)
         key = str(path.resolve())
         if key in _held:
             _held[key][1] += 1
@@ -156,8 +184,9 @@ class WriterLock:
             except BlockingIOError:
                 holder = _read_pid(fd)
                 os.close(fd)
+                where = self.folder if self.name is None else self.folder / self.name
                 raise BusyError(
-                    f"{self.folder} is in use: another ofa-deploy process (PID {holder}) is writing this "
+                    f"{where} is in use: another ofa-deploy process (PID {holder}) is writing this "
                     f"{self.what}; wait for it to finish, or write elsewhere (--out)"
                 ) from None
             # A releasing holder unlinks the file: make sure we locked the file that is still there.
@@ -203,10 +232,10 @@ def _read_pid(fd: int) -> str:
     return text or "unknown"
 
 
-def writer_lock(folder: str | os.PathLike, what: str = "folder") -> WriterLock:
-    """Lock `folder` (created if needed) for this process; `BusyError` naming the holder's PID if
-    another process holds it."""
-    return WriterLock(folder, what)
+def writer_lock(folder: str | os.PathLike, what: str = "folder", name: str | None = None) -> WriterLock:
+    """Lock `folder` (created if needed), or the output `name` in it, for this process; `BusyError`
+    naming the holder's PID if another process holds it."""
+    return WriterLock(folder, what, name)
 
 
 # ---- --out checks -----------------------------------------------------------------------------------
@@ -243,8 +272,8 @@ def identify(path: str | os.PathLike) -> str | None:
     head = _head(p, 64)
     if suffix == ".npz":
         return "predictor" if _npz_is_predictor(p) else "npz"
-    if name.endswith(".report.json"):
-        return "report" if _json_format(p) == "ofa-deploy-export-report" else "file"
+    if name.endswith(REPORT_SUFFIX):
+        return "report" if _json_format(p) == REPORT_FORMAT else "file"
     if suffix == ".tflite" and head[4:8] == b"TFL3":
         return "model"
     if suffix == ".onnx" and head[:1] == b"\x08":  # ModelProto field 1 (ir_version), a varint
@@ -262,7 +291,7 @@ _PARTS = {"table": ("table.csv", "meta.yaml"), "dataset": ("rows.csv", "meta.jso
 
 def _identify_folder(p: Path) -> str:
     try:
-        names = {c.name for c in p.iterdir()} - {LOCK_NAME}
+        names = {c.name for c in p.iterdir() if not _is_lock(c.name)}
     except OSError:
         return "folder"
     if not names:
@@ -275,6 +304,8 @@ def _identify_folder(p: Path) -> str:
         return "run"
     if "pareto.png" in names or any(n.startswith("subnet_") and n.endswith(".json") for n in names):
         return "sweep"
+    if all(n.endswith("_lookup_table.yaml") for n in names):
+        return "official-tables"
     return "folder"
 
 
@@ -305,11 +336,9 @@ def _yaml_format(p: Path) -> str | None:
 
 
 def _npz_is_predictor(p: Path) -> bool:
-    from .predictor.model import HEADER
-
     try:
         with zipfile.ZipFile(p) as z:
-            return f"{HEADER}.npy" in z.namelist()
+            return f"{PREDICTOR_HEADER}.npy" in z.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
 

@@ -1,7 +1,7 @@
 """`ofa-deploy export` and `ofa-deploy benchmark`: thin wrappers over `ofa_deploy.export`.
 
 Progress goes to a console on a duplicate of stderr's descriptor: while a converter runs, the
-library redirects descriptors 1 and 2 to a log (`export.quiet`), and the spinner must still
+library redirects descriptors 1 and 2 to a log (`runtime.quiet`), and the spinner must still
 reach the terminal. A missed tolerance exits with code 1 (bad input: 2, as everywhere).
 """
 
@@ -227,8 +227,8 @@ def benchmark(
     as_json: bool = json_option(),
 ) -> None:
     """Time an exported file with the profiling protocol, next to the device table's prediction."""
-    from ..export.benchmark import benchmark as run_benchmark
-    from ..export.benchmark import check_model_file
+    from ..devices.benchmark import benchmark as run_benchmark
+    from ..devices.benchmark import check_model_file
     from ..flow import benchmark_inputs
     from ..latency.protocol import Protocol
 

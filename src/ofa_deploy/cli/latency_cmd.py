@@ -212,6 +212,9 @@ def validate_cmd(
     calibrate: Annotated[bool, typer.Option(
         "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out errors, store the fit with the table "
         "(a shipped table: in a calibrated copy among the user's tables).")] = False,
+    holdout: Annotated[float, typer.Option(
+        "--holdout", help="With --calibrate: share of the subnets held out of the fit and reported "
+        "(strictly between 0 and 1).")] = 0.5,
     resolutions: Annotated[str | None, typer.Option(
         "--resolutions", "-r", help="Resolutions to sample (default: the table's complete ones).")] = None,
     width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
@@ -225,6 +228,14 @@ def validate_cmd(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Folder for validation.csv/.png (default: the table's; a shipped table's go to "
         "the user's tables folder).")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias (overrides the descriptor).")] = None,
+    accept_new_host_key: Annotated[bool, typer.Option(
+        "--accept-new-host-key", help="ssh devices: record an unknown host key on first use.")] = False,
+    serial: Annotated[str | None, typer.Option(
+        "--serial", help="adb devices: the phone's serial from `adb devices`.")] = None,
+    benchmark_binary: Annotated[Path | None, typer.Option(
+        "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
@@ -233,18 +244,21 @@ def validate_cmd(
     from ..fsio import ensure_writable, writer_lock
     from ..latency.resolve import resolve_table, save_calibration, save_validation_record
     from ..latency.table import store_metadata
-    from ..latency.validation import save_validation, validate, validation_record
+    from ..latency.validation import check_split, save_validation, validate, validation_record
 
+    checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
+    fit_fraction = 1 - check_split(samples, holdout) if calibrate else 0.5  # before anything is read or written
     spec = space_from_options(width, classes, in_channels, supernet)
     found = resolve_table(device if table_path is None else None, table_path, spec)
     table, folder = found.table, found.writable_folder()  # a shipped table's changes go to the user's folder
-    checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     rs = parse_resolutions(resolutions, table.spec) if resolutions is not None else None
     _lock = writer_lock(folder, "latency table")  # one writer, held to the end (metrics are stored)
     ensure_writable(out or folder)
     desc = load_device(table.device) if device is None or device == table.device else load_device(device)
     md = table.metadata
-    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"))
+    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"),
+                           host=host, accept_new_host_key=accept_new_host_key, serial=serial,
+                           benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
     bi = backend.info()
     if md.get("runtime_version") and bi.get("runtime_version") != md.get("runtime_version"):
         console.print(f"[yellow]warning[/]: table measured with {md.get('runtime')} {md.get('runtime_version')}, "
@@ -254,7 +268,7 @@ def validate_cmd(
     with progress_bar(out=err_console if as_json else console) as bar:
         exp = bar.add_task("exporting subnets", total=samples)
         task = bar.add_task("timing subnets", total=samples * proto.sessions)
-        result = validate(table, net, backend, samples, proto, rs, seed, calibrate,
+        result = validate(table, net, backend, samples, proto, rs, seed, calibrate, fit_fraction,
                           on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
     record = validation_record(result, time.strftime("%Y-%m-%dT%H:%M:%S"))
     if calibrate:
@@ -394,9 +408,12 @@ def lut_import(
         "[default: 3,4,6].")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into an --out folder that holds another kind of output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
+    from ..fsio import check_output
     from ..latency import default_table_dir, import_official
 
     paths: list[Path] = []
@@ -411,8 +428,9 @@ def lut_import(
     base = official_space(width, classes, kind_name)
     spec = SpaceSpec(width_mult=base.width_mult, n_classes=classes, in_channels=in_channels, kind=kind_name,
                      expand_list=_int_list(expands, "--expands") if expands is not None else base.expand_list)
+    folder = check_output(out or default_table_dir(device, spec), "table", force)  # before any file is read
     table = import_official(paths, spec, device)
-    folder = table.save(out or default_table_dir(device, spec))
+    folder = table.save(folder)
     if as_json:
         print_json({**table.summary(), "folder": str(folder)})
         return
@@ -425,11 +443,15 @@ def lut_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the <r>_lookup_table.yaml files.")],
     stat: Annotated[OfficialStat, typer.Option(
         "--stat", help="Statistic written as 'mean'.")] = OfficialStat("mean"),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into an --out folder that holds another kind of output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
+    from ..fsio import check_output
     from ..latency import export_official
 
+    check_output(out, "official-tables", force)
     written = export_official(find_table(None, table_path, None), out, value(stat))
     if as_json:
         print_json({"folder": str(out), "files": [str(p) for p in written], "stat": value(stat)})

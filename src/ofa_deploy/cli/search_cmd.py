@@ -45,14 +45,17 @@ def predictor_import(
     pth: Path = typer.Argument(..., help="The official acc_predictor.pth (OFA tutorial, ImageNet, w1.2 space)."),
     out: Path = out_option("Predictor file to write (.npz).", required=True),
     width: float = typer.Option(1.2, "--width", help="Width multiplier of the space it belongs to."),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
     as_json: bool = json_option(),
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
     from .. import checks
+    from ..fsio import check_output
     from ..predictor import import_official
     from ..space import official_space
 
     checks.space_options(width)
+    check_output(out, "predictor", force)  # before the .pth is read
     pred = import_official(pth, official_space(width))
     path = pred.save(out)
     if as_json:
@@ -254,8 +257,19 @@ def search(
                                        "the device and search again under a tighter budget when it is over (default: "
                                        "on for local devices with known supernet weights; one latency budget only, "
                                        "sweeps are not verified)."),
+    verify_top: int = typer.Option(3, "--verify-top", help="With --verify: how many of the best subnets (by "
+                                   "predicted accuracy, all within the budget) are measured; the most accurate "
+                                   "whose measured latency meets the budget is delivered."),
     margin: str | None = typer.Option(None, "--margin", help="Search under a predicted latency budget tighter by "
                                       "this share (5%), for devices you cannot verify on."),
+    host: str | None = typer.Option(None, "--host", help="--verify on ssh devices: user@host[:port] or a "
+                                    "~/.ssh/config alias (overrides the descriptor)."),
+    accept_new_host_key: bool = typer.Option(False, "--accept-new-host-key", help="--verify on ssh devices: record "
+                                             "an unknown host key on first use (a changed key is always refused)."),
+    serial: str | None = typer.Option(None, "--serial", help="--verify on adb devices: the phone's serial (default: "
+                                      "the only one attached)."),
+    benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="--verify on adb devices: "
+                                                 "TFLite's benchmark_model built for the phone."),
     as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
@@ -266,7 +280,9 @@ def search(
     req = SearchRequest.from_text(latency, flops, params, pareto=pareto, points=points, device=device, table=table,
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
                                   config=EvolutionConfig(population=population, generations=generations),
-                                  verify=verify, margin=parse_margin(margin),
+                                  verify=verify, margin=parse_margin(margin), verify_top=verify_top,
+                                  remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
+                                          "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
                                   say=lambda line: err_console.print(line, highlight=False))
     outcome = run_search(req)
     for line in outcome.notes:

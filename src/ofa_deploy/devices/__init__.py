@@ -1,7 +1,9 @@
 """Targets we measure latency on: descriptors (`devices/*.yaml`) and backends.
 
-Backends (`devices.local`: onnxruntime, torch, CUDA; `devices.ssh`: Linux boards; `devices.adb`:
-Android phones) import their runtimes lazily; importing this package only reads descriptors.
+Backends (`devices.local`: onnxruntime, LiteRT, torch, CUDA; `devices.ssh`: Linux boards;
+`devices.adb`: Android phones) import their runtimes lazily (sessions and interpreters come from
+`ofa_deploy.runtime`); `devices.benchmark` times an exported file against its table's
+prediction. Importing this package only reads descriptors.
 """
 
 from .descriptor import (

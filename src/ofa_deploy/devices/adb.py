@@ -49,7 +49,6 @@ from .benchmark_model import (
 )
 from .bundle import build_bundle
 from .descriptor import DeviceDescriptor
-from .remote_runner import make_guard
 
 DEFAULT_WORKDIR = "/data/local/tmp/ofa-deploy"
 THERMAL_GLOB = "/sys/class/thermal/thermal_zone*/temp"
@@ -200,8 +199,8 @@ class AdbBackend:
         return dict(self._info)
 
     def open(self, model: Any) -> Any:
-        raise DeviceError(f"device {self.device.name!r} is profiled through adb as whole tables (ofa-deploy profile); "
-                          "timing single models there is not supported yet")
+        raise DeviceError(f"device {self.device.name!r} is measured through adb one bundle at a time (profile, "
+                          "latency validate, search --verify); single models cannot be opened there")
 
     def run_metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -272,6 +271,47 @@ class AdbBackend:
             raise DeviceError(f"benchmark_model exited with status {rc} on {name}: {benchmark_failure(out)}")
         return result
 
+    def _push(self, bundle: Any, tmp: Path, protocol: Any, op_profiling: bool) -> tuple[str, dict[str, str]]:
+        """Install a built bundle on the device; its folder there and one benchmark_model command
+        (one session) per entry, by name (`r/key`)."""
+        remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
+        try:
+            self._install(tmp, remote)
+        except DeviceGone as e:
+            self._recover(str(e), tmp, remote)
+        manifest = json.loads((tmp / "manifest.json").read_text())
+        commands = {f"{e['resolution']}/{e['key']}": benchmark_command(
+            f"{self.workdir}/benchmark_model", f"{remote}/{e['path']}", self.threads, protocol.max_runs,
+            protocol.warmup, self.device.delegate, self.device.cores, op_profiling, self.max_secs)
+            for e in manifest["entries"]}
+        return remote, commands
+
+    def measure_models(self, models: list[Any], protocol: Any,
+                       on_session: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
+        """Time whole models (`BlockModel`s with a module: the subnets of `latency validate` and
+        `search --verify`) on the phone with benchmark_model, in the protocol's loop, as profiling
+        does; returns their statistics (ms; p10/p90 unknown) by model key."""
+        self.info()
+        tmp = Path(tempfile.mkdtemp(prefix="ofa-bundle-"))
+        guard = protocol_mod.ThermalGuard(self.guard_settings, read_temps=self._read_temps)
+        try:
+            bundle = build_bundle({}, None, None, "tflite", tmp, self.cache, models=models)
+            remote, commands = self._push(bundle, tmp, protocol, False)
+            res = protocol_mod.measure_sessions(
+                [m.name for m in models], lambda name: self._session(commands[name], name, tmp, remote),
+                pool_sessions, protocol, guard, None, on_session)
+            self._thermal = guard.summary()
+            try:
+                self.shell(f"rm -rf {shlex.quote(remote)}", 60)
+            except DeviceGone:
+                pass
+            return {name.split("/", 1)[1]: st for name, st in res.items()}
+        except DeviceGone as e:
+            raise DeviceError(f"lost {self.serial} ({e}) while timing whole models: reconnect the device and "
+                              "rerun the command") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def measure_plan(self, plan: Any, spec: Any, net: Any, protocol: Any, writer: Any,
                      on_session: Callable[[str], None] | None = None,
                      on_resolution: Callable[[int, str], None] | None = None) -> int:
@@ -282,46 +322,40 @@ class AdbBackend:
         self.info()
         tmp = Path(tempfile.mkdtemp(prefix="ofa-bundle-"))
         written = 0
-        guard = make_guard(protocol_mod, self.guard_settings, read_temps=self._read_temps, report=lambda _: None)
+        guard = protocol_mod.ThermalGuard(self.guard_settings, read_temps=self._read_temps)
         try:
             def progress(r: int, done: int, total: int, hit: bool) -> None:
                 if on_resolution is not None:
                     on_resolution(r, f"tflite models {done}/{total}")
 
             bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress)
-            remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             if on_resolution is not None:
                 on_resolution(next(iter(plan.todo)), f"pushing {bundle.nbytes / 1e6:.1f} MB")
-            try:
-                self._install(tmp, remote)
-            except DeviceGone as e:
-                self._recover(str(e), tmp, remote)
-            manifest = json.loads((tmp / "manifest.json").read_text())
-            commands = {f"{e['resolution']}/{e['key']}": benchmark_command(
-                f"{self.workdir}/benchmark_model", f"{remote}/{e['path']}", self.threads, protocol.max_runs,
-                protocol.warmup, self.device.delegate, self.device.cores, self.op_profiling, self.max_secs)
-                for e in manifest["entries"]}
+            remote, commands = self._push(bundle, tmp, protocol, self.op_profiling)
             ops_file = Path(plan.folder) / "ops.jsonl"
+            sessions: dict[str, list[BenchmarkResult]] = {}  # every session's report (op profiles)
             for r, keys in plan.todo.items():
                 if on_resolution is not None:
                     on_resolution(r, "measuring")
-                # per resolution, in the order `protocol.measure` (local runs) uses
-                for chunk, order in protocol_mod.session_order([f"{r}/{k}" for k in keys], protocol):
-                    results: dict[str, list[BenchmarkResult]] = {n: [] for n in chunk}
-                    for name in order:
-                        guard.before(name)
-                        results[name].append(self._session(commands[name], name, tmp, remote))
-                        guard.after(name)
-                        if on_session is not None:
-                            on_session(name)
-                    for name in chunk:
-                        st = pool_sessions(results[name])
-                        key = name.split("/", 1)[1]
-                        writer.write(Row(key, r, int(st["count"]), st["mean"], st["median"], st["std"],
-                                         st["p10"], st["p90"]))
-                        written += 1
-                        if self.op_profiling:
-                            _append_ops(ops_file, key, r, results[name])
+
+                def run_session(name: str) -> BenchmarkResult:
+                    res = self._session(commands[name], name, tmp, remote)
+                    sessions.setdefault(name, []).append(res)
+                    return res
+
+                def on_entry(name: str, st: dict[str, float], r: int = r) -> None:
+                    nonlocal written
+                    key = name.split("/", 1)[1]
+                    writer.write(Row(key, r, int(st["count"]), st["mean"], st["median"], st["std"],
+                                     st["p10"], st["p90"]))
+                    written += 1
+                    if self.op_profiling:
+                        _append_ops(ops_file, key, r, sessions.pop(name))
+
+                # the loop of `protocol.measure` (local runs, the SSH runner), with benchmark_model's
+                # session reports pooled by `pool_sessions`
+                protocol_mod.measure_sessions([f"{r}/{k}" for k in keys], run_session, pool_sessions, protocol,
+                                              guard, on_entry, on_session)
             self._thermal = guard.summary()
             try:
                 self.shell(f"rm -rf {shlex.quote(remote)}", 60)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import DeviceError, FormatError
+from ..latency.protocol import quantile
 
 DELEGATE_FLAGS = {"xnnpack": "--use_xnnpack=true", "gpu": "--use_gpu=true", "nnapi": "--use_nnapi=true",
                   "hexagon": "--use_hexagon=true", "none": "--use_xnnpack=false", "cpu": "--use_xnnpack=false"}
@@ -220,9 +221,8 @@ def pool_sessions(results: Sequence[BenchmarkResult]) -> dict[str, float]:
     var = sum(c * ((s.std if math.isfinite(s.std) else 0.0) ** 2 + (s.avg - mean) ** 2)
               for c, s in zip(counts, stats)) / n
     avgs = sorted(s.avg for s in stats)
-    k = len(avgs)
-    median = avgs[k // 2] if k % 2 else (avgs[k // 2 - 1] + avgs[k // 2]) / 2
-    return {"count": sum(s.count for s in stats) or k, "mean": mean, "median": median, "std": math.sqrt(var),
+    median = quantile(avgs, 0.5)  # the protocol's median, of session means
+    return {"count": sum(s.count for s in stats) or len(avgs), "mean": mean, "median": median, "std": math.sqrt(var),
             "p10": math.nan, "p90": math.nan}
 
 

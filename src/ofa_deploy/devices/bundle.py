@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..export.quiet import captured_output
 from ..fsio import atomic_path
 from ..latency import protocol as _protocol
 from ..latency.block_models import MANIFEST, BlockModel, block_models, export_block_models, write_block_model
 from ..paths import block_cache_dir
+from ..runtime.quiet import captured_output
 
 RUNNER = Path(__file__).with_name("remote_runner.py")
 PROTOCOL = Path(_protocol.__file__)
@@ -118,8 +118,10 @@ def model_digest(m: BlockModel, fmt: str) -> str:
 
 def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, folder: str | os.PathLike,
                  cache: str | os.PathLike | None = None, on_progress: Progress | None = None,
-                 run_config: dict[str, Any] | None = None, on_file: Callable[[Path], None] | None = None) -> Bundle:
-    """Export the plan's missing keys (`{resolution: [key, ...]}`) as `fmt` into `folder`.
+                 run_config: dict[str, Any] | None = None, on_file: Callable[[Path], None] | None = None,
+                 models: list[BlockModel] | None = None) -> Bundle:
+    """Export the plan's missing keys (`{resolution: [key, ...]}`) as `fmt` into `folder`; or, given
+    `models` (whole subnets for `latency validate` and `search --verify`), those modules instead.
 
     `on_file(path)` hears of every file as soon as it is complete, in an order a receiver can use
     while the export goes on: the protocol and `run.json` first, the models one by one, the
@@ -137,9 +139,10 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
         on_file(folder / "ofa_protocol.py")
         if run_config is not None:
             on_file(folder / RUN_FILE)
-    models: list[BlockModel] = []
-    for r, keys in todo.items():
-        models += block_models(net, spec, r, keys)
+    if models is None:
+        models = []
+        for r, keys in todo.items():
+            models += block_models(net, spec, r, keys)
     total = len(models)
     done = 0
 

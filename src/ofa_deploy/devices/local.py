@@ -1,37 +1,32 @@
-"""Local backends: onnxruntime on the CPU (default), PyTorch eager on the CPU, PyTorch on CUDA;
-`make_backend` also hands ssh and adb devices to `devices.ssh` / `devices.adb`.
+"""Local backends: onnxruntime on the CPU (default), the LiteRT interpreter on the CPU, PyTorch eager
+on the CPU, PyTorch on CUDA; `make_backend` also hands ssh and adb devices to `devices.ssh` /
+`devices.adb`.
 
 A backend only knows how to open a fresh session for one model and return a no-argument runner;
-timing is the shared `latency.protocol`'s job, so every backend is measured the same way.
-Runtimes are imported inside the methods: reading descriptors never imports torch.
+sessions and interpreters come from `runtime.sessions` (the one place that opens them), timing is
+the shared `latency.protocol`'s job, so every backend is measured the same way. Runtimes are
+imported inside the methods: reading descriptors never imports torch.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 from collections.abc import Callable
 from typing import Any
 
 from .. import checks
-from ..errors import DeviceError
+from ..errors import DeviceError, ExportError
+from ..runtime.sessions import (
+    host_cpu,
+    interpreter_class,
+    missing_providers,
+    onnx_session,
+    onnxruntime,
+    runtime_version,
+)
 from .descriptor import DeviceDescriptor
 
 Runner = Callable[[], Any]
-
-
-def host_cpu() -> str:
-    """The CPU model name (from /proc/cpuinfo on Linux) and the number of logical CPUs."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name} ({os.cpu_count()} logical CPUs)"
+__all__ = ["CudaBackend", "LiteRTBackend", "OnnxRuntimeBackend", "TorchBackend", "host_cpu", "make_backend"]
 
 
 class OnnxRuntimeBackend:
@@ -42,14 +37,10 @@ class OnnxRuntimeBackend:
     needs_onnx = True
 
     def __init__(self, threads: int = 1, providers: tuple[str, ...] = ("CPUExecutionProvider",)):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise DeviceError("onnxruntime is not installed: pip install onnxruntime") from None
-        self._ort = ort
+        ort = self._ort = onnxruntime()
         self.threads = threads
         self.providers = providers
-        missing = [p for p in providers if p not in ort.get_available_providers()]
+        missing = missing_providers(providers)
         if missing:
             raise DeviceError(f"onnxruntime lacks provider(s) {missing} on this machine "
                               f"(available: {ort.get_available_providers()})")
@@ -61,19 +52,42 @@ class OnnxRuntimeBackend:
     def open(self, model: Any) -> Runner:
         import numpy as np
 
-        ort = self._ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
         src = model.onnx_path if model.onnx_path is not None else model.onnx_bytes
-        sess = ort.InferenceSession(src, so, providers=list(self.providers))
+        sess = onnx_session(src, self.threads, self.providers)
         inp = sess.get_inputs()[0]
         x = np.random.default_rng(0).standard_normal(model.input_shape).astype(np.float32)
         feed = {inp.name: x}
         return lambda: sess.run(None, feed)
+
+
+class LiteRTBackend:
+    """The LiteRT interpreter on the local CPU (default XNNPACK delegate), `threads` threads.
+    Times `.tflite` files (`model.tflite_path`)."""
+
+    kind = "litert"
+    needs_onnx = False
+
+    def __init__(self, threads: int = 1):
+        interpreter_class()  # fail now, with the install hint, when no LiteRT runtime is installed
+        self.threads = threads
+
+    def info(self) -> dict[str, Any]:
+        runtime, _, version = runtime_version(".tflite").partition(" ")
+        return {"backend": self.kind, "runtime": runtime, "runtime_version": version, "threads": self.threads,
+                "host_cpu": host_cpu()}
+
+    def open(self, model: Any) -> Runner:
+        import numpy as np
+
+        from ..runtime.models import TfliteModel
+        from ..runtime.quiet import captured_output
+
+        if getattr(model, "tflite_path", None) is None:
+            raise ExportError("the LiteRT backend times .tflite files")
+        with captured_output():  # the interpreter logs its XNNPACK delegate on the first open
+            it = TfliteModel(model.tflite_path, self.threads)
+        it.set_input(np.random.default_rng(0).standard_normal(it.input.shape).astype(np.float32))
+        return it.interpreter.invoke
 
 
 class TorchBackend:

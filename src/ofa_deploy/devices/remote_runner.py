@@ -21,6 +21,12 @@ the host still exports it, then measured; DIR is removed at the end); `remote_ru
 JSON` (what `info()` reports, without importing the runtime). The SSH backend sends this script
 itself on stdin ahead of the bundle, so a device needs nothing installed beforehand.
 Anything the runtimes print goes to stderr, so stdout carries JSON lines only.
+
+Why it opens its own onnxruntime sessions and LiteRT interpreters instead of `ofa_deploy.runtime`:
+the package is not installed on the device (nothing is, beforehand), and this file must run there
+alone. Its session settings are those of `runtime.sessions` (threads, one inter-op thread,
+sequential execution, all graph optimisations; the interpreter's default delegate); the timing
+loop, the statistics and the thermal guard are the protocol's own (`ofa_protocol.py`), not copies.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ import json
 import os
 import platform
 import sys
-import time
 
 _OUT = sys.stdout
 
@@ -255,54 +260,10 @@ def _protocol_module():
 
 
 def make_guard(proto, settings: dict, read_temps=None, report=None):
-    """The protocol's Guard, with a thermal wait: above `max_temp_c`, sleep until `resume_temp_c`.
-
-    `read_temps()` returns the zones' temperatures in degrees C (default: this machine's
-    `thermal_glob` files); `report(dict)` hears about every wait (default: a JSON line). The adb
-    backend reuses this guard with readings taken through `adb shell`."""
+    """The protocol's `ThermalGuard` (it lives with the protocol, shared with the adb backend),
+    reading this machine's `thermal_glob` files and reporting every wait as a JSON line."""
     pattern = settings.get("thermal_glob", "/sys/class/thermal/thermal_zone*/temp")
-    read_temps = read_temps or (lambda: temperatures(pattern))
-    report = report or emit
-    limit = settings.get("max_temp_c")
-    resume = settings.get("resume_temp_c", limit - 5 if limit is not None else None)
-    poll, max_wait = float(settings.get("poll_s", 5)), float(settings.get("max_wait_s", 300))
-
-    class ThermalGuard(proto.Guard):
-        def __init__(self):
-            self.first = self.last = self.peak = None
-            self.waits, self.waited_s, self.gave_up = 0, 0.0, 0
-
-        def _read(self):
-            temps = read_temps()
-            t = max(temps) if temps else None
-            if t is not None:
-                self.first = t if self.first is None else self.first
-                self.peak = t if self.peak is None else max(self.peak, t)
-                self.last = t
-            return t
-
-        def before(self, name):
-            t = self._read()
-            if limit is None or t is None or t <= limit:
-                return {"temp_c": t}
-            t0 = time.monotonic()
-            while t is not None and t > resume and time.monotonic() - t0 < max_wait:
-                time.sleep(poll)
-                t = self._read()
-            waited = time.monotonic() - t0
-            self.waits += 1
-            self.waited_s += waited
-            hot = t is not None and t > resume
-            self.gave_up += int(hot)
-            report({"t": "guard", "n": name, "waited_s": round(waited, 1), "temp_c": t, "gave_up": hot})
-            return {"temp_c": t, "waited_s": waited}
-
-        def summary(self):
-            return {"temp_start_c": self.first, "temp_max_c": self.peak, "temp_end_c": self.last,
-                    "cooldown_waits": self.waits, "cooldown_s": round(self.waited_s, 1),
-                    "cooldown_gave_up": self.gave_up, "max_temp_c": limit}
-
-    return ThermalGuard()
+    return proto.ThermalGuard(settings, read_temps or (lambda: temperatures(pattern)), report or emit)
 
 
 def run_bundle(folder: str) -> None:

@@ -263,8 +263,8 @@ class SshBackend:
         return dict(self._info)
 
     def open(self, model: Any) -> Any:
-        raise DeviceError(f"device {self.device.name!r} is profiled over ssh as one remote run per table "
-                          "(ofa-deploy profile); timing single models there is not supported yet")
+        raise DeviceError(f"device {self.device.name!r} is measured over ssh one bundle at a time (profile, "
+                          "latency validate, search --verify); single models cannot be opened there")
 
     def run_metadata(self) -> dict[str, Any]:
         """What the last run learnt about the device's temperature (for the table's metadata)."""
@@ -282,17 +282,46 @@ class SshBackend:
         proc = self._proc
         assert proc is not None and proc.stdin is not None
         tmp = tempfile.mkdtemp(prefix="ofa-bundle-")
+
+        def on_row(msg: dict[str, Any]) -> None:
+            st = msg["stats"]
+            writer.write(Row(msg["key"], int(msg["r"]), int(st["count"]), st["mean"], st["median"],
+                             st["std"], st["p10"], st["p90"]))
+
         try:
-            sent = self._send(proc.stdin, plan, spec, net, protocol, Path(tmp), on_resolution)
+            sent = self._send(proc.stdin, plan.todo, spec, net, protocol, Path(tmp), on_resolution)
             if on_resolution is not None and sent is not None:
                 on_resolution(next(iter(plan.todo)), f"sent {sent / 1e6:.1f} MB")
-            return self._receive(proc, plan, writer, on_session, on_resolution)
+            kept = (f"{{n}} new row(s) were kept in {plan.folder}: rerun the same command to resume (only the "
+                    "missing keys are sent and measured)")
+            return self._receive(proc, on_row, kept, on_session, on_resolution)
         finally:
             self.close()
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _send(self, stdin: Any, plan: Any, spec: Any, net: Any, protocol: Any, tmp: Path,
-              on_resolution: Callable[[int, str], None] | None) -> int | None:
+    def measure_models(self, models: list[Any], protocol: Any,
+                       on_session: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
+        """Time whole models (`BlockModel`s with a module: the subnets of `latency validate` and
+        `search --verify`) on the device, with the protocol, in one bundle and one remote run, as
+        profiling does; returns their statistics (ms) by model key."""
+        self.info()
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        tmp = tempfile.mkdtemp(prefix="ofa-bundle-")
+        out: dict[str, dict[str, float]] = {}
+        try:
+            self._send(proc.stdin, {}, None, None, protocol, Path(tmp), None, models=models)
+            self._receive(proc, lambda msg: out.__setitem__(msg["key"], msg["stats"]),
+                          "{n} of the models were measured: rerun the command", on_session, None)
+            return out
+        finally:
+            self.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _send(self, stdin: Any, todo: dict[int, list[str]], spec: Any, net: Any, protocol: Any, tmp: Path,
+              on_resolution: Callable[[int, str], None] | None, models: list[Any] | None = None) -> int | None:
         """The bundle as a tar stream, model by model as they are exported. Returns the bytes sent,
         or None if the remote side went away (`_receive` reports why)."""
         def progress(r: int, done: int, total: int, hit: bool) -> None:
@@ -301,16 +330,19 @@ class SshBackend:
 
         try:
             stream = TarStream(stdin, tmp)
-            build_bundle(plan.todo, spec, net, self.fmt, tmp, self.cache, progress,
-                         run_config={**self._settings(), "protocol": protocol.to_dict()}, on_file=stream.add)
+            build_bundle(todo, spec, net, self.fmt, tmp, self.cache, progress,
+                         run_config={**self._settings(), "protocol": protocol.to_dict()}, on_file=stream.add,
+                         models=models)
             stream.close()
             stdin.close()
             return stream.nbytes
         except (BrokenPipeError, ConnectionResetError):
             return None
 
-    def _receive(self, proc: subprocess.Popen, plan: Any, writer: Any, on_session: Callable[[str], None] | None,
-                 on_resolution: Callable[[int, str], None] | None) -> int:
+    def _receive(self, proc: subprocess.Popen, on_row: Callable[[dict[str, Any]], None], kept: str,
+                 on_session: Callable[[str], None] | None, on_resolution: Callable[[int, str], None] | None) -> int:
+        """Read the runner's lines until it ends; `on_row(msg)` per finished entry. Returns the rows
+        received; a failure raises `DeviceError` ending with `kept` (`{n}`: the rows received)."""
         written, done, error = 0, False, None
         assert proc.stdout is not None
         for raw in proc.stdout:
@@ -322,9 +354,7 @@ class SshBackend:
                 continue
             kind = msg.get("t")
             if kind == "row":
-                st = msg["stats"]
-                writer.write(Row(msg["key"], int(msg["r"]), int(st["count"]), st["mean"], st["median"],
-                                 st["std"], st["p10"], st["p90"]))
+                on_row(msg)
                 written += 1
             elif kind == "s" and on_session is not None:
                 on_session(msg["n"])
@@ -345,8 +375,7 @@ class SshBackend:
         if error is not None:
             raise DeviceError(f"{self.target}: {error}")
         reason = self._remote_failure(rc, "\n".join(self._tail))
-        raise DeviceError(f"{reason}; {written} new row(s) were kept in {plan.folder}: rerun the same command to "
-                          "resume (only the missing keys are sent and measured)")
+        raise DeviceError(f"{reason}; {kept.format(n=written)}")
 
 
 def _drain(pipe: Any, tail: deque[str]) -> None:

@@ -27,8 +27,12 @@ from torch import nn
 from .. import checks, records
 from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
-from ..fsio import check_output, sha256_file, temp_sibling
+from ..fsio import check_output, sha256_file, temp_sibling, writer_lock
 from ..nn import OFAMobileNetV3, load_supernet
+from ..runtime.convert import convert_fp32, export_onnx
+from ..runtime.models import open_model
+from ..runtime.quiet import captured_output, run_quietly
+from ..runtime.sessions import runtime_version
 from ..space import Subnet, arch_costs, load_subnet
 from ..space.checkpoint import checkpoint_space
 from .inputs import (
@@ -42,13 +46,9 @@ from .inputs import (
     transform_name,
     verification_images,
 )
-from .onnx import export_onnx
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
-from .quiet import captured_output, run_quietly
 from .report import publish, report_path, save_report
-from .runtime import open_model, runtime_version
 from .targets import Target, choose_target, output_path
-from .tflite import convert_fp32
 from .verify import compare, describe_check, failed, run_checks
 
 StepFn = Callable[[str], None]
@@ -141,7 +141,10 @@ def failed_path(path: Path) -> Path:
 
 def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     """Extract, recalibrate, export, verify, report, publish. Returns the report (also saved beside
-    the file). Until verification has passed nothing is written at the final name."""
+    the file). Until verification has passed nothing is written at the final name. One export per
+    output name at a time (`fsio.writer_lock` on the name: two would publish each other's files
+    under each other's reports); a second one fails with `BusyError` before it writes anything."""
+    lock = writer_lock(plan.out.parent, "exported model", name=plan.out.name)
     staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
     try:
         report = _export_staged(plan, staged, on_step)
@@ -153,6 +156,7 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     finally:  # interrupted or failed: the staged files go, the final name is untouched
         staged.unlink(missing_ok=True)
         report_path(staged).unlink(missing_ok=True)
+        lock.release()
     if not report["passed"]:
         raise VerificationError(
             f"{plan.out} failed verification against the PyTorch subnet: "

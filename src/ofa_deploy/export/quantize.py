@@ -43,9 +43,9 @@ def _aeq():
 
 def _signature(model: bytes) -> tuple[str, str]:
     """(signature key, input name) of a converted model: AEQ's calibration data is keyed by both."""
-    from .runtime import interpreter_class
+    from ..runtime.sessions import open_interpreter
 
-    interpreter = interpreter_class()(model_content=model)
+    interpreter = open_interpreter(content=model, threads=None)
     signatures = interpreter.get_signature_list()
     if len(signatures) != 1:
         raise ExportError(f"expected one signature in the fp32 model, found {sorted(signatures)}")

@@ -19,15 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError
-from ..fsio import atomic_write_text, replace, sha256_file
-
-SUFFIX = ".report.json"
-FORMAT = "ofa-deploy-export-report"
-
-
-def report_path(model_path: str | os.PathLike) -> Path:
-    p = Path(model_path)
-    return p.with_name(p.name + SUFFIX)
+from ..fsio import REPORT_FORMAT as FORMAT
+from ..fsio import atomic_write_text, replace, report_path, sha256_file
 
 
 def save_report(report: dict[str, Any], model_path: str | os.PathLike) -> Path:

@@ -90,7 +90,7 @@ def block_models(net: nn.Module, spec: SpaceSpec, r: int, keys: Iterable[str] | 
 
 def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     """One-file ONNX (opset 17, weights inline) of a module at a fixed shape; input `x`, output `y`."""
-    from ..export.onnx import onnx_model
+    from ..runtime.convert import onnx_model
 
     return onnx_model(module, torch.randn(*input_shape), input_name="x", output_name="y")
 
@@ -103,7 +103,7 @@ def write_block_model(module: nn.Module, input_shape: tuple[int, ...], path: str
     if fmt == "onnx":
         path.write_bytes(onnx_bytes(module, input_shape))
     elif fmt == "tflite":
-        from ..export.tflite import convert_fp32
+        from ..runtime.convert import convert_fp32
 
         convert_fp32(module, torch.randn(*input_shape), path)
     else:
@@ -135,7 +135,7 @@ def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike, fm
         if fmt == "onnx":
             entry["onnx_path"] = str(rel)  # the name older manifests used
         entries.append(entry)
-    from ..export.onnx import OPSET
+    from ..runtime.convert import OPSET
 
     doc = {"format": fmt, "opset": OPSET if fmt == "onnx" else None, "entries": entries}
     (out / MANIFEST).write_text(json.dumps(doc, indent=1))

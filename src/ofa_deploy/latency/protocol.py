@@ -11,8 +11,12 @@ Why it looks like this (see LATENCY_NOTES: measured on this CPU):
 - a session stops early once the median is stable (relative 95 % CI half-width of the median below
   `rel_ci`) and never runs more than `max_runs`;
 - statistics are robust (median, p10, p90) with mean and std kept for the official format;
-- a `Guard` runs before each session: remote backends fill it with thermal / frequency checks
-  (wait until the SoC cools down, check the governor), and what it reports is kept.
+- a `Guard` runs before each session; `ThermalGuard` (the SSH runner's and the adb backend's)
+  waits while the SoC is hotter than `max_temp_c`, and what it reports is kept;
+- a backend whose tool times a whole session itself (adb's `benchmark_model` reports one session's
+  average, not single runs) plugs into the same loop (`measure_sessions`): the same interleaving,
+  guard and per-chunk writes, with its own pooling of session results; `time_session`'s early stop
+  cannot apply there (the tool runs its `max_runs`), and its statistics are session means.
 """
 
 from __future__ import annotations
@@ -66,6 +70,57 @@ class Guard:
 
     def after(self, name: str) -> None:
         return None
+
+
+class ThermalGuard(Guard):
+    """Before each session, read the SoC's temperature; above `max_temp_c`, sleep (`poll_s`) until it
+    is at or below `resume_temp_c` (default: 5 degrees lower) or `max_wait_s` have passed.
+
+    `settings`: the descriptor's `guard:` mapping (`max_temp_c`, `resume_temp_c`, `poll_s`,
+    `max_wait_s`); `read_temps()` returns the zones' temperatures in degrees C (the runner reads
+    `/sys/class/thermal` files, the adb backend `cat`s them through `adb shell`); `report(dict)`
+    hears about every wait. `summary()` is what the table's metadata keeps."""
+
+    def __init__(self, settings: dict[str, Any], read_temps: Callable[[], Sequence[float]],
+                 report: Callable[[dict[str, Any]], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.read_temps, self.report = read_temps, report or (lambda _: None)
+        self.sleep, self.clock = sleep, clock
+        self.limit = settings.get("max_temp_c")
+        self.resume = settings.get("resume_temp_c", self.limit - 5 if self.limit is not None else None)
+        self.poll, self.max_wait = float(settings.get("poll_s", 5)), float(settings.get("max_wait_s", 300))
+        self.first = self.last = self.peak = None
+        self.waits, self.waited_s, self.gave_up = 0, 0.0, 0
+
+    def _read(self) -> float | None:
+        temps = self.read_temps()
+        t = max(temps) if temps else None
+        if t is not None:
+            self.first = t if self.first is None else self.first
+            self.peak = t if self.peak is None else max(self.peak, t)
+            self.last = t
+        return t
+
+    def before(self, name: str) -> dict[str, Any] | None:
+        t = self._read()
+        if self.limit is None or t is None or t <= self.limit:
+            return {"temp_c": t}
+        t0 = self.clock()
+        while t is not None and t > self.resume and self.clock() - t0 < self.max_wait:
+            self.sleep(self.poll)
+            t = self._read()
+        waited = self.clock() - t0
+        self.waits += 1
+        self.waited_s += waited
+        hot = t is not None and t > self.resume
+        self.gave_up += int(hot)
+        self.report({"t": "guard", "n": name, "waited_s": round(waited, 1), "temp_c": t, "gave_up": hot})
+        return {"temp_c": t, "waited_s": waited}
+
+    def summary(self) -> dict[str, Any]:
+        return {"temp_start_c": self.first, "temp_max_c": self.peak, "temp_end_c": self.last,
+                "cooldown_waits": self.waits, "cooldown_s": round(self.waited_s, 1),
+                "cooldown_gave_up": self.gave_up, "max_temp_c": self.limit}
 
 
 # ---- statistics -------------------------------------------------------------------------------
@@ -139,6 +194,35 @@ def session_order(names: Sequence[str], protocol: Protocol) -> Iterator[tuple[li
         yield chunk, order
 
 
+def measure_sessions(
+    names: Sequence[str],
+    run_session: Callable[[str], Any],
+    pool: Callable[[list[Any]], dict[str, float]],
+    protocol: Protocol,
+    guard: Guard | None = None,
+    on_entry: Callable[[str, dict[str, float]], None] | None = None,
+    on_session: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """The loop every backend follows: sessions in `session_order`, the guard around each,
+    `run_session(name)` -> that session's result, `pool(results of one entry)` -> its statistics
+    when its chunk ends, then `on_entry(name, stats)`; `on_session(name)` after every session."""
+    guard = guard or Guard()
+    results: dict[str, dict[str, float]] = {}
+    for chunk, order in session_order(names, protocol):
+        pooled: dict[str, list[Any]] = {n: [] for n in chunk}
+        for name in order:
+            guard.before(name)
+            pooled[name].append(run_session(name))
+            guard.after(name)
+            if on_session is not None:
+                on_session(name)
+        for name in chunk:
+            results[name] = pool(pooled[name])
+            if on_entry is not None:
+                on_entry(name, results[name])
+    return results
+
+
 def measure(
     names: Sequence[str],
     open_session: Callable[[str], Runner],
@@ -153,25 +237,16 @@ def measure(
     `open_session(name)` must return a new runner (a fresh runtime session) each time it is
     called. `on_entry(name, stats)` is called as soon as an entry's last session ends (write its
     row there: an interruption then loses at most one chunk); `on_session(name)` after every
-    session (progress bars).
+    session (progress bars). Statistics: `summarize` of every session's samples pooled.
     """
-    guard = guard or Guard()
-    results: dict[str, dict[str, float]] = {}
-    for chunk, order in session_order(names, protocol):
-        pooled: dict[str, list[float]] = {n: [] for n in chunk}
-        for name in order:
-            guard.before(name)
-            run = open_session(name)
-            pooled[name].extend(time_session(run, protocol, clock))
-            del run
-            guard.after(name)
-            if on_session is not None:
-                on_session(name)
-        for name in chunk:
-            results[name] = summarize(pooled[name])
-            if on_entry is not None:
-                on_entry(name, results[name])
-    return results
+    def run_session(name: str) -> list[float]:
+        run = open_session(name)
+        samples = time_session(run, protocol, clock)
+        del run  # the session ends before the next one opens
+        return samples
+
+    return measure_sessions(names, run_session, lambda sessions: summarize([x for s in sessions for x in s]),
+                            protocol, guard, on_entry, on_session)
 
 
 def session_count(n_entries: int, protocol: Protocol) -> int:

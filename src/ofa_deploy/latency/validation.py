@@ -14,6 +14,7 @@ with the table so that `LatencyTable.predict(calibrated=True)` uses it.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import LatencyTableError
+from ..fsio import atomic_path, atomic_write_text
 from ..space import ArchBatch, sample_archs
 from .protocol import Protocol, measure
 from .table import LatencyTable, apply_calibration
@@ -80,6 +82,23 @@ def fit_linear(raw: Sequence[float], measured: Sequence[float]) -> dict[str, Any
     return {"kind": "linear", "a": float(a), "b": float(b)}
 
 
+def check_split(samples: int, holdout: float) -> float:
+    """`holdout`, the share of `samples` held out of a calibration fit, checked before any timing:
+    strictly between 0 and 1 (0 would report the fit on the very subnets it was fitted to), and
+    leaving at least 2 subnets to fit and 1 to report."""
+    h = checks.fraction(holdout, "--holdout")
+    n_fit = _n_fit(samples, 1 - h)
+    if n_fit < 2 or samples - n_fit < 1:
+        raise LatencyTableError(f"--holdout {holdout:g} of {samples} subnets leaves {n_fit} to fit and "
+                                f"{samples - n_fit} held out; --calibrate needs at least 2 and 1: "
+                                "give more --samples or another --holdout")
+    return h
+
+
+def _n_fit(samples: int, fit_fraction: float) -> int:
+    return min(samples, max(2, round(samples * fit_fraction)))
+
+
 def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protocol: Protocol, guard: Any = None,
                     on_session: Callable[[str], None] | None = None,
                     on_export: Callable[[int], None] | None = None, stat: str = "median") -> np.ndarray:
@@ -87,6 +106,15 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
     from .block_models import BlockModel, onnx_bytes
 
     archs = batch.to_archs()
+    if hasattr(backend, "measure_models"):  # ssh / adb: one bundle of whole subnets, timed on the device
+        remote = [BlockModel(f"subnet{i}", a.r, (1, spec.in_channels, a.r, a.r), module=net.extract(a))
+                  for i, a in enumerate(archs)]
+        if on_export is not None:
+            for i in range(len(remote)):
+                on_export(i)
+        proto = Protocol.from_dict({**protocol.to_dict(), "chunk": len(remote)})
+        res = backend.measure_models(remote, proto, on_session)
+        return np.array([res[f"subnet{i}"][stat] for i in range(len(archs))])
     with tempfile.TemporaryDirectory(prefix="ofa-validate-") as tmp:
         models: dict[str, BlockModel] = {}
         for i, arch in enumerate(archs):
@@ -113,6 +141,8 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
     """Time `samples` random subnets whole and compare them with the table's prediction."""
     checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     checks.seed(seed)
+    if calibrate:
+        check_split(samples, 1 - fit_fraction)
     spec = table.spec
     rs = list(resolutions) if resolutions else list(table.complete_resolutions())
     if not rs:
@@ -127,9 +157,7 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
     out["raw_all"] = error_metrics(raw, measured)
     if calibrate:
         idx = np.random.default_rng(seed + 1).permutation(samples)
-        n_fit = max(2, round(samples * fit_fraction))
-        if samples - n_fit < 1:
-            raise LatencyTableError("--calibrate needs enough samples to hold some out (at least 4)")
+        n_fit = _n_fit(samples, fit_fraction)
         fit, test = np.sort(idx[:n_fit]), np.sort(idx[n_fit:])
         cal = fit_linear(raw[fit], measured[fit])
         calibrated = apply_calibration(cal, raw)
@@ -148,19 +176,21 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
 
 
 def save_validation(result: dict[str, Any], folder: str | os.PathLike, stem: str = "validation") -> list[Path]:
-    """Write `<stem>.csv` (one row per subnet) and `<stem>.png` (predicted vs measured)."""
+    """Write `<stem>.csv` (one row per subnet) and `<stem>.png` (predicted vs measured), each
+    atomically (a reader, or an interrupted run, never leaves half a file)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / f"{stem}.csv"
     n = len(result["measured"])
     split = result.get("split", ["all"] * n)
     cal = result.get("calibrated", [float("nan")] * n)
-    with open(csv_path, "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["arch", "resolution", "predicted_raw_ms", "predicted_calibrated_ms", "measured_ms", "split"])
-        for a, p, c, m, s in zip(result["archs"], result["raw"], cal, result["measured"], split):
-            genes = " ".join(f"{k}={v}" for k, v in a.items() if k != "r")  # ks/e/d, or a kind's own (d/e/w)
-            w.writerow([genes, a["r"], f"{p:.4f}", f"{c:.4f}", f"{m:.4f}", s])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["arch", "resolution", "predicted_raw_ms", "predicted_calibrated_ms", "measured_ms", "split"])
+    for a, p, c, m, s in zip(result["archs"], result["raw"], cal, result["measured"], split):
+        genes = " ".join(f"{k}={v}" for k, v in a.items() if k != "r")  # ks/e/d, or a kind's own (d/e/w)
+        w.writerow([genes, a["r"], f"{p:.4f}", f"{c:.4f}", f"{m:.4f}", s])
+    atomic_write_text(csv_path, buf.getvalue())
     png = folder / f"{stem}.png"
     _scatter(result, png)
     return [csv_path, png]
@@ -189,5 +219,8 @@ def _scatter(result: dict[str, Any], path: Path) -> None:
     ax.set_title(f"{result['device']}: {len(m)} subnets, r {result['resolutions']}", fontsize=9)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_path(path, keep_suffix=True) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)

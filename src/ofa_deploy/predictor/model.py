@@ -26,13 +26,13 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..errors import FormatError, SpaceError
-from ..fsio import atomic_path
+from ..fsio import PREDICTOR_HEADER, atomic_path
 from ..space import ArchBatch, SpaceSpec
 from .encoding import OneHotEncoding
 
 FORMAT = "ofa-deploy-predictor"
 VERSION = 1
-HEADER = "__header__"
+HEADER = PREDICTOR_HEADER  # the array holding the JSON header (fsio recognises the file by it)
 
 
 class Model(Protocol):

@@ -32,7 +32,7 @@ def import_official(path: str | os.PathLike, spec: SpaceSpec | None = None) -> P
     """Read the official `acc_predictor.pth` into a `Predictor` of `spec` (default: official w1.2)."""
     p = Path(path)
     spec = spec if spec is not None else official_space(1.2)
-    from ..nn.checkpoint import safe_torch_load
+    from ..torchio import safe_torch_load
 
     obj = safe_torch_load(p, "official predictor", "give the OFA tutorial's acc_predictor.pth")
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):

@@ -288,6 +288,12 @@ class Evolution:
 
     # ---- main loop ----------------------------------------------------------------------------
     def run(self) -> SearchResult:
+        return self.run_top(1)[0]
+
+    def run_top(self, k: int = 1) -> list[SearchResult]:
+        """The `k` best distinct subnets of the final population, best first (fewer when the
+        population holds fewer distinct ones); the first is what `run()` returns. Every one meets
+        the budget (children that do not are remade or replaced by their parent)."""
         t0 = time.perf_counter()
         cfg, pb = self.config, self.problem
         self.problem.check_budget(self.budget)
@@ -321,7 +327,20 @@ class Evolution:
             if acc[i] > best_acc or best is None:
                 best_acc, best = float(acc[i]), pop.take(np.array([i]))
         assert best is not None
-        return self._result(best, best_acc, history, time.perf_counter() - t0, cache.predicted)
+        seconds = time.perf_counter() - t0
+        out = [self._result(best, best_acc, history, seconds, cache.predicted)]
+        if k > 1:
+            order = np.argsort(-acc, kind="stable")
+            _, first = np.unique(ids[order], return_index=True)
+            seen = {out[0].arch}
+            for j in order[np.sort(first)]:
+                if len(out) >= k:
+                    break
+                r = self._result(pop.take(np.array([j])), float(acc[j]), history, seconds, cache.predicted)
+                if r.arch not in seen:
+                    seen.add(r.arch)
+                    out.append(r)
+        return out
 
     def _result(self, best: Genes, acc: float, history: list[float], seconds: float, predicted: int) -> SearchResult:
         pb = self.problem
@@ -354,3 +373,10 @@ def _batch_of(arch: Arch) -> Any:
 def search(problem: Problem, budget: Budget, config: EvolutionConfig | None = None, seed: int = 0) -> SearchResult:
     """Best predicted-accuracy subnet of `problem` within `budget` (regularised evolution)."""
     return Evolution(problem, budget, config, seed).run()
+
+
+def search_top(problem: Problem, budget: Budget, k: int, config: EvolutionConfig | None = None,
+               seed: int = 0) -> list[SearchResult]:
+    """The `k` best distinct subnets by predicted accuracy within `budget`, best first; the first is
+    `search(...)`'s (same seed, same evolution). `search --verify` measures them all."""
+    return Evolution(problem, budget, config, seed).run_top(k)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
+from ..fsio import atomic_path
 from .evolution import EvolutionConfig, SearchResult, search
 from .problem import Budget, Problem
 
@@ -81,7 +82,9 @@ def plot(results: Sequence[SearchResult], path: str | os.PathLike, title: str = 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    plt.close(fig)
+    try:
+        with atomic_path(p, keep_suffix=True) as tmp:  # a reader never meets half a PNG
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
     return p

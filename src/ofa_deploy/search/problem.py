@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import BudgetError, LatencyTableError, SpaceError
 from ..space import Arch, ArchBatch, SpaceSpec, cost_model, sample_archs
-from .units import format_count, format_ms
+from ..units import format_count, format_ms
 
 OBJECTIVES = ("latency", "flops", "params")
 _REL_TOL = 1e-9

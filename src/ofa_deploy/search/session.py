@@ -20,13 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import paths, records
+from .. import checks, paths, records
 from ..errors import OptionError
+from ..units import format_count, format_ms, parse_count, parse_latency, parse_list
 from .evolution import EvolutionConfig, SearchResult, search
 from .output import write_result
 from .pareto import pareto_budgets, plot, sweep
 from .problem import Budget, Problem, build_problem
-from .units import format_count, format_ms, parse_count, parse_latency, parse_list
 
 
 @dataclass
@@ -49,6 +49,8 @@ class SearchRequest:
     verify: bool | None = None  # None: verify when the device is local and the supernet weights are known
     margin: float = 0.0  # tighten the predicted latency budget by this share (for those who cannot verify)
     verify_rounds: int = 3
+    verify_top: int = 3  # subnets measured per verification round (the best few by predicted accuracy)
+    remote: dict[str, Any] = field(default_factory=dict)  # ssh / adb connection options for --verify (host, serial...)
     measure: Any = None  # tests: a function SearchResult -> measured ms instead of the device
     say: Any = None  # one line per verification round (stderr in the CLI)
 
@@ -67,6 +69,9 @@ class SearchRequest:
             raise OptionError("give at least one budget: --latency 22ms, --flops 300M or --params 5M (or --pareto)")
         if self.points < 1:
             raise OptionError(f"--points must be at least 1, got {self.points}")
+        from .verify import MAX_TOP
+
+        checks.count(self.verify_top, "--verify-top", MAX_TOP)
 
     @property
     def needs_latency(self) -> bool:
@@ -164,9 +169,10 @@ def run_search(req: SearchRequest) -> SearchOutcome:
             from .verify import device_measure, verified_search
 
             measure = req.measure or device_measure(problem, lut, table_info.get("path"),
-                                                    supernet_info["checkpoint"], dev, req.say or (lambda _: None))
+                                                    supernet_info["checkpoint"], dev, req.say or (lambda _: None),
+                                                    remote=req.remote)
             res, verified = verified_search(problem, budget, measure, req.config, req.seed, req.verify_rounds,
-                                            req.say or (lambda _: None))
+                                            req.say or (lambda _: None), req.verify_top)
             res = dataclasses.replace(res, budget=Budget(lat, req.flops, req.params))
             sources["verified"] = verified
             results = [res]

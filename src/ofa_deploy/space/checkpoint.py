@@ -6,7 +6,7 @@ space (`spec`); an official one (`{"state_dict": ...}` or a bare state dict) is 
 tensor shapes. Our files carry the space as a JSON record inside their zip (`space.embedded`),
 read with `zipfile` and `json` alone, so `search` never imports torch for them; any other file
 (official, or ours from before the record) is read by torch's weights-only loader
-(`nn.checkpoint.read_checkpoint`, imported only then), which never runs code from the file.
+(`torchio.read_checkpoint`, imported only then), which never runs code from the file.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
     spec = read_space_record(p)
     if spec is not None:
         return spec
-    from ..nn.checkpoint import read_checkpoint  # torch, weights only: never unpickles code
+    from ..torchio import read_checkpoint  # torch, weights only: never unpickles code
 
     obj = read_checkpoint(p)
     if obj.get("format") == OUR_FORMAT or isinstance(obj.get("spec"), dict):

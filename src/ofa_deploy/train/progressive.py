@@ -43,9 +43,10 @@ from ..data.datasets import Splits
 from ..errors import CheckpointError, FormatError, TrainingDiverged
 from ..fsio import atomic_path, writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
-from ..nn.checkpoint import load_supernet_weights, safe_torch_load
+from ..nn.checkpoint import load_supernet_weights
 from ..rowfile import complete_lines
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
+from ..torchio import safe_torch_load
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
 

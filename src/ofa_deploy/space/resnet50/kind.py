@@ -116,16 +116,8 @@ class ResNet50Kind:
         """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
         return resnet_stage_summary(spec, arch)
 
-    def load_supernet(self, path: Any, spec: ResNet50Spec | None = None) -> Any:
-        # torch: imported only when a supernet is built
-        from ...nn.resnet50 import load_resnet_supernet
-
-        return load_resnet_supernet(path, spec)
-
 
 RESNET50_KIND = ResNet50Kind()
-
-
 
 
 def register() -> None:

@@ -2,9 +2,11 @@
 
 The timing is the shared protocol of profiling (`latency.protocol.measure`: warm-up, fresh
 sessions, a stable median), so a measured whole model and a table's block sum are comparable.
-`.onnx` files run in onnxruntime (`devices.local`), `.tflite` files in the LiteRT interpreter
-(`runtime.LiteRTBackend`). The arch comes from the export report beside the file; the table
-was measured with one runtime and precision, which the result states next to the prediction.
+`.onnx` files run in onnxruntime, `.tflite` files in the LiteRT interpreter (`devices.local`'s
+backends, over `runtime.sessions`). Here, in `devices`, and not in `export`: it reads latency
+tables and devices, which `export` (below them) must not import. The arch comes from the export
+report beside the file; the table was measured with one runtime and precision, which the result
+states next to the prediction.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 
 from .. import checks
 from ..errors import DeviceError, ExportError, LatencyTableError, OfaDeployError
+from ..export.report import load_report
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
+from ..runtime.models import open_model
 from ..space import SpaceSpec
 from ..space.formats import arch_of_space, read_structured
-from .report import load_report
-from .runtime import LiteRTBackend, open_model
+from .descriptor import load_device
+from .local import LiteRTBackend, make_backend
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def model_file(path: str | os.PathLike) -> ModelFile:
     """The file opened once to read its input shape; a file the runtime cannot parse (damaged,
     not a model at all) fails here with one line, and the runtime's own C++ log lines are kept
     off the terminal."""
-    from .quiet import captured_output
+    from ..runtime.quiet import captured_output
 
     path = Path(path)
     if path.is_dir():
@@ -69,8 +73,6 @@ def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None
     """The local backend that runs this file type on `device` (a `DeviceDescriptor`)."""
     suffix = Path(path).suffix
     if suffix == ".onnx":
-        from ..devices.local import make_backend
-
         runtime = device.runtime if device.runtime.startswith("onnxruntime") else "onnxruntime"
         return make_backend(device, runtime, threads)
     if device.connection != "local":
@@ -104,14 +106,15 @@ def predicted_ms(device: str, report: dict[str, Any] | None,
                  table_dir: str | os.PathLike | None = None) -> tuple[float | None, dict[str, Any]]:
     """The table's prediction for the report's arch, or None and a note saying why there is none.
     `table_dir`: that table folder (the one the search used) instead of the device's."""
-    from ..search.sources import resolve_table
+    from ..latency.resolve import resolve_table
 
     if report is None:
         return None, {"note": "no export report beside the file, so its subnet is unknown: measured only"}
     spec = SpaceSpec.from_dict(report["subnet"]["space"])
     arch = arch_of_space(spec, report["subnet"]["arch"])
     try:
-        table, info = resolve_table(device, table_dir, spec)
+        found = resolve_table(device, table_dir, spec)
+        table, info = found.table, found.info()
     except LatencyTableError:
         return None, {"note": f"no prediction: device {device!r} has no latency table for this subnet's space "
                               f"({spec.describe()}); measure one with "
@@ -129,8 +132,6 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
               protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None,
               table_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
-    from ..devices import load_device
-
     threads = checks.threads(threads)
     path = check_model_file(path)
     desc = load_device(device)

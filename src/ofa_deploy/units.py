@@ -3,7 +3,8 @@
 Why a parser of our own: the CLI takes budgets in the units of the question being asked ("under
 22 ms on the phone", "about 300 MFLOPs"), and a budget must never be read in the wrong unit
 silently. Latency is returned in milliseconds; counts (FLOPs, i.e. multiply-accumulates as the
-official OFA counter counts them, and parameters) as plain numbers.
+official OFA counter counts them, and parameters) as plain numbers. A top-level module, not in
+`search`: `flow` suggests budgets in these units, and `flow` sits below `search`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 
-from ..errors import FormatError
+from .errors import FormatError
 
 
 class UnitError(FormatError):

@@ -1,8 +1,14 @@
-"""ONNX export: opset 17, one self-contained file, batch fixed at the example's or dynamic.
+"""A torch module -> the file a runtime reads: ONNX (opset 17, one self-contained file, batch fixed
+at the example's or dynamic) and fp32 TFLite (litert-torch). Used alike by `export` (whole subnets)
+and by `latency` (table blocks, validation subnets), so that what is timed is what ships.
 
-Why the legacy exporter (`dynamo=False`): torch 2.13's default (dynamo) exporter writes opset 18,
+Why the legacy ONNX exporter (`dynamo=False`): torch 2.13's default (dynamo) exporter writes opset 18,
 fails to down-convert to 17 (a ReduceMean axes adapter assertion) and moves the weights to an
 external `.data` file (TFLITE_NOTES, point 8). The legacy one gives opset 17 in a single file.
+
+litert-torch traces the module with `torch.export` and writes a flatbuffer whose input keeps the
+PyTorch layout (NCHW; the converter inserts one TRANSPOSE). Imported lazily: litert-torch pulls in
+TensorFlow-Lite tooling that takes seconds to load. Quantisation lives in `export.quantize`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ExportError
 from ..fsio import atomic_path
 
 OPSET = 17
@@ -43,4 +50,19 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str | os.PathLik
     with atomic_path(path) as tmp:
         tmp.write_bytes(onnx_model(module, example, dynamic_batch=dynamic_batch))
         onnx.checker.check_model(str(tmp))
+    return path
+
+
+def convert_fp32(module: nn.Module, example: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Convert `module` (eval mode, batch of `example`'s shape) to an fp32 `.tflite` at `path`."""
+    try:
+        import litert_torch
+    except ImportError:
+        raise ExportError("TFLite export needs litert-torch: pip install 'ofa-deploy[tflite]'") from None
+    path = Path(path)
+    module = module.eval()
+    with torch.no_grad():
+        edge = litert_torch.convert(module, (example.contiguous(),))
+    with atomic_path(path) as tmp:
+        edge.export(str(tmp))
     return path

@@ -1,50 +1,23 @@
-"""Run exported files: onnxruntime for `.onnx`, the LiteRT interpreter for `.tflite`.
+"""Loaded exported files: onnxruntime for `.onnx`, the LiteRT interpreter for `.tflite`.
 
 One interface for both (`ExportedModel`: float32 NCHW batch in, float32 logits out) so that
 verification and benchmarks never branch on the format. Full-integer TFLite models take int8
 input and give int8 output: the input is quantised with the model's own scale and zero point and
-the output dequantised, exactly as an app on the device has to. `LiteRTBackend` times `.tflite`
-files through the shared latency protocol, with the interface of `devices.local`'s backends.
+the output dequantised, exactly as an app on the device has to. Sessions and interpreters are
+opened by `runtime.sessions`, with the settings every timing uses.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ExportError
-
-Runner = Callable[[], Any]
-
-
-def interpreter_class() -> Any:
-    """`ai_edge_litert`'s Interpreter, else `tflite_runtime`'s (which computes some quantised
-    models wrongly and runs int8 ~10x slower: TFLITE_NOTES, point 1)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            raise ExportError("running .tflite files needs ai-edge-litert: pip install 'ofa-deploy[tflite]'") from None
-    return Interpreter
-
-
-def runtime_version(suffix: str) -> str:
-    """'<distribution> <version>' of the runtime that runs files with this suffix."""
-    names = ("onnxruntime",) if suffix == ".onnx" else ("ai-edge-litert", "tflite-runtime")
-    for name in names:
-        try:
-            return f"{name} {metadata.version(name)}"
-        except metadata.PackageNotFoundError:
-            continue
-    return "unknown"
+from .sessions import onnx_session, open_interpreter
 
 
 @dataclass(frozen=True)
@@ -86,13 +59,7 @@ class ExportedModel:
 
 class OnnxModel(ExportedModel):
     def __init__(self, path: str | os.PathLike, threads: int = 1):
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         i, o = self.session.get_inputs()[0], self.session.get_outputs()[0]
         self.input = TensorInfo(i.name, _dims(i.shape), "float32")
         self.output = TensorInfo(o.name, _dims(o.shape), "float32")
@@ -103,7 +70,7 @@ class OnnxModel(ExportedModel):
 
 class TfliteModel(ExportedModel):
     def __init__(self, path: str | os.PathLike, threads: int = 1):
-        self.interpreter = interpreter_class()(model_path=str(path), num_threads=threads)
+        self.interpreter = open_interpreter(path, threads)
         self.interpreter.allocate_tensors()
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
@@ -147,32 +114,3 @@ def open_model(path: str | os.PathLike, threads: int = 1) -> ExportedModel:
     if path.suffix == ".tflite":
         return TfliteModel(path, threads)
     raise ExportError(f"{path}: unknown model file type {path.suffix!r}; expected .onnx or .tflite")
-
-
-class LiteRTBackend:
-    """The LiteRT interpreter on the local CPU (default XNNPACK delegate), `threads` threads.
-    Times `.tflite` files (`model.tflite_path`); same interface as `devices.local`'s backends."""
-
-    kind = "litert"
-    needs_onnx = False
-
-    def __init__(self, threads: int = 1):
-        interpreter_class()  # fail now, with the install hint, when no LiteRT runtime is installed
-        self.threads = threads
-
-    def info(self) -> dict[str, Any]:
-        from ..devices.local import host_cpu
-
-        runtime, _, version = runtime_version(".tflite").partition(" ")
-        return {"backend": self.kind, "runtime": runtime, "runtime_version": version, "threads": self.threads,
-                "host_cpu": host_cpu()}
-
-    def open(self, model: Any) -> Runner:
-        if getattr(model, "tflite_path", None) is None:
-            raise ExportError("the LiteRT backend times .tflite files")
-        from .quiet import captured_output
-
-        with captured_output():  # the interpreter logs its XNNPACK delegate on the first open
-            it = TfliteModel(model.tflite_path, self.threads)
-        it.set_input(np.random.default_rng(0).standard_normal(it.input.shape).astype(np.float32))
-        return it.interpreter.invoke
