@@ -46,7 +46,7 @@ def test_interrupted_run_resumes_exactly(tmp_path):
     straight = Trainer(recipe, tmp_path / "a")
     straight.run()
     first = Trainer(recipe, tmp_path / "b")
-    assert first.run(stop_after_epochs=3)["stopped"]  # inside the kernel phase
+    assert first.run(stop_after_epochs=5)["stopped"]  # inside the kernel phase (the full phase has 4 epochs)
     with pytest.raises(CheckpointError, match="--resume"):
         Trainer(recipe, tmp_path / "b").run()
     resumed = Trainer(recipe, tmp_path / "b")
@@ -181,7 +181,7 @@ def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
     Trainer(from_scratch(recipe, "smallest"), tmp_path / "scratch").run()
     base = scratch_results(tmp_path / "scratch")
     end = [json.loads(x) for x in (tmp_path / "scratch" / "log.jsonl").read_text().splitlines()][-1]
-    assert base["subnet"] == "smallest" and base["top1"] == end["test_top1"]["smallest"] and base["epochs"] == 2
+    assert base["subnet"] == "smallest" and base["top1"] == end["test_top1"]["smallest"] and base["epochs"] == 4
     ofa = tmp_path / "ofa"
     ofa.mkdir()
     (ofa / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
@@ -197,7 +197,7 @@ def test_report_sets_scratch_baselines_beside_ofa_subnets(tmp_path):
     # Wall clock: 60 + 30 + 60 s; the two hours before the --resume are not training time.
     assert "1.0 min the sum of epochs, 2.5 min wall clock" in text
     assert json.loads((ofa / "report.json").read_text())["wall_seconds"] == 150.0
-    assert "| full | 2 | 50.00 | 50.00 | 50.00 |" in text
+    assert "| full | 4 | 50.00 | 50.00 | 50.00 |" in text
     assert f"| smallest | 61.50 | {base['top1']:.2f} | {61.5 - base['top1']:+.2f} |" in text
     # The first phase trains the largest subnet alone: it is the largest's baseline.
     assert "| largest | 70.00 | 50.00 | +20.00 | 1 epochs, the 'full' phase of this run |" in text
