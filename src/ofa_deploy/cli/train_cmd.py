@@ -77,7 +77,7 @@ def train(
     if trainer.rank != 0:
         trainer.progress = lambda info: None
     if trainer.rank == 0:
-        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
+        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.source.name}: "
                       f"{trainer.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
                       f"{trainer.world} process(es); run folder {out}")
     with progress if trainer.rank == 0 else _null():
