@@ -29,10 +29,12 @@ def source_top1(model: nn.Module, data: DataSource | Splits, split: str, r: int,
 
 
 def _top1(model: nn.Module, batches) -> float:
+    """Top-1 (%) on the model's device (images moved there, labels compared on the CPU)."""
     model.eval()
+    dev = next(model.parameters()).device
     correct = total = 0
     for x, y in batches:
-        correct += (model(x).argmax(1) == y).sum().item()
+        correct += (model(x.to(dev, non_blocking=True)).argmax(1).cpu() == y).sum().item()
         total += len(y)
     return 100.0 * correct / max(total, 1)
 
