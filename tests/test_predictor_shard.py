@@ -102,3 +102,14 @@ def test_cuda_rows_equal_the_cpu_rows(cli, setup, tmp_path):
     assert cpu.keys() == cuda.keys()
     for i in cpu:  # another convolution arithmetic: a tie of the argmax may fall the other way, no more
         assert cpu[i][:4] == cuda[i][:4] and cpu[i][5] == cuda[i][5] and abs(cpu[i][4] - cuda[i][4]) <= 1
+
+
+def test_resolutions_fix_the_sampled_resolution(cli, setup, tmp_path):
+    code, out, err = cli(*_args(setup, tmp_path / "r40", "--resolutions", "40"))
+    assert code == 0, err
+    assert {row[3] for row in _rows(tmp_path / "r40").values()} == {"40"}
+    assert json.loads((tmp_path / "r40" / "meta.json").read_text())["resolutions"] == [40]
+    code, out, err = cli(*_args(setup, tmp_path / "r40"))  # the same folder, all resolutions: refused
+    assert code == 2 and "resolutions" in err
+    code, out, err = cli(*_args(setup, tmp_path / "r41", "--resolutions", "41"))
+    assert code == 2 and "41 is not in the space" in err

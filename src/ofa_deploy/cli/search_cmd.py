@@ -118,6 +118,9 @@ def predictor_dataset(
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (counted)."),
     device: str = typer.Option("cpu", "--device", help="Where BN recalibration and evaluation run: cpu, cuda or "
                                                       "cuda:N (under torchrun, cuda is each process's own GPU)."),
+    resolutions: str | None = typer.Option(None, "--resolutions", "-r",
+                                           help="Sample only these resolutions: 160 | 160,224 | 128..224:32 "
+                                                "(default: all of the space's)."),
     stop_after_rows: int | None = typer.Option(None, "--stop-after-rows", hidden=True,
                                                help="Stop once this many new rows are written (testing resume)."),
     as_json: bool = json_option("Machine-readable output (no progress bar)."),
@@ -144,7 +147,8 @@ def predictor_dataset(
                                  dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
                                  force=force, bn_batch=bn_batch, bn_transform=bn_transform,
                                  workers=checks.count(workers, "--workers", 64, lo=0, optional=True),
-                                 skip_bad_images=skip_bad_images, device=device)
+                                 skip_bad_images=skip_bad_images, device=device,
+                                 resolutions=_resolutions(resolutions, supernet))
         if builder.world > 1:
             _dataset_shard(builder, folder, as_json, stop_after_rows)
             return
@@ -154,6 +158,16 @@ def predictor_dataset(
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def _resolutions(text: str | None, supernet: Path) -> tuple[int, ...] | None:
+    """--resolutions against the supernet's space (its resolutions read without the weights)."""
+    if text is None:
+        return None
+    from ..space.checkpoint import checkpoint_space
+    from ..space.resolutions import parse_resolutions
+
+    return tuple(parse_resolutions(text, checkpoint_space(supernet), "--resolutions"))
 
 
 def _dataset_shard(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:

@@ -28,9 +28,16 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[torch.Tensor | tuple], di
 
     def record(module: nn.Module, inputs: tuple) -> None:
         x = inputs[0]
-        dims = [d for d in range(x.dim()) if d != 1]
-        mean = x.mean(dim=dims, keepdim=True)
-        var = ((x - mean) * (x - mean)).mean(dim=dims)  # biased: mean of squared deviations
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            # channels_last: (N*H*W, C) is a view with contiguous channels, where reducing over the rows is
+            # about twice as fast as over dims (0, 2, 3) of the 4-d tensor, with the same sums
+            flat = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+            mean = flat.mean(0)
+            var = (flat - mean).square_().mean(0)  # biased: mean of squared deviations
+        else:
+            dims = [d for d in range(x.dim()) if d != 1]
+            mean = x.mean(dim=dims, keepdim=True)
+            var = ((x - mean) * (x - mean)).mean(dim=dims)  # biased: mean of squared deviations
         s = sums[id(module)]
         n = x.shape[0]
         s[0] = s[0] + mean.flatten().double() * n

@@ -56,7 +56,8 @@ META_NAME = "meta.json"
 ROWS_NAME = "rows.csv"
 COLUMNS = ("index", "ks", "e", "d", "r", "correct", "images", "accuracy", "seconds")
 # meta.json fields that must be equal for a rerun to add rows to the same dataset.
-IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_images", "val_images", "seed")
+IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_images", "val_images", "seed",
+            "resolutions")
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -303,6 +304,7 @@ class DatasetBuilder:
     workers: int | None = None  # image-reading processes for an ImageNet-style folder
     skip_bad_images: bool = False
     device: str = "cpu"  # where BN recalibration and evaluation run: cpu, cuda, cuda:N
+    resolutions: tuple[int, ...] | None = None  # sample only these of the space's resolutions (default: all)
     meta: dict[str, Any] = field(init=False)
     plan: list[Arch] = field(init=False)
     done: dict[int, dict[str, Any]] = field(init=False)
@@ -336,7 +338,13 @@ class DatasetBuilder:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         self.supernet = load_supernet(self.supernet_path).to(self.torch_device, memory_format=torch.channels_last)
         spec: SpaceSpec = self.supernet.spec
-        self.plan = sample_plan(spec, self.samples, self.seed)
+        if self.resolutions is not None:
+            bad = [r for r in self.resolutions if r not in spec.resolutions]
+            if bad or not self.resolutions:
+                raise SpaceError(f"--resolutions {list(self.resolutions)}: each must be one of the space's "
+                                 f"{list(spec.resolutions)}")
+            self.resolutions = tuple(sorted(set(int(r) for r in self.resolutions)))
+        self.plan = sample_plan(self.sample_spec, self.samples, self.seed)
         if self.data is None:
             try:
                 self.data = data_source_for(getattr(self.supernet, "checkpoint_meta", {}))
@@ -388,6 +396,7 @@ class DatasetBuilder:
                           else min(self.bn_images, self.splits.split_size("train"))),
             "val_images": n_val if self.val_images is None else min(self.val_images, n_val),
             "seed": self.seed,
+            **({"resolutions": list(self.resolutions)} if self.resolutions is not None else {}),
             "sampling": "uniform per choice (upstream), distinct subnets, i-th from default_rng([seed, i])",
             "samples": self.samples,
         }
@@ -426,6 +435,13 @@ class DatasetBuilder:
         return self.supernet.spec
 
     @property
+    def sample_spec(self) -> SpaceSpec:
+        """The space the subnets are drawn from: the supernet's, with only `resolutions` when given."""
+        if self.resolutions is None:
+            return self.spec
+        return replace(self.spec, resolutions=tuple(self.resolutions))
+
+    @property
     def rows_path(self) -> Path:
         return self.out / ROWS_NAME
 
@@ -452,7 +468,7 @@ class DatasetBuilder:
         top = max((r["index"] for r in rows), default=-1)
         if top >= max(len(self.plan), 1_000_000):
             raise FormatError(f"{self.rows_path}: row index {top} is out of range; fix or delete that line")
-        expected = self.plan if top < len(self.plan) else sample_plan(self.spec, top + 1, self.seed)
+        expected = self.plan if top < len(self.plan) else sample_plan(self.sample_spec, top + 1, self.seed)
         for row in rows:
             i = row["index"]
             if i < 0 or row["arch"] != expected[i] or i in done:
