@@ -4,6 +4,9 @@ DataLoader workers with the official train transform, every phase, exact resume,
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -76,6 +79,21 @@ def test_train_cli_on_a_folder_runs_every_phase_and_resumes_exactly(cli, folder,
     assert report["bn_calibration"] == {"images": 8, "batch": 4, "transform": "eval", "split": "train"}
     assert "on 8 training images (eval transform, batches of 4)" in (tmp_path / "straight" / "report.md").read_text()
     assert load_supernet(tmp_path / "straight" / "supernet.pt").checkpoint_meta["recipe"] == "tiny-imagenet-test"
+
+
+@pytest.mark.slow
+def test_train_on_a_folder_under_torchrun_two_processes(folder, tmp_path):
+    """Each rank reads its DistributedSampler share, every rank at the batch's resolution: the run ends."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({**RECIPE, "data": {**RECIPE["data"], "workers": 0}}))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           str(29600 + os.getpid() % 1000), "-m", "ofa_deploy", "train", "--recipe", str(recipe),
+                           "--data", str(folder), "--out", str(tmp_path / "run"), "--threads", "1", "--json"],
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 process(es)" in proc.stderr and json.loads(proc.stdout)["final"]["phase"] == "kernel"
+    assert (tmp_path / "run" / "supernet.pt").exists()
 
 
 def test_streamed_training_reads_the_folder_at_the_batch_resolution(folder, tmp_path):
