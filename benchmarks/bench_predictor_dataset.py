@@ -58,7 +58,7 @@ def main() -> None:
     import torch
 
     from ofa_deploy.nn import OFAMobileNetV3, save_supernet
-    from ofa_deploy.predictor.dataset import DataSource, DatasetBuilder
+    from ofa_deploy.predictor.dataset import DatasetBuilder, DataSource
     from ofa_deploy.space import SpaceSpec
 
     with tempfile.TemporaryDirectory(prefix="bench-predictor-") as tmp:

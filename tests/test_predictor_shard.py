@@ -62,7 +62,7 @@ def _rows(folder) -> dict[int, tuple]:
 
 @pytest.mark.slow
 def test_two_processes_share_the_subnets_resume_and_equal_one_process(cli, setup, tmp_path):
-    code, out, err = cli(*_args(setup, tmp_path / "single"))
+    code, _, err = cli(*_args(setup, tmp_path / "single"))
     assert code == 0, err
     single = _rows(tmp_path / "single")
     assert sorted(single) == list(range(SAMPLES))
@@ -82,12 +82,12 @@ def test_two_processes_share_the_subnets_resume_and_equal_one_process(cli, setup
 def test_cuda_asked_for_without_cuda_is_one_line_naming_the_fix(cli, setup, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the missing-CUDA error cannot happen here")
-    code, out, err = cli(*_args(setup, tmp_path / "acc", "--device", "cuda"))
+    code, _, err = cli(*_args(setup, tmp_path / "acc", "--device", "cuda"))
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert "--device cuda" in lines[0] and "--device cpu" in lines[0]
     assert not (tmp_path / "acc" / "rows.csv").exists()
-    code, out, err = cli(*_args(setup, tmp_path / "acc", "--device", "tpu"))
+    code, _, err = cli(*_args(setup, tmp_path / "acc", "--device", "tpu"))
     assert code == 2 and "choose cpu, cuda or cuda:N" in err
 
 
@@ -105,11 +105,11 @@ def test_cuda_rows_equal_the_cpu_rows(cli, setup, tmp_path):
 
 
 def test_resolutions_fix_the_sampled_resolution(cli, setup, tmp_path):
-    code, out, err = cli(*_args(setup, tmp_path / "r40", "--resolutions", "40"))
+    code, _, err = cli(*_args(setup, tmp_path / "r40", "--resolutions", "40"))
     assert code == 0, err
     assert {row[3] for row in _rows(tmp_path / "r40").values()} == {"40"}
     assert json.loads((tmp_path / "r40" / "meta.json").read_text())["resolutions"] == [40]
-    code, out, err = cli(*_args(setup, tmp_path / "r40"))  # the same folder, all resolutions: refused
+    code, _, err = cli(*_args(setup, tmp_path / "r40"))  # the same folder, all resolutions: refused
     assert code == 2 and "resolutions" in err
-    code, out, err = cli(*_args(setup, tmp_path / "r41", "--resolutions", "41"))
+    code, _, err = cli(*_args(setup, tmp_path / "r41", "--resolutions", "41"))
     assert code == 2 and "41 is not in the space" in err

@@ -343,7 +343,7 @@ class DatasetBuilder:
             if bad or not self.resolutions:
                 raise SpaceError(f"--resolutions {list(self.resolutions)}: each must be one of the space's "
                                  f"{list(spec.resolutions)}")
-            self.resolutions = tuple(sorted(set(int(r) for r in self.resolutions)))
+            self.resolutions = tuple(sorted({int(r) for r in self.resolutions}))
         self.plan = sample_plan(self.sample_spec, self.samples, self.seed)
         if self.data is None:
             try:
