@@ -116,7 +116,7 @@ def predictor_dataset(
                                                  "for an ImageNet folder, eval for arrays."),
     workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (counted)."),
-    device: str = typer.Option("cpu", "--device", help="Where BN recalibration and evaluation run: cpu, cuda or "
+    device: str = typer.Option("cpu", "--device", "-d", help="Where BN recalibration and evaluation run: cpu, cuda or "
                                                       "cuda:N (under torchrun, cuda is each process's own GPU)."),
     resolutions: str | None = typer.Option(None, "--resolutions", "-r",
                                            help="Sample only these resolutions: 160 | 160,224 | 128..224:32 "

@@ -592,6 +592,7 @@ class DatasetBuilder:
                          if len(acc) else None),
             "supernet": self.meta["supernet"], "space": self.spec.describe(), "dataset": self.meta["dataset"],
             "val_images": self.meta["val_images"], "bn_images": self.meta["bn_images"], "seed": self.seed,
+            "device": str(self.torch_device), "processes": self.world,
         }
 
 
