@@ -80,6 +80,13 @@ def main() -> None:
                                  DataSource("imagenet", str(tmp / "imnet"), a.eval_images, 0), a.threads,
                                  bn_batch=a.bn_batch, workers=a.workers, device=a.device,
                                  resolutions=(a.resolution,))
+        # reading alone (decode + transform + batching, no network): what the images cost of each subnet
+        t0 = time.perf_counter()
+        for _ in builder.splits.bn_batches(a.resolution, builder.meta["bn_images"], a.bn_batch):
+            pass
+        for _ in builder.splits.eval_batches("val", a.resolution, limit=builder.meta["val_images"]):
+            pass
+        read_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         summary = builder.run()
         wall = time.perf_counter() - t0
@@ -87,9 +94,12 @@ def main() -> None:
     images = summary["bn_images"] + summary["val_images"]
     print(f"predictor dataset on {a.device} ({torch.get_num_threads()} torch threads, {a.workers} workers), "
           f"r = {a.resolution}, {summary['space']}")
-    print(f"{'subnets':>8} {'BN imgs':>8} {'eval imgs':>9} {'s/subnet':>9} {'imgs/s':>8} {'wall s':>7} {'write s':>8}")
+    print(f"{'subnets':>8} {'BN imgs':>8} {'eval imgs':>9} {'s/subnet':>9} {'imgs/s':>8} {'read s':>7} "
+          f"{'wall s':>7} {'write s':>8}")
     print(f"{summary['rows']:>8} {summary['bn_images']:>8} {summary['val_images']:>9} {secs:>9.2f} "
-          f"{images / secs:>8.0f} {wall:>7.1f} {write_s:>8.1f}")
+          f"{images / secs:>8.0f} {read_s:>7.1f} {wall:>7.1f} {write_s:>8.1f}")
+    print("s/subnet: extract + BN recalibration + evaluation of one subnet (the rows' mean); read s: reading "
+          "its BN and eval images once, without the network")
     print("uptime:", os.popen("uptime").read().strip())
 
 
