@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -48,6 +47,8 @@ from ..data import BatchStream
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
 from ..data.source import ArraySource, DataSource, as_source, open_source
+from ..dist import dist_info
+from ..dist import init_distributed as _init_distributed
 from ..errors import CheckpointError, DatasetError, FormatError, TrainingDiverged
 from ..fsio import atomic_path, writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
@@ -62,22 +63,10 @@ ProgressFn = Callable[[dict[str, Any]], None]
 
 
 # ---- distributed helpers ------------------------------------------------------------------
-def dist_info() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def init_distributed() -> bool:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return True
-    return False
+    """Join the process group when started by torchrun (WORLD_SIZE > 1). gloo, GPU or not: the trainer
+    computes on the CPU, and nccl reduces only CUDA tensors."""
+    return _init_distributed("gloo")
 
 
 def average_gradients(params: list[torch.nn.Parameter], world: int) -> None:
