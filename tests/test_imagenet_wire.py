@@ -64,6 +64,18 @@ def test_export_data_folder_reports_its_preprocessing(cli, tmp_path, imnet, tiny
     assert "accuracy_torch" in v["metrics"] and r["warnings"] == [] and r["skipped_images"] == 0
 
 
+def test_export_threads_sets_torch_threads_for_that_export_only(cli, tmp_path, imnet, tiny):
+    supernet, subnet = tiny
+    before = torch.get_num_threads()
+    args = ["export", "--subnet", subnet, "--supernet", supernet, "--data", imnet, "--format", "onnx",
+            "--bn-images", "4", "--workers", "0", "--json"]
+    code, stdout, err = cli(*args, "--out", tmp_path / "m.onnx", "--threads", str(before + 1))
+    assert code == 0, err
+    assert json.loads(stdout)["torch_threads"] == before + 1 and torch.get_num_threads() == before
+    code, _, err = cli(*args, "--out", tmp_path / "n.onnx", "--threads", "0")
+    assert code == 2 and "--threads" in err and not (tmp_path / "n.onnx").exists()
+
+
 def test_export_bn_eval_uses_every_training_image_once_and_skips_bad_ones(cli, tmp_path, imnet, tiny):
     supernet, subnet = tiny
     (imnet / "train" / CLASSES[0] / "broken.JPEG").write_bytes(b"not a jpeg")

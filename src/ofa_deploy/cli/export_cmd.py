@@ -99,6 +99,8 @@ def export(
     workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images",
                                          help="Skip unreadable images (counted in the report) instead of stopping."),
+    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads for BN recalibration and the "
+                                                               "PyTorch side of verification (default: torch's)."),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
@@ -112,7 +114,8 @@ def export(
     verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=1000)
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
                          dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
-                         checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images)
+                         checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
+                         checks.threads(threads))
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)

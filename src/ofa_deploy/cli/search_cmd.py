@@ -119,13 +119,22 @@ def predictor_dataset(
                                                  "for an ImageNet folder, eval for arrays."),
     workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (counted)."),
+    device: str = typer.Option("cpu", "--device", "-d", help="Where BN recalibration and evaluation run: cpu, cuda or "
+                                                      "cuda:N (under torchrun, cuda is each process's own GPU)."),
+    resolutions: str | None = typer.Option(None, "--resolutions", "-r",
+                                           help="Sample only these resolutions: 160 | 160,224 | 128..224:32 "
+                                                "(default: all of the space's)."),
+    stop_after_rows: int | None = typer.Option(None, "--stop-after-rows", hidden=True,
+                                               help="Stop once this many new rows are written (testing resume)."),
     as_json: bool = json_option("Machine-readable output (no progress bar)."),
 ) -> None:
     """Measure the validation top-1 of sampled subnets (BN recalibrated): the rows a predictor is fitted on.
 
     Rows are appended as they are measured; run the same command again to resume after an interruption.
+    Under `torchrun --nproc_per_node N` the subnets are shared out over the N processes (rank 0 writes).
     """
     from .. import checks
+    from ..dist import init_distributed
     from ..nn.shipped import shipped_supernet_path
     from ..predictor.dataset import DatasetBuilder, supernet_label
 
@@ -134,19 +143,64 @@ def predictor_dataset(
     elif not supernet.is_file():
         fail(f"supernet {supernet}: no such file; give a checkpoint written by `ofa-deploy train`")
     folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
-    builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
-                             dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
-                             force=force, bn_batch=bn_batch, bn_transform=bn_transform,
-                             workers=checks.count(workers, "--workers", 64, lo=0, optional=True),
-                             skip_bad_images=skip_bad_images)
+    checks.count(stop_after_rows, "--stop-after-rows", checks.MAX_SUBNETS, optional=True)
+    joined = init_distributed("gloo")  # rows are a few numbers: gloo carries them whatever the device
+    try:
+        builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
+                                 dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
+                                 force=force, bn_batch=bn_batch, bn_transform=bn_transform,
+                                 workers=checks.count(workers, "--workers", 64, lo=0, optional=True),
+                                 skip_bad_images=skip_bad_images, device=device,
+                                 resolutions=_resolutions(resolutions, supernet))
+        if builder.world > 1:
+            _dataset_shard(builder, folder, as_json, stop_after_rows)
+            return
+        _dataset_single(builder, folder, as_json, stop_after_rows)
+    finally:
+        if joined:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _resolutions(text: str | None, supernet: Path) -> tuple[int, ...] | None:
+    """--resolutions against the supernet's space (its resolutions read without the weights)."""
+    if text is None:
+        return None
+    from ..space.checkpoint import checkpoint_space
+    from ..space.resolutions import parse_resolutions
+
+    return tuple(parse_resolutions(text, checkpoint_space(supernet), "--resolutions"))
+
+
+def _dataset_shard(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:
+    """Under torchrun: every rank measures its share, rank 0 writes and reports (no progress bar)."""
+    if builder.rank == 0 and not as_json:
+        console.print(f"accuracy dataset [bold]{folder}[/]: {len(builder.remaining)} of {len(builder.plan)} subnets "
+                      f"to measure over {builder.world} processes ({builder.torch_device})")
+    summary = builder.run(stop_after=stop_after_rows)
+    if builder.rank != 0:
+        return
+    if summary.get("stopped"):
+        err_console.print(f"stopped after {summary['new']} new row(s) (--stop-after-rows); run the same command "
+                          "again to resume")
+        raise typer.Exit(3)  # not 0: torchrun then stops the ranks still measuring
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"measured {summary['new']} subnet(s) in {summary['wall_seconds']:.0f}s over {builder.world} "
+                  f"processes; {summary['rows']} rows. wrote {folder / 'rows.csv'}")
+
+
+def _dataset_single(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:
     todo = len(builder.remaining)
     if not as_json:
         console.print(f"accuracy dataset [bold]{folder}[/]: {builder.spec.describe()}; "
                       f"{builder.splits.name} validation split, {builder.meta['val_images']:,} images per subnet "
                       f"(BN on {builder.meta['bn_images']:,}); {len(builder.plan) - todo} of {len(builder.plan)} "
                       f"subnets measured, {todo} to go")
-    if as_json or todo == 0:
-        summary = builder.run()
+    if as_json or todo == 0 or stop_after_rows is not None:
+        summary = builder.run(stop_after=stop_after_rows)
     else:
         bar = progress_bar("last {task.fields[acc]}")
         task = bar.add_task("subnets", total=len(builder.plan), completed=len(builder.plan) - todo, acc="-")

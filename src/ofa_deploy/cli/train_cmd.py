@@ -38,6 +38,9 @@ def train(
     data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
                                         "ImageNet-style folder for the imagenet recipe)."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes per training process for "
+                                                              "an ImageNet-style folder (default: the recipe's "
+                                                              "data.workers, else up to 4)."),
     scratch: ScratchSubnet | None = typer.Option(None, "--from-scratch",
                                           help="Baseline: train only the largest, middle or smallest subnet of "
                                                "the recipe's space, with its first phase's budget (no KD)."),
@@ -63,6 +66,8 @@ def train(
         rec = from_scratch(rec, value(scratch))
     if data is not None:
         rec.data["root"] = str(data)
+    if workers is not None:  # how the images are read, not what is trained: a resumed run may change it
+        rec.data["workers"] = checks.count(workers, "--workers", 64, lo=0)
     progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
     tasks: dict[tuple, int] = {}
 
@@ -77,7 +82,7 @@ def train(
     if trainer.rank != 0:
         trainer.progress = lambda info: None
     if trainer.rank == 0:
-        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.splits.name}: "
+        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.source.name}: "
                       f"{trainer.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
                       f"{trainer.world} process(es); run folder {out}")
     with progress if trainer.rank == 0 else _null():

@@ -1,11 +1,10 @@
 """Reading datasets into memory as uint8 arrays (N, C, H, W) + int64 labels.
 
 * Fashion-MNIST: the idx files of Debian's `dataset-fashion-mnist` (gzip or plain).
-* ImageNet-style folder: `root/train/<class>/*.jpg` and `root/val/<class>/*` read with Pillow and
-  resized to a fixed side (fine for small custom datasets; ImageNet itself needs a streaming loader).
 * Synthetic: class-dependent patterns plus noise, learnable in a few steps (tests).
 A fixed validation split is carved from the training set (BN recalibration, accuracy predictor);
-the test split is only for final reports.
+the test split is only for final reports. ImageNet-style folders are never read into memory: they
+are streamed (`imagenet.ImageFolderSource`, through `source.open_source`).
 """
 
 from __future__ import annotations
@@ -105,45 +104,6 @@ def load_fashion_mnist(root: Path | None = None, val_size: int = 5000, seed: int
     return Splits(train, val, test, 10, 1, 0.2860, 0.3530, "fashion-mnist", pad=2)
 
 
-def load_image_folder(root: Path, side: int = 36, val_size: int = 1000, seed: int = 0) -> Splits:
-    """ImageNet-style `root/train/<class>/*` and `root/val/<class>/*` (val used as the test split)."""
-    from PIL import Image
-
-    root = Path(root)
-    if not (root / "train").is_dir():
-        raise DatasetError(f"{root}: expected an ImageNet-style folder with train/<class>/ images")
-    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-    if not classes:
-        raise DatasetError(f"{root}/train has no class folders")
-
-    def read(split: str) -> ArraySplit:
-        xs, ys = [], []
-        for ci, c in enumerate(classes):
-            folder = root / split / c
-            if not folder.is_dir():
-                continue
-            for f in sorted(folder.iterdir()):
-                if f.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp"):
-                    continue
-                with Image.open(f) as im:
-                    im = im.convert("RGB").resize((side, side), Image.BILINEAR)
-                    xs.append(np.asarray(im).transpose(2, 0, 1))
-                ys.append(ci)
-        if not xs:
-            raise DatasetError(f"{root}/{split}: no images found")
-        return ArraySplit(np.stack(xs).astype(np.uint8), np.asarray(ys, np.int64))
-
-    full = read("train")
-    test = read("val") if (root / "val").is_dir() else full
-    perm = np.random.default_rng(seed).permutation(len(full))
-    nv = min(val_size, len(full) // 5)
-    val = ArraySplit(full.images[np.sort(perm[:nv])], full.labels[np.sort(perm[:nv])])
-    train = ArraySplit(full.images[np.sort(perm[nv:])], full.labels[np.sort(perm[nv:])])
-    mean = float(train.images.mean() / 255.0)
-    std = float(train.images.std() / 255.0) or 1.0
-    return Splits(train, val, test, len(classes), 3, mean, std, f"folder:{root}")
-
-
 def load_synthetic(n_train: int = 512, n_val: int = 128, n_test: int = 128, n_classes: int = 4,
                    side: int = 32, in_channels: int = 1, seed: int = 0) -> Splits:
     """Each class is a fixed random low-frequency pattern; samples add noise and a small shift."""
@@ -167,13 +127,9 @@ def load_dataset(kind: str = "fashion-mnist", root: str | Path | None = None, va
                  seed: int = 0) -> Splits:
     if kind == "fashion-mnist":
         return load_fashion_mnist(Path(root) if root else None, val_size, seed)
-    if kind == "folder":
-        if root is None:
-            raise DatasetError("the 'folder' dataset needs --data pointing at a folder with train/<class>/")
-        return load_image_folder(Path(root), val_size=val_size, seed=seed)
     if kind == "synthetic":
         return load_synthetic(seed=seed)
-    if kind == "imagenet":
-        raise DatasetError("the 'imagenet' dataset is streamed from its folder (data.source.open_source), not loaded "
-                           "into memory; `ofa-deploy train` reads it as 'folder' (36-px arrays) until its loader is wired")
-    raise FormatError(f"unknown dataset kind {kind!r}: choose fashion-mnist, folder or synthetic")
+    if kind in ("imagenet", "folder"):
+        raise DatasetError(f"the {kind!r} dataset is an ImageNet-style folder, streamed (data.source.open_source), "
+                           "never loaded into memory")
+    raise FormatError(f"unknown dataset kind {kind!r}: choose fashion-mnist, imagenet or synthetic")

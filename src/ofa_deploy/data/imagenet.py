@@ -74,31 +74,50 @@ def _collate(items: list) -> tuple[torch.Tensor | None, torch.Tensor, list[tuple
 
 
 class _Batches(Sampler):
-    """Batches of keys over `order` (a sampler or index list); one resolution per batch."""
+    """Batches of keys over `order` (a sampler or index list); one resolution per batch.
+
+    `sizes`, when given, is the resolution of each batch in turn (training: drawn per epoch, see
+    `epoch_sizes`); otherwise each batch draws one of `resolutions`.
+    """
 
     def __init__(self, order, batch_size: int, resolutions: Sequence[int], mode: str, seed: int,
-                 drop_last: bool = False):
+                 drop_last: bool = False, sizes: Sequence[int] | None = None):
         self.order, self.batch_size, self.resolutions = order, batch_size, list(resolutions)
         self.mode, self.seed, self.drop_last = mode, seed, drop_last
+        self.sizes = None if sizes is None else [int(v) for v in sizes]
 
     def __iter__(self) -> Iterator[list[Key]]:
         rng = np.random.default_rng([self.seed, 1])
         batch: list[int] = []
+        b = 0
         for i in self.order:
             batch.append(int(i))
             if len(batch) == self.batch_size:
-                yield self._keys(batch, rng)
-                batch = []
+                yield self._keys(batch, rng, b)
+                batch, b = [], b + 1
         if batch and not self.drop_last:
-            yield self._keys(batch, rng)
+            yield self._keys(batch, rng, b)
 
-    def _keys(self, batch: list[int], rng: np.random.Generator) -> list[Key]:
-        r = self.resolutions[0] if len(self.resolutions) == 1 else int(rng.choice(self.resolutions))
+    def _keys(self, batch: list[int], rng: np.random.Generator, b: int) -> list[Key]:
+        if self.sizes is not None:
+            r = self.sizes[b]
+        else:
+            r = self.resolutions[0] if len(self.resolutions) == 1 else int(rng.choice(self.resolutions))
         return [(i, r, self.mode, self.seed) for i in batch]
 
     def __len__(self) -> int:
         n = len(self.order)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+def epoch_sizes(resolutions: Sequence[int], n_batches: int, epoch: int, seed: int) -> list[int]:
+    """The resolution of every training batch of an epoch, as upstream's `MyRandomResizedCrop.sample_image_size`:
+    a function of (seed, epoch, batch index) only, so every torchrun rank trains each step at the same
+    resolution, and a resumed epoch continues with the resolutions it would have had."""
+    res = [int(v) for v in resolutions]
+    if len(res) == 1:
+        return res * n_batches
+    return [int(v) for v in np.random.default_rng([seed, epoch, 2]).choice(np.asarray(res), size=n_batches)]
 
 
 @dataclass
@@ -120,6 +139,7 @@ class ImageFolderSource:
 
     in_channels = 3
     bn_transform = "train"  # upstream recalibrates on training images with the train transform
+    bn_batch = 200
 
     def __init__(self, root: str | os.PathLike, val_size: int = 10000, workers: int | None = None,
                  skip_bad_images: bool = False, resize_scale: float = DEFAULT_RESIZE_SCALE,
@@ -158,10 +178,11 @@ class ImageFolderSource:
         n = self.split_size(split) if limit is None else min(limit, self.split_size(split))
         yield from self._load(split, range(n), batch_size, [r], "eval", 0)
 
-    def bn_batches(self, r: int, n_images: int = 2000, batch_size: int = 200, transform: str | None = None,
+    def bn_batches(self, r: int, n_images: int = 2000, batch_size: int | None = None, transform: str | None = None,
                    seed: int = SUB_SEED) -> Iterator[torch.Tensor]:
         """Calibration images: `n_images` training images chosen with `seed`, every one when fewer exist."""
         transform = transform or self.bn_transform
+        batch_size = batch_size or self.bn_batch
         if transform not in ("train", "eval"):
             raise DatasetError(f"BN calibration transform {transform!r}: choose train or eval")
         n = self.split_size("train")
@@ -172,10 +193,13 @@ class ImageFolderSource:
             yield x
 
     def train_batches(self, batch_size: int, resolutions: Sequence[int], epoch: int = 0, seed: int = 0,
-                      drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One epoch of shuffled, augmented batches of `batch_size` (per process), one resolution each.
+                      drop_last: bool = True, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of shuffled, augmented batches of `batch_size` (per process), one resolution each,
+        from batch `start` on (a resumed epoch: the batches before it are not read).
 
-        Under torchrun every process reads its own share (`DistributedSampler`, reshuffled per epoch).
+        Under torchrun every process reads its own share (`DistributedSampler`, reshuffled per epoch);
+        the resolution of each batch is the same on every process (`epoch_sizes`). Every image's
+        augmentation draws depend on (seed, epoch, rank, image), never on the workers.
         """
         n = self.split_size("train")
         dist = _dist_info()
@@ -185,8 +209,14 @@ class ImageFolderSource:
         else:
             order = RandomSampler(range(n), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         rank = dist[0] if dist else 0
+        n_batches = len(order) // batch_size if drop_last else math.ceil(len(order) / batch_size)
+        sizes = epoch_sizes(resolutions, n_batches, epoch, seed)
+        if start:
+            order = list(order)[start * batch_size:]
+            sizes = sizes[start:]
         yield from self._load("train", order, batch_size, resolutions, "train",
-                              int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0]), drop_last)
+                              int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0]), drop_last,
+                              sizes=sizes)
 
     # ---- loading ------------------------------------------------------------------------------
     def _samples(self, split: str) -> list[Sample]:
@@ -195,8 +225,9 @@ class ImageFolderSource:
         return self._splits[split]
 
     def _load(self, split: str, order, batch_size: int, resolutions: Sequence[int], mode: str, seed: int,
-              drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        sampler = _Batches(order, batch_size, resolutions, mode, seed, drop_last)
+              drop_last: bool = False, sizes: Sequence[int] | None = None
+              ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        sampler = _Batches(order, batch_size, resolutions, mode, seed, drop_last, sizes)
         if len(sampler) == 0:
             return
         loader = DataLoader(_Files(self._samples(split), self.train_transform), batch_sampler=sampler,

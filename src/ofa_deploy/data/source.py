@@ -30,17 +30,18 @@ class DataSource(Protocol):
     n_classes: int
     in_channels: int
     bn_transform: str  # the transform `bn_batches` uses by default: "train" or "eval"
+    bn_batch: int  # the batch size `bn_batches` uses by default
 
     def split_size(self, split: str) -> int: ...
 
     def eval_batches(self, split: str, r: int, batch_size: int = 100, limit: int | None = None
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 
-    def bn_batches(self, r: int, n_images: int = 2000, batch_size: int = 200, transform: str | None = None,
+    def bn_batches(self, r: int, n_images: int = 2000, batch_size: int | None = None, transform: str | None = None,
                    seed: int = 0) -> Iterator[torch.Tensor]: ...
 
     def train_batches(self, batch_size: int, resolutions: Sequence[int], epoch: int = 0, seed: int = 0,
-                      drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+                      drop_last: bool = True, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 class ArraySource:
@@ -51,6 +52,7 @@ class ArraySource:
     """
 
     bn_transform = "eval"
+    bn_batch = 250
 
     def __init__(self, splits: Splits):
         self.splits = splits
@@ -72,9 +74,10 @@ class ArraySource:
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return eval_batches(self._split(split), self.splits, r, batch_size, limit)
 
-    def bn_batches(self, r: int, n_images: int = 2000, batch_size: int = 250, transform: str | None = None,
+    def bn_batches(self, r: int, n_images: int = 2000, batch_size: int | None = None, transform: str | None = None,
                    seed: int = 0) -> Iterator[torch.Tensor]:
         transform = transform or self.bn_transform
+        batch_size = batch_size or self.bn_batch
         if transform == "eval":
             return (x for x, _ in eval_batches(self.splits.val, self.splits, r, batch_size, n_images))
         if transform != "train":
@@ -84,11 +87,13 @@ class ArraySource:
         return (stream.next_batch(r)[0][: n - i] for i in range(0, n, batch_size))
 
     def train_batches(self, batch_size: int, resolutions: Sequence[int], epoch: int = 0, seed: int = 0,
-                      drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                      drop_last: bool = True, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         stream = BatchStream(self.splits.train, self.splits, batch_size, seed=seed * 1_000_003 + epoch)
         rng = np.random.default_rng([seed, epoch])
-        for _ in range(len(self.splits.train) // batch_size):
-            yield stream.next_batch(int(rng.choice(np.asarray(resolutions))))
+        for b in range(len(self.splits.train) // batch_size):
+            batch = stream.next_batch(int(rng.choice(np.asarray(resolutions))))
+            if b >= start:  # the batches before `start` are drawn, not returned: the same stream as unbroken
+                yield batch
 
 
 def as_source(data: DataSource | Splits) -> DataSource:

@@ -72,6 +72,7 @@ class ExportOptions:
     bn: BnOptions | None = None  # --bn-images / --bn-batch / --bn-transform
     workers: int | None = None  # DataLoader workers reading an ImageNet-style folder
     skip_bad_images: bool = False
+    threads: int | None = None  # torch intra-op threads of BN recalibration and the PyTorch side of verification
 
 
 @dataclass
@@ -97,6 +98,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     `on_note` hears which defaults were taken from the records (`flow.export_sources`)."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
     checks.count(opts.verify_images, "--verify-images", checks.MAX_VERIFY_IMAGES)  # 0 is refused: every export is verified
+    checks.threads(opts.threads)
     sources = export_sources(opts.subnet, opts.checkpoint)
     for note in sources.notes:
         on_note(note)
@@ -146,7 +148,10 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     under each other's reports); a second one fails with `BusyError` before it writes anything."""
     lock = writer_lock(plan.out.parent, "exported model", name=plan.out.name)
     staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
+    threads_before = torch.get_num_threads()
     try:
+        if plan.options.threads is not None:  # for this export only: the caller's setting comes back after
+            torch.set_num_threads(plan.options.threads)
         report = _export_staged(plan, staged, on_step)
         dest = plan.out if report["passed"] else failed_path(plan.out)
         report["file"] = str(dest.resolve())
@@ -154,6 +159,7 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
         save_report(report, staged)
         plan.written = publish(staged, dest)
     finally:  # interrupted or failed: the staged files go, the final name is untouched
+        torch.set_num_threads(threads_before)
         staged.unlink(missing_ok=True)
         report_path(staged).unlink(missing_ok=True)
         lock.release()
@@ -211,6 +217,7 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
         "warnings": list(plan.data.warnings),
         "passed": passed,
         "seconds": {"export": round(export_s, 2), "verify": round(time.perf_counter() - started, 2)},
+        "torch_threads": torch.get_num_threads(),
         "versions": _versions(target),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -19,7 +19,14 @@ uniform and independent), the `i`-th from its own generator `default_rng([seed, 
 so `--samples` can be raised later and the new rows extend the old ones.
 
 Accuracy is measured on the validation split carved from the training images (the test split is
-kept for final reports). Reading a dataset needs numpy only; building one needs torch, imported
+kept for final reports). `device` puts BN recalibration and evaluation on CUDA (`--device cuda`).
+
+Under `torchrun --nproc_per_node N` the subnets still to measure are dealt out (rank k takes every
+N-th, from the k-th); rank 0 is the one writer: it holds the folder's lock, reads the rows already
+there, tells the other ranks what is left, and appends every rank's rows as they arrive (each a
+few numbers sent point to point: the subnet is the index's, known to all). Nothing is written twice
+and only the rows in flight at an interruption are measured again on the rerun, on any number of
+processes. Reading a dataset needs numpy only; building one needs torch, imported
 when a build starts.
 """
 
@@ -49,7 +56,8 @@ META_NAME = "meta.json"
 ROWS_NAME = "rows.csv"
 COLUMNS = ("index", "ks", "e", "d", "r", "correct", "images", "accuracy", "seconds")
 # meta.json fields that must be equal for a rerun to add rows to the same dataset.
-IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_images", "val_images", "seed")
+IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_images", "val_images", "seed",
+            "resolutions")
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -297,6 +305,8 @@ class DatasetBuilder:
     bn_transform: str | None = None  # "train" | "eval" (--bn-transform); default: the source's own
     workers: int | None = None  # image-reading processes for an ImageNet-style folder
     skip_bad_images: bool = False
+    device: str = "cpu"  # where BN recalibration and evaluation run: cpu, cuda, cuda:N
+    resolutions: tuple[int, ...] | None = None  # sample only these of the space's resolutions (default: all)
     meta: dict[str, Any] = field(init=False)
     plan: list[Arch] = field(init=False)
     done: dict[int, dict[str, Any]] = field(init=False)
@@ -305,9 +315,12 @@ class DatasetBuilder:
         import torch
 
         from ..data import as_source, open_source
+        from ..dist import dist_info, torch_device
         from ..nn import load_supernet
 
         self.out, self.supernet_path = Path(self.out), Path(self.supernet_path)
+        self.rank, self.world = dist_info()
+        self._lock: WriterLock | None = None
         check_output(self.out, "dataset", self.force)
         # every number first: nothing is loaded, sampled or written with a bad one
         checks.count(self.samples, "--samples", checks.MAX_SUBNETS)
@@ -318,11 +331,22 @@ class DatasetBuilder:
         checks.count(self.bn_batch, "--bn-batch", 100000, optional=True)
         if self.bn_transform not in (None, "train", "eval"):
             raise FormatError(f"--bn-transform {self.bn_transform!r}: choose train or eval")
+        self.torch_device = torch_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
-        self.supernet = load_supernet(self.supernet_path).to(memory_format=torch.channels_last)
+        elif self.world > 1 and self.torch_device.type == "cpu":
+            # N processes on one machine: torch's default (every core, each) would oversubscribe it N times
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", self.world))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        self.supernet = load_supernet(self.supernet_path).to(self.torch_device, memory_format=torch.channels_last)
         spec: SpaceSpec = self.supernet.spec
-        self.plan = sample_plan(spec, self.samples, self.seed)
+        if self.resolutions is not None:
+            bad = [r for r in self.resolutions if r not in spec.resolutions]
+            if bad or not self.resolutions:
+                raise SpaceError(f"--resolutions {list(self.resolutions)}: each must be one of the space's "
+                                 f"{list(spec.resolutions)}")
+            self.resolutions = tuple(sorted({int(r) for r in self.resolutions}))
+        self.plan = sample_plan(self.sample_spec, self.samples, self.seed)
         if self.data is None:
             try:
                 self.data = data_source_for(getattr(self.supernet, "checkpoint_meta", {}))
@@ -374,16 +398,33 @@ class DatasetBuilder:
                           else min(self.bn_images, self.splits.split_size("train"))),
             "val_images": n_val if self.val_images is None else min(self.val_images, n_val),
             "seed": self.seed,
+            **({"resolutions": list(self.resolutions)} if self.resolutions is not None else {}),
             "sampling": "uniform per choice (upstream), distinct subnets, i-th from default_rng([seed, i])",
             "samples": self.samples,
         }
-        # One writer: held from reading the rows already there until `run` ends (or this builder is dropped).
-        self._lock: WriterLock | None = writer_lock(self.out, "accuracy dataset")
-        try:
-            self.done = self._existing()
-        except BaseException:
-            self.close()
-            raise
+        # One writer (rank 0): holds the lock from reading the rows already there until `run` ends (or this
+        # builder is dropped); the other ranks learn from it which subnets are left.
+        error: str | None = None
+        if self.rank == 0:
+            self._lock = writer_lock(self.out, "accuracy dataset")
+            try:
+                self.done = self._existing()
+            except BaseException as e:
+                self.close()
+                if self.world == 1:
+                    raise
+                error, failure = str(e), e
+        if self.world > 1:
+            import torch.distributed as dist
+
+            shared = [sorted(self.done) if self.rank == 0 and error is None else None, error]
+            dist.broadcast_object_list(shared, src=0)
+            if shared[1] is not None:
+                if self.rank == 0:
+                    raise failure
+                raise FormatError(shared[1])
+            if self.rank != 0:
+                self.done = {i: {} for i in shared[0]}  # indices only: rank 0 holds and writes the rows
 
     def close(self) -> None:
         """Release the folder's writer lock (after `run`, or when a builder is not run)."""
@@ -394,6 +435,13 @@ class DatasetBuilder:
     @property
     def spec(self) -> SpaceSpec:
         return self.supernet.spec
+
+    @property
+    def sample_spec(self) -> SpaceSpec:
+        """The space the subnets are drawn from: the supernet's, with only `resolutions` when given."""
+        if self.resolutions is None:
+            return self.spec
+        return replace(self.spec, resolutions=tuple(self.resolutions))
 
     @property
     def rows_path(self) -> Path:
@@ -422,7 +470,7 @@ class DatasetBuilder:
         top = max((r["index"] for r in rows), default=-1)
         if top >= max(len(self.plan), 1_000_000):
             raise FormatError(f"{self.rows_path}: row index {top} is out of range; fix or delete that line")
-        expected = self.plan if top < len(self.plan) else sample_plan(self.spec, top + 1, self.seed)
+        expected = self.plan if top < len(self.plan) else sample_plan(self.sample_spec, top + 1, self.seed)
         for row in rows:
             i = row["index"]
             if i < 0 or row["arch"] != expected[i] or i in done:
@@ -435,50 +483,103 @@ class DatasetBuilder:
         atomic_write_text(self.out / META_NAME, json.dumps(self.meta, indent=2) + "\n")
 
     def evaluate(self, arch: Arch) -> tuple[int, int]:
-        """(correct, images) of one subnet on the validation images, after BN recalibration."""
+        """(correct, images) of one subnet on the validation images, after BN recalibration (on `device`)."""
         import torch
 
         from ..nn.bn import recalibrate_bn
         from ..train.evaluate import source_top1
 
+        dev = self.torch_device
         sub = self.supernet.extract(arch).to(memory_format=torch.channels_last)
         batch = {} if self.bn_batch is None else {"batch_size": self.bn_batch}
-        recalibrate_bn(sub, self.splits.bn_batches(arch.r, self.meta["bn_images"], transform=self.bn_transform,
-                                                   **batch))
+        batches = self.splits.bn_batches(arch.r, self.meta["bn_images"], transform=self.bn_transform, **batch)
+        recalibrate_bn(sub, (x.to(dev, non_blocking=True) for x in batches))
         n = self.meta["val_images"]
         return round(source_top1(sub.eval(), self.splits, "val", arch.r, n) * n / 100.0), n
 
-    def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
-        """Measure every remaining subnet, appending one flushed row each; returns a summary."""
-        if self._lock is None:
+    def _measure(self, i: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        correct, images = self.evaluate(self.plan[i])
+        if self.torch_device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.torch_device)
+        return self._row(i, correct, images, time.perf_counter() - t0)
+
+    def _row(self, i: int, correct: int, images: int, seconds: float) -> dict[str, Any]:
+        return {"index": i, "arch": self.plan[i], "correct": correct, "images": images,
+                "accuracy": correct / images, "seconds": seconds}
+
+    def shares(self) -> list[list[int]]:
+        """The remaining subnets of each rank: rank k measures every `world`-th, from the k-th."""
+        todo = self.remaining
+        return [todo[k::self.world] for k in range(self.world)]
+
+    def run(self, progress: ProgressFn | None = None, stop_after: int | None = None) -> dict[str, Any]:
+        """Measure every remaining subnet (this rank's share under torchrun), appending one flushed row
+        each; returns a summary (rank 0: of the dataset; another rank: of its share). `stop_after`:
+        rank 0 stops once it has written that many new rows (`{"stopped": True, ...}`; testing resume)."""
+        if self.rank == 0 and self._lock is None:
             self._lock = writer_lock(self.out, "accuracy dataset")
         try:
-            return self._run(progress)
+            if self.rank != 0:
+                return self._send_share()
+            return self._run(progress, stop_after)
         finally:
             self.close()
 
-    def _run(self, progress: ProgressFn | None) -> dict[str, Any]:
+    def _send_share(self) -> dict[str, Any]:
+        """Another rank: measure this rank's share and send each row to rank 0 as soon as it is measured."""
+        import torch
+        import torch.distributed as dist
+
+        started, sends = time.time(), []
+        share = self.shares()[self.rank]
+        for j, i in enumerate(share):
+            row = self._measure(i)
+            msg = torch.tensor([i, row["correct"], row["images"], row["seconds"]], dtype=torch.float64)
+            sends.append((dist.isend(msg, dst=0, tag=j), msg))  # the tensor lives until its send completes
+        for work, _ in sends:
+            work.wait()
+        return {"rank": self.rank, "new": len(share), "wall_seconds": round(time.time() - started, 1)}
+
+    def _run(self, progress: ProgressFn | None, stop_after: int | None) -> dict[str, Any]:
         self._write_meta()
         new = 0
         started = time.time()
         if not self.rows_path.exists() or self.rows_path.stat().st_size == 0:
             self.rows_path.write_text(",".join(COLUMNS) + "\n")
+        shares = self.shares()
+        expected = [set(share) for share in shares]
+        inbox = _Inbox(shares, self.world)
         with open(self.rows_path, "a", newline="") as f:
-            for i in self.remaining:
-                arch = self.plan[i]
-                t0 = time.perf_counter()
-                correct, images = self.evaluate(arch)
-                seconds = time.perf_counter() - t0
-                row = {"index": i, "arch": arch, "correct": correct, "images": images,
-                       "accuracy": correct / images, "seconds": seconds}
+
+            def write(row: dict[str, Any]) -> bool:
+                nonlocal new
                 f.write(format_row(row))
                 f.flush()
                 os.fsync(f.fileno())
-                self.done[i] = row
+                self.done[row["index"]] = row
                 new += 1
                 if progress is not None:
-                    progress({"done": len(self.done), "total": len(self.plan), "index": i, "arch": arch,
-                              "accuracy": row["accuracy"], "seconds": seconds})
+                    progress({"done": len(self.done), "total": len(self.plan), "index": row["index"],
+                              "arch": row["arch"], "accuracy": row["accuracy"], "seconds": row["seconds"]})
+                return stop_after is not None and new >= stop_after
+
+            def take(block: bool) -> bool:
+                for k, i, correct, images, seconds in inbox.arrived(block):
+                    if i not in expected[k]:
+                        raise FormatError(f"rank {k} sent a row for subnet {i}, which is not in its share")
+                    expected[k].discard(i)
+                    if write(self._row(i, correct, images, seconds)):
+                        return True
+                return False
+
+            for i in shares[0]:
+                if write(self._measure(i)) or take(block=False):
+                    return {**self.summary(new, time.time() - started), "stopped": True}
+            if take(block=True):
+                return {**self.summary(new, time.time() - started), "stopped": True}
         return self.summary(new, time.time() - started)
 
     def summary(self, new: int = 0, wall: float = 0.0) -> dict[str, Any]:
@@ -493,7 +594,35 @@ class DatasetBuilder:
                          if len(acc) else None),
             "supernet": self.meta["supernet"], "space": self.spec.describe(), "dataset": self.meta["dataset"],
             "val_images": self.meta["val_images"], "bn_images": self.meta["bn_images"], "seed": self.seed,
+            "device": str(self.torch_device), "processes": self.world,
         }
+
+
+class _Inbox:
+    """Rank 0's receipts of the other ranks' rows: one posted receive per expected row (tagged with its
+    position in the sender's share, so that nothing depends on the order of arrival)."""
+
+    def __init__(self, shares: list[list[int]], world: int):
+        self.pending: list[list[tuple[Any, Any]]] = [[] for _ in range(world)]
+        if world == 1:
+            return
+        import torch
+        import torch.distributed as dist
+
+        for k in range(1, world):
+            for j in range(len(shares[k])):
+                buf = torch.zeros(4, dtype=torch.float64)
+                self.pending[k].append((dist.irecv(buf, src=k, tag=j), buf))
+
+    def arrived(self, block: bool) -> Iterator[tuple[int, int, int, int, float]]:
+        """(sender, index, correct, images, seconds) of the rows received so far, in each sender's order;
+        with `block`, of every row still expected."""
+        for k, queue in enumerate(self.pending):
+            while queue and (block or queue[0][0].is_completed()):
+                work, buf = queue.pop(0)
+                work.wait()
+                i, correct, images, seconds = buf.tolist()
+                yield k, int(i), int(correct), int(images), float(seconds)
 
 
 def _short(v: Any) -> str:

@@ -29,22 +29,36 @@ def source_top1(model: nn.Module, data: DataSource | Splits, split: str, r: int,
 
 
 def _top1(model: nn.Module, batches) -> float:
+    """Top-1 (%) on the model's device (images moved there, labels compared on the CPU)."""
     model.eval()
+    dev = next(model.parameters()).device
     correct = total = 0
     for x, y in batches:
-        correct += (model(x).argmax(1) == y).sum().item()
+        correct += (model(x.to(dev, non_blocking=True)).argmax(1).cpu() == y).sum().item()
         total += len(y)
     return 100.0 * correct / max(total, 1)
 
 
-def calibrated_subnet(supernet, arch: Arch, data: DataSource | Splits, bn_images: int = 2000) -> nn.Module:
-    """Extract `arch` and recalibrate its BN on `bn_images` calibration images of `data` at arch.r."""
-    sub = supernet.extract(arch).to(memory_format=torch.channels_last)
-    recalibrate_bn(sub, as_source(data).bn_batches(arch.r, bn_images))
+def _nchw(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.contiguous_format)
+
+
+def calibrated_subnet(supernet, arch: Arch, data: DataSource | Splits, bn_images: int = 2000,
+                      bn_batch: int | None = None, bn_transform: str | None = None) -> nn.Module:
+    """Extract `arch` and recalibrate its BN on `bn_images` calibration images of `data` at arch.r
+    (batches of `bn_batch`, `bn_transform`: the source's own defaults when None).
+
+    NCHW (contiguous), as export computes: channels_last on CPU moves the logits by about 1e-3
+    relative (another convolution algorithm), which is enough to differ from the exported model
+    and from the official logits (held to 1e-4)."""
+    sub = supernet.extract(arch).to(memory_format=torch.contiguous_format)
+    batches = as_source(data).bn_batches(arch.r, bn_images, bn_batch, transform=bn_transform)
+    recalibrate_bn(sub, (_nchw(x) for x in batches))
     return sub.eval()
 
 
 def evaluate_arch(supernet, arch: Arch, data: DataSource | Splits, split: str = "test", bn_images: int = 2000,
-                  limit: int | None = None) -> float:
-    sub = calibrated_subnet(supernet, arch, data, bn_images)
-    return source_top1(sub, data, split, arch.r, limit)
+                  limit: int | None = None, bn_batch: int | None = None, bn_transform: str | None = None) -> float:
+    sub = calibrated_subnet(supernet, arch, data, bn_images, bn_batch, bn_transform)
+    with torch.no_grad():
+        return _top1(sub, ((_nchw(x), y) for x, y in as_source(data).eval_batches(split, arch.r, limit=limit)))

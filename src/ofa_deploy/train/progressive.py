@@ -7,7 +7,14 @@ of BigNAS, its smallest); knowledge distillation uses the frozen full network fr
 phase (upstream: the pretrained largest network as teacher). Learning rate: warm-up + cosine per
 phase.
 
-Runs are resumable: after every epoch the supernet, optimiser, data-stream state and position in
+Data: the in-memory datasets (Fashion-MNIST, synthetic) train from one endless `BatchStream`, the
+step's generator drawing its resolution; an ImageNet-style folder (`data.kind: imagenet`) is
+streamed (`stream.SourceStream` over `DataSource.train_batches`: DataLoader workers, the official
+train transform, the resolution drawn per batch by the loader as upstream's `MyRandomResizedCrop`,
+the same on every rank, and a `DistributedSampler` share per rank under torchrun).
+
+Runs are resumable: after every epoch the supernet, optimiser, data-stream state (the in-memory
+stream's generators and order; a streamed source's (epoch, batch) position) and position in
 the schedule are written atomically to `<out>/state.pt`, and a line is appended to `log.jsonl`;
 `train(..., resume=True)` continues from there. A NaN or infinite loss stops the run with
 `TrainingDiverged` before its update (non-finite weights at an epoch's end, before the save): the
@@ -25,7 +32,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -37,10 +43,13 @@ import torch
 import torch.nn.functional as F
 
 from .. import checks
-from ..data import BatchStream, load_dataset
+from ..data import BatchStream
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
-from ..errors import CheckpointError, FormatError, TrainingDiverged
+from ..data.source import ArraySource, DataSource, as_source, open_source
+from ..dist import dist_info
+from ..dist import init_distributed as _init_distributed
+from ..errors import CheckpointError, DatasetError, FormatError, TrainingDiverged
 from ..fsio import atomic_path, writer_lock
 from ..nn import OFAMobileNetV3, save_supernet
 from ..nn.checkpoint import load_supernet_weights
@@ -49,27 +58,16 @@ from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, s
 from ..torchio import safe_torch_load
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
+from .stream import SourceStream
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
 # ---- distributed helpers ------------------------------------------------------------------
-def dist_info() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def init_distributed() -> bool:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return True
-    return False
+    """Join the process group when started by torchrun (WORLD_SIZE > 1). gloo, GPU or not: the trainer
+    computes on the CPU, and nccl reduces only CUDA tensors."""
+    return _init_distributed("gloo")
 
 
 def average_gradients(params: list[torch.nn.Parameter], world: int) -> None:
@@ -155,35 +153,54 @@ def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
 
 # ---- training -----------------------------------------------------------------------------
 class Trainer:
-    def __init__(self, recipe: Recipe, out: Path, splits: Splits | None = None,
+    def __init__(self, recipe: Recipe, out: Path, splits: Splits | DataSource | None = None,
                  progress: ProgressFn | None = None, threads: int | None = None):
         self.recipe, self.out = recipe, Path(out)
         self.rank, self.world = dist_info()
         if checks.threads(threads) is not None:
             torch.set_num_threads(threads)
         data = recipe.data
-        self.splits = splits or load_dataset(data.get("kind", "fashion-mnist"), data.get("root"),
-                                             int(data.get("val_size", 5000)), recipe.seed)
-        if self.splits.in_channels != recipe.space.in_channels or self.splits.n_classes != recipe.space.n_classes:
+        kind = data.get("kind", "fashion-mnist")
+        self.source: DataSource = as_source(splits) if splits is not None else open_source(
+            kind, data.get("root"), data.get("val_size"), recipe.seed, data.get("workers"),
+            bool(data.get("skip_bad_images", False)))
+        self.streamed = not isinstance(self.source, ArraySource)
+        if self.source.in_channels != recipe.space.in_channels or self.source.n_classes != recipe.space.n_classes:
             raise CheckpointError(
-                f"dataset {self.splits.name} has {self.splits.in_channels} channels / {self.splits.n_classes} "
+                f"dataset {self.source.name} has {self.source.in_channels} channels / {self.source.n_classes} "
                 f"classes but the recipe's space has {recipe.space.in_channels} / {recipe.space.n_classes}"
             )
         if recipe.batch_size % self.world:
             raise FormatError(f"the recipe's batch_size {recipe.batch_size} (images per step, all processes "
                               f"together) does not split over {self.world} processes; use a process count "
                               "that divides it")
-        train_split = self.splits.train.subset(data.get("train_subset"), recipe.seed)
-        self.stream = BatchStream(train_split, self.splits, recipe.batch_size // self.world,
-                                  seed=recipe.seed + 1000 * self.rank,
-                                  crop_fill=data.get("crop_fill", DEFAULT_CROP_FILL))
+        per_rank = recipe.batch_size // self.world
+        if self.streamed:
+            n_train = self.source.split_size("train")
+            if n_train < recipe.batch_size:
+                raise DatasetError(f"{self.source.name}: {n_train} training images, fewer than one step of the "
+                                   f"recipe's batch_size {recipe.batch_size}; lower batch_size or give more images")
+            self.stream: BatchStream | SourceStream = SourceStream(self.source, per_rank, recipe.space.resolutions,
+                                                                   recipe.seed)
+        else:
+            splits = self.source.splits
+            train_split = splits.train.subset(data.get("train_subset"), recipe.seed)
+            n_train = len(train_split)
+            self.stream = BatchStream(train_split, splits, per_rank, seed=recipe.seed + 1000 * self.rank,
+                                      crop_fill=data.get("crop_fill", DEFAULT_CROP_FILL))
+        self.bn = bn_settings(recipe, self.source)
         torch.manual_seed(recipe.seed)
         self.model = OFAMobileNetV3(recipe.space).to(memory_format=torch.channels_last)
         sync_model(self.model, self.world, average_buffers=False)
         self.teacher: OFAMobileNetV3 | None = None
         self.progress = progress or (lambda info: None)
         self.phase_idx, self.epoch_in_phase, self.optimizer = 0, 0, None
-        self.steps_per_epoch = recipe.steps_per_epoch or max(1, len(train_split) // recipe.batch_size)
+        self.steps_per_epoch = recipe.steps_per_epoch or max(1, n_train // recipe.batch_size)
+
+    @property
+    def splits(self) -> DataSource:
+        """The dataset (kept under its old name for callers that print `trainer.splits.name`)."""
+        return self.source
 
     # -- persistence --
     @property
@@ -199,7 +216,8 @@ class Trainer:
             "recipe": self.recipe.raw, "phase_idx": self.phase_idx, "epoch_in_phase": self.epoch_in_phase,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict() if self.optimizer else None,
             "teacher": self.teacher.state_dict() if self.teacher is not None else None,
-            "stream": _stream_to_file(self.stream.state()), "world": self.world,
+            "stream": self.stream.state() if self.streamed else _stream_to_file(self.stream.state()),
+            "world": self.world,
         }
         with atomic_path(self.state_path) as tmp:
             torch.save(state, tmp)
@@ -223,7 +241,7 @@ class Trainer:
             self.optimizer = make_optimizer(self.model, self.recipe, self.recipe.phases[self.phase_idx].lr)
             self.optimizer.load_state_dict(state["optimizer"])
         if state.get("world", 1) == self.world:
-            self.stream.load_state(_stream_from_file(state["stream"]))
+            self.stream.load_state(state["stream"] if self.streamed else _stream_from_file(state["stream"]))
         if self.rank == 0:  # the one writer of the log: new lines must not follow a half-written one
             complete_lines(self.out / "log.jsonl", repair=True)
         return True
@@ -239,8 +257,8 @@ class Trainer:
     # -- the loop --
     def train_step(self, phase: Phase, rng: np.random.Generator, lr: float) -> float:
         spec = self.recipe.space
-        r = int(rng.choice(spec.resolutions))
-        x, y = self.stream.next_batch(r)
+        x, y = self._batch(rng)
+        r = int(x.shape[-1])
         soft = None
         if phase.kd > 0 and self.teacher is not None:
             with torch.no_grad():
@@ -269,6 +287,13 @@ class Trainer:
         average_gradients(list(self.model.parameters()), self.world)
         self.optimizer.step()
         return total / len(archs)
+
+    def _batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step's images. In memory the step's generator draws the resolution (as it always did);
+        streamed, the loader has drawn it for the batch (upstream: the data loader sets the size)."""
+        if self.streamed:
+            return self.stream.next_batch()
+        return self.stream.next_batch(int(rng.choice(self.recipe.space.resolutions)))
 
     def _any_rank(self, bad: bool) -> bool:
         """True on every rank when `bad` is true on one (all ranks must stop together, or the others
@@ -302,11 +327,19 @@ class Trainer:
         return TrainingDiverged(f"training diverged: {cause} ({where}); {kept}")
 
     def evaluate_phase(self, phase: Phase) -> dict[str, float]:
-        limit = self.recipe.eval_images
-        return {name: evaluate_arch(self.model, arch, self.splits, "test", self.recipe.bn_images, limit)
+        limit, bn = self.recipe.eval_images, self.bn
+        return {name: evaluate_arch(self.model, arch, self.source, "test", bn["images"], limit,
+                                    bn_batch=bn["batch"], bn_transform=bn["transform"])
                 for name, arch in phase_archs(phase, self.recipe).items()}
 
     def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        try:
+            return self._run(resume, stop_after_epochs)
+        finally:
+            if self.streamed:
+                self.stream.close()
+
+    def _run(self, resume: bool, stop_after_epochs: int | None) -> dict[str, Any]:
         if self.rank == 0:  # one run per folder: held while this trainer lives (rank 0 writes for all ranks)
             self._lock = writer_lock(self.out, "training run")
         if resume and self.load_state():
@@ -349,7 +382,7 @@ class Trainer:
                 if stop_after_epochs is not None and epochs_done_now >= stop_after_epochs:
                     return {"stopped": True, "phase": phase.name, "epoch_in_phase": self.epoch_in_phase}
             accs = self.evaluate_phase(phase) if self.rank == 0 else {}
-            self.log({"event": "phase_end", "phase": phase.name, "test_top1": accs})
+            self.log({"event": "phase_end", "phase": phase.name, "test_top1": accs, "bn": self.bn})
             if self.phase_idx == 0 and any(p.kd > 0 for p in self.recipe.phases):
                 self.teacher = copy.deepcopy(self.model).eval()
                 self.teacher.set_max()
@@ -363,6 +396,17 @@ class Trainer:
     def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
         info = {"recipe": self.recipe.name, "recipe_source": self.recipe.source, **(meta or {})}
         return save_supernet(self.model, path, meta=info, half=False)
+
+
+def bn_settings(recipe: Recipe, source: DataSource) -> dict[str, Any]:
+    """How the phase reports recalibrate BN: the recipe's `bn_images`, `bn_batch`, `bn_transform`, each
+    defaulting to the source's own (a folder: upstream's 2000 seeded training images, train transform;
+    in memory: the first held-out images, eval transform). Logged with every phase's result."""
+    transform = recipe.bn_transform or source.bn_transform
+    # which images: in memory, the eval transform reads the held-out split (`ArraySource.bn_batches`)
+    split = "val" if isinstance(source, ArraySource) and transform == "eval" else "train"
+    return {"images": recipe.bn_images, "batch": recipe.bn_batch or source.bn_batch, "transform": transform,
+            "split": split}
 
 
 # ---- the state file and the log, as files --------------------------------------------------

@@ -46,6 +46,8 @@ class Recipe:
     label_smoothing: float
     phases: list[Phase]
     bn_images: int = 2000
+    bn_batch: int | None = None  # None: the dataset's own (a folder 200, in memory 250)
+    bn_transform: str | None = None  # "train" | "eval"; None: the dataset's own (a folder train, in memory eval)
     eval_images: int | None = None
     steps_per_epoch: int | None = None
     seed: int = 0
@@ -77,9 +79,14 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 
 # The fields a recipe may have; any other (a typo such as `learning_rate:`) is refused, never ignored.
-TOP_FIELDS = ("name", "space", "data", "batch_size", "optimizer", "phases", "bn_images", "eval_images",
-              "steps_per_epoch", "seed", "from_scratch")
-DATA_FIELDS = ("kind", "root", "val_size", "crop_fill", "train_subset")
+TOP_FIELDS = ("name", "space", "data", "batch_size", "optimizer", "phases", "bn_images", "bn_batch", "bn_transform",
+              "eval_images", "steps_per_epoch", "seed", "from_scratch")
+DATA_FIELDS = ("kind", "root", "val_size", "crop_fill", "train_subset", "workers", "skip_bad_images")
+# imagenet: an ImageNet-style folder, streamed (`data.imagenet`); the others are read into memory.
+DATA_KINDS = ("fashion-mnist", "imagenet", "synthetic")
+IN_MEMORY_FIELDS = ("crop_fill", "train_subset")  # the in-memory batch stream's options
+STREAMED_FIELDS = ("workers", "skip_bad_images")  # the folder reader's options
+BN_TRANSFORMS = ("train", "eval")
 OPTIMIZER_FIELDS = ("momentum", "nesterov", "weight_decay", "label_smoothing")
 PHASE_FIELDS = ("name", "epochs", "lr", "ks", "expand", "depth", "subnets_per_step", "include_largest",
                 "include_smallest", "kd", "sort_channels", "warmup_steps")
@@ -138,8 +145,19 @@ def _parse(raw: Any, source: str) -> Recipe:
     except SpaceError as e:
         raise BadValueError(f"space: {e}") from None
     data = dict(_mapping(raw.get("data", {}), "data", DATA_FIELDS))
-    if "kind" in data:
-        _text(data["kind"], "data.kind")
+    kind = data.get("kind", "fashion-mnist")
+    if kind == "folder":
+        raise BadValueError("data.kind 'folder' (the old in-memory 36-px reader) is gone: write kind: imagenet, "
+                            "which streams the folder with the official OFA transforms")
+    if kind not in DATA_KINDS:
+        raise BadValueError(f"data.kind {kind!r} is not one of {', '.join(DATA_KINDS)}")
+    misplaced = [k for k in (IN_MEMORY_FIELDS if kind == "imagenet" else STREAMED_FIELDS) if k in data]
+    if misplaced:
+        raise BadValueError(f"data field(s) {misplaced} do not apply to data.kind {kind!r} "
+                            f"({', '.join(IN_MEMORY_FIELDS)}: in-memory datasets; {', '.join(STREAMED_FIELDS)}: imagenet)")
+    checks.integer(data.get("workers"), "data.workers", 0, 64, optional=True)
+    if "skip_bad_images" in data:
+        _flag(data["skip_bad_images"], "data.skip_bad_images")
     if data.get("root") is not None and not isinstance(data["root"], str):
         raise BadValueError(f"data.root must be a folder path, got {data['root']!r}")
     if "val_size" in data:
@@ -168,10 +186,19 @@ def _parse(raw: Any, source: str) -> Recipe:
                                       hi_open=True),
         phases=phases,
         bn_images=checks.count(raw.get("bn_images", 2000), "bn_images", checks.MAX_IMAGES),
+        bn_batch=checks.count(raw.get("bn_batch"), "bn_batch", checks.MAX_BATCH, optional=True),
+        bn_transform=_bn_transform(raw.get("bn_transform")),
         eval_images=checks.count(raw.get("eval_images"), "eval_images", checks.MAX_IMAGES, optional=True),
         steps_per_epoch=checks.integer(raw.get("steps_per_epoch"), "steps_per_epoch", 1, optional=True),
         seed=checks.seed(raw.get("seed", 0), "seed"), source=source, raw=raw,
     )
+
+
+def _bn_transform(value: Any) -> str | None:
+    if value is not None and value not in BN_TRANSFORMS:
+        raise BadValueError(f"bn_transform {value!r} is not one of {', '.join(BN_TRANSFORMS)} (the transform of "
+                            "the BN calibration images)")
+    return value
 
 
 def _phase(ph: Any, i: int, space: SpaceSpec) -> Phase:

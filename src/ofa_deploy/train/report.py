@@ -44,9 +44,28 @@ def scratch_results(run_dir: Path) -> dict[str, Any]:
             "epochs": len(epochs)}
 
 
+def bn_of(log: list[dict[str, Any]], recipe: Recipe) -> dict[str, Any]:
+    """The BN recalibration the phase results were measured with (logged with each phase's end; a log
+    written before that was recorded: the recipe's image count, the dataset's defaults unknown)."""
+    for rec in reversed(log):
+        if rec.get("event") == "phase_end" and isinstance(rec.get("bn"), dict):
+            return rec["bn"]
+    return {"images": recipe.bn_images, "batch": recipe.bn_batch, "transform": recipe.bn_transform}
+
+
+def _bn_text(bn: dict[str, Any]) -> str:
+    images = f"{bn['images']:,}" if isinstance(bn.get("images"), int) else "?"
+    which = {"val": "held-out", "train": "training"}.get(bn.get("split"), "calibration")
+    how = [f"{bn['transform']} transform" if bn.get("transform") else "", f"batches of {bn['batch']}" if bn.get("batch")
+           else ""]
+    how = [h for h in how if h]
+    return f"{images} {which} images" + (f" ({', '.join(how)})" if how else "")
+
+
 def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = None) -> Path:
     rows = phase_table(out / "log.jsonl")
     log = read_log(out)
+    bn = bn_of(log, recipe)
     seconds = sum(e.get("seconds") or 0.0 for e in epochs_of(log))
     wall = wall_seconds(log)
     final = rows[-1] if rows else {}
@@ -63,14 +82,15 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
     scratch.sort(key=lambda s: SCRATCH_SUBNETS.index(s["subnet"]))
     atomic_write_text(out / "report.json", json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
                                                  "train_seconds": round(seconds, 1),
-                                                 "wall_seconds": round(wall, 1), "from_scratch": scratch},
+                                                 "wall_seconds": round(wall, 1), "bn_calibration": bn,
+                                                 "from_scratch": scratch},
                                                 indent=2) + "\n")
     r = recipe.space.resolutions[-1]
     lines = [f"# Training report: {recipe.name}", "",
              (f"Space: {recipe.space.describe()}. Training time: {seconds / 60:.1f} min the sum of epochs, "
               f"{wall / 60:.1f} min wall clock with the phase evaluations (less any pause "
               "before a `--resume`)."),
-             f"Test top-1 (%) after BN recalibration on {recipe.bn_images:,} validation images, at {r} px;",
+             f"Test top-1 (%) after BN recalibration (upstream statistics) on {_bn_text(bn)}, at {r} px;",
              "largest / middle / smallest among the choices trained so far in each phase.", "",
              "| phase | epochs | largest | middle | smallest |", "|---|---|---|---|---|"]
     epochs = {p.name: p.epochs for p in recipe.phases}
