@@ -16,6 +16,7 @@ SCRATCH_SUBNETS = ("largest", "middle", "smallest")
 DATASET_KINDS = ("fashion-mnist", "imagenet", "folder", "synthetic")
 PROFILE_STATS = ("median", "p10", "mean")  # what a measured table may predict with (LatencyTable.STATS)
 OFFICIAL_STATS = ("mean", "median")  # what `lut export` may write as the official 'mean'
+PROFILE_METHODS = ("isolated", "fit", "profiler")  # how `profile` makes rows (LatencyTable.METHODS)
 
 ExportFormat = choices("ExportFormat", EXPORT_FORMATS)
 SubnetFormat = choices("SubnetFormat", SUBNET_FORMATS)
@@ -23,3 +24,4 @@ ScratchSubnet = choices("ScratchSubnet", SCRATCH_SUBNETS)
 DatasetKind = choices("DatasetKind", DATASET_KINDS)
 ProfileStat = choices("ProfileStat", PROFILE_STATS)
 OfficialStat = choices("OfficialStat", OFFICIAL_STATS)
+ProfileMethod = choices("ProfileMethod", PROFILE_METHODS)
