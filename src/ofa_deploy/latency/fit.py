@@ -15,8 +15,8 @@ over the costs `c` (A: how often each row occurs in each subnet, y: measured ms,
 ms), i.e. relative errors on both sides, since what matters is the error in percent. `s` is one
 free common factor (the mostly multiplicative in-context bias; fixed at 1 with `scale=False`).
 Rows no subnet contains have nothing to fit and keep their isolated value exactly (`samples` 0).
-Rows that always occur together (the fixed layers of one resolution) are only known as a sum:
-the penalty splits that sum in proportion to the prior. Torch-free: numpy only.
+Rows that always occur together (the fixed layers of one resolution) are only known as a sum
+(which is all a prediction uses): the penalty shares the change of that sum among them. Torch-free: numpy only.
 """
 
 from __future__ import annotations

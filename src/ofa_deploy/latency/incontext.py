@@ -284,10 +284,12 @@ def check_method(folder: str | os.PathLike, method: str, fresh: bool = False) ->
     if method not in METHODS:
         raise LatencyTableError(f"profile method must be one of {list(METHODS)}, not {method!r}")
     folder = Path(folder)
+    if not folder.is_dir():
+        return  # nothing there yet (or not a folder: the profile's own checks say so)
     if fresh:
         (folder / ISOLATED_FILE).unlink(missing_ok=True)
         return
-    if not (folder / TABLE_FILE).exists():
+    if not (folder / TABLE_FILE).is_file():
         return
     made = {row.method for row in read_rows(folder / TABLE_FILE, repair=False)} - {"isolated"}
     if made and made != {method}:
@@ -336,7 +338,7 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
             meta = table.metadata
             log = dict(meta.get("incontext") or {})
             log.update(method=method, seed=seed, date=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            log.setdefault("resolutions", {})[int(r)] = record
+            log.setdefault("resolutions", {})[str(int(r))] = record  # str: as YAML gives it back
             table.metadata.update(incontext=log, method=method)
             write_metadata(folder, table.metadata)
             done += 1
