@@ -132,7 +132,7 @@ def main() -> None:
         t.add_row(m, str(e.get("subnets", "-")), f"{e['profile_s']:.0f}", f"{e['mape']:.2f}", f"{e['within_5']:.0f}",
                   f"{e['within_10']:.0f}", f"{e['rmspe']:.2f}", f"{e['p95_ape']:.1f}", f"{e['kendall_tau']:.3f}",
                   f"{e['measured_over_predicted']:.3f}", "[green]yes[/]" if ok else "[red]no[/]")
-    console = Console()
+    console = Console(width=200)
     console.print(t)
     console.print(f"held-out subnets exported and timed in {out['heldout_s']:.0f} s; 100k archs predicted in "
                   f"{out['predict_100k_s'] * 1e3:.0f} ms (<= 500); load average {out['load_at_start'][0]:.2f} at "
