@@ -67,6 +67,22 @@ def test_fit_rows_that_always_occur_together_get_their_sum_right():
     assert (res.costs[:2] < prior[:2]).all()  # the change is shared, both move toward the truth
 
 
+def test_fit_never_goes_below_its_floor_and_resists_slowed_subnets():
+    # plain least squares would make row 1 negative: the floor holds it at a tenth of its prior
+    res = ridge_fit(np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 0.0]]), np.array([1.0, 1.5, 1.5]),
+                    np.array([1.0, 0.5]), lam=0.0, scale=False, floor=0.1)
+    assert res.costs[1] == pytest.approx(0.05) and res.costs[0] > 0
+    # a few subnets slowed down by a background job (x1.5) barely move the robust fit
+    rng = np.random.default_rng(4)
+    true = rng.uniform(0.01, 0.2, 12)
+    a = _design(rng, 80, 12)
+    y = a @ true * (1 + rng.normal(0, 0.005, 80))
+    y[:6] *= 1.5
+    err = {robust: np.abs(ridge_fit(a, y, true * 1.2, lam=0.01, robust=robust).costs / true - 1).mean()
+           for robust in (False, True)}
+    assert err[True] < 0.02 < err[False]
+
+
 def test_fit_refuses_bad_inputs():
     with pytest.raises(LatencyTableError, match="shape"):
         ridge_fit(np.ones((3, 2)), np.ones(3), np.ones(4))

@@ -33,6 +33,8 @@ from .blocks import arch_keys
 # (relative noise of one subnet's time / relative spread of the in-context changes)^2: the best of
 # 0.01..0.3 on held-out subnets of the demo space (0.03-0.1 were within 0.1 point of MAPE)
 DEFAULT_LAMBDA = 0.05
+FLOOR = 0.1    # no row below a tenth of its isolated cost (a guard against noisy fits, not a model)
+HUBER = 1.345  # Huber's constant, in robust standard deviations of the subnets' relative residuals
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,17 @@ def count_matrix(spec: SpaceSpec, archs: Sequence[Arch], keys: Sequence[str]) ->
 
 
 def ridge_fit(counts: np.ndarray, measured: np.ndarray, prior: np.ndarray, lam: float = DEFAULT_LAMBDA,
-              scale: bool = True) -> FitResult:
+              scale: bool = True, floor: float = FLOOR, robust: bool = True) -> FitResult:
     """Costs `c` (ms per row) with `counts @ c` close to `measured`, shrunk toward `s * prior`.
 
     `lam` = 0 is plain least squares; where the data do not determine the costs (rows always
     together, rows never seen) the minimum-norm solution in relative units stays on the prior.
     With noise-free sums and a full-rank design, `lam` = 0 recovers the costs exactly.
+
+    Two guards for timings taken on a busy machine (a background job slows some subnets down):
+    `robust` down-weights subnets whose residual is far beyond the others' (Huber weights,
+    iterated), and no row goes below `floor` times its prior (such a row is held there and the
+    others refitted), so that a noisy fit never yields a latency <= 0.
     """
     a = np.asarray(counts, float)
     y = np.asarray(measured, float)
@@ -82,27 +89,48 @@ def ridge_fit(counts: np.ndarray, measured: np.ndarray, prior: np.ndarray, lam: 
         raise LatencyTableError("fit needs finite, positive measured times and prior costs")
     if lam < 0 or not np.isfinite(lam):
         raise LatencyTableError(f"ridge strength must be a finite number >= 0, got {lam}")
-    seen = a.sum(axis=0) > 0
-    # relative units: delta_k = c_k / p_k - s; residual of subnet i in fractions of y_i
-    b = a[:, seen] * p[seen] / y[:, None]
-    base = a @ p / y                            # what the prior alone predicts, relative to y
-    k = int(seen.sum())
-    if scale:
-        # unknowns [s, delta]: rows of the system (data), then the penalty on delta only
-        design = np.vstack([np.column_stack([base, b]),
-                            np.column_stack([np.zeros(k), np.sqrt(lam) * np.eye(k)])])
-        target = np.concatenate([np.ones(len(y)), np.zeros(k)])
-        sol = np.linalg.lstsq(design, target, rcond=None)[0]
-        s, delta = float(sol[0]), sol[1:]
-    else:
-        design = np.vstack([b, np.sqrt(lam) * np.eye(k)])
-        target = np.concatenate([1.0 - base, np.zeros(k)])
-        s, delta = 1.0, np.linalg.lstsq(design, target, rcond=None)[0]
-    costs = p.copy()
-    costs[seen] = p[seen] * (s + delta)
-    if (costs <= 0).any():
-        raise LatencyTableError("the fitted costs include a latency <= 0 (too few or inconsistent end-to-end "
-                                "timings); time more subnets (--subnets) or profile with --method isolated")
+    if not 0 < floor < 1:
+        raise LatencyTableError(f"the fit's floor must be a fraction of the prior in (0, 1), got {floor}")
+    held = np.zeros(len(p), bool)           # rows held at the floor
+    w = np.ones(len(y))
+    for _ in range(20):
+        costs, s = _solve(a, y, p, lam, scale, w, held, floor)
+        low = (costs < floor * p) & ~held
+        rel = (a @ costs - y) / y
+        if robust:
+            sigma = max(1.4826 * float(np.median(np.abs(rel - np.median(rel)))), 1e-3)
+            w_new = np.minimum(1.0, HUBER * sigma / np.maximum(np.abs(rel), 1e-12))
+        else:
+            w_new = w
+        if not low.any() and np.allclose(w_new, w, rtol=1e-3, atol=1e-4):
+            break
+        held |= low
+        w = w_new
     samples = (a > 0).sum(axis=0).astype(int)
     fitted = a @ costs
     return FitResult(costs, samples, s, float(lam), float(np.mean(np.abs(fitted - y) / y) * 100))
+
+
+def _solve(a: np.ndarray, y: np.ndarray, p: np.ndarray, lam: float, scale: bool, w: np.ndarray, held: np.ndarray,
+           floor: float) -> tuple[np.ndarray, float]:
+    """One weighted ridge solve in relative units (delta_k = c_k / p_k - s); rows in `held` sit at
+    `floor * p` and are moved to the right-hand side."""
+    free = (a.sum(axis=0) > 0) & ~held
+    costs = p.copy()
+    costs[held] = floor * p[held]
+    sw = np.sqrt(w)[:, None]
+    b = a[:, free] * p[free] / y[:, None]          # one row per subnet, in fractions of its time
+    base = b.sum(axis=1)                            # what the prior alone predicts of it (free rows)
+    rest = 1.0 - a[:, held] @ costs[held] / y       # what is left for the free rows to explain
+    k = int(free.sum())
+    if scale:  # unknowns [s, delta]: the data rows, then the penalty on delta only
+        design = np.vstack([sw * np.column_stack([base, b]), np.column_stack([np.zeros(k), np.sqrt(lam) * np.eye(k)])])
+        target = np.concatenate([sw[:, 0] * rest, np.zeros(k)])
+        sol = np.linalg.lstsq(design, target, rcond=None)[0]
+        s, delta = float(sol[0]), sol[1:]
+    else:
+        design = np.vstack([sw * b, np.sqrt(lam) * np.eye(k)])
+        target = np.concatenate([sw[:, 0] * (rest - base), np.zeros(k)])
+        s, delta = 1.0, np.linalg.lstsq(design, target, rcond=None)[0]
+    costs[free] = p[free] * (s + delta)
+    return costs, s

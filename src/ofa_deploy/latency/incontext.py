@@ -21,6 +21,7 @@ fitted (`incontext`: method, subnets per resolution, ridge strength, common fact
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import re
@@ -337,9 +338,13 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
             atomic_write_text(folder / TABLE_FILE, rows_csv(table.rows))
             meta = table.metadata
             log = dict(meta.get("incontext") or {})
-            log.update(method=method, seed=seed, date=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            log.update(method=method, seed=seed, date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat())
             log.setdefault("resolutions", {})[str(int(r))] = record  # str: as YAML gives it back
-            table.metadata.update(incontext=log, method=method)
+            how = {"fit": "fitted to", "profiler": "attributed from onnxruntime's per-node profiles of"}[method]
+            source = str(table.metadata.get("source", "measured")).split("; then ")[0]
+            table.metadata.update(incontext=log, method=method, date_updated=log["date"],
+                                  source=f"{source}; then {how} {subnets} random whole subnets per resolution, "
+                                         "timed end to end (the blocks timed alone are in isolated.csv)")
             write_metadata(folder, table.metadata)
             done += 1
     return done
