@@ -108,7 +108,7 @@ def profile(
         "subnets timed end to end; the default on local devices), profiler (onnxruntime's per-node profile of "
         "whole subnets). Remote devices: isolated.")] = None,
     subnets: Annotated[int | None, typer.Option(
-        "--subnets", help="Whole subnets timed per resolution by --method fit / profiler [default: 150 / 15].")] = None,
+        "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
     force: Annotated[bool, typer.Option(
@@ -202,6 +202,10 @@ def profile(
                   f"resolutions {list(table.resolutions)}")
     console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
                   + (f" ({n_ctx} whole subnets per resolution)" if how != "isolated" else ""))
+    for r, rec in (table.metadata.get("incontext") or {}).get("resolutions", {}).items():
+        if "residual_mape" in rec:
+            console.print(f"  r={r}: {rec['rows_fitted']} rows fitted to {rec['subnets']} subnets, residual MAPE "
+                          f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
     next_step(next_after_profile(table))
