@@ -1,19 +1,28 @@
-"""Issue 3's latency targets, measured on this machine and printed as one table.
+"""Issue 18's latency targets: whole-subnet prediction by each profile method, side by side, one run.
 
-1. The whole table of the w1.0 space at one resolution, profiled from scratch (default protocol:
-   3 fresh sessions per entry, interleaved): target <= 10 min on 2 cores.
-2. Held-out validation of that table against whole random subnets timed end to end with the same
-   runtime and protocol, after a linear calibration fitted on the other half: target MAPE <= 5 %
-   and >= 90 % within +-10 % (raw block-sum figures reported too).
-3. Latency of 100k archs predicted at once: target <= 0.5 s.
+For each method (isolated blocks; fitted to whole subnets; onnxruntime's per-node profile) the
+whole table of the space is profiled from scratch in this run (the fit and the profiler start
+from the isolated table, whose time they include), then >= 60 held-out random subnets (never
+used for fitting: any coinciding with a fitted one is redrawn) are exported whole and timed end
+to end with the same backend and protocol, and every table predicts them WITHOUT any linear
+calibration. Targets (2-core CPU, onnxruntime 1 thread): MAPE <= 3 %, >= 95 % within +-10 %,
+>= 75 % within +-5 %; the whole table <= 3 min (demo space, all resolutions) or <= 5 min (w1.0,
+one resolution). Also: 100k archs predicted at once (<= 0.5 s).
 
-Usage: python benchmarks/bench_latency.py [--resolution 160] [--samples 50] [--json]
+Usage:
+  python benchmarks/bench_latency.py                       # the shipped demo space, all resolutions
+  python benchmarks/bench_latency.py --space w1.0 -r 160   # the w1.0 ImageNet space (1000 classes), r=160
+  options: --samples 60 --subnets 150 --methods isolated,fit,profiler --seed 0 --stat median|p10 --json
+  (on a CPU shared with other jobs, whole subnets of several ms are preempted far more often than
+  blocks of tens of us, so medians there compare unlike things; --stat p10 is the fairer figure)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +32,15 @@ import numpy as np
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--resolution", type=int, default=160)
-    ap.add_argument("--samples", type=int, default=50)
-    ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--space", choices=("demo", "w1.0"), default="demo")
+    ap.add_argument("-r", "--resolutions", default=None, help="e.g. 160 or 24,28,32 (default: demo all, w1.0 160)")
+    ap.add_argument("--classes", type=int, default=1000, help="w1.0 space only")
+    ap.add_argument("--samples", type=int, default=60, help="held-out subnets")
+    ap.add_argument("--subnets", type=int, default=None, help="whole subnets per resolution (fit / profiler)")
+    ap.add_argument("--methods", default="isolated,fit,profiler")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stat", choices=("median", "p10"), default="median",
+                    help="statistic of tables and held-out timings (p10 where other jobs share the CPU)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -35,73 +49,98 @@ def main() -> None:
     from ofa_deploy.devices import load_device
     from ofa_deploy.devices.local import make_backend
     from ofa_deploy.latency import LatencyTable
+    from ofa_deploy.latency.incontext import default_subnets, fit_subnets, run_incontext
     from ofa_deploy.latency.profiler import plan_profile, run_profile
     from ofa_deploy.latency.protocol import Protocol
-    from ofa_deploy.latency.validation import validate
-    from ofa_deploy.nn import OFAMobileNetV3
-    from ofa_deploy.space import SpaceSpec, sample_archs
+    from ofa_deploy.latency.validation import error_metrics, measure_subnets
+    from ofa_deploy.nn import OFAMobileNetV3, load_supernet
+    from ofa_deploy.space import ArchBatch, SpaceSpec, sample_archs
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
-    spec = SpaceSpec(width_mult=1.0, n_classes=args.classes)
-    device = load_device("cpu")
-    backend = make_backend(device)
+    if args.space == "demo":
+        from ofa_deploy.nn.shipped import shipped_supernet_path
+
+        net = load_supernet(shipped_supernet_path()).eval()
+        spec = net.spec
+    else:
+        spec = SpaceSpec(width_mult=1.0, n_classes=args.classes)
+        net = OFAMobileNetV3(spec).eval()
+    rs = [int(r) for r in args.resolutions.split(",")] if args.resolutions else (
+        list(spec.resolutions) if args.space == "demo" else [160])
+    methods = [m for m in args.methods.split(",") if m]
+    backend = make_backend(load_device("cpu"))
     proto = Protocol(seed=args.seed)
+    budget = 180 if args.space == "demo" else 300
     out: dict = {"host_cpu": backend.info()["host_cpu"], "runtime": backend.info()["runtime_version"],
-                 "resolution": args.resolution}
+                 "space": spec.describe(), "resolutions": rs, "stat": args.stat, "load_at_start": list(os.getloadavg()), "methods": {}}
+    tables: dict[str, LatencyTable] = {}
+    used: set = set()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        net = OFAMobileNetV3(spec).eval()
-        plan = plan_profile(spec, "cpu", backend.info(), [args.resolution], Path(tmp) / "t", proto)
+        iso = Path(tmp) / "isolated"
+        plan = plan_profile(spec, "cpu", backend.info(), rs, iso, proto, stat=args.stat)
         run_profile(plan, spec, net, backend, proto)
-        out["profile_s"] = time.perf_counter() - t0
-        table = LatencyTable.load(Path(tmp) / "t")
-        out["entries"] = len(table)
-        t0 = time.perf_counter()
-        res = validate(table, net, backend, args.samples, proto, seed=args.seed, calibrate=True)
-        out["validate_s"] = time.perf_counter() - t0
-    out["raw_all"] = res["raw_all"]
-    out["raw_heldout"] = res["raw_heldout"]
-    out["calibrated_heldout"] = res["calibrated_heldout"]
-    out["calibration"] = {k: res["calibration"][k] for k in ("a", "b", "fitted_on")}
-
-    batch = sample_archs(spec, 100_000, np.random.default_rng(args.seed), resolutions=[args.resolution])
-    table.predict(batch[:10])
+        t_iso = time.perf_counter() - t0
+        tables["isolated"] = LatencyTable.load(iso)
+        out["methods"]["isolated"] = {"profile_s": t_iso}
+        for m in methods:
+            if m == "isolated":
+                continue
+            n = args.subnets or default_subnets(m)
+            folder = Path(tmp) / m
+            shutil.copytree(iso, folder)
+            t0 = time.perf_counter()
+            run_incontext(folder, net, backend, proto, m, n, seed=args.seed)
+            tables[m] = LatencyTable.load(folder)
+            out["methods"][m] = {"profile_s": t_iso + time.perf_counter() - t0, "subnets": n}
+            used |= {a for r in rs for a in fit_subnets(spec, r, n, args.seed)}
+    # held out: drawn across the resolutions, none of them a fitted subnet
+    rng = np.random.default_rng([args.seed, 18])
+    held: list = []
+    while len(held) < args.samples:
+        for a in sample_archs(spec, args.samples, rng, resolutions=rs).to_archs():
+            if a not in used and a not in held and len(held) < args.samples:
+                held.append(a)
+    batch = ArchBatch.from_archs(held)
+    t0 = time.perf_counter()
+    measured = measure_subnets(net, spec, batch, backend, proto, stat=args.stat)
+    out["heldout_s"] = time.perf_counter() - t0
+    out["samples"] = len(held)
+    for m, table in tables.items():
+        if m in methods:
+            out["methods"][m].update(error_metrics(table.predict(batch, calibrated=False), measured))
+    big = sample_archs(spec, 100_000, np.random.default_rng(args.seed), resolutions=rs)
+    tables["isolated"].predict(big[:10])
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        table.predict(batch)
+        tables["isolated"].predict(big)
         times.append(time.perf_counter() - t0)
     out["predict_100k_s"] = min(times)
-
+    out["load_at_end"] = list(os.getloadavg())
     if args.json:
         print(json.dumps(out, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    cal, raw = out["calibrated_heldout"], out["raw_heldout"]
-    rows = [
-        ("whole table, w1.0, one resolution", "<= 600 s", f"{out['profile_s']:.0f} s ({out['entries']} entries)",
-         out["profile_s"] <= 600),
-        ("held-out MAPE, calibrated", "<= 5 %", f"{cal['mape']:.1f} % (raw {raw['mape']:.1f} %)", cal["mape"] <= 5),
-        ("held-out within ±10 %, calibrated", ">= 90 %", f"{cal['within_10']:.0f} % (raw {raw['within_10']:.0f} %)",
-         cal["within_10"] >= 90),
-        ("Kendall tau, held out", "(report)", f"{cal['kendall_tau']:.3f}", True),
-        ("predict 100k archs", "<= 0.5 s", f"{out['predict_100k_s'] * 1e3:.0f} ms", out["predict_100k_s"] <= 0.5),
-    ]
-    t = Table(title=f"latency targets: {out['host_cpu']}, onnxruntime {out['runtime']}, 1 thread, "
-                    f"r={args.resolution}, {args.samples} subnets (half fit, half held out)", title_justify="left")
-    for col in ("target", "goal", "measured", "ok"):
-        t.add_column(col)
-    for name, goal, got, ok in rows:
-        t.add_row(name, goal, got, "[green]yes[/]" if ok else "[red]no[/]")
-    console = Console()
+    t = Table(title=f"whole-subnet prediction, no calibration: {out['space']}, r {rs}; {len(held)} held-out subnets, {args.stat}; "
+                    f"{out['host_cpu']}, onnxruntime {out['runtime']}, 1 thread", title_justify="left")
+    for col in ("method", "subnets/r", f"profile s (<= {budget})", "MAPE % (<= 3)", "±5 % (>= 75)",
+                "±10 % (>= 95)", "RMSPE %", "p95 |err| %", "Kendall tau", "measured/predicted", "ok"):
+        t.add_column(col, justify="left" if col == "method" else "right")
+    for m in methods:
+        e = out["methods"][m]
+        ok = e["mape"] <= 3 and e["within_5"] >= 75 and e["within_10"] >= 95 and e["profile_s"] <= budget
+        t.add_row(m, str(e.get("subnets", "-")), f"{e['profile_s']:.0f}", f"{e['mape']:.2f}", f"{e['within_5']:.0f}",
+                  f"{e['within_10']:.0f}", f"{e['rmspe']:.2f}", f"{e['p95_ape']:.1f}", f"{e['kendall_tau']:.3f}",
+                  f"{e['measured_over_predicted']:.3f}", "[green]yes[/]" if ok else "[red]no[/]")
+    console = Console(width=200)
     console.print(t)
-    console.print(f"raw block sum on all subnets: MAPE {out['raw_all']['mape']:.1f} %, within ±10 % "
-                  f"{out['raw_all']['within_10']:.0f} %, measured/predicted {out['raw_all']['measured_over_predicted']:.3f}; "
-                  f"calibration ms = {out['calibration']['a']:.3f} * sum + {out['calibration']['b']:.3f}; "
-                  f"validation took {out['validate_s']:.0f} s")
+    console.print(f"held-out subnets exported and timed in {out['heldout_s']:.0f} s; 100k archs predicted in "
+                  f"{out['predict_100k_s'] * 1e3:.0f} ms (<= 500); load average {out['load_at_start'][0]:.2f} at "
+                  f"start, {out['load_at_end'][0]:.2f} at end (1 min)")
 
 
 if __name__ == "__main__":

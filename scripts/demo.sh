@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The design card's flow on the shipped defaults, as a user runs it: the demo supernet that ships
 # with the package (OFA MobileNetV3 w0.5 trained on Fashion-MNIST), this machine's CPU as the target.
-#   1. profile:   time the supernet's blocks on this CPU -> a fresh latency table (resumes if rerun)
-#   2. validate:  time random whole subnets against that table, calibrate it (stored with the table)
+#   1. profile:   time the supernet's blocks on this CPU, then fit them to whole random subnets timed end
+#                 to end (--method fit, the default) -> a fresh latency table (resumes if rerun)
+#   2. validate:  time other random whole subnets against that table, no calibration (stored with the table)
 #   3. search:    best predicted accuracy under a latency budget, on the table just measured
 #   4. export:    the chosen subnet to TFLite fp32, TFLite int8 and ONNX, each verified against PyTorch
 #   5. benchmark: each exported file timed on this CPU: measured vs predicted vs the budget
@@ -23,8 +24,8 @@ ofa-deploy profile --device cpu --resolutions 32 --sessions 2 --max-runs 50 -o $
 # The budget profile suggests (the middle subnet's predicted latency), unless BUDGET is given.
 BUDGET=${BUDGET:-$(sed -n 's/^next: ofa-deploy search --latency //p' $OUT/profile.txt)}
 
-step "2/5 ofa-deploy latency validate -t $OUT/cpu-table -r 32 -n 16 --sessions 2 --calibrate"
-ofa-deploy latency validate -t $OUT/cpu-table -r 32 -n 16 --sessions 2 --calibrate
+step "2/5 ofa-deploy latency validate -t $OUT/cpu-table -r 32 -n 16 --sessions 2"
+ofa-deploy latency validate -t $OUT/cpu-table -r 32 -n 16 --sessions 2
 
 step "3/5 ofa-deploy search --latency $BUDGET"
 ofa-deploy search --latency "$BUDGET" -o $OUT/subnet.json

@@ -102,12 +102,13 @@ def cache(tmp_path_factory):
 
 @pytest.fixture
 def profiled(cli, tmp_path, monkeypatch):
-    """A tiny cpu table (r 24, 1 session, 3 runs) profiled under a temporary OFA_DEPLOY_HOME, run
+    """A tiny cpu table (r 24, 1 session, 3 runs, fitted to 12 whole subnets) profiled under a temporary OFA_DEPLOY_HOME, run
     from tmp_path; returns the table folder the profile recorded."""
     home = tmp_path / "home"
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(home))
     monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
     monkeypatch.chdir(tmp_path)
-    code, _out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3")
+    code, _out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3",
+                          "--subnets", "12")
     assert code == 0, err
     return json.loads((home / "records" / "last_profile.json").read_text())["table"]

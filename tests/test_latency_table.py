@@ -189,7 +189,7 @@ def test_half_written_and_corrupt_files_are_detected(tmp_path):
     with pytest.raises(LatencyTableError, match="half-written"):
         LatencyTable.load(folder)
     assert len(read_rows(csv_path, repair=True)) == 96 and csv_path.read_text() == good
-    csv_path.write_text(good + "Conv_x,160,3,abc,,,,\n")
+    csv_path.write_text(good + "Conv_x,160,3,abc,,,,,isolated,0\n")
     with pytest.raises(LatencyTableError, match="non-numeric"):
         LatencyTable.load(folder)
     csv_path.write_text(good)

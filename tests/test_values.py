@@ -128,6 +128,7 @@ PROFILE_CASES = [
     (["--seed", str(2**32)], "at most 4294967295"),
     (["--sessions", "0"], "--sessions must be at least 1"),
     (["--max-runs", "0"], "--max-runs must be at least 1"),
+    (["--subnets", "0"], "--subnets must be at least 1"),
 ]
 
 

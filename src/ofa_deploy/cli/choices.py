@@ -17,6 +17,7 @@ SCRATCH_SUBNETS = ("largest", "middle", "smallest")
 DATASET_KINDS = ("fashion-mnist", "imagenet", "folder", "synthetic")
 PROFILE_STATS = ("median", "p10", "mean")  # what a measured table may predict with (LatencyTable.STATS)
 OFFICIAL_STATS = ("mean", "median")  # what `lut export` may write as the official 'mean'
+PROFILE_METHODS = ("isolated", "fit", "profiler")  # how `profile` makes rows (LatencyTable.METHODS)
 
 ExportFormat = choices("ExportFormat", EXPORT_FORMATS)
 SubnetFormat = choices("SubnetFormat", SUBNET_FORMATS)
@@ -26,3 +27,4 @@ ProfileStat = choices("ProfileStat", PROFILE_STATS)
 OfficialStat = choices("OfficialStat", OFFICIAL_STATS)
 SPACE_KINDS = tuple(k.name for k in kinds())  # the registry's (space.kinds), torch-free
 SpaceKindChoice = choices("SpaceKindChoice", SPACE_KINDS)
+ProfileMethod = choices("ProfileMethod", PROFILE_METHODS)

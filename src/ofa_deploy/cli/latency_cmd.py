@@ -15,7 +15,7 @@ from rich.table import Table
 
 from .. import checks
 from ..space import SpaceSpec, parse_resolutions
-from .choices import OfficialStat, ProfileStat, SpaceKindChoice
+from .choices import OfficialStat, ProfileMethod, ProfileStat, SpaceKindChoice
 from .common import console, err_console, fail, next_step, print_json, progress_bar, value
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
@@ -116,6 +116,12 @@ def profile(
         "--seed", help="Seed of the interleaving order and of the random weights.")] = 0,
     stat: Annotated[ProfileStat | None, typer.Option(
         "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
+    method: Annotated[ProfileMethod | None, typer.Option(
+        "--method", help="How rows are made: isolated (each block timed alone), fit (then fitted to random whole "
+        "subnets timed end to end; the default on local devices), profiler (onnxruntime's per-node profile of "
+        "whole subnets). Remote devices: isolated.")] = None,
+    subnets: Annotated[int | None, typer.Option(
+        "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
     force: Annotated[bool, typer.Option(
@@ -135,7 +141,7 @@ def profile(
     from ..devices import load_device
     from ..devices.local import make_backend
     from ..flow import next_after_profile
-    from ..latency import LatencyTable, default_table_dir
+    from ..latency import LatencyTable, default_table_dir, incontext
     from ..latency.profiler import plan_profile, run_profile
     from ..records import remember_profile
 
@@ -150,7 +156,11 @@ def profile(
     backend = make_backend(desc, runtime, threads, host=host, accept_new_host_key=accept_new_host_key,
                            serial=serial, benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
     proto = _protocol(sessions, max_runs, seed)
+    how = incontext.choose_method(backend, value(method))
+    n_ctx = checks.count(incontext.default_subnets(how) if subnets is None else subnets, "--subnets",
+                         checks.MAX_SUBNETS, 1)
     folder = out or default_table_dir(desc.name, spec)
+    incontext.check_method(folder, how, fresh)
     extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
              "load_avg_at_start": list(_loadavg())}
     plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra,
@@ -164,6 +174,7 @@ def profile(
             console.print(f"[dim]{backend.info()['note']}[/]")
     t0 = time.perf_counter()
     written = 0
+    net = None
     if plan.n_todo:
         net = _build_net(spec, supernet, seed)
         try:
@@ -178,15 +189,36 @@ def profile(
         except KeyboardInterrupt:
             kept = len(LatencyTable.load(plan.folder).rows) if (plan.folder / "table.csv").exists() else 0
             fail(f"interrupted: {kept} rows kept in {plan.folder}; rerun the same command to resume", code=130)
+    elif plan.lock is not None:
+        plan.lock.release()  # nothing to measure alone; the in-context stage takes the lock itself
+    t_isolated = time.perf_counter() - t0
+    total = incontext.stage_sessions(LatencyTable.load(plan.folder), how, n_ctx, proto)
+    if total:
+        net = net if net is not None else _build_net(spec, supernet, seed)
+        try:
+            with progress_bar(out=err_console if as_json else console) as bar:
+                task = bar.add_task("in context", total=total)
+                incontext.run_incontext(plan.folder, net, backend, proto, how, n_ctx, seed=seed,
+                                        on_session=lambda _: bar.advance(task),
+                                        on_resolution=lambda r, p: bar.update(task, description=f"r={r} {p}"))
+        except KeyboardInterrupt:
+            fail(f"interrupted: the resolutions done in context are kept in {plan.folder}; rerun the same command "
+                 "to resume", code=130)
     table = LatencyTable.load(plan.folder)
     remember_profile(desc.name, plan.folder, spec.to_dict())  # `search`'s default device and table
     info = {**table.summary(), "folder": str(plan.folder), "written": written,
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "seconds": round(time.perf_counter() - t0, 1), "isolated_seconds": round(t_isolated, 1)}
     if as_json:
         print_json(info)
         return
     console.print(f"[green]done[/]: {written} rows measured in {info['seconds']} s; table has {len(table)} rows, "
                   f"resolutions {list(table.resolutions)}")
+    console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
+                  + (f" ({n_ctx} whole subnets per resolution)" if how != "isolated" else ""))
+    for r, rec in (table.metadata.get("incontext") or {}).get("resolutions", {}).items():
+        if "residual_mape" in rec:
+            console.print(f"  r={r}: {rec['rows_fitted']} rows fitted to {rec['subnets']} subnets, residual MAPE "
+                          f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
     next_step(next_after_profile(table))
@@ -362,6 +394,7 @@ def lut_show(
     console.print(f"device       {info['device']}")
     console.print(f"space        {info['space']}")
     console.print(f"rows         {info['rows']}, predictions use the {info['stat']}")
+    console.print(f"made by      {', '.join(f'{k} {v}' for k, v in info['methods'].items())} (rows per method)")
     console.print(f"resolutions  {info['resolutions']}")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete[/]   {info['incomplete']} (missing keys per resolution)")
@@ -383,11 +416,12 @@ def lut_show(
         console.print("validation   none (run `ofa-deploy latency validate`)")
     if resolution is not None:
         t = Table(title=f"rows at r={resolution}", title_justify="left")
-        for col in ("key", "count", "mean", "median", "p10", "p90"):
+        for col in ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"):
             t.add_column(col, justify="left" if col == "key" else "right")
         for r in table.rows:
             if r.resolution == resolution:
-                t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")))
+                t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),
+                          r.method, str(r.samples))
         console.print(t)
 
 

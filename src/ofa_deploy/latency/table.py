@@ -37,14 +37,21 @@ from .blocks import arch_keys, own_scheme, resolution_keys
 TABLE_FILE = "table.csv"
 META_FILE = "meta.yaml"
 FORMAT = "ofa-deploy-latency-table"
-COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")
+LEGACY_COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")  # tables before `method`
+COLUMNS = LEGACY_COLUMNS + ("method", "samples")
 STATS = ("mean", "median", "std", "p10", "p90")
+# How a row's cost was made (`latency.incontext`): the block timed alone; fitted to whole subnets
+# timed end to end (`latency.fit`); attributed from per-node profiles of whole subnets.
+METHODS = ("isolated", "fit", "profiler")
 OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
 
 
 @dataclass(frozen=True)
 class Row:
-    """One table entry: a layer at one resolution, its sample count and statistics in ms."""
+    """One table entry: a layer at one resolution, its sample count and statistics in ms.
+
+    `method` says how the cost was made (one of `METHODS`), `samples` how many subnets timed end
+    to end support it (0 for a block timed alone, and for rows of tables older than these columns)."""
 
     key: str
     resolution: int
@@ -54,12 +61,15 @@ class Row:
     std: float = math.nan
     p10: float = math.nan
     p90: float = math.nan
+    method: str = "isolated"
+    samples: int = 0
 
     def value(self, stat: str) -> float:
         return float(getattr(self, stat))
 
-    def to_csv(self) -> list[str]:
-        return [self.key, str(self.resolution), str(self.count)] + [_fmt(getattr(self, s)) for s in STATS]
+    def to_csv(self, columns: Sequence[str] = COLUMNS) -> list[str]:
+        out = [self.key, str(self.resolution), str(self.count)] + [_fmt(getattr(self, s)) for s in STATS]
+        return out + [self.method, str(self.samples)] if len(columns) > len(LEGACY_COLUMNS) else out
 
 
 def _fmt(x: float) -> str:
@@ -271,6 +281,7 @@ class LatencyTable:
             "incomplete": {r: len(v) for r, v in missing.items()},
             "stat": self.stat,
             "calibration": self.calibration,
+            "methods": {m: n for m in METHODS if (n := sum(row.method == m for row in self._rows.values()))},
         }
 
 
@@ -474,16 +485,18 @@ def read_rows(path: Path, repair: bool = False) -> list[Row]:
     lines = list(csv.reader(io.StringIO(text)))
     if not lines:
         return []
-    if tuple(lines[0]) != COLUMNS:
+    header = tuple(lines[0])
+    if header not in (COLUMNS, LEGACY_COLUMNS):
         raise LatencyTableError(f"{path}: header {lines[0]} is not {list(COLUMNS)}; the table is corrupt")
     rows = []
     for n, fields in enumerate(lines[1:], start=2):
-        if len(fields) != len(COLUMNS):
-            raise LatencyTableError(f"{path}, line {n}: {len(fields)} fields instead of {len(COLUMNS)}; "
+        if len(fields) != len(header):
+            raise LatencyTableError(f"{path}, line {n}: {len(fields)} fields instead of {len(header)}; "
                                     "the table is corrupt")
         try:
-            stats = [float(v) if v != "" else math.nan for v in fields[3:]]
-            row = Row(fields[0], int(fields[1]), int(fields[2]), *stats)
+            stats = [float(v) if v != "" else math.nan for v in fields[3:8]]
+            extra = {"method": fields[8], "samples": int(fields[9])} if len(header) > len(LEGACY_COLUMNS) else {}
+            row = Row(fields[0], int(fields[1]), int(fields[2]), *stats, **extra)
         except ValueError:
             raise LatencyTableError(f"{path}, line {n}: non-numeric value in {fields}; the table is corrupt") from None
         check_row(row, f"{path}, line {n}")
@@ -538,18 +551,30 @@ def check_row(row: Row, where: str) -> None:
     if row.count < 0:
         raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has a negative sample "
                                 f"count {row.count}")
+    if row.method not in METHODS:
+        raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has method {row.method!r}, "
+                                f"not one of {list(METHODS)}; the table is corrupt")
+    if row.samples < 0:
+        raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has a negative number of "
+                                f"end-to-end samples {row.samples}")
 
 
 # ---- append-only writer -----------------------------------------------------------------------
 class RowWriter:
     """Appends rows to `table.csv` one at a time and flushes each, so that Ctrl-C keeps them.
 
-    Use with `contextlib.closing(RowWriter(folder))`.
+    Use with `contextlib.closing(RowWriter(folder))`. A table begun before the `method` and
+    `samples` columns is continued in its own header's columns (its rows are all `isolated`).
     """
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / TABLE_FILE
         new = not self.path.exists() or self.path.stat().st_size == 0
+        self.columns = COLUMNS
+        if not new:
+            with open(self.path, newline="") as f:
+                first = next(csv.reader(f), [])
+            self.columns = LEGACY_COLUMNS if tuple(first) == LEGACY_COLUMNS else COLUMNS
         self._f = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes; see close)
         self._w = csv.writer(self._f, lineterminator="\n")
         if new:
@@ -557,7 +582,7 @@ class RowWriter:
             self._f.flush()
 
     def write(self, row: Row) -> None:
-        self._w.writerow(row.to_csv())
+        self._w.writerow(row.to_csv(self.columns))
         self._f.flush()
 
     def close(self) -> None:
