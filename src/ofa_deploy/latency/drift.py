@@ -25,7 +25,8 @@ from .table import default_table_dir
 
 LOG_FILE = "checks.csv"
 HEADER = ["time", "command", "subject", "predicted_ms", "measured_ms", "ratio", "band_low", "band_high", "in_band"]
-ADVICE = "run `ofa-deploy latency validate --calibrate` (or profile the device again)"
+ADVICE = ("profile the device again (`ofa-deploy profile --fresh`), or correct the table with "
+          "`ofa-deploy latency validate --calibrate`")
 
 
 @dataclass(frozen=True)
