@@ -93,6 +93,10 @@ class OneHotEncoding:
         x[np.arange(n), nb * (nk + ne) + bucket] = 1
         return x
 
+    def encode_genes(self, genes: Any, x: np.ndarray, mask: np.ndarray, bucket: np.ndarray) -> np.ndarray:
+        """Features of search genes (`space.genes.MobileNetGenes`): the search's fast path."""
+        return self.encode_indices(genes.k(x), genes.e(x), mask, bucket)
+
     def encode(self, batch: ArchBatch, dtype: Any = np.float32) -> np.ndarray:
         """(N, n_features) features of a batch; raises `SpaceError` for values outside the encoding."""
         if batch.ks.shape[1:] != (self.n_blocks,) or batch.e.shape != batch.ks.shape:

@@ -116,6 +116,12 @@ class ResNet50Kind:
         """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
         return resnet_stage_summary(spec, arch)
 
+    def gene_space(self, spec: ResNet50Spec) -> Any:
+        """The search genes (`space.genes` interface): d, e, w as integer choice indices."""
+        from .genes import ResNetGenes
+
+        return ResNetGenes(spec)
+
     def load_supernet(self, path: Any, spec: ResNet50Spec | None = None) -> Any:
         # torch: imported only when a supernet is built
         from ...nn.resnet50 import load_resnet_supernet
