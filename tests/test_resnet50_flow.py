@@ -1,7 +1,8 @@
 """ResNet50 through the tool on a scaled-down space with random weights: `profile` measures our own
 block keys, the table predicts block sums exactly, `latency validate` times sampled subnets end to
-end, `export` writes a verified ONNX, `latency predict` reads its subnet file; `search` says in one
-line that it does not cover the kind yet."""
+end, `search` finds subnets under a latency and a FLOPs budget (FLOPs alone without a table) with a
+random-weight predictor of the kind's encoding, `export` writes a verified ONNX of the searched
+subnet, `latency predict` reads its subnet file."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import torch
 from ofa_deploy.latency import LatencyTable
 from ofa_deploy.latency.resnet50_keys import resnet_arch_keys, resnet_space_keys
 from ofa_deploy.nn.resnet50 import OFAResNet50, save_resnet_supernet
-from ofa_deploy.space import Subnet, save_subnet
-from ofa_deploy.space.resnet50 import ResNet50Spec, middle_resnet_arch, sample_resnet_archs
+from ofa_deploy.predictor import MLP, Predictor
+from ofa_deploy.predictor.fit import encoding_for_space
+from ofa_deploy.space import cost_model, load_subnet
+from ofa_deploy.space.resnet50 import ResNet50Spec, ResNetBatch, sample_resnet_archs
 
 SPEC = ResNet50Spec(stage_base_widths=(16, 32, 48, 64), n_classes=10, resolutions=(32, 48))
 
@@ -27,7 +30,17 @@ def supernet(tmp_path_factory):
     return save_resnet_supernet(OFAResNet50(SPEC).eval(), path)
 
 
-def test_profile_then_export(cli, supernet, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    """A random MLP on the kind's one-hot encoding (upstream `ResNetArchEncoder`), as a file."""
+    enc = encoding_for_space(SPEC)
+    rng = np.random.default_rng(0)
+    mlp = MLP([rng.normal(size=(32, enc.n_features)) * 0.3, rng.normal(size=(1, 32)) * 0.3],
+              [np.zeros(32), np.full(1, 0.5)])
+    return Predictor(SPEC, enc, mlp, SPEC.resolutions).save(tmp_path_factory.mktemp("pred") / "p.npz")
+
+
+def test_profile_then_export(cli, supernet, predictor, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))  # its records stay out of other tests' way
     table_dir = tmp_path / "tbl"
     code, out, err = cli("profile", "--supernet", supernet, "--resolutions", "32", "--sessions", "1",
@@ -45,10 +58,30 @@ def test_profile_then_export(cli, supernet, tmp_path, monkeypatch):
     assert code == 0, err
     assert len((tmp_path / "val" / "validation.csv").read_text().splitlines()) == 4  # header + 3 subnets
 
-    code, _, err = cli("search", "--supernet", supernet, "--flops", "5M", "--table", table_dir)
-    assert code == 2 and "search works on MobileNet-family spaces" in err and "\n" not in err.strip()
+    lat = float(np.median(table.predict(batch)))
+    fast = ("--population", "20", "--generations", "30")
+    code, out, err = cli("search", "--supernet", supernet, "--predictor", predictor, "--table", table_dir,
+                         "--latency", f"{lat}ms", "--no-verify", "--out", tmp_path / "lat.json", "--json", *fast)
+    assert code == 0, err
+    found = load_subnet(tmp_path / "lat.json")
+    one = ResNetBatch.from_archs([found.arch])
+    assert found.spec == SPEC and found.arch.r == 32
+    assert table.predict(one)[0] <= lat * (1 + 1e-9)
+    assert json.loads(out)["results"][0]["flops"] == int(cost_model(SPEC).macs(one)[0])
 
-    sub = save_subnet(Subnet(SPEC, middle_resnet_arch(SPEC, 32)), tmp_path / "s.json") or tmp_path / "s.json"
+    flops = float(np.median(cost_model(SPEC).macs(sample_resnet_archs(SPEC, 200, np.random.default_rng(1)))))
+    code, out, err = cli("search", "--supernet", supernet, "--predictor", predictor, "--flops", str(flops),
+                         "--out", tmp_path / "flops.json", "--json", *fast)
+    assert code == 0, err
+    by_flops = load_subnet(tmp_path / "flops.json")
+    assert by_flops.arch.r in SPEC.resolutions  # no table: every resolution of the space and predictor
+    assert cost_model(SPEC).macs(ResNetBatch.from_archs([by_flops.arch]))[0] <= flops
+    assert by_flops.meta["predicted"]["latency_ms"] is None
+
+    code, _, err = cli("search", "--supernet", supernet, "--predictor", predictor, "--flops", "1k")
+    assert code == 2 and "smallest achievable" in err and "\n" not in err.strip()
+
+    sub = tmp_path / "lat.json"
     onnx = tmp_path / "s.onnx"
     code, out, err = cli("export", "--format", "onnx", "--subnet", sub, "--supernet", supernet, "--no-recalibrate",
                          "--verify-images", "8", "--out", onnx, "--json")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError, SpaceError
-from ..space import ArchBatch, SpaceSpec, active_mask, value_index
+from ..space import ArchBatch, SpaceKind, SpaceSpec, active_mask, kinds, value_index
 
 
 @dataclass(frozen=True)
@@ -151,3 +151,22 @@ class _MaskSpec:
 
     slot_stage: np.ndarray
     slot_pos: np.ndarray
+
+
+def encoding_for(spec: Any, r_start: int, r_step: int, r_buckets: int) -> Any:
+    """The predictor encoding of a space: `OneHotEncoding` (upstream `MobileNetArchEncoder`) for the
+    MobileNet family, the kind's own (`kind.predictor_encoding`, ResNet50: `ResNetArchEncoder`) otherwise."""
+    kind = spec.kind_info
+    if isinstance(kind, SpaceKind):
+        return OneHotEncoding.for_space(spec, r_start, r_step, r_buckets)
+    return kind.predictor_encoding(spec, r_start, r_step, r_buckets)
+
+
+def encoding_from_dict(d: Any) -> Any:
+    """A predictor file's encoding, by its `kind` (`onehot`, or one a kind of its own family declares)."""
+    classes = {OneHotEncoding.kind: OneHotEncoding}
+    for k in kinds():
+        if not isinstance(k, SpaceKind):
+            classes.update({c.kind: c for c in getattr(k, "encodings", ())})
+    name = d.get("kind") if isinstance(d, dict) else None
+    return classes.get(name, OneHotEncoding).from_dict(d)  # (the latter says what is wrong)

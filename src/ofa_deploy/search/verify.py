@@ -44,7 +44,6 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
     from ..latency.protocol import Protocol
     from ..latency.validation import measure_subnets
     from ..nn import load_supernet
-    from ..space import ArchBatch
 
     net = load_supernet(checkpoint).eval()
     md = lut.metadata
@@ -55,7 +54,7 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
                      min_runs=min(20, int(p.get("max_runs", 200))))
 
     def run(r: SearchResult) -> float:
-        ms = float(measure_subnets(net, lut.spec, ArchBatch.from_archs([r.arch]), backend, proto,
+        ms = float(measure_subnets(net, lut.spec, problem.batch_of([r.arch]), backend, proto,
                                    stat=lut.stat)[0])
         if table_folder and r.latency_ms:
             c = drift.check(table_folder, md, "search --verify", r.arch.short(), r.latency_ms, ms)

@@ -127,6 +127,7 @@ class ResNetGenes:
         nwc, ne, ns = self.n_w, self.ne, self.ns
         off = self._offsets
         W = np.array(list(product(range(nwc), repeat=self.nwg)), dtype=np.int64)  # (C, 6)
+        W = np.unique(self._wmap[self._wcol[None, :], W], axis=0)  # the codes `term_codes` gives
         stem = table[off[0]: off[0] + 2 * nwc].reshape(nwc, 2)
         # option 0: skip the stem's residual conv (when the space can), option 1: keep it
         skip_possible = bool((self.stem_choices != self.spec.max_depth).any())

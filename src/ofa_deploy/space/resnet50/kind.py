@@ -17,6 +17,7 @@ from .costs import (
     resnet_stage_summary,
     sample_resnet_archs,
 )
+from .encoding import ResNetOneHotEncoding
 from .formats import from_net_config, infer_resnet_spec_from_state, to_net_config
 from .spec import (
     KIND,
@@ -121,6 +122,12 @@ class ResNet50Kind:
         from .genes import ResNetGenes
 
         return ResNetGenes(spec)
+
+    def predictor_encoding(self, spec: ResNet50Spec, r_start: int, r_step: int, r_buckets: int) -> Any:
+        """The accuracy predictor's encoding (upstream `ResNetArchEncoder`) on these resolution buckets."""
+        return ResNetOneHotEncoding.for_space(spec, r_start, r_step, r_buckets)
+
+    encodings = (ResNetOneHotEncoding,)  # encoding classes of predictor files of this kind (by `kind`)
 
     def load_supernet(self, path: Any, spec: ResNet50Spec | None = None) -> Any:
         # torch: imported only when a supernet is built
