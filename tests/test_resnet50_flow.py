@@ -91,3 +91,33 @@ def test_profile_then_export(cli, supernet, predictor, tmp_path, monkeypatch):
     assert code == 0 and "ms on cpu" in out, err
     assert onnx.is_file() and report["verification"]["passed"]
     assert report["subnet"]["space"]["kind"] == "ofa_resnet50"
+
+
+def test_predictor_dataset_then_fit_then_search(cli, tmp_path, monkeypatch):
+    """`predictor dataset` measures ResNet50 subnets (rows name d, e, w), `predictor fit` fits the
+    kind's encoding, and `search` reads the fitted predictor back."""
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    torch.manual_seed(1)
+    spec = ResNet50Spec(stage_base_widths=(16, 32, 48, 64), n_classes=4, in_channels=1, resolutions=(32, 48))
+    net = save_resnet_supernet(OFAResNet50(spec).eval(), tmp_path / "rn" / "supernet.pt",
+                               meta={"recipe": "tiny-synthetic"})
+    out = tmp_path / "ds"
+    code, stdout, err = cli("predictor", "dataset", "--supernet", net, "--samples", 10, "--out", out,
+                            "--val-images", 32, "--bn-images", 16, "--threads", 1, "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["rows"] == 10
+    rows = (out / "rows.csv").read_text().splitlines()
+    assert rows[0] == "index,d,e,w,r,correct,images,accuracy,seconds" and len(rows) == 11
+    code, stdout, err = cli("predictor", "fit", out, "--out", tmp_path / "p.npz", "--hidden", "8",
+                            "--holdout", "0.3", "--json")
+    assert code == 0, err
+    pred = Predictor.load(tmp_path / "p.npz")
+    assert pred.spec == spec and pred.encoding.kind == "resnet_onehot"
+    from ofa_deploy.predictor import load_accuracy_dataset
+
+    data = load_accuracy_dataset(out)
+    assert np.array_equal(pred.encoding.encode(data.archs), encoding_for_space(spec).encode(data.archs))
+    code, stdout, err = cli("search", "--supernet", net, "--predictor", tmp_path / "p.npz", "--params", "1M",
+                            "--population", "12", "--generations", "5", "--out", tmp_path / "s.json", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["results"][0]["params"] <= 1e6

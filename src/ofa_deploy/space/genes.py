@@ -13,7 +13,8 @@ depth, expand and width indices), so the kind provides a gene space (`gene_space
   `fixed[r] + sum over terms t of table[r, code_t]` with one code per term (-1: term absent),
   `design` / `solve` to read the table off an objective's public predictor, and `minimum`
   (exact smallest value of such a sum);
-* `key_rows`: one row per distinct subnet (inactive slots ignored), for de-duplication.
+* `key_rows`: one row per distinct subnet (inactive slots ignored), for de-duplication, and
+  `n_subnets` (how many distinct subnets one resolution holds).
 
 The search reads only this interface; it never tests the kind's name.
 """
@@ -101,6 +102,14 @@ class MobileNetGenes:
         if (kidx < 0).any() or (eidx < 0).any() or not self.spec.depths_valid(d).all():
             raise SpaceError("archs outside the search's choices or candidate resolutions")
         return self._join(kidx, eidx, didx)
+
+    def n_subnets(self) -> int:
+        """Distinct subnets at one resolution (inactive slots ignored)."""
+        per_block = self.nk * self.ne
+        n = 1
+        for choices in self.spec.stage_depth_choices:
+            n *= sum(per_block ** d for d in choices)
+        return n
 
     def key_rows(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.concatenate([np.where(mask, self.k(x) + 1, 0), np.where(mask, self.e(x) + 1, 0), self.d(x)], axis=1)

@@ -97,6 +97,16 @@ class ResNetGenes:
         dd = np.searchsorted(self.depths, batch.d[:, 1:])
         return np.concatenate([stem, dd, np.maximum(eidx, 0), batch.w], axis=1).astype(np.int64)
 
+    def n_subnets(self) -> int:
+        """Distinct subnets at one resolution: distinct width combinations (channels), stem choices,
+        and per stage the expand choices of each depth's blocks."""
+        n = int(np.prod([len(set(ws)) for ws in (self.spec.stem_mid_widths, self.spec.stem_widths,
+                                                  *self.spec.stage_widths)]))
+        n *= len(self.stem_choices)
+        for b in self._base:
+            n *= sum(self.ne ** int(b + d) for d in self.depths)
+        return n
+
     def key_rows(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.concatenate([self.d(x), np.where(mask, self.e(x) + 1, 0), self.w(x)], axis=1)
 
