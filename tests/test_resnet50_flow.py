@@ -121,3 +121,54 @@ def test_predictor_dataset_then_fit_then_search(cli, tmp_path, monkeypatch):
                             "--population", "12", "--generations", "5", "--out", tmp_path / "s.json", "--json")
     assert code == 0, err
     assert json.loads(stdout)["results"][0]["params"] <= 1e6
+
+
+RECIPE = """
+name: tiny-resnet50
+space: {kind: ofa_resnet50, stage_base_widths: [16, 32, 48, 64], n_classes: 4, in_channels: 1,
+        resolutions: [32, 40]}
+data: {kind: synthetic, val_size: 128}
+batch_size: 16
+steps_per_epoch: 2
+bn_images: 32
+eval_images: 32
+phases:
+  - {name: full, epochs: 1, lr: 0.05}
+  - {name: depth, epochs: 1, lr: 0.02, depth: [0, 1, 2], subnets_per_step: 2, kd: 1.0}
+  - {name: expand, epochs: 1, lr: 0.02, depth: [0, 1, 2], expand: [0.2, 0.25, 0.35], subnets_per_step: 2,
+     kd: 1.0, sort_channels: 0}
+  - {name: width, epochs: 1, lr: 0.02, depth: [0, 1, 2], expand: [0.2, 0.25, 0.35], width: [0.65, 0.8, 1.0],
+     subnets_per_step: 2, kd: 1.0, sort_channels: 2}
+"""
+
+
+def test_train_progressive_shrinking_depth_expand_width(cli, tmp_path):
+    """`train` on ResNet50: upstream's phases (full, elastic depth, expand, width), a supernet that
+    loads back with its space, and the phases' subnets among their own choices."""
+    from ofa_deploy.nn import load_supernet
+    from ofa_deploy.space.genes import gene_space
+    from ofa_deploy.train.recipe import load_recipe
+
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    recipe = load_recipe(tmp_path / "r.yaml")
+    assert [p.width for p in recipe.phases] == [[1.0], [1.0], [1.0], [0.65, 0.8, 1.0]]
+    genes = gene_space(recipe.space)
+    rng = np.random.default_rng(0)
+    depth = [genes.sample_phase_arch(recipe.phases[1], rng, 32) for _ in range(50)]
+    assert {a.w for a in depth} == {(2,) * 6} and {a.e for a in depth} == {(0.35,) * recipe.space.n_blocks}
+    assert {a.d[0] for a in depth} == {0, 2} and {v for a in depth for v in a.d[1:]} == {0, 1, 2}
+    width = [genes.sample_phase_arch(recipe.phases[3], rng, 32) for _ in range(50)]
+    assert {v for a in width for v in a.w} == {0, 1, 2}
+    (tmp_path / "bad.yaml").write_text(RECIPE.replace("lr: 0.05}", "lr: 0.05, ks: [3]}"))
+    code, _, err = cli("train", "--recipe", tmp_path / "bad.yaml", "--out", tmp_path / "bad")
+    assert code == 2 and "no such dimension" in err and "\n" not in err.strip()
+
+    code, out, err = cli("train", "--recipe", tmp_path / "r.yaml", "--out", tmp_path / "run", "--threads", "1",
+                         "--json")
+    assert code == 0, err
+    net = load_supernet(tmp_path / "run" / "supernet.pt")
+    assert net.spec == recipe.space
+    phases = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [p["phase"] for p in phases if p["event"] == "phase_end"] == ["full", "depth", "expand", "width"]
+    final = json.loads(out)["final"]
+    assert final["phase"] == "width" and {"largest", "middle", "smallest"} <= set(final)

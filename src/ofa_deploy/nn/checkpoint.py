@@ -103,6 +103,28 @@ def load_supernet_weights(model: OFASupernet, state: dict[str, torch.Tensor], so
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
+def new_supernet(spec: Any) -> Any:
+    """A freshly initialised supernet of any kind (MobileNet family here; others build their own)."""
+    if isinstance(spec.kind_info, SpaceKind):
+        return OFASupernet(spec)
+    return spec.kind_info.new_supernet(spec)
+
+
+def load_weights(model: Any, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """`load_supernet_weights` for any kind (a kind of its own family loads with its own key rules)."""
+    if isinstance(model.spec.kind_info, SpaceKind):
+        load_supernet_weights(model, state, source)
+    else:
+        model.spec.kind_info.load_weights(model, state, source)
+
+
+def save_any_supernet(model: Any, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
+    """Our self-describing checkpoint of a supernet of any kind (full precision)."""
+    if isinstance(model.spec.kind_info, SpaceKind):
+        return save_supernet(model, path, meta=meta, half=False)
+    return model.spec.kind_info.save_supernet(model, path, meta)
+
+
 def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFASupernet:
     """Load our checkpoint (spec embedded) or an official one (spec inferred or given)."""
     obj = read_checkpoint(path)

@@ -13,6 +13,7 @@ depth, expand and width indices), so the kind provides a gene space (`gene_space
   `fixed[r] + sum over terms t of table[r, code_t]` with one code per term (-1: term absent),
   `design` / `solve` to read the table off an objective's public predictor, and `minimum`
   (exact smallest value of such a sum);
+* `phase_dims`, `sample_phase_arch`, `phase_arch`: what a training phase restricts, and its subnets;
 * `key_rows`: one row per distinct subnet (inactive slots ignored), for de-duplication, and
   `n_subnets` (how many distinct subnets one resolution holds).
 
@@ -113,6 +114,30 @@ class MobileNetGenes:
 
     def key_rows(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.concatenate([np.where(mask, self.k(x) + 1, 0), np.where(mask, self.e(x) + 1, 0), self.d(x)], axis=1)
+
+    # ---- training phases (progressive shrinking) -------------------------------------------
+    def phase_dims(self) -> dict[str, tuple[Any, ...]]:
+        """The dimensions a training phase restricts (recipe field -> the space's choices)."""
+        spec = self.spec
+        return {"ks": tuple(spec.ks_list), "expand": tuple(spec.expand_list), "depth": tuple(spec.depth_list)}
+
+    def sample_phase_arch(self, phase: Any, rng: np.random.Generator, r: int) -> Any:
+        """A subnet among a phase's choices, each drawn uniformly and independently (as upstream)."""
+        from .arch import Arch
+
+        spec = self.spec
+        nb, ns = spec.n_blocks, spec.n_stages
+        return Arch(tuple(int(v) for v in rng.choice(phase.ks, nb)),
+                    tuple(int(v) for v in rng.choice(phase.expand, nb)),
+                    spec.stage_depths(tuple(int(v) for v in rng.choice(phase.depth, ns))), r)
+
+    def phase_arch(self, phase: Any, pick: Any, r: int) -> Any:
+        """The subnet taking `pick` (max, min, ...) of the phase's choices everywhere."""
+        from .arch import Arch
+
+        spec = self.spec
+        return Arch((pick(phase.ks),) * spec.n_blocks, (pick(phase.expand),) * spec.n_blocks,
+                    spec.stage_depths((pick(phase.depth),) * spec.n_stages), r)
 
     # ---- additive objectives ---------------------------------------------------------------
     def term_codes(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...errors import SpaceError
 from .costs import ResNetBatch
-from .spec import BASE_DEPTH_LIST, ResNet50Spec
+from .spec import BASE_DEPTH_LIST, ResNet50Spec, ResNetArch
 
 
 class ResNetGenes:
@@ -109,6 +109,34 @@ class ResNetGenes:
 
     def key_rows(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.concatenate([self.d(x), np.where(mask, self.e(x) + 1, 0), self.w(x)], axis=1)
+
+    # ---- training phases (upstream's elastic depth, expand, width) ---------------------------
+    def phase_dims(self) -> dict[str, tuple[Any, ...]]:
+        spec = self.spec
+        return {"depth": tuple(spec.depth_list), "expand": tuple(spec.expand_list),
+                "width": tuple(spec.width_mult_list)}
+
+    def _stem(self, depth: int) -> int:
+        """`d[0]` for a phase depth: the stem's residual conv runs only at the space's largest depth."""
+        return self.spec.max_depth if depth == self.spec.max_depth else self.spec.depth_list[0]
+
+    def _width_index(self, m: float) -> int:
+        return min(range(self.n_w), key=lambda i: abs(self.spec.width_mult_list[i] - m))
+
+    def sample_phase_arch(self, phase: Any, rng: np.random.Generator, r: int) -> ResNetArch:
+        """As upstream's `sample_active_subnet` within a phase's choices: the stem flag from the
+        smallest and largest depth, each stage's depth, each slot's expand ratio, each width."""
+        ns, nb = self.ns, self.nb
+        stem = self._stem(int(rng.choice([min(phase.depth), max(phase.depth)])))
+        d = (stem, *(int(v) for v in rng.choice(phase.depth, ns)))
+        e = tuple(float(v) for v in rng.choice(phase.expand, nb))
+        widx = [self._width_index(m) for m in phase.width]
+        return ResNetArch(d, e, tuple(int(v) for v in rng.choice(widx, self.nwg)), r)
+
+    def phase_arch(self, phase: Any, pick: Any, r: int) -> ResNetArch:
+        depth = pick(phase.depth)
+        return ResNetArch((self._stem(depth),) + (depth,) * self.ns, (pick(phase.expand),) * self.nb,
+                          (self._width_index(pick(phase.width)),) * self.nwg, r)
 
     # ---- additive objectives ---------------------------------------------------------------
     def term_codes(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:

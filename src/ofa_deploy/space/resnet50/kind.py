@@ -129,6 +129,21 @@ class ResNet50Kind:
 
     encodings = (ResNetOneHotEncoding,)  # encoding classes of predictor files of this kind (by `kind`)
 
+    def new_supernet(self, spec: ResNet50Spec) -> Any:
+        from ...nn.resnet50 import OFAResNet50
+
+        return OFAResNet50(spec)
+
+    def load_weights(self, model: Any, state: dict[str, Any], source: str = "checkpoint") -> None:
+        from ...nn.resnet50 import load_resnet_weights
+
+        load_resnet_weights(model, state, source)
+
+    def save_supernet(self, model: Any, path: Any, meta: dict[str, Any] | None = None) -> Any:
+        from ...nn.resnet50 import save_resnet_supernet
+
+        return save_resnet_supernet(model, path, meta)
+
     def load_supernet(self, path: Any, spec: ResNet50Spec | None = None) -> Any:
         # torch: imported only when a supernet is built
         from ...nn.resnet50 import load_resnet_supernet
