@@ -70,6 +70,9 @@ class OneHotEncoding:
         return tuple(self.r_start + self.r_step * i for i in range(self.r_buckets))
 
     def check_space(self, spec: SpaceSpec) -> None:
+        if not isinstance(spec, SpaceSpec):
+            raise SpaceError(f"a one-hot kernel/expand encoding is for MobileNet-family spaces; the space is "
+                             f"{spec.describe()}")
         if (tuple(spec.ks_list), tuple(spec.expand_list), spec.n_blocks, tuple(spec.stage_max_depths)) != (
                 self.ks_list, self.expand_list, self.n_blocks, self.slots_per_stage):
             raise SpaceError(

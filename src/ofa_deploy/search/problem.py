@@ -2,10 +2,12 @@
 
 Why dense arrays: the evolution evaluates ~100 children per generation for 500 generations, so an
 evaluation must be a few numpy gathers, not Python objects. Latency (a lookup-table sum), FLOPs
-and params (closed forms) are all additive over block slots at a given resolution, so each is
-turned once into `fixed[r] + sum over active slots of slots[r, slot, k, e]`. The arrays are read
-off the public predictors (the table's `predict`, the cost model's `params` / `macs`) on a small
-designed batch of archs, then checked on random archs; if an objective turns out not to be
+and params (closed forms) are all additive over the kind's terms at a given resolution (MobileNet:
+one per active block slot, by kernel and expand; ResNet50: the stem, the head and one per active
+slot, by its widths and expand), so each is turned once into `fixed[r] + sum of table[r, code]`.
+The tables are read off the public predictors (the table's `predict`, the cost model's `params` /
+`macs`) on the kind's designed batch of archs (MobileNet: one choice changed at a time; ResNet50: a
+least-squares fit on random archs), then checked on other random archs; if an objective turns out not to be
 additive (a future non-linear calibration, say), it is evaluated through its own `predict` instead.
 
 The population is held as choice indices in one integer matrix: the gene columns the space's kind
