@@ -35,6 +35,7 @@ class OneHotEncoding:
     stage_slots: tuple[int, ...] | None = None
 
     kind = "onehot"
+    layout = "kernel, expand one-hot per slot"  # what its features are, for `predictor show`
 
     def __post_init__(self) -> None:
         if self.stage_slots is not None:

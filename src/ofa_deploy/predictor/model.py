@@ -242,6 +242,7 @@ class Predictor:
             "weights": n_weights,
             "encoding": h["encoding"],
             "features": self.encoding.n_features,
+            "layout": self.encoding.layout,
             "resolutions": list(self.resolutions),
             "target": self.target,
             "meta": self.meta,

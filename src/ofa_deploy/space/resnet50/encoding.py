@@ -66,6 +66,7 @@ class ResNetOneHotEncoding:
     r_buckets: int
 
     kind = "resnet_onehot"
+    layout = "stem flag, width index per stem conv and stage, expand one-hot per active slot"
 
     @classmethod
     def for_space(cls, spec: ResNet50Spec, r_start: int, r_step: int, r_buckets: int) -> ResNetOneHotEncoding:
