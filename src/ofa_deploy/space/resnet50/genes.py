@@ -134,8 +134,12 @@ class ResNetGenes:
         return ResNetArch(d, e, tuple(int(v) for v in rng.choice(widx, self.nwg)), r)
 
     def phase_arch(self, phase: Any, pick: Any, r: int) -> ResNetArch:
+        """`pick` of every choice; the stem's residual conv is skipped only in the phase's smallest
+        depth (the middle subnet keeps it, as `middle_resnet_arch`)."""
         depth = pick(phase.depth)
-        return ResNetArch((self._stem(depth),) + (depth,) * self.ns, (pick(phase.expand),) * self.nb,
+        stem = self.spec.depth_list[0] if depth == min(phase.depth) and depth != self.spec.max_depth \
+            else self.spec.max_depth
+        return ResNetArch((stem,) + (depth,) * self.ns, (pick(phase.expand),) * self.nb,
                           (self._width_index(pick(phase.width)),) * self.nwg, r)
 
     # ---- additive objectives ---------------------------------------------------------------
