@@ -12,7 +12,12 @@ Then a ProxylessNAS (w1.3) search under FLOPs budgets (target <= 1 s each): no o
 predictor exists for that space, so a random MLP of the official predictor's shape (3 x 400) on
 the space's one-hot encoding stands in; only the time is the point (`--proxyless-only` runs only it).
 
+Then an OFA ResNet50 search under FLOPs budgets (target <= 1 s each), likewise with a random MLP of
+the official predictor's shape on the kind's encoding (upstream `ResNetArchEncoder`); the set-up
+(reading the FLOPs and params tables off the cost model) is timed apart (`--resnet50-only`).
+
 Usage: python benchmarks/bench_search.py [--shared ../shared] [--seeds 3] [--json] [--proxyless-only]
+       [--resnet50-only]
 """
 
 from __future__ import annotations
@@ -33,9 +38,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--proxyless-only", action="store_true")
+    ap.add_argument("--resnet50-only", action="store_true")
     args = ap.parse_args()
     if args.proxyless_only:
         proxyless(args.seeds, args.json)
+        return
+    if args.resnet50_only:
+        resnet50(args.seeds, args.json)
         return
     ref = args.shared / "reference" / "ofa"
     if not (ref / "acc_predictor.pth").exists() or not (ref / "note10").is_dir():
@@ -86,6 +95,7 @@ def main() -> None:
                   "[green]met[/]" if ok else "[red]missed[/]")
     Console().print(s)
     proxyless(args.seeds, False)
+    resnet50(args.seeds, False)
 
 
 PROXYLESS_MFLOPS = (200.0, 300.0, 450.0)
@@ -129,6 +139,62 @@ def proxyless(seeds: int, as_json: bool) -> None:
     for x in runs:
         t.add_row(f"{x['budget_mflops']:g} M", str(x["seed"]), f"{x['seconds']:.2f} s", f"{x['mflops']:.1f}",
                   str(x["resolution"]), "[green]met[/]" if x["seconds"] <= 1.0 else "[red]missed[/]")
+    Console().print(t)
+
+
+RESNET50_MFLOPS = (1000.0, 2000.0, 3500.0)
+
+
+def _random_mlp(n_in: int, rng):
+    import itertools
+
+    import numpy as np
+
+    from ofa_deploy.predictor import MLP
+
+    sizes = [n_in, 400, 400, 400, 1]
+    ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in itertools.pairwise(sizes)]
+    bs = [np.zeros(b) for b in sizes[1:-1]] + [np.full(1, 0.75)]
+    return MLP(ws, bs)
+
+
+def resnet50(seeds: int, as_json: bool) -> None:
+    """OFA ResNet50 (the released space) under FLOPs budgets, OFA defaults (population 100, 500 generations)."""
+    import time
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from ofa_deploy.predictor import Predictor
+    from ofa_deploy.predictor.fit import encoding_for_space
+    from ofa_deploy.search import Budget, build_problem, search
+    from ofa_deploy.space.resnet50 import official_resnet50_space
+
+    spec = official_resnet50_space()
+    enc = encoding_for_space(spec)
+    predictor = Predictor(spec, enc, _random_mlp(enc.n_features, np.random.default_rng(0)), spec.resolutions,
+                          "synthetic", {"name": "random, official shape"})
+    t0 = time.perf_counter()
+    problem = build_problem(spec, predictor, None, None)
+    setup = time.perf_counter() - t0
+    search(problem, Budget(None, 2000e6, None), seed=99)  # warm caches
+    runs = []
+    for mflops in RESNET50_MFLOPS:
+        for seed in range(seeds):
+            r = search(problem, Budget(None, mflops * 1e6, None), seed=seed)
+            runs.append({"budget_mflops": mflops, "seed": seed, "seconds": r.seconds, "mflops": r.flops / 1e6,
+                         "resolution": r.arch.r, "arch": r.arch.short()})
+    if as_json:
+        print(json.dumps({"resnet50_setup_seconds": setup, "resnet50_runs": runs}, indent=2))
+        return
+    t = Table(title=f"search: OFA ResNet50 under a FLOPs budget (random predictor of the official shape; "
+                    f"target <= 1.0 s; set-up {setup:.2f} s)", title_justify="left")
+    for col in ("budget", "seed", "time", "MFLOPs", "subnet", "verdict"):
+        t.add_column(col, justify="right")
+    for x in runs:
+        t.add_row(f"{x['budget_mflops']:g} M", str(x["seed"]), f"{x['seconds']:.2f} s", f"{x['mflops']:.1f}",
+                  x["arch"], "[green]met[/]" if x["seconds"] <= 1.0 else "[red]missed[/]")
     Console().print(t)
 
 

@@ -83,7 +83,7 @@ def predictor_show(
                                                              if layers else "") + f", {info['weights']:,} weights")
     enc = info["encoding"]
     r = enc["resolution"]
-    console.print(f"encoding     {enc['kind']}: {info['features']} features (kernel, expand one-hot per slot; "
+    console.print(f"encoding     {enc['kind']}: {info['features']} features ({info['layout']}; "
                   f"resolution bucket (r - {r['start']}) // {r['step']}, {r['buckets']} buckets)")
     console.print(f"resolutions  {', '.join(map(str, info['resolutions']))}")
     console.print(f"target       {info['target']}")

@@ -60,6 +60,36 @@ def load_supernet_weights(model: OFASupernet, state: dict[str, torch.Tensor], so
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
+def _own_family(spec: Any) -> Any:
+    """The supernet module of a kind that is not of the MobileNet family (`SpaceKind`): ResNet50, the
+    one such kind. nn, not the space kind, knows where supernets live (space never imports nn)."""
+    from . import resnet50
+
+    return resnet50
+
+
+def new_supernet(spec: Any) -> Any:
+    """A freshly initialised supernet of any kind."""
+    if isinstance(spec.kind_info, SpaceKind):
+        return OFASupernet(spec)
+    return _own_family(spec).OFAResNet50(spec)
+
+
+def load_weights(model: Any, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """`load_supernet_weights` for any kind (a kind of its own family loads with its own key rules)."""
+    if isinstance(model.spec.kind_info, SpaceKind):
+        load_supernet_weights(model, state, source)
+    else:
+        _own_family(model.spec).load_resnet_weights(model, state, source)
+
+
+def save_any_supernet(model: Any, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
+    """Our self-describing checkpoint of a supernet of any kind (full precision)."""
+    if isinstance(model.spec.kind_info, SpaceKind):
+        return save_supernet(model, path, meta=meta, half=False)
+    return _own_family(model.spec).save_resnet_supernet(model, path, meta)
+
+
 def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFASupernet:
     """Load our checkpoint (spec embedded) or an official one (spec inferred or given)."""
     obj = read_checkpoint(path)
@@ -75,9 +105,7 @@ def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFA
     elif spec is None:
         spec = infer_spec_from_state(normalise_keys(state))
     if not isinstance(spec.kind_info, SpaceKind):  # a family of its own (ResNet50) builds its own supernet
-        from .resnet50 import load_resnet_supernet  # its own supernet module (space never imports nn)
-
-        return load_resnet_supernet(path, spec)
+        return _own_family(spec).load_resnet_supernet(path, spec)
     model = OFASupernet(spec)
     load_supernet_weights(model, state, str(path))
     meta = obj.get("meta")

@@ -49,12 +49,14 @@ from ..errors import CheckpointError, FormatError, SpaceError
 from ..fsio import WriterLock, atomic_write_text, check_output, sha256_file, writer_lock
 from ..rowfile import complete_lines
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
+from ..space.formats import arch_of_space
+from ..space.genes import gene_space
 
 DATASET_FORMAT = "ofa-deploy-accuracy-dataset"
 DATASET_VERSION = 1
 META_NAME = "meta.json"
 ROWS_NAME = "rows.csv"
-COLUMNS = ("index", "ks", "e", "d", "r", "correct", "images", "accuracy", "seconds")
+COLUMNS = ("index", "ks", "e", "d", "r", "correct", "images", "accuracy", "seconds")  # MobileNet family: `columns_for`
 # meta.json fields that must be equal for a rerun to add rows to the same dataset.
 IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_images", "val_images", "seed",
             "resolutions")
@@ -65,11 +67,12 @@ ProgressFn = Callable[[dict[str, Any]], None]
 # ---- the sequence of subnets ------------------------------------------------------------------
 def space_size(spec: SpaceSpec) -> int:
     """Number of distinct subnets of the space (inactive slots ignored), all resolutions."""
-    per_block = len(spec.ks_list) * len(spec.expand_list)
-    n = len(spec.resolutions)
-    for choices in spec.stage_depth_choices:
-        n *= sum(per_block ** d for d in choices)
-    return n
+    return len(spec.resolutions) * gene_space(spec).n_subnets()
+
+
+def columns_for(spec: Any) -> tuple[str, ...]:
+    """The `rows.csv` header of a space: the arch fields of its kind (`ks e d`, ResNet50 `d e w`)."""
+    return (COLUMNS[0], *gene_space(spec).names, *COLUMNS[4:])
 
 
 def arch_sequence(spec: SpaceSpec, seed: int) -> Iterator[Arch]:
@@ -116,30 +119,33 @@ class AccuracyDataset:
         return len(self.index)
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split())
+def _numbers(text: str) -> tuple[int | float, ...]:
+    """Space-separated integers (kernel sizes, depths, widths) or numbers (ResNet50 expand ratios)."""
+    return tuple(int(v) if v.lstrip("-").isdigit() else float(v) for v in text.split())
 
 
-def _parse_rows(text: str, source: Path) -> list[dict[str, Any]]:
+def _parse_rows(text: str, source: Path, spec: Any) -> list[dict[str, Any]]:
     """Complete lines of rows.csv as dicts; a malformed line is an error naming its number."""
     lines = text.splitlines()
     if not lines:
         return []
+    columns = columns_for(spec)
+    fields = columns[1:-5]
     header = tuple(lines[0].split(","))
-    if header != COLUMNS:
-        raise FormatError(f"{source}: unexpected header {lines[0]!r}; expected {','.join(COLUMNS)}")
+    if header != columns:
+        raise FormatError(f"{source}: unexpected header {lines[0]!r}; expected {','.join(columns)}")
     rows = []
     for n, rec in enumerate(csv.reader(io.StringIO("\n".join(lines[1:]))), start=2):
         if not rec:
             continue
         try:
-            if len(rec) != len(COLUMNS):
+            if len(rec) != len(columns):
                 raise ValueError(f"{len(rec)} fields")
-            v = dict(zip(COLUMNS, rec))
+            v = dict(zip(columns, rec))
             if not 0 <= int(v["correct"]) <= int(v["images"]) or int(v["images"]) < 1:
                 raise ValueError(f"correct {v['correct']} of {v['images']} images")
-            rows.append({"index": int(v["index"]), "arch": Arch(_ints(v["ks"]), _ints(v["e"]), _ints(v["d"]),
-                                                                  int(v["r"])),
+            arch = arch_of_space(spec, {**{f: list(_numbers(v[f])) for f in fields}, "r": int(v["r"])})
+            rows.append({"index": int(v["index"]), "arch": arch,
                          "correct": int(v["correct"]), "images": int(v["images"]),
                          "accuracy": float(v["accuracy"]), "seconds": float(v["seconds"])})
         except (ValueError, SpaceError) as e:
@@ -175,7 +181,7 @@ def load_accuracy_dataset(folder: str | os.PathLike) -> AccuracyDataset:
         raise FormatError(f"{folder}: no such dataset folder; build one with `ofa-deploy predictor dataset`")
     meta = read_meta(folder)
     spec = SpaceSpec.from_dict(meta["space"])
-    rows = _parse_rows(_complete_text(folder / ROWS_NAME, repair=False), folder / ROWS_NAME)
+    rows = _parse_rows(_complete_text(folder / ROWS_NAME, repair=False), folder / ROWS_NAME, spec)
     if not rows:
         raise FormatError(f"{folder} holds no measured subnets yet; run `ofa-deploy predictor dataset --out "
                           f"{folder}` first")
@@ -185,7 +191,7 @@ def load_accuracy_dataset(folder: str | os.PathLike) -> AccuracyDataset:
     return AccuracyDataset(
         folder, meta,
         np.array([r["index"] for r in rows], dtype=np.int64),
-        ArchBatch.from_archs([r["arch"] for r in rows]),
+        gene_space(spec).batch_of([r["arch"] for r in rows]),
         np.array([r["correct"] / r["images"] for r in rows], dtype=np.float64),  # exact, not the rounded column
         np.array([r["seconds"] for r in rows], dtype=np.float64),
     )
@@ -205,10 +211,10 @@ def check_unique(rows: list[dict[str, Any]], folder: Path) -> None:
                           f"`ofa-deploy predictor repair {folder}` (keeps every unique row), then fit again")
 
 
-def format_row(row: dict[str, Any]) -> str:
-    """One `rows.csv` line (with its newline)."""
+def format_row(row: dict[str, Any], fields: tuple[str, ...] = COLUMNS[1:4]) -> str:
+    """One `rows.csv` line (with its newline); `fields`: the arch fields of the kind (`columns_for`)."""
     a = row["arch"]
-    return ",".join((str(row["index"]), " ".join(map(str, a.ks)), " ".join(map(str, a.e)), " ".join(map(str, a.d)),
+    return ",".join((str(row["index"]), *(" ".join(map(str, getattr(a, f))) for f in fields),
                      str(a.r), str(row["correct"]), str(row["images"]), f"{row['correct'] / row['images']:.6f}",
                      f"{row['seconds']:.3f}")) + "\n"
 
@@ -224,10 +230,10 @@ class DatasetRepair:
 def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
     """Keep the first row of every subnet index in `rows.csv` (rewritten atomically, under the lock)."""
     folder = Path(folder)
-    read_meta(folder)
+    spec = SpaceSpec.from_dict(read_meta(folder)["space"])
     with writer_lock(folder, "accuracy dataset"):
         path = folder / ROWS_NAME
-        rows = _parse_rows(_complete_text(path, repair=True), path)
+        rows = _parse_rows(_complete_text(path, repair=True), path, spec)
         first: dict[int, dict[str, Any]] = {}
         result = DatasetRepair(folder, 0, 0)
         for row in rows:
@@ -240,7 +246,7 @@ def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
                 result.conflicts.append(i)
         result.kept = len(first)
         if result.identical or result.conflicts:
-            atomic_write_text(path, ",".join(COLUMNS) + "\n" + "".join(format_row(r) for r in first.values()))
+            atomic_write_text(path, ",".join(columns_for(spec)) + "\n" + "".join(format_row(r, gene_space(spec).names) for r in first.values()))
     return result
 
 
@@ -464,7 +470,7 @@ class DatasetBuilder:
             what = ", ".join(f"{k} ({_short(old.get(k))} there, {_short(self.meta.get(k))} now)" for k in differs)
             raise FormatError(f"{self.out} holds a dataset measured with other settings: {what}; use the same "
                               "supernet and settings to resume, or choose another --out")
-        rows = _parse_rows(_complete_text(self.rows_path, repair=True), self.rows_path)
+        rows = _parse_rows(_complete_text(self.rows_path, repair=True), self.rows_path, self.spec)
         check_unique(rows, self.out)
         done: dict[int, dict[str, Any]] = {}
         top = max((r["index"] for r in rows), default=-1)
@@ -548,15 +554,16 @@ class DatasetBuilder:
         new = 0
         started = time.time()
         if not self.rows_path.exists() or self.rows_path.stat().st_size == 0:
-            self.rows_path.write_text(",".join(COLUMNS) + "\n")
+            self.rows_path.write_text(",".join(columns_for(self.spec)) + "\n")
         shares = self.shares()
         expected = [set(share) for share in shares]
         inbox = _Inbox(shares, self.world)
+        names = gene_space(self.spec).names
         with open(self.rows_path, "a", newline="") as f:
 
             def write(row: dict[str, Any]) -> bool:
                 nonlocal new
-                f.write(format_row(row))
+                f.write(format_row(row, names))
                 f.flush()
                 os.fsync(f.fileno())
                 self.done[row["index"]] = row

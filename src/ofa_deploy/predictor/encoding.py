@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError, SpaceError
-from ..space import ArchBatch, SpaceSpec, active_mask, value_index
+from ..space import ArchBatch, SpaceKind, SpaceSpec, active_mask, kinds, value_index
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class OneHotEncoding:
     stage_slots: tuple[int, ...] | None = None
 
     kind = "onehot"
+    layout = "kernel, expand one-hot per slot"  # what its features are, for `predictor show`
 
     def __post_init__(self) -> None:
         if self.stage_slots is not None:
@@ -70,6 +71,9 @@ class OneHotEncoding:
         return tuple(self.r_start + self.r_step * i for i in range(self.r_buckets))
 
     def check_space(self, spec: SpaceSpec) -> None:
+        if not isinstance(spec, SpaceSpec):
+            raise SpaceError(f"a one-hot kernel/expand encoding is for MobileNet-family spaces; the space is "
+                             f"{spec.describe()}")
         if (tuple(spec.ks_list), tuple(spec.expand_list), spec.n_blocks, tuple(spec.stage_max_depths)) != (
                 self.ks_list, self.expand_list, self.n_blocks, self.slots_per_stage):
             raise SpaceError(
@@ -92,6 +96,10 @@ class OneHotEncoding:
         x[rows, nb * nk + slots * ne + eidx] = on
         x[np.arange(n), nb * (nk + ne) + bucket] = 1
         return x
+
+    def encode_genes(self, genes: Any, x: np.ndarray, mask: np.ndarray, bucket: np.ndarray) -> np.ndarray:
+        """Features of search genes (`space.genes.MobileNetGenes`): the search's fast path."""
+        return self.encode_indices(genes.k(x), genes.e(x), mask, bucket)
 
     def encode(self, batch: ArchBatch, dtype: Any = np.float32) -> np.ndarray:
         """(N, n_features) features of a batch; raises `SpaceError` for values outside the encoding."""
@@ -147,3 +155,22 @@ class _MaskSpec:
 
     slot_stage: np.ndarray
     slot_pos: np.ndarray
+
+
+def encoding_for(spec: Any, r_start: int, r_step: int, r_buckets: int) -> Any:
+    """The predictor encoding of a space: `OneHotEncoding` (upstream `MobileNetArchEncoder`) for the
+    MobileNet family, the kind's own (`kind.predictor_encoding`, ResNet50: `ResNetArchEncoder`) otherwise."""
+    kind = spec.kind_info
+    if isinstance(kind, SpaceKind):
+        return OneHotEncoding.for_space(spec, r_start, r_step, r_buckets)
+    return kind.predictor_encoding(spec, r_start, r_step, r_buckets)
+
+
+def encoding_from_dict(d: Any) -> Any:
+    """A predictor file's encoding, by its `kind` (`onehot`, or one a kind of its own family declares)."""
+    classes = {OneHotEncoding.kind: OneHotEncoding}
+    for k in kinds():
+        if not isinstance(k, SpaceKind):
+            classes.update({c.kind: c for c in getattr(k, "encodings", ())})
+    name = d.get("kind") if isinstance(d, dict) else None
+    return classes.get(name, OneHotEncoding).from_dict(d)  # (the latter says what is wrong)

@@ -26,14 +26,14 @@ from .. import checks
 from ..errors import BadValueError, FormatError, SpaceError
 from ..space import SpaceSpec
 from .dataset import AccuracyDataset, supernet_label
-from .encoding import OneHotEncoding
+from .encoding import OneHotEncoding, encoding_for
 from .model import MLP, Predictor
 
 DEFAULT_HIDDEN = (400, 400, 400)
 
 
 def encoding_for_space(spec: SpaceSpec) -> OneHotEncoding:
-    """One-hot encoding whose resolution buckets are the space's: start = smallest resolution,
+    """The space's one-hot encoding (its kind's: `encoding.encoding_for`) whose resolution buckets are the space's: start = smallest resolution,
     step = the common step (gcd of the gaps), one bucket per step up to the largest (24, 28, 32
     -> start 24, step 4, 3 buckets)."""
     rs = sorted(spec.resolutions)
@@ -43,7 +43,7 @@ def encoding_for_space(spec: SpaceSpec) -> OneHotEncoding:
     if buckets > 64:
         raise SpaceError(f"resolutions {rs} need {buckets} one-hot buckets of {step} px; give the space "
                          "resolutions on a common step")
-    return OneHotEncoding.for_space(spec, rs[0], step, buckets)
+    return encoding_for(spec, rs[0], step, buckets)
 
 
 def ranking_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import FormatError, SpaceError
 from ..fsio import PREDICTOR_HEADER, atomic_path
 from ..space import ArchBatch, SpaceSpec
-from .encoding import OneHotEncoding
+from .encoding import OneHotEncoding, encoding_from_dict
 
 FORMAT = "ofa-deploy-predictor"
 VERSION = 1
@@ -119,8 +119,8 @@ MODEL_KINDS: dict[str, Any] = {MLP.kind: MLP}
 class Predictor:
     """An accuracy predictor for one space: `predict(batch)` gives accuracy as a fraction, (N,)."""
 
-    spec: SpaceSpec
-    encoding: OneHotEncoding
+    spec: SpaceSpec  # or a kind of its own family's spec (ResNet50Spec)
+    encoding: OneHotEncoding  # or that kind's encoding (`encoding.encoding_for`)
     model: Any
     resolutions: tuple[int, ...]
     target: str = "top1"
@@ -224,7 +224,7 @@ class Predictor:
             if k not in header:
                 raise FormatError(f"predictor header lacks {k!r}")
         spec = SpaceSpec.from_dict(header["space"])
-        encoding = OneHotEncoding.from_dict(header["encoding"])
+        encoding = encoding_from_dict(header["encoding"])
         settings = header["model"]
         kind = settings.get("kind") if isinstance(settings, dict) else None
         if kind not in MODEL_KINDS:
@@ -242,6 +242,7 @@ class Predictor:
             "weights": n_weights,
             "encoding": h["encoding"],
             "features": self.encoding.n_features,
+            "layout": self.encoding.layout,
             "resolutions": list(self.resolutions),
             "target": self.target,
             "meta": self.meta,

@@ -119,12 +119,11 @@ class _AccuracyCache:
         pb = self.problem
         if self._enc is not None:
             enc, buckets = self._enc
-            x = enc.encode_indices(g.k, g.e, mask, buckets[g.r])
+            x = enc.encode_genes(pb.genes, g.genes, mask, buckets[g.r])
             keys = np.packbits(x.astype(bool), axis=1)
         else:
             x = None
-            keys = np.concatenate([np.where(mask, g.k + 1, 0), np.where(mask, g.e + 1, 0), g.d, g.r[:, None]],
-                                  axis=1).astype(np.uint8)
+            keys = np.concatenate([pb.genes.key_rows(g.genes, mask), g.r[:, None]], axis=1).astype(np.uint8)
         ids = np.empty(len(g), dtype=np.int64)
         new_rows: list[int] = []
         for i, key in enumerate(keys):
@@ -179,16 +178,15 @@ class Evolution:
             raise BudgetError("a latency budget needs a latency table: give --device D or --table T")
         self.names = tuple(limits)
         self.limits = np.array([limits[n] for n in self.names]) * (1 + _TOL)
-        spec = problem.spec
-        self.nk, self.ne = len(spec.ks_list), len(spec.expand_list)
-        self.nd, self.nr = len(spec.depth_list), len(problem.resolutions)
+        gs = problem.genes
+        self.nr = len(problem.resolutions)
         self.evaluated = 0
-        nb, ns = spec.n_blocks, spec.n_stages
-        # Per column: how many choices, and the probability it is resampled. A slot's kernel and
-        # expand ratio are resampled together (one draw per slot, as the tutorial does).
-        self._counts = np.array([self.nk] * nb + [self.ne] * nb + list(spec.n_depth_choices) + [self.nr],
-                                dtype=np.float64)
-        self._probs = np.array([self.config.mutate_prob] * (nb + ns) + [self.config.resolution_mutate_prob])
+        # Per column: how many choices, and which mutation draw decides it (the kind's groups: a
+        # MobileNet slot's kernel and expand ratio are resampled together, as the tutorial does);
+        # per draw: the probability it resamples.
+        self._counts = np.append(gs.counts, self.nr).astype(np.float64)
+        self._groups = np.append(gs.groups, gs.n_groups)
+        self._probs = np.array([self.config.mutate_prob] * gs.n_groups + [self.config.resolution_mutate_prob])
 
     # ---- feasibility ------------------------------------------------------------------------
     def _feasible(self, g: Genes, mask: np.ndarray) -> np.ndarray:
@@ -200,14 +198,13 @@ class Evolution:
     # ---- operators --------------------------------------------------------------------------
     def _mutate(self, parents: Genes) -> Genes:
         x = parents.x.copy()
-        nb = parents.nb
-        draw = self.rng.random((len(x), x.shape[1] - nb)) < self._probs
-        m = np.concatenate([draw[:, :nb], draw], axis=1)  # a slot's kernel and expand mutate together
+        draw = self.rng.random((len(x), len(self._probs))) < self._probs
+        m = draw[:, self._groups]  # columns of one group mutate together
         x[m] = (self.rng.random(int(m.sum())) * np.broadcast_to(self._counts, x.shape)[m]).astype(np.int64)
-        return Genes.of(x, parents.nb, parents.ns)
+        return Genes.of(x)
 
     def _crossover(self, a: Genes, b: Genes) -> Genes:
-        return Genes.of(np.where(self.rng.random(a.x.shape) < 0.5, a.x, b.x), a.nb, a.ns)
+        return Genes.of(np.where(self.rng.random(a.x.shape) < 0.5, a.x, b.x))
 
     def _children(self, make: Any, sources: tuple[Genes, ...]) -> tuple[Genes, np.ndarray]:
         """Children of `sources` by `make`, remade where infeasible; parent copies after max_retries.
@@ -217,8 +214,8 @@ class Evolution:
         what remaking it one try at a time would give.
         """
         n = len(sources[0])
-        child = Genes.of(np.empty_like(sources[0].x), sources[0].nb, sources[0].ns)
-        mask = np.zeros((n, self.problem.spec.n_blocks), dtype=bool)
+        child = Genes.of(np.empty_like(sources[0].x))
+        mask = np.zeros((n, self.problem.genes.n_slots), dtype=bool)
         todo = np.arange(n)
         reps = 1
         for _ in range(self.config.max_retries):
@@ -262,7 +259,7 @@ class Evolution:
             seeds = [pb._smallest_genes()]
             for name in self.names:
                 _, arch = pb.minimum(name)
-                seeds.append(pb.from_batch(_batch_of(arch)))
+                seeds.append(pb.from_batch(pb.batch_of([arch])))
             g = Genes.concat(seeds)
             ok = self._feasible(g, pb.mask(g))
             if not ok.any():
@@ -348,7 +345,7 @@ class Evolution:
         vals = dict(zip(names, pb.costs(best, names)[0]))
         arch = pb.to_arch(best, 0)
         # Report the values of the public predictors for the exact arch that is written out.
-        batch = _batch_of(arch)
+        batch = pb.batch_of([arch])
         lat = float(pb.table.predict(batch, calibrated=True)[0]) if pb.table is not None else None
         acc_full = float(pb.predictor.predict(batch)[0])
         if abs(acc_full - acc) > 1e-5 or (lat is not None and abs(lat - vals["latency"]) > 1e-6 * max(1.0, lat)):
@@ -362,12 +359,6 @@ class Evolution:
             resolutions=pb.resolutions, config=self.config, history=history, evaluated=self.evaluated,
             predicted=predicted,
         )
-
-
-def _batch_of(arch: Arch) -> Any:
-    from ..space import ArchBatch
-
-    return ArchBatch.from_archs([arch])
 
 
 def search(problem: Problem, budget: Budget, config: EvolutionConfig | None = None, seed: int = 0) -> SearchResult:

@@ -33,13 +33,7 @@ def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[fl
 
 
 def _maximum(problem: Problem, objective: str) -> float:
-    spec = problem.spec
-    nb = spec.n_blocks
-    from .problem import Genes
-
-    g = Genes(np.full((1, nb), len(spec.ks_list) - 1), np.full((1, nb), len(spec.expand_list) - 1),
-              (spec.n_depth_choices - 1)[None, :], np.array([len(problem.resolutions) - 1]))
-    return float(problem.costs(g, (objective,))[0, 0])
+    return float(problem.costs(problem._largest_genes(), (objective,))[0, 0])
 
 
 def sweep(problem: Problem, base: Budget, objective: str, values: Sequence[float],

@@ -2,14 +2,18 @@
 
 Why dense arrays: the evolution evaluates ~100 children per generation for 500 generations, so an
 evaluation must be a few numpy gathers, not Python objects. Latency (a lookup-table sum), FLOPs
-and params (closed forms) are all additive over block slots at a given resolution, so each is
-turned once into `fixed[r] + sum over active slots of slots[r, slot, k, e]`. The arrays are read
-off the public predictors (the table's `predict`, the cost model's `params` / `macs`) on a small
-designed batch of archs, then checked on random archs; if an objective turns out not to be
+and params (closed forms) are all additive over the kind's terms at a given resolution (MobileNet:
+one per active block slot, by kernel and expand; ResNet50: the stem, the head and one per active
+slot, by its widths and expand), so each is turned once into `fixed[r] + sum of table[r, code]`.
+The tables are read off the public predictors (the table's `predict`, the cost model's `params` /
+`macs`) on the kind's designed batch of archs (MobileNet: one choice changed at a time; ResNet50: a
+least-squares fit on random archs), then checked on other random archs; if an objective turns out not to be
 additive (a future non-linear calibration, say), it is evaluated through its own `predict` instead.
 
-The population is held as choice indices: kernel and expand index `(N, n_blocks)`, depth index
-`(N, n_stages)` and resolution index `(N,)` into the candidate resolutions.
+The population is held as choice indices in one integer matrix: the gene columns the space's kind
+declares (`space.genes`: MobileNet family kernel, expand and depth indices; ResNet50 depth, expand
+and width indices), then a resolution index into the candidate resolutions. An additive objective
+is a table per resolution over the kind's terms (`term_codes`), gathered and summed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from ..errors import BudgetError, LatencyTableError, SpaceError
 from ..space import Arch, ArchBatch, SpaceSpec, cost_model, sample_archs
+from ..space.genes import gene_space
 from ..units import format_count, format_ms
 
 OBJECTIVES = ("latency", "flops", "params")
@@ -29,37 +34,24 @@ _REL_TOL = 1e-9
 
 
 class Genes:
-    """A population as choice indices, one row per arch, in one integer matrix `x`.
+    """A population as choice indices, one row per arch, in one integer matrix `x`: the gene
+    columns the space's kind declares (`space.genes`), then the resolution index (into the
+    candidate resolutions). One matrix makes copies, takes and crossovers single ops."""
 
-    Columns: kernel index per slot, expand index per slot, depth index per stage, resolution index
-    (into the candidate resolutions). One matrix makes copies, takes and crossovers single ops.
-    """
+    __slots__ = ("x",)
 
-    __slots__ = ("nb", "ns", "x")
-
-    def __init__(self, k: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray):
-        k = np.asarray(k)
-        self.nb, self.ns = k.shape[1], np.asarray(d).shape[1]
-        self.x = np.concatenate([k, np.asarray(e), np.asarray(d), np.asarray(r).reshape(-1, 1)],
-                                axis=1).astype(np.int64)
+    def __init__(self, genes: np.ndarray, r: np.ndarray):
+        self.x = np.concatenate([np.asarray(genes), np.asarray(r).reshape(-1, 1)], axis=1).astype(np.int64)
 
     @classmethod
-    def of(cls, x: np.ndarray, nb: int, ns: int) -> Genes:
+    def of(cls, x: np.ndarray) -> Genes:
         g = cls.__new__(cls)
-        g.x, g.nb, g.ns = x, nb, ns
+        g.x = x
         return g
 
     @property
-    def k(self) -> np.ndarray:
-        return self.x[:, : self.nb]
-
-    @property
-    def e(self) -> np.ndarray:
-        return self.x[:, self.nb: 2 * self.nb]
-
-    @property
-    def d(self) -> np.ndarray:
-        return self.x[:, 2 * self.nb: 2 * self.nb + self.ns]
+    def genes(self) -> np.ndarray:
+        return self.x[:, :-1]
 
     @property
     def r(self) -> np.ndarray:
@@ -69,11 +61,11 @@ class Genes:
         return len(self.x)
 
     def take(self, idx: np.ndarray) -> Genes:
-        return Genes.of(self.x[idx], self.nb, self.ns)
+        return Genes.of(self.x[idx])
 
     @staticmethod
     def concat(parts: list[Genes]) -> Genes:
-        return Genes.of(np.concatenate([p.x for p in parts]), parts[0].nb, parts[0].ns)
+        return Genes.of(np.concatenate([p.x for p in parts]))
 
 
 @dataclass(frozen=True)
@@ -107,10 +99,10 @@ class Budget:
 
 @dataclass
 class _Additive:
-    """`fixed[ri] + sum_active slots[ri, slot, k, e]`, then `post` (e.g. a latency calibration)."""
+    """`fixed[ri] + sum over present terms of table[ri, code]`, then `post` (e.g. a latency calibration)."""
 
     fixed: np.ndarray
-    slots: np.ndarray
+    table: np.ndarray  # (R, n_codes)
     post: Callable[[np.ndarray], np.ndarray] | None = None
 
 
@@ -138,13 +130,8 @@ class Problem:
 
     def __post_init__(self) -> None:
         spec = self.spec
-        self._dtab = spec.depth_table  # (n_stages, choices): depth of each stage's depth gene value
-        self._nd = spec.n_depth_choices
-        self._stage_ix = np.arange(spec.n_stages)
+        self.genes = gene_space(spec)
         self._rs = np.asarray(self.resolutions)
-        self._slot = np.arange(spec.n_blocks)
-        self._slot_stage = spec.slot_stage
-        self._slot_pos = spec.slot_pos
         self._stacks: dict[tuple[str, ...], Any] = {}
         costs = cost_model(spec)
         fns: dict[str, tuple[Callable[[ArchBatch], np.ndarray], Callable | None]] = {}
@@ -169,62 +156,17 @@ class Problem:
         self._accuracy_fast = _fast_accuracy(self.predictor, spec, self.resolutions)
 
     # ---- decomposition --------------------------------------------------------------------
-    def _decompose(self, raw_fn: Callable[[ArchBatch], np.ndarray], post: Callable | None,
-                   full: Callable[[ArchBatch], np.ndarray]) -> _Additive | None:
-        spec = self.spec
-        nb, ns = spec.n_blocks, spec.n_stages
-        nk, ne = len(spec.ks_list), len(spec.expand_list)
-        choices = spec.stage_depth_choices
-        top = self._nd - 1  # every stage at its largest depth
+    def _decompose(self, raw_fn: Callable[[Any], np.ndarray], post: Callable | None,
+                   full: Callable[[Any], np.ndarray]) -> _Additive | None:
+        gs = self.genes
         R = len(self.resolutions)
-        # One designed batch per resolution: the base arch (smallest choices, all slots active),
-        # one slot changed at a time, and one stage's depth changed at a time.
-        base_k = np.zeros((1, nb), np.int64)
-        var_k, var_e = [], []
-        for i in range(nb):
-            for a in range(nk):
-                for b in range(ne):
-                    if a or b:
-                        k, e = base_k.copy(), base_k.copy()
-                        k[0, i], e[0, i] = a, b
-                        var_k.append(k)
-                        var_e.append(e)
-        n_var = len(var_k)
-        dd = []
-        for s in range(ns):
-            for di in range(len(choices[s])):
-                d = top[None, :].copy()
-                d[0, s] = di
-                dd.append(d)
-        n_dep = len(dd)
-        per_r = 1 + n_var + n_dep
-        k_all = np.concatenate([base_k] + var_k + [base_k] * n_dep)
-        e_all = np.concatenate([base_k] + var_e + [base_k] * n_dep)
-        d_all = np.concatenate([np.tile(top, (1 + n_var, 1))] + dd)
-        genes = Genes(np.tile(k_all, (R, 1)), np.tile(e_all, (R, 1)), np.tile(d_all, (R, 1)),
-                      np.repeat(np.arange(R), per_r))
-        vals = np.asarray(raw_fn(self.to_batch(genes)), dtype=np.float64).reshape(R, per_r)
-        base = vals[:, 0]
-        rel = np.zeros((R, nb, nk, ne))
-        rel[:, :, :, :] = np.nan
-        rel[:, :, 0, 0] = 0.0
-        vi = 0
-        for i in range(nb):
-            for a in range(nk):
-                for b in range(ne):
-                    if a or b:
-                        rel[:, i, a, b] = vals[:, 1 + vi] - base
-                        vi += 1
-        g = vals[:, 1 + n_var:]
-        slot_base = np.zeros((R, nb))
-        col = 0
-        for s in range(ns):
-            for t in range(len(choices[s]) - 1):
-                slot_base[:, spec.slot(s, choices[s][t])] = g[:, col + t + 1] - g[:, col + t]
-            col += len(choices[s])
-        slots = rel + slot_base[:, :, None, None]
-        fixed = base - slot_base.sum(axis=1)
-        add = _Additive(fixed, slots, post)
+        # One designed batch per resolution (the kind's `design`), its values read off the public predictor.
+        x = gs.design()
+        per_r = len(x)
+        g = Genes(np.tile(x, (R, 1)), np.repeat(np.arange(R), per_r))
+        vals = np.asarray(raw_fn(self.to_batch(g)), dtype=np.float64).reshape(R, per_r)
+        fixed, table = gs.solve(x, vals)
+        add = _Additive(fixed, table, post)
         # Check on random archs; a non-additive objective is evaluated through its own function.
         rng = np.random.default_rng(12345)
         probe = self.random_genes(256, rng)
@@ -236,42 +178,37 @@ class Problem:
 
     # ---- conversions ------------------------------------------------------------------------
     def random_genes(self, n: int, rng: np.random.Generator) -> Genes:
-        spec = self.spec
-        return Genes(rng.integers(len(spec.ks_list), size=(n, spec.n_blocks)),
-                     rng.integers(len(spec.expand_list), size=(n, spec.n_blocks)),
-                     rng.integers(self._nd, size=(n, spec.n_stages)),
-                     rng.integers(len(self.resolutions), size=n))
+        x = self.genes.random(n, rng)
+        return Genes(x, rng.integers(len(self.resolutions), size=n))
 
     def mask(self, g: Genes) -> np.ndarray:
-        """(N, n_blocks) bool: which slots are active."""
-        return self._slot_pos[None, :] < self._depth_values(g.d)[:, self._slot_stage]
+        """(N, n_slots) bool: which block slots are active."""
+        return self.genes.mask(g.genes)
 
-    def _depth_values(self, d: np.ndarray) -> np.ndarray:
-        """(N, n_stages) depths of depth genes (indices into each stage's depth choices)."""
-        return self._dtab[self._stage_ix[None, :], d]
+    def to_batch(self, g: Genes) -> Any:
+        return self.genes.to_batch(g.genes, self._rs[g.r])
 
-    def to_batch(self, g: Genes) -> ArchBatch:
-        spec = self.spec
-        return ArchBatch(np.asarray(spec.ks_list)[g.k], np.asarray(spec.expand_list)[g.e], self._depth_values(g.d),
-                         self._rs[g.r])
-
-    def to_arch(self, g: Genes, i: int) -> Arch:
+    def to_arch(self, g: Genes, i: int) -> Any:
         return self.to_batch(g.take(np.array([i]))).to_archs()[0].canonical(self.spec)
 
-    def from_batch(self, batch: ArchBatch) -> Genes:
-        kidx, eidx = batch.choice_indices(self.spec)
-        d = np.asarray(batch.d)
-        didx = (self._dtab[None, :, :] < d[:, :, None]).sum(axis=2)  # index of each depth in its stage's choices
-        ridx = np.searchsorted(self._rs, batch.r)
-        if (kidx < 0).any() or (eidx < 0).any() or not np.isin(batch.r, self._rs).all() \
-                or not self.spec.depths_valid(d).all():
+    def batch_of(self, archs: list[Any]) -> Any:
+        return self.genes.batch_of(archs)
+
+    def from_batch(self, batch: Any) -> Genes:
+        x = self.genes.from_batch(batch)
+        if not np.isin(batch.r, self._rs).all():
             raise SpaceError("archs outside the search's choices or candidate resolutions")
-        return Genes(kidx, eidx, didx, ridx)
+        return Genes(x, np.searchsorted(self._rs, batch.r))
 
     # ---- evaluation -------------------------------------------------------------------------
+    def _flat_codes(self, g: Genes, mask: np.ndarray) -> np.ndarray:
+        """(N, terms) indices into a flattened (R, n_codes) table; -1 (the padded zero) where absent."""
+        codes = self.genes.term_codes(g.genes, mask)
+        return np.where(codes >= 0, g.r[:, None] * self.genes.n_codes + codes, -1)
+
     def _eval_additive(self, add: _Additive, g: Genes, mask: np.ndarray) -> np.ndarray:
-        vals = add.slots[g.r[:, None], self._slot[None, :], g.k, g.e]
-        raw = add.fixed[g.r] + np.where(mask, vals, 0.0).sum(axis=1)
+        padded = np.append(add.table.reshape(-1), 0.0)
+        raw = add.fixed[g.r] + padded[self._flat_codes(g, mask)].sum(axis=1)
         return add.post(raw) if add.post is not None else raw
 
     def costs(self, g: Genes, names: tuple[str, ...], mask: np.ndarray | None = None) -> np.ndarray:
@@ -283,16 +220,12 @@ class Problem:
             stack = self._stacks.get(fast)
             if stack is None:
                 adds = [self.objectives[n].additive for n in fast]
-                slots = np.stack([a.slots for a in adds], axis=-1)  # (R, nb, nk, ne, J)
-                stack = (slots.reshape(-1, len(fast)), np.stack([a.fixed for a in adds], axis=-1))
+                table = np.stack([a.table for a in adds], axis=-1)  # (R, n_codes, J)
+                stack = (table.reshape(-1, len(fast)), np.stack([a.fixed for a in adds], axis=-1))
                 self._stacks[fast] = stack
-            slots_flat, fixed = stack
-            spec = self.spec
-            nk, ne = len(spec.ks_list), len(spec.expand_list)
-            flat = ((g.r[:, None] * spec.n_blocks + self._slot[None, :]) * nk + g.k) * ne + g.e
-            flat = np.where(mask, flat, -1)
-            padded = self._padded(fast, slots_flat)
-            raw = fixed[g.r] + padded[flat].sum(axis=1)
+            table_flat, fixed = stack
+            padded = self._padded(fast, table_flat)
+            raw = fixed[g.r] + padded[self._flat_codes(g, mask)].sum(axis=1)
             for j, n in enumerate(fast):
                 post = self.objectives[n].additive.post  # type: ignore[union-attr]
                 out[:, names.index(n)] = post(raw[:, j]) if post is not None else raw[:, j]
@@ -314,7 +247,7 @@ class Problem:
         if self._accuracy_fast is not None:
             enc, buckets = self._accuracy_fast
             mask = self.mask(g) if mask is None else mask
-            x = enc.encode_indices(g.k, g.e, mask, buckets[g.r])
+            x = enc.encode_genes(self.genes, g.genes, mask, buckets[g.r])
             return self.predictor.predict_features(x).astype(np.float64)
         return np.asarray(self.predictor.predict(self.to_batch(g)), dtype=np.float64)
 
@@ -326,7 +259,6 @@ class Problem:
         otherwise the smallest among the smallest arch and 20,000 random ones.
         """
         obj = self.objectives[name]
-        spec = self.spec
         if obj.additive is None:
             rng = np.random.default_rng(0)
             g = Genes.concat([self._smallest_genes(), self.random_genes(20000, rng)])
@@ -335,30 +267,21 @@ class Problem:
             return float(v[i]), self.to_arch(g, i)
         add = obj.additive
         best = None
-        nk, ne = len(spec.ks_list), len(spec.expand_list)
         for ri in range(len(self.resolutions)):
-            flat = add.slots[ri].reshape(spec.n_blocks, nk * ne)
-            choice = flat.argmin(axis=1)
-            per_slot = flat.min(axis=1)
-            didx = np.zeros(spec.n_stages, np.int64)
-            total = add.fixed[ri]
-            for s, cs in enumerate(spec.stage_depth_choices):
-                cum = np.cumsum(per_slot[spec.slot(s, 0):spec.slot(s, 0) + spec.stage_max_depths[s]])
-                stage_vals = cum[np.asarray(cs) - 1]  # value of each depth choice of the stage
-                didx[s] = int(stage_vals.argmin())
-                total = total + stage_vals[didx[s]]
+            total, x = self.genes.minimum(float(add.fixed[ri]), add.table[ri])
             if best is None or total < best[0]:
-                best = (total, choice // ne, choice % ne, didx, ri)
+                best = (total, x, ri)
         assert best is not None
-        _, k, e, didx, ri = best
-        g = Genes(k[None, :], e[None, :], didx[None, :], np.array([ri]))
+        _, x, ri = best
+        g = Genes(x, np.array([ri]))
         value = float(self.costs(g, (name,))[0, 0])
         return value, self.to_arch(g, 0)
 
     def _smallest_genes(self) -> Genes:
-        spec = self.spec
-        z = np.zeros((1, spec.n_blocks), np.int64)
-        return Genes(z, z.copy(), np.zeros((1, spec.n_stages), np.int64), np.zeros(1, np.int64))
+        return Genes(self.genes.smallest(), np.zeros(1, np.int64))
+
+    def _largest_genes(self) -> Genes:
+        return Genes(self.genes.largest(), np.array([len(self.resolutions) - 1]))
 
     def check_budget(self, budget: Budget) -> None:
         """Raise `BudgetError` when a budget is below the smallest value any candidate reaches."""
@@ -376,12 +299,11 @@ class Problem:
                 )
 
 
-def _fast_accuracy(predictor: Any, spec: SpaceSpec, resolutions: tuple[int, ...]) -> tuple[Any, np.ndarray] | None:
-    """(encoding, bucket per candidate resolution) when the predictor is a one-hot model of this space."""
-    from ..predictor.encoding import OneHotEncoding
-
+def _fast_accuracy(predictor: Any, spec: Any, resolutions: tuple[int, ...]) -> tuple[Any, np.ndarray] | None:
+    """(encoding, bucket per candidate resolution) when the predictor's encoding reads genes
+    directly (`encode_genes`: the one-hot encodings of every kind) and is of this space."""
     enc = getattr(predictor, "encoding", None)
-    if not isinstance(enc, OneHotEncoding) or not hasattr(predictor, "predict_features"):
+    if not hasattr(enc, "encode_genes") or not hasattr(predictor, "predict_features"):
         return None
     try:
         enc.check_space(spec)
@@ -393,11 +315,6 @@ def _fast_accuracy(predictor: Any, spec: SpaceSpec, resolutions: tuple[int, ...]
 def build_problem(spec: SpaceSpec, predictor: Any, table: Any = None, device: str | None = None,
                   resolutions: tuple[int, ...] | None = None, supernet_label: str = "the supernet") -> Problem:
     """Check that table and predictor belong to the supernet's space and pick the resolutions all cover."""
-    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50): no search genes yet
-        raise SpaceError(
-            f"search works on MobileNet-family spaces; {spec.kind_info.title} has no search genes or accuracy "
-            "predictor yet (its subnets' FLOPs and params, latency tables and export are available)"
-        )
     if not predictor.spec.same_space(spec):
         raise SpaceError(
             f"the accuracy predictor was made for {predictor.spec.describe()}, but {supernet_label} is "

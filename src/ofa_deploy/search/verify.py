@@ -53,7 +53,6 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
     from ..latency.protocol import Protocol
     from ..latency.validation import measure_subnets
     from ..nn import load_supernet
-    from ..space import ArchBatch
 
     net = load_supernet(checkpoint).eval()
     md = lut.metadata
@@ -64,7 +63,7 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
                      min_runs=min(20, int(p.get("max_runs", 200))))
 
     def many(results: list[SearchResult]) -> list[float]:
-        ms = [float(v) for v in measure_subnets(net, lut.spec, ArchBatch.from_archs([r.arch for r in results]),
+        ms = [float(v) for v in measure_subnets(net, lut.spec, problem.batch_of([r.arch for r in results]),
                                                 backend, proto, stat=lut.stat)]
         for r, m in zip(results, ms):
             if table_folder and r.latency_ms:

@@ -1,7 +1,10 @@
 """Progressive shrinking (Cai et al., "Once for All", ICLR 2020, section 3.3).
 
 Train the full network first; then make one dimension elastic at a time: kernel size, depth (two
-steps), expand ratio (two steps, channels sorted first). Every step samples several subnets and a
+steps), expand ratio (two steps, channels sorted first); for ResNet50 (upstream's
+`train_elastic_depth`, `train_elastic_expand`, `train_elastic_width_mult`) depth, expand ratio,
+then width (its middle channels sorted first). What a phase restricts is the kind's
+(`space.genes`: `phase_dims`, `sample_phase_arch`). Every step samples several subnets and a
 random resolution (optionally always including the phase's largest subnet and, the sandwich rule
 of BigNAS, its smallest); knowledge distillation uses the frozen full network from the end of the first
 phase (upstream: the pretrained largest network as teacher). Learning rate: warm-up + cosine per
@@ -51,10 +54,11 @@ from ..dist import dist_info
 from ..dist import init_distributed as _init_distributed
 from ..errors import CheckpointError, DatasetError, FormatError, TrainingDiverged
 from ..fsio import atomic_path, writer_lock
-from ..nn import OFAMobileNetV3, save_supernet
-from ..nn.checkpoint import load_supernet_weights
+from ..nn import OFAMobileNetV3
+from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
 from ..rowfile import complete_lines
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
+from ..space.genes import gene_space
 from ..torchio import safe_torch_load
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
@@ -105,10 +109,8 @@ def sync_model(model: torch.nn.Module, world: int, average_buffers: bool) -> Non
 
 # ---- the schedule -------------------------------------------------------------------------
 def sample_arch(phase: Phase, recipe: Recipe, rng: np.random.Generator, r: int) -> Arch:
-    spec = recipe.space
-    nb, ns = spec.n_blocks, spec.n_stages
-    return Arch(tuple(int(v) for v in rng.choice(phase.ks, nb)), tuple(int(v) for v in rng.choice(phase.expand, nb)),
-                spec.stage_depths(tuple(int(v) for v in rng.choice(phase.depth, ns))), r)
+    """A subnet among the phase's choices (the kind's `sample_phase_arch`)."""
+    return gene_space(recipe.space).sample_phase_arch(phase, rng, r)
 
 
 def lr_at(phase: Phase, step: int, total: int) -> float:
@@ -139,9 +141,8 @@ def report_archs(recipe: Recipe) -> dict[str, Arch]:
 
 
 def phase_arch(phase: Phase, spec: SpaceSpec, pick: Callable[[list[int]], int], r: int) -> Arch:
-    """The subnet taking `pick` (max, min, ...) of the phase's kernel sizes, expands and depths everywhere."""
-    return Arch((pick(phase.ks),) * spec.n_blocks, (pick(phase.expand),) * spec.n_blocks,
-                spec.stage_depths((pick(phase.depth),) * spec.n_stages), r)
+    """The subnet taking `pick` (max, min, ...) of the phase's choices everywhere (the kind's `phase_arch`)."""
+    return gene_space(spec).phase_arch(phase, pick, r)
 
 
 def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
@@ -190,7 +191,7 @@ class Trainer:
                                       crop_fill=data.get("crop_fill", DEFAULT_CROP_FILL))
         self.bn = bn_settings(recipe, self.source)
         torch.manual_seed(recipe.seed)
-        self.model = OFAMobileNetV3(recipe.space).to(memory_format=torch.channels_last)
+        self.model = new_supernet(recipe.space).to(memory_format=torch.channels_last)
         sync_model(self.model, self.world, average_buffers=False)
         self.teacher: OFAMobileNetV3 | None = None
         self.progress = progress or (lambda info: None)
@@ -231,7 +232,7 @@ class Trainer:
         if state["recipe"] != self.recipe.raw:
             raise CheckpointError(f"{self.state_path} was written by another recipe; use another --out "
                                   "or delete it to start over")
-        load_supernet_weights(self.model, state["model"], str(self.state_path))
+        load_weights(self.model, state["model"], str(self.state_path))
         if state["teacher"] is not None:
             self.teacher = copy.deepcopy(self.model)
             self.teacher.load_state_dict(state["teacher"])
@@ -395,7 +396,7 @@ class Trainer:
 
     def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
         info = {"recipe": self.recipe.name, "recipe_source": self.recipe.source, **(meta or {})}
-        return save_supernet(self.model, path, meta=info, half=False)
+        return save_any_supernet(self.model, path, meta=info)
 
 
 def bn_settings(recipe: Recipe, source: DataSource) -> dict[str, Any]:

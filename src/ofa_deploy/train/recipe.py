@@ -16,6 +16,7 @@ from .. import checks, paths
 from ..data.batches import CROP_FILLS, DEFAULT_CROP_FILL
 from ..errors import BadValueError, FormatError, SpaceError
 from ..space import SpaceSpec, middle_choice
+from ..space.genes import gene_space
 
 
 @dataclass
@@ -32,6 +33,12 @@ class Phase:
     kd: float = 0.0
     sort_channels: int | None = None
     warmup_steps: int = 0
+    width: list[float] = field(default_factory=list)  # width multipliers (ResNet50's elastic width)
+
+    @property
+    def choices(self) -> dict[str, list[Any]]:
+        """Every dimension's choices by recipe field name (those of the space's kind are non-empty)."""
+        return {"ks": self.ks, "expand": self.expand, "depth": self.depth, "width": self.width}
 
 
 @dataclass
@@ -88,8 +95,9 @@ IN_MEMORY_FIELDS = ("crop_fill", "train_subset")  # the in-memory batch stream's
 STREAMED_FIELDS = ("workers", "skip_bad_images")  # the folder reader's options
 BN_TRANSFORMS = ("train", "eval")
 OPTIMIZER_FIELDS = ("momentum", "nesterov", "weight_decay", "label_smoothing")
-PHASE_FIELDS = ("name", "epochs", "lr", "ks", "expand", "depth", "subnets_per_step", "include_largest",
+PHASE_FIELDS = ("name", "epochs", "lr", "ks", "expand", "depth", "width", "subnets_per_step", "include_largest",
                 "include_smallest", "kd", "sort_channels", "warmup_steps")
+DIMENSIONS = ("ks", "expand", "depth", "width")  # a phase's restricted dimensions: those of the kind (`phase_dims`)
 MAX_SUBNETS_PER_STEP = 64
 
 
@@ -125,10 +133,13 @@ def _text(value: Any, what: str) -> str:
     return str(value)
 
 
-def _choices(value: Any, what: str, allowed: tuple[int, ...]) -> list[int]:
+def _choices(value: Any, what: str, allowed: tuple[Any, ...]) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise BadValueError(f"{what} must be a non-empty list of the space's {list(allowed)}, got {value!r}")
-    values = [checks.integer(v, what) for v in value]
+    if all(isinstance(a, int) for a in allowed):
+        values = [checks.integer(v, what) for v in value]
+    else:  # ratios (ResNet50's expand ratios and width multipliers): the space's exact values
+        values = [next((a for a in allowed if abs(checks.number(v, what) - a) <= 1e-9), v) for v in value]
     bad = [v for v in values if v not in allowed]
     if bad:
         raise BadValueError(f"{what} {bad} not in the space's {list(allowed)}")
@@ -208,12 +219,16 @@ def _phase(ph: Any, i: int, space: SpaceSpec) -> Phase:
             raise BadValueError(f"phases[{i}] has no {key!r}")
     name = _text(ph["name"], f"phases[{i}].name")
     what = f"phase {name!r}"
+    dims = gene_space(space).phase_dims()
+    for dim in DIMENSIONS:
+        if dim in ph and dim not in dims:
+            raise BadValueError(f"{what} {dim}: {space.kind_info.title} has no such dimension (its phases restrict "
+                                f"{', '.join(dims)})")
+    picked = {dim: _choices(ph.get(dim, [max(allowed)]), f"{what} {dim}", allowed) for dim, allowed in dims.items()}
     phase = Phase(
         name=name, epochs=checks.positive(ph["epochs"], f"{what} epochs"),
         lr=checks.positive(ph["lr"], f"{what} lr"),
-        ks=_choices(ph.get("ks", [max(space.ks_list)]), f"{what} ks", space.ks_list),
-        expand=_choices(ph.get("expand", [max(space.expand_list)]), f"{what} expand", space.expand_list),
-        depth=_choices(ph.get("depth", [max(space.depth_list)]), f"{what} depth", space.depth_list),
+        ks=picked.get("ks", []), expand=picked["expand"], depth=picked["depth"], width=picked.get("width", []),
         subnets_per_step=checks.integer(ph.get("subnets_per_step", 1), f"{what} subnets_per_step", 1,
                                         MAX_SUBNETS_PER_STEP),
         include_largest=_flag(ph.get("include_largest", False), f"{what} include_largest"),
@@ -244,14 +259,13 @@ def from_scratch(recipe: Recipe, which: str) -> Recipe:
     """
     if which not in SCRATCH_SUBNETS:
         raise FormatError(f"--from-scratch takes one of {', '.join(SCRATCH_SUBNETS)}, not {which!r}")
-    spec = recipe.space
-
-    def pick(values: tuple[int, ...]) -> list[int]:
-        return [{"largest": max, "middle": middle_choice, "smallest": min}[which](values)]
-
+    dims = gene_space(recipe.space).phase_dims()
+    picked = {dim: [{"largest": max, "middle": middle_choice, "smallest": min}[which](values)]
+              for dim, values in dims.items()}
     first = recipe.phases[0]
-    phase = Phase(name=f"scratch-{which}", epochs=first.epochs, lr=first.lr, ks=pick(spec.ks_list),
-                  expand=pick(spec.expand_list), depth=pick(spec.depth_list), warmup_steps=first.warmup_steps)
+    phase = Phase(name=f"scratch-{which}", epochs=first.epochs, lr=first.lr, ks=picked.get("ks", []),
+                  expand=picked["expand"], depth=picked["depth"], width=picked.get("width", []),
+                  warmup_steps=first.warmup_steps)
     # Only what the baseline uses identifies it: a later change to the elastic phases keeps it valid.
     raw = {**{k: v for k, v in recipe.raw.items() if k != "phases"}, "phases": recipe.raw["phases"][:1],
            "from_scratch": which}

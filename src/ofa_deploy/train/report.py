@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import FormatError
 from ..fsio import atomic_write_text
+from ..space.genes import gene_space
 from .progressive import phase_table
 from .progressive import read_log as read_log_file
 from .recipe import SCRATCH_SUBNETS, Recipe
@@ -73,8 +74,7 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
     first = recipe.phases[0]
     spec = recipe.space
     if (scratch and rows and "largest" not in {s["subnet"] for s in scratch}
-            and (first.ks, first.expand, first.depth) == ([max(spec.ks_list)], [max(spec.expand_list)],
-                                                           [max(spec.depth_list)])):
+            and all(first.choices[dim] == [max(values)] for dim, values in gene_space(spec).phase_dims().items())):
         # The first phase *is* the largest subnet trained alone with that budget (`from_scratch`
         # gives exactly that recipe), so its result is the largest's baseline.
         scratch.append({"subnet": "largest", "top1": rows[0]["largest"], "epochs": len(epochs_of(log, first.name)),

@@ -17,6 +17,7 @@ from .costs import (
     resnet_stage_summary,
     sample_resnet_archs,
 )
+from .encoding import ResNetOneHotEncoding
 from .formats import from_net_config, infer_resnet_spec_from_state, to_net_config
 from .spec import (
     KIND,
@@ -116,6 +117,18 @@ class ResNet50Kind:
         """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
         return resnet_stage_summary(spec, arch)
 
+    def gene_space(self, spec: ResNet50Spec) -> Any:
+        """The search genes (`space.genes` interface): d, e, w as integer choice indices."""
+        from .genes import ResNetGenes
+
+        return ResNetGenes(spec)
+
+    def predictor_encoding(self, spec: ResNet50Spec, r_start: int, r_step: int, r_buckets: int) -> Any:
+        """The accuracy predictor's encoding (upstream `ResNetArchEncoder`) on these resolution buckets."""
+        return ResNetOneHotEncoding.for_space(spec, r_start, r_step, r_buckets)
+
+    encodings = (ResNetOneHotEncoding,)  # encoding classes of predictor files of this kind (by `kind`)
+    # Its supernet (build, load, save) lives in nn.resnet50, reached from nn.checkpoint: space never imports nn.
 
 RESNET50_KIND = ResNet50Kind()
 
