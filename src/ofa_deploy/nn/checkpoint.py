@@ -24,6 +24,7 @@ from ..space import SpaceKind, SpaceSpec
 from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
 from ..space.embedded import add_space_record
 from ..torchio import read_checkpoint
+from .strict import strict_load
 from .supernet import OFASupernet
 
 
@@ -44,20 +45,7 @@ def save_supernet(model: OFASupernet, path: str | os.PathLike, meta: dict[str, A
 def load_supernet_weights(model: OFASupernet, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Strict load with a readable report of what does not fit."""
     state = normalise_keys(state)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs supernet {tuple(own[k].shape)}"
-                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or mismatched:
-        parts = []
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                             ("shape mismatches", mismatched)):
-            if items:
-                shown = ", ".join(items[:6]) + (f", ... ({len(items)} in all)" if len(items) > 6 else "")
-                parts.append(f"{title}: {shown}")
-        raise CheckpointError(f"{source} does not fit the supernet {model.spec.describe()}; " + "; ".join(parts))
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    strict_load(model, state, source, model.spec.describe())
 
 
 def _own_family(spec: Any) -> Any:

@@ -35,6 +35,7 @@ from ..space.resnet50 import (
 from ..space.spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
 from . import layers as L
 from .elastic import DynamicBatchNorm2d, _copy_bn, _select_bn
+from .strict import strict_load
 
 
 # ---- static subnet ---------------------------------------------------------------------------
@@ -375,21 +376,8 @@ def normalise_resnet_keys(state: dict[str, Any], own: set[str]) -> dict[str, Any
 
 def load_resnet_weights(model: OFAResNet50, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Strict load (either key style) with a readable report of what does not fit."""
-    own = model.state_dict()
-    state = normalise_resnet_keys(state, set(own))
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs supernet {tuple(own[k].shape)}"
-                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or mismatched:
-        parts = []
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                             ("shape mismatches", mismatched)):
-            if items:
-                shown = ", ".join(items[:6]) + (f", ... ({len(items)} in all)" if len(items) > 6 else "")
-                parts.append(f"{title}: {shown}")
-        raise CheckpointError(f"{source} does not fit the supernet {model.spec.describe()}; " + "; ".join(parts))
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    state = normalise_resnet_keys(state, set(model.state_dict()))
+    strict_load(model, state, source, model.spec.describe())
 
 
 def load_resnet_supernet(path: str | os.PathLike, spec: ResNet50Spec | None = None) -> OFAResNet50:
