@@ -35,7 +35,7 @@ def test_predictor_and_table_belong_to_the_shipped_space(monkeypatch, tmp_path):
     assert found.origin == "shipped" and found.shipped
     table = found.table
     assert table.spec == spec and set(table.resolutions) == set(spec.resolutions)
-    assert table.calibration is not None
+    assert {r.method for r in table.rows} == {"fit"} and table.metadata.get("validation")  # fitted in context, validated
     batch = ArchBatch.from_archs([smallest_arch(spec, 32), largest_arch(spec, 32)])
     lat = table.predict(batch, calibrated=True)
     assert 0 < lat[0] < lat[1]
