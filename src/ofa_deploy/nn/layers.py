@@ -16,6 +16,24 @@ from torch import nn
 from ..space.spec import se_channels
 
 
+def he_fout_init(model: nn.Module) -> None:
+    """Upstream `init_model('he_fout')`: convs N(0, sqrt(2 / (k*k*out))), BN to identity, linear
+    uniform(+-1/sqrt(in)) with zero bias. One initialiser for the supernets of every kind."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+            nn.init.normal_(m.weight, 0, (2.0 / n) ** 0.5)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            stdv = 1.0 / m.weight.size(1) ** 0.5
+            nn.init.uniform_(m.weight, -stdv, stdv)
+            nn.init.zeros_(m.bias)
+
+
 def activation(name: str | None) -> nn.Module:
     if name == "relu":
         return nn.ReLU(inplace=True)

@@ -281,18 +281,7 @@ class OFAResNet50(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """He init (fan-out) for convs, uniform linear, BN to identity (upstream `init_model('he_fout')`)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0, (2.0 / n) ** 0.5)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                stdv = 1.0 / m.weight.size(1) ** 0.5
-                nn.init.uniform_(m.weight, -stdv, stdv)
-                nn.init.zeros_(m.bias)
+        L.he_fout_init(self)
 
     @property
     def kind(self) -> str:

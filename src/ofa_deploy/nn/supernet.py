@@ -55,20 +55,7 @@ class OFASupernet(nn.Module):
         return L.ResidualBlock(conv, spec.first_block_shortcut)
 
     def _init_weights(self) -> None:
-        """He init for convs, N(0, 0.01) linear (upstream `init_model('he_fout')`)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0, (2.0 / n) ** 0.5)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                stdv = 1.0 / m.weight.size(1) ** 0.5
-                nn.init.uniform_(m.weight, -stdv, stdv)
-                nn.init.zeros_(m.bias)
+        L.he_fout_init(self)
 
     @property
     def elastic_blocks(self) -> list[DynamicMBConvLayer]:
