@@ -5,9 +5,12 @@ when the user does not say, and the next command each step suggests.
 - `search` without `--device`: the device of the last `profile` (and its table folder, when that
   table is of the searched space), else `DEFAULT_DEVICE`, as `profile` does. Table resolution
   itself is `search.sources.resolve_table`'s; this only chooses what to pass it.
-- `export` without `--subnet`: the last search's subnet file. Without `--supernet`: the checkpoint
-  the subnet was searched for (recorded in the subnet file by `search`), else the last search's,
-  else the shipped demo supernet.
+- `export` without `--subnet`: the last search's subnet file. Without `--supernet`: the fine-tuned
+  checkpoint of that very subnet file when `finetune` made one (the last `finetune` record), else
+  the checkpoint the subnet was searched for (recorded in the subnet file by `search`), else the
+  last search's, else the shipped demo supernet.
+- `finetune` without `--subnet` / `--supernet`: the same subnet and supernet as `export` (never a
+  fine-tuned checkpoint: it starts from the supernet).
 - `benchmark` without a file: the last export (checked unchanged by its sha256), on the device its
   subnet was searched for.
 """
@@ -81,8 +84,10 @@ class ExportSources:
     notes: list[str] = field(default_factory=list)
 
 
-def export_sources(subnet: str | os.PathLike | None, supernet: str | os.PathLike | None) -> ExportSources:
-    """Which subnet file and which supernet checkpoint an export uses."""
+def export_sources(subnet: str | os.PathLike | None, supernet: str | os.PathLike | None,
+                   finetuned: bool = True) -> ExportSources:
+    """Which subnet file and which supernet checkpoint (or fine-tuned subnet checkpoint, unless
+    `finetuned` is False) an export uses."""
     from .space.formats import read_structured
 
     notes: list[str] = []
@@ -97,8 +102,13 @@ def export_sources(subnet: str | os.PathLike | None, supernet: str | os.PathLike
     meta = meta if isinstance(meta, dict) else {}
     searched_for = (meta.get("supernet") or {}).get("checkpoint") if isinstance(meta.get("supernet"), dict) else None
     is_last = last is not None and last.get("path") == str(subnet_path.resolve())
+    tuned = records.finetuned_for(subnet_path) if finetuned and supernet is None else None
     if supernet is not None:
         supernet_path = Path(supernet)
+    elif tuned is not None:
+        supernet_path = Path(tuned["path"])
+        notes.append(f"weights {supernet_path}: the fine-tuned checkpoint of this subnet (the last `ofa-deploy "
+                     "finetune`; give --supernet to cut it from a supernet instead)")
     elif searched_for:
         supernet_path = Path(searched_for)
         notes.append(f"supernet {supernet_path}: the one the subnet was searched for")
@@ -153,6 +163,29 @@ def _searched_table(path: Path, device: str) -> Path | None:
     return folder
 
 
+def subnet_for_show(path: str | os.PathLike, image_size: int | None = None) -> Any:
+    """The `Subnet` that `subnet show` prints, with the name of its fine-tuning first in its metadata: a
+    `finetune` checkpoint (.pt: torch imported then) carries it, a subnet file that the last `finetune`
+    fine-tuned (unchanged since) takes it from that record."""
+    from .space import Subnet, load_subnet
+    from .space.checkpoint import CHECKPOINT_SUFFIXES
+
+    p = Path(path)
+    if p.suffix in CHECKPOINT_SUFFIXES:
+        from .nn.finetuned import load_finetuned
+
+        tuned = load_finetuned(p)
+        meta = tuned.checkpoint_meta
+        name = (meta.get("finetune") or {}).get("name")
+        return Subnet(tuned.spec, tuned.arch, {**({"name": name} if name else {}), **meta}, "finetune checkpoint")
+    sub = load_subnet(p, image_size=image_size)
+    rec = records.finetuned_for(p)
+    if rec is not None:
+        sub.meta = {"name": rec.get("name"), "finetuned": {"checkpoint": rec.get("path"), "epochs": rec.get("epochs"),
+                                                         "top1": rec.get("top1")}, **sub.meta}
+    return sub
+
+
 # ---- the next command of each step -----------------------------------------------------------------
 def suggest_budget(table: Any) -> str | None:
     """A latency budget worth trying on `table`: its prediction for the middle subnet at the largest
@@ -178,9 +211,19 @@ def next_after_search() -> str:
     return "ofa-deploy export --format tflite"
 
 
+def finetune_after_search() -> str:
+    """The optional step between search and export (the official `..._finetune@25` subnets)."""
+    return "ofa-deploy finetune"
+
+
+def next_after_finetune() -> str:
+    return "ofa-deploy export --format tflite"
+
+
 def next_after_export() -> str:
     return "ofa-deploy benchmark"
 
 
-__all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "next_after_export",
-           "next_after_profile", "next_after_search", "predictor_checkpoint", "search_device", "suggest_budget"]
+__all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "finetune_after_search",
+           "next_after_export", "next_after_finetune", "next_after_profile", "next_after_search",
+           "predictor_checkpoint", "search_device", "subnet_for_show", "suggest_budget"]

@@ -111,6 +111,17 @@ def shipped_recipe(name: str) -> Path | None:
     return p if p.is_file() else None
 
 
+def shipped_finetune_recipe_names() -> list[str]:
+    """Fine-tuning recipes (`ofa_deploy/train/recipes/finetune/NAME.yaml`, beside the training recipes)."""
+    folder = shipped_recipes_dir() / "finetune"
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def shipped_finetune_recipe(name: str) -> Path | None:
+    p = shipped_recipes_dir() / "finetune" / f"{name}.yaml"
+    return p if p.is_file() else None
+
+
 def shipped_supernet_dir() -> Path:
     """The demo supernet (`supernet.pt`), its training report and log, and its accuracy dataset."""
     return shipped_dir() / "demo-fmnist"
@@ -139,7 +150,7 @@ def is_shipped(path: str | os.PathLike) -> bool:
 
 __all__ = [
     "block_cache_dir", "cache_dir", "is_shipped", "records_dir", "searches_dir", "shipped_devices_dir", "shipped_dir",
-    "shipped_predictor", "shipped_predictors_dir", "shipped_recipe", "shipped_recipe_names",
+    "shipped_finetune_recipe", "shipped_finetune_recipe_names", "shipped_predictor", "shipped_predictors_dir", "shipped_recipe", "shipped_recipe_names",
     "shipped_recipes_dir", "shipped_supernet", "shipped_supernet_dir", "shipped_tables_dir", "user_data_dir", "user_devices_dir",
     "user_tables_dir",
 ]

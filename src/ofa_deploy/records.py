@@ -7,6 +7,8 @@ small JSON file in `paths.records_dir()` (`$OFA_DEPLOY_HOME/records` when that i
 - `last_profile.json`: `device`, `table` (the table folder), `space` (a `SpaceSpec` dict);
 - `last_search.json`: `path` (the subnet file), `paths` (every file of that run), `budget`,
   `device` (whose table the search used, or null), `supernet` (checkpoint path or null), `space`;
+- `last_finetune.json`: `path` (the fine-tuned subnet checkpoint), `subnet` (the subnet file) and its
+  `subnet_sha256`, `supernet`, `device`, `name` (the official-style name), `epochs`, `top1`;
 - `last_export.json`: `path` (the exported file), `sha256`, `device` (the search's), `subnet`.
 
 Every record also holds `time` (ISO UTC). Reading a missing or unreadable record gives None: the
@@ -26,7 +28,8 @@ from .errors import RecordError
 from .fsio import atomic_write_text, sha256_file
 
 PROFILE, SEARCH, EXPORT = "profile", "search", "export"
-STEPS = (PROFILE, SEARCH, EXPORT)
+FINETUNE = "finetune"
+STEPS = (PROFILE, SEARCH, EXPORT, FINETUNE)
 
 
 def record_path(step: str) -> Path:
@@ -68,6 +71,25 @@ def remember_search(path: str | os.PathLike, paths_: list[str | os.PathLike] | N
                                  "budget": budget, "device": device, "supernet": _abs(supernet), "space": space})
 
 
+def remember_finetune(path: str | os.PathLike, *, subnet: str | os.PathLike, supernet: str | os.PathLike,
+                      device: str | None, name: str, epochs: int, top1: float) -> Path:
+    return write_record(FINETUNE, {"path": _abs(path), "subnet": _abs(subnet), "subnet_sha256": sha256_file(subnet),
+                                   "supernet": _abs(supernet), "device": device, "name": name, "epochs": epochs,
+                                   "top1": top1})
+
+
+def finetuned_for(subnet: str | os.PathLike) -> dict[str, Any] | None:
+    """The last `finetune` record when it fine-tuned this very subnet file (same path, unchanged since:
+    sha256) and its checkpoint still exists; else None."""
+    rec = read_record(FINETUNE)
+    p = Path(subnet)
+    if rec is None or not rec.get("path") or rec.get("subnet") != _abs(p) or not p.is_file():
+        return None
+    if not Path(rec["path"]).is_file() or rec.get("subnet_sha256") != sha256_file(p):
+        return None
+    return rec
+
+
 def remember_export(path: str | os.PathLike, *, device: str | None = None,
                     subnet: str | os.PathLike | None = None) -> Path:
     return write_record(EXPORT, {"path": _abs(path), "sha256": sha256_file(path), "device": device,
@@ -103,6 +125,6 @@ def last_export_path() -> Path:
     return p
 
 
-__all__ = ["EXPORT", "PROFILE", "SEARCH", "STEPS", "last_export_path", "last_search_path", "read_record",
-           "record_path", "remember_export", "remember_profile", "remember_search",
+__all__ = ["EXPORT", "FINETUNE", "PROFILE", "SEARCH", "STEPS", "finetuned_for", "last_export_path", "last_search_path", "read_record",
+           "record_path", "remember_export", "remember_finetune", "remember_profile", "remember_search",
            "write_record"]

@@ -327,7 +327,7 @@ def search(
     as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
-    from ..flow import next_after_search
+    from ..flow import finetune_after_search, next_after_search
     from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
     from ..search.verify import parse_margin
 
@@ -366,3 +366,5 @@ def search(
         console.print(f"wrote       {f}")
     console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
     next_step(next_after_search())
+    console.print(f"[dim]or fine-tune it first, as the official `..._finetune@25` subnets were: "
+                  f"{finetune_after_search()}[/]", highlight=False)

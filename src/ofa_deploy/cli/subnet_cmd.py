@@ -69,13 +69,15 @@ def subnet_summary(sub: Subnet) -> dict:
 @subnet_app.command("show")
 def show(
     file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config "
-                                          "(or its folder) or MMRazor YAML."),
+                                          "(or its folder), MMRazor YAML, or a `finetune` checkpoint (.pt)."),
     resolution: int | None = typer.Option(None, "--resolution", "-r",
                                              help="Resolution for a net.config without run.config."),
     as_json: bool = json_option(),
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
-    sub = load_subnet(file, image_size=resolution)
+    from ..flow import subnet_for_show
+
+    sub = subnet_for_show(file, resolution)
     info = subnet_summary(sub)
     if as_json:
         print_json(info)

@@ -28,7 +28,8 @@ from .. import checks, records
 from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
 from ..fsio import check_output, sha256_file, temp_sibling, writer_lock
-from ..nn import OFAMobileNetV3, load_supernet
+from ..nn import OFAMobileNetV3
+from ..nn.finetuned import FineTunedSubnet, load_weights_source
 from ..runtime.convert import convert_fp32, export_onnx
 from ..runtime.models import open_model
 from ..runtime.quiet import captured_output, run_quietly
@@ -110,8 +111,11 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     check_output(out, "model", opts.force)
     check_output(report_path(out), "report", opts.force)
     on_step(f"loading supernet {sources.supernet.name}")
-    supernet = load_supernet(sources.supernet)
+    supernet = load_weights_source(sources.supernet)  # a supernet, or `finetune`'s subnet checkpoint
     check_same_space(subnet, sources.subnet, supernet, sources.supernet)
+    finetuned = isinstance(supernet, FineTunedSubnet)
+    if finetuned:
+        supernet.check_arch(subnet.arch, sources.subnet)
     on_step("loading images")
     data = resolve_data(supernet.spec, getattr(supernet, "checkpoint_meta", {}), opts.data, opts.workers,
                         opts.skip_bad_images)
@@ -119,7 +123,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
         from ..errors import BadValueError
 
         raise BadValueError(f"--bn-transform {opts.bn.transform!r}: choose train or eval")
-    if opts.recalibrate and data.source is None:
+    if opts.recalibrate and data.source is None and not finetuned:
         data.warnings.append(NO_BN_WARNING)
         on_note(f"warning: {NO_BN_WARNING}")
     return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, device=sources.device)
@@ -207,7 +211,9 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
         "output": model.output.to_dict(),
         "subnet": {"path": str(plan.subnet_path.resolve()), "arch": arch.to_dict(), "space": spec.to_dict(),
                    "params": params, "macs": macs},
-        "supernet": {"path": str(plan.supernet_path.resolve()), "space": spec.describe()},
+        "supernet": {"path": str(plan.supernet_path.resolve()), "space": spec.describe(),
+                     **({"finetuned": plan.supernet.checkpoint_meta.get("finetune")}
+                        if isinstance(plan.supernet, FineTunedSubnet) else {})},
         "bn": bn,
         "verification": {"images": len(x), "source": _image_source(plan.data, labels), "metrics": metrics,
                          "checks": checks, "passed": passed, "resolution": arch.r,
@@ -229,6 +235,13 @@ def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[s
     from ..nn.bn import recalibrate_bn
 
     arch, data = plan.subnet.arch, plan.data
+    if isinstance(plan.supernet, FineTunedSubnet):  # trained with its weights: exported as it is
+        tuned = plan.supernet.checkpoint_meta.get("finetune") or {}
+        how = "from scratch" if tuned.get("from_scratch") else "fine-tuned"
+        bn = {"recalibrated": False, "images": 0, "finetuned": True,
+              "source": (f"trained with the weights ({how} {tuned.get('epochs', '?')} epochs by `ofa-deploy "
+                         f"finetune`, {plan.supernet_path.name}): no recalibration needed")}
+        return plan.supernet.extract(arch).to(memory_format=torch.contiguous_format).eval(), bn
     if plan.options.recalibrate and data.source is not None:
         batches, bn = bn_batches(data, arch.r, plan.options.bn or BnOptions())
         on_step(f"recalibrating BN on up to {bn['requested_images']} {bn['split']} images at r={arch.r} "

@@ -190,13 +190,33 @@ class Trainer:
             self.stream = BatchStream(train_split, splits, per_rank, seed=recipe.seed + 1000 * self.rank,
                                       crop_fill=data.get("crop_fill", DEFAULT_CROP_FILL))
         self.bn = bn_settings(recipe, self.source)
-        torch.manual_seed(recipe.seed)
-        self.model = new_supernet(recipe.space).to(memory_format=torch.channels_last)
+        self.model = self.build_model().to(memory_format=torch.channels_last)
         sync_model(self.model, self.world, average_buffers=False)
         self.teacher: OFAMobileNetV3 | None = None
         self.progress = progress or (lambda info: None)
         self.phase_idx, self.epoch_in_phase, self.optimizer = 0, 0, None
         self.steps_per_epoch = recipe.steps_per_epoch or max(1, n_train // recipe.batch_size)
+
+    # -- what a subclass trains (`finetune.FineTuner`: one static subnet instead of the supernet) --
+    def build_model(self) -> torch.nn.Module:
+        """The network at the start of the run (a resumed run then loads its checkpoint into it)."""
+        torch.manual_seed(self.recipe.seed)
+        return new_supernet(self.recipe.space)
+
+    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
+        load_weights(self.model, state, str(self.state_path))
+
+    def on_start(self, resumed: bool) -> None:
+        """Called once the run folder is locked and any checkpoint loaded, before the first step."""
+
+    def after_phase(self, phase: Phase) -> None:
+        """The end of the first phase freezes the distillation teacher (the full network)."""
+        if self.phase_idx == 0 and any(p.kd > 0 for p in self.recipe.phases):
+            self.teacher = copy.deepcopy(self.model).eval()
+            self.teacher.set_max()
+
+    def finish(self) -> None:
+        self.model.set_max()
 
     @property
     def splits(self) -> DataSource:
@@ -232,7 +252,7 @@ class Trainer:
         if state["recipe"] != self.recipe.raw:
             raise CheckpointError(f"{self.state_path} was written by another recipe; use another --out "
                                   "or delete it to start over")
-        load_weights(self.model, state["model"], str(self.state_path))
+        self.load_model_state(state["model"])
         if state["teacher"] is not None:
             self.teacher = copy.deepcopy(self.model)
             self.teacher.load_state_dict(state["teacher"])
@@ -276,18 +296,27 @@ class Trainer:
         self.model.train()
         for arch in archs:
             self.model.set_active(arch)
-            out = self.model(x)
-            loss = F.cross_entropy(out, y, label_smoothing=self.recipe.label_smoothing)
-            if soft is not None:
-                loss = loss + phase.kd * soft_cross_entropy(out, soft)
+            loss = self.loss(self.model(x), y, soft, phase.kd)
             loss.backward()
             total += loss.item()
+        return self.update(total / len(archs), phase, lr)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor, soft: torch.Tensor | None, kd: float) -> torch.Tensor:
+        """Cross-entropy with label smoothing, plus `kd` times the soft-target cross-entropy when a
+        teacher gave `soft` (upstream's `cross_entropy_loss_with_soft_target`, `kd_ratio`)."""
+        loss = F.cross_entropy(out, y, label_smoothing=self.recipe.label_smoothing)
+        if soft is not None:
+            loss = loss + kd * soft_cross_entropy(out, soft)
+        return loss
+
+    def update(self, loss: float, phase: Phase, lr: float) -> float:
+        """The NaN/inf guard, the gradient all-reduce and the optimiser step of a step whose loss is `loss`."""
         # before the update, so that the weights in memory (and every checkpoint) stay the last good ones
-        if self._any_rank(not math.isfinite(total)):
-            raise TrainingDiverged(f"the loss is {total / len(archs)} in phase {phase.name!r} at lr {lr:g}")
+        if self._any_rank(not math.isfinite(loss)):
+            raise TrainingDiverged(f"the loss is {loss} in phase {phase.name!r} at lr {lr:g}")
         average_gradients(list(self.model.parameters()), self.world)
         self.optimizer.step()
-        return total / len(archs)
+        return loss
 
     def _batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """One step's images. In memory the step's generator draws the resolution (as it always did);
@@ -343,10 +372,13 @@ class Trainer:
     def _run(self, resume: bool, stop_after_epochs: int | None) -> dict[str, Any]:
         if self.rank == 0:  # one run per folder: held while this trainer lives (rank 0 writes for all ranks)
             self._lock = writer_lock(self.out, "training run")
+        resumed = False
         if resume and self.load_state():
+            resumed = True
             self.log({"event": "resume", "phase": self.phase_idx, "epoch_in_phase": self.epoch_in_phase})
         elif self.state_path.exists() and not resume:
             raise CheckpointError(f"{self.state_path} exists: pass --resume to continue it, or choose another --out")
+        self.on_start(resumed)
         epochs_done_now = 0
         started = time.time()
         while self.phase_idx < len(self.recipe.phases):
@@ -384,14 +416,12 @@ class Trainer:
                     return {"stopped": True, "phase": phase.name, "epoch_in_phase": self.epoch_in_phase}
             accs = self.evaluate_phase(phase) if self.rank == 0 else {}
             self.log({"event": "phase_end", "phase": phase.name, "test_top1": accs, "bn": self.bn})
-            if self.phase_idx == 0 and any(p.kd > 0 for p in self.recipe.phases):
-                self.teacher = copy.deepcopy(self.model).eval()
-                self.teacher.set_max()
+            self.after_phase(phase)
             self.phase_idx += 1
             self.epoch_in_phase = 0
             self.optimizer = None
             self.save_state()
-        self.model.set_max()
+        self.finish()
         return {"stopped": False, "seconds": round(time.time() - started, 1)}
 
     def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:

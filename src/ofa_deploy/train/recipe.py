@@ -6,6 +6,7 @@ phases ask for channel sorting first (`sort_channels: <expand stage>`, upstream 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -67,22 +68,29 @@ def recipe_names() -> list[str]:
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
+    raw, source = read_recipe(name_or_path, paths.shipped_recipe, recipe_names())
+    return parse_recipe(raw, source)
+
+
+def read_recipe(name_or_path: str | Path, shipped: Callable[[str], Path | None], names: list[str],
+                folder: str = "recipes") -> tuple[Any, str]:
+    """(parsed YAML, source name) of a recipe file, or of a shipped recipe of that name (`shipped`)."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise FormatError(f"recipe file {p} not found")
         text, source = p.read_text(), str(p)
     else:
-        f = paths.shipped_recipe(str(name_or_path))
+        f = shipped(str(name_or_path))
         if f is None:
-            raise FormatError(f"unknown recipe {name_or_path!r}: choose one of {', '.join(recipe_names())} "
+            raise FormatError(f"unknown recipe {name_or_path!r}: choose one of {', '.join(names)} "
                               "or give a YAML file")
-        text, source = f.read_text(), f"recipes/{name_or_path}.yaml"
+        text, source = f.read_text(), f"{folder}/{name_or_path}.yaml"
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise FormatError(f"{source}: invalid YAML ({str(e).splitlines()[0]})") from None
-    return parse_recipe(raw, source)
+    return raw, source
 
 
 # The fields a recipe may have; any other (a typo such as `learning_rate:`) is refused, never ignored.
@@ -146,16 +154,9 @@ def _choices(value: Any, what: str, allowed: tuple[Any, ...]) -> list[Any]:
     return values
 
 
-def _parse(raw: Any, source: str) -> Recipe:
-    raw = _mapping(raw, "recipe", TOP_FIELDS)
-    for key in ("space", "phases"):
-        if key not in raw:
-            raise BadValueError(f"the recipe has no {key!r}")
-    try:
-        space = SpaceSpec.from_dict(raw["space"])
-    except SpaceError as e:
-        raise BadValueError(f"space: {e}") from None
-    data = dict(_mapping(raw.get("data", {}), "data", DATA_FIELDS))
+def parse_data(value: Any) -> dict[str, Any]:
+    """A recipe's `data` mapping, every field checked (training and fine-tuning recipes alike)."""
+    data = dict(_mapping(value, "data", DATA_FIELDS))
     kind = data.get("kind", "fashion-mnist")
     if kind == "folder":
         raise BadValueError("data.kind 'folder' (the old in-memory 36-px reader) is gone: write kind: imagenet, "
@@ -177,7 +178,35 @@ def _parse(raw: Any, source: str) -> Recipe:
     if data.get("crop_fill", DEFAULT_CROP_FILL) not in CROP_FILLS:
         raise BadValueError(f"data.crop_fill {data['crop_fill']!r} is not one of {', '.join(CROP_FILLS)} "
                             "(what the random crop's padding shows)")
-    opt = _mapping(raw.get("optimizer", {}), "optimizer", OPTIMIZER_FIELDS)
+    return data
+
+
+def parse_optimizer(value: Any) -> dict[str, Any]:
+    """A recipe's `optimizer` mapping, checked: momentum, nesterov, weight_decay, label_smoothing."""
+    opt = _mapping(value, "optimizer", OPTIMIZER_FIELDS)
+    return {
+        "momentum": checks.number(opt.get("momentum", 0.9), "optimizer.momentum", 0, 1, hi_open=True),
+        "nesterov": _flag(opt.get("nesterov", True), "optimizer.nesterov"),
+        "weight_decay": checks.number(opt.get("weight_decay", 3e-5), "optimizer.weight_decay", 0),
+        "label_smoothing": checks.number(opt.get("label_smoothing", 0.1), "optimizer.label_smoothing", 0, 1,
+                                         hi_open=True),
+    }
+
+
+def _parse(raw: Any, source: str) -> Recipe:
+    if isinstance(raw, dict) and raw.get("kind") == "finetune":
+        raise BadValueError("this is a fine-tuning recipe (kind: finetune): run it with `ofa-deploy finetune "
+                            "--recipe`, not `ofa-deploy train`")
+    raw = _mapping(raw, "recipe", TOP_FIELDS)
+    for key in ("space", "phases"):
+        if key not in raw:
+            raise BadValueError(f"the recipe has no {key!r}")
+    try:
+        space = SpaceSpec.from_dict(raw["space"])
+    except SpaceError as e:
+        raise BadValueError(f"space: {e}") from None
+    data = parse_data(raw.get("data", {}))
+    opt = parse_optimizer(raw.get("optimizer", {}))
     phases_raw = raw["phases"]
     if not isinstance(phases_raw, list) or not phases_raw:
         raise BadValueError("phases must be a non-empty list of phases")
@@ -190,11 +219,7 @@ def _parse(raw: Any, source: str) -> Recipe:
     return Recipe(
         name=_text(raw.get("name", Path(source).stem), "name"), space=space, data=data,
         batch_size=checks.count(raw.get("batch_size", 128), "batch_size", checks.MAX_BATCH),
-        momentum=checks.number(opt.get("momentum", 0.9), "optimizer.momentum", 0, 1, hi_open=True),
-        nesterov=_flag(opt.get("nesterov", True), "optimizer.nesterov"),
-        weight_decay=checks.number(opt.get("weight_decay", 3e-5), "optimizer.weight_decay", 0),
-        label_smoothing=checks.number(opt.get("label_smoothing", 0.1), "optimizer.label_smoothing", 0, 1,
-                                      hi_open=True),
+        **opt,
         phases=phases,
         bn_images=checks.count(raw.get("bn_images", 2000), "bn_images", checks.MAX_IMAGES),
         bn_batch=checks.count(raw.get("bn_batch"), "bn_batch", checks.MAX_BATCH, optional=True),

@@ -1,0 +1,108 @@
+"""`ofa-deploy finetune`: train the searched subnet a few more epochs with distillation (`train.finetune`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import (
+    console,
+    err_console,
+    json_option,
+    next_step,
+    note,
+    out_option,
+    print_json,
+    progress_bar,
+    supernet_option,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("finetune")(finetune)
+
+
+def finetune(
+    subnet: Path | None = typer.Option(None, "--subnet", help="Subnet file (any supported format); default: the "
+                                                              "last search's."),
+    supernet: Path | None = supernet_option("Supernet the subnet is cut from and distilled from; default: the one "
+                                            "the subnet was searched for, else the shipped demo supernet."),
+    recipe: str | None = typer.Option(None, "--recipe", help="Fine-tuning recipe (finetune-demo, finetune-imagenet, "
+                                      "finetune-imagenet-75) or a YAML file. [default: finetune-imagenet for a "
+                                      "1000-class supernet, else finetune-demo]"),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: the recipe's)."),
+    kd_ratio: float | None = typer.Option(None, "--kd-ratio", help="Weight of the distillation loss (default: the "
+                                                                   "recipe's, 1.0; 0 trains without teacher)."),
+    teacher: Path | None = typer.Option(None, "--teacher", help="Teacher checkpoint: a supernet (its largest "
+                                        "subnet) or a fine-tuned subnet; default: the supernet's largest subnet."),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="Baseline: the same subnet from random weights, "
+                                                                    "same epochs, no teacher."),
+    compare_scratch: list[Path] = typer.Option([], "--compare-scratch", help="Finished --from-scratch run "
+                                               "folder(s) to set beside this run in the report (repeatable)."),
+    out: Path | None = out_option("Run folder: state.pt (resume point), log.jsonl, subnet.pt, report.md; default: "
+                                  "runs/finetune-<subnet file name>[-scratch]."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
+                                                          "ImageNet-style folder for finetune-imagenet)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes per training process for "
+                                                              "an ImageNet-style folder."),
+    stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
+                                                 help="Stop after this many epochs (testing resume)."),
+    as_json: bool = json_option("Print the result as JSON (progress goes to stderr)."),
+) -> None:
+    """Fine-tune the searched subnet with KD from its supernet; checkpoints every epoch, resumable, torchrun-ready."""
+    from .. import checks
+    from ..flow import next_after_finetune
+    from ..train.finetune import FineTuner, complete, default_out, plan_job
+    from ..train.progressive import init_distributed
+
+    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
+    workers = checks.count(workers, "--workers", 64, lo=0, optional=True)
+    out_console = err_console if as_json else console
+    init_distributed()
+    job, device, notes = plan_job(subnet, supernet, recipe, epochs, kd_ratio, teacher, from_scratch)
+    out = out or default_out(job)
+    progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
+    tasks: dict[int, int] = {}
+
+    def on_step(info: dict) -> None:
+        if info["epoch"] not in tasks:
+            tasks[info["epoch"]] = progress.add_task(f"{info['phase']} epoch {info['epoch'] + 1}/{info['epochs']}",
+                                                     total=info["steps"], loss=0.0)
+        progress.update(tasks[info["epoch"]], completed=info["step"], loss=info["loss"])
+
+    tuner = FineTuner(job, out, progress=on_step, threads=threads, data_root=data, workers=workers)
+    if tuner.rank != 0:
+        tuner.progress = lambda info: None
+    else:
+        for line in notes:
+            note(line)
+        what = "training from scratch" if from_scratch else f"fine-tuning (KD ratio {job.kd:g})"
+        out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
+                          f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
+                          f"{tuner.recipe.batch_size} images, {tuner.world} process(es); run folder {out}")
+    if tuner.rank == 0:
+        with progress:
+            result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
+    else:
+        result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
+    if tuner.rank != 0:
+        return
+    if result["stopped"]:
+        if as_json:
+            print_json({"stopped": True, "epoch": result["epoch_in_phase"], "out": str(out)})
+        else:
+            console.print(f"stopped after epoch {result['epoch_in_phase']}; continue with --resume")
+        return
+    done = complete(tuner, out, device, compare_scratch)
+    if as_json:
+        print_json({"stopped": False, **done})
+        return
+    before = f"{done['top1_before']:.2f} % extracted -> " if done["top1_before"] is not None else ""
+    console.print(f"{done['name']}: test top-1 {before}{done['top1']:.2f} %; checkpoint {done['checkpoint']}; "
+                  f"report {done['report']}", highlight=False)
+    if not from_scratch:
+        console.print("[dim]remembered as the weights `ofa-deploy export` uses for this subnet[/]")
+        next_step(next_after_finetune())

@@ -1,0 +1,255 @@
+"""`ofa-deploy finetune`: a searched subnet trained a few more epochs with KD from its supernet.
+
+Small and real: a random-weight supernet of the tiny-synthetic space on the synthetic set (a few steps),
+and an ImageNet-style folder of real JPEG files with a random-weight supernet in the official format
+(w1.2, legacy key names). What is pinned: exact resume, torchrun, recipe checks, the checkpoint as a
+deployable artefact (export takes it by default, verified, no recalibration), the records' chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from ofa_deploy import records
+from ofa_deploy.errors import CheckpointError, FormatError
+from ofa_deploy.nn import OFASupernet, save_supernet
+from ofa_deploy.nn.finetuned import load_finetuned
+from ofa_deploy.space import Subnet, middle_arch, save_subnet, smallest_arch
+from ofa_deploy.space.spec import official_space
+from ofa_deploy.train.finetune import FineTuner, FinetuneJob, official_name
+from ofa_deploy.train.finetune_recipe import load_finetune_recipe, parse_finetune_recipe
+from ofa_deploy.train.recipe import load_recipe, parse_recipe
+
+RECIPE = {"kind": "finetune", "name": "finetune-tiny", "data": {"kind": "synthetic", "val_size": 128},
+          "batch_size": 32, "steps_per_epoch": 3, "epochs": 3, "lr": 0.01, "kd_ratio": 1.0,
+          "scratch": {"lr": 0.05}, "bn_images": 64, "eval_images": 64, "seed": 0}
+SEARCH_META = {"latency_table": {"device": "cpu"}, "search": {"budget": {"latency_ms": 0.35}}}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(supernet.pt, subnet.json, recipe.yaml): a random-weight tiny-synthetic supernet and its middle subnet."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny")
+    spec = load_recipe("tiny-synthetic").space
+    torch.manual_seed(0)
+    supernet = save_supernet(OFASupernet(spec), root / "supernet.pt", meta={"recipe": "tiny-synthetic"})
+    subnet = save_subnet(Subnet(spec, middle_arch(spec, 24), SEARCH_META), root / "subnet.json")
+    recipe = root / "finetune-tiny.yaml"
+    recipe.write_text(yaml.safe_dump(RECIPE))
+    return supernet, subnet, recipe
+
+
+def _job(tiny, **kw) -> FinetuneJob:
+    from ofa_deploy.space import load_subnet
+
+    supernet, subnet, recipe = tiny
+    return FinetuneJob(load_subnet(subnet), subnet, supernet, load_finetune_recipe(recipe), **kw)
+
+
+def test_interrupted_finetune_resumes_bit_identically(tiny, tmp_path):
+    straight = FineTuner(_job(tiny), tmp_path / "a")
+    assert straight.run()["stopped"] is False
+    cut = FineTuner(_job(tiny), tmp_path / "b")
+    assert cut.run(stop_after_epochs=1)["stopped"]
+    with pytest.raises(CheckpointError, match="--resume"):
+        FineTuner(_job(tiny), tmp_path / "b").run()
+    with pytest.raises(CheckpointError, match="another recipe"):  # other epochs: another run
+        FineTuner(_job(tiny, epochs=4), tmp_path / "b").run(resume=True)
+    resumed = FineTuner(_job(tiny), tmp_path / "b")
+    resumed.run(resume=True)
+    assert _same(straight.model.state_dict(), resumed.model.state_dict())
+    # the extracted subnet's weights moved, and the KD teacher (largest subnet) took part
+    extracted = FineTuner(_job(tiny), tmp_path / "c").model.state_dict()
+    assert not _same(extracted, straight.model.state_dict())
+    assert straight.kd_teacher is not None
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in log].count("before") == 1 and log[-1]["event"] == "phase_end"
+
+
+def test_from_scratch_starts_from_random_weights_without_teacher(tiny, tmp_path):
+    tuner = FineTuner(_job(tiny, from_scratch=True, epochs=1), tmp_path)
+    assert tuner.kd_teacher is None and tuner.recipe.phases[0].lr == 0.05 and tuner.recipe.phases[0].kd == 0
+    tuner.run()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert "before" not in [e["event"] for e in log]
+
+
+def test_recipe_field_errors(tiny):
+    good = dict(RECIPE)
+    assert parse_finetune_recipe(good, "t").kd_ratio == 1.0
+    for bad, match in [({**good, "learning_rate": 0.1}, r"unknown recipe field\(s\) \['learning_rate'\]"),
+                       ({**good, "lr": float("nan")}, "lr"),
+                       ({**good, "epochs": 0}, "epochs"),
+                       ({**good, "kd_ratio": -1}, "kd_ratio"),
+                       ({**good, "kind": "train"}, "kind must be finetune"),
+                       ({**good, "optimizer": {"nesterov": "yes"}}, "optimizer.nesterov must be true or false"),
+                       ({**good, "data": {"kind": "synthetic", "crop": 1}}, r"unknown data field"),
+                       ({**good, "scratch": {"epochs": 3}}, r"unknown scratch field"),
+                       ({k: v for k, v in good.items() if k != "lr"}, "has no 'lr'"),
+                       (load_recipe("tiny-synthetic").raw, "training recipe")]:
+        with pytest.raises(FormatError, match=match):
+            parse_finetune_recipe(bad, "bad.yaml")
+    with pytest.raises(FormatError, match="fine-tuning recipe"):
+        parse_recipe(good, "t")  # `train` refuses it, saying what it is
+    with pytest.raises(FormatError, match="unknown recipe 'nope': choose one of finetune-demo"):
+        load_finetune_recipe("nope")
+
+
+def test_shipped_recipes_have_upstreams_settings():
+    for name, epochs in (("finetune-imagenet", 25), ("finetune-imagenet-75", 75)):
+        r = load_finetune_recipe(name)
+        assert (r.epochs, r.kd_ratio, r.momentum, r.nesterov, r.weight_decay, r.label_smoothing) == (
+            epochs, 1.0, 0.9, True, 3e-5, 0.1)
+        assert r.lr == pytest.approx(2.5e-3 * r.batch_size / 64) and r.data["kind"] == "imagenet"
+    demo = load_finetune_recipe("finetune-demo")
+    assert demo.lr == pytest.approx(2.5e-3 * demo.batch_size / 64) and demo.epochs <= 5
+
+
+def test_official_names():
+    assert official_name(SEARCH_META, 91.234, 5) == "cpu_lat@0.35ms_top1@91.2_finetune@5"
+    assert official_name({"search": {"budget": {"flops": 595e6}}}, 80.0, 75) == "flops@595M_top1@80.0_finetune@75"
+    assert official_name({}, 70.44, 25, "note8") == "note8_top1@70.4_finetune@25"
+
+
+def test_cli_chain_search_finetune_export(cli, tiny, tmp_path, monkeypatch):
+    """search (its record) -> finetune (no --subnet/--supernet) -> export (the fine-tuned weights by
+    default, trained BN, verified) -> records chained; `subnet show` prints the official-style name."""
+    supernet, subnet, recipe = tiny
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    records.remember_search(subnet, budget={"latency_ms": 0.35}, device="cpu", supernet=supernet)
+
+    code, out, err = cli("finetune", "--recipe", recipe, "--out", tmp_path / "missing", "--epochs", "0")
+    assert code == 2 and "--epochs" in err and not (tmp_path / "missing").exists()
+
+    code, out, err = cli("finetune", "--recipe", recipe, "--out", tmp_path / "ft", "--threads", "1")
+    assert code == 0, err
+    assert "next: ofa-deploy export --format tflite" in out
+    report = json.loads((tmp_path / "ft" / "report.json").read_text())
+    name = report["name"]
+    assert name == f"cpu_lat@0.35ms_top1@{report['after']:.1f}_finetune@3"
+    assert report["before"] is not None and report["epochs"] == 3 and report["seconds_per_epoch"] is not None
+    rec = records.read_record(records.FINETUNE)
+    assert rec["path"] == str((tmp_path / "ft" / "subnet.pt").resolve()) and rec["subnet"] == str(subnet.resolve())
+    assert rec["name"] == name and rec["device"] == "cpu"
+
+    # weights-only loadable, space and arch embedded
+    obj = torch.load(tmp_path / "ft" / "subnet.pt", weights_only=True)
+    assert obj["format"] == "ofa-deploy-subnet" and obj["arch"]["r"] == 24
+    tuned = load_finetuned(tmp_path / "ft" / "subnet.pt")
+    assert tuned.checkpoint_meta["finetune"]["name"] == name
+
+    code, out, err = cli("export", "--format", "onnx", "--verify-images", "64", "--json")
+    assert code == 0, err
+    exp = json.loads(out)
+    assert "the fine-tuned checkpoint of this subnet" in err
+    assert exp["supernet"]["path"] == rec["path"] and exp["supernet"]["finetuned"]["name"] == name
+    assert exp["bn"]["recalibrated"] is False and "no recalibration needed" in exp["bn"]["source"]
+    assert exp["passed"] and exp["verification"]["metrics"]["max_abs_diff_rel"] < 1e-4
+    # the exported file scores what finetune reported on the same 64 test images (eval_images: 64)
+    assert exp["verification"]["metrics"]["accuracy_file"] == pytest.approx(report["after"])
+    exported = records.read_record(records.EXPORT)
+    assert exported["subnet"] == str(subnet.resolve()) and exported["device"] == "cpu"
+
+    code, out, err = cli("subnet", "show", subnet)
+    assert code == 0, err
+    assert name in out
+    code, out, err = cli("subnet", "show", tmp_path / "ft" / "subnet.pt", "--json")
+    assert code == 0, err
+    assert json.loads(out)["meta"]["finetune"]["name"] == name
+
+    # the subnet file changed since: export cuts from the supernet again, with recalibration
+    save_subnet(Subnet(tuned.spec, smallest_arch(tuned.spec, 24), SEARCH_META), subnet)
+    try:
+        code, out, err = cli("export", "--format", "onnx", "--verify-images", "16", "--json", "--out",
+                             tmp_path / "other.onnx")
+        assert code == 0, err
+        assert json.loads(out)["bn"]["recalibrated"] is True
+    finally:
+        save_subnet(Subnet(tuned.spec, middle_arch(tuned.spec, 24), SEARCH_META), subnet)
+
+
+@pytest.mark.slow
+def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
+    supernet, subnet, recipe = tiny
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           str(29700 + os.getpid() % 1000), "-m", "ofa_deploy", "finetune", "--subnet", str(subnet),
+                           "--supernet", str(supernet), "--recipe", str(recipe), "--out", str(tmp_path / "run"),
+                           "--threads", "1", "--json"],
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "OFA_DEPLOY_HOME": str(tmp_path / "home")},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 process(es)" in proc.stderr
+    done = json.loads(proc.stdout)
+    assert done["processes"] == 2 and done["stopped"] is False
+    assert load_finetuned(tmp_path / "run" / "subnet.pt").arch.r == 24
+
+
+# ---- the official format on an ImageNet-style folder ----------------------------------------------------
+CLASSES = ("n01440764", "n01443537", "n01484850")
+
+
+def _photo(seed: int, size: tuple[int, int]) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(size, Image.BILINEAR)
+
+
+def _imagenet_folder(root: Path) -> Path:
+    """3 classes x 6 train JPEGs and 2 val JPEGs a class, of varied sizes."""
+    for c, wnid in enumerate(CLASSES):
+        for split, n in (("train", 6), ("val", 2)):
+            (root / split / wnid).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                _photo(100 * c + 10 * (split == "val") + i, (140 + 4 * i, 132)).save(
+                    root / split / wnid / f"{wnid}_{i}.JPEG", "JPEG", quality=90)
+    return root
+
+
+def test_finetune_official_format_supernet_on_an_imagenet_folder(cli, tmp_path, monkeypatch):
+    """A subnet of ofa_mbv3_d234_e346_k357_w1.2 (random weights, the official file layout: legacy
+    `mobile_inverted_conv` keys under state_dict; 3 classes for a 3-class folder), its official arch
+    dict as the subnet file: fine-tuned with the official train transform, then exported and verified."""
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    folder = _imagenet_folder(tmp_path / "imnet")
+    spec = official_space(1.2, n_classes=3)
+    torch.manual_seed(0)
+    state = {k.replace(".conv.", ".mobile_inverted_conv.", 1) if k.startswith("blocks.") else k: v
+             for k, v in OFASupernet(spec).state_dict().items()}
+    torch.save({"state_dict": state}, tmp_path / "ofa_mbv3_d234_e346_k357_w1.2")
+    arch = smallest_arch(spec, 128)
+    (tmp_path / "arch.json").write_text(json.dumps({"ks": list(arch.ks), "e": list(arch.e), "d": list(arch.d),
+                                                    "image_size": 128}))
+    recipe = tmp_path / "ft-imagenet.yaml"
+    recipe.write_text(yaml.safe_dump({**load_finetune_recipe("finetune-imagenet").raw, "batch_size": 6,
+                                      "steps_per_epoch": 2, "epochs": 2, "bn_images": 6, "bn_batch": 6,
+                                      "eval_images": 6, "data": {"kind": "imagenet", "val_size": 3, "workers": 0}}))
+    base = ["finetune", "--subnet", tmp_path / "arch.json", "--supernet", tmp_path / "ofa_mbv3_d234_e346_k357_w1.2",
+            "--recipe", recipe, "--data", folder, "--threads", "1", "--json"]
+    code, out, err = cli(*base, "--out", tmp_path / "cut", "--stop-after-epochs", "1")
+    assert code == 0 and json.loads(out)["stopped"] is True, err
+    code, out, err = cli(*base, "--out", tmp_path / "cut", "--resume")
+    assert code == 0, err
+    done = json.loads(out)
+    assert done["resolution"] == 128 and done["top1_before"] is not None
+    tuned = load_finetuned(tmp_path / "cut" / "subnet.pt")
+    assert tuned.spec.width_mult == 1.2 and tuned.arch.to_dict() == arch.to_dict()
+    code, out, err = cli("export", "--format", "onnx", "--subnet", tmp_path / "arch.json", "--data", folder,
+                         "--verify-images", "6", "--json", "--out", tmp_path / "sub.onnx")
+    assert code == 0, err
+    exp = json.loads(out)
+    assert exp["passed"] and exp["bn"]["recalibrated"] is False and exp["input"]["shape"] == [1, 3, 128, 128]
