@@ -25,7 +25,7 @@ from ofa_deploy.nn import OFASupernet, save_supernet
 from ofa_deploy.nn.finetuned import load_finetuned
 from ofa_deploy.space import Subnet, middle_arch, save_subnet, smallest_arch
 from ofa_deploy.space.spec import official_space
-from ofa_deploy.train.finetune import FineTuner, FinetuneJob, official_name
+from ofa_deploy.train.finetune import FinetuneJob, FineTuner, official_name
 from ofa_deploy.train.finetune_recipe import load_finetune_recipe, parse_finetune_recipe
 from ofa_deploy.train.recipe import load_recipe, parse_recipe
 

@@ -44,10 +44,10 @@ def write_finetune_report(out: Path, info: dict[str, Any], scratch_dirs: list[Pa
     scratch_run = res["phase"] == "scratch"
     title = "From-scratch baseline" if scratch_run else "Fine-tuning report"
     lines = [f"# {title}: {info.get('name') or info.get('subnet')}", "",
-             f"Subnet {info.get('arch')} at {info.get('resolution')} px, from {info.get('subnet')}; "
-             f"supernet {info.get('supernet')}. Recipe {info.get('recipe')}: {res['epochs']} epochs, "
-             f"{res['seconds_per_epoch']} s per epoch ({info.get('processes', 1)} process(es)), "
-             f"{res['wall_seconds'] / 60:.1f} min wall clock.", ""]
+             (f"Subnet {info.get('arch')} at {info.get('resolution')} px, from {info.get('subnet')}; "
+              f"supernet {info.get('supernet')}. Recipe {info.get('recipe')}: {res['epochs']} epochs, "
+              f"{res['seconds_per_epoch']} s per epoch ({info.get('processes', 1)} process(es)), "
+              f"{res['wall_seconds'] / 60:.1f} min wall clock."), ""]
     if res["before"] is not None:
         lines.append(f"Test top-1 (%): extracted with BN recalibrated on {_bn_text(res['bn'] or {})}; "
                      "fine-tuned with its own trained BN statistics (what `export` ships: no recalibration).")
