@@ -199,6 +199,46 @@ def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     assert load_finetuned(tmp_path / "run" / "subnet.pt").arch.r == 24
 
 
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_gives_the_unbroken_weights(tiny, tmp_path):
+    """The issue's target: a run killed (SIGKILL) after its first checkpoint, inside a later epoch, and
+    resumed ends with exactly the weights of an unbroken run."""
+    import signal
+    import time
+
+    supernet, subnet, recipe = tiny
+    slow = tmp_path / "slow.yaml"  # 12 steps an epoch: the kill lands inside an epoch
+    slow.write_text(yaml.safe_dump({**RECIPE, "steps_per_epoch": 12, "epochs": 3}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OFA_DEPLOY_HOME": str(tmp_path / "home")}
+
+    def command(out: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "ofa_deploy", "finetune", "--subnet", str(subnet), "--supernet", str(supernet),
+                "--recipe", str(slow), "--out", str(out), "--threads", "1", "--json", *extra]
+
+    proc = subprocess.Popen(command(tmp_path / "cut"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    state = tmp_path / "cut" / "state.pt"
+    deadline = time.monotonic() + 240
+    while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state.exists(), "no checkpoint was written"
+    time.sleep(0.3)  # into the second epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed: nothing was tested"
+    assert not (tmp_path / "cut" / "subnet.pt").exists()
+    resumed = subprocess.run(command(tmp_path / "cut", "--resume"), env=env, capture_output=True, text=True,
+                             timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    straight = subprocess.run(command(tmp_path / "straight"), env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    a = load_finetuned(tmp_path / "cut" / "subnet.pt").module.state_dict()
+    b = load_finetuned(tmp_path / "straight" / "subnet.pt").module.state_dict()
+    assert _same(a, b)
+    log = [json.loads(line) for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in log].count("resume") == 1
+
+
 # ---- the official format on an ImageNet-style folder ----------------------------------------------------
 CLASSES = ("n01440764", "n01443537", "n01484850")
 
