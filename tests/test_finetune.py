@@ -206,7 +206,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_unbroken_weights(tiny, tmp_path
     import signal
     import time
 
-    supernet, subnet, recipe = tiny
+    supernet, subnet, _ = tiny
     slow = tmp_path / "slow.yaml"  # 12 steps an epoch: the kill lands inside an epoch
     slow.write_text(yaml.safe_dump({**RECIPE, "steps_per_epoch": 12, "epochs": 3}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OFA_DEPLOY_HOME": str(tmp_path / "home")}
