@@ -88,6 +88,24 @@ def test_from_scratch_starts_from_random_weights_without_teacher(tiny, tmp_path)
     assert "before" not in [e["event"] for e in log]
 
 
+def test_teacher_option(tiny, tmp_path):
+    """--teacher naming the supernet itself is the default teacher (same weights after training); a
+    fine-tuned checkpoint is taken as it is (its trained BN); a teacher of other classes is refused."""
+    supernet = tiny[0]
+    default = FineTuner(_job(tiny, epochs=1), tmp_path / "a")
+    default.run()
+    named = FineTuner(_job(tiny, epochs=1, teacher_path=supernet), tmp_path / "b")
+    named.run()
+    assert _same(default.model.state_dict(), named.model.state_dict())
+    default.export(tmp_path / "a" / "subnet.pt")
+    tuned = FineTuner(_job(tiny, epochs=1, teacher_path=tmp_path / "a" / "subnet.pt"), tmp_path / "c")
+    assert _same(tuned.kd_teacher.state_dict(), load_finetuned(tmp_path / "a" / "subnet.pt").module.state_dict())
+    spec = load_recipe("tiny-synthetic").space
+    other = save_supernet(OFASupernet(type(spec).from_dict({**spec.to_dict(), "n_classes": 7})), tmp_path / "o.pt")
+    with pytest.raises(CheckpointError, match="7 classes"):
+        FineTuner(_job(tiny, epochs=1, teacher_path=other), tmp_path / "d")
+
+
 def test_recipe_field_errors(tiny):
     good = dict(RECIPE)
     assert parse_finetune_recipe(good, "t").kd_ratio == 1.0
