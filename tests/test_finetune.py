@@ -182,6 +182,9 @@ def test_cli_chain_search_finetune_export(cli, tiny, tmp_path, monkeypatch):
     assert exp["verification"]["metrics"]["accuracy_file"] == pytest.approx(report["after"])
     exported = records.read_record(records.EXPORT)
     assert exported["subnet"] == str(subnet.resolve()) and exported["device"] == "cpu"
+    code, out, err = cli("benchmark", "--sessions", "1", "--max-runs", "20", "--json")
+    assert code == 0, err
+    assert json.loads(out)["file"] == exported["path"] and json.loads(out)["measured_ms"]["count"] >= 20
 
     code, out, err = cli("subnet", "show", subnet)
     assert code == 0, err
