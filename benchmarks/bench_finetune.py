@@ -10,7 +10,8 @@ also runs `finetune --from-scratch` with the same epochs), seconds per epoch (ta
 cores). Then the 2-process torchrun speed-up over one process of 2 threads, on `--speed-steps` steps
 of the middle subnet (target: >= 1.5x). Run on an idle machine:
     PYTHONPATH=src python benchmarks/bench_finetune.py [--epochs 5] [--scratch]
-A quick check that it works: --epochs 1 --steps 20 --eval-images 1000 (figures then mean nothing).
+A quick check that it works: --epochs 1 --steps 10 --eval-images 1000 --speed-steps 5 --threads 1
+(figures then mean nothing).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def main() -> None:
     ap.add_argument("--eval-images", type=int, default=None, help="Test images (default: all 10,000).")
     ap.add_argument("--scratch", action="store_true", help="Also run finetune --from-scratch with the same epochs.")
     ap.add_argument("--speed-steps", type=int, default=60, help="Steps of the torchrun speed-up measurement.")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads of the single-process runs (2 cores: 2; "
+                    "on a loaded machine 1, since OpenMP threads that wait for each other slow down 10-20x).")
     args = ap.parse_args()
 
     from ofa_deploy.nn.shipped import shipped_supernet_path
@@ -54,7 +57,7 @@ def main() -> None:
     from ofa_deploy.train.finetune_recipe import load_finetune_recipe
 
     work = Path(tempfile.mkdtemp(prefix="bench-finetune-"))
-    env = {**os.environ, "OFA_DEPLOY_HOME": str(work / "home"), "OMP_NUM_THREADS": "2"}
+    env = {**os.environ, "OFA_DEPLOY_HOME": str(work / "home"), "OMP_NUM_THREADS": str(args.threads)}
     supernet = shipped_supernet_path()
     spec = checkpoint_space(supernet)
     shipped = json.loads((supernet.parent / "report.json").read_text())
@@ -82,7 +85,7 @@ def main() -> None:
     print(head)
     for name in SUBNETS:
         common = ["--subnet", str(files[name]), "-s", str(supernet), "--recipe", str(recipe),
-                  "--epochs", str(args.epochs), "--threads", "2"]
+                  "--epochs", str(args.epochs), "--threads", str(args.threads)]
         done = _run(["finetune", *common, "--out", str(work / f"ft-{name.split()[0]}")], env)
         now = None
         if args.scratch:
@@ -100,11 +103,11 @@ def main() -> None:
     speed = work / "speed.yaml"
     speed.write_text(yaml.safe_dump(raw_speed))
     common = ["--subnet", str(files["middle"]), "-s", str(supernet), "--recipe", str(speed), "--epochs", "1"]
-    one = _run(["finetune", *common, "--threads", "2", "--out", str(work / "speed-1")], env)
+    one = _run(["finetune", *common, "--threads", str(args.threads), "--out", str(work / "speed-1")], env)
     two = _run(["finetune", *common, "--threads", "1", "--out", str(work / "speed-2")],
                {**env, "OMP_NUM_THREADS": "1"}, torchrun=2)
     s1, s2 = one["seconds_per_epoch"], two["seconds_per_epoch"]
-    print(f"torchrun, middle subnet, {args.speed_steps} steps of {raw['batch_size']} images: 1 process x 2 threads "
+    print(f"torchrun, middle subnet, {args.speed_steps} steps of {raw['batch_size']} images: 1 process x {args.threads} thread(s) "
           f"{s1:.1f} s, 2 processes x 1 thread {s2:.1f} s: speed-up {s1 / s2:.2f}x (target >= 1.5x)")
     print(f"files in {work}")
 

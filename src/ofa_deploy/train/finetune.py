@@ -98,8 +98,9 @@ class FineTuner(Trainer):
             recipe.data["root"] = str(data_root)
         if workers is not None:  # how images are read, not what is trained: not part of the recipe's identity
             recipe.data["workers"] = workers
-        self.supernet = load_supernet(job.supernet_path) if not job.from_scratch or job.kd > 0 else None
-        if self.supernet is not None and not self.supernet.spec.same_space(job.subnet.spec):
+        # loaded for a from-scratch run too: its dataset (checkpoint meta) is the one export verifies on
+        self.supernet = load_supernet(job.supernet_path)
+        if not self.supernet.spec.same_space(job.subnet.spec):
             raise CheckpointError(f"the subnet {job.subnet_path} belongs to {job.subnet.spec.describe()}, but the "
                                   f"supernet {job.supernet_path} is {self.supernet.spec.describe()}; give the "
                                   "supernet it was searched for (--supernet)")
@@ -179,7 +180,7 @@ class FineTuner(Trainer):
 
     def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
         """The static-subnet checkpoint (space and arch embedded; trained BN)."""
-        supernet_meta = getattr(self.supernet, "checkpoint_meta", {}) if self.supernet is not None else {}
+        supernet_meta = getattr(self.supernet, "checkpoint_meta", {})
         info = {"recipe": supernet_meta.get("recipe"),  # the supernet's dataset: what export verifies on
                 "finetune": {"recipe": self.job.recipe.name, "recipe_source": self.job.recipe.source,
                              "epochs": self.job.n_epochs, "kd_ratio": self.job.kd,
