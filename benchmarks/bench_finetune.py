@@ -7,7 +7,7 @@ as a user runs it. Printed per subnet: test top-1 on the 10,000 Fashion-MNIST te
 (BN recalibrated, as `report.md`) and fine-tuned (its trained BN, as exported), the gain (target:
 >= +0.3), the from-scratch figure of `report.md` (30 epochs; target: fine-tuned >= it - 0.05; `--scratch`
 also runs `finetune --from-scratch` with the same epochs), seconds per epoch (target: <= 180 on 2
-cores). Then the 2-process torchrun speed-up over one process of 2 threads, on `--speed-steps` steps
+cores). Then the 2-process torchrun speed-up over one process of `--threads` threads, on `--speed-steps` steps
 of the middle subnet (target: >= 1.5x). Run on an idle machine:
     PYTHONPATH=src python benchmarks/bench_finetune.py [--epochs 5] [--scratch]
 A quick check that it works: --epochs 1 --steps 10 --eval-images 1000 --speed-steps 5 --threads 1
