@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import checks, paths
 from ..errors import BadValueError, FormatError, SpaceError
-from .recipe import _bn_transform, _mapping, _text, parse_data, parse_optimizer, read_recipe
+from .recipe import _mapping, parse_data, parse_optimizer, parse_run_fields, read_recipe
 
 FIELDS = ("kind", "name", "data", "batch_size", "optimizer", "epochs", "lr", "warmup_steps", "kd_ratio", "scratch",
           "bn_images", "bn_batch", "bn_transform", "eval_images", "steps_per_epoch", "seed")
@@ -78,23 +78,15 @@ def _parse(raw: Any, source: str) -> FinetuneRecipe:
             raise BadValueError(f"the recipe has no {key!r}")
     scratch = _mapping(raw.get("scratch", {}), "scratch", SCRATCH_FIELDS)
     return FinetuneRecipe(
-        name=_text(raw.get("name", Path(source).stem), "name"), data=parse_data(raw.get("data", {})),
-        batch_size=checks.count(raw.get("batch_size", 128), "batch_size", checks.MAX_BATCH),
-        **parse_optimizer(raw.get("optimizer", {})),
+        data=parse_data(raw.get("data", {})), **parse_optimizer(raw.get("optimizer", {})),
         epochs=checks.count(raw["epochs"], "epochs", 100000),
         lr=checks.positive(raw["lr"], "lr"),
         warmup_steps=checks.integer(raw.get("warmup_steps", 0), "warmup_steps", 0),
         kd_ratio=checks.number(raw.get("kd_ratio", 1.0), "kd_ratio", 0),
         scratch_lr=checks.positive(scratch["lr"], "scratch.lr") if "lr" in scratch else None,
         scratch_warmup_steps=checks.integer(scratch.get("warmup_steps"), "scratch.warmup_steps", 0, optional=True),
-        bn_images=checks.count(raw.get("bn_images", 2000), "bn_images", checks.MAX_IMAGES),
-        bn_batch=checks.count(raw.get("bn_batch"), "bn_batch", checks.MAX_BATCH, optional=True),
-        bn_transform=_bn_transform(raw.get("bn_transform")),
-        eval_images=checks.count(raw.get("eval_images"), "eval_images", checks.MAX_IMAGES, optional=True),
-        steps_per_epoch=checks.integer(raw.get("steps_per_epoch"), "steps_per_epoch", 1, optional=True),
-        seed=checks.seed(raw.get("seed", 0), "seed"), source=source, raw=raw,
+        **parse_run_fields(raw, source),
     )
-
 
 def default_recipe(n_classes: int) -> str:
     """The shipped recipe for a supernet: ImageNet's for 1000 classes, else the demo's."""

@@ -216,18 +216,22 @@ def _parse(raw: Any, source: str) -> Recipe:
     names = [ph.name for ph in phases]
     if len(set(names)) != len(names):
         raise BadValueError(f"phase names must differ (the log and the reports tell phases by name): {names}")
-    return Recipe(
-        name=_text(raw.get("name", Path(source).stem), "name"), space=space, data=data,
-        batch_size=checks.count(raw.get("batch_size", 128), "batch_size", checks.MAX_BATCH),
-        **opt,
-        phases=phases,
-        bn_images=checks.count(raw.get("bn_images", 2000), "bn_images", checks.MAX_IMAGES),
-        bn_batch=checks.count(raw.get("bn_batch"), "bn_batch", checks.MAX_BATCH, optional=True),
-        bn_transform=_bn_transform(raw.get("bn_transform")),
-        eval_images=checks.count(raw.get("eval_images"), "eval_images", checks.MAX_IMAGES, optional=True),
-        steps_per_epoch=checks.integer(raw.get("steps_per_epoch"), "steps_per_epoch", 1, optional=True),
-        seed=checks.seed(raw.get("seed", 0), "seed"), source=source, raw=raw,
-    )
+    return Recipe(space=space, data=data, **opt, phases=phases, **parse_run_fields(raw, source))
+
+
+def parse_run_fields(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """The fields every recipe (training or fine-tuning) has besides its data, optimiser and schedule:
+    name, batch size, BN calibration and evaluation images, steps per epoch, seed; checked."""
+    return {
+        "name": _text(raw.get("name", Path(source).stem), "name"),
+        "batch_size": checks.count(raw.get("batch_size", 128), "batch_size", checks.MAX_BATCH),
+        "bn_images": checks.count(raw.get("bn_images", 2000), "bn_images", checks.MAX_IMAGES),
+        "bn_batch": checks.count(raw.get("bn_batch"), "bn_batch", checks.MAX_BATCH, optional=True),
+        "bn_transform": _bn_transform(raw.get("bn_transform")),
+        "eval_images": checks.count(raw.get("eval_images"), "eval_images", checks.MAX_IMAGES, optional=True),
+        "steps_per_epoch": checks.integer(raw.get("steps_per_epoch"), "steps_per_epoch", 1, optional=True),
+        "seed": checks.seed(raw.get("seed", 0), "seed"), "source": source, "raw": raw,
+    }
 
 
 def _bn_transform(value: Any) -> str | None:
