@@ -81,11 +81,26 @@ def test_interrupted_finetune_resumes_bit_identically(tiny, tmp_path):
 
 
 def test_from_scratch_starts_from_random_weights_without_teacher(tiny, tmp_path):
-    tuner = FineTuner(_job(tiny, from_scratch=True, epochs=1), tmp_path)
+    from ofa_deploy.train.finetune import complete
+
+    tuner = FineTuner(_job(tiny, from_scratch=True, epochs=1), tmp_path / "scratch")
     assert tuner.kd_teacher is None and tuner.recipe.phases[0].lr == 0.05 and tuner.recipe.phases[0].kd == 0
     tuner.run()
-    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "scratch" / "log.jsonl").read_text().splitlines()]
     assert "before" not in [e["event"] for e in log]
+    scratch = complete(tuner, tmp_path / "scratch", "cpu")
+    assert records.read_record(records.FINETUNE) is None or records.read_record(records.FINETUNE)["path"] != \
+        scratch["checkpoint"]  # a baseline never becomes export's default
+    # the checkpoint keeps the supernet's dataset (export verifies on it)
+    assert load_finetuned(scratch["checkpoint"]).checkpoint_meta["recipe"] == "tiny-synthetic"
+    tuned = FineTuner(_job(tiny, epochs=1), tmp_path / "ft")
+    tuned.run()
+    done = complete(tuned, tmp_path / "ft", "cpu", [tmp_path / "scratch"])
+    report = (tmp_path / "ft" / "report.md").read_text()
+    assert f"| from scratch ({tmp_path / 'scratch'}) | {scratch['top1']:.2f} | 1 |" in report
+    assert f"| extracted from the supernet | {done['top1_before']:.2f} | - |" in report
+    with pytest.raises(FormatError, match="not a `ofa-deploy finetune --from-scratch` run"):
+        complete(tuned, tmp_path / "ft", "cpu", [tmp_path / "ft"])
 
 
 def test_teacher_option(tiny, tmp_path):
@@ -153,6 +168,8 @@ def test_cli_chain_search_finetune_export(cli, tiny, tmp_path, monkeypatch):
 
     code, out, err = cli("finetune", "--recipe", recipe, "--out", tmp_path / "missing", "--epochs", "0")
     assert code == 2 and "--epochs" in err and not (tmp_path / "missing").exists()
+    code, out, err = cli("finetune", "--recipe", recipe, "--out", tmp_path / "missing", "--compare-scratch", tmp_path)
+    assert code == 2 and "not a finished `ofa-deploy finetune` run" in err and not (tmp_path / "missing").exists()
 
     code, out, err = cli("finetune", "--recipe", recipe, "--out", tmp_path / "ft", "--threads", "1")
     assert code == 0, err

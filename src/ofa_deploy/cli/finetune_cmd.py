@@ -56,6 +56,7 @@ def finetune(
     from .. import checks
     from ..flow import next_after_finetune
     from ..train.finetune import FineTuner, complete, default_out, plan_job
+    from ..train.finetune_report import scratch_runs
     from ..train.progressive import init_distributed
 
     checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
@@ -63,6 +64,7 @@ def finetune(
     out_console = err_console if as_json else console
     init_distributed()
     job, device, notes = plan_job(subnet, supernet, recipe, epochs, kd_ratio, teacher, from_scratch)
+    scratch_runs(compare_scratch)  # a wrong folder fails now, not after the training
     out = out or default_out(job)
     progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
     tasks: dict[int, int] = {}

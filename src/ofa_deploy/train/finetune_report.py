@@ -29,16 +29,24 @@ def run_results(run_dir: Path) -> dict[str, Any]:
             "bn": before.get("bn") if before else None}
 
 
+def scratch_runs(dirs: list[Path]) -> list[dict[str, Any]]:
+    """{dir, top1, epochs, seconds_per_epoch} of finished `finetune --from-scratch` run folders
+    (checked before a run too, so that a wrong `--compare-scratch` fails before any training)."""
+    runs = []
+    for d in dirs:
+        s = run_results(Path(d))
+        if s["phase"] != "scratch":
+            raise FormatError(f"{d} is not a `ofa-deploy finetune --from-scratch` run (give the --out folder of one "
+                              "that ran to its end)")
+        runs.append({"dir": str(d), "top1": s["after"], "epochs": s["epochs"],
+                     "seconds_per_epoch": s["seconds_per_epoch"]})
+    return runs
+
+
 def write_finetune_report(out: Path, info: dict[str, Any], scratch_dirs: list[Path] | None = None) -> Path:
     """`report.json` and `report.md` in `out`. `info`: recipe, subnet, supernet, name, processes, ... (as is)."""
     res = run_results(out)
-    scratch = []
-    for d in scratch_dirs or []:
-        s = run_results(Path(d))
-        if s["phase"] != "scratch":
-            raise FormatError(f"{d} is not a `ofa-deploy finetune --from-scratch` run")
-        scratch.append({"dir": str(d), "top1": s["after"], "epochs": s["epochs"],
-                        "seconds_per_epoch": s["seconds_per_epoch"]})
+    scratch = scratch_runs(scratch_dirs or [])
     doc = {**info, **res, "from_scratch_runs": scratch}
     atomic_write_text(out / "report.json", json.dumps(doc, indent=2) + "\n")
     scratch_run = res["phase"] == "scratch"
@@ -67,4 +75,4 @@ def write_finetune_report(out: Path, info: dict[str, Any], scratch_dirs: list[Pa
     return path
 
 
-__all__ = ["run_results", "write_finetune_report"]
+__all__ = ["run_results", "scratch_runs", "write_finetune_report"]
