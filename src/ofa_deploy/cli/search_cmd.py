@@ -276,8 +276,17 @@ def predictor_repair(
 
     r = repair_dataset(folder)
     if as_json:
-        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts})
+        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts,
+                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
         return
+    if r.torn:
+        from rich.markup import escape
+
+        from ..rowfile import describe_tail
+
+        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
+        if not (r.identical or r.conflicts):
+            return
     if not (r.identical or r.conflicts):
         console.print(f"{r.folder}: {r.kept} rows, no repeated subnets; nothing to repair")
         return

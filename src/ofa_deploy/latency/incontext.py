@@ -283,7 +283,7 @@ def check_method(folder: str | os.PathLike, method: str, fresh: bool = False) ->
         return
     if not (folder / TABLE_FILE).is_file():
         return
-    made = {row.method for row in read_rows(folder / TABLE_FILE, repair=False)} - {"isolated"}
+    made = {row.method for row in read_rows(folder / TABLE_FILE, torn="skip")} - {"isolated"}
     if made and made != {method}:
         raise LatencyTableError(f"{folder} holds rows made by --method {', '.join(sorted(made))}; continue it with "
                                 f"that method, or add --fresh to re-profile it with --method {method}")

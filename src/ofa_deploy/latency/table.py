@@ -30,7 +30,7 @@ import yaml
 from ..errors import LatencyTableError, SpaceError
 from ..fsio import atomic_write_text, writer_lock
 from ..paths import user_tables_dir
-from ..rowfile import complete_lines
+from ..rowfile import Torn, TornTail, read_complete
 from ..space import Arch, ArchBatch, SpaceKind, SpaceSpec
 from .blocks import arch_keys, own_scheme, resolution_keys
 
@@ -464,20 +464,30 @@ def read_metadata(folder: Path) -> dict[str, Any]:
     return doc
 
 
-def read_rows(path: Path, repair: bool = False) -> list[Row]:
+def read_rows(path: Path, repair: bool = False, torn: Torn | None = None) -> list[Row]:
     """Parse `table.csv`. A last line without newline is a half-written row (the profiler was
-    killed mid-write): an error, or dropped from the file when `repair` is set (resume)."""
+    killed mid-write, or the disk filled): `torn` says what to do with it (`rowfile`): an error by
+    default, cut off the file with `repair` (a resume, under the writer lock), or skipped."""
+    return read_rows_tail(path, torn or ("cut" if repair else "error"))[0]
+
+
+def read_rows_tail(path: Path, torn: Torn = "skip") -> tuple[list[Row], bytes]:
+    """`read_rows`, also returning the half-written tail that was skipped or cut (b"" if none)."""
     if path.exists() and not path.is_file():
         raise LatencyTableError(f"{path} is not a file; a table folder holds {META_FILE} and {TABLE_FILE} files")
     try:
-        raw, partial = complete_lines(path, repair)
-    except OSError as e:
-        raise LatencyTableError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
-    if partial and not repair:
+        raw, tail = read_complete(path, torn)
+    except TornTail:
         raise LatencyTableError(
             f"{path}: the last row is half-written (the profiler was interrupted while writing); "
             "re-run the same `ofa-deploy profile` command to drop it and resume"
-        )
+        ) from None
+    except OSError as e:
+        raise LatencyTableError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    return _parse_rows(path, raw), tail
+
+
+def _parse_rows(path: Path, raw: bytes) -> list[Row]:
     try:
         text = raw.decode()
     except UnicodeDecodeError:

@@ -47,7 +47,7 @@ import numpy as np
 from .. import checks
 from ..errors import CheckpointError, FormatError, SpaceError
 from ..fsio import WriterLock, atomic_write_text, check_output, sha256_file, writer_lock
-from ..rowfile import complete_lines
+from ..rowfile import complete_lines, read_complete
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
 from ..space.formats import arch_of_space
 from ..space.genes import gene_space
@@ -225,6 +225,7 @@ class DatasetRepair:
     kept: int
     identical: int  # repeated rows with the same subnet and result (their timing aside), dropped
     conflicts: list[int] = field(default_factory=list)  # indices measured twice with other results: first kept
+    torn: bytes = b""  # the half-written last line cut off the file (b"" if there was none)
 
 
 def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
@@ -233,9 +234,10 @@ def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
     spec = SpaceSpec.from_dict(read_meta(folder)["space"])
     with writer_lock(folder, "accuracy dataset"):
         path = folder / ROWS_NAME
-        rows = _parse_rows(_complete_text(path, repair=True), path, spec)
+        raw, torn = read_complete(path, "cut")
+        rows = _parse_rows(raw.decode("utf-8"), path, spec)
         first: dict[int, dict[str, Any]] = {}
-        result = DatasetRepair(folder, 0, 0)
+        result = DatasetRepair(folder, 0, 0, torn=torn)
         for row in rows:
             i = row["index"]
             if i not in first:
