@@ -4,6 +4,7 @@ renames, leftovers of dead runs. Each test reproduces the fault as the user meet
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -50,3 +51,155 @@ def test_lut_repair_says_what_it_dropped(cli, tmp_path):
     assert json.loads(stdout)["torn_tail"] == "Conv-inp"
     code, stdout, _ = cli("lut", "repair", out)
     assert "nothing to repair" in stdout
+
+
+# ---- 2. a full disk -------------------------------------------------------------------------------
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 1 MB tmpfs at tmp_path/fs, and `fill(left)` that leaves about `left` bytes free on it."""
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True,
+                       capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as e:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN): {e}")
+
+    def fill(left: int) -> None:
+        free = shutil.disk_usage(mnt).free
+        with open(mnt / "filler", "ab") as f:
+            f.write(b"\0" * max(0, free - left))
+
+    def unfill() -> None:
+        (mnt / "filler").unlink(missing_ok=True)
+
+    fill.unfill = unfill  # type: ignore[attr-defined]
+    try:
+        yield mnt, fill
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True, timeout=20)
+
+
+def _one_line_no_space(code, err, path):
+    said = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err, err
+    assert f"cannot write {path}: no space left" in said and "rerun the same command to resume" in said, said
+
+
+def _no_staged(folder):
+    return [p.name for p in folder.rglob(".*.tmp*")]
+
+
+def test_profile_on_a_full_disk_says_one_line_and_resumes(cli, tmpfs):
+    mnt, fill = tmpfs
+    out = mnt / "t"
+    fill(3 * 4096)  # a page each for the lock (its PID), meta.yaml and some 40 rows
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
+    _one_line_no_space(code, err, out / "table.csv")
+    assert (out / "table.csv").read_bytes().endswith(b"\n") and not _no_staged(out)
+    kept = len((out / "table.csv").read_text().splitlines())
+    assert kept > 1
+    fill.unfill()
+    code, stdout, err = cli(*PROFILE, "--method", "isolated", "-o", out, "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["written"] == len((out / "table.csv").read_text().splitlines()) - kept
+
+
+def test_fit_stage_on_a_full_disk(cli, tmpfs):
+    mnt, fill = tmpfs
+    out = mnt / "t"
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    fill(0)
+    code, _, err = cli(*PROFILE, "--subnets", "12", "-o", out)
+    assert code == 2 and "Traceback" not in err and "no space left" in " ".join(err.split()), err
+    assert not _no_staged(out)
+    for name in ("table.csv", "meta.yaml"):
+        assert (out / name).read_bytes() == before[name]  # the old files, whole
+    fill.unfill()
+    code, _, err = cli(*PROFILE, "--subnets", "12", "-o", out)
+    assert code == 0, err
+
+
+def test_lut_export_on_a_full_disk_leaves_no_folder(cli, tmp_path, tmpfs):
+    mnt, fill = tmpfs
+    table = tmp_path / "t"
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", table)
+    assert code == 0, err
+    fill(0)
+    code, _, err = cli("lut", "export", table, "-o", mnt / "official")
+    assert code == 2 and "no space left" in " ".join(err.split()) and "Traceback" not in err, err
+    assert not (mnt / "official").exists()
+
+
+def test_injected_enospc_in_every_writer_is_one_typed_error(tmp_path, monkeypatch):
+    """Without a tmpfs: the OS's ENOSPC, injected into the writes of fsio and of the row appenders."""
+    import builtins
+    import errno
+
+    from ofa_deploy import fsio
+    from ofa_deploy.errors import NoSpaceError
+
+    class Full:
+        """A file on a disk with `left` bytes free: a longer write writes what fits, then ENOSPC."""
+
+        def __init__(self, f, left):
+            self._f, self.left = f, left
+
+        def write(self, data):
+            if len(data) > self.left:
+                self._f.write(data[: self.left])
+                self._f.flush()
+                self.left = 0
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.left -= len(data)
+            return self._f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+    def full_open(left):
+        def opener(*args, **kwargs):
+            return Full(builtins.open(*args, **kwargs), left)
+        return opener
+
+    target = tmp_path / "a.json"
+    target.write_text("old\n")
+    monkeypatch.setattr(fsio, "open", full_open(10), raising=False)
+    with pytest.raises(NoSpaceError, match=r"a\.json: no space left .*it needs 2\.0 kB"):
+        fsio.atomic_write_text(target, "x" * 2000)
+    assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["a.json"]
+    monkeypatch.undo()
+
+    from ofa_deploy.latency.table import COLUMNS, Row, RowWriter
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    w = RowWriter(folder)
+    real_write, left = os.write, 20
+
+    def write(fd, data):  # the disk has `left` bytes: a longer write writes what fits, the next one fails
+        nonlocal left
+        if left == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = real_write(fd, bytes(data[:left]))
+        left -= n
+        return n
+
+    monkeypatch.setattr(os, "write", write)
+    row = Row("Conv-input:24x24x1-output:12x12x16", 24, 3, 0.1, 0.1, 0.01, 0.09, 0.11)
+    with pytest.raises(NoSpaceError, match="table.csv: no space left"):
+        w.write(row)
+    monkeypatch.undo()
+    w.close()
+    assert (folder / "table.csv").read_text() == ",".join(COLUMNS) + "\n"  # the torn row was cut back off

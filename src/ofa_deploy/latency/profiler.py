@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LatencyTableError
+from ..errors import LatencyTableError, NoSpaceError
 from ..fsio import WriterLock, check_output, writer_lock
 from ..space import SpaceSpec
 from .blocks import resolution_keys
@@ -156,6 +156,7 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
     from .block_models import block_models, onnx_bytes
 
     written = 0
+    failed = False
     try:
         with closing(RowWriter(plan.folder)) as writer:
             if hasattr(backend, "measure_plan"):  # remote: one bundle, one device process for the whole plan
@@ -171,13 +172,21 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
                     on_resolution(r, "measuring")
                 written += _measure_into(models, writer, backend, protocol, guard, on_session)
         return written
+    except BaseException:
+        failed = True
+        raise
     finally:  # also after an interruption: the rows kept are dated, and the device's readings kept
-        meta = read_metadata(plan.folder)
-        meta["date_updated"] = now()
-        meta.update(getattr(backend, "run_metadata", dict)())
-        write_metadata(plan.folder, meta)
-        if plan.lock is not None:
-            plan.lock.release()
+        try:
+            meta = read_metadata(plan.folder)
+            meta["date_updated"] = now()
+            meta.update(getattr(backend, "run_metadata", dict)())
+            write_metadata(plan.folder, meta)
+        except NoSpaceError:
+            if not failed:  # after a failure (a full disk, most likely) the old meta.yaml stays, whole,
+                raise       # and the user hears of the first failure, not of this one
+        finally:
+            if plan.lock is not None:
+                plan.lock.release()
 
 
 def _measure_into(models: dict[str, Any], writer: RowWriter, backend: Any, protocol: Protocol, guard: Any,

@@ -46,7 +46,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import CheckpointError, FormatError, SpaceError
-from ..fsio import WriterLock, atomic_write_text, check_output, sha256_file, writer_lock
+from ..fsio import WriterLock, append_text, atomic_write_text, check_output, sha256_file, writer_lock
 from ..rowfile import complete_lines, read_complete
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
 from ..space.formats import arch_of_space
@@ -556,7 +556,7 @@ class DatasetBuilder:
         new = 0
         started = time.time()
         if not self.rows_path.exists() or self.rows_path.stat().st_size == 0:
-            self.rows_path.write_text(",".join(columns_for(self.spec)) + "\n")
+            atomic_write_text(self.rows_path, ",".join(columns_for(self.spec)) + "\n")
         shares = self.shares()
         expected = [set(share) for share in shares]
         inbox = _Inbox(shares, self.world)
@@ -565,9 +565,7 @@ class DatasetBuilder:
 
             def write(row: dict[str, Any]) -> bool:
                 nonlocal new
-                f.write(format_row(row, names))
-                f.flush()
-                os.fsync(f.fileno())
+                append_text(f, format_row(row, names), self.rows_path, fsync=True)
                 self.done[row["index"]] = row
                 new += 1
                 if progress is not None:

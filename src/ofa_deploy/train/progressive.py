@@ -53,13 +53,13 @@ from ..data.source import ArraySource, DataSource, as_source, open_source
 from ..dist import dist_info
 from ..dist import init_distributed as _init_distributed
 from ..errors import CheckpointError, DatasetError, FormatError, TrainingDiverged
-from ..fsio import atomic_path, writer_lock
+from ..fsio import append_text, atomic_path, writer_lock
 from ..nn import OFAMobileNetV3
 from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
 from ..rowfile import complete_lines
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
 from ..space.genes import gene_space
-from ..torchio import safe_torch_load
+from ..torchio import safe_torch_load, torch_save
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
 from .stream import SourceStream
@@ -221,7 +221,7 @@ class Trainer:
             "world": self.world,
         }
         with atomic_path(self.state_path) as tmp:
-            torch.save(state, tmp)
+            torch_save(state, tmp)
 
     def load_state(self) -> bool:
         if not self.state_path.exists():
@@ -253,7 +253,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
         with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+            append_text(f, json.dumps(record) + "\n", self.out / "log.jsonl")
 
     # -- the loop --
     def train_step(self, phase: Phase, rng: np.random.Generator, lr: float) -> float:
