@@ -56,14 +56,14 @@ def test_lut_repair_says_what_it_dropped(cli, tmp_path):
 # ---- 2. a full disk -------------------------------------------------------------------------------
 @pytest.fixture
 def tmpfs(tmp_path):
-    """A 1 MB tmpfs at tmp_path/fs, and `fill(left)` that leaves about `left` bytes free on it."""
+    """An 8 MB tmpfs at tmp_path/fs, and `fill(left)` that leaves about `left` bytes free on it."""
     import shutil
     import subprocess
 
     mnt = tmp_path / "fs"
     mnt.mkdir()
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True,
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], check=True,
                        capture_output=True, timeout=20)
     except (OSError, subprocess.SubprocessError) as e:
         pytest.skip(f"cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN): {e}")
@@ -203,3 +203,81 @@ def test_injected_enospc_in_every_writer_is_one_typed_error(tmp_path, monkeypatc
     monkeypatch.undo()
     w.close()
     assert (folder / "table.csv").read_text() == ",".join(COLUMNS) + "\n"  # the torn row was cut back off
+
+
+def _full(code, err, *needles):
+    """Exit 2, one `error:` line saying the disk is full (and each needle), no traceback."""
+    said = " ".join(err.split())
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and "Traceback" not in err, err
+    assert lines[-1].startswith("error:") and "no space left" in said and "rerun the same command" in said, err
+    for n in needles:
+        assert n in said, said
+
+
+def test_train_on_a_full_disk_then_resume(cli, tmpfs):
+    mnt, fill = tmpfs
+    run = mnt / "run"
+    fill(3 * 4096)  # the lock's PID and the log fit, the training state does not
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "--from-scratch", "smallest", "-o", run,
+                       "--stop-after-epochs", "1")
+    _full(code, err, str(run / "state.pt"))
+    assert not _no_staged(run) and not (run / "state.pt").exists()
+    fill.unfill()
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "--from-scratch", "smallest", "-o", run,
+                       "--stop-after-epochs", "1", "--resume")
+    assert code == 0, err
+
+
+def test_predictor_dataset_and_fit_on_a_full_disk(cli, tmp_path, tmpfs):
+    import torch
+
+    from ofa_deploy.nn import OFAMobileNetV3, save_supernet
+    from ofa_deploy.space import SpaceSpec
+
+    mnt, fill = tmpfs
+    torch.manual_seed(0)
+    supernet = save_supernet(OFAMobileNetV3(SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1,
+                                                      resolutions=(24,))), tmp_path / "s.pt")
+    args = ("predictor", "dataset", "--supernet", supernet, "--samples", 6, "--val-images", 32, "--bn-images", 16,
+            "--threads", 1)
+    fill(0)
+    code, _, err = cli(*args, "--out", mnt / "ds")
+    _full(code, err, str(mnt / "ds"))
+    assert not _no_staged(mnt)
+    fill.unfill()
+    code, _, err = cli(*args, "--out", mnt / "ds")
+    assert code == 0, err
+    fill(0)
+    code, _, err = cli("predictor", "fit", mnt / "ds", "--out", mnt / "p.npz", "--hidden", "8", "--holdout", "0.5")
+    _full(code, err, str(mnt / "p.npz"))
+    assert not (mnt / "p.npz").exists() and not _no_staged(mnt)
+
+
+def test_search_and_export_on_a_full_disk(cli, tmp_path, tmpfs, monkeypatch):
+    mnt, fill = tmpfs
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(mnt / "home"))
+    monkeypatch.chdir(tmp_path)
+    fill(0)
+    code, _, err = cli("search", "--flops", "5M", "-o", tmp_path / "s.json")
+    _full(code, err, str(mnt / "home"))
+    fill.unfill()
+    code, _, err = cli("search", "--flops", "5M", "-o", tmp_path / "s.json")
+    assert code == 0, err
+    fill(0)
+    code, _, err = cli("export", "--subnet", tmp_path / "s.json", "--format", "onnx", "--verify-images", "4",
+                       "--no-recalibrate", "-o", mnt / "m.onnx")
+    _full(code, err, str(mnt / "m.onnx"))
+    assert "please report" not in err and not (mnt / "m.onnx").exists() and not _no_staged(mnt)
+
+
+def test_read_only_and_quota_are_said_the_same_way(tmp_path):
+    import errno
+
+    from ofa_deploy.fsio import space_error, temp_sibling
+
+    staged = temp_sibling(tmp_path / "m.onnx", keep_suffix=True)
+    e = space_error(OSError(errno.EROFS, "Read-only file system", str(staged)))
+    assert f"cannot write {tmp_path / 'm.onnx'}: the file system is read-only" in str(e)
+    e = space_error(OSError(errno.EDQUOT, "Disk quota exceeded"), tmp_path / "x", need=3_000_000)
+    assert "the disk quota is exceeded (it needs 3.0 MB" in str(e) and "rerun the same command" in str(e)

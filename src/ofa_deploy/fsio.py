@@ -117,6 +117,16 @@ def _free(path: Path) -> int | None:
         return None
 
 
+_STAGED_NAME = re.compile(r"^\.(.+)\.\d+-[0-9a-f]+\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def final_name(path: Path) -> Path:
+    """The name a staged file (`temp_sibling`) will be renamed to: what a message should name."""
+    while m := _STAGED_NAME.match(path.name):
+        path = path.with_name(m.group(1) + (m.group(2) or ""))
+    return path
+
+
 def space_error(e: OSError, path: str | os.PathLike | None = None, need: int | None = None,
                 written: int | None = None) -> NoSpaceError:
     """The one line said for an ENOSPC / EDQUOT / EROFS `e` while writing `path`: what failed, the
@@ -124,7 +134,7 @@ def space_error(e: OSError, path: str | os.PathLike | None = None, need: int | N
     and what to do. The caller has already removed what was half-written."""
     while not (isinstance(e, OSError) and e.errno in SPACE_ERRNOS) and (e.__cause__ or e.__context__):
         e = e.__cause__ or e.__context__  # type: ignore[assignment]
-    where = Path(path if path is not None else (getattr(e, "filename", None) or "the output"))
+    where = final_name(Path(path if path is not None else (getattr(e, "filename", None) or "the output")))
     if e.errno == errno.EROFS:
         return NoSpaceError(f"cannot write {where}: the file system is read-only; nothing half-written was kept: "
                             "write elsewhere (--out, or OFA_DEPLOY_HOME for the data folder) and rerun the same "
