@@ -281,3 +281,40 @@ def test_read_only_and_quota_are_said_the_same_way(tmp_path):
     assert f"cannot write {tmp_path / 'm.onnx'}: the file system is read-only" in str(e)
     e = space_error(OSError(errno.EDQUOT, "Disk quota exceeded"), tmp_path / "x", need=3_000_000)
     assert "the disk quota is exceeded (it needs 3.0 MB" in str(e) and "rerun the same command" in str(e)
+
+
+# ---- 3. a symlink loop between two image files ----------------------------------------------------
+def _imagenet(root, classes=("n01440764", "n01443537"), per_class=3):
+    import numpy as np
+    from PIL import Image
+
+    for c, wnid in enumerate(classes):
+        for i in range(per_class):
+            path = root / "train" / wnid / f"{wnid}_{i}.JPEG"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rng = np.random.default_rng(10 * c + i)
+            Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path, "JPEG")
+    return root
+
+
+def test_symlink_loop_between_two_images_is_named_or_skipped_and_counted(tmp_path):
+    from ofa_deploy.data.folder import index_folder
+    from ofa_deploy.data.imagenet import ImageFolderSource
+    from ofa_deploy.errors import DatasetError
+
+    root = _imagenet(tmp_path / "imnet")
+    d = root / "train" / "n01440764"
+    os.symlink("b.JPEG", d / "a.JPEG")
+    os.symlink("a.JPEG", d / "b.JPEG")
+    idx = index_folder(root)  # was: OSError [Errno 40] Too many levels of symbolic links
+    assert len(idx.train) == 8
+    src = ImageFolderSource(root, val_size=0, workers=0)
+    with pytest.raises(DatasetError, match=r"a\.JPEG: cannot read this image .*symbolic links"):
+        list(src.eval_batches("train", 24))
+    skipping = ImageFolderSource(root, val_size=0, workers=0, skip_bad_images=True)
+    assert sum(len(y) for _, y in skipping.eval_batches("train", 24, batch_size=4)) == 6
+    assert skipping.skipped.count == 2
+    os.symlink("loop2", root / "train" / "loop1")
+    os.symlink("loop1", root / "train" / "loop2")
+    with pytest.raises(DatasetError, match="loop1: cannot follow this entry"):
+        index_folder(root)
