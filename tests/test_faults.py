@@ -318,3 +318,39 @@ def test_symlink_loop_between_two_images_is_named_or_skipped_and_counted(tmp_pat
     os.symlink("loop1", root / "train" / "loop2")
     with pytest.raises(DatasetError, match="loop1: cannot follow this entry"):
         index_folder(root)
+
+
+# ---- 5. train: a kill at the state save right after a phase ends ------------------------------------
+def test_kill_after_phase_end_lists_the_phase_once(cli, tmp_path, monkeypatch):
+    from ofa_deploy.train import progressive
+    from ofa_deploy.train.progressive import Trainer, read_log
+
+    class Killed(BaseException):
+        pass
+
+    real_save, killed = Trainer.save_state, []
+
+    def save_state(self):
+        log = read_log(self.out / "log.jsonl") if (self.out / "log.jsonl").exists() else []
+        if not killed and log and log[-1]["event"] == "phase_end":
+            killed.append(log[-1]["phase"])
+            raise Killed  # SIGKILL between the phase_end line and the state that moves past the phase
+        real_save(self)
+
+    monkeypatch.setattr(Trainer, "save_state", save_state)
+    run = tmp_path / "run"
+    with pytest.raises(Killed):
+        cli("train", "--recipe", "tiny-synthetic", "--from-scratch", "smallest", "-o", run)
+    import gc
+
+    gc.collect()  # the killed trainer's folder lock goes with it, as with a dead process
+    monkeypatch.setattr(Trainer, "save_state", real_save)
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "--from-scratch", "smallest", "-o", run, "--resume")
+    assert code == 0, err
+    ends = [r["phase"] for r in read_log(run / "log.jsonl") if r["event"] == "phase_end"]
+    assert ends.count(killed[0]) == 2  # logged twice, as a kill there leaves it ...
+    phases = [p["phase"] for p in progressive.phase_table(run / "log.jsonl")]
+    assert phases == list(dict.fromkeys(ends))  # ... and listed once
+    report = json.loads((run / "report.json").read_text())
+    assert [p["phase"] for p in report["phases"]] == phases
+    assert (run / "report.md").read_text().count(f"| {killed[0]} ") == 1

@@ -26,6 +26,7 @@ from ..errors import LatencyTableError, NoSpaceError
 from ..fsio import WriterLock, check_output, writer_lock
 from ..space import SpaceSpec
 from .blocks import resolution_keys
+from .drift import LOG_FILE
 from .protocol import Protocol, measure
 from .table import (
     META_FILE,
@@ -103,10 +104,14 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         raise
 
 
+# Files a table folder holds about its table (`latency validate`, `drift`); `--fresh` removes them.
+DERIVED_FILES = ("validation.csv", "validation.png", LOG_FILE)
+
+
 def _plan_locked(spec: SpaceSpec, resolutions: Sequence[int], folder: Path, meta: dict[str, Any], fresh: bool,
                  stat: str | None, lock: WriterLock) -> ProfilePlan:
-    if fresh:
-        for name in (META_FILE, TABLE_FILE):
+    if fresh:  # what described the old table goes with it: its validation and its drift checks
+        for name in (META_FILE, TABLE_FILE, *DERIVED_FILES):
             (folder / name).unlink(missing_ok=True)
     done_keys: set[tuple[int, str]] = set()
     if not (folder / META_FILE).exists() and _holds_rows(folder / TABLE_FILE):

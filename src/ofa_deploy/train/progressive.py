@@ -383,7 +383,8 @@ class Trainer:
                 if stop_after_epochs is not None and epochs_done_now >= stop_after_epochs:
                     return {"stopped": True, "phase": phase.name, "epoch_in_phase": self.epoch_in_phase}
             accs = self.evaluate_phase(phase) if self.rank == 0 else {}
-            self.log({"event": "phase_end", "phase": phase.name, "test_top1": accs, "bn": self.bn})
+            self.log({"event": "phase_end", "phase": phase.name, "phase_idx": self.phase_idx, "test_top1": accs,
+                      "bn": self.bn})
             if self.phase_idx == 0 and any(p.kd > 0 for p in self.recipe.phases):
                 self.teacher = copy.deepcopy(self.model).eval()
                 self.teacher.set_max()
@@ -445,12 +446,17 @@ def read_log(log_path: Path) -> list[dict[str, Any]]:
 
 
 def phase_table(log_path: Path) -> list[dict[str, Any]]:
-    """Per-phase results from a training log (for reports)."""
-    rows = []
+    """Per-phase results from a training log (for reports), one row per phase.
+
+    Replaying the log is idempotent: a run killed after logging a phase's end but before saving the
+    state that moves past it evaluates and logs that phase again when resumed; the last record of
+    a phase (its index, or its name in logs written before the index was recorded) is the one kept,
+    in the place of the first."""
+    rows: dict[Any, dict[str, Any]] = {}
     for rec in read_log(log_path):
         if rec.get("event") == "phase_end":
-            rows.append({"phase": rec["phase"], **rec["test_top1"]})
-    return rows
+            rows[rec.get("phase_idx", rec["phase"])] = {"phase": rec["phase"], **rec["test_top1"]}
+    return list(rows.values())
 
 
 __all__ = ["Trainer", "asdict", "phase_table", "read_log"]
