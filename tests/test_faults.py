@@ -354,3 +354,170 @@ def test_kill_after_phase_end_lists_the_phase_once(cli, tmp_path, monkeypatch):
     report = json.loads((run / "report.json").read_text())
     assert [p["phase"] for p in report["phases"]] == phases
     assert (run / "report.md").read_text().count(f"| {killed[0]} ") == 1
+
+
+# ---- 7. loose ends ---------------------------------------------------------------------------------
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                       check=True)
+    return int(p.stdout)
+
+
+def test_staged_files_of_dead_runs_are_swept_by_the_next_writer(tmp_path):
+    from ofa_deploy.fsio import atomic_write_text, writer_lock
+
+    dead, alive = _dead_pid(), os.getpid()
+    stale = [tmp_path / f".B.{dead}-a1b2c3.tmp.tflite", tmp_path / f".state.pt.{dead}.tmp",
+             tmp_path / f".state.pt.{dead}-0f0f0f.tmp"]
+    keep = [tmp_path / f".B.{alive}-a1b2c3.tmp.tflite", tmp_path / "model.tflite", tmp_path / f"x.{dead}.tmp"]
+    for p in stale + keep:
+        p.write_bytes(b"x" * 10)
+    with writer_lock(tmp_path, "training run"):
+        pass
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
+    stale[0].write_bytes(b"x")
+    atomic_write_text(tmp_path / "a.txt", "a\n")  # any atomic write sweeps its folder too
+    assert not stale[0].exists()
+
+
+def test_profile_fresh_drops_what_described_the_old_table(cli, tmp_path):
+    out = tmp_path / "t"
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
+    assert code == 0, err
+    old = [out / "validation.csv", out / "validation.png", out / "checks.csv"]
+    for p in old:
+        p.write_text("old\n")
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out, "--fresh")
+    assert code == 0, err
+    assert not any(p.exists() for p in old)
+
+
+def test_train_into_a_latency_table_folder_is_refused(cli, tmp_path):
+    out = tmp_path / "t"
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
+    assert code == 0, err
+    before = sorted(p.name for p in out.iterdir())
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "-o", out, "--stop-after-epochs", "1")
+    assert code == 2 and "is a latency table folder, not a training run folder" in " ".join(err.split()), err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_cores_beyond_this_machine_are_refused_for_a_local_device(tmp_path):
+    from ofa_deploy.devices import load_device
+    from ofa_deploy.errors import DeviceError
+
+    path = tmp_path / "box.yaml"
+    path.write_text("name: box\ncores: [99999]\n")
+    with pytest.raises(DeviceError, match="name CPU 99999, but this machine has CPUs 0.."):
+        load_device(path)
+    path.write_text("name: board\nconnection: ssh\ncores: [99]\n")
+    assert load_device(path).cores == (99,)  # a remote board's CPUs are not known here
+
+
+def test_cache_follows_ofa_deploy_home(monkeypatch, tmp_path):
+    from ofa_deploy import paths
+
+    monkeypatch.delenv("OFA_DEPLOY_CACHE", raising=False)
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    assert paths.block_cache_dir() == tmp_path / "home" / "cache" / "blocks"
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(tmp_path / "c"))
+    assert paths.block_cache_dir() == tmp_path / "c" / "blocks"
+
+
+def test_export_data_on_an_empty_folder_talks_about_imagenet_folders(cli, tmp_path):
+    import torch
+
+    from ofa_deploy.nn import OFAMobileNetV3, save_supernet
+    from ofa_deploy.space import Arch, SpaceSpec, Subnet, save_subnet
+
+    spec = SpaceSpec(width_mult=0.5, n_classes=10, in_channels=3, resolutions=(32,))
+    torch.manual_seed(0)
+    sup = save_supernet(OFAMobileNetV3(spec), tmp_path / "s.pt")
+    sub = save_subnet(Subnet(spec, Arch((3,) * 20, (3,) * 20, (2,) * 5, 32)), tmp_path / "a.json")
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli("export", "--supernet", sup, "--subnet", sub, "--format", "onnx", "--data", tmp_path / "empty",
+                       "-o", tmp_path / "m.onnx")
+    said = " ".join(err.split())
+    assert code == 2 and "is empty: give an ImageNet-style folder (train/<wnid>/*.JPEG" in said, err
+    assert "idx" not in said and "Fashion" not in said
+
+
+def _bad_image(root):
+    bad = root / "train" / "n01443537" / "n01443537_broken.JPEG"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+    return bad
+
+
+def test_predictor_dataset_counts_skipped_images(cli, tmp_path):
+    import torch
+
+    from ofa_deploy.nn import OFAMobileNetV3, save_supernet
+    from ofa_deploy.space import SpaceSpec
+
+    root = _imagenet(tmp_path / "imnet", per_class=6)
+    bad = _bad_image(root)
+    torch.manual_seed(0)
+    sup = save_supernet(OFAMobileNetV3(SpaceSpec(width_mult=0.5, n_classes=2, resolutions=(32,))), tmp_path / "s.pt")
+    args = ("predictor", "dataset", "--supernet", sup, "--samples", 2, "--dataset", "imagenet", "--data", root,
+            "--val-images", 4, "--bn-images", 4, "--workers", 0, "--threads", 1, "--skip-bad-images")
+    code, stdout, err = cli(*args, "--out", tmp_path / "ds", "--json")
+    assert code == 0, err
+    sk = json.loads(stdout)["skipped_images"]
+    assert sk["count"] >= 1 and sk["examples"] == [str(bad)]
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume(cli, tmp_path, monkeypatch):
+    from ofa_deploy import search
+    from ofa_deploy.export import pipeline
+    from ofa_deploy.train.progressive import Trainer
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "run", interrupt)
+    code, _, err = cli("train", "--recipe", "tiny-synthetic", "-o", tmp_path / "run")
+    said = " ".join(err.split())
+    assert code == 130 and "keeps the run up to its last finished epoch" in said and "--resume" in said, err
+    monkeypatch.setattr(search, "run_search", interrupt)
+    code, _, err = cli("search", "--flops", "5M", "--verify")
+    said = " ".join(err.split())
+    assert code == 130 and "interrupted: nothing was written" in said and "rerun the same command" in said, err
+    code, _, err = cli("search", "--flops", "5M", "-o", tmp_path / "s.json")
+    monkeypatch.undo()
+    code, _, err = cli("search", "--flops", "5M", "-o", tmp_path / "s.json")
+    assert code == 0, err
+    monkeypatch.setattr(pipeline, "run_export", interrupt)
+    code, _, err = cli("export", "--subnet", tmp_path / "s.json", "--format", "onnx", "-o", tmp_path / "m.onnx")
+    said = " ".join(err.split())
+    assert code == 130 and f"nothing was written at {tmp_path / 'm.onnx'}" in said and "rerun" in said, err
+
+
+def test_train_counts_skipped_images_in_log_and_report(cli, tmp_path):
+    root = _imagenet(tmp_path / "imnet", per_class=6)
+    bad = _bad_image(root)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""name: tiny-folder
+space: {{width_mult: 0.25, ks_list: [3], expand_list: [3], depth_list: [1], resolutions: [24], n_classes: 2,
+        in_channels: 3}}
+data: {{kind: imagenet, root: {root}, val_size: 2, workers: 0, skip_bad_images: true}}
+batch_size: 4
+steps_per_epoch: 2
+bn_images: 4
+eval_images: 4
+seed: 0
+phases:
+  - {{name: full, epochs: 1, lr: 0.05, ks: [3], expand: [3], depth: [1]}}
+""")
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--recipe", recipe, "-o", run)
+    assert code == 0, err
+    from ofa_deploy.train.progressive import read_log
+
+    logged = [r["skipped_images"] for r in read_log(run / "log.jsonl") if "skipped_images" in r]
+    assert logged and logged[-1]["examples"] == [str(bad)]
+    report = json.loads((run / "report.json").read_text())
+    assert report["skipped_images"]["count"] == logged[-1]["count"] >= 1
+    assert "unreadable image read(s)" in (run / "report.md").read_text()

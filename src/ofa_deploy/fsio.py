@@ -361,6 +361,7 @@ class WriterLock:
                 raise
         _held[key] = [fd, 1]
         self._key = key
+        sweep_stale(self.folder)  # what a killed writer of this folder staged and never renamed
 
     def release(self) -> None:
         key, self._key = self._key, None

@@ -75,6 +75,9 @@ def resolve_data(spec: SpaceSpec, supernet_meta: dict[str, Any], data_dir: str |
         root = Path(data_dir)
         if not root.is_dir():
             raise DatasetError(f"--data {root}: no such folder")
+        if not any(root.iterdir()):
+            raise DatasetError(f"--data {root} is empty: give an ImageNet-style folder (train/<wnid>/*.JPEG, val/ "
+                               "optional)" + ("" if spec.in_channels == 3 else ", or Fashion-MNIST's idx files"))
         kind = folder_kind(root)
     seed = recipe.seed if recipe is not None else 0
     try:

@@ -590,6 +590,8 @@ class DatasetBuilder:
         return self.summary(new, time.time() - started)
 
     def summary(self, new: int = 0, wall: float = 0.0) -> dict[str, Any]:
+        from ..data.source import skipped_images
+
         rows = [self.done[i] for i in sorted(self.done) if i < len(self.plan)]
         acc = np.array([r["accuracy"] for r in rows]) if rows else np.zeros(0)
         secs = np.array([r["seconds"] for r in rows]) if rows else np.zeros(0)
@@ -602,6 +604,7 @@ class DatasetBuilder:
             "supernet": self.meta["supernet"], "space": self.spec.describe(), "dataset": self.meta["dataset"],
             "val_images": self.meta["val_images"], "bn_images": self.meta["bn_images"], "seed": self.seed,
             "device": str(self.torch_device), "processes": self.world,
+            "skipped_images": skipped_images(self.splits),  # unreadable images read past (skip_bad_images)
         }
 
 

@@ -49,11 +49,11 @@ from .. import checks
 from ..data import BatchStream
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
-from ..data.source import ArraySource, DataSource, as_source, open_source
+from ..data.source import ArraySource, DataSource, as_source, open_source, skipped_images
 from ..dist import dist_info
 from ..dist import init_distributed as _init_distributed
-from ..errors import CheckpointError, DatasetError, FormatError, TrainingDiverged
-from ..fsio import append_text, atomic_path, writer_lock
+from ..errors import CheckpointError, DatasetError, FormatError, OutputError, TrainingDiverged
+from ..fsio import append_text, atomic_path, describe, identify, writer_lock
 from ..nn import OFAMobileNetV3
 from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
 from ..rowfile import complete_lines
@@ -157,6 +157,7 @@ class Trainer:
     def __init__(self, recipe: Recipe, out: Path, splits: Splits | DataSource | None = None,
                  progress: ProgressFn | None = None, threads: int | None = None):
         self.recipe, self.out = recipe, Path(out)
+        check_run_folder(self.out)
         self.rank, self.world = dist_info()
         if checks.threads(threads) is not None:
             torch.set_num_threads(threads)
@@ -378,13 +379,14 @@ class Trainer:
                 self.epoch_in_phase += 1
                 self.save_state()
                 self.log({"event": "epoch", "phase": phase.name, "epoch": e + 1, "of": n_epochs,
-                          "loss": float(np.mean(losses)) if losses else None, "seconds": round(time.time() - t0, 1)})
+                          "loss": float(np.mean(losses)) if losses else None, "seconds": round(time.time() - t0, 1),
+                          **self._skipped()})
                 epochs_done_now += 1
                 if stop_after_epochs is not None and epochs_done_now >= stop_after_epochs:
                     return {"stopped": True, "phase": phase.name, "epoch_in_phase": self.epoch_in_phase}
             accs = self.evaluate_phase(phase) if self.rank == 0 else {}
             self.log({"event": "phase_end", "phase": phase.name, "phase_idx": self.phase_idx, "test_top1": accs,
-                      "bn": self.bn})
+                      "bn": self.bn, **self._skipped()})
             if self.phase_idx == 0 and any(p.kd > 0 for p in self.recipe.phases):
                 self.teacher = copy.deepcopy(self.model).eval()
                 self.teacher.set_max()
@@ -395,9 +397,26 @@ class Trainer:
         self.model.set_max()
         return {"stopped": False, "seconds": round(time.time() - started, 1)}
 
+    def _skipped(self) -> dict[str, Any]:
+        """`skipped_images` for a log record: unreadable images this process read past so far
+        (`skip_bad_images`); nothing when there were none."""
+        sk = skipped_images(self.source)
+        return {"skipped_images": sk} if sk else {}
+
     def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
         info = {"recipe": self.recipe.name, "recipe_source": self.recipe.source, **(meta or {})}
         return save_any_supernet(self.model, path, meta=info)
+
+
+def check_run_folder(out: Path) -> None:
+    """`OutputError` when `out` holds another kind of output (a latency table, a dataset...): a
+    training run would write its state and log into it. New, empty, unknown or run folders pass."""
+    found = identify(out)
+    if found is not None and not out.is_dir():
+        raise OutputError(f"{out} is {describe(found)}, not a folder; give a folder for the training run (--out)")
+    if found not in (None, "run", "empty", "folder"):
+        raise OutputError(f"{out} is {describe(found)}, not a training run folder; refusing to train into it: "
+                          "give another --out")
 
 
 def bn_settings(recipe: Recipe, source: DataSource) -> dict[str, Any]:
