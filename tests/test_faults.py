@@ -521,3 +521,85 @@ phases:
     report = json.loads((run / "report.json").read_text())
     assert report["skipped_images"]["count"] == logged[-1]["count"] >= 1
     assert "unreadable image read(s)" in (run / "report.md").read_text()
+
+
+# ---- 4. the fit stage: a kill between its two writes, a kill mid-fit --------------------------------
+class _Killed(BaseException):
+    """A SIGKILL, in process: nothing catches it, no clean-up code of ours runs after it."""
+
+
+def _fitted(out):
+    from ofa_deploy.latency import LatencyTable
+
+    t = LatencyTable.load(out)
+    record = (t.metadata.get("incontext") or {}).get("resolutions", {}).get("24")
+    return t, record
+
+
+def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
+    from ofa_deploy.latency import incontext
+
+    out = tmp_path / "t"
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
+    assert code == 0, err
+    real, calls = incontext.measure, []
+
+    def measure(*a, **k):
+        calls.append(1)
+        if kill_at and len(calls) == kill_at:
+            raise _Killed
+        return real(*a, **k)
+
+    monkeypatch.setattr(incontext, "measure", measure)
+    kill_at = 2  # 40 subnets: chunks of 16, 16, 8; killed as the second chunk starts
+    with pytest.raises(_Killed):
+        cli(*PROFILE, "--subnets", "40", "-o", out)
+    t, record = _fitted(out)
+    assert record is None and all(r.method == "isolated" for r in t.rows)
+    calls.clear()
+    kill_at = 0
+    code, _, err = cli(*PROFILE, "--subnets", "40", "-o", out)
+    assert code == 0, err
+    assert len(calls) == 2  # the first chunk's timings were kept
+    t, record = _fitted(out)
+    assert record["subnets"] == 40 and any(r.method == "fit" for r in t.rows)
+    assert not list(out.glob(".fit-*"))  # the checkpoint goes once the rows are written
+
+
+def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeypatch):
+    from ofa_deploy.latency import incontext
+    from ofa_deploy.latency.table import write_metadata
+
+    out = tmp_path / "t"
+    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
+    assert code == 0, err
+    real_write = incontext.atomic_write_text
+
+    def write(path, text):
+        if path.name == "table.csv":
+            raise _Killed  # after meta.yaml, before table.csv
+        return real_write(path, text)
+
+    monkeypatch.setattr(incontext, "atomic_write_text", write)
+    with pytest.raises(_Killed):
+        cli(*PROFILE, "--subnets", "12", "-o", out)
+    monkeypatch.undo()
+    real, calls = incontext.measure, []
+    monkeypatch.setattr(incontext, "measure", lambda *a, **k: calls.append(1) or real(*a, **k))
+    code, _, err = cli(*PROFILE, "--subnets", "12", "-o", out)
+    assert code == 0, err
+    assert calls == []  # the fit's timings were kept: nothing timed again
+    t, record = _fitted(out)
+    assert record is not None and any(r.method == "fit" for r in t.rows)
+    fitted = {(r.resolution, r.key): r.median for r in t.rows}
+
+    # What an older version left: rows made in context, meta.yaml without their record. Mended on rerun,
+    # refitted from the isolated rows (the prior), not from the fitted ones.
+    meta = dict(t.metadata)
+    meta.pop("incontext")
+    write_metadata(out, meta)
+    code, _, err = cli(*PROFILE, "--subnets", "12", "-o", out)
+    assert code == 0, err
+    t, record = _fitted(out)
+    assert record is not None and record["subnets"] == 12
+    assert {(r.resolution, r.key): r.median for r in t.rows}.keys() == fitted.keys()
