@@ -603,3 +603,36 @@ def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeyp
     t, record = _fitted(out)
     assert record is not None and record["subnets"] == 12
     assert {(r.resolution, r.key): r.median for r in t.rows}.keys() == fitted.keys()
+
+
+# ---- 6. a ResNet50 net.config read against the supernet beside it -----------------------------------
+def _resnet_golden():
+    from conftest import SHARED, need_shared
+
+    folder = need_shared(SHARED / "golden" / "ofa_resnet50")
+    need_shared(folder / "supernet.pth")
+    return folder, json.loads((folder / "cases.json").read_text())["cases"][0]
+
+
+def test_resnet_net_config_with_scaled_widths_is_read_against_its_supernet(cli, tmp_path):
+    from ofa_deploy.space import load_subnet
+    from ofa_deploy.space.checkpoint import checkpoint_space
+
+    folder, case = _resnet_golden()
+    cfg = tmp_path / "net.config"
+    cfg.write_text(json.dumps(case["net_config"]))
+    space = checkpoint_space(folder / "supernet.pth")
+    sub = load_subnet(cfg, image_size=case["arch"]["image_size"], spec=space)
+    assert sub.spec.same_space(space)
+    official = sub.arch.to_official()
+    assert [official[k] for k in "dew"] == [case["arch"][k] for k in "dew"]
+    # beside a MobileNet supernet: refused for the right reason (the kind), not for its widths
+    from ofa_deploy.errors import FormatError
+    from ofa_deploy.nn.shipped import shipped_spec
+
+    with pytest.raises(FormatError, match="is a ResNets subnet .* give the supernet the subnet belongs to"):
+        load_subnet(cfg, spec=shipped_spec())
+    code, stdout, err = cli("export", "--supernet", folder / "supernet.pth", "--subnet", cfg, "--format", "onnx",
+                            "-o", tmp_path / "m.onnx", "--verify-images", "2", "--no-recalibrate", "--json")
+    assert code == 0, err  # was: "stage 1 has 112 channels, not one of this space's widths [168, 208, 256]"
+    assert json.loads(stdout)["passed"]
