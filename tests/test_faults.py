@@ -636,3 +636,26 @@ def test_resnet_net_config_with_scaled_widths_is_read_against_its_supernet(cli, 
                             "-o", tmp_path / "m.onnx", "--verify-images", "2", "--no-recalibrate", "--json")
     assert code == 0, err  # was: "stage 1 has 112 channels, not one of this space's widths [168, 208, 256]"
     assert json.loads(stdout)["passed"]
+
+
+# ---- 8. a subset of ImageNet's classes beside a 1000-class supernet ---------------------------------
+def test_imagenet_subset_is_labelled_by_wnid(tmp_path):
+    from ofa_deploy.data.wnids import imagenet_wnids
+    from ofa_deploy.errors import DatasetError
+    from ofa_deploy.export.inputs import resolve_data
+    from ofa_deploy.space import SpaceSpec
+
+    wnids = imagenet_wnids()
+    assert len(wnids) == 1000 and list(wnids) == sorted(wnids) and wnids[0] == "n01440764"
+    spec = SpaceSpec(width_mult=0.5, n_classes=1000, resolutions=(32,))
+    picked = (wnids[1], wnids[2], wnids[999])  # not a prefix of the sorted wnids
+    root = _imagenet(tmp_path / "imnet", classes=picked, per_class=3)
+    data = resolve_data(spec, {}, root, workers=0)
+    labels = sorted({label for _, label in data.source._samples("train") + data.source._samples("test")})
+    assert labels == [1, 2, 999]  # was [0, 1, 2]: scored against tench, goldfish, white shark
+
+    bad = _imagenet(tmp_path / "other", classes=(wnids[5], "cats"), per_class=3)
+    with pytest.raises(DatasetError, match="cats are not ImageNet-1k wnids"):
+        resolve_data(spec, {}, bad, workers=0)
+    with pytest.raises(DatasetError, match="only a subset of ImageNet's 1000 classes can be matched"):
+        resolve_data(SpaceSpec(width_mult=0.5, n_classes=10, resolutions=(32,)), {}, root, workers=0)
