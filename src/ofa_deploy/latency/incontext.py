@@ -382,7 +382,7 @@ def _keep_isolated(folder: Path, rows: list[Row]) -> None:
     path = folder / ISOLATED_FILE
     old: dict[tuple[int, str], Row] = {}
     if path.exists():
-        old = {(row.resolution, row.key): row for row in read_rows(path)}
+        old = {(row.resolution, row.key): row for row in read_rows(path, torn="cut")}  # under the table's lock
     old.update({(row.resolution, row.key): row for row in rows})
     atomic_write_text(path, rows_csv(sorted(old.values(), key=lambda x: (x.resolution, x.key))))
 
