@@ -159,8 +159,9 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
         save_report(report, staged)
         plan.written = publish(staged, dest)
     except OSError as e:  # a full disk while converting or publishing: one line (`fsio.space_error`)
-        if is_space_error(e):
-            raise space_error(e, plan.out) from None
+        if is_space_error(e):  # named by the final name, unless the disk that filled is another (a temp folder)
+            elsewhere = isinstance(e.filename, str) and Path(e.filename).parent != plan.out.parent
+            raise space_error(e, e.filename if elsewhere else plan.out) from None
         raise
     finally:  # interrupted or failed: the staged files go, the final name is untouched
         torch.set_num_threads(threads_before)
