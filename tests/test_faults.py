@@ -536,6 +536,7 @@ def _fitted(out):
     return t, record
 
 
+@pytest.mark.slow
 def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
     from ofa_deploy.latency import incontext
 
@@ -566,6 +567,7 @@ def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
     assert not list(out.glob(".fit-*"))  # the checkpoint goes once the rows are written
 
 
+@pytest.mark.slow
 def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeypatch):
     from ofa_deploy.latency import incontext
     from ofa_deploy.latency.table import write_metadata
