@@ -200,10 +200,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale(folder: str | os.PathLike) -> list[Path]:
+_swept: set[str] = set()  # folders this process swept already: once is enough (a cache folder gets thousands of writes)
+
+
+def sweep_stale(folder: str | os.PathLike, again: bool = False) -> list[Path]:
     """Remove the staged temporary files (`temp_sibling` names) that processes no longer running
-    left in `folder` (a SIGKILL between writing and renaming); returns what was removed."""
-    removed = []
+    left in `folder` (a SIGKILL between writing and renaming); returns what was removed. Once per
+    folder and process, unless `again`."""
+    removed: list[Path] = []
+    key = os.path.abspath(folder)
+    if key in _swept and not again:
+        return removed
+    _swept.add(key)
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -361,7 +369,7 @@ class WriterLock:
                 raise
         _held[key] = [fd, 1]
         self._key = key
-        sweep_stale(self.folder)  # what a killed writer of this folder staged and never renamed
+        sweep_stale(self.folder, again=True)  # what a killed writer of this folder staged and never renamed
 
     def release(self) -> None:
         key, self._key = self._key, None

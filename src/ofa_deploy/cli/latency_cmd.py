@@ -204,8 +204,8 @@ def profile(
                                         on_session=lambda _: bar.advance(task),
                                         on_resolution=lambda r, p: bar.update(task, description=f"r={r} {p}"))
         except KeyboardInterrupt:
-            fail(f"interrupted: the resolutions done in context are kept in {plan.folder}; rerun the same command "
-                 "to resume", code=130)
+            fail(f"interrupted: the resolutions done in context are kept in {plan.folder}, and the whole subnets "
+                 "already timed for the next one; rerun the same command to resume", code=130)
     table = LatencyTable.load(plan.folder)
     remember_profile(desc.name, plan.folder, spec.to_dict())  # `search`'s default device and table
     info = {**table.summary(), "folder": str(plan.folder), "written": written,
