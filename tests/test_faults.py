@@ -389,7 +389,7 @@ def test_profile_fresh_drops_what_described_the_old_table(cli, tmp_path):
     out = tmp_path / "t"
     code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
     assert code == 0, err
-    old = [out / "validation.csv", out / "validation.png", out / "checks.csv"]
+    old = [out / "validation.csv", out / "validation.png", out / "checks.csv", out / ".fit-r24.partial.jsonl"]
     for p in old:
         p.write_text("old\n")
     code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out, "--fresh")

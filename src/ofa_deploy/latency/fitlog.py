@@ -29,7 +29,7 @@ class FitCheckpoint:
 
     def __init__(self, folder: str | Path, r: int, identity: dict[str, Any]):
         self.path = Path(folder) / f".fit-r{int(r)}.partial.jsonl"
-        self.identity = {"r": int(r), **identity}
+        self.identity = json.loads(json.dumps({"r": int(r), **identity}, default=str))  # as read back
         self.done = self._read()
 
     def _read(self) -> dict[str, float]:

@@ -294,6 +294,8 @@ def check_method(folder: str | os.PathLike, method: str, fresh: bool = False) ->
         return  # nothing there yet (or not a folder: the profile's own checks say so)
     if fresh:
         (folder / ISOLATED_FILE).unlink(missing_ok=True)
+        for partial in folder.glob(".fit-r*.partial.jsonl"):  # the fit's kept timings (`fitlog`)
+            partial.unlink(missing_ok=True)
         return
     if not (folder / TABLE_FILE).is_file():
         return
@@ -337,7 +339,8 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
             table = _isolated_prior(folder, table, r)
             t0 = time.perf_counter()
             checkpoint = (FitCheckpoint(folder, r, {"method": method, "subnets": subnets, "seed": seed, "stat": table.stat,
-                                                    "protocol": protocol.to_dict()}) if method == "fit" else None)
+                                                    "protocol": protocol.to_dict(), "backend": backend.info(),
+                                                    "space": table.spec.to_dict()}) if method == "fit" else None)
             rows, record = incontext_rows(table, r, net, backend, protocol, method, subnets, lam, seed, guard,
                                           on_session, checkpoint)
             record["seconds"] = round(time.perf_counter() - t0, 1)
