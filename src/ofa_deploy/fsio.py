@@ -195,8 +195,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
-        return True  # someone else's process: alive
+    except (OSError, OverflowError, ValueError):
+        return True  # someone else's process (or no PID at all): not ours to judge, left alone
     return True
 
 
