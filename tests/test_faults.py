@@ -53,6 +53,29 @@ def test_lut_repair_says_what_it_dropped(cli, tmp_path):
     assert "nothing to repair" in stdout
 
 
+
+def test_predictor_repair_says_what_it_dropped(cli, tmp_path):
+    import torch
+
+    from ofa_deploy.nn import OFAMobileNetV3, save_supernet
+    from ofa_deploy.space import SpaceSpec
+
+    torch.manual_seed(0)
+    sup = save_supernet(OFAMobileNetV3(SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24,))),
+                        tmp_path / "s.pt")
+    out = tmp_path / "ds"
+    code, _, err = cli("predictor", "dataset", "--supernet", sup, "--samples", 3, "--val-images", 16, "--bn-images",
+                       8, "--threads", 1, "--out", out)
+    assert code == 0, err
+    rows = out / "rows.csv"
+    whole = rows.read_bytes()
+    with open(rows, "ab") as f:
+        f.write(b"3,3 5 7")
+    code, stdout, err = cli("predictor", "repair", out)
+    said = " ".join(stdout.split())
+    assert code == 0 and "dropped a half-written last row: 7 bytes ('3,3 5 7')" in said, stdout + err
+    assert rows.read_bytes() == whole
+
 # ---- 2. a full disk -------------------------------------------------------------------------------
 @pytest.fixture
 def tmpfs(tmp_path):
