@@ -44,6 +44,11 @@ class OutputError(OfaDeployError):
     """An output path cannot be written: it holds another kind of file, or its folder is read-only."""
 
 
+class NoSpaceError(OutputError):
+    """A write failed for lack of room (ENOSPC, EDQUOT) or on a read-only file system (EROFS);
+    what was already kept stays, and the same command resumes once there is room (`fsio.no_space`)."""
+
+
 class BusyError(OfaDeployError):
     """Another process is writing the same output (a table, dataset or run folder)."""
 

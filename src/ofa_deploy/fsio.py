@@ -11,6 +11,14 @@ written here only:
   datasets, training runs) are locked with `fcntl.flock` on `.ofa-deploy.lock`, which records the
   holder's PID. A second process is refused at once with that PID (`BusyError`). The kernel drops
   the lock when its holder dies, so a lock file left by a killed run never blocks the next one.
+- **A full disk is the user's to fix, in one line** (`no_space`, `space_error`): ENOSPC, EDQUOT
+  and EROFS raised by any write here become a `NoSpaceError` naming the path, the room it needed
+  and the room left; the temporary file is removed, so nothing half-written keeps a final name,
+  and appends (`append_text`) are cut back to the last complete line. The CLI maps any such
+  errno that escapes another writer through the same function.
+- **Leftovers of dead runs are swept** (`sweep_stale`): the temporary files of a process killed
+  mid-write (`.NAME.PID-TOKEN.tmp[.SUFFIX]`) are removed by the next writer in that folder once
+  that PID is gone.
 - **Never clobber another kind of file** (`check_output`, `ensure_writable`): before any long
   work, an `--out` is checked to be writable and either new or of the kind the command writes;
   anything else is refused unless the user adds `--force`.
@@ -19,17 +27,20 @@ written here only:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
-from .errors import BusyError, OutputError
+from .errors import BusyError, NoSpaceError, OutputError
 
 LOCK_NAME = ".ofa-deploy.lock"
 
@@ -74,6 +85,146 @@ _OTHER = {
 }
 
 
+# ---- a full disk -----------------------------------------------------------------------------------
+SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def is_space_error(e: BaseException) -> bool:
+    """Whether `e` (or an exception it was raised from) is an ENOSPC / EDQUOT / EROFS `OSError`."""
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, OSError) and e.errno in SPACE_ERRNOS:
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _free(path: Path) -> int | None:
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe if probe.is_dir() else probe.parent).free
+    except OSError:
+        return None
+
+
+_STAGED_NAME = re.compile(r"^\.(.+)\.\d+-[0-9a-f]+\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def final_name(path: Path) -> Path:
+    """The name a staged file (`temp_sibling`) will be renamed to: what a message should name."""
+    while m := _STAGED_NAME.match(path.name):
+        path = path.with_name(m.group(1) + (m.group(2) or ""))
+    return path
+
+
+def space_error(e: OSError, path: str | os.PathLike | None = None, need: int | None = None,
+                written: int | None = None) -> NoSpaceError:
+    """The one line said for an ENOSPC / EDQUOT / EROFS `e` while writing `path`: what failed, the
+    room it needed (`need`, else at least more than the `written` bytes that fitted), the room left,
+    and what to do. The caller has already removed what was half-written."""
+    while not (isinstance(e, OSError) and e.errno in SPACE_ERRNOS) and (e.__cause__ or e.__context__):
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+    where = final_name(Path(path if path is not None else (getattr(e, "filename", None) or "the output")))
+    if e.errno == errno.EROFS:
+        return NoSpaceError(f"cannot write {where}: the file system is read-only; nothing half-written was kept: "
+                            "write elsewhere (--out, or OFA_DEPLOY_HOME for the data folder) and rerun the same "
+                            "command to resume")
+    free = _free(where)
+    what = "the disk quota is exceeded" if e.errno == errno.EDQUOT else "no space left on the device"
+    needs = (f"it needs {_size(need)}" if need is not None
+             else f"it needs more than the {_size(written)} written before the disk filled" if written
+             else "it needs more room")
+    left = f", {_size(free)} free" if free is not None else ""
+    return NoSpaceError(f"cannot write {where}: {what} ({needs}{left}); nothing half-written was kept: free "
+                        "some space (or write elsewhere, --out) and rerun the same command to resume")
+
+
+@contextlib.contextmanager
+def no_space(path: str | os.PathLike, need: int | None = None) -> Iterator[None]:
+    """Turn an ENOSPC / EDQUOT / EROFS raised in the block into `space_error(..., path, need)`."""
+    try:
+        yield
+    except NoSpaceError:
+        raise
+    except Exception as e:
+        if is_space_error(e):
+            raise space_error(e, path, need) from None  # type: ignore[arg-type]
+        raise
+
+
+def append_text(f, text: str, path: str | os.PathLike, fsync: bool = False) -> None:
+    """Append `text` (whole lines) to `f` (a file opened for appending) and make it reach the
+    file: written on its descriptor, past Python's buffer, so that a failed write is not retried
+    when the file is closed. On a full disk the file is cut back to where it was (no half-written
+    line) and `NoSpaceError` is raised."""
+    f.flush()
+    fd = f.fileno()
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(text.encode("utf-8"))
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+        if fsync:
+            os.fsync(fd)
+    except OSError as e:
+        if e.errno not in SPACE_ERRNOS:
+            raise
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise space_error(e, path, len(text.encode("utf-8"))) from None
+
+
+# ---- leftovers of dead runs -------------------------------------------------------------------------
+_STAGED = re.compile(r"^\..+\.(\d+)(?:-[0-9a-f]+)?\.tmp(?:\.[A-Za-z0-9]+)?$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # someone else's process (or no PID at all): not ours to judge, left alone
+    return True
+
+
+_swept: set[str] = set()  # folders this process swept already: once is enough (a cache folder gets thousands of writes)
+
+
+def sweep_stale(folder: str | os.PathLike, again: bool = False) -> list[Path]:
+    """Remove the staged temporary files (`temp_sibling` names) that processes no longer running
+    left in `folder` (a SIGKILL between writing and renaming); returns what was removed. Once per
+    folder and process, unless `again`."""
+    removed: list[Path] = []
+    key = os.path.abspath(folder)
+    if key in _swept and not again:
+        return removed
+    _swept.add(key)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STAGED.match(entry.name)
+        if m and not _alive(int(m.group(1))) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 # ---- atomic writes --------------------------------------------------------------------------------
 def temp_sibling(path: str | os.PathLike, keep_suffix: bool = False) -> Path:
     """A fresh hidden name beside `path`: `.NAME.PID-TOKEN.tmp` (or `.STEM.PID-TOKEN.tmp.SUFFIX` when
@@ -108,15 +259,26 @@ def replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, keep_suffix: bool = False, need: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path` for a writer that wants a file name (torch.save,
-    np.savez, converters); when the block ends normally it is renamed onto `path`, otherwise removed."""
+    np.savez, converters); when the block ends normally it is renamed onto `path`, otherwise removed.
+    A full disk in the block becomes `NoSpaceError` (`need`: the bytes to write, when known)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    with no_space(p):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(p.parent)
     tmp = temp_sibling(p, keep_suffix)
     try:
-        yield tmp
-        replace(tmp, p)
+        try:
+            yield tmp
+            replace(tmp, p)
+        except NoSpaceError:
+            raise
+        except Exception as e:
+            if not is_space_error(e):
+                raise
+            written = tmp.stat().st_size if tmp.exists() else None
+            raise space_error(e, p, need, written) from None  # type: ignore[arg-type]
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -124,7 +286,7 @@ def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to `path` atomically (temporary file in the same folder, fsync, rename)."""
     p = Path(path)
-    with atomic_path(p) as tmp, open(tmp, "wb") as f:
+    with atomic_path(p, need=len(data)) as tmp, open(tmp, "wb") as f:
         f.write(data)
     return p
 
@@ -178,7 +340,8 @@ class WriterLock:
             self._key = key
             return
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            with no_space(path):
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -198,9 +361,15 @@ class WriterLock:
                 break
             os.close(fd)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as e:  # the lock is held all the same; only the holder's PID is not on record
+            if e.errno not in SPACE_ERRNOS:
+                os.close(fd)
+                raise
         _held[key] = [fd, 1]
         self._key = key
+        sweep_stale(self.folder, again=True)  # what a killed writer of this folder staged and never renamed
 
     def release(self) -> None:
         key, self._key = self._key, None
@@ -387,6 +556,6 @@ def check_output(path: str | os.PathLike, kind: str, force: bool = False) -> Pat
     return p
 
 
-__all__ = ["FOLDER_KINDS", "KINDS", "LOCK_NAME", "WriterLock", "atomic_path", "atomic_write_bytes",
-           "atomic_write_text", "check_output", "describe", "ensure_writable", "identify", "replace",
-           "sha256_file", "temp_sibling", "writer_lock"]
+__all__ = ["FOLDER_KINDS", "KINDS", "LOCK_NAME", "SPACE_ERRNOS", "WriterLock", "append_text", "atomic_path", "atomic_write_bytes",
+           "atomic_write_text", "check_output", "describe", "ensure_writable", "identify", "is_space_error", "no_space",
+           "replace", "sha256_file", "space_error", "sweep_stale", "temp_sibling", "writer_lock"]

@@ -5,7 +5,8 @@ Two kinds of location, never mixed:
 - **User data** (tables the user profiles, calibrations, the records of the last profile / search /
   export, search outputs) lives in the user's data folder: `$OFA_DEPLOY_HOME` if set, else
   `$XDG_DATA_HOME/ofa-deploy`, else `~/.local/share/ofa-deploy`. Caches (converted block models)
-  live in `$OFA_DEPLOY_CACHE`, else `$XDG_CACHE_HOME/ofa-deploy`, else `~/.cache/ofa-deploy`.
+  live in `$OFA_DEPLOY_CACHE`, else `$OFA_DEPLOY_HOME/cache`, else `$XDG_CACHE_HOME/ofa-deploy`, else
+  `~/.cache/ofa-deploy`.
   Nothing is ever written into the install tree.
 - **Shipped resources** (device descriptors, latency tables, recipes, the demo supernet and its
   predictor) are read from the installed package through `importlib.resources` (`shipped_*`
@@ -43,10 +44,14 @@ def user_data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Root of caches that may be deleted at any time (not created here)."""
+    """Root of caches that may be deleted at any time (not created here). With `$OFA_DEPLOY_HOME`
+    set (and no `$OFA_DEPLOY_CACHE`), `<home>/cache`: that variable moves everything ofa-deploy
+    writes, so nothing lands in `~/.cache` behind it."""
     env = os.environ.get("OFA_DEPLOY_CACHE")
     if env:
         return Path(env).expanduser()
+    if os.environ.get("OFA_DEPLOY_HOME"):
+        return user_data_dir() / "cache"
     return _xdg("XDG_CACHE_HOME", ".cache") / "ofa-deploy"
 
 

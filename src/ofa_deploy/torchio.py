@@ -16,6 +16,17 @@ from typing import Any
 from .errors import CheckpointError
 
 
+def torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """`torch.save(obj)` into `path` through an open Python file (call it on `fsio.atomic_path`'s
+    temporary name). Why not torch.save(obj, path): torch's own file writer turns a full disk into
+    a bare RuntimeError ("unexpected pos"), while through a Python file it is the OS's OSError
+    (ENOSPC), which `fsio` turns into one line."""
+    import torch
+
+    with open(path, "wb") as f:
+        torch.save(obj, f)
+
+
 def safe_torch_load(path: str | os.PathLike, what: str = "checkpoint",
                     hint: str = "give a file written by torch.save") -> Any:
     """`torch.load(weights_only=True)` (zip and legacy files alike), every failure one line.

@@ -56,6 +56,13 @@ class OfaGroup(TyperGroup):
         except OfaDeployError as e:
             error_line(str(e))
             raise typer.Exit(2) from None
+        except OSError as e:  # a full disk met by a writer outside fsio: the same one line (`fsio.space_error`)
+            from ..fsio import is_space_error, space_error
+
+            if not is_space_error(e):
+                raise
+            error_line(str(space_error(e)))
+            raise typer.Exit(2) from None
 
 
 def version_text() -> str:

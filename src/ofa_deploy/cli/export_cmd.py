@@ -123,6 +123,9 @@ def export(
             run_export(plan, step)
         except VerificationError as e:
             error = str(e)
+        except KeyboardInterrupt:
+            fail(f"interrupted: nothing was written at {plan.out} (the staged files were removed; the file already "
+                 "there, if any, is untouched); rerun the same command to export again", code=130)
     written = plan.written or plan.out  # the final name, or the `.failed` one
     report = load_report(written)  # what was saved, pass or fail
     if as_json:

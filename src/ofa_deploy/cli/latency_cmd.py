@@ -187,7 +187,9 @@ def profile(
                 written = run_profile(plan, spec, net, backend, proto,
                                       on_session=lambda _: bar.advance(task), on_resolution=on_res)
         except KeyboardInterrupt:
-            kept = len(LatencyTable.load(plan.folder).rows) if (plan.folder / "table.csv").exists() else 0
+            from ..latency.table import read_rows
+
+            kept = len(read_rows(plan.folder / "table.csv", torn="skip"))
             fail(f"interrupted: {kept} rows kept in {plan.folder}; rerun the same command to resume", code=130)
     elif plan.lock is not None:
         plan.lock.release()  # nothing to measure alone; the in-context stage takes the lock itself
@@ -202,8 +204,8 @@ def profile(
                                         on_session=lambda _: bar.advance(task),
                                         on_resolution=lambda r, p: bar.update(task, description=f"r={r} {p}"))
         except KeyboardInterrupt:
-            fail(f"interrupted: the resolutions done in context are kept in {plan.folder}; rerun the same command "
-                 "to resume", code=130)
+            fail(f"interrupted: the resolutions done in context are kept in {plan.folder}, and the whole subnets "
+                 "already timed for the next one; rerun the same command to resume", code=130)
     table = LatencyTable.load(plan.folder)
     remember_profile(desc.name, plan.folder, spec.to_dict())  # `search`'s default device and table
     info = {**table.summary(), "folder": str(plan.folder), "written": written,
@@ -499,15 +501,23 @@ def lut_repair(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (strict JSON on stdout).")] = False,
 ) -> None:
     """Drop repeated rows of a table (two profiles wrote it at once): every unique row is kept."""
+    from rich.markup import escape
+
     from ..latency.repair import repair_table
+    from ..rowfile import describe_tail
 
     r = repair_table(table_path)
     if as_json:
         print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical,
                     "conflicts": [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean,
-                                   "dropped_mean": b.mean} for a, b in r.conflicts]})
+                                   "dropped_mean": b.mean} for a, b in r.conflicts],
+                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
         return
-    if not r.changed:
+    if r.torn:
+        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
+    if not (r.identical or r.conflicts):
+        if r.torn:
+            return
         console.print(f"{r.folder}: {r.kept} rows, no duplicates; nothing to repair")
         return
     console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical duplicate(s)"

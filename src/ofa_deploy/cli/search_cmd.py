@@ -225,6 +225,10 @@ def _dataset_single(builder: Any, folder: Path, as_json: bool, stop_after_rows: 
     if acc:
         console.print(f"top-1 (validation)  min {100 * acc['min']:.2f}%  mean {100 * acc['mean']:.2f}%  "
                       f"max {100 * acc['max']:.2f}%")
+    if summary.get("skipped_images"):
+        sk = summary["skipped_images"]
+        console.print(f"[yellow]skipped[/] {sk['count']} unreadable image read(s) (--skip-bad-images), e.g. "
+                      f"{', '.join(sk['examples'][:3])}", highlight=False)
     console.print(f"wrote {folder / 'rows.csv'}; next: ofa-deploy predictor fit {folder} --out P.npz")
 
 
@@ -276,8 +280,17 @@ def predictor_repair(
 
     r = repair_dataset(folder)
     if as_json:
-        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts})
+        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts,
+                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
         return
+    if r.torn:
+        from rich.markup import escape
+
+        from ..rowfile import describe_tail
+
+        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
+        if not (r.identical or r.conflicts):
+            return
     if not (r.identical or r.conflicts):
         console.print(f"{r.folder}: {r.kept} rows, no repeated subnets; nothing to repair")
         return
@@ -338,7 +351,12 @@ def search(
                                   remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
                                           "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
                                   say=lambda line: err_console.print(line, highlight=False))
-    outcome = run_search(req)
+    try:
+        outcome = run_search(req)
+    except KeyboardInterrupt:
+        fail("interrupted: nothing was written (no subnet file, no search record; a search keeps nothing until it "
+             "ends); rerun the same command to search again" + (" (--no-verify skips the device)" if verify else ""),
+             code=130)
     for line in outcome.notes:
         note(line)
     if as_json:

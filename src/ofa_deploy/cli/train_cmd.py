@@ -11,6 +11,7 @@ from .choices import ScratchSubnet
 from .common import (
     console,
     err_console,
+    fail,
     json_option,
     json_text,
     merge_alias,
@@ -85,8 +86,12 @@ def train(
         out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.source.name}: "
                       f"{trainer.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
                       f"{trainer.world} process(es); run folder {out}")
-    with progress if trainer.rank == 0 else _null():
-        result = trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
+    try:
+        with progress if trainer.rank == 0 else _null():
+            result = trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
+    except KeyboardInterrupt:
+        fail(f"interrupted: {out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun the same "
+             "command with --resume to continue it", code=130)
     if result["stopped"] or trainer.rank != 0:
         if trainer.rank == 0 and as_json:
             print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],

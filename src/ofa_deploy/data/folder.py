@@ -35,15 +35,33 @@ class FolderIndex:
     val_layout: str  # "class folders", "flat, labels from <file>" or "absent"
 
 
+def _maybe_file(e: os.DirEntry) -> bool:
+    """Whether an entry is (or may be) a file. One that cannot be followed (a symlink loop, ELOOP;
+    a link into a folder we may not read) is listed all the same: the image reader then names it as
+    unreadable, or skips and counts it with skip_bad_images, like any other bad image."""
+    try:
+        return e.is_file()
+    except OSError:
+        return True
+
+
 def _images_in(folder: Path) -> list[str]:
     with os.scandir(folder) as it:
-        names = [e.name for e in it if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS)]
+        names = [e.name for e in it if e.name.lower().endswith(IMG_EXTENSIONS) and _maybe_file(e)]
     return sorted(names)
+
+
+def _is_dir(e: os.DirEntry) -> bool:
+    try:
+        return e.is_dir()
+    except OSError as err:
+        raise DatasetError(f"{e.path}: cannot follow this entry ({err.strerror or err}, a symlink loop?); "
+                           "remove it or make it a folder of images") from None
 
 
 def _class_folders(folder: Path) -> list[str]:
     with os.scandir(folder) as it:
-        return sorted(e.name for e in it if e.is_dir())
+        return sorted(e.name for e in it if _is_dir(e))
 
 
 def _by_class(split_dir: Path, classes: dict[str, int], strict: bool) -> list[Sample]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -112,3 +112,12 @@ def open_source(kind: str, root: str | os.PathLike | None = None, val_size: int 
             raise DatasetError("the 'imagenet' dataset needs --data pointing at a folder with train/<wnid>/")
         return ImageFolderSource(Path(root), 10000 if val_size is None else val_size, workers, skip_bad_images)
     return ArraySource(load_dataset(kind, root, 5000 if val_size is None else val_size, seed))
+
+
+def skipped_images(source: DataSource | None) -> dict[str, Any] | None:
+    """Unreadable images a folder source skipped so far (`skip_bad_images`): {count, examples} for
+    logs and reports, None when it skipped none (or cannot skip)."""
+    s = getattr(source, "skipped", None)
+    if s is None or not s.count:
+        return None
+    return {"count": int(s.count), "examples": list(dict.fromkeys(s.examples))}  # a count of reads; each file once

@@ -7,7 +7,9 @@ A descriptor says how to reach a device and what to run there, nothing about how
 - `connection`: `local` | `ssh` | `adb`
 - `runtime`: `onnxruntime` | `torch` | `torch-cuda` | `onnxruntime-cuda` | `tflite`
 - `threads` (default 1), `precision` (`fp32` | `fp16` | `int8`), `delegate` (`xnnpack`, `gpu`, `nnapi`...)
-- `cores`: CPU ids to pin to (`taskset`), e.g. the big cores of a phone
+- `cores`: CPU ids to pin to (`taskset`), e.g. the big cores of a phone; checked against this
+  machine's CPU count for a local device, unchecked here for ssh / adb devices (their CPU count
+  is known only on the device)
 - ssh: `host` (or `--host`), `user`, `port`, `python`, `workdir`; adb: `serial` (or `--serial`;
   without either, the only attached device is used and the backend says so: never "the first
   one listed"), `workdir`
@@ -73,6 +75,10 @@ class DeviceDescriptor:
             if not cores or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in cores):
                 raise DeviceError(f"{where}: cores must be a list of CPU ids (integers >= 0), e.g. [4, 5, 6, 7]; "
                                   f"got {self.cores!r}")
+            n_cpu = os.cpu_count()
+            if self.connection == "local" and n_cpu and max(cores) >= n_cpu:
+                raise DeviceError(f"{where}: cores {list(cores)} name CPU {max(cores)}, but this machine has CPUs "
+                                  f"0..{n_cpu - 1}; fix 'cores' in the descriptor")
             object.__setattr__(self, "cores", tuple(cores))
         if self.port is not None and (not isinstance(self.port, int) or isinstance(self.port, bool)
                                       or not 0 < self.port < 65536):

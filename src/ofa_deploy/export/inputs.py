@@ -75,11 +75,14 @@ def resolve_data(spec: SpaceSpec, supernet_meta: dict[str, Any], data_dir: str |
         root = Path(data_dir)
         if not root.is_dir():
             raise DatasetError(f"--data {root}: no such folder")
+        if not any(root.iterdir()):
+            raise DatasetError(f"--data {root} is empty: give an ImageNet-style folder (train/<wnid>/*.JPEG, val/ "
+                               "optional)" + ("" if spec.in_channels == 3 else ", or Fashion-MNIST's idx files"))
         kind = folder_kind(root)
     seed = recipe.seed if recipe is not None else 0
     try:
         if kind in ("imagenet", "folder") and root is not None:
-            source = _export_folder(Path(root), workers, skip_bad_images)
+            source = _export_folder(Path(root), workers, skip_bad_images, spec.n_classes)
         else:
             source = open_source(kind, root, data.get("val_size"), seed, workers, skip_bad_images)
     except DatasetError as e:
@@ -87,8 +90,8 @@ def resolve_data(spec: SpaceSpec, supernet_meta: dict[str, Any], data_dir: str |
             raise
         # The recipe's dataset is not installed here: export anyway, and say so in the report.
         return ExportData(None, f"random N(0,1) images (the recipe's dataset is unavailable: {e})")
-    # A folder with fewer classes than the model (an ImageNet subset) is accepted: its sorted classes are
-    # taken as the model's first ones (true for a prefix of ImageNet's sorted wnids).
+    # A folder with fewer classes than the model (an ImageNet subset) is accepted: its labels were mapped
+    # to the model's outputs by wnid (`data.wnids`), or it was refused there.
     if source.in_channels != spec.in_channels or not (
             source.n_classes == spec.n_classes or (source.name.startswith("folder:") and source.n_classes < spec.n_classes)):
         raise DatasetError(
@@ -100,14 +103,16 @@ def resolve_data(spec: SpaceSpec, supernet_meta: dict[str, Any], data_dir: str |
     return ExportData(source, f"{source.name} ({via})", bn)
 
 
-def _export_folder(root: Path, workers: int | None, skip_bad_images: bool) -> DataSource:
+def _export_folder(root: Path, workers: int | None, skip_bad_images: bool, n_classes: int) -> DataSource:
     """Export verifies on val/, so with a val/ folder every training image may calibrate (nothing held
     out: BN reads the sorted train/ images, as the conformance case does); without one, a tenth of
-    train/ (at most 10000) is held out to verify on."""
+    train/ (at most 10000) is held out to verify on. Labels are the model's (`data.wnids`: a subset of
+    ImageNet's classes is mapped by wnid)."""
     from ..data.folder import index_folder
     from ..data.imagenet import ImageFolderSource
+    from ..data.wnids import map_to_model_classes
 
-    index = index_folder(root)
+    index = map_to_model_classes(index_folder(root), n_classes)
     hold_out = 0 if index.val is not None else max(1, min(10000, len(index.train) // 10))
     return ImageFolderSource(root, hold_out, workers, skip_bad_images, index=index)
 

@@ -27,7 +27,7 @@ from torch import nn
 from .. import checks, records
 from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
-from ..fsio import check_output, sha256_file, temp_sibling, writer_lock
+from ..fsio import check_output, is_space_error, sha256_file, space_error, temp_sibling, writer_lock
 from ..nn import OFAMobileNetV3
 from ..nn.finetuned import FineTunedSubnet, load_weights_source
 from ..runtime.convert import convert_fp32, export_onnx
@@ -162,6 +162,11 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
         on_step("writing report")
         save_report(report, staged)
         plan.written = publish(staged, dest)
+    except OSError as e:  # a full disk while converting or publishing: one line (`fsio.space_error`)
+        if is_space_error(e):  # named by the final name, unless the disk that filled is another (a temp folder)
+            elsewhere = isinstance(e.filename, str) and Path(e.filename).parent != plan.out.parent
+            raise space_error(e, e.filename if elsewhere else plan.out) from None
+        raise
     finally:  # interrupted or failed: the staged files go, the final name is untouched
         torch.set_num_threads(threads_before)
         staged.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import paths
 from ..fsio import atomic_write_text, writer_lock
+from ..rowfile import read_complete
 from ..space import SpaceSpec
 from .table import default_table_dir
 
@@ -84,7 +85,7 @@ def append_log(folder: Path, command: str, subject: str, c: DriftCheck) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_FILE
     with writer_lock(folder, "latency table"):
-        old = path.read_text() if path.exists() else ""
+        old = read_complete(path, "skip").data.decode("utf-8", errors="replace")  # a torn tail is dropped
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         if not old:

@@ -39,6 +39,7 @@ from ..fsio import atomic_write_text, writer_lock
 from ..space import Arch, SpaceSpec, sample_archs
 from .blocks import arch_keys, resolution_keys
 from .fit import DEFAULT_LAMBDA, count_matrix, ridge_fit
+from .fitlog import FitCheckpoint
 from .protocol import Protocol, measure
 from .table import METHODS, TABLE_FILE, LatencyTable, Row, read_rows, rows_csv, write_metadata
 
@@ -126,18 +127,29 @@ class LayerParts:
 
 
 def time_subnets(parts: LayerParts, archs: Sequence[Arch], backend: Any, protocol: Protocol, stat: str,
-                 guard: Any = None, on_session: Callable[[str], None] | None = None) -> np.ndarray:
+                 guard: Any = None, on_session: Callable[[str], None] | None = None,
+                 checkpoint: FitCheckpoint | None = None) -> np.ndarray:
     """`stat` ms of every arch, timed whole by `protocol.measure` (chunk by chunk, so that only one
-    chunk of stitched models is held in memory at a time)."""
+    chunk of stitched models is held in memory at a time). With a `checkpoint`, each chunk's
+    timings are kept as it ends, and a chunk it already holds is not timed again (a resumed fit)."""
     out = np.zeros(len(archs))
     step = protocol.chunk
     for start in range(0, len(archs), step):
         idx = range(start, min(start + step, len(archs)))
+        kept = [checkpoint.get(archs[i]) for i in idx] if checkpoint is not None else [None]
+        if all(v is not None for v in kept):
+            for i, v in zip(idx, kept):
+                out[i] = v
+                for _ in range(protocol.sessions if on_session is not None else 0):
+                    on_session(f"ctx{i}")  # type: ignore[misc]
+            continue
         models = {f"ctx{i}": parts.subnet(f"ctx{i}", archs[i]) for i in idx}
         proto = Protocol.from_dict({**protocol.to_dict(), "seed": protocol.seed + start})
         res = measure(list(models), lambda name, ms=models: backend.open(ms[name]), proto, guard, None, on_session)
         for i in idx:
             out[i] = res[f"ctx{i}"][stat]
+        if checkpoint is not None:
+            checkpoint.add([(archs[i], float(out[i])) for i in idx])
     return out
 
 
@@ -207,9 +219,11 @@ def _scaled(row: Row, ms: float, stat: str, method: str, samples: int) -> Row:
 
 def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol: Protocol, method: str = "fit",
                    subnets: int = DEFAULT_SUBNETS, lam: float = DEFAULT_LAMBDA, seed: int = 0, guard: Any = None,
-                   on_session: Callable[[str], None] | None = None) -> tuple[list[Row], dict[str, Any]]:
+                   on_session: Callable[[str], None] | None = None,
+                   checkpoint: FitCheckpoint | None = None) -> tuple[list[Row], dict[str, Any]]:
     """The rows of resolution `r` re-made by `method` (`fit` or `profiler`) from `subnets` whole
-    subnets, and a record of the fit. The table's rows at `r` are the prior (isolated)."""
+    subnets, and a record of the fit. The table's rows at `r` are the prior (isolated). `checkpoint`
+    (fit): the subnet timings kept so far, and where new ones are kept (`time_subnets`)."""
     if method not in METHODS[1:]:
         raise LatencyTableError(f"in-context method must be one of {list(METHODS[1:])}, not {method!r}")
     spec, stat = table.spec, table.stat
@@ -224,7 +238,7 @@ def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol
     parts = LayerParts(net, spec, r, backend.needs_onnx)
     record: dict[str, Any] = {"resolution": r, "subnets": len(archs)}
     if method == "fit":
-        measured = time_subnets(parts, archs, backend, protocol, stat, guard, on_session)
+        measured = time_subnets(parts, archs, backend, protocol, stat, guard, on_session, checkpoint)
         res = ridge_fit(counts, measured, prior, lam)
         costs, samples = res.costs, res.samples
         record.update(lam=lam, scale=res.scale, residual_mape=res.residual_mape)
@@ -280,10 +294,12 @@ def check_method(folder: str | os.PathLike, method: str, fresh: bool = False) ->
         return  # nothing there yet (or not a folder: the profile's own checks say so)
     if fresh:
         (folder / ISOLATED_FILE).unlink(missing_ok=True)
+        for partial in folder.glob(".fit-r*.partial.jsonl"):  # the fit's kept timings (`fitlog`)
+            partial.unlink(missing_ok=True)
         return
     if not (folder / TABLE_FILE).is_file():
         return
-    made = {row.method for row in read_rows(folder / TABLE_FILE, repair=False)} - {"isolated"}
+    made = {row.method for row in read_rows(folder / TABLE_FILE, torn="skip")} - {"isolated"}
     if made and made != {method}:
         raise LatencyTableError(f"{folder} holds rows made by --method {', '.join(sorted(made))}; continue it with "
                                 f"that method, or add --fresh to re-profile it with --method {method}")
@@ -297,8 +313,10 @@ def stage_sessions(table: LatencyTable, method: str, subnets: int, protocol: Pro
 
 
 def pending_resolutions(table: LatencyTable) -> list[int]:
-    """Complete resolutions whose rows are all still `isolated` (what the in-context stage has to do)."""
-    done = {row.resolution for row in table.rows if row.method != "isolated"}
+    """Complete resolutions whose rows are all still `isolated`, or were made in context but lack
+    their record in `meta.yaml` (what the in-context stage has to do)."""
+    recorded = {str(k) for k in ((table.metadata.get("incontext") or {}).get("resolutions") or {})}
+    done = {row.resolution for row in table.rows if row.method != "isolated" and str(row.resolution) in recorded}
     return [r for r in table.complete_resolutions() if r not in done]
 
 
@@ -318,15 +336,18 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
         for r in pending_resolutions(table):
             if on_resolution is not None:
                 on_resolution(r, f"in context ({method})")
+            table = _isolated_prior(folder, table, r)
             t0 = time.perf_counter()
+            checkpoint = (FitCheckpoint(folder, r, {"method": method, "subnets": subnets, "seed": seed, "stat": table.stat,
+                                                    "protocol": protocol.to_dict(), "backend": backend.info(),
+                                                    "space": table.spec.to_dict()}) if method == "fit" else None)
             rows, record = incontext_rows(table, r, net, backend, protocol, method, subnets, lam, seed, guard,
-                                          on_session)
+                                          on_session, checkpoint)
             record["seconds"] = round(time.perf_counter() - t0, 1)
             _keep_isolated(folder, [row for row in table.rows if row.resolution == r])
             new = {(row.resolution, row.key): row for row in table.rows}
             new.update({(row.resolution, row.key): row for row in rows})
             table = LatencyTable(table.spec, list(new.values()), table.metadata)
-            atomic_write_text(folder / TABLE_FILE, rows_csv(table.rows))
             meta = table.metadata
             log = dict(meta.get("incontext") or {})
             log.update(method=method, seed=seed, date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat())
@@ -336,9 +357,27 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
             table.metadata.update(incontext=log, method=method, date_updated=log["date"],
                                   source=f"{source}; then {how} {subnets} random whole subnets per resolution, "
                                          "timed end to end (the blocks timed alone are in isolated.csv)")
+            # The record first, then the rows: a kill between the two leaves this resolution's rows
+            # isolated, so the rerun fits it again (from the kept timings) and rewrites both; never rows
+            # made in context without their record (`pending_resolutions`).
             write_metadata(folder, table.metadata)
+            atomic_write_text(folder / TABLE_FILE, rows_csv(table.rows))
+            if checkpoint is not None:
+                checkpoint.discard()
             done += 1
     return done
+
+
+def _isolated_prior(folder: Path, table: LatencyTable, r: int) -> LatencyTable:
+    """`table` with resolution `r`'s rows as timed alone (from `isolated.csv`) when they were made in
+    context without a record in `meta.yaml` (a kill between the two writes of an older version):
+    the fit's prior is always the isolated rows."""
+    if all(row.method == "isolated" for row in table.rows if row.resolution == r):
+        return table
+    iso = {(row.resolution, row.key): row for row in read_rows(folder / ISOLATED_FILE, torn="skip")
+           if row.resolution == r}
+    rows = [iso.get((row.resolution, row.key), row) if row.resolution == r else row for row in table.rows]
+    return LatencyTable(table.spec, rows, table.metadata)
 
 
 def _keep_isolated(folder: Path, rows: list[Row]) -> None:
@@ -346,7 +385,7 @@ def _keep_isolated(folder: Path, rows: list[Row]) -> None:
     path = folder / ISOLATED_FILE
     old: dict[tuple[int, str], Row] = {}
     if path.exists():
-        old = {(row.resolution, row.key): row for row in read_rows(path)}
+        old = {(row.resolution, row.key): row for row in read_rows(path, torn="cut")}  # under the table's lock
     old.update({(row.resolution, row.key): row for row in rows})
     atomic_write_text(path, rows_csv(sorted(old.values(), key=lambda x: (x.resolution, x.key))))
 

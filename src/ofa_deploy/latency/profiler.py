@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LatencyTableError
+from ..errors import LatencyTableError, NoSpaceError
 from ..fsio import WriterLock, check_output, writer_lock
 from ..space import SpaceSpec
 from .blocks import resolution_keys
+from .drift import LOG_FILE
 from .protocol import Protocol, measure
 from .table import (
     META_FILE,
@@ -103,10 +104,14 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         raise
 
 
+# Files a table folder holds about its table (`latency validate`, `drift`); `--fresh` removes them.
+DERIVED_FILES = ("validation.csv", "validation.png", LOG_FILE)
+
+
 def _plan_locked(spec: SpaceSpec, resolutions: Sequence[int], folder: Path, meta: dict[str, Any], fresh: bool,
                  stat: str | None, lock: WriterLock) -> ProfilePlan:
-    if fresh:
-        for name in (META_FILE, TABLE_FILE):
+    if fresh:  # what described the old table goes with it: its validation and its drift checks
+        for name in (META_FILE, TABLE_FILE, *DERIVED_FILES):
             (folder / name).unlink(missing_ok=True)
     done_keys: set[tuple[int, str]] = set()
     if not (folder / META_FILE).exists() and _holds_rows(folder / TABLE_FILE):
@@ -156,6 +161,7 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
     from .block_models import block_models, onnx_bytes
 
     written = 0
+    failed = False
     try:
         with closing(RowWriter(plan.folder)) as writer:
             if hasattr(backend, "measure_plan"):  # remote: one bundle, one device process for the whole plan
@@ -171,13 +177,21 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
                     on_resolution(r, "measuring")
                 written += _measure_into(models, writer, backend, protocol, guard, on_session)
         return written
+    except BaseException:
+        failed = True
+        raise
     finally:  # also after an interruption: the rows kept are dated, and the device's readings kept
-        meta = read_metadata(plan.folder)
-        meta["date_updated"] = now()
-        meta.update(getattr(backend, "run_metadata", dict)())
-        write_metadata(plan.folder, meta)
-        if plan.lock is not None:
-            plan.lock.release()
+        try:
+            meta = read_metadata(plan.folder)
+            meta["date_updated"] = now()
+            meta.update(getattr(backend, "run_metadata", dict)())
+            write_metadata(plan.folder, meta)
+        except NoSpaceError:
+            if not failed:  # after a failure (a full disk, most likely) the old meta.yaml stays, whole,
+                raise       # and the user hears of the first failure, not of this one
+        finally:
+            if plan.lock is not None:
+                plan.lock.release()
 
 
 def _measure_into(models: dict[str, Any], writer: RowWriter, backend: Any, protocol: Protocol, guard: Any,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import LatencyTableError
 from ..fsio import atomic_write_text, writer_lock
-from .table import META_FILE, TABLE_FILE, Row, read_metadata, read_rows, rows_csv
+from .table import META_FILE, TABLE_FILE, Row, read_metadata, read_rows_tail, rows_csv
 
 
 @dataclass
@@ -25,10 +25,11 @@ class TableRepair:
     kept: int
     identical: int  # repeated rows equal to the first, dropped
     conflicts: list[tuple[Row, Row]] = field(default_factory=list)  # (kept first, dropped later) pairs
+    torn: bytes = b""  # the half-written last line cut off the file (b"" if there was none)
 
     @property
     def changed(self) -> bool:
-        return bool(self.identical or self.conflicts)
+        return bool(self.identical or self.conflicts or self.torn)
 
 
 def repair_table(folder: str | os.PathLike) -> TableRepair:
@@ -40,9 +41,9 @@ def repair_table(folder: str | os.PathLike) -> TableRepair:
     with writer_lock(folder, "latency table"):
         read_metadata(folder)  # refuses a corrupt or foreign meta.yaml
         path = folder / TABLE_FILE
-        rows = read_rows(path, repair=True)
+        rows, torn = read_rows_tail(path, "cut")
         first: dict[tuple[int, str], Row] = {}
-        result = TableRepair(folder, 0, 0)
+        result = TableRepair(folder, 0, 0, torn=torn)
         for row in rows:
             k = (row.resolution, row.key)
             if k not in first:
@@ -52,7 +53,7 @@ def repair_table(folder: str | os.PathLike) -> TableRepair:
             else:
                 result.conflicts.append((first[k], row))
         result.kept = len(first)
-        if result.changed:
+        if result.identical or result.conflicts:
             atomic_write_text(path, rows_csv(first.values()))
     return result
 

@@ -14,6 +14,7 @@ and diff-friendly. The official per-resolution YAML tables can be imported and e
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -28,9 +29,9 @@ import numpy as np
 import yaml
 
 from ..errors import LatencyTableError, SpaceError
-from ..fsio import atomic_write_text, writer_lock
+from ..fsio import append_text, atomic_write_text, no_space, writer_lock
 from ..paths import user_tables_dir
-from ..rowfile import complete_lines
+from ..rowfile import Torn, TornTail, read_complete
 from ..space import Arch, ArchBatch, SpaceKind, SpaceSpec
 from .blocks import arch_keys, own_scheme, resolution_keys
 
@@ -464,20 +465,30 @@ def read_metadata(folder: Path) -> dict[str, Any]:
     return doc
 
 
-def read_rows(path: Path, repair: bool = False) -> list[Row]:
+def read_rows(path: Path, repair: bool = False, torn: Torn | None = None) -> list[Row]:
     """Parse `table.csv`. A last line without newline is a half-written row (the profiler was
-    killed mid-write): an error, or dropped from the file when `repair` is set (resume)."""
+    killed mid-write, or the disk filled): `torn` says what to do with it (`rowfile`): an error by
+    default, cut off the file with `repair` (a resume, under the writer lock), or skipped."""
+    return read_rows_tail(path, torn or ("cut" if repair else "error"))[0]
+
+
+def read_rows_tail(path: Path, torn: Torn = "skip") -> tuple[list[Row], bytes]:
+    """`read_rows`, also returning the half-written tail that was skipped or cut (b"" if none)."""
     if path.exists() and not path.is_file():
         raise LatencyTableError(f"{path} is not a file; a table folder holds {META_FILE} and {TABLE_FILE} files")
     try:
-        raw, partial = complete_lines(path, repair)
-    except OSError as e:
-        raise LatencyTableError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
-    if partial and not repair:
+        raw, tail = read_complete(path, torn)
+    except TornTail:
         raise LatencyTableError(
             f"{path}: the last row is half-written (the profiler was interrupted while writing); "
             "re-run the same `ofa-deploy profile` command to drop it and resume"
-        )
+        ) from None
+    except OSError as e:
+        raise LatencyTableError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    return _parse_rows(path, raw), tail
+
+
+def _parse_rows(path: Path, raw: bytes) -> list[Row]:
     try:
         text = raw.decode()
     except UnicodeDecodeError:
@@ -575,15 +586,19 @@ class RowWriter:
             with open(self.path, newline="") as f:
                 first = next(csv.reader(f), [])
             self.columns = LEGACY_COLUMNS if tuple(first) == LEGACY_COLUMNS else COLUMNS
-        self._f = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes; see close)
-        self._w = csv.writer(self._f, lineterminator="\n")
+        with no_space(self.path):
+            self._f = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes; see close)
         if new:
-            self._w.writerow(COLUMNS)
-            self._f.flush()
+            self._append(COLUMNS)
+
+    def _append(self, fields: Sequence[Any]) -> None:
+        """One line, flushed; a full disk cuts it back off and says so in one line (`fsio.append_text`)."""
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(fields)
+        append_text(self._f, buf.getvalue(), self.path)
 
     def write(self, row: Row) -> None:
-        self._w.writerow(row.to_csv(self.columns))
-        self._f.flush()
+        self._append(row.to_csv(self.columns))
 
     def close(self) -> None:
         self._f.close()
@@ -650,8 +665,7 @@ def export_official(table: LatencyTable, out_dir: str | os.PathLike, stat: str =
     if stat not in ("mean", "median"):
         raise LatencyTableError(f"export statistic must be 'mean' or 'median', got {stat!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    docs = {}
     for r in table.resolutions:
         doc = {}
         for row in sorted((x for x in table.rows if x.resolution == r), key=lambda x: x.key):
@@ -661,7 +675,19 @@ def export_official(table: LatencyTable, out_dir: str | os.PathLike, stat: str =
             entry: dict[str, Any] = {"count": row.count, "mean": value}
             entry["std"] = None if math.isnan(row.std) else row.std
             doc[row.key] = entry
-        p = out / f"{r}_lookup_table.yaml"
-        atomic_write_text(p, yaml.safe_dump(doc, sort_keys=True))
-        written.append(p)
+        docs[r] = doc
+    created = not out.exists()
+    written: list[Path] = []
+    try:
+        for r, doc in docs.items():
+            p = out / f"{r}_lookup_table.yaml"
+            atomic_write_text(p, yaml.safe_dump(doc, sort_keys=True))
+            written.append(p)
+    except BaseException:
+        if created:  # a folder this call made holds only what it wrote: leave nothing behind
+            for p in written:
+                p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     return written

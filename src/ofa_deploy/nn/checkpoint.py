@@ -23,7 +23,7 @@ from ..fsio import atomic_path
 from ..space import SpaceKind, SpaceSpec
 from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
 from ..space.embedded import add_space_record
-from ..torchio import read_checkpoint
+from ..torchio import read_checkpoint, torch_save
 from .strict import strict_load
 from .supernet import OFASupernet
 
@@ -36,7 +36,7 @@ def save_supernet(model: OFASupernet, path: str | os.PathLike, meta: dict[str, A
         state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
     p = Path(path)
     with atomic_path(p) as tmp:
-        torch.save({"format": OUR_FORMAT, "version": 1, "spec": model.spec.to_dict(), "state_dict": state,
+        torch_save({"format": OUR_FORMAT, "version": 1, "spec": model.spec.to_dict(), "state_dict": state,
                     "meta": meta or {}}, tmp)
         add_space_record(tmp, model.spec)
     return p

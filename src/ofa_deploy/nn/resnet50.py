@@ -33,6 +33,7 @@ from ..space.resnet50 import (
     largest_resnet_arch,
 )
 from ..space.spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
+from ..torchio import torch_save
 from . import layers as L
 from .elastic import DynamicBatchNorm2d, _copy_bn, _select_bn
 from .strict import strict_load
@@ -397,7 +398,7 @@ def save_resnet_supernet(model: OFAResNet50, path: str | os.PathLike, meta: dict
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     p = Path(path)
     with atomic_path(p) as tmp:
-        torch.save({"format": OUR_FORMAT, "version": 1, "spec": model.spec.to_dict(), "state_dict": state,
+        torch_save({"format": OUR_FORMAT, "version": 1, "spec": model.spec.to_dict(), "state_dict": state,
                     "meta": meta or {}}, tmp)
         add_space_record(tmp, model.spec)  # type: ignore[arg-type]  (any spec with to_dict)
     return p

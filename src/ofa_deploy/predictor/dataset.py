@@ -46,8 +46,8 @@ import numpy as np
 
 from .. import checks
 from ..errors import CheckpointError, FormatError, SpaceError
-from ..fsio import WriterLock, atomic_write_text, check_output, sha256_file, writer_lock
-from ..rowfile import complete_lines
+from ..fsio import WriterLock, append_text, atomic_write_text, check_output, sha256_file, writer_lock
+from ..rowfile import complete_lines, read_complete
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
 from ..space.formats import arch_of_space
 from ..space.genes import gene_space
@@ -225,6 +225,7 @@ class DatasetRepair:
     kept: int
     identical: int  # repeated rows with the same subnet and result (their timing aside), dropped
     conflicts: list[int] = field(default_factory=list)  # indices measured twice with other results: first kept
+    torn: bytes = b""  # the half-written last line cut off the file (b"" if there was none)
 
 
 def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
@@ -233,9 +234,10 @@ def repair_dataset(folder: str | os.PathLike) -> DatasetRepair:
     spec = SpaceSpec.from_dict(read_meta(folder)["space"])
     with writer_lock(folder, "accuracy dataset"):
         path = folder / ROWS_NAME
-        rows = _parse_rows(_complete_text(path, repair=True), path, spec)
+        raw, torn = read_complete(path, "cut")
+        rows = _parse_rows(raw.decode("utf-8"), path, spec)
         first: dict[int, dict[str, Any]] = {}
-        result = DatasetRepair(folder, 0, 0)
+        result = DatasetRepair(folder, 0, 0, torn=torn)
         for row in rows:
             i = row["index"]
             if i not in first:
@@ -554,7 +556,7 @@ class DatasetBuilder:
         new = 0
         started = time.time()
         if not self.rows_path.exists() or self.rows_path.stat().st_size == 0:
-            self.rows_path.write_text(",".join(columns_for(self.spec)) + "\n")
+            atomic_write_text(self.rows_path, ",".join(columns_for(self.spec)) + "\n")
         shares = self.shares()
         expected = [set(share) for share in shares]
         inbox = _Inbox(shares, self.world)
@@ -563,9 +565,7 @@ class DatasetBuilder:
 
             def write(row: dict[str, Any]) -> bool:
                 nonlocal new
-                f.write(format_row(row, names))
-                f.flush()
-                os.fsync(f.fileno())
+                append_text(f, format_row(row, names), self.rows_path, fsync=True)
                 self.done[row["index"]] = row
                 new += 1
                 if progress is not None:
@@ -590,6 +590,8 @@ class DatasetBuilder:
         return self.summary(new, time.time() - started)
 
     def summary(self, new: int = 0, wall: float = 0.0) -> dict[str, Any]:
+        from ..data.source import skipped_images
+
         rows = [self.done[i] for i in sorted(self.done) if i < len(self.plan)]
         acc = np.array([r["accuracy"] for r in rows]) if rows else np.zeros(0)
         secs = np.array([r["seconds"] for r in rows]) if rows else np.zeros(0)
@@ -602,6 +604,7 @@ class DatasetBuilder:
             "supernet": self.meta["supernet"], "space": self.spec.describe(), "dataset": self.meta["dataset"],
             "val_images": self.meta["val_images"], "bn_images": self.meta["bn_images"], "seed": self.seed,
             "device": str(self.torch_device), "processes": self.world,
+            "skipped_images": skipped_images(self.splits),  # unreadable images read past (skip_bad_images)
         }
 
 

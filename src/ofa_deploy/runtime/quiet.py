@@ -8,6 +8,7 @@ to a temporary file; on failure the tail of that file says what the converter co
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import TypeVar
 
 from ..errors import ExportError, OfaDeployError
+from ..fsio import is_space_error
 
 T = TypeVar("T")
 
@@ -75,6 +77,10 @@ def run_quietly(what: str, fn: Callable[..., T], *args, **kwargs) -> T:
     except OfaDeployError:
         raise
     except Exception as e:  # converters raise anything from RuntimeError to absl status errors
+        if is_space_error(e):
+            raise  # a full disk is not our bug: `fsio.atomic_path` around the converter says it in one line
+        if "No space left on device" in str(e) or "Disk quota exceeded" in str(e):  # said by C++ code
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from e
         tail = cap.tail()
         raise ExportError(f"{what} failed: {type(e).__name__}: {e}" + (f" (converter output: {tail})" if tail else "")
                           + "; please report it with the subnet file") from e

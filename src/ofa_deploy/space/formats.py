@@ -190,18 +190,24 @@ def infer_space(first_width: int, stage_widths: list[int], final_expand: int | N
     )
 
 
-def from_net_config(cfg: dict[str, Any], image_size: int | None = None) -> Subnet:
+def from_net_config(cfg: dict[str, Any], image_size: int | None = None, spec: Any = None) -> Subnet:
     """Read an official `net.config` (legacy `MobileInvertedResidualBlock` or current `ResidualBlock`)
-    of any registered kind (`MobileNetV3`, `ProxylessNASNets`).
+    of any registered kind (`MobileNetV3`, `ProxylessNASNets`, `ResNets`).
 
     The space is inferred from the channel widths, then every layer's in/out channels are checked
-    against it: a file whose blocks do not chain would otherwise be read as some other subnet."""
+    against it: a file whose blocks do not chain would otherwise be read as some other subnet.
+    `spec`: the space of the supernet the net is used with, when known. A net of another kind is
+    refused for that reason; a family that cannot infer its space from the widths alone (ResNet50,
+    whose stage widths a supernet may scale) reads the net against it."""
     kind = kind_of_net(cfg.get("name")) if isinstance(cfg.get("name"), str) else None
     if kind is None:
         known = ", ".join(repr(k.net_name) for k in kinds())
         raise FormatError(f"net.config describes a {cfg.get('name')!r} network; supported: {known} (OFA subnets)")
+    if spec is not None and getattr(spec, "kind", kind.name) != kind.name:
+        raise FormatError(f"this net.config is a {kind.net_name} subnet (space kind {kind.name}), but the supernet's "
+                          f"space is {spec.describe()} (kind {spec.kind}); give the supernet the subnet belongs to")
     if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) reads its own net.config
-        spec, arch = kind.read_net_config(cfg, image_size)
+        spec, arch = kind.read_net_config(cfg, image_size, spec)
         return Subnet(spec, arch, {}, "net-config")
     try:
         return _from_net_config(cfg, image_size, kind.name)
@@ -372,7 +378,7 @@ def parse_subnet(data: Any, image_size: int | None = None, spec: SpaceSpec | Non
     if data.get("format") == OUR_FORMAT:
         return from_ours(data)
     if (isinstance(data.get("name"), str) and kind_of_net(data["name"]) is not None) or "blocks" in data:
-        return from_net_config(data, image_size)
+        return from_net_config(data, image_size, spec)
     if any(str(k).startswith("backbone.") for k in data):
         return from_mmrazor(data)
     if {"ks", "e", "d"} <= set(data):

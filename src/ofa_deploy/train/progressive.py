@@ -49,17 +49,17 @@ from .. import checks
 from ..data import BatchStream
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
-from ..data.source import ArraySource, DataSource, as_source, open_source
+from ..data.source import ArraySource, DataSource, as_source, open_source, skipped_images
 from ..dist import dist_info
 from ..dist import init_distributed as _init_distributed
-from ..errors import CheckpointError, DatasetError, FormatError, TrainingDiverged
-from ..fsio import atomic_path, writer_lock
+from ..errors import CheckpointError, DatasetError, FormatError, OutputError, TrainingDiverged
+from ..fsio import append_text, atomic_path, describe, identify, writer_lock
 from ..nn import OFAMobileNetV3
 from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
 from ..rowfile import complete_lines
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
 from ..space.genes import gene_space
-from ..torchio import safe_torch_load
+from ..torchio import safe_torch_load, torch_save
 from .evaluate import evaluate_arch
 from .recipe import Phase, Recipe
 from .stream import SourceStream
@@ -157,6 +157,7 @@ class Trainer:
     def __init__(self, recipe: Recipe, out: Path, splits: Splits | DataSource | None = None,
                  progress: ProgressFn | None = None, threads: int | None = None):
         self.recipe, self.out = recipe, Path(out)
+        check_run_folder(self.out)
         self.rank, self.world = dist_info()
         if checks.threads(threads) is not None:
             torch.set_num_threads(threads)
@@ -241,7 +242,7 @@ class Trainer:
             "world": self.world,
         }
         with atomic_path(self.state_path) as tmp:
-            torch.save(state, tmp)
+            torch_save(state, tmp)
 
     def load_state(self) -> bool:
         if not self.state_path.exists():
@@ -273,7 +274,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
         with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+            append_text(f, json.dumps(record) + "\n", self.out / "log.jsonl")
 
     # -- the loop --
     def train_step(self, phase: Phase, rng: np.random.Generator, lr: float) -> float:
@@ -410,12 +411,14 @@ class Trainer:
                 self.epoch_in_phase += 1
                 self.save_state()
                 self.log({"event": "epoch", "phase": phase.name, "epoch": e + 1, "of": n_epochs,
-                          "loss": float(np.mean(losses)) if losses else None, "seconds": round(time.time() - t0, 1)})
+                          "loss": float(np.mean(losses)) if losses else None, "seconds": round(time.time() - t0, 1),
+                          **self._skipped()})
                 epochs_done_now += 1
                 if stop_after_epochs is not None and epochs_done_now >= stop_after_epochs:
                     return {"stopped": True, "phase": phase.name, "epoch_in_phase": self.epoch_in_phase}
             accs = self.evaluate_phase(phase) if self.rank == 0 else {}
-            self.log({"event": "phase_end", "phase": phase.name, "test_top1": accs, "bn": self.bn})
+            self.log({"event": "phase_end", "phase": phase.name, "phase_idx": self.phase_idx, "test_top1": accs,
+                      "bn": self.bn, **self._skipped()})
             self.after_phase(phase)
             self.phase_idx += 1
             self.epoch_in_phase = 0
@@ -424,9 +427,26 @@ class Trainer:
         self.finish()
         return {"stopped": False, "seconds": round(time.time() - started, 1)}
 
+    def _skipped(self) -> dict[str, Any]:
+        """`skipped_images` for a log record: unreadable images this process read past so far
+        (`skip_bad_images`); nothing when there were none."""
+        sk = skipped_images(self.source)
+        return {"skipped_images": sk} if sk else {}
+
     def export(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
         info = {"recipe": self.recipe.name, "recipe_source": self.recipe.source, **(meta or {})}
         return save_any_supernet(self.model, path, meta=info)
+
+
+def check_run_folder(out: Path) -> None:
+    """`OutputError` when `out` holds another kind of output (a latency table, a dataset...): a
+    training run would write its state and log into it. New, empty, unknown or run folders pass."""
+    found = identify(out)
+    if found is not None and not out.is_dir():
+        raise OutputError(f"{out} is {describe(found)}, not a folder; give a folder for the training run (--out)")
+    if found not in (None, "run", "empty", "folder"):
+        raise OutputError(f"{out} is {describe(found)}, not a training run folder; refusing to train into it: "
+                          "give another --out")
 
 
 def bn_settings(recipe: Recipe, source: DataSource) -> dict[str, Any]:
@@ -475,12 +495,17 @@ def read_log(log_path: Path) -> list[dict[str, Any]]:
 
 
 def phase_table(log_path: Path) -> list[dict[str, Any]]:
-    """Per-phase results from a training log (for reports)."""
-    rows = []
+    """Per-phase results from a training log (for reports), one row per phase.
+
+    Replaying the log is idempotent: a run killed after logging a phase's end but before saving the
+    state that moves past it evaluates and logs that phase again when resumed; the last record of
+    a phase (its index, or its name in logs written before the index was recorded) is the one kept,
+    in the place of the first."""
+    rows: dict[Any, dict[str, Any]] = {}
     for rec in read_log(log_path):
         if rec.get("event") == "phase_end":
-            rows.append({"phase": rec["phase"], **rec["test_top1"]})
-    return rows
+            rows[rec.get("phase_idx", rec["phase"])] = {"phase": rec["phase"], **rec["test_top1"]}
+    return list(rows.values())
 
 
 __all__ = ["Trainer", "asdict", "phase_table", "read_log"]

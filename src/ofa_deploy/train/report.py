@@ -45,6 +45,21 @@ def scratch_results(run_dir: Path) -> dict[str, Any]:
             "epochs": len(epochs)}
 
 
+def skipped_of(log: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Unreadable images skipped over the whole run (`skip_bad_images`): each process logs its running
+    count, so the run's total is the sum of each process's last count (a `resume` starts a new one)."""
+    total, current, examples = 0, 0, []
+    for rec in log:
+        if rec.get("event") == "resume":
+            total, current = total + current, 0
+        sk = rec.get("skipped_images")
+        if isinstance(sk, dict):
+            current = max(current, int(sk.get("count", 0)))
+            examples += [e for e in sk.get("examples", []) if e not in examples][: max(0, 5 - len(examples))]
+    total += current
+    return {"count": total, "examples": examples} if total else None
+
+
 def bn_of(log: list[dict[str, Any]], recipe: Recipe) -> dict[str, Any]:
     """The BN recalibration the phase results were measured with (logged with each phase's end; a log
     written before that was recorded: the recipe's image count, the dataset's defaults unknown)."""
@@ -83,7 +98,8 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
     atomic_write_text(out / "report.json", json.dumps({"recipe": recipe.name, "phases": rows, "final": final,
                                                  "train_seconds": round(seconds, 1),
                                                  "wall_seconds": round(wall, 1), "bn_calibration": bn,
-                                                 "from_scratch": scratch},
+                                                 "from_scratch": scratch,
+                                                 "skipped_images": skipped_of(log)},
                                                 indent=2) + "\n")
     r = recipe.space.resolutions[-1]
     lines = [f"# Training report: {recipe.name}", "",
@@ -109,6 +125,10 @@ def write_report(out: Path, recipe: Recipe, scratch_dirs: list[Path] | None = No
             diff = f"{ofa - s['top1']:+.2f}" if ofa is not None else "-"
             how = s.get("note") or f"{s['minutes']:.1f} min"
             lines.append(f"| {s['subnet']} | {ofa:.2f} | {s['top1']:.2f} | {diff} | {s['epochs']} epochs, {how} |")
+    skipped = skipped_of(log)
+    if skipped:
+        lines += ["", (f"Skipped {skipped['count']} unreadable image read(s) (`skip_bad_images`), e.g. "
+                       f"{', '.join(skipped['examples'][:3])}.")]
     path = out / "report.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
