@@ -101,6 +101,8 @@ def export(
                                          help="Skip unreadable images (counted in the report) instead of stopping."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads for BN recalibration and the "
                                                                "PyTorch side of verification (default: torch's)."),
+    over_budget: bool = typer.Option(False, "--over-budget", help="Export a subnet that `search --verify` measured "
+                                     "over its budget (refused otherwise; the report says so)."),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
@@ -115,7 +117,7 @@ def export(
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
                          dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
                          checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads))
+                         checks.threads(threads), over_budget=over_budget)
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
