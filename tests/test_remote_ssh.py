@@ -298,3 +298,54 @@ def test_search_verify_and_validate_over_ssh(sshd, tmp_path, cache, cli, monkeyp
     res = json.loads(stdout)
     assert calls[-1] == ["subnet0", "subnet1", "subnet2"] and len(res["measured"]) == 3
     assert res["raw_all"]["n"] == 3 and (tmp_path / "v" / "validation.csv").exists()
+
+
+def test_benchmark_over_ssh_times_the_exported_file_on_the_board(sshd, tmp_path, cache, cli, monkeypatch):
+    """`benchmark` of an exported .onnx and .tflite on the search's ssh device: the file goes to the
+    remote runner as a one-model bundle (the profiling protocol and thermal guard there), and the
+    result shows measured, predicted and budget, with the drift check; nothing stays on the board."""
+    import yaml
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    d = descriptor(sshd, tmp_path).to_dict()
+    d.update(name="looprpi")
+    dev = tmp_path / "looprpi.yaml"
+    dev.write_text(yaml.safe_dump(d))
+    table = tmp_path / "table"
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--out", table)
+    assert code == 0, err
+    code, _, err = cli("search", "--device", dev, "--table", table, "--latency", "50ms", "--no-verify",
+                       "-o", tmp_path / "s.json")
+    assert code == 0, err
+    calls = []
+    real = SshBackend.measure_models
+
+    def spy(self, models, *a, **k):
+        calls.append([(m.key, m.module) for m in models])
+        return real(self, models, *a, **k)
+
+    monkeypatch.setattr(SshBackend, "measure_models", spy)
+    for fmt in ("onnx", "tflite"):
+        model = tmp_path / f"m.{fmt}"
+        code, _, err = cli("export", "--format", fmt, "--subnet", tmp_path / "s.json", "--no-recalibrate",
+                           "--verify-images", "20", "-o", model)
+        assert code == 0, err
+        code, out, err = cli("benchmark", model, "--device", dev, "--host", sshd.host, "--table", table,
+                             "--sessions", "2", "--max-runs", "5", "--json")
+        assert code == 0, err
+        r = json.loads(out)
+        assert calls[-1] == [(model.name, None)]  # the file itself, not a re-export
+        assert r["backend"]["backend"] == "ssh" and r["backend"]["host"] == sshd.host
+        assert r["backend"]["runtime"] == ("onnxruntime" if fmt == "onnx" else "tflite")
+        assert r["measured_ms"]["count"] >= 2 * 5 and 0 < r["measured_ms"]["median"] < 1000
+        assert r["predicted_ms"] > 0 and r["budget_ms"] == 50 and r["drift"] is not None
+        assert "thermal" in r
+        assert (fmt == "tflite") == any("onnxruntime" in n for n in r["notes"])  # the table's runtime is said
+    code, out, err = cli("benchmark", model, "--device", dev, "--host", sshd.host, "--table", table,
+                         "--sessions", "1", "--max-runs", "5")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "measured / predicted" in text and "measured / budget" in text and "budget (search)" in text
+    assert runner_processes() == [] and not list((tmp_path / "remote").glob("bundle-*"))

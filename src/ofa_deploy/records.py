@@ -4,7 +4,9 @@ Why records rather than fixed output names: every step writes wherever the user 
 next step should not need the path (or the device, or the supernet) repeated. Each step writes one
 small JSON file in `paths.records_dir()` (`$OFA_DEPLOY_HOME/records` when that is set), atomically:
 
-- `last_profile.json`: `device`, `table` (the table folder), `space` (a `SpaceSpec` dict);
+- `last_profile.json`: `device`, `table` (the table folder), `space` (a `SpaceSpec` dict), and for
+  ssh / adb devices `remote` (the `--host`, `--serial`, `--benchmark-binary` given, so that
+  `benchmark` on that device needs them not again);
 - `last_search.json`: `path` (the subnet file), `paths` (every file of that run), `budget`,
   `device` (whose table the search used, or null), `supernet` (checkpoint path or null), `space`;
 - `last_export.json`: `path` (the exported file), `sha256`, `device` (the search's), `subnet`.
@@ -57,8 +59,12 @@ def _abs(path: str | os.PathLike | None) -> str | None:
 
 
 # ---- one writer per step ---------------------------------------------------------------------
-def remember_profile(device: str, table: str | os.PathLike, space: dict[str, Any]) -> Path:
-    return write_record(PROFILE, {"device": device, "table": _abs(table), "space": space})
+def remember_profile(device: str, table: str | os.PathLike, space: dict[str, Any],
+                     remote: dict[str, Any] | None = None) -> Path:
+    doc = {"device": device, "table": _abs(table), "space": space}
+    if remote := {k: v for k, v in (remote or {}).items() if v is not None}:
+        doc["remote"] = remote
+    return write_record(PROFILE, doc)
 
 
 def remember_search(path: str | os.PathLike, paths_: list[str | os.PathLike] | None = None, *,

@@ -205,7 +205,9 @@ def profile(
             fail(f"interrupted: the resolutions done in context are kept in {plan.folder}; rerun the same command "
                  "to resume", code=130)
     table = LatencyTable.load(plan.folder)
-    remember_profile(desc.name, plan.folder, spec.to_dict())  # `search`'s default device and table
+    remember_profile(desc.name, plan.folder, spec.to_dict(),  # `search`'s default device and table
+                     {"host": host, "serial": serial,
+                      "benchmark_binary": str(benchmark_binary.resolve()) if benchmark_binary else None})
     info = {**table.summary(), "folder": str(plan.folder), "written": written,
             "seconds": round(time.perf_counter() - t0, 1), "isolated_seconds": round(t_isolated, 1)}
     if as_json:
