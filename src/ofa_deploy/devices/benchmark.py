@@ -157,9 +157,9 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     threads = checks.threads(threads)
     path = check_model_file(path)
     desc = load_device(device)
+    backend = backend_for(path, desc, threads, **remote)  # a file type the device cannot run: refused first
     model = model_file(path)
     report = load_report(path)  # before timing: a report of another file is refused at once
-    backend = backend_for(path, desc, threads, **remote)
     protocol = protocol or Protocol()
     if hasattr(backend, "measure_models"):
         stats = _measure_remote(backend, path, model, protocol, on_session)
