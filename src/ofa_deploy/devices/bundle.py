@@ -93,6 +93,15 @@ class TarStream:
     def close(self) -> None:
         self.tar.close()
 
+    def abandon(self) -> None:
+        """The receiver went away mid-stream: drop the stream without writing its end. Otherwise
+        tarfile's stream flushes on garbage collection into the closed pipe, and Python prints
+        `Exception ignored in: <function _Stream.__del__ ...> ValueError: write to closed file`."""
+        stream = self.tar.fileobj
+        if stream is not None and hasattr(stream, "closed"):
+            stream.closed = True
+        self.tar.closed = True
+
 
 def model_digest(m: BlockModel, fmt: str) -> str:
     """Structure, weights, input shape and converter version of a block: the cache key."""
