@@ -11,7 +11,9 @@ small JSON file in `paths.records_dir()` (`$OFA_DEPLOY_HOME/records` when that i
   `device` (whose table the search used, or null), `supernet` (checkpoint path or null), `space`;
 - `last_export.json`: `path` (the exported file), `sha256`, `device` (the search's), `subnet`.
 
-Every record also holds `time` (ISO UTC). Reading a missing or unreadable record gives None: the
+Every record also holds `time` (ISO UTC). Beside them, `devices.json` maps the names of device
+descriptors given by path (`-d ./board.yaml`) to their files, so that the name the table is filed
+under finds the same descriptor in every later command (`devices.descriptor.device_name`). Reading a missing or unreadable record gives None: the
 command then falls back to its own default. Which defaults each step takes from them is `flow`'s job.
 """
 
@@ -80,6 +82,29 @@ def remember_export(path: str | os.PathLike, *, device: str | None = None,
                                  "subnet": _abs(subnet)})
 
 
+# ---- descriptors given by path ------------------------------------------------------------------
+def _devices_file() -> Path:
+    return paths.records_dir() / "devices.json"
+
+
+def remembered_descriptors() -> dict[str, str]:
+    try:
+        doc = json.loads(_devices_file().read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(doc, dict) else {}
+
+
+def remember_descriptor(name: str, path: str | os.PathLike) -> None:
+    """Record that device `name` is described by the file `path` (the latest path given wins)."""
+    known = remembered_descriptors()
+    if known.get(name) == _abs(path):
+        return
+    target = _devices_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, json.dumps({**known, name: _abs(path)}, indent=2) + "\n")
+
+
 # ---- readers that say what to do when the record is missing ------------------------------------
 def last_search_path() -> Path:
     """The subnet file of the last search; `RecordError` saying what to do when there is none."""
@@ -110,5 +135,6 @@ def last_export_path() -> Path:
 
 
 __all__ = ["EXPORT", "PROFILE", "SEARCH", "STEPS", "last_export_path", "last_search_path", "read_record",
-           "record_path", "remember_export", "remember_profile", "remember_search",
+           "record_path", "remember_descriptor", "remember_export", "remember_profile", "remember_search",
+           "remembered_descriptors",
            "write_record"]

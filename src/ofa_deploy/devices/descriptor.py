@@ -135,9 +135,35 @@ def load_device(name_or_path: str | os.PathLike) -> DeviceDescriptor:
         cand = d / f"{name_or_path}.yaml"
         if cand.is_file():
             return _read(cand)
+    from ..records import remembered_descriptors
+
+    given = remembered_descriptors().get(str(name_or_path))
+    if given is not None and Path(given).is_file():  # a descriptor once given by path (`device_name`)
+        desc = _read(Path(given))
+        if desc.name == str(name_or_path):
+            return desc
     known = ", ".join(list_devices()) or "none"
     raise DeviceError(f"unknown device {str(name_or_path)!r}; known devices: {known} "
                       "(or give the path of a descriptor YAML)")
+
+
+def is_descriptor_path(text: str | os.PathLike) -> bool:
+    p = Path(text)
+    return p.suffix in (".yaml", ".yml") or p.is_file()
+
+
+def device_name(text: str | None) -> str | None:
+    """The device a `--device` argument means, by name. A descriptor file (`./board.yaml`) means the
+    device its `name` field names: the name its table is filed under, its records and subnet files
+    carry; the file is remembered under that name (`records.remember_descriptor`), so that the name,
+    given later or read from a record, loads the same descriptor. A name stays as it is."""
+    if text is None or not is_descriptor_path(text):
+        return text
+    desc = load_device(text)
+    from ..records import remember_descriptor
+
+    remember_descriptor(desc.name, text)
+    return desc.name
 
 
 def _read(path: Path) -> DeviceDescriptor:
