@@ -449,6 +449,7 @@ def lut_import(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
+    from ..devices.descriptor import DeviceDescriptor, table_only_descriptor
     from ..fsio import check_output
     from ..latency import default_table_dir, import_official
 
@@ -465,12 +466,17 @@ def lut_import(
     spec = SpaceSpec(width_mult=base.width_mult, n_classes=classes, in_channels=in_channels, kind=kind_name,
                      expand_list=_int_list(expands, "--expands") if expands is not None else base.expand_list)
     folder = check_output(out or default_table_dir(device, spec), "table", force)  # before any file is read
+    DeviceDescriptor(name=device, connection="none")  # a name a descriptor cannot take: refused now
     table = import_official(paths, spec, device)
     folder = table.save(folder)
+    written = table_only_descriptor(device, f"imported by `ofa-deploy lut import` into {folder}")
     if as_json:
-        print_json({**table.summary(), "folder": str(folder)})
+        print_json({**table.summary(), "folder": str(folder), "descriptor_written": str(written) if written else None})
         return
     console.print(f"imported {len(table)} rows at resolutions {list(table.resolutions)} into {folder}")
+    if written:
+        console.print(f"device {device} had no descriptor: wrote {written} (connection: none, known by this table "
+                      "only; give it a connection there to measure on it)")
 
 
 @lut_app.command("export")

@@ -118,10 +118,27 @@ def _want_verify(req: SearchRequest, lat: float | None, dev: str | None, superne
         if req.verify and lat is None:
             raise OptionError("--verify checks a latency budget: give --latency (FLOPs and params need no check)")
         return False
-    if req.verify is None:
+    if req.measure is None:
         from ..devices import load_device
+        from ..errors import DeviceError
 
-        if req.measure is None and load_device(dev).connection != "local":
+        try:
+            desc = load_device(dev)
+        except DeviceError:
+            if req.verify:
+                raise
+            notes.append(f"not verified on the device: {dev} has no device descriptor, so "
+                         "nothing can be measured on it")
+            return False
+        if desc.connection == "none":
+            if req.verify:
+                raise OptionError(f"--verify measures on the device, but {dev} is known by its latency table only "
+                                  f"(connection: none in {desc.source}), so nothing can be measured on it: give it a "
+                                  "connection there, or search with --no-verify")
+            notes.append(f"not verified on the device: {dev} is known by its latency table only (connection: none "
+                         f"in {desc.source}), so nothing can be measured on it")
+            return False
+        if req.verify is None and desc.connection != "local":
             return False
     if not supernet_info.get("checkpoint") and req.measure is None:
         if req.verify:
