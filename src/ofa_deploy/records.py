@@ -9,13 +9,17 @@ small JSON file in `paths.records_dir()` (`$OFA_DEPLOY_HOME/records` when that i
   `device` (whose table the search used, or null), `supernet` (checkpoint path or null), `space`;
 - `last_export.json`: `path` (the exported file), `sha256`, `device` (the search's), `subnet`.
 
-Every record also holds `time` (ISO UTC). Reading a missing or unreadable record gives None: the
+Every record also holds `time` (ISO UTC). Beside the last ones, two append-only logs keep every
+export and every benchmark (`exports.jsonl`, `benchmarks.jsonl`: one JSON object a line, written
+with one `write` in append mode, so a reader sees whole lines; an unreadable line is skipped): the
+report shows every export of the last search's subnet and every benchmark of those files. Reading a missing or unreadable record gives None: the
 command then falls back to its own default. Which defaults each step takes from them is `flow`'s job.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,8 +74,68 @@ def remember_search(path: str | os.PathLike, paths_: list[str | os.PathLike] | N
 
 def remember_export(path: str | os.PathLike, *, device: str | None = None,
                     subnet: str | os.PathLike | None = None) -> Path:
-    return write_record(EXPORT, {"path": _abs(path), "sha256": sha256_file(path), "device": device,
-                                 "subnet": _abs(subnet)})
+    doc = {"path": _abs(path), "sha256": sha256_file(path), "device": device, "subnet": _abs(subnet)}
+    append_log(EXPORTS_LOG, doc)
+    return write_record(EXPORT, doc)
+
+
+# ---- append-only logs --------------------------------------------------------------------------
+EXPORTS_LOG, BENCHMARKS_LOG = "exports", "benchmarks"
+
+
+def log_path(name: str) -> Path:
+    if name not in (EXPORTS_LOG, BENCHMARKS_LOG):
+        raise ValueError(f"unknown log {name!r}")
+    return paths.records_dir() / f"{name}.jsonl"
+
+
+def append_log(name: str, doc: dict[str, Any]) -> Path:
+    """Append `doc` (with `time`) as one line, in one write (O_APPEND: concurrent writers never interleave)."""
+    target = log_path(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    full = {**doc, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    line = (json.dumps(full, allow_nan=False, default=str) + "\n").encode()
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    return target
+
+
+def read_log(name: str) -> list[dict[str, Any]]:
+    """Every whole, readable line of a log, oldest first ([] when there is none)."""
+    try:
+        text = log_path(name).read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by an interrupted writer
+        if isinstance(doc, dict):
+            out.append(doc)
+    return out
+
+
+def log_benchmark(result: dict[str, Any]) -> Path:
+    """Log a benchmark result (`devices.benchmark.benchmark`'s dict) with the file's sha256."""
+    f = result.get("file")
+    sha = sha256_file(f) if f and Path(f).is_file() else None
+    return append_log(BENCHMARKS_LOG, {**_finite(result), "file": _abs(f), "sha256": sha})
+
+
+def _finite(o: Any) -> Any:
+    """JSON lines hold no NaN or infinity: such values become null."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 # ---- readers that say what to do when the record is missing ------------------------------------
@@ -103,6 +167,23 @@ def last_export_path() -> Path:
     return p
 
 
-__all__ = ["EXPORT", "PROFILE", "SEARCH", "STEPS", "last_export_path", "last_search_path", "read_record",
-           "record_path", "remember_export", "remember_profile", "remember_search",
-           "write_record"]
+__all__ = [
+    "BENCHMARKS_LOG",
+    "EXPORT",
+    "EXPORTS_LOG",
+    "PROFILE",
+    "SEARCH",
+    "STEPS",
+    "append_log",
+    "last_export_path",
+    "last_search_path",
+    "log_benchmark",
+    "log_path",
+    "read_log",
+    "read_record",
+    "record_path",
+    "remember_export",
+    "remember_profile",
+    "remember_search",
+    "write_record",
+]

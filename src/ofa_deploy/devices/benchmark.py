@@ -158,8 +158,12 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
         c = drift_check.check(prediction["path"], read_metadata(Path(prediction["path"])), "benchmark", path.name,
                               predicted, stats["median"])
         drift = {**c.to_dict(), "message": c.message(path.name)}
-    return {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
-            "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
-            "budget_ms": search_budget_ms(report), "drift": drift,
-            "prediction": prediction, "notes": notes,
-            "arch": report["subnet"]["arch"] if report else None}
+    result = {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
+              "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
+              "budget_ms": search_budget_ms(report), "drift": drift,
+              "prediction": prediction, "notes": notes,
+              "arch": report["subnet"]["arch"] if report else None}
+    from .. import records
+
+    records.log_benchmark(result)  # every benchmark, for `ofa-deploy report` and `api.benchmarks()`
+    return result
