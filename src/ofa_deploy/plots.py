@@ -48,7 +48,7 @@ def svg_text(fig: Any) -> str:
     plt = _plt()
     buf = io.StringIO()
     try:
-        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ofa-deploy"}):
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # ids stay random: unique across the page
             fig.savefig(buf, format="svg", metadata={"Date": None})
     finally:
         plt.close(fig)

@@ -25,7 +25,7 @@ def write_report(out: str | os.PathLike | None = None, *, subnet: str | os.PathL
     if out is not None:
         check_output(out, "html-report", force)
     data = collect(subnet, table, files)
-    path = Path(out) if out is not None else default_report_path(data)
+    path = (Path(out) if out is not None else default_report_path(data)).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(path, render(data)), data
 
