@@ -373,15 +373,18 @@ POPULATION_SAMPLE = 1500
 
 def population_sample(pb: Problem, cache: _AccuracyCache, seed: int, n: int = POPULATION_SAMPLE
                       ) -> dict[str, list[float]]:
-    """Up to `n` of the distinct subnets the search predicted (a seeded sample, drawn apart from the
-    search's own random stream), with their predicted accuracy and costs, rounded to keep files small."""
+    """Up to `n` of the distinct subnets the search predicted (the 100 most accurate, then a seeded
+    sample drawn apart from the search's own random stream), with their predicted accuracy and costs,
+    rounded to keep files small."""
     if not cache.rows:
         return {"accuracy": [], "total": 0}
     x = np.concatenate(cache.rows)
     acc = cache.values[: len(x)]
     pick = np.arange(len(x))
-    if len(x) > n:
-        pick = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
+    if len(x) > n:  # the best 100 (the front's top and the delivered subnet), the rest drawn at random
+        best = np.argsort(-acc, kind="stable")[:100]
+        rest = np.setdiff1d(pick, best)
+        pick = np.sort(np.concatenate([best, np.random.default_rng(seed).choice(rest, n - len(best), replace=False)]))
     g = Genes.of(x[pick])
     names = tuple(k for k in ("latency", "flops") if k in pb.objectives)
     out: dict[str, Any] = {"accuracy": [round(float(a), 5) for a in acc[pick]], "total": len(x)}
