@@ -45,4 +45,6 @@ for _module in (subnet_cmd, latency_cmd, search_cmd, export_cmd, train_cmd, repo
 
 
 def main() -> None:
-    app(prog_name="ofa-deploy")
+    from .common import tidy_help
+
+    tidy_help(typer.main.get_command(app))(prog_name="ofa-deploy")

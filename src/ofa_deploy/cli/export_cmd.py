@@ -173,7 +173,8 @@ def render_report(r: dict[str, Any], path: Path) -> None:
                            f"(batch {r['bn']['batch']}, {r['bn']['preprocessing']}), " if r["bn"]["recalibrated"]
                            else "") + r["bn"]["source"]),
         ("verified on", f"{v['images']} images, {v['source']}"
-         + (f" ({v['preprocessing']} at r={v['resolution']})" if v.get("preprocessing") else "")),
+         + (f" ({v['preprocessing']} at r={v['resolution']})"  # random images: said once, in the source
+            if v.get("preprocessing") and not v["preprocessing"].startswith("none") else f" at r={v['resolution']}")),
     ]
     if r.get("calibration"):
         c = r["calibration"]

@@ -104,7 +104,8 @@ def profile(
         "--supernet", "-s", help="Checkpoint: its space and weights are used (default, when no space is given: "
         "the shipped demo supernet).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE; see `ofa_deploy.paths`).")] = None,
+        "--out", "-o", help="Table folder (default: DEVICE/SPACE in your tables folder, $OFA_DEPLOY_TABLES or "
+                            "~/.local/share/ofa-deploy/latency_tables).")] = None,
     runtime: Annotated[str | None, typer.Option(
         "--runtime", help="Override the descriptor's runtime (torch...).")] = None,
     threads: Annotated[int | None, typer.Option(

@@ -22,13 +22,24 @@ from .problem import Budget, Problem
 
 def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[float]:
     """`points` budgets from just above the smallest achievable value to the largest subnet's value
-    (one point: the largest subnet's value)."""
+    (one point: the largest subnet's value), each rounded to 3 significant digits."""
     points = checks.count(points, "--points", checks.MAX_POINTS)
     low, _ = problem.minimum(objective)
     high = _maximum(problem, objective)
     if points < 2:
-        return [high]
-    return [float(v) for v in np.linspace(low * 1.02, high, points)]
+        return [_round3(high, low)]
+    return [_round3(float(v), low) for v in np.linspace(low * 1.02, high, points)]
+
+
+def _round3(value: float, low: float) -> float:
+    """`value` to 3 significant digits (file names and tables read `lat0.523ms`, not `0.5226172ms`),
+    never below the smallest achievable `low` (that budget would have no subnet)."""
+    r = float(f"{value:.3g}")
+    if r < low:
+        exp = np.floor(np.log10(abs(value))) - 2
+        r = float(np.ceil(value / 10 ** exp) * 10 ** exp)
+        r = float(f"{r:.3g}")
+    return r
 
 
 def _maximum(problem: Problem, objective: str) -> float:
