@@ -107,6 +107,15 @@ def tidy_help(command: Any) -> Any:
     for p in getattr(command, "params", []):
         if getattr(p, "is_flag", False) and p.metavar is None:
             p.metavar = ""
+    original = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:  # --help is made on demand, per command
+        opt = original(ctx)
+        if opt is not None and opt.metavar is None:
+            opt.metavar = ""
+        return opt
+
+    command.get_help_option = help_option
     for sub in (getattr(command, "commands", None) or {}).values():
         tidy_help(sub)
     return command

@@ -46,10 +46,11 @@ def coverage_note(problem: Any) -> str | None:
     used = tuple(r for r in problem.table.complete_resolutions() if r in space)
     if len(used) >= len(space) or not used:
         return None
-    missing = [r for r in space if r not in used]
-    return (f"the latency table covers r {', '.join(map(str, used))} of the space's r {', '.join(map(str, space))}, "
-            f"so the search considered only r {', '.join(map(str, used))} (measure r {', '.join(map(str, missing))} "
-            "with `ofa-deploy profile --resolutions all`)")
+    from ..space.spec import _range_text
+
+    return (f"the latency table covers r {_range_text(used)} of the space's r {_range_text(space)}, so the search "
+            f"considered only r {_range_text(used)} (a table measured at every resolution widens it: "
+            "`ofa-deploy profile --resolutions all`)")
 
 
 __all__ = ["budget_notes", "coverage_note"]
