@@ -24,7 +24,8 @@ lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", 
 WIDTH_HELP = "Width multiplier of the space (1.0, 1.2, 0.5...)."
 CLASSES_HELP = "Number of classes of the space."
 IN_CHANNELS_HELP = "Input channels of the space (1 for grey images)."
-KIND_HELP = "Kind of space: ofa_mbv3 (OFA MobileNetV3) or ofa_proxyless (OFA ProxylessNAS)."
+KIND_HELP = ("Kind of space: ofa_mbv3 (OFA MobileNetV3), ofa_proxyless (OFA ProxylessNAS) or ofa_resnet50 (OFA "
+             "ResNet50; give its --supernet, the widths come from the checkpoint).")
 
 
 def register(app: typer.Typer) -> None:
