@@ -316,7 +316,8 @@ def validate_cmd(
     if as_json:
         print_json({k: v for k, v in result.items() if k not in ("archs",)})
         return
-    t = Table(title=f"{table.device}: {samples} random subnets, r {result['resolutions']}", title_justify="left")
+    t = Table(title=f"{table.device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
+              title_justify="left")
     for col in ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
                 "measured/predicted"):
         t.add_column(col, justify="left" if col == "prediction" else "right")
@@ -330,6 +331,9 @@ def validate_cmd(
                   f"{m['within_10']:.0f}", f"{m['p95_ape']:.1f}", f"{m['kendall_tau']:.3f}",
                   f"{m['measured_over_predicted']:.3f}")
     console.print(t)
+    from ..verdicts import latency_verdict
+
+    console.print(latency_verdict(record["heldout"], record["ratio_band"]).line(), highlight=False)
     if calibrate:
         c = result["calibration"]
         console.print(f"calibration  ms = {c['a']:.4f} * sum + {c['b']:.4f}  (stored in {folder / 'meta.yaml'})")
@@ -414,6 +418,9 @@ def lut_show(
                       f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
                       f"p95 {h['p95_ape']:.1f} %, tau {tau}")
         console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
+        from ..verdicts import latency_verdict
+
+        console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
     else:
         console.print("validation   none (run `ofa-deploy latency validate`)")
     if resolution is not None:

@@ -266,6 +266,9 @@ def predictor_fit(
         if m is not None:
             t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
     console.print(t)
+    from ..verdicts import predictor_verdict
+
+    console.print(predictor_verdict(result.holdout_metrics).line(), highlight=False)
     console.print(f"[dim]{result.predictor.meta['fit']}[/]")
     console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e6:.1f} MB)[/]")
 
