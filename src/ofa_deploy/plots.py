@@ -233,7 +233,7 @@ def benchmarks(rows: Sequence[dict[str, Any]], *, title: str = "") -> Any:
     for i, r in enumerate(rows):
         y = n - 1 - i
         m = r["measured_ms"]
-        ax.plot([m["mean"] - m["std"], m["mean"] + m["std"]], [y, y], "-", color="0.6", lw=1)
+        ax.plot([max(m["mean"] - m["std"], 1e-3 * m["median"]), m["mean"] + m["std"]], [y, y], "-", color="0.6", lw=1)
         ax.plot([m["p10"], m["p90"]], [y, y], "-", color="tab:blue", lw=6, alpha=0.5,
                 label="measured p10..p90" if i == 0 else None)
         ax.plot([m["median"]], [y], "o", color="tab:blue", label="measured median" if i == 0 else None)
@@ -242,6 +242,10 @@ def benchmarks(rows: Sequence[dict[str, Any]], *, title: str = "") -> Any:
         if r.get("budget_ms") is not None:
             ax.plot([r["budget_ms"]] * 2, [y - 0.3, y + 0.3], "--", color="tab:red",
                     label="budget" if i == 0 else None)
+    values = [v for r in rows for v in (r["measured_ms"]["p10"], r["measured_ms"]["p90"], r.get("predicted_ms"),
+                                         r.get("budget_ms")) if isinstance(v, (int, float)) and v > 0]
+    if values and max(values) > 20 * min(values):  # an int8 file 50x slower than the budget: keep both readable
+        ax.set_xscale("log")
     ax.set_yticks(range(n))
     ax.set_yticklabels([Path(r["file"]).name for r in rows][::-1], fontsize=7)
     ax.set_ylim(-0.7, n - 0.3)

@@ -30,7 +30,7 @@ text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:ta
 .unknown{color:#57606a;font-weight:600}.pass{color:#116329;font-weight:600}
 .verdict{margin:.3rem 0 .8rem;padding:.3rem .6rem;border-left:4px solid #d0d7de;background:#f6f8fa}
 .figs{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}.figs svg{max-width:100%;height:auto}
-pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:.85rem}code{font-size:.9em}
+pre{background:#f6f8fa;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}code{font-size:.9em}
 .summary{font-size:1.05rem}.warn li{color:#9a6700}.muted{color:#57606a;font-size:.85rem}
 """
 
