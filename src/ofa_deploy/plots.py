@@ -233,7 +233,8 @@ def benchmarks(rows: Sequence[dict[str, Any]], *, title: str = "") -> Any:
     for i, r in enumerate(rows):
         y = n - 1 - i
         m = r["measured_ms"]
-        ax.plot([max(m["mean"] - m["std"], 1e-3 * m["median"]), m["mean"] + m["std"]], [y, y], "-", color="0.6", lw=1)
+        if m["mean"] - m["std"] > 0:  # a spread wider than the mean (a loaded machine's outliers) is not drawn
+            ax.plot([m["mean"] - m["std"], m["mean"] + m["std"]], [y, y], "-", color="0.6", lw=1)
         ax.plot([m["p10"], m["p90"]], [y, y], "-", color="tab:blue", lw=6, alpha=0.5,
                 label="measured p10..p90" if i == 0 else None)
         ax.plot([m["median"]], [y], "o", color="tab:blue", label="measured median" if i == 0 else None)
