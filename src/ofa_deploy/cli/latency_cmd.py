@@ -223,6 +223,12 @@ def profile(
                           f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
+    from ..space.spec import _range_text
+
+    if len(table.resolutions) < len(spec.resolutions):
+        console.print(f"[dim]note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
+                      f"{_range_text(tuple(spec.resolutions))}; searches with it consider only those (add the "
+                      "others with --resolutions all)[/]", highlight=False)
     next_step(next_after_profile(table))
 
 
