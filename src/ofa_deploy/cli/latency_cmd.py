@@ -214,7 +214,7 @@ def profile(
         print_json(info)
         return
     console.print(f"[green]done[/]: {written} rows measured in {info['seconds']} s; table has {len(table)} rows, "
-                  f"resolutions {list(table.resolutions)}")
+                  f"resolutions {', '.join(map(str, table.resolutions))}")
     console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
                   + (f" ({n_ctx} whole subnets per resolution)" if how != "isolated" else ""))
     for r, rec in (table.metadata.get("incontext") or {}).get("resolutions", {}).items():
