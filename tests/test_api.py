@@ -43,8 +43,11 @@ def test_validation_frame_and_verdict():
 
 
 def test_search_population_and_pareto_front(tmp_path, monkeypatch):
+    import shutil
+
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
-    out = api.search("0.5ms", table=SHIPPED, verify=False, out=tmp_path / "s.json")
+    table = shutil.copytree(SHIPPED, tmp_path / "table")  # nothing is ever written beside the shipped table
+    out = api.search("0.5ms", table=table, verify=False, out=tmp_path / "s.json")
     pop = api.search_population(out.files[0])
     assert len(pop) > 100 and (pop["latency_ms"] <= 0.5 * 1.001).all()
     front = api.pareto_front(out.files[0])
@@ -53,7 +56,7 @@ def test_search_population_and_pareto_front(tmp_path, monkeypatch):
     for _, p in front.iterrows():
         assert not ((pop["latency_ms"] < p["latency_ms"]) & (pop["accuracy"] > p["accuracy"])).any()
     assert pop["accuracy"].max() == pytest.approx(out.results[0].accuracy, abs=1e-5)
-    sweep = api.search("0.35ms,0.5ms", table=SHIPPED, out=tmp_path / "sw")
+    sweep = api.search("0.35ms,0.5ms", table=table, out=tmp_path / "sw")
     df = api.sweep(sweep.files[0].parent)
     assert list(df["budget_ms"]) == [0.35, 0.5] and df["accuracy"].is_monotonic_increasing
 
