@@ -332,8 +332,11 @@ def search(
                                                  "TFLite's benchmark_model built for the phone."),
     as_json: bool = json_option(),
 ) -> None:
-    """Find the subnet with the best predicted accuracy under every budget given (the evolution: about a second;
-    on a local device --verify then times the best subnets end to end, some seconds more)."""
+    """Find the subnet with the best predicted accuracy under every budget given.
+
+    The evolution takes about a second; on a local device --verify then times the best subnets end to end
+    (some seconds more).
+    """
     from ..flow import next_after_search
     from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
     from ..search.notes import budget_notes, coverage_note
