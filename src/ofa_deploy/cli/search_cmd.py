@@ -334,8 +334,7 @@ def search(
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given.
 
-    The evolution takes about a second; on a local device --verify then times the best subnets end to end
-    (some seconds more).
+    The evolution takes about a second; on a local device --verify then times the best subnets (seconds more).
     """
     from ..flow import next_after_search
     from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
