@@ -182,5 +182,10 @@ def next_after_export() -> str:
     return "ofa-deploy benchmark"
 
 
-__all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "next_after_export",
+def next_after_benchmark() -> str:
+    return "ofa-deploy report"
+
+
+__all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "next_after_benchmark",
+           "next_after_export",
            "next_after_profile", "next_after_search", "predictor_checkpoint", "search_device", "suggest_budget"]

@@ -277,3 +277,6 @@ def benchmark(
         console.print(f"measured / budget     {m['median'] / budget:.3f} ({verdict} the search's budget)")
     for line in result["notes"]:
         console.print(f"[dim]note: {line}[/]")
+    from ..flow import next_after_benchmark
+
+    next_step(next_after_benchmark())
