@@ -4,11 +4,14 @@
 PYTHON ?= python3
 PY := $(shell bash scripts/setup.sh --python)
 
-.PHONY: setup demo test bench lint
+.PHONY: setup setup-demo demo test bench lint
 setup:
 	PYTHON=$(PYTHON) bash scripts/setup.sh
 
-demo: setup
+setup-demo:
+	PYTHON=$(PYTHON) bash scripts/setup.sh --demo
+
+demo: setup-demo
 	PATH="$(dir $(PY)):$$PATH" bash scripts/demo.sh
 
 test: setup

@@ -7,6 +7,7 @@
 #   3. search:    best predicted accuracy under a latency budget, on the table just measured
 #   4. export:    the chosen subnet to TFLite fp32, TFLite int8 and ONNX, each verified against PyTorch
 #   5. benchmark: each exported file timed on this CPU: measured vs predicted vs the budget
+#   then report:  all of it as one self-contained HTML page (runs/demo/report.html)
 # Steps 3-5 name no device, table, subnet or supernet: each reads what the step before recorded.
 # The records live in $OFA_DEPLOY_HOME (here runs/demo/home, so the demo leaves your own alone).
 set -euo pipefail
@@ -46,5 +47,9 @@ if [ $int8 = 1 ]; then ofa-deploy benchmark $OUT/subnet.int8.tflite
 else echo "int8: not benchmarked (it did not pass verification; see $OUT/subnet.int8.failed.tflite.report.json)"; fi
 ofa-deploy benchmark
 
+step "report: ofa-deploy report (the whole flow as one HTML page, no network needed to view it)"
+ofa-deploy report -o $OUT/report.html
+
 printf '\nDone in %ss: files in %s/ (each export with its verification report, *.report.json).\n' \
   "$(( $(date +%s) - started ))" "$OUT"
+printf 'Report: %s\n' "$PWD/$OUT/report.html"

@@ -2,11 +2,16 @@
 # Install everything ofa-deploy needs on a fresh Debian/Ubuntu machine (idempotent, fast when done).
 # System packages (apt, as root or with sudo): Fashion-MNIST (the shipped supernet's data), OpenSSH
 # (SSH profiling and its tests), adb (Android profiling), procps (the SSH tests look for leftover
-# processes), python3-venv (when `python3 -m venv` cannot work).
+# processes), chromium (the report's browser test), python3-venv (when `python3 -m venv` cannot work).
+# `--demo` installs only what `make demo` needs (Fashion-MNIST; python3-venv when needed).
+# A held apt/dpkg lock (unattended upgrades) is waited for, at most $OFA_DEPLOY_APT_WAIT seconds (300).
+# torch, when missing, comes from PyTorch's CPU index ($OFA_DEPLOY_TORCH_INDEX; about 200 MB) rather than
+# PyPI's default CUDA build (several GB of NVIDIA wheels); if that index cannot be reached, from pip's own.
 # Python packages go into a virtual environment, never into the system's Python (PEP 668): the active
 # one when $VIRTUAL_ENV is set, else `.venv` in this checkout, created with $PYTHON (default python3).
 # torch is pinned to the CPU build (constraints.txt); then the package, editable, with its extras.
 #   bash scripts/setup.sh              set up
+#   bash scripts/setup.sh --demo       set up for `make demo` only (fewer Debian packages)
 #   bash scripts/setup.sh --python     print the environment's python (what the Makefile runs), nothing else
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,18 +21,23 @@ PY=$VENV/bin/python
 if [ "${1:-}" = --python ]; then echo "$PY"; exit 0; fi
 
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+DEMO=0; [ "${1:-}" = --demo ] && DEMO=1
+LOCK_WAIT=${OFA_DEPLOY_APT_WAIT:-300}
 apt_install() {
-  echo "setup: installing Debian packages: $*"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+  echo "setup: installing Debian packages: $* (waiting up to ${LOCK_WAIT}s for a held apt lock)"
+  $SUDO apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" install -y -qq "$@" >/dev/null
 }
 
 need=()
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
-command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
-command -v adb >/dev/null 2>&1 || need+=(adb)
-command -v pgrep >/dev/null 2>&1 || need+=(procps)
+if [ $DEMO = 0 ]; then
+  command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+  command -v adb >/dev/null 2>&1 || need+=(adb)
+  command -v pgrep >/dev/null 2>&1 || need+=(procps)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 if [ ! -x "$PY" ]; then
@@ -57,6 +67,12 @@ sys.exit(0 if here and pathlib.Path(here.origin).resolve().is_relative_to(pathli
 PY
 }
 if ! installed_here || [ "${OFA_DEPLOY_REINSTALL:-0}" = 1 ]; then
+  if ! "$PY" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>/dev/null; then
+    TORCH_INDEX=${OFA_DEPLOY_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
+    echo "setup: installing torch==2.13.0 (CPU build) from $TORCH_INDEX"
+    "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt --index-url "$TORCH_INDEX" torch \
+      || echo "setup: $TORCH_INDEX not reachable; torch comes from pip's configured index instead"
+  fi
   echo "setup: installing Python packages into $VENV (torch==2.13.0 CPU build, ofa-deploy with extras)"
   "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,tflite]"
 fi

@@ -62,7 +62,8 @@ def one_error_line(err: str, expected: str) -> None:
 def test_every_command_is_walked():
     assert {"profile", "search", "export", "benchmark", "train", "finetune", "subnet show", "subnet convert", "lut show",
             "lut import", "lut export", "latency validate", "latency predict", "predictor import",
-            "predictor show", "predictor dataset", "predictor fit", "lut repair", "predictor repair"} == set(LEAF_IDS)
+            "predictor show", "predictor dataset", "predictor fit", "lut repair", "predictor repair",
+            "report"} == set(LEAF_IDS)
 
 
 # ---- the vocabulary -------------------------------------------------------------------------------

@@ -72,3 +72,7 @@ class TrainingDiverged(OfaDeployError):
 
 class DatasetError(OfaDeployError):
     """A dataset is missing or malformed (no such folder, unreadable image, labels file that does not fit)."""
+
+
+class ReportError(OfaDeployError):
+    """`ofa-deploy report` has nothing to report, or was given a path that is not what it says."""

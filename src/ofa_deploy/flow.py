@@ -237,6 +237,11 @@ def next_after_export() -> str:
     return "ofa-deploy benchmark"
 
 
+def next_after_benchmark() -> str:
+    return "ofa-deploy report"
+
+
 __all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "finetune_after_search",
-           "next_after_export", "next_after_finetune", "next_after_profile", "next_after_search",
-           "predictor_checkpoint", "remote_options", "search_device", "subnet_for_show", "suggest_budget"]
+           "next_after_benchmark", "next_after_export", "next_after_finetune", "next_after_profile",
+           "next_after_search", "predictor_checkpoint", "remote_options", "search_device", "subnet_for_show",
+           "suggest_budget"]

@@ -70,7 +70,9 @@ KINDS = {
     "model": "exported model",
     "report": "export report",
     "official-tables": "folder of official lookup tables (<r>_lookup_table.yaml)",
+    "html-report": "HTML deployment report",
 }
+HTML_REPORT_MARK = b"<!-- ofa-deploy deployment report -->"
 FOLDER_KINDS = frozenset({"table", "dataset", "run", "sweep", "official-tables"})
 # Only recognised by `identify`, never written through `check_output`.
 _OTHER = {
@@ -443,6 +445,8 @@ def identify(path: str | os.PathLike) -> str | None:
         return "predictor" if _npz_is_predictor(p) else "npz"
     if name.endswith(REPORT_SUFFIX):
         return "report" if _json_format(p) == REPORT_FORMAT else "file"
+    if suffix in (".html", ".htm") and HTML_REPORT_MARK in _head(p, 256):
+        return "html-report"
     if suffix == ".tflite" and head[4:8] == b"TFL3":
         return "model"
     if suffix == ".onnx" and head[:1] == b"\x08":  # ModelProto field 1 (ir_version), a varint

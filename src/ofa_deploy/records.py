@@ -15,13 +15,18 @@ small JSON file in `paths.records_dir()` (`$OFA_DEPLOY_HOME/records` when that i
 
 Every record also holds `time` (ISO UTC). Beside them, `devices.json` maps the names of device
 descriptors given by path (`-d ./board.yaml`) to their files, so that the name the table is filed
-under finds the same descriptor in every later command (`devices.descriptor.device_name`). Reading a missing or unreadable record gives None: the
+under finds the same descriptor in every later command (`devices.descriptor.device_name`); and two
+append-only logs keep every export and every benchmark (`exports.jsonl`, `benchmarks.jsonl`: one JSON
+object a line, written with one `write` in append mode, so a reader sees whole lines; an unreadable
+line is skipped): the report shows every export of the last search's subnet and every benchmark of
+those files. Reading a missing or unreadable record gives None: the
 command then falls back to its own default. Which defaults each step takes from them is `flow`'s job.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +34,7 @@ from typing import Any
 
 from . import paths
 from .errors import RecordError
-from .fsio import atomic_write_text, sha256_file
+from .fsio import append_text, atomic_write_text, sha256_file
 
 PROFILE, SEARCH, EXPORT = "profile", "search", "export"
 FINETUNE = "finetune"
@@ -100,8 +105,65 @@ def finetuned_for(subnet: str | os.PathLike) -> dict[str, Any] | None:
 
 def remember_export(path: str | os.PathLike, *, device: str | None = None,
                     subnet: str | os.PathLike | None = None) -> Path:
-    return write_record(EXPORT, {"path": _abs(path), "sha256": sha256_file(path), "device": device,
-                                 "subnet": _abs(subnet)})
+    doc = {"path": _abs(path), "sha256": sha256_file(path), "device": device, "subnet": _abs(subnet)}
+    append_log(EXPORTS_LOG, doc)
+    return write_record(EXPORT, doc)
+
+
+# ---- append-only logs --------------------------------------------------------------------------
+EXPORTS_LOG, BENCHMARKS_LOG = "exports", "benchmarks"
+
+
+def log_path(name: str) -> Path:
+    if name not in (EXPORTS_LOG, BENCHMARKS_LOG):
+        raise ValueError(f"unknown log {name!r}")
+    return paths.records_dir() / f"{name}.jsonl"
+
+
+def append_log(name: str, doc: dict[str, Any]) -> Path:
+    """Append `doc` (with `time`) as one line, in one write (O_APPEND: concurrent writers never interleave)."""
+    target = log_path(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    full = {**doc, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    line = json.dumps(full, allow_nan=False, default=str) + "\n"
+    with open(target, "a", encoding="utf-8") as f:  # fsio's append: a full disk leaves no torn line
+        append_text(f, line, target)
+    return target
+
+
+def read_log(name: str) -> list[dict[str, Any]]:
+    """Every whole, readable line of a log, oldest first ([] when there is none)."""
+    try:
+        text = log_path(name).read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by an interrupted writer
+        if isinstance(doc, dict):
+            out.append(doc)
+    return out
+
+
+def log_benchmark(result: dict[str, Any]) -> Path:
+    """Log a benchmark result (`devices.benchmark.benchmark`'s dict) with the file's sha256."""
+    f = result.get("file")
+    sha = sha256_file(f) if f and Path(f).is_file() else None
+    return append_log(BENCHMARKS_LOG, {**_finite(result), "file": _abs(f), "sha256": sha})
+
+
+def _finite(o: Any) -> Any:
+    """JSON lines hold no NaN or infinity: such values become null."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 # ---- descriptors given by path ------------------------------------------------------------------
@@ -156,7 +218,7 @@ def last_export_path() -> Path:
     return p
 
 
-__all__ = ["EXPORT", "FINETUNE", "PROFILE", "SEARCH", "STEPS", "finetuned_for", "last_export_path",
-           "last_search_path", "read_record", "record_path", "remember_descriptor", "remember_export",
-           "remember_finetune", "remember_profile", "remember_search", "remembered_descriptors",
-           "write_record"]
+__all__ = ["BENCHMARKS_LOG", "EXPORT", "EXPORTS_LOG", "FINETUNE", "PROFILE", "SEARCH", "STEPS", "append_log",
+           "finetuned_for", "last_export_path", "last_search_path", "log_benchmark", "log_path", "read_log",
+           "read_record", "record_path", "remember_descriptor", "remember_export", "remember_finetune",
+           "remember_profile", "remember_search", "remembered_descriptors", "write_record"]

@@ -46,6 +46,17 @@ def parse_latency(text: str | float) -> float:
     return _positive(float(m.group(1)) * _TIME_SCALE[unit], str(text), "latency")
 
 
+def bare_latency_notes(text: str | None) -> list[str]:
+    """A bare number is read as milliseconds, and said: `--latency 22` -> `22 ms assumed (write 22ms)`."""
+    out = []
+    for part in str(text or "").split(","):
+        m = _LATENCY.match(part)
+        if m and m.group(2) is None:
+            out.append(f"--latency {part.strip()}: no unit given, {float(m.group(1)):g} ms assumed (write "
+                       f"{part.strip()}ms, or 0.022s)")
+    return out
+
+
 def parse_count(text: str | float, what: str = "count") -> float:
     """A count from `300M`, `0.3G`, `5M`, `450k`, `3e8`, `300MFLOPs` or a plain number."""
     if isinstance(text, (int, float)):

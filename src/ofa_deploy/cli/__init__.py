@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import export_cmd, finetune_cmd, latency_cmd, search_cmd, subnet_cmd, train_cmd
+from . import export_cmd, finetune_cmd, latency_cmd, report_cmd, search_cmd, subnet_cmd, train_cmd
 from .common import OfaGroup, version_text
 
 app = typer.Typer(
@@ -40,9 +40,11 @@ def _root(
     """Turn one trained Once-for-All supernet into hardware-specialised networks."""
 
 
-for _module in (subnet_cmd, latency_cmd, search_cmd, export_cmd, train_cmd, finetune_cmd):
+for _module in (subnet_cmd, latency_cmd, search_cmd, export_cmd, train_cmd, finetune_cmd, report_cmd):
     _module.register(app)
 
 
 def main() -> None:
-    app(prog_name="ofa-deploy")
+    from .common import tidy_help
+
+    tidy_help(typer.main.get_command(app))(prog_name="ofa-deploy")

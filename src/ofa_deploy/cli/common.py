@@ -23,12 +23,29 @@ from typer.core import TyperGroup
 
 from ..errors import OfaDeployError
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _width(stream: Any) -> int | None:
+    """Rich's width, except when the output is piped or logged: rich would then draw tables 80
+    columns wide and clip their headers (`predi…`); wide enough for any of our tables instead
+    (`$COLUMNS` still wins)."""
+    import os
+
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return None if tty or os.environ.get("COLUMNS") else 200
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def error_line(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """The message as written (rich markup escaped: `pip install 'ofa-deploy[tflite]'` keeps `[tflite]`)."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -39,7 +56,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def note(message: str) -> None:
     """One dim line on stderr: a default taken from an earlier step, said once."""
-    err_console.print(f"[dim]{message}[/]", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err_console.print(f"[dim]{escape(message)}[/]", highlight=False, soft_wrap=True)
 
 
 def next_step(command: str) -> None:
@@ -63,6 +82,50 @@ class OfaGroup(TyperGroup):
                 raise
             error_line(str(space_error(e)))
             raise typer.Exit(2) from None
+        except typer.BadParameter as e:  # usage errors stay Typer's (exit 2), in our words
+            e.message = _choice_message(e.message)
+            raise
+        except Exception as e:
+            if type(e).__name__ == "NoSuchOption" and getattr(e, "possibilities", None):
+                hidden = _hidden_options(getattr(e, "ctx", None))
+                e.possibilities = [p for p in e.possibilities if p not in hidden]
+            raise
+
+
+def _choice_message(message: str) -> str:
+    """`Value error, 'pdf' is not one of 'onnx', 'tflite'.` -> `'pdf' is not one of: onnx, tflite`."""
+    import re
+
+    m = re.fullmatch(r"(?:Value error, )?(.+?) is not one of (.+?)\.?", message.strip())
+    if not m:
+        return message
+    choices = ", ".join(c.strip().strip("'") for c in m.group(2).split(","))
+    return f"{m.group(1)} is not one of: {choices}"
+
+
+def _hidden_options(ctx: Any) -> set[str]:
+    """The names of a command's hidden options (old names kept for a release): never suggested."""
+    params = getattr(getattr(ctx, "command", None), "params", None) or []
+    return {o for p in params if getattr(p, "hidden", False) for o in (*p.opts, *getattr(p, "secondary_opts", []))}
+
+
+def tidy_help(command: Any) -> Any:
+    """Flags show no type in the help (Typer writes `--version <bool>`): an empty metavar, recursively."""
+    for p in getattr(command, "params", []):
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    original = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:  # --help is made on demand, per command
+        opt = original(ctx)
+        if opt is not None and opt.metavar is None:
+            opt.metavar = ""
+        return opt
+
+    command.get_help_option = help_option
+    for sub in (getattr(command, "commands", None) or {}).values():
+        tidy_help(sub)
+    return command
 
 
 def version_text() -> str:

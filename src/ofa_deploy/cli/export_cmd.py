@@ -178,7 +178,8 @@ def render_report(r: dict[str, Any], path: Path) -> None:
                            f"(batch {r['bn']['batch']}, {r['bn']['preprocessing']}), " if r["bn"]["recalibrated"]
                            else "") + r["bn"]["source"]),
         ("verified on", f"{v['images']} images, {v['source']}"
-         + (f" ({v['preprocessing']} at r={v['resolution']})" if v.get("preprocessing") else "")),
+         + (f" ({v['preprocessing']} at r={v['resolution']})"  # random images: said once, in the source
+            if v.get("preprocessing") and not v["preprocessing"].startswith("none") else f" at r={v['resolution']}")),
     ]
     if r.get("calibration"):
         c = r["calibration"]
@@ -294,3 +295,6 @@ def benchmark(
         console.print(f"measured / budget     {m['median'] / budget:.3f} ({verdict} the search's budget)")
     for line in result["notes"]:
         console.print(f"[dim]note: {line}[/]")
+    from ..flow import next_after_benchmark
+
+    next_step(next_after_benchmark())

@@ -24,7 +24,8 @@ lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", 
 WIDTH_HELP = "Width multiplier of the space (1.0, 1.2, 0.5...)."
 CLASSES_HELP = "Number of classes of the space."
 IN_CHANNELS_HELP = "Input channels of the space (1 for grey images)."
-KIND_HELP = "Kind of space: ofa_mbv3 (OFA MobileNetV3) or ofa_proxyless (OFA ProxylessNAS)."
+KIND_HELP = ("Kind of space: ofa_mbv3 (OFA MobileNetV3), ofa_proxyless (OFA ProxylessNAS) or ofa_resnet50 (OFA "
+             "ResNet50; give its --supernet, the widths come from the checkpoint).")
 
 
 def register(app: typer.Typer) -> None:
@@ -104,7 +105,8 @@ def profile(
         "--supernet", "-s", help="Checkpoint: its space and weights are used (default, when no space is given: "
         "the shipped demo supernet).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE; see `ofa_deploy.paths`).")] = None,
+        "--out", "-o", help="Table folder (default: DEVICE/SPACE in your tables folder, $OFA_DEPLOY_TABLES or "
+                            "~/.local/share/ofa-deploy/latency_tables).")] = None,
     runtime: Annotated[str | None, typer.Option(
         "--runtime", help="Override the descriptor's runtime (torch...).")] = None,
     threads: Annotated[int | None, typer.Option(
@@ -216,7 +218,7 @@ def profile(
         print_json(info)
         return
     console.print(f"[green]done[/]: {written} rows measured in {info['seconds']} s; table has {len(table)} rows, "
-                  f"resolutions {list(table.resolutions)}")
+                  f"resolutions {', '.join(map(str, table.resolutions))}")
     console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
                   + (f" ({n_ctx} whole subnets per resolution)" if how != "isolated" else ""))
     for r, rec in (table.metadata.get("incontext") or {}).get("resolutions", {}).items():
@@ -225,6 +227,12 @@ def profile(
                           f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
+    from ..space.spec import _range_text
+
+    if len(table.resolutions) < len(spec.resolutions):
+        console.print(f"[dim]note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
+                      f"{_range_text(tuple(spec.resolutions))}; searches with it consider only those (add the "
+                      "others with --resolutions all)[/]", highlight=False)
     next_step(next_after_profile(table))
 
 
@@ -318,7 +326,8 @@ def validate_cmd(
     if as_json:
         print_json({k: v for k, v in result.items() if k not in ("archs",)})
         return
-    t = Table(title=f"{table.device}: {samples} random subnets, r {result['resolutions']}", title_justify="left")
+    t = Table(title=f"{table.device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
+              title_justify="left")
     for col in ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
                 "measured/predicted"):
         t.add_column(col, justify="left" if col == "prediction" else "right")
@@ -332,6 +341,9 @@ def validate_cmd(
                   f"{m['within_10']:.0f}", f"{m['p95_ape']:.1f}", f"{m['kendall_tau']:.3f}",
                   f"{m['measured_over_predicted']:.3f}")
     console.print(t)
+    from ..verdicts import latency_verdict
+
+    console.print(latency_verdict(record["heldout"], record["ratio_band"]).line(), highlight=False)
     if calibrate:
         c = result["calibration"]
         console.print(f"calibration  ms = {c['a']:.4f} * sum + {c['b']:.4f}  (stored in {folder / 'meta.yaml'})")
@@ -416,6 +428,9 @@ def lut_show(
                       f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
                       f"p95 {h['p95_ape']:.1f} %, tau {tau}")
         console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
+        from ..verdicts import latency_verdict
+
+        console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
     else:
         console.print("validation   none (run `ofa-deploy latency validate`)")
     if resolution is not None:

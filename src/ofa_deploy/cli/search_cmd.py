@@ -85,7 +85,10 @@ def predictor_show(
     r = enc["resolution"]
     console.print(f"encoding     {enc['kind']}: {info['features']} features ({info['layout']}; "
                   f"resolution bucket (r - {r['start']}) // {r['step']}, {r['buckets']} buckets)")
-    console.print(f"resolutions  {', '.join(map(str, info['resolutions']))}")
+    from ..space.spec import _range_text
+
+    console.print(f"resolutions  r {_range_text(tuple(info['resolutions']))} (what the encoding covers; a search "
+                  "uses the space's resolutions that it covers)")
     console.print(f"target       {info['target']}")
     for k, v in info["meta"].items():
         console.print(f"{k:<12} {v}")
@@ -267,6 +270,9 @@ def predictor_fit(
         if m is not None:
             t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
     console.print(t)
+    from ..verdicts import predictor_verdict
+
+    console.print(predictor_verdict(result.holdout_metrics).line(), highlight=False)
     console.print(f"[dim]{result.predictor.meta['fit']}[/]")
     console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e6:.1f} MB)[/]")
 
@@ -339,10 +345,17 @@ def search(
                                                  "TFLite's benchmark_model built for the phone."),
     as_json: bool = json_option(),
 ) -> None:
-    """Find the subnet with the best predicted accuracy under every budget given, in about a second."""
+    """Find the subnet with the best predicted accuracy under every budget given.
+
+    The evolution takes about a second; on a local device --verify then times the best subnets (seconds more).
+    """
     from ..flow import finetune_after_search, next_after_search
     from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
+    from ..search.notes import budget_notes, coverage_note
     from ..search.verify import parse_margin
+    from ..units import bare_latency_notes
+
+    said: list[str] = []  # the search's findings (verify rounds, drift), shown after its header notes
 
     req = SearchRequest.from_text(latency, flops, params, pareto=pareto, points=points, device=device, table=table,
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
@@ -350,15 +363,20 @@ def search(
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
                                   remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
                                           "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
-                                  say=lambda line: err_console.print(line, highlight=False))
+                                  say=said.append)
     try:
         outcome = run_search(req)
     except KeyboardInterrupt:
         fail("interrupted: nothing was written (no subnet file, no search record; a search keeps nothing until it "
              "ends); rerun the same command to search again" + (" (--no-verify skips the device)" if verify else ""),
              code=130)
-    for line in outcome.notes:
+    for line in [*bare_latency_notes(latency), *outcome.notes]:
         note(line)
+    for line in said:
+        err_console.print(line, highlight=False, soft_wrap=True)
+    for line in [*budget_notes(outcome.problem, outcome.results), coverage_note(outcome.problem)]:
+        if line:
+            note(line)
     if as_json:
         print_json(outcome.to_dict())
     if outcome.failure:
@@ -385,7 +403,12 @@ def search(
         console.print(f"plot        {outcome.plot}")
     for f in outcome.files:
         console.print(f"wrote       {f}")
-    console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
+    if len(outcome.files) > 1:
+        console.print(f"[dim]remembered {outcome.files[-1]} (the subnet of the last budget, "
+                      f"{outcome.results[-1].budget.describe()}) as the default input of `ofa-deploy export`; "
+                      "give --subnet FILE to export another budget's[/]", highlight=False)
+    else:
+        console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
     next_step(next_after_search())
     console.print(f"[dim]or fine-tune it first, as the official `..._finetune@25` subnets were: "
                   f"{finetune_after_search()}[/]", highlight=False)

@@ -184,9 +184,13 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
                               predicted, stats["median"])
         drift = {**c.to_dict(), "message": c.message(path.name)}
     thermal = backend.run_metadata().get("remote_thermal") if hasattr(backend, "run_metadata") else None
-    return {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
-            **({"thermal": thermal} if thermal else {}),
-            "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
-            "budget_ms": search_budget_ms(report), "drift": drift,
-            "prediction": prediction, "notes": notes,
-            "arch": report["subnet"]["arch"] if report else None}
+    result = {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
+              **({"thermal": thermal} if thermal else {}),
+              "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
+              "budget_ms": search_budget_ms(report), "drift": drift,
+              "prediction": prediction, "notes": notes,
+              "arch": report["subnet"]["arch"] if report else None}
+    from .. import records
+
+    records.log_benchmark(result)  # every benchmark, for `ofa-deploy report` and `api.benchmarks()`
+    return result

@@ -71,6 +71,16 @@ def scrub(text: str) -> str:
     return "\n".join(out)
 
 
+def _own_descriptor(device: DeviceDescriptor) -> str:
+    """Where the user sets a host: their own copy of a shipped descriptor (never the install tree)."""
+    from ..paths import is_shipped, user_devices_dir
+
+    src = device.source
+    if src is None or is_shipped(src):
+        return f"your own descriptor {user_devices_dir() / (device.name + '.yaml')}, a copy of the shipped one"
+    return str(src)
+
+
 @dataclass(frozen=True)
 class SshTarget:
     """Where to connect: a host name or `~/.ssh/config` alias, with an optional user and port."""
@@ -126,7 +136,7 @@ class SshBackend:
         where = host or device.host
         if not where:
             raise DeviceError(f"device {device.name!r} has no host: pass --host user@host[:port] "
-                              f"(or set host: in {device.source or 'its descriptor'})")
+                              f"(or set host: in {_own_descriptor(device)})")
         self.target = SshTarget.parse(where, device.user, device.port)
         self.runtime = runtime or device.runtime
         if self.runtime not in FORMATS:

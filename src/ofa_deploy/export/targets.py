@@ -59,8 +59,12 @@ def choose_target(fmt: str, int8: bool = False, dynamic_range: bool = False, dyn
 
 def output_path(target: Target, subnet_path: str | os.PathLike, out: str | os.PathLike | None) -> Path:
     """`--out` (a file, or a folder that gets the default name: an existing one, or a name without a
-    suffix), else `<subnet stem><suffix>` in the working directory."""
-    name = Path(subnet_path).stem + target.suffix
+    suffix), else `<subnet stem><suffix>` in the working directory. A search's default subnet name
+    starts with its time (`20261206-061458_cpu_lat0p4ms.json`); the file is named without it
+    (`cpu_lat0p4ms.onnx`): what it is, not when it was searched."""
+    import re
+
+    name = re.sub(r"^\d{8}-\d{6}_", "", Path(subnet_path).stem) + target.suffix
     if out is None:
         return Path(name)
     p = Path(out)

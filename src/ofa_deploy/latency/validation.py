@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import LatencyTableError
-from ..fsio import atomic_path, atomic_write_text
+from ..fsio import atomic_write_text
 from ..space import ArchBatch, sample_archs
 from .protocol import Protocol, measure
 from .table import LatencyTable, apply_calibration
@@ -197,30 +197,15 @@ def save_validation(result: dict[str, Any], folder: str | os.PathLike, stem: str
 
 
 def _scatter(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    """validation.png: drawn by `plots.validation_scatter` (the report draws the same picture)."""
+    from ..plots import save_png, validation_scatter
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    m = np.asarray(result["measured"])
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
-    ax.scatter(result["raw"], m, s=14, label=f"block sum (MAPE {result['raw_all']['mape']:.1f}%)", alpha=0.8)
-    if "calibrated" in result:
-        c = np.asarray(result["calibrated"])
-        test = np.array([s != "fit" for s in result.get("split", ["test"] * len(m))])
-        metrics = result.get("calibrated_heldout") or result.get("calibrated_all")
-        ax.scatter(c[test], m[test], s=14, marker="x",
-                   label=f"calibrated, held out (MAPE {metrics['mape']:.1f}%)")
-    lo, hi = float(min(m.min(), np.min(result["raw"]))) * 0.9, float(m.max()) * 1.1
-    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="k", alpha=0.07, label="±10%")
-    ax.set_xlabel("predicted (ms)")
-    ax.set_ylabel("measured end to end (ms)")
-    ax.set_title(f"{result['device']}: {len(m)} subnets, r {result['resolutions']}", fontsize=9)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    try:
-        with atomic_path(path, keep_suffix=True) as tmp:
-            fig.savefig(tmp)
-    finally:
-        plt.close(fig)
+    cal = "calibrated" in result
+    m = result["measured"]
+    metrics = (result.get("calibrated_heldout") or result.get("calibrated_all")) if cal else None
+    rs = ", ".join(map(str, result["resolutions"]))
+    fig = validation_scatter(result["raw"], m, title=f"{result['device']}: {len(m)} subnets, r {rs}",
+                             raw_mape=result["raw_all"]["mape"], calibrated=result.get("calibrated"),
+                             heldout=[s != "fit" for s in result.get("split", ["test"] * len(m))] if cal else None,
+                             calibrated_mape=metrics["mape"] if metrics else None)
+    save_png(fig, path)

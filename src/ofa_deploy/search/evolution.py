@@ -17,6 +17,7 @@ loops forever). The best arch is the best ever evaluated, final generation inclu
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,9 @@ class SearchResult:
     history: list[float] = field(default_factory=list)
     evaluated: int = 0
     predicted: int = 0
+    # A sample of the distinct subnets the search predicted (`population_sample`): what the report
+    # plots as accuracy vs latency; None when not kept.
+    population: dict[str, list[float]] | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -114,6 +118,7 @@ class _AccuracyCache:
         self.values = np.full(1024, np.nan)
         self.predicted = 0
         self._enc = problem._accuracy_fast
+        self.rows: list[np.ndarray] = []  # the genes of each distinct subnet, in id order
 
     def __call__(self, g: Genes, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pb = self.problem
@@ -137,6 +142,7 @@ class _AccuracyCache:
         if new_rows:
             idx = np.asarray(new_rows)
             sub = g.take(idx)
+            self.rows.append(sub.x.copy())
             if x is not None:
                 pred = pb.predictor.predict_features(x[idx]).astype(np.float64)
             else:
@@ -337,7 +343,8 @@ class Evolution:
                 if r.arch not in seen:
                     seen.add(r.arch)
                     out.append(r)
-        return out
+        population = population_sample(pb, cache, self.seed)
+        return [dataclasses.replace(r, population=population) for r in out]
 
     def _result(self, best: Genes, acc: float, history: list[float], seconds: float, predicted: int) -> SearchResult:
         pb = self.problem
@@ -366,6 +373,34 @@ def arch_result(problem: Problem, arch: Arch, budget: Budget, config: EvolutionC
         flops=int(cm.macs(batch)[0]), params=int(cm.params(batch)[0]), budget=budget, seed=seed, seconds=0.0,
         resolutions=problem.resolutions, config=config or EvolutionConfig(),
     )
+
+
+POPULATION_SAMPLE = 1500
+
+
+def population_sample(pb: Problem, cache: _AccuracyCache, seed: int, n: int = POPULATION_SAMPLE
+                      ) -> dict[str, list[float]]:
+    """Up to `n` of the distinct subnets the search predicted (the 100 most accurate, then a seeded
+    sample drawn apart from the search's own random stream), with their predicted accuracy and costs,
+    rounded to keep files small."""
+    if not cache.rows:
+        return {"accuracy": [], "total": 0}
+    x = np.concatenate(cache.rows)
+    acc = cache.values[: len(x)]
+    pick = np.arange(len(x))
+    if len(x) > n:  # the best 100 (the front's top and the delivered subnet), the rest drawn at random
+        best = np.argsort(-acc, kind="stable")[:100]
+        rest = np.setdiff1d(pick, best)
+        pick = np.sort(np.concatenate([best, np.random.default_rng(seed).choice(rest, n - len(best), replace=False)]))
+    g = Genes.of(x[pick])
+    names = tuple(k for k in ("latency", "flops") if k in pb.objectives)
+    out: dict[str, Any] = {"accuracy": [round(float(a), 5) for a in acc[pick]], "total": len(x)}
+    if names:
+        costs = pb.costs(g, names, pb.mask(g))
+        for j, name in enumerate(names):
+            key = {"latency": "latency_ms"}.get(name, name)
+            out[key] = [float(f"{v:.5g}") for v in costs[:, j]]
+    return out
 
 
 def search(problem: Problem, budget: Budget, config: EvolutionConfig | None = None, seed: int = 0) -> SearchResult:

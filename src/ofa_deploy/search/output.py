@@ -34,6 +34,7 @@ def result_subnet(result: SearchResult, spec: SpaceSpec, sources: dict[str, Any]
             "seconds": round(result.seconds, 3),
             "resolutions": list(result.resolutions),
             "config": result.config.to_dict(),
+            **({"population": result.population} if result.population is not None else {}),
         },
         **sources,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -16,20 +16,30 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
-from ..fsio import atomic_path
 from .evolution import EvolutionConfig, SearchResult, search
 from .problem import Budget, Problem
 
 
 def pareto_budgets(problem: Problem, objective: str, points: int = 8) -> list[float]:
     """`points` budgets from just above the smallest achievable value to the largest subnet's value
-    (one point: the largest subnet's value)."""
+    (one point: the largest subnet's value), each rounded to 3 significant digits."""
     points = checks.count(points, "--points", checks.MAX_POINTS)
     low, _ = problem.minimum(objective)
     high = _maximum(problem, objective)
     if points < 2:
-        return [high]
-    return [float(v) for v in np.linspace(low * 1.02, high, points)]
+        return [_round3(high, low)]
+    return [_round3(float(v), low) for v in np.linspace(low * 1.02, high, points)]
+
+
+def _round3(value: float, low: float) -> float:
+    """`value` to 3 significant digits (file names and tables read `lat0.523ms`, not `0.5226172ms`),
+    never below the smallest achievable `low` (that budget would have no subnet)."""
+    r = float(f"{value:.3g}")
+    if r < low:
+        exp = np.floor(np.log10(abs(value))) - 2
+        r = float(np.ceil(value / 10 ** exp) * 10 ** exp)
+        r = float(f"{r:.3g}")
+    return r
 
 
 def _maximum(problem: Problem, objective: str) -> float:
@@ -58,27 +68,12 @@ def sweep(problem: Problem, base: Budget, objective: str, values: Sequence[float
 
 def plot(results: Sequence[SearchResult], path: str | os.PathLike, title: str = "",
          x: str = "latency") -> Path:
-    """PNG of predicted accuracy against latency (or FLOPs), one point per search (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """PNG of predicted accuracy against latency (or FLOPs), one point per search (`plots.sweep`)."""
+    from ..plots import save_png
+    from ..plots import sweep as sweep_plot
 
     xs = [r.latency_ms if x == "latency" else r.flops / 1e6 for r in results]
     ys = [100 * r.accuracy for r in results]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot(xs, ys, "o-", color="tab:blue")
-    for r, xv, yv in zip(results, xs, ys):
-        ax.annotate(r.arch.short(), (xv, yv), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xlabel("predicted latency (ms)" if x == "latency" else "MFLOPs (MACs)")
-    ax.set_ylabel("predicted top-1 (%)")
-    ax.set_title(title or "best predicted accuracy per budget")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    p = Path(path)
-    try:
-        with atomic_path(p, keep_suffix=True) as tmp:  # a reader never meets half a PNG
-            fig.savefig(tmp)
-    finally:
-        plt.close(fig)
-    return p
+    fig = sweep_plot(xs, ys, [r.arch.short() for r in results], title=title,
+                     xlabel="predicted latency (ms)" if x == "latency" else "MFLOPs (MACs)")
+    return save_png(fig, path)

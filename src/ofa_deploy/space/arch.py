@@ -132,7 +132,19 @@ class Arch:
         return cls(tuple(d["ks"]), tuple(d["e"]), tuple(d["d"]), r)
 
     def short(self) -> str:
-        return f"d{''.join(map(str, self.d))}@{self.r}"
+        """`d44434@32#3fa1`: depths and resolution, then a digest of the kernels and expands of the
+        active slots, so that two subnets of one search never share a label."""
+        return f"d{''.join(map(str, self.d))}@{self.r}#{self.digest()}"
+
+    def digest(self) -> str:
+        """4 hex digits of the kernels and expand ratios that matter (the active slots, when every
+        stage has as many slots as `ks` divided by the stages; else all of them)."""
+        import hashlib
+
+        n = len(self.ks) // len(self.d) if self.d and len(self.ks) % len(self.d) == 0 else 0
+        slots = [s * n + j for s, depth in enumerate(self.d) for j in range(depth)] if n else range(len(self.ks))
+        text = ",".join(f"{self.ks[i]}/{self.e[i]}" for i in slots)
+        return hashlib.blake2s(text.encode(), digest_size=2).hexdigest()
 
 
 def _as_int(v: Any, name: str) -> int:

@@ -307,6 +307,7 @@ class SpaceSpec:
 
 
 def _range_text(values: tuple[int, ...]) -> str:
+    """`128..224 step 4` (an even range) or `24,32`: how every command writes a list of resolutions."""
     if len(values) > 2:
         step = values[1] - values[0]
         if all(b - a == step for a, b in pairwise(values)):

@@ -1,0 +1,42 @@
+"""`ofa-deploy report`: a thin wrapper over `ofa_deploy.report` (the page is built there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import console, json_option, note, out_option, print_json, table_option
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    files: list[Path] | None = typer.Argument(None, help="Exported .onnx/.tflite files to show (default: every "
+                                                         "export of the subnet, from the records)."),
+    subnet: Path | None = typer.Option(None, "--subnet", help="Subnet file written by `ofa-deploy search` "
+                                                              "(default: the last search's)."),
+    table: Path | None = table_option("Latency table folder (default: the one the subnet was searched with)."),
+    out: Path | None = out_option("HTML file to write (default: reports/<subnet name>.html in the user data "
+                                  "folder, $OFA_DEPLOY_HOME or ~/.local/share/ofa-deploy)."),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
+    as_json: bool = json_option(),
+) -> None:
+    """One self-contained HTML page of the last flow: device and table, search, subnet, exports, benchmarks.
+
+    No network is needed to view it (inline CSS and SVG plots): open it from disk or mail it.
+    """
+    from ..report import write_report
+
+    path, data = write_report(out, subnet=subnet, table=table, files=list(files or []), force=force)
+    if as_json:
+        print_json({"path": str(path), "size_bytes": path.stat().st_size, "subnet": data.subnet_path,
+                    "table": data.table_path, "exports": [e.get("file") for e in data.exports],
+                    "benchmarks": [b.get("file") for b in data.benchmarks], "notes": data.notes})
+        return
+    for line in data.notes:
+        note(line)
+    console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e3:.0f} kB; open it in a browser)[/]",
+                  highlight=False, soft_wrap=True)
