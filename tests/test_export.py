@@ -141,7 +141,10 @@ def test_onnx_export_matches_pytorch_and_reports(cli, work, reference, tmp_path)
     assert m["max_abs_diff_rel"] == pytest.approx(m["max_abs_diff"] / m["logit_scale"])
     assert m["top1_agreement"] == 100.0
     assert m["accuracy_torch"] == pytest.approx(100 * (reference.logits.argmax(1) == reference.labels).mean())
-    assert [(c["metric"], c["passed"]) for c in v["checks"]] == [("max_abs_diff_rel", True), ("top1_agreement", True)]
+    assert [(c["metric"], c["passed"]) for c in v["checks"]] == [
+        ("rel_diff_p99", True), ("rel_diff_max", True), ("sqnr_db", True), ("top1_agreement_decisive", True)]
+    assert 0 < m["rel_diff_max"] <= 1e-3 and m["rel_diff_p99"] <= 1e-4 and m["sqnr_db"] >= 60
+    assert v["fp64_rounding"] is None and v["tolerance"] == {"rtol": 1e-4, "atol": 0.0}
 
 
 def test_onnx_dynamic_batch(work, reference, tmp_path):
@@ -269,6 +272,15 @@ def test_verification_catches_a_wrong_file(cli, work, tmp_path, monkeypatch):
     assert not out.exists() and str(failed_path(out)) in lines[0]  # kept for inspection, not at the final name
     report = load_report(failed_path(out))
     assert report["passed"] is False and "FAIL" in stdout
+    # Weighed against PyTorch's own rounding (fp64): this net is well conditioned, so nothing is excused.
+    rounding = report["verification"]["fp64_rounding"]
+    assert rounding["torch_rel_max"] < 1e-4 and rounding["ratio"] > 10
+    assert report["verification"]["metrics"]["rel_diff_p99"] == pytest.approx(1e-3, rel=0.05)
+    # The user may accept it knowingly (--rtol), and the report records the tolerance used.
+    ok = tmp_path / "accepted.onnx"
+    code, _, err = cli(*export_args(work, "--format", "onnx", "--out", ok, "--rtol", "1e-2"))
+    assert code == 0, err
+    assert load_report(ok)["verification"]["tolerance"] == {"rtol": 1e-2, "atol": 0.0}
     with pytest.raises(VerificationError, match="max \\|diff\\| / logit scale"):
         run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=out)))
 
@@ -298,6 +310,8 @@ def bad_arch_subnet(work):
     ("wrong out suffix", "does not end in .onnx"),
     ("missing checkpoint", "no such checkpoint file"),
     ("no images", "--verify-images must be at least 1"),
+    ("zero rtol", "--rtol 0.0: give a relative tolerance"),
+    ("rtol with int8", "--rtol / --atol set the fp32 parity check"),
     ("missing data folder", "no such folder"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet, bad_arch_subnet, tmp_path,
@@ -325,6 +339,11 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
         extra += ["--verify-images", "0"]
     elif case == "missing data folder":
         extra += ["--data", tmp_path / "no-data"]
+    elif case == "zero rtol":
+        extra += ["--rtol", "0"]
+    elif case == "rtol with int8":
+        extra = ["--format", "tflite", "--int8", "--rtol", "1e-3"]
+        out = tmp_path / "out" / "m.tflite"
     code, stdout, err = cli("export", "--subnet", subnet, "--supernet", checkpoint, *extra, "--out", out)
     assert code == 2
     lines = err.strip().splitlines()

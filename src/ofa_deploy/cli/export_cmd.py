@@ -86,7 +86,7 @@ def export(
                                                           "train/<class>/); default: the supernet recipe's dataset."),
     dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
     verify_images: int | None = typer.Option(None, "--verify-images",
-                                             help="Test images the file is verified on. [default: 1000]"),
+                                             help="Test images the file is verified on. [default: 300]"),
     verify_images_old: int | None = typer.Option(None, "-n", hidden=True,
                                                  help="Old short name of --verify-images (kept for one release)."),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
@@ -101,6 +101,9 @@ def export(
                                          help="Skip unreadable images (counted in the report) instead of stopping."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads for BN recalibration and the "
                                                                "PyTorch side of verification (default: torch's)."),
+    rtol: float | None = typer.Option(None, "--rtol", help="fp32 parity: largest |diff| per image relative to its "
+                                                           "logit scale, at p99 (10x at the max). [default: 1e-4]"),
+    atol: float | None = typer.Option(None, "--atol", help="fp32 parity: absolute |diff| ignored. [default: 0]"),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
@@ -111,11 +114,11 @@ def export(
     from ..flow import next_after_export
 
     supernet = merge_alias(supernet, checkpoint, "--supernet", "--checkpoint")
-    verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=1000)
+    verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=300)
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
                          dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
                          checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads))
+                         checks.threads(threads), tolerance(rtol, atol))
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
@@ -133,6 +136,15 @@ def export(
         fail(error, code=1)
     if not as_json:
         next_step(next_after_export())
+
+
+def tolerance(rtol: float | None, atol: float | None):
+    """--rtol / --atol as a `parity.Tolerance`, None when neither is given (the defaults)."""
+    from ..export.parity import RTOL, Tolerance
+
+    if rtol is None and atol is None:
+        return None
+    return Tolerance(RTOL if rtol is None else rtol, atol or 0.0)
 
 
 def bn_options(images: int | None, batch: int, transform: str | None, cls):
@@ -183,7 +195,10 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     for name, text in rows:
         t.add_row(name, text, "", "")
     labels = {"max_abs_diff": "max |diff|", "logit_scale": "logit scale (max |logit|)",
-              "max_abs_diff_rel": "max |diff| / logit scale", "top1_agreement": "top-1 agreement %",
+              "max_abs_diff_rel": "max |diff| / logit scale", "rel_diff_p99": "max |diff| / image's scale, p99",
+              "rel_diff_max": "max |diff| / image's scale, max", "top1_agreement": "top-1 agreement %",
+              "top1_agreement_decisive": "top-1 agreement beyond ties %",
+              "fp64_error_ratio": "distance from fp64 / PyTorch's",
               "sqnr_db": "SQNR dB", "accuracy_torch": "accuracy, PyTorch fp32 %",
               "accuracy_file": "accuracy, this file %", "accuracy_drop": "accuracy drop (points)",
               "size_ratio": "size / fp32 size"}
