@@ -425,3 +425,73 @@ def test_benchmark_measures_and_predicts(cli, work, tflite_fp32, tmp_path, monke
 
     code, stdout, _ = cli("benchmark", tfl, "--device", "cpu", "--sessions", "1", "--max-runs", "20")
     assert code == 0 and "predicted" in stdout and "measured / predicted" in stdout
+
+
+# ---- fast export (issue 29, item 5) --------------------------------------------------------------
+@pytest.mark.parametrize("fmt, int8, missing", [("tflite", False, "litert_torch"), ("tflite", True, "ai_edge_quantizer"),
+                                                ("onnx", False, "onnxruntime")])
+def test_missing_tools_are_refused_before_any_work(cli, work, tmp_path, monkeypatch, fmt, int8, missing):
+    from ofa_deploy.export import targets
+
+    real = targets.find_spec
+    monkeypatch.setattr(targets, "find_spec", lambda name: None if name == missing else real(name))
+    steps: list[str] = []
+    with pytest.raises(Exception, match="not installed: pip install") as e:
+        plan_export(ExportOptions(fmt, work.subnet, int8=int8, checkpoint=work.supernet,
+                                  out=tmp_path / f"m.{fmt}"), on_step=steps.append)
+    assert type(e.value).__name__ == "ExportError"
+    assert steps == []  # nothing loaded: no supernet, no images, no BN
+    code, stdout, err = cli(*export_args(work, "--format", fmt, *(["--int8"] if int8 else []), "--out",
+                                         tmp_path / f"m.{fmt}"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not installed" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_second_export_of_the_same_subnet_reuses_bn_and_conversion(work, tmp_path, monkeypatch):
+    """BN recalibration (and the fp32 TFLite conversion) run once per (supernet sha256, subnet, BN data,
+    BN settings); a second export in another format or precision takes them from the cache."""
+    from ofa_deploy.export import pipeline
+    from ofa_deploy.nn import bn as bn_module
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(tmp_path / "cache"))
+    calls = {"bn": 0, "convert": 0}
+    real_bn, real_convert = bn_module.recalibrate_bn, pipeline.convert_fp32
+
+    def counting_bn(*a, **k):
+        calls["bn"] += 1
+        return real_bn(*a, **k)
+
+    def counting_convert(*a, **k):
+        calls["convert"] += 1
+        return real_convert(*a, **k)
+
+    monkeypatch.setattr(bn_module, "recalibrate_bn", counting_bn)
+    monkeypatch.setattr(pipeline, "convert_fp32", counting_convert)
+    steps: list[str] = []
+
+    def export(fmt, out, **kw):
+        return run_export(plan_export(ExportOptions(fmt, work.subnet, checkpoint=work.supernet, out=out,
+                                                    verify_images=20, **kw)), on_step=steps.append)
+
+    first = export("onnx", tmp_path / "a.onnx")
+    assert calls == {"bn": 1, "convert": 0} and first["bn"]["cache"] == "stored"
+    second = export("tflite", tmp_path / "a.tflite")
+    assert calls == {"bn": 1, "convert": 1} and second["bn"]["cache"] == "hit"
+    assert not any(s.startswith("recalibrating BN") for s in steps[steps.index("exporting ONNX (opset 17)") + 1:])
+    assert {k: v for k, v in second["bn"].items() if k != "cache"} == {
+        k: v for k, v in first["bn"].items() if k != "cache"}
+    try:  # the fp32 conversion is reused too (random weights: the int8 accuracy check may fail, not the point)
+        export("tflite", tmp_path / "b.int8.tflite", int8=True)
+    except VerificationError:
+        pass
+    third = load_report(tmp_path / "b.int8.tflite" if (tmp_path / "b.int8.tflite").exists()
+                        else failed_path(tmp_path / "b.int8.tflite"))
+    assert calls == {"bn": 1, "convert": 1} and third["fp32_size_bytes"] == (tmp_path / "a.tflite").stat().st_size
+    # Other BN settings are another entry; --no-recalibrate needs no BN at all.
+    export("onnx", tmp_path / "c.onnx", bn=pipeline.BnOptions(images=32))
+    assert calls["bn"] == 2
+    # A torn cache file is dropped and recomputed, never trusted.
+    for p in (tmp_path / "cache" / "export").glob("*.bn.pt"):
+        p.write_bytes(b"torn")
+    again = export("onnx", tmp_path / "d.onnx")
+    assert calls["bn"] == 3 and again["bn"]["cache"] == "stored" and again["passed"]

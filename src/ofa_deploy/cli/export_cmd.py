@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,29 +42,39 @@ def register(app: typer.Typer) -> None:
     app.command("benchmark")(benchmark)
 
 
+class Steps:
+    """The callback the library calls at the start of every step (`steps(name)`), and `progress(text)`
+    for how far the current step is, shown beside its name on the spinner."""
+
+    def __init__(self, out: Console, status: Any):
+        self.out, self.status = out, status
+        self.current: str | None = None
+        self.started = time.perf_counter()
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self.out.print(f"[green]✓[/] {self.current} [dim]({time.perf_counter() - self.started:.1f} s)[/]")
+
+    def __call__(self, name: str) -> None:
+        self.finish()
+        self.current, self.started = name, time.perf_counter()
+        self.status.update(f"{name}...")
+
+    def progress(self, text: str) -> None:
+        if self.current is not None:
+            self.status.update(f"{self.current}... {text}")
+
+
 @contextmanager
-def steps() -> Iterator[Callable[[str], None]]:
+def steps() -> Iterator[Steps]:
     """A spinner naming the current step; each finished step is printed with its duration.
     Yields the callback the library calls at the start of every step."""
     with os.fdopen(os.dup(2), "w") as stream:
         out = Console(file=stream, highlight=False)
-        current: str | None = None
-        started = time.perf_counter()
-
-        def finish() -> None:
-            if current is not None:
-                out.print(f"[green]✓[/] {current} [dim]({time.perf_counter() - started:.1f} s)[/]")
-
         with out.status("starting") as status:
-
-            def step(name: str) -> None:
-                nonlocal current, started
-                finish()
-                current, started = name, time.perf_counter()
-                status.update(f"{name}...")
-
+            step = Steps(out, status)
             yield step
-            finish()
+            step.finish()
 
 
 # ---- export ---------------------------------------------------------------------------------------
@@ -123,7 +133,7 @@ def export(
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
         try:
-            run_export(plan, step)
+            run_export(plan, step, step.progress)
         except VerificationError as e:
             error = str(e)
     written = plan.written or plan.out  # the final name, or the `.failed` one

@@ -135,39 +135,31 @@ def fp64_rounding(module: Any, x: np.ndarray, reference: np.ndarray, actual: np.
             "ratio": file_max / torch_max if torch_max > 0 else (0.0 if file_max == 0 else math.inf)}
 
 
-def check_fp32(reference: np.ndarray, actual: np.ndarray, tol: Tolerance, module: Any = None,
-               x: np.ndarray | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
-    """(metrics, check rows, fp64 rounding record or None). `module` and `x` (the PyTorch subnet and the
-    images) let a strict miss be weighed against the reference's own rounding; without them the strict
-    limits stand."""
+def check_fp32(metrics: dict[str, Any], tol: Tolerance, module: Any = None, x: np.ndarray | None = None,
+               reference: np.ndarray | None = None, actual: np.ndarray | None = None
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(check rows, fp64 rounding record or None) for `metrics` (from `verify.compare` with `tol`; the
+    raised limits update it in place). `module`, `x` and the logits (the PyTorch subnet, the images) let a
+    strict miss be weighed against the reference's own rounding; without them the strict limits stand."""
+    rows = run_checks(metrics, limits(tol))
+    if module is None or x is None or reference is None or actual is None or not any(
+            r["passed"] is False for r in rows):
+        return rows, None
     strict = limits(tol)
-    metrics = parity_metrics(reference, actual, tol, MAX_FACTOR * tol.rtol)
-    rows = run_checks(metrics, strict)
-    if module is None or x is None or not any(r["passed"] is False for r in rows):
-        return metrics, rows, None
     worst = np.argsort(-per_image_error(reference, actual, tol.atol), kind="stable")[:FP64_IMAGES]
     rounding = fp64_rounding(module, x, reference, actual, worst)
     raised = limits(tol, rounding)
-    metrics = parity_metrics(reference, actual, tol, raised[1].value)
+    scale = np.abs(np.asarray(reference, dtype=np.float64)).max(1)
+    metrics["top1_agreement_decisive"], metrics["decisive_images"] = decisive_agreement(
+        reference, actual, tol.atol + raised[1].value * scale)
     metrics["fp64_error_ratio"] = rounding["ratio"]
     rows = run_checks(metrics, raised)
     for row, lim in zip(rows, strict):
         if row["limit"] != lim.value:
             row["note"] = (f"limit {lim.value:.3g} raised to {ROUNDING_FACTOR:g}x PyTorch fp32's own error against "
                            f"fp64 on the {rounding['images']} worst images (an ill-conditioned network)")
-    return metrics, rows, rounding
+    return rows, rounding
 
 
-__all__ = [
-    "FP64_IMAGES",
-    "ROUNDING_FACTOR",
-    "RTOL",
-    "Tolerance",
-    "check_fp32",
-    "decisive_agreement",
-    "fp64_rounding",
-    "limits",
-    "parity_metrics",
-    "per_image_error",
-    "sqnr_db",
-]
+__all__ = ["FP64_IMAGES", "MAX_FACTOR", "ROUNDING_FACTOR", "RTOL", "Tolerance", "check_fp32", "decisive_agreement",
+           "fp64_rounding", "limits", "parity_metrics", "per_image_error", "sqnr_db"]

@@ -35,6 +35,7 @@ from ..runtime.quiet import captured_output, run_quietly
 from ..runtime.sessions import runtime_version
 from ..space import Subnet, arch_costs, load_subnet
 from ..space.checkpoint import checkpoint_space
+from .cache import CacheKey, cached_file, load_bn, save_bn, store_file, subnet_key
 from .inputs import (
     NO_BN_WARNING,
     BnOptions,
@@ -49,7 +50,7 @@ from .inputs import (
 from .parity import Tolerance, check_fp32
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
 from .report import publish, report_path, save_report
-from .targets import Target, choose_target, output_path
+from .targets import Target, choose_target, output_path, require_tools
 from .verify import compare, describe_check, failed, run_checks
 
 StepFn = Callable[[str], None]
@@ -99,6 +100,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     """Check the request and load what it needs; raises a typed error and writes nothing on bad input.
     `on_note` hears which defaults were taken from the records (`flow.export_sources`)."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
+    require_tools(target)  # before any work: a missing extra is one line, not a failure after BN
     checks.count(opts.verify_images, "--verify-images", checks.MAX_VERIFY_IMAGES)  # 0 is refused: every export is verified
     checks.threads(opts.threads)
     if opts.tolerance is not None and target.quantized:
@@ -148,18 +150,19 @@ def failed_path(path: Path) -> Path:
     return path.with_name(f"{path.name[:-len(path.suffix)]}.failed{path.suffix}")
 
 
-def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
+def run_export(plan: ExportPlan, on_step: StepFn = _no_step, on_progress: StepFn = _no_step) -> dict[str, Any]:
     """Extract, recalibrate, export, verify, report, publish. Returns the report (also saved beside
     the file). Until verification has passed nothing is written at the final name. One export per
     output name at a time (`fsio.writer_lock` on the name: two would publish each other's files
-    under each other's reports); a second one fails with `BusyError` before it writes anything."""
+    under each other's reports); a second one fails with `BusyError` before it writes anything.
+    `on_progress` hears how far the current step is ("312/1000 images"), for a progress line."""
     lock = writer_lock(plan.out.parent, "exported model", name=plan.out.name)
     staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
     threads_before = torch.get_num_threads()
     try:
         if plan.options.threads is not None:  # for this export only: the caller's setting comes back after
             torch.set_num_threads(plan.options.threads)
-        report = _export_staged(plan, staged, on_step)
+        report = _export_staged(plan, staged, on_step, on_progress)
         dest = plan.out if report["passed"] else failed_path(plan.out)
         report["file"] = str(dest.resolve())
         on_step("writing report")
@@ -181,13 +184,14 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     return report
 
 
-def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str, Any]:
+def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress: StepFn = _no_step
+                   ) -> dict[str, Any]:
     """Write the file at `staged` and verify it; returns its report (not yet saved)."""
     target, arch, spec = plan.target, plan.subnet.arch, plan.supernet.spec
     started = time.perf_counter()
-    sub, bn = _subnet_module(plan, on_step)
+    sub, bn, key = _subnet_module(plan, on_step)
     example = torch.zeros(1, spec.in_channels, arch.r, arch.r)
-    fp32_size, calib = _write_file(plan, sub, example, on_step, staged)
+    fp32_size, calib = _write_file(plan, sub, example, key, on_step, staged)
     export_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -195,17 +199,17 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
     on_step(f"verifying on {len(x)} images")
     with captured_output():  # the interpreter logs its XNNPACK delegate
         model = open_model(staged)
-    reference, actual = torch_logits(sub, x), model(x)
-    metrics = compare(reference, actual, labels)
+    reference, actual = _outputs(sub, model, x, on_progress)
+    tol = None if target.quantized else plan.options.tolerance or Tolerance()
+    metrics = compare(reference, actual, labels, tol)
     size = staged.stat().st_size
     if fp32_size is not None:
         metrics["size_ratio"] = size / fp32_size
     rounding = None
-    if target.quantized:
+    if tol is None:
         checks = run_checks(metrics, target.limits)
     else:
-        parity, checks, rounding = check_fp32(reference, actual, plan.options.tolerance or Tolerance(), sub, x)
-        metrics.update(parity)
+        checks, rounding = check_fp32(metrics, tol, sub, x, reference, actual)
     passed = not failed(checks)
     params, macs = arch_costs(spec, arch)
     return {
@@ -237,31 +241,75 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
     }
 
 
-def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[str, Any]]:
-    """The static subnet in eval mode, BN recalibrated on validation images when there are some."""
+def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[str, Any], CacheKey]:
+    """The static subnet in eval mode, BN recalibrated on validation images when there are some; and its
+    cache key. A subnet recalibrated before with the same supernet, data and settings comes from the
+    cache (`export.cache`): a second export of it spends no time on BN."""
 
     from ..nn.bn import recalibrate_bn
 
     arch, data = plan.subnet.arch, plan.data
+    # Contiguous (NCHW), not channels_last: on CPU channels_last shifts official logits by ~1e-3 relative,
+    # and the conformance case (golden bn0) holds export to 1e-4.
+    sub = plan.supernet.extract(arch)
     if plan.options.recalibrate and data.source is not None:
         batches, bn = bn_batches(data, arch.r, plan.options.bn or BnOptions())
-        on_step(f"recalibrating BN on up to {bn['requested_images']} {bn['split']} images at r={arch.r} "
-                f"({bn['transform']} transform)")
-        # Contiguous (NCHW), not channels_last: on CPU channels_last shifts official logits by ~1e-3 relative,
-        # and the conformance case (golden bn0) holds export to 1e-4.
-        sub = plan.supernet.extract(arch)
-        recalibrate_bn(sub, batches)
-        bn["skipped_images"] = skipped(data.source)
+        key = subnet_key(plan.supernet_path, arch.to_dict(), {
+            **{k: bn[k] for k in ("requested_images", "batch", "transform", "split", "source", "resolution")},
+            "data": None if plan.options.data is None else str(Path(plan.options.data).resolve()),
+            "skip_bad_images": plan.options.skip_bad_images})
+        cached = load_bn(key, sub)
+        if cached is not None:
+            on_step(f"BN statistics from the cache ({cached['images']} images at r={arch.r}, recalibrated before)")
+            bn = {**cached, "cache": "hit"}
+        else:
+            on_step(f"recalibrating BN on up to {bn['requested_images']} {bn['split']} images at r={arch.r} "
+                    f"({bn['transform']} transform)")
+            recalibrate_bn(sub, batches)
+            bn["skipped_images"] = skipped(data.source)
+            _try_cache(save_bn, key, sub, bn)
+            bn = {**bn, "cache": "stored"}
     else:
-        sub = plan.supernet.extract(arch)
         why = "--no-recalibrate" if not plan.options.recalibrate else "no dataset"
+        key = subnet_key(plan.supernet_path, arch.to_dict(), {"recalibrated": False})
         bn = {"recalibrated": False, "images": 0, "source": f"statistics stored in the supernet ({why})"}
         if data.warnings:
             bn["warning"] = data.warnings[0]
-    return sub.to(memory_format=torch.contiguous_format).eval(), bn
+    return sub.to(memory_format=torch.contiguous_format).eval(), bn, key
 
 
-def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step: StepFn, out: Path
+def _try_cache(fn: Callable[..., Any], *args: Any) -> None:
+    """Caching is an optimisation: a full or read-only cache folder must not fail an export."""
+    try:
+        fn(*args)
+    except OSError:
+        pass
+
+
+def _fp32_tflite(sub: nn.Module, example: torch.Tensor, key: CacheKey, dest: Path, on_step: StepFn) -> Path:
+    """The fp32 `.tflite` of `sub` at `dest`: converted once per cache key, copied from the cache after."""
+    import shutil
+
+    conv_key = key.derived(litert_torch=_version("litert-torch"), input=list(example.shape))
+    hit = cached_file(conv_key, "fp32.tflite")
+    if hit is not None:
+        on_step("fp32 TFLite from the cache (converted before)")
+        shutil.copyfile(hit, dest)
+        return dest
+    on_step("converting to TFLite fp32 (litert-torch)")
+    run_quietly("TFLite conversion", convert_fp32, sub, example, dest)
+    _try_cache(store_file, conv_key, "fp32.tflite", dest)
+    return dest
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, key: CacheKey, on_step: StepFn, out: Path
                 ) -> tuple[int | None, dict[str, Any] | None]:
     """Write the target file at `out`; returns the size of the intermediate fp32 .tflite for quantised
     targets, and what int8 calibration read (None without it)."""
@@ -270,13 +318,12 @@ def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step
         on_step("exporting ONNX (opset 17)")
         run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
         return None, None
-    on_step("converting to TFLite fp32 (litert-torch)")
     if not target.quantized:
-        run_quietly("TFLite conversion", convert_fp32, sub, example, out)
+        _fp32_tflite(sub, example, key, out, on_step)
         return None, None
     info = None
     with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
-        fp32 = run_quietly("TFLite conversion", convert_fp32, sub, example, Path(tmp) / "fp32.tflite")
+        fp32 = _fp32_tflite(sub, example, key, Path(tmp) / "fp32.tflite", on_step)
         if target.precision == "int8":
             r = plan.subnet.arch.r
             calib = calibration_images(plan.data, plan.supernet.spec, r, CALIBRATION_IMAGES)
@@ -297,6 +344,18 @@ def torch_logits(module: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.
     module.eval()
     return np.concatenate([module(torch.from_numpy(x[i:i + batch_size])).numpy()
                            for i in range(0, len(x), batch_size)])
+
+
+def _outputs(sub: nn.Module, model: Any, x: np.ndarray, on_progress: StepFn, chunk: int = 50
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(PyTorch logits, file logits) on `x`, a chunk at a time so that progress can be shown."""
+    refs, outs = [], []
+    for i in range(0, len(x), chunk):
+        part = x[i:i + chunk]
+        refs.append(torch_logits(sub, part))
+        outs.append(model(part))
+        on_progress(f"{min(i + chunk, len(x))}/{len(x)} images")
+    return np.concatenate(refs), np.concatenate(outs)
 
 
 def _image_source(data: ExportData, labels: np.ndarray | None) -> str:

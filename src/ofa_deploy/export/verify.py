@@ -47,8 +47,10 @@ QUANTIZED_LIMITS = (
 )
 
 
-def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
-    """Metrics of `actual` logits against `reference` logits (N, classes); accuracies with labels."""
+def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None = None,
+            tolerance: Any = None) -> dict[str, Any]:
+    """Metrics of `actual` logits against `reference` logits (N, classes); accuracies with labels; the
+    per-image fp32 parity metrics (`export.parity`) when a `parity.Tolerance` is given."""
     ref = np.asarray(reference, dtype=np.float64)
     out = np.asarray(actual, dtype=np.float64)
     if ref.shape != out.shape:
@@ -69,6 +71,10 @@ def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None
         m["accuracy_torch"] = 100.0 * float((ref.argmax(1) == labels).mean())
         m["accuracy_file"] = 100.0 * float((out.argmax(1) == labels).mean())
         m["accuracy_drop"] = m["accuracy_torch"] - m["accuracy_file"]
+    if tolerance is not None:
+        from .parity import MAX_FACTOR, parity_metrics
+
+        m.update(parity_metrics(ref, out, tolerance, MAX_FACTOR * tolerance.rtol))
     return m
 
 
