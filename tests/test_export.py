@@ -441,7 +441,7 @@ def test_missing_tools_are_refused_before_any_work(cli, work, tmp_path, monkeypa
                                   out=tmp_path / f"m.{fmt}"), on_step=steps.append)
     assert type(e.value).__name__ == "ExportError"
     assert steps == []  # nothing loaded: no supernet, no images, no BN
-    code, stdout, err = cli(*export_args(work, "--format", fmt, *(["--int8"] if int8 else []), "--out",
+    code, _, err = cli(*export_args(work, "--format", fmt, *(["--int8"] if int8 else []), "--out",
                                          tmp_path / f"m.{fmt}"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not installed" in err
     assert list(tmp_path.iterdir()) == []
