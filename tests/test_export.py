@@ -221,31 +221,58 @@ def test_dynamic_range_quantisation(tflite_fp32, reference, tmp_path):
     assert centred_correlation(got, reference.logits) > 0.9
 
 
-def test_int8_export_checks_accuracy_and_size(cli, work, tmp_path):
-    """Through the CLI: int8 I/O, size measured against the intermediate fp32 file. This tiny
-    model's int8 file is ~45 % of fp32 (per-channel scales and tensor names weigh as much as
-    its 200k int8 weights): the 30 % size target is reported as missed, but it is a target, not a
-    tolerance; the exit code follows the accuracy check alone."""
-    out = tmp_path / "m.int8.tflite"
-    code, stdout, err = cli(*export_args(work, "--format", "tflite", "--int8", "--out", out))
-    written = out if code == 0 else failed_path(out)  # a failed file never takes the final name
-    assert written.exists() and not (code and out.exists())
-    report = load_report(written)
-    assert report["precision"] == "int8" and report["input"]["dtype"] == "int8"
-    assert report["output"]["dtype"] == "int8" and report["input"]["quantization"]["scale"] > 0
-    assert report["fp32_size_bytes"] > report["size_bytes"] == written.stat().st_size
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """The shipped demo supernet (trained on Fashion-MNIST) and a small subnet of it: int8 accuracy is only
+    meaningful on trained weights and labelled images (random weights flip argmax at any noise: TFLITE_NOTES)."""
+    from ofa_deploy.data import FASHION_MNIST_ROOT
+    from ofa_deploy.nn.shipped import ShippedSupernetMissing, shipped_supernet_path
+
+    if not FASHION_MNIST_ROOT.exists():
+        pytest.skip(f"{FASHION_MNIST_ROOT} is absent (apt-get install dataset-fashion-mnist)")
+    try:
+        supernet = shipped_supernet_path()
+    except ShippedSupernetMissing as e:
+        pytest.skip(str(e))
+    spec = load_supernet(supernet).spec
+    d = tmp_path_factory.mktemp("labelled")
+    arch = Arch((3,) * 20, (3,) * 20, (2,) * 5, min(spec.resolutions))
+    return SimpleNamespace(supernet=supernet, subnet=save_subnet(Subnet(spec, arch), d / "small.json"), dir=d)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_int8_drop_is_within_the_bound_on_labelled_images(cli, labelled, fmt):
+    """Issue 29: accuracy-controlled int8 in both formats. Exit 0 only with the drop on labelled held-out
+    images (Fashion-MNIST test) within --max-drop; this test fails if the int8 file loses more."""
+    out = labelled.dir / f"small.int8.{fmt}"
+    code, stdout, err = cli("export", "--subnet", labelled.subnet, "--supernet", labelled.supernet, "--format", fmt,
+                            "--int8", "--verify-images", "500", "--calibration-images", "100", "--max-drop", "0.5",
+                            "--out", out, "--json")
+    assert code == 0, err
+    report = json.loads(stdout)
+    m, q = report["verification"]["metrics"], report["int8"]
+    assert report["precision"] == "int8" and report["verification"]["images"] == 500
+    assert m["accuracy_torch"] - m["accuracy_file"] == pytest.approx(m["accuracy_drop"])
+    assert m["accuracy_drop"] <= 0.5 and q["drop"] == pytest.approx(m["accuracy_drop"])
+    assert m["accuracy_torch"] > 60  # a trained net, not chance (10 classes)
     checks = {c["metric"]: c for c in report["verification"]["checks"]}
-    assert checks["size_ratio"]["value"] == pytest.approx(report["size_bytes"] / report["fp32_size_bytes"])
-    assert checks["size_ratio"]["passed"] is False and checks["size_ratio"]["fatal"] is False
-    m = report["verification"]["metrics"]
-    assert checks["accuracy_drop"]["value"] == pytest.approx(m["accuracy_torch"] - m["accuracy_file"])
-    assert checks["accuracy_drop"]["fatal"] is True
-    accuracy_ok = checks["accuracy_drop"]["passed"]
-    assert report["passed"] is accuracy_ok and code == (0 if accuracy_ok else 1)
-    if accuracy_ok:
-        assert "target missed" in stdout and "size / fp32 size" in stdout
+    assert checks["accuracy_drop"]["limit"] == 0.5 and checks["accuracy_drop"]["fatal"] is True
+    assert checks["size_ratio"]["fatal"] is False  # a target, reported
+    assert report["fp32_size_bytes"] > report["size_bytes"] == out.stat().st_size
+    assert report["calibration"]["images"] == 100 and report["calibration"]["second_images"] == 100
+    assert q["second_calibration_drop"] is not None and q["tries"] and q["tries"][0]["kept_float"] == 0
+    assert len(q["kept_float"]) == q["kept_float_for_speed"] + q["kept_float_for_accuracy"]
+    assert report["speed"]["int8_ms"] > 0 and report["speed"]["fp32_ms"] > 0
+    # Dequantised outputs of the file itself give the reported accuracy.
+    if fmt == "tflite":
+        assert report["input"]["dtype"] == "int8" and report["output"]["dtype"] == "int8"
+        assert {k["kind"] for k in q["kept_float"] if k["why"].startswith("XNNPACK")} <= {"HARD_SWISH",
+                                                                                          "DEPTHWISE_CONV_2D"}
     else:
-        assert "failed verification" in err and "size / fp32 size" not in err
+        model = onnx.load(str(out))
+        ops = {n.op_type for n in model.graph.node}
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops
 
 
 # ---- failures ----------------------------------------------------------------------------------
@@ -304,7 +331,7 @@ def bad_arch_subnet(work):
     ("missing subnet", "no such file"),
     ("other space", "belongs to the space OFA-MobileNetV3 w0.5"),
     ("arch outside space", "kernel size 7 is not in the space's kernel sizes [3, 5]"),
-    ("onnx int8", "ONNX export is fp32 only"),
+    ("onnx dynamic range", "--dynamic-range is TFLite only"),
     ("int8 and dynamic range", "choose one of --int8"),
     ("tflite dynamic batch", "--dynamic-batch applies to ONNX only"),
     ("wrong out suffix", "does not end in .onnx"),
@@ -325,8 +352,8 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
         subnet = foreign_subnet
     elif case == "arch outside space":
         subnet = bad_arch_subnet
-    elif case == "onnx int8":
-        extra.append("--int8")
+    elif case == "onnx dynamic range":
+        extra.append("--dynamic-range")
     elif case == "int8 and dynamic range":
         extra = ["--format", "tflite", "--int8", "--dynamic-range"]
     elif case == "tflite dynamic batch":

@@ -82,7 +82,8 @@ def export(
     fmt: ExportFormat = typer.Option(..., "--format", "-f", help="File format."),
     subnet: Path | None = typer.Option(None, "--subnet",
                                        help="Subnet file (any supported format); default: the last search's."),
-    int8: bool = typer.Option(False, "--int8", help="TFLite full-integer int8, calibrated on validation images."),
+    int8: bool = typer.Option(False, "--int8", help="Full-integer int8 (TFLite: ai-edge-quantizer; ONNX: onnxruntime "
+                                                    "static QDQ), calibrated on real images, accuracy-controlled."),
     dynamic_range: bool = typer.Option(False, "--dynamic-range",
                                        help="TFLite int8 weights with float activations (smaller, not faster)."),
     supernet: Path | None = supernet_option("Supernet (ours or official); default: the one the subnet was "
@@ -114,6 +115,11 @@ def export(
     rtol: float | None = typer.Option(None, "--rtol", help="fp32 parity: largest |diff| per image relative to its "
                                                            "logit scale, at p99 (10x at the max). [default: 1e-4]"),
     atol: float | None = typer.Option(None, "--atol", help="fp32 parity: absolute |diff| ignored. [default: 0]"),
+    max_drop: float = typer.Option(0.5, "--max-drop", help="int8: accuracy points the file may lose on labelled "
+                                                           "held-out images; the most sensitive ops fall back to "
+                                                           "float until it holds."),
+    calibration_images: int = typer.Option(300, "--calibration-images",
+                                           help="int8 calibration images (a second, disjoint set checks stability)."),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
@@ -128,7 +134,8 @@ def export(
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
                          dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
                          checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads), tolerance(rtol, atol))
+                         checks.threads(threads), tolerance(rtol, atol), max_drop,
+                         checks.count(calibration_images, "--calibration-images", checks.MAX_IMAGES))
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
@@ -200,6 +207,7 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     if r.get("calibration"):
         c = r["calibration"]
         rows.append(("int8 calibration", f"{c['images']} images at r={c['resolution']}, {c['source']}"))
+    rows += int8_rows(r)
     if r.get("skipped_images"):
         rows.append(("skipped images", f"{r['skipped_images']} unreadable (--skip-bad-images)"))
     for name, text in rows:
@@ -230,6 +238,35 @@ def render_report(r: dict[str, Any], path: Path) -> None:
         if c["passed"] is False and not c.get("fatal", True):
             console.print(f"[yellow]target missed (not a verification failure):[/] {c['label']} "
                           f"{format_value(c['value'])} (target {c['bound']} {format_value(c['limit'])})")
+
+
+def int8_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The accuracy-controlled int8 record and the int8-vs-fp32 timing, as report rows."""
+    from ..export.int8 import short_name
+
+    rows: list[tuple[str, str]] = []
+    q = r.get("int8")
+    if q:
+        kept = q["kept_float"]
+        acc = [k for k in kept if k["why"].startswith("accuracy")]
+        rows.append(("ops kept float", f"{len(kept)} ({q['kept_float_for_speed']} for speed, {len(acc)} for accuracy "
+                                       f"of {q['quantised_ops_ranked']} ranked)" if q["quantised_ops_ranked"]
+                     else f"{len(kept)} (for speed: " + ", ".join(sorted({k['kind'] for k in kept})) + ")"
+                     if kept else "none"))
+        for k in acc[:8]:
+            rows.append(("  kept float", f"{k['kind']} {short_name(k['name'])}"))
+        if q.get("drop") is not None:
+            rows.append(("int8 drop (search)", (f"{q['drop']:.2f} points (limit {q['max_drop']:g}), "
+                                                f"{len(q['tries'])} quantisations")))
+        if q.get("second_calibration_drop") is not None:
+            rows.append(("2nd calibration drop", f"{q['second_calibration_drop']:.2f} points (disjoint images)"))
+        if q.get("note"):
+            rows.append(("int8 note", q["note"]))
+    sp = r.get("speed")
+    if sp:
+        rows.append(("int8 vs fp32 time", (f"{sp['int8_ms']:.3f} ms vs {sp['fp32_ms']:.3f} ms ({sp['runtime']}, "
+                                           f"{sp['fp32_ms'] / sp['int8_ms']:.2f}x)")))
+    return rows
 
 
 def _verdict(c: dict[str, Any] | None) -> str:

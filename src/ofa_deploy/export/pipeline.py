@@ -47,11 +47,14 @@ from .inputs import (
     transform_name,
     verification_images,
 )
+from .int8 import accuracy_controlled
 from .parity import Tolerance, check_fp32
-from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
+from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range
 from .report import publish, report_path, save_report
+from .speed import compare_speed
+from .speed import verdict as speed_verdict
 from .targets import Target, choose_target, output_path, require_tools
-from .verify import compare, describe_check, failed, run_checks
+from .verify import compare, describe_check, failed, int8_limits, run_checks
 
 StepFn = Callable[[str], None]
 
@@ -76,6 +79,8 @@ class ExportOptions:
     skip_bad_images: bool = False
     threads: int | None = None  # torch intra-op threads of BN recalibration and the PyTorch side of verification
     tolerance: Tolerance | None = None  # fp32 parity (--rtol / --atol); default: `parity.Tolerance()`
+    max_drop: float = 0.5  # int8: accuracy points the int8 file may lose on labelled held-out images
+    calibration_images: int = CALIBRATION_IMAGES  # int8 calibration (a second, disjoint set checks stability)
 
 
 @dataclass
@@ -103,6 +108,11 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     require_tools(target)  # before any work: a missing extra is one line, not a failure after BN
     checks.count(opts.verify_images, "--verify-images", checks.MAX_VERIFY_IMAGES)  # 0 is refused: every export is verified
     checks.threads(opts.threads)
+    checks.count(opts.calibration_images, "--calibration-images", checks.MAX_IMAGES)
+    if not (0 <= opts.max_drop <= 100):
+        from ..errors import BadValueError
+
+        raise BadValueError(f"--max-drop {opts.max_drop}: give accuracy points between 0 and 100 (default 0.5)")
     if opts.tolerance is not None and target.quantized:
         from ..errors import OptionError
 
@@ -187,19 +197,30 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step, on_progress: StepFn
 def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress: StepFn = _no_step
                    ) -> dict[str, Any]:
     """Write the file at `staged` and verify it; returns its report (not yet saved)."""
+    with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
+        return _export_in(plan, staged, Path(tmp), on_step, on_progress)
+
+
+def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_progress: StepFn) -> dict[str, Any]:
     target, arch, spec = plan.target, plan.subnet.arch, plan.supernet.spec
     started = time.perf_counter()
     sub, bn, key = _subnet_module(plan, on_step)
     example = torch.zeros(1, spec.in_channels, arch.r, arch.r)
-    fp32_size, calib = _write_file(plan, sub, example, key, on_step, staged)
+    # The verification images (labelled held-out images) and PyTorch's logits on them come first:
+    # accuracy-controlled int8 measures its drop on them while it quantises.
+    x, labels = verification_images(plan.data, spec, arch.r, plan.options.verify_images)
+    on_step(f"PyTorch reference logits on {len(x)} images")
+    reference = _chunked(lambda part: torch_logits(sub, part), x, on_progress)
+    ref_accuracy = None if labels is None else 100.0 * float((reference.argmax(1) == labels).mean())
+    fp32_file, calib, int8 = _write_file(plan, sub, example, key, on_step, staged, tmp, x, labels, ref_accuracy)
+    fp32_size = None if fp32_file is None else fp32_file.stat().st_size
     export_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    x, labels = verification_images(plan.data, spec, arch.r, plan.options.verify_images)
     on_step(f"verifying on {len(x)} images")
     with captured_output():  # the interpreter logs its XNNPACK delegate
         model = open_model(staged)
-    reference, actual = _outputs(sub, model, x, on_progress)
+    actual = _chunked(model, x, on_progress)
     tol = None if target.quantized else plan.options.tolerance or Tolerance()
     metrics = compare(reference, actual, labels, tol)
     size = staged.stat().st_size
@@ -207,10 +228,21 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress:
         metrics["size_ratio"] = size / fp32_size
     rounding = None
     if tol is None:
-        checks = run_checks(metrics, target.limits)
+        checks = run_checks(metrics, int8_limits(plan.options.max_drop) if target.precision == "int8"
+                            else target.limits)
     else:
         checks, rounding = check_fp32(metrics, tol, sub, x, reference, actual)
     passed = not failed(checks)
+    verify_s = time.perf_counter() - started
+    warnings = list(plan.data.warnings)
+    speed = None
+    if target.precision == "int8" and fp32_file is not None:
+        on_step("timing int8 against fp32 (batch 1, 1 thread)")
+        with captured_output():
+            speed = compare_speed(staged, fp32_file)
+        line = speed_verdict(speed, size, fp32_size)
+        if line:
+            warnings.append(line)
     params, macs = arch_costs(spec, arch)
     return {
         "file": str(plan.out.resolve()),
@@ -231,10 +263,12 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress:
                          "tolerance": (plan.options.tolerance or Tolerance()).to_dict(), "fp64_rounding": rounding,
                          "preprocessing": transform_name(plan.data.source, "eval")},
         "calibration": calib,
+        "int8": int8,
+        "speed": speed,
         "skipped_images": skipped(plan.data.source),
-        "warnings": list(plan.data.warnings),
+        "warnings": warnings,
         "passed": passed,
-        "seconds": {"export": round(export_s, 2), "verify": round(time.perf_counter() - started, 2)},
+        "seconds": {"export": round(export_s, 2), "verify": round(verify_s, 2)},
         "torch_threads": torch.get_num_threads(),
         "versions": _versions(target),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -309,33 +343,39 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, key: CacheKey, on_step: StepFn, out: Path
-                ) -> tuple[int | None, dict[str, Any] | None]:
-    """Write the target file at `out`; returns the size of the intermediate fp32 .tflite for quantised
-    targets, and what int8 calibration read (None without it)."""
+def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, key: CacheKey, on_step: StepFn, out: Path,
+                tmp: Path, x: np.ndarray, labels: np.ndarray | None, ref_accuracy: float | None
+                ) -> tuple[Path | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """Write the target file at `out`; returns the intermediate fp32 file of quantised targets (in `tmp`),
+    what int8 calibration read, and the accuracy-controlled int8 record (None where they do not apply)."""
     target = plan.target
-    if target.format == "onnx":
-        on_step("exporting ONNX (opset 17)")
-        run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
-        return None, None
     if not target.quantized:
-        _fp32_tflite(sub, example, key, out, on_step)
-        return None, None
-    info = None
-    with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
-        fp32 = _fp32_tflite(sub, example, key, Path(tmp) / "fp32.tflite", on_step)
-        if target.precision == "int8":
-            r = plan.subnet.arch.r
-            calib = calibration_images(plan.data, plan.supernet.spec, r, CALIBRATION_IMAGES)
-            split = "train" if plan.data.source is not None and plan.data.source.name.startswith("folder:") else "val"
-            info = {"images": len(calib), "resolution": r, "preprocessing": transform_name(plan.data.source, "eval"),
-                    "source": f"{split} split of {plan.data.description}" if plan.data.source else plan.data.description}
-            on_step(f"quantising to int8 (calibration on {len(calib)} images)")
-            run_quietly("int8 quantisation", quantize_int8, fp32, calib, out)
+        if target.format == "onnx":
+            on_step("exporting ONNX (opset 17)")
+            run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
         else:
-            on_step("quantising weights to int8 (dynamic range)")
-            run_quietly("dynamic-range quantisation", quantize_dynamic_range, fp32, out)
-        return fp32.stat().st_size, info
+            _fp32_tflite(sub, example, key, out, on_step)
+        return None, None, None
+    if target.format == "onnx":
+        on_step("exporting ONNX fp32 (opset 17) to quantise")
+        fp32 = run_quietly("ONNX export", export_onnx, sub, example, tmp / "fp32.onnx")
+    else:
+        fp32 = _fp32_tflite(sub, example, key, tmp / "fp32.tflite", on_step)
+    if target.precision != "int8":
+        on_step("quantising weights to int8 (dynamic range)")
+        run_quietly("dynamic-range quantisation", quantize_dynamic_range, fp32, out)
+        return fp32, None, None
+    r = plan.subnet.arch.r
+    n = plan.options.calibration_images
+    images = calibration_images(plan.data, plan.supernet.spec, r, 2 * n)  # two disjoint sets: stability
+    calib, calib2 = images[:n], images[n:]
+    split = "train" if plan.data.source is not None and plan.data.source.name.startswith("folder:") else "val"
+    info = {"images": len(calib), "second_images": len(calib2), "resolution": r,
+            "preprocessing": transform_name(plan.data.source, "eval"),
+            "source": f"{split} split of {plan.data.description}" if plan.data.source else plan.data.description}
+    record = run_quietly("int8 quantisation", accuracy_controlled, fp32, calib, calib2, x, labels, ref_accuracy,
+                         plan.options.max_drop, out, on_step)
+    return fp32, info, record
 
 
 @torch.no_grad()
@@ -346,16 +386,14 @@ def torch_logits(module: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.
                            for i in range(0, len(x), batch_size)])
 
 
-def _outputs(sub: nn.Module, model: Any, x: np.ndarray, on_progress: StepFn, chunk: int = 50
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(PyTorch logits, file logits) on `x`, a chunk at a time so that progress can be shown."""
-    refs, outs = [], []
+def _chunked(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, on_progress: StepFn, chunk: int = 50
+             ) -> np.ndarray:
+    """`fn` on `x`, a chunk at a time so that progress can be shown."""
+    outs = []
     for i in range(0, len(x), chunk):
-        part = x[i:i + chunk]
-        refs.append(torch_logits(sub, part))
-        outs.append(model(part))
+        outs.append(fn(x[i:i + chunk]))
         on_progress(f"{min(i + chunk, len(x))}/{len(x)} images")
-    return np.concatenate(refs), np.concatenate(outs)
+    return np.concatenate(outs)
 
 
 def _image_source(data: ExportData, labels: np.ndarray | None) -> str:

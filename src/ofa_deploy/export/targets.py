@@ -1,7 +1,7 @@
 """What a user can ask `export` for: a format and a precision, checked before anything runs.
 
-ONNX is fp32 only (onnxruntime's int8 runs slower than its fp32 here: TFLITE_NOTES); TFLite is
-fp32, full-integer int8 or dynamic-range int8. Each target names its file suffix and the
+ONNX is fp32 or full-integer int8 (onnxruntime static QDQ); TFLite is fp32, full-integer int8
+or dynamic-range int8. Each target names its file suffix and the
 tolerances its verification applies.
 """
 
@@ -50,8 +50,8 @@ def choose_target(fmt: str, int8: bool = False, dynamic_range: bool = False, dyn
         raise ExportError(f"unknown format {fmt!r}: choose --format onnx or --format tflite")
     if int8 and dynamic_range:
         raise ExportError("choose one of --int8 (full integer) and --dynamic-range (int8 weights only)")
-    if fmt == "onnx" and (int8 or dynamic_range):
-        raise ExportError("ONNX export is fp32 only; use --format tflite with --int8 or --dynamic-range")
+    if fmt == "onnx" and dynamic_range:
+        raise ExportError("--dynamic-range is TFLite only; ONNX int8 is full-integer (--int8)")
     if fmt == "tflite" and dynamic_batch:
         raise ExportError("--dynamic-batch applies to ONNX only; TFLite files have batch 1")
     precision = "int8" if int8 else "dynamic-range" if dynamic_range else "fp32"

@@ -47,6 +47,11 @@ QUANTIZED_LIMITS = (
 )
 
 
+def int8_limits(max_drop: float) -> tuple[Limit, ...]:
+    """Full-integer int8: the accuracy drop bound of accuracy-controlled quantisation (`--max-drop`)."""
+    return (Limit("accuracy_drop", "<=", max_drop, "accuracy drop", " points"), *QUANTIZED_LIMITS[1:])
+
+
 def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None = None,
             tolerance: Any = None) -> dict[str, Any]:
     """Metrics of `actual` logits against `reference` logits (N, classes); accuracies with labels; the
