@@ -522,3 +522,42 @@ def test_second_export_of_the_same_subnet_reuses_bn_and_conversion(work, tmp_pat
         p.write_bytes(b"torn")
     again = export("onnx", tmp_path / "d.onnx")
     assert calls["bn"] == 3 and again["bn"]["cache"] == "stored" and again["passed"]
+
+
+# ---- int8 speed (issue 29, item 2) ---------------------------------------------------------------
+def test_slow_int8_kernels_stay_float(tmp_path):
+    """XNNPACK's int8 7x7 depthwise and int8 HARD_SWISH are slow or not delegated: those ops stay float,
+    3x3 depthwise and other convs are quantised."""
+    pytest.importorskip("ai_edge_quantizer")
+    from torch import nn
+
+    from ofa_deploy.export.quantize import default_float_ops, model_ops, quantize_int8
+    from ofa_deploy.runtime.convert import convert_fp32
+
+    m = nn.Sequential(nn.Conv2d(8, 8, 7, padding=3, groups=8), nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                      nn.Hardswish(), nn.Conv2d(8, 8, 1)).eval()
+    fp32 = convert_fp32(m, torch.zeros(1, 8, 6, 6), tmp_path / "m.tflite")
+    kept = default_float_ops(fp32.read_bytes())
+    assert sorted(k.kind for k in kept) == ["DEPTHWISE_CONV_2D", "HARD_SWISH"]
+    dw = [op for op in model_ops(fp32.read_bytes()) if op["kind"] == "DEPTHWISE_CONV_2D"]
+    assert [op["input_shapes"][1][1] for op in dw] == [7, 3]
+    assert next(k for k in kept if k.kind == "DEPTHWISE_CONV_2D").name == dw[0]["name"]
+    q = quantize_int8(fp32, [np.random.default_rng(i).standard_normal((1, 8, 6, 6)).astype(np.float32)
+                             for i in range(8)], tmp_path / "q.tflite")
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(q))
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    weights = {op["op_name"] + str(tensors[op["inputs"][1]]["shape"][1]): tensors[op["inputs"][1]]["dtype"]
+               for op in it._get_ops_details() if op["op_name"] == "DEPTHWISE_CONV_2D"}
+    assert weights == {"DEPTHWISE_CONV_2D7": np.float32, "DEPTHWISE_CONV_2D3": np.int8}
+
+
+def test_speed_verdict_is_one_line_with_the_numbers():
+    from ofa_deploy.export.speed import verdict
+
+    fast = {"int8_ms": 0.2, "fp32_ms": 0.4, "runtime": "LiteRT (XNNPACK)", "threads": 1}
+    assert verdict(fast, 30, 100) is None
+    slow = {**fast, "int8_ms": 0.5}
+    line = verdict(slow, 30, 100)
+    assert "\n" not in line and "0.500 ms against 0.400 ms" in line and "0.30x the size" in line
