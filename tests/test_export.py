@@ -561,3 +561,9 @@ def test_speed_verdict_is_one_line_with_the_numbers():
     slow = {**fast, "int8_ms": 0.5}
     line = verdict(slow, 30, 100)
     assert "\n" not in line and "0.500 ms against 0.400 ms" in line and "0.30x the size" in line
+    assert "XNNPACK" not in line.split(";", 1)[1]
+    builtin = verdict({**slow, "builtin": {"int8_ms": 0.1, "fp32_ms": 0.3}}, 30, 100)
+    assert "\n" not in builtin and "without XNNPACK (delegate: none) int8 0.100 ms, fp32 0.300 ms" in builtin
+    assert verdict({**fast, "builtin": {"int8_ms": 0.3, "fp32_ms": 0.5}}, 30, 100) is None
+    beaten = verdict({**fast, "builtin": {"int8_ms": 0.9, "fp32_ms": 0.05}}, 30, 100)
+    assert beaten.startswith("this subnet runs faster without XNNPACK") and "fp32 0.050 ms" in beaten
