@@ -12,7 +12,7 @@ C. Export speed: the largest subnet of the official-format checkpoint (../shared
    a demo subnet, the time of BN recalibration in a first export and in a second one of another format
    (target: 0 s, from the cache).
 
-Latency: `export.speed.compare_speed` (the profiling protocol, fresh sessions interleaved, median;
+Latency: `devices.speed.compare_speed` (the profiling protocol, fresh sessions interleaved, median;
 onnxruntime for ONNX, the LiteRT interpreter with XNNPACK for TFLite), int8 and fp32 of a format in
 the same run. Item 1 (int8 latency tables and int8 search) is not built, so its targets are not here.
 
@@ -36,6 +36,7 @@ GOLDEN = Path(os.environ.get("OFA_DEPLOY_SHARED", REPO.parent / "shared")) / "go
 
 
 def _export(fmt: str, subnet: Path, supernet: Path, out: Path, int8: bool, images: int, **kw) -> dict:
+    from ofa_deploy.devices.speed import compare_speed
     from ofa_deploy.errors import VerificationError
     from ofa_deploy.export.pipeline import ExportOptions, failed_path, plan_export, run_export
     from ofa_deploy.export.report import load_report
@@ -45,7 +46,7 @@ def _export(fmt: str, subnet: Path, supernet: Path, out: Path, int8: bool, image
     plan = plan_export(ExportOptions(fmt, subnet, int8=int8, checkpoint=supernet, out=out, verify_images=images,
                                      force=True, **kw))
     try:
-        run_export(plan, on_step=lambda s: steps.append((s, time.perf_counter())))
+        run_export(plan, on_step=lambda s: steps.append((s, time.perf_counter())), timer=compare_speed)
         report = load_report(out)
     except VerificationError:
         report = load_report(failed_path(out))
@@ -88,7 +89,7 @@ def part_a(args, tmp: Path) -> list[dict]:
 def part_b(args, tmp: Path) -> list[dict]:
     import torch
 
-    from ofa_deploy.export.speed import compare_speed
+    from ofa_deploy.devices.speed import compare_speed
     from ofa_deploy.latency.protocol import Protocol
     from ofa_deploy.nn import OFAMobileNetV3, save_supernet
     from ofa_deploy.space import SpaceSpec, Subnet, middle_arch, save_subnet

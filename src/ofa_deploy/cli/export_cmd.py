@@ -123,6 +123,7 @@ def export(
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
+    from ..devices.speed import compare_speed
     from ..errors import VerificationError
     from ..export.inputs import BnOptions
     from ..export.pipeline import ExportOptions, plan_export, run_export
@@ -140,7 +141,7 @@ def export(
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
         try:
-            run_export(plan, step, step.progress)
+            run_export(plan, step, step.progress, timer=compare_speed)
         except VerificationError as e:
             error = str(e)
     written = plan.written or plan.out  # the final name, or the `.failed` one

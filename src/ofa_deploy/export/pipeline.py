@@ -51,7 +51,6 @@ from .int8 import accuracy_controlled
 from .parity import Tolerance, check_fp32
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range
 from .report import publish, report_path, save_report
-from .speed import compare_speed
 from .speed import verdict as speed_verdict
 from .targets import Target, choose_target, output_path, require_tools
 from .verify import compare, describe_check, failed, int8_limits, run_checks
@@ -160,19 +159,24 @@ def failed_path(path: Path) -> Path:
     return path.with_name(f"{path.name[:-len(path.suffix)]}.failed{path.suffix}")
 
 
-def run_export(plan: ExportPlan, on_step: StepFn = _no_step, on_progress: StepFn = _no_step) -> dict[str, Any]:
+Timer = Callable[[Path, Path], dict[str, Any]]  # (int8 file, fp32 file) -> `devices.speed.compare_speed`'s record
+
+
+def run_export(plan: ExportPlan, on_step: StepFn = _no_step, on_progress: StepFn = _no_step,
+               timer: Timer | None = None) -> dict[str, Any]:
     """Extract, recalibrate, export, verify, report, publish. Returns the report (also saved beside
     the file). Until verification has passed nothing is written at the final name. One export per
     output name at a time (`fsio.writer_lock` on the name: two would publish each other's files
     under each other's reports); a second one fails with `BusyError` before it writes anything.
-    `on_progress` hears how far the current step is ("312/1000 images"), for a progress line."""
+    `on_progress` hears how far the current step is ("312/1000 images"), for a progress line; `timer`
+    (`devices.speed.compare_speed`) times an int8 file against its fp32 file (None: not timed)."""
     lock = writer_lock(plan.out.parent, "exported model", name=plan.out.name)
     staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
     threads_before = torch.get_num_threads()
     try:
         if plan.options.threads is not None:  # for this export only: the caller's setting comes back after
             torch.set_num_threads(plan.options.threads)
-        report = _export_staged(plan, staged, on_step, on_progress)
+        report = _export_staged(plan, staged, on_step, on_progress, timer)
         dest = plan.out if report["passed"] else failed_path(plan.out)
         report["file"] = str(dest.resolve())
         on_step("writing report")
@@ -194,14 +198,15 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step, on_progress: StepFn
     return report
 
 
-def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress: StepFn = _no_step
-                   ) -> dict[str, Any]:
+def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress: StepFn = _no_step,
+                   timer: Timer | None = None) -> dict[str, Any]:
     """Write the file at `staged` and verify it; returns its report (not yet saved)."""
     with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
-        return _export_in(plan, staged, Path(tmp), on_step, on_progress)
+        return _export_in(plan, staged, Path(tmp), on_step, on_progress, timer)
 
 
-def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_progress: StepFn) -> dict[str, Any]:
+def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_progress: StepFn,
+               timer: Timer | None) -> dict[str, Any]:
     target, arch, spec = plan.target, plan.subnet.arch, plan.supernet.spec
     started = time.perf_counter()
     sub, bn, key = _subnet_module(plan, on_step)
@@ -236,10 +241,10 @@ def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_pr
     verify_s = time.perf_counter() - started
     warnings = list(plan.data.warnings)
     speed = None
-    if target.precision == "int8" and fp32_file is not None:
+    if target.precision == "int8" and fp32_file is not None and timer is not None:
         on_step("timing int8 against fp32 (batch 1, 1 thread)")
         with captured_output():
-            speed = compare_speed(staged, fp32_file)
+            speed = timer(staged, fp32_file)
         line = speed_verdict(speed, size, fp32_size)
         if line:
             warnings.append(line)

@@ -1,65 +1,14 @@
-"""Is the int8 file faster than the fp32 file of the same format? Measured at export (issue 29, item 2).
+"""Is the int8 file faster than the fp32 file of the same format? The verdict export prints (issue 29, item 2).
 
-An int8 file only pays if it runs faster (or is smaller) where it ships. Both files are timed here
-with the profiling protocol (`latency.protocol`: fresh sessions, interleaved, median; batch 1,
-1 thread: onnxruntime for ONNX, the LiteRT interpreter with its default XNNPACK delegate for
-TFLite), short (2 sessions of at most 100 runs each). When int8 is not faster, `verdict` gives the
-one line export prints, with the measured numbers; the figures go into the report either way.
+An int8 file only pays if it runs faster (or is smaller) where it ships. `devices.speed.compare_speed`
+times both files (`export` may not import `devices`: `run_export` takes it as its `timer`); `verdict`
+turns its result into the one line export prints, with the measured numbers, when int8 is not faster
+or when the builtin kernels beat XNNPACK (this CPU's 7x7 depthwise). The figures go into the report.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-
-from ..latency.protocol import Protocol, measure
-
-QUICK = Protocol(warmup=10, min_runs=20, max_runs=100, sessions=2)
-
-
-def _open(path: Path, threads: int, xnnpack: bool = True):
-    """A function that opens a fresh session of `path` and returns its runner (random N(0,1) input)."""
-    import numpy as np
-
-    from ..devices.local import OnnxRuntimeBackend
-    from ..runtime.models import TfliteModel, open_model
-
-    if path.suffix == ".onnx":
-        model = open_model(path)
-        shape = list(model.input.shape)
-        shape[0] = shape[0] or 1
-        ref = SimpleNamespace(onnx_path=path, onnx_bytes=None, input_shape=tuple(shape))
-        backend = OnnxRuntimeBackend(threads)
-        return lambda: backend.open(ref)
-
-    def open_tflite():  # as `devices.local.LiteRTBackend.open`, with the delegate chosen
-        it = TfliteModel(path, threads, xnnpack=xnnpack)
-        it.set_input(np.random.default_rng(0).standard_normal(it.input.shape).astype(np.float32))
-        return it.interpreter.invoke
-
-    return open_tflite
-
-
-def compare_speed(int8: str | os.PathLike, fp32: str | os.PathLike, threads: int = 1,
-                  protocol: Protocol = QUICK) -> dict[str, Any]:
-    """Median ms of both files (same runtime, sessions interleaved), and their ratio. For TFLite also
-    without XNNPACK (the builtin kernels): on this CPU XNNPACK's 7x7 depthwise is slower than the builtin
-    one, so for k7-heavy subnets the delegate, not the file, decides (`delegate: none` in a descriptor)."""
-    paths = {"int8": Path(int8), "fp32": Path(fp32)}
-    opens = {name: _open(p, threads) for name, p in paths.items()}
-    tflite = paths["int8"].suffix == ".tflite"
-    if tflite:
-        opens.update({f"{name} builtin": _open(p, threads, xnnpack=False) for name, p in paths.items()})
-    stats = measure(list(opens), lambda name: opens[name](), protocol)
-    i8, f32 = stats["int8"]["median"], stats["fp32"]["median"]
-    out = {"int8_ms": i8, "fp32_ms": f32, "speedup": f32 / i8 if i8 > 0 else None,
-           "runtime": "LiteRT (XNNPACK)" if tflite else "onnxruntime", "threads": threads,
-           "protocol": protocol.to_dict()}
-    if tflite:
-        out["builtin"] = {"int8_ms": stats["int8 builtin"]["median"], "fp32_ms": stats["fp32 builtin"]["median"]}
-    return out
 
 
 def verdict(speed: dict[str, Any], int8_bytes: int, fp32_bytes: int) -> str | None:
@@ -80,4 +29,4 @@ def verdict(speed: dict[str, Any], int8_bytes: int, fp32_bytes: int) -> str | No
     return line + (f"; {builtin}" if beaten else "")
 
 
-__all__ = ["QUICK", "compare_speed", "verdict"]
+__all__ = ["verdict"]
