@@ -363,7 +363,7 @@ def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, key: Ca
         return None, None, None
     if target.format == "onnx":
         on_step("exporting ONNX fp32 (opset 17) to quantise")
-        fp32 = run_quietly("ONNX export", export_onnx, sub, example, tmp / "fp32.onnx")
+        fp32 = run_quietly("ONNX export", export_onnx, sub, example, tmp / "fp32.onnx", target.dynamic_batch)
     else:
         fp32 = _fp32_tflite(sub, example, key, tmp / "fp32.tflite", on_step)
     if target.precision != "int8":
