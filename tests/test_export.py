@@ -141,7 +141,10 @@ def test_onnx_export_matches_pytorch_and_reports(cli, work, reference, tmp_path)
     assert m["max_abs_diff_rel"] == pytest.approx(m["max_abs_diff"] / m["logit_scale"])
     assert m["top1_agreement"] == 100.0
     assert m["accuracy_torch"] == pytest.approx(100 * (reference.logits.argmax(1) == reference.labels).mean())
-    assert [(c["metric"], c["passed"]) for c in v["checks"]] == [("max_abs_diff_rel", True), ("top1_agreement", True)]
+    assert [(c["metric"], c["passed"]) for c in v["checks"]] == [
+        ("rel_diff_p99", True), ("rel_diff_max", True), ("sqnr_db", True), ("top1_agreement_decisive", True)]
+    assert 0 < m["rel_diff_max"] <= 1e-3 and m["rel_diff_p99"] <= 1e-4 and m["sqnr_db"] >= 60
+    assert v["fp64_rounding"] is None and v["tolerance"] == {"rtol": 1e-4, "atol": 0.0}
 
 
 def test_onnx_dynamic_batch(work, reference, tmp_path):
@@ -218,31 +221,58 @@ def test_dynamic_range_quantisation(tflite_fp32, reference, tmp_path):
     assert centred_correlation(got, reference.logits) > 0.9
 
 
-def test_int8_export_checks_accuracy_and_size(cli, work, tmp_path):
-    """Through the CLI: int8 I/O, size measured against the intermediate fp32 file. This tiny
-    model's int8 file is ~45 % of fp32 (per-channel scales and tensor names weigh as much as
-    its 200k int8 weights): the 30 % size target is reported as missed, but it is a target, not a
-    tolerance; the exit code follows the accuracy check alone."""
-    out = tmp_path / "m.int8.tflite"
-    code, stdout, err = cli(*export_args(work, "--format", "tflite", "--int8", "--out", out))
-    written = out if code == 0 else failed_path(out)  # a failed file never takes the final name
-    assert written.exists() and not (code and out.exists())
-    report = load_report(written)
-    assert report["precision"] == "int8" and report["input"]["dtype"] == "int8"
-    assert report["output"]["dtype"] == "int8" and report["input"]["quantization"]["scale"] > 0
-    assert report["fp32_size_bytes"] > report["size_bytes"] == written.stat().st_size
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """The shipped demo supernet (trained on Fashion-MNIST) and a small subnet of it: int8 accuracy is only
+    meaningful on trained weights and labelled images (random weights flip argmax at any noise: TFLITE_NOTES)."""
+    from ofa_deploy.data import FASHION_MNIST_ROOT
+    from ofa_deploy.nn.shipped import ShippedSupernetMissing, shipped_supernet_path
+
+    if not FASHION_MNIST_ROOT.exists():
+        pytest.skip(f"{FASHION_MNIST_ROOT} is absent (apt-get install dataset-fashion-mnist)")
+    try:
+        supernet = shipped_supernet_path()
+    except ShippedSupernetMissing as e:
+        pytest.skip(str(e))
+    spec = load_supernet(supernet).spec
+    d = tmp_path_factory.mktemp("labelled")
+    arch = Arch((3,) * 20, (3,) * 20, (2,) * 5, min(spec.resolutions))
+    return SimpleNamespace(supernet=supernet, subnet=save_subnet(Subnet(spec, arch), d / "small.json"), dir=d)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_int8_drop_is_within_the_bound_on_labelled_images(cli, labelled, fmt):
+    """Issue 29: accuracy-controlled int8 in both formats. Exit 0 only with the drop on labelled held-out
+    images (Fashion-MNIST test) within --max-drop; this test fails if the int8 file loses more."""
+    out = labelled.dir / f"small.int8.{fmt}"
+    code, stdout, err = cli("export", "--subnet", labelled.subnet, "--supernet", labelled.supernet, "--format", fmt,
+                            "--int8", "--verify-images", "500", "--calibration-images", "100", "--max-drop", "0.5",
+                            "--out", out, "--json")
+    assert code == 0, err
+    report = json.loads(stdout)
+    m, q = report["verification"]["metrics"], report["int8"]
+    assert report["precision"] == "int8" and report["verification"]["images"] == 500
+    assert m["accuracy_torch"] - m["accuracy_file"] == pytest.approx(m["accuracy_drop"])
+    assert m["accuracy_drop"] <= 0.5 and q["drop"] == pytest.approx(m["accuracy_drop"])
+    assert m["accuracy_torch"] > 60  # a trained net, not chance (10 classes)
     checks = {c["metric"]: c for c in report["verification"]["checks"]}
-    assert checks["size_ratio"]["value"] == pytest.approx(report["size_bytes"] / report["fp32_size_bytes"])
-    assert checks["size_ratio"]["passed"] is False and checks["size_ratio"]["fatal"] is False
-    m = report["verification"]["metrics"]
-    assert checks["accuracy_drop"]["value"] == pytest.approx(m["accuracy_torch"] - m["accuracy_file"])
-    assert checks["accuracy_drop"]["fatal"] is True
-    accuracy_ok = checks["accuracy_drop"]["passed"]
-    assert report["passed"] is accuracy_ok and code == (0 if accuracy_ok else 1)
-    if accuracy_ok:
-        assert "target missed" in stdout and "size / fp32 size" in stdout
+    assert checks["accuracy_drop"]["limit"] == 0.5 and checks["accuracy_drop"]["fatal"] is True
+    assert checks["size_ratio"]["fatal"] is False  # a target, reported
+    assert report["fp32_size_bytes"] > report["size_bytes"] == out.stat().st_size
+    assert report["calibration"]["images"] == 100 and report["calibration"]["second_images"] == 100
+    assert q["second_calibration_drop"] is not None and q["tries"] and q["tries"][0]["kept_float"] == 0
+    assert len(q["kept_float"]) == q["kept_float_for_speed"] + q["kept_float_for_accuracy"]
+    assert report["speed"]["int8_ms"] > 0 and report["speed"]["fp32_ms"] > 0
+    # Dequantised outputs of the file itself give the reported accuracy.
+    if fmt == "tflite":
+        assert report["input"]["dtype"] == "int8" and report["output"]["dtype"] == "int8"
+        assert {k["kind"] for k in q["kept_float"] if k["why"].startswith("XNNPACK")} <= {"HARD_SWISH",
+                                                                                          "DEPTHWISE_CONV_2D"}
     else:
-        assert "failed verification" in err and "size / fp32 size" not in err
+        model = onnx.load(str(out))
+        ops = {n.op_type for n in model.graph.node}
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops
 
 
 # ---- failures ----------------------------------------------------------------------------------
@@ -269,6 +299,15 @@ def test_verification_catches_a_wrong_file(cli, work, tmp_path, monkeypatch):
     assert not out.exists() and str(failed_path(out)) in lines[0]  # kept for inspection, not at the final name
     report = load_report(failed_path(out))
     assert report["passed"] is False and "FAIL" in stdout
+    # Weighed against PyTorch's own rounding (fp64): this net is well conditioned, so nothing is excused.
+    rounding = report["verification"]["fp64_rounding"]
+    assert rounding["torch_rel_max"] < 1e-4 and rounding["ratio"] > 10
+    assert report["verification"]["metrics"]["rel_diff_p99"] == pytest.approx(1e-3, rel=0.05)
+    # The user may accept it knowingly (--rtol), and the report records the tolerance used.
+    ok = tmp_path / "accepted.onnx"
+    code, _, err = cli(*export_args(work, "--format", "onnx", "--out", ok, "--rtol", "1e-2"))
+    assert code == 0, err
+    assert load_report(ok)["verification"]["tolerance"] == {"rtol": 1e-2, "atol": 0.0}
     with pytest.raises(VerificationError, match="max \\|diff\\| / logit scale"):
         run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=out)))
 
@@ -292,12 +331,14 @@ def bad_arch_subnet(work):
     ("missing subnet", "no such file"),
     ("other space", "belongs to the space OFA-MobileNetV3 w0.5"),
     ("arch outside space", "kernel size 7 is not in the space's kernel sizes [3, 5]"),
-    ("onnx int8", "ONNX export is fp32 only"),
+    ("onnx dynamic range", "--dynamic-range is TFLite only"),
     ("int8 and dynamic range", "choose one of --int8"),
     ("tflite dynamic batch", "--dynamic-batch applies to ONNX only"),
     ("wrong out suffix", "does not end in .onnx"),
     ("missing checkpoint", "no such checkpoint file"),
     ("no images", "--verify-images must be at least 1"),
+    ("zero rtol", "--rtol 0.0: give a relative tolerance"),
+    ("rtol with int8", "--rtol / --atol set the fp32 parity check"),
     ("missing data folder", "no such folder"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet, bad_arch_subnet, tmp_path,
@@ -311,8 +352,8 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
         subnet = foreign_subnet
     elif case == "arch outside space":
         subnet = bad_arch_subnet
-    elif case == "onnx int8":
-        extra.append("--int8")
+    elif case == "onnx dynamic range":
+        extra.append("--dynamic-range")
     elif case == "int8 and dynamic range":
         extra = ["--format", "tflite", "--int8", "--dynamic-range"]
     elif case == "tflite dynamic batch":
@@ -325,6 +366,11 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, work, foreign_subnet,
         extra += ["--verify-images", "0"]
     elif case == "missing data folder":
         extra += ["--data", tmp_path / "no-data"]
+    elif case == "zero rtol":
+        extra += ["--rtol", "0"]
+    elif case == "rtol with int8":
+        extra = ["--format", "tflite", "--int8", "--rtol", "1e-3"]
+        out = tmp_path / "out" / "m.tflite"
     code, stdout, err = cli("export", "--subnet", subnet, "--supernet", checkpoint, *extra, "--out", out)
     assert code == 2
     lines = err.strip().splitlines()
@@ -406,3 +452,118 @@ def test_benchmark_measures_and_predicts(cli, work, tflite_fp32, tmp_path, monke
 
     code, stdout, _ = cli("benchmark", tfl, "--device", "cpu", "--sessions", "1", "--max-runs", "20")
     assert code == 0 and "predicted" in stdout and "measured / predicted" in stdout
+
+
+# ---- fast export (issue 29, item 5) --------------------------------------------------------------
+@pytest.mark.parametrize("fmt, int8, missing", [("tflite", False, "litert_torch"), ("tflite", True, "ai_edge_quantizer"),
+                                                ("onnx", False, "onnxruntime")])
+def test_missing_tools_are_refused_before_any_work(cli, work, tmp_path, monkeypatch, fmt, int8, missing):
+    from ofa_deploy.export import targets
+
+    real = targets.find_spec
+    monkeypatch.setattr(targets, "find_spec", lambda name: None if name == missing else real(name))
+    steps: list[str] = []
+    with pytest.raises(Exception, match="not installed: pip install") as e:
+        plan_export(ExportOptions(fmt, work.subnet, int8=int8, checkpoint=work.supernet,
+                                  out=tmp_path / f"m.{fmt}"), on_step=steps.append)
+    assert type(e.value).__name__ == "ExportError"
+    assert steps == []  # nothing loaded: no supernet, no images, no BN
+    code, _, err = cli(*export_args(work, "--format", fmt, *(["--int8"] if int8 else []), "--out",
+                                         tmp_path / f"m.{fmt}"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not installed" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_second_export_of_the_same_subnet_reuses_bn_and_conversion(work, tmp_path, monkeypatch):
+    """BN recalibration (and the fp32 TFLite conversion) run once per (supernet sha256, subnet, BN data,
+    BN settings); a second export in another format or precision takes them from the cache."""
+    from ofa_deploy.export import pipeline
+    from ofa_deploy.nn import bn as bn_module
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(tmp_path / "cache"))
+    calls = {"bn": 0, "convert": 0}
+    real_bn, real_convert = bn_module.recalibrate_bn, pipeline.convert_fp32
+
+    def counting_bn(*a, **k):
+        calls["bn"] += 1
+        return real_bn(*a, **k)
+
+    def counting_convert(*a, **k):
+        calls["convert"] += 1
+        return real_convert(*a, **k)
+
+    monkeypatch.setattr(bn_module, "recalibrate_bn", counting_bn)
+    monkeypatch.setattr(pipeline, "convert_fp32", counting_convert)
+    steps: list[str] = []
+
+    def export(fmt, out, **kw):
+        return run_export(plan_export(ExportOptions(fmt, work.subnet, checkpoint=work.supernet, out=out,
+                                                    verify_images=20, **kw)), on_step=steps.append)
+
+    first = export("onnx", tmp_path / "a.onnx")
+    assert calls == {"bn": 1, "convert": 0} and first["bn"]["cache"] == "stored"
+    second = export("tflite", tmp_path / "a.tflite")
+    assert calls == {"bn": 1, "convert": 1} and second["bn"]["cache"] == "hit"
+    assert not any(s.startswith("recalibrating BN") for s in steps[steps.index("exporting ONNX (opset 17)") + 1:])
+    assert {k: v for k, v in second["bn"].items() if k != "cache"} == {
+        k: v for k, v in first["bn"].items() if k != "cache"}
+    try:  # the fp32 conversion is reused too (random weights: the int8 accuracy check may fail, not the point)
+        export("tflite", tmp_path / "b.int8.tflite", int8=True)
+    except VerificationError:
+        pass
+    third = load_report(tmp_path / "b.int8.tflite" if (tmp_path / "b.int8.tflite").exists()
+                        else failed_path(tmp_path / "b.int8.tflite"))
+    assert calls == {"bn": 1, "convert": 1} and third["fp32_size_bytes"] == (tmp_path / "a.tflite").stat().st_size
+    # Other BN settings are another entry; --no-recalibrate needs no BN at all.
+    export("onnx", tmp_path / "c.onnx", bn=pipeline.BnOptions(images=32))
+    assert calls["bn"] == 2
+    # A torn cache file is dropped and recomputed, never trusted.
+    for p in (tmp_path / "cache" / "export").glob("*.bn.pt"):
+        p.write_bytes(b"torn")
+    again = export("onnx", tmp_path / "d.onnx")
+    assert calls["bn"] == 3 and again["bn"]["cache"] == "stored" and again["passed"]
+
+
+# ---- int8 speed (issue 29, item 2) ---------------------------------------------------------------
+def test_slow_int8_kernels_stay_float(tmp_path):
+    """XNNPACK's int8 7x7 depthwise and int8 HARD_SWISH are slow or not delegated: those ops stay float,
+    3x3 depthwise and other convs are quantised."""
+    pytest.importorskip("ai_edge_quantizer")
+    from torch import nn
+
+    from ofa_deploy.export.quantize import default_float_ops, model_ops, quantize_int8
+    from ofa_deploy.runtime.convert import convert_fp32
+
+    m = nn.Sequential(nn.Conv2d(8, 8, 7, padding=3, groups=8), nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                      nn.Hardswish(), nn.Conv2d(8, 8, 1)).eval()
+    fp32 = convert_fp32(m, torch.zeros(1, 8, 6, 6), tmp_path / "m.tflite")
+    kept = default_float_ops(fp32.read_bytes())
+    assert sorted(k.kind for k in kept) == ["DEPTHWISE_CONV_2D", "HARD_SWISH"]
+    dw = [op for op in model_ops(fp32.read_bytes()) if op["kind"] == "DEPTHWISE_CONV_2D"]
+    assert [op["input_shapes"][1][1] for op in dw] == [7, 3]
+    assert next(k for k in kept if k.kind == "DEPTHWISE_CONV_2D").name == dw[0]["name"]
+    q = quantize_int8(fp32, [np.random.default_rng(i).standard_normal((1, 8, 6, 6)).astype(np.float32)
+                             for i in range(8)], tmp_path / "q.tflite")
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(q))
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    weights = {op["op_name"] + str(tensors[op["inputs"][1]]["shape"][1]): tensors[op["inputs"][1]]["dtype"]
+               for op in it._get_ops_details() if op["op_name"] == "DEPTHWISE_CONV_2D"}
+    assert weights == {"DEPTHWISE_CONV_2D7": np.float32, "DEPTHWISE_CONV_2D3": np.int8}
+
+
+def test_speed_verdict_is_one_line_with_the_numbers():
+    from ofa_deploy.export.speed import verdict
+
+    fast = {"int8_ms": 0.2, "fp32_ms": 0.4, "runtime": "LiteRT (XNNPACK)", "threads": 1}
+    assert verdict(fast, 30, 100) is None
+    slow = {**fast, "int8_ms": 0.5}
+    line = verdict(slow, 30, 100)
+    assert "\n" not in line and "0.500 ms against 0.400 ms" in line and "0.30x the size" in line
+    assert "XNNPACK" not in line.split(";", 1)[1]
+    builtin = verdict({**slow, "builtin": {"int8_ms": 0.1, "fp32_ms": 0.3}}, 30, 100)
+    assert "\n" not in builtin and "without XNNPACK (delegate: none) int8 0.100 ms, fp32 0.300 ms" in builtin
+    assert verdict({**fast, "builtin": {"int8_ms": 0.3, "fp32_ms": 0.5}}, 30, 100) is None
+    beaten = verdict({**fast, "builtin": {"int8_ms": 0.9, "fp32_ms": 0.05}}, 30, 100)
+    assert beaten.startswith("this subnet runs faster without XNNPACK") and "fp32 0.050 ms" in beaten

@@ -51,3 +51,25 @@ def test_official_subnet_export_matches_golden_logits(golden, fmt):
     assert got.shape == expected.shape == (2, 1000)
     assert np.abs(got - expected).max() <= 1e-4 * scale
     assert (got.argmax(1) == expected.argmax(1)).all()
+
+
+@pytest.mark.slow
+def test_largest_official_subnet_at_224_is_not_refused(golden_cases, tmp_path):
+    """Issue 29, item 4: the largest subnet (case0: k7, e6, d4, r 224) of the official-format checkpoint is
+    ill-conditioned with its random weights and stored BN statistics: PyTorch fp32 itself is ~1e-2 (relative)
+    from fp64 on random images. Its correct ONNX file was refused by the old whole-set max rule; the fair
+    check measures that rounding in fp64 and accepts the file, saying so in the report."""
+    checkpoint = need_shared(GOLDEN / "supernet.pth")
+    case = next(c for c in golden_cases if c["name"] == "case0")
+    assert case["arch"]["image_size"] == 224 and set(case["arch"]["ks"]) == {7}
+    subnet = tmp_path / "case0.json"
+    subnet.write_text(json.dumps(case["arch"]))
+    out = tmp_path / "case0.onnx"
+    report = run_export(plan_export(ExportOptions("onnx", subnet, checkpoint=checkpoint, out=out, recalibrate=False,
+                                                  verify_images=32)))
+    v = report["verification"]
+    assert report["passed"] and out.exists()
+    assert v["metrics"]["top1_agreement_decisive"] == 100.0
+    rounding = v["fp64_rounding"]  # the strict limits missed: judged against PyTorch's own rounding
+    assert rounding is not None and rounding["ratio"] <= 3 and rounding["torch_rel_max"] > 1e-4
+    assert v["metrics"]["rel_diff_p99"] > 1e-4 and any("raised" in c.get("note", "") for c in v["checks"])

@@ -77,6 +77,12 @@ def block_cache_dir() -> Path:
     return cache_dir() / "blocks"
 
 
+def export_cache_dir() -> Path:
+    """Export's reusable work: BN-recalibrated subnets and their fp32 `.tflite` conversions
+    (`<cache>/export/<digest>.*`), keyed by supernet sha256, subnet, BN data and settings."""
+    return cache_dir() / "export"
+
+
 def user_devices_dir() -> Path:
     """Device descriptors the user adds (`<data>/devices/NAME.yaml`); looked up before the shipped ones."""
     return user_data_dir() / "devices"
@@ -154,8 +160,9 @@ def is_shipped(path: str | os.PathLike) -> bool:
 
 
 __all__ = [
-    "block_cache_dir", "cache_dir", "is_shipped", "records_dir", "searches_dir", "shipped_devices_dir", "shipped_dir",
-    "shipped_finetune_recipe", "shipped_finetune_recipe_names", "shipped_predictor", "shipped_predictors_dir", "shipped_recipe", "shipped_recipe_names",
+    "block_cache_dir", "cache_dir", "export_cache_dir", "is_shipped", "records_dir", "searches_dir",
+    "shipped_devices_dir", "shipped_dir", "shipped_finetune_recipe", "shipped_finetune_recipe_names",
+    "shipped_predictor", "shipped_predictors_dir", "shipped_recipe", "shipped_recipe_names",
     "shipped_recipes_dir", "shipped_supernet", "shipped_supernet_dir", "shipped_tables_dir", "user_data_dir", "user_devices_dir",
     "user_tables_dir",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,29 +42,39 @@ def register(app: typer.Typer) -> None:
     app.command("benchmark")(benchmark)
 
 
+class Steps:
+    """The callback the library calls at the start of every step (`steps(name)`), and `progress(text)`
+    for how far the current step is, shown beside its name on the spinner."""
+
+    def __init__(self, out: Console, status: Any):
+        self.out, self.status = out, status
+        self.current: str | None = None
+        self.started = time.perf_counter()
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self.out.print(f"[green]✓[/] {self.current} [dim]({time.perf_counter() - self.started:.1f} s)[/]")
+
+    def __call__(self, name: str) -> None:
+        self.finish()
+        self.current, self.started = name, time.perf_counter()
+        self.status.update(f"{name}...")
+
+    def progress(self, text: str) -> None:
+        if self.current is not None:
+            self.status.update(f"{self.current}... {text}")
+
+
 @contextmanager
-def steps() -> Iterator[Callable[[str], None]]:
+def steps() -> Iterator[Steps]:
     """A spinner naming the current step; each finished step is printed with its duration.
     Yields the callback the library calls at the start of every step."""
     with os.fdopen(os.dup(2), "w") as stream:
         out = Console(file=stream, highlight=False)
-        current: str | None = None
-        started = time.perf_counter()
-
-        def finish() -> None:
-            if current is not None:
-                out.print(f"[green]✓[/] {current} [dim]({time.perf_counter() - started:.1f} s)[/]")
-
         with out.status("starting") as status:
-
-            def step(name: str) -> None:
-                nonlocal current, started
-                finish()
-                current, started = name, time.perf_counter()
-                status.update(f"{name}...")
-
+            step = Steps(out, status)
             yield step
-            finish()
+            step.finish()
 
 
 # ---- export ---------------------------------------------------------------------------------------
@@ -72,7 +82,8 @@ def export(
     fmt: ExportFormat = typer.Option(..., "--format", "-f", help="File format."),
     subnet: Path | None = typer.Option(None, "--subnet",
                                        help="Subnet file (any supported format); default: the last search's."),
-    int8: bool = typer.Option(False, "--int8", help="TFLite full-integer int8, calibrated on validation images."),
+    int8: bool = typer.Option(False, "--int8", help="Full-integer int8 (TFLite: ai-edge-quantizer; ONNX: onnxruntime "
+                                                    "static QDQ), calibrated on real images, accuracy-controlled."),
     dynamic_range: bool = typer.Option(False, "--dynamic-range",
                                        help="TFLite int8 weights with float activations (smaller, not faster)."),
     supernet: Path | None = supernet_option("Supernet (ours or official); default: the one the subnet was "
@@ -86,7 +97,7 @@ def export(
                                                           "train/<class>/); default: the supernet recipe's dataset."),
     dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
     verify_images: int | None = typer.Option(None, "--verify-images",
-                                             help="Test images the file is verified on. [default: 1000]"),
+                                             help="Test images the file is verified on. [default: 300]"),
     verify_images_old: int | None = typer.Option(None, "-n", hidden=True,
                                                  help="Old short name of --verify-images (kept for one release)."),
     force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
@@ -103,9 +114,18 @@ def export(
                                                                "PyTorch side of verification (default: torch's)."),
     over_budget: bool = typer.Option(False, "--over-budget", help="Export a subnet that `search --verify` measured "
                                      "over its budget (refused otherwise; the report says so)."),
+    rtol: float | None = typer.Option(None, "--rtol", help="fp32 parity: largest |diff| per image relative to its "
+                                                           "logit scale, at p99 (10x at the max). [default: 1e-4]"),
+    atol: float | None = typer.Option(None, "--atol", help="fp32 parity: absolute |diff| ignored. [default: 0]"),
+    max_drop: float = typer.Option(0.5, "--max-drop", help="int8: accuracy points the file may lose on labelled "
+                                                           "held-out images; the most sensitive ops fall back to "
+                                                           "float until it holds."),
+    calibration_images: int = typer.Option(300, "--calibration-images",
+                                           help="int8 calibration images (a second, disjoint set checks stability)."),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
+    from ..devices.speed import compare_speed
     from ..errors import VerificationError
     from ..export.inputs import BnOptions
     from ..export.pipeline import ExportOptions, plan_export, run_export
@@ -113,16 +133,18 @@ def export(
     from ..flow import next_after_export
 
     supernet = merge_alias(supernet, checkpoint, "--supernet", "--checkpoint")
-    verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=1000)
+    verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=300)
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
                          dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
                          checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads), over_budget=over_budget)
+                         checks.threads(threads), tolerance(rtol, atol), max_drop,
+                         checks.count(calibration_images, "--calibration-images", checks.MAX_IMAGES),
+                         over_budget=over_budget)
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
         try:
-            run_export(plan, step)
+            run_export(plan, step, step.progress, timer=compare_speed)
         except VerificationError as e:
             error = str(e)
         except KeyboardInterrupt:
@@ -138,6 +160,15 @@ def export(
         fail(error, code=1)
     if not as_json:
         next_step(next_after_export())
+
+
+def tolerance(rtol: float | None, atol: float | None):
+    """--rtol / --atol as a `parity.Tolerance`, None when neither is given (the defaults)."""
+    from ..export.parity import RTOL, Tolerance
+
+    if rtol is None and atol is None:
+        return None
+    return Tolerance(RTOL if rtol is None else rtol, atol or 0.0)
 
 
 def bn_options(images: int | None, batch: int, transform: str | None, cls):
@@ -184,12 +215,16 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     if r.get("calibration"):
         c = r["calibration"]
         rows.append(("int8 calibration", f"{c['images']} images at r={c['resolution']}, {c['source']}"))
+    rows += int8_rows(r)
     if r.get("skipped_images"):
         rows.append(("skipped images", f"{r['skipped_images']} unreadable (--skip-bad-images)"))
     for name, text in rows:
         t.add_row(name, text, "", "")
     labels = {"max_abs_diff": "max |diff|", "logit_scale": "logit scale (max |logit|)",
-              "max_abs_diff_rel": "max |diff| / logit scale", "top1_agreement": "top-1 agreement %",
+              "max_abs_diff_rel": "max |diff| / logit scale", "rel_diff_p99": "max |diff| / image's scale, p99",
+              "rel_diff_max": "max |diff| / image's scale, max", "top1_agreement": "top-1 agreement %",
+              "top1_agreement_decisive": "top-1 agreement beyond ties %",
+              "fp64_error_ratio": "distance from fp64 / PyTorch's",
               "sqnr_db": "SQNR dB", "accuracy_torch": "accuracy, PyTorch fp32 %",
               "accuracy_file": "accuracy, this file %", "accuracy_drop": "accuracy drop (points)",
               "size_ratio": "size / fp32 size"}
@@ -211,6 +246,35 @@ def render_report(r: dict[str, Any], path: Path) -> None:
         if c["passed"] is False and not c.get("fatal", True):
             console.print(f"[yellow]target missed (not a verification failure):[/] {c['label']} "
                           f"{format_value(c['value'])} (target {c['bound']} {format_value(c['limit'])})")
+
+
+def int8_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The accuracy-controlled int8 record and the int8-vs-fp32 timing, as report rows."""
+    from ..export.int8 import short_name
+
+    rows: list[tuple[str, str]] = []
+    q = r.get("int8")
+    if q:
+        kept = q["kept_float"]
+        acc = [k for k in kept if k["why"].startswith("accuracy")]
+        rows.append(("ops kept float", f"{len(kept)} ({q['kept_float_for_speed']} for speed, {len(acc)} for accuracy "
+                                       f"of {q['quantised_ops_ranked']} ranked)" if q["quantised_ops_ranked"]
+                     else f"{len(kept)} (for speed: " + ", ".join(sorted({k['kind'] for k in kept})) + ")"
+                     if kept else "none"))
+        for k in acc[:8]:
+            rows.append(("  kept float", f"{k['kind']} {short_name(k['name'])}"))
+        if q.get("drop") is not None:
+            rows.append(("int8 drop (search)", (f"{q['drop']:.2f} points (limit {q['max_drop']:g}), "
+                                                f"{len(q['tries'])} quantisations")))
+        if q.get("second_calibration_drop") is not None:
+            rows.append(("2nd calibration drop", f"{q['second_calibration_drop']:.2f} points (disjoint images)"))
+        if q.get("note"):
+            rows.append(("int8 note", q["note"]))
+    sp = r.get("speed")
+    if sp:
+        rows.append(("int8 vs fp32 time", (f"{sp['int8_ms']:.3f} ms vs {sp['fp32_ms']:.3f} ms ({sp['runtime']}, "
+                                           f"{sp['fp32_ms'] / sp['int8_ms']:.2f}x)")))
+    return rows
 
 
 def _verdict(c: dict[str, Any] | None) -> str:

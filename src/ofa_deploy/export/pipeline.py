@@ -38,6 +38,7 @@ from ..space import Subnet, arch_costs, load_subnet
 from ..space.checkpoint import checkpoint_space
 from .budget import check_over_budget
 from .budget import warning as budget_warning
+from .cache import CacheKey, cached_file, load_bn, save_bn, store_file, subnet_key
 from .inputs import (
     NO_BN_WARNING,
     BnOptions,
@@ -49,10 +50,13 @@ from .inputs import (
     transform_name,
     verification_images,
 )
-from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range, quantize_int8
+from .int8 import accuracy_controlled
+from .parity import Tolerance, check_fp32
+from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range
 from .report import publish, report_path, save_report
-from .targets import Target, choose_target, output_path
-from .verify import compare, describe_check, failed, run_checks
+from .speed import verdict as speed_verdict
+from .targets import Target, choose_target, output_path, require_tools
+from .verify import compare, describe_check, failed, int8_limits, run_checks
 
 StepFn = Callable[[str], None]
 
@@ -70,12 +74,15 @@ class ExportOptions:
     recalibrate: bool = True
     data: Path | None = None
     dynamic_batch: bool = False
-    verify_images: int = 1000
+    verify_images: int = 300  # a few hundred: enough for p99 and accuracy, seconds not minutes (issue 29)
     force: bool = False  # replace an --out file of another kind
     bn: BnOptions | None = None  # --bn-images / --bn-batch / --bn-transform
     workers: int | None = None  # DataLoader workers reading an ImageNet-style folder
     skip_bad_images: bool = False
     threads: int | None = None  # torch intra-op threads of BN recalibration and the PyTorch side of verification
+    tolerance: Tolerance | None = None  # fp32 parity (--rtol / --atol); default: `parity.Tolerance()`
+    max_drop: float = 0.5  # int8: accuracy points the int8 file may lose on labelled held-out images
+    calibration_images: int = CALIBRATION_IMAGES  # int8 calibration (a second, disjoint set checks stability)
     over_budget: bool = False  # export a subnet that `search --verify` measured over its budget
 
 
@@ -102,8 +109,19 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     """Check the request and load what it needs; raises a typed error and writes nothing on bad input.
     `on_note` hears which defaults were taken from the records (`flow.export_sources`)."""
     target = choose_target(opts.format, opts.int8, opts.dynamic_range, opts.dynamic_batch)
+    require_tools(target)  # before any work: a missing extra is one line, not a failure after BN
     checks.count(opts.verify_images, "--verify-images", checks.MAX_VERIFY_IMAGES)  # 0 is refused: every export is verified
     checks.threads(opts.threads)
+    checks.count(opts.calibration_images, "--calibration-images", checks.MAX_IMAGES)
+    if not (0 <= opts.max_drop <= 100):
+        from ..errors import BadValueError
+
+        raise BadValueError(f"--max-drop {opts.max_drop}: give accuracy points between 0 and 100 (default 0.5)")
+    if opts.tolerance is not None and target.quantized:
+        from ..errors import OptionError
+
+        raise OptionError("--rtol / --atol set the fp32 parity check; int8 files are judged by their accuracy drop "
+                          "(drop them, or export fp32)")
     sources = export_sources(opts.subnet, opts.checkpoint)
     for note in sources.notes:
         on_note(note)
@@ -151,18 +169,24 @@ def failed_path(path: Path) -> Path:
     return path.with_name(f"{path.name[:-len(path.suffix)]}.failed{path.suffix}")
 
 
-def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
+Timer = Callable[[Path, Path], dict[str, Any]]  # (int8 file, fp32 file) -> `devices.speed.compare_speed`'s record
+
+
+def run_export(plan: ExportPlan, on_step: StepFn = _no_step, on_progress: StepFn = _no_step,
+               timer: Timer | None = None) -> dict[str, Any]:
     """Extract, recalibrate, export, verify, report, publish. Returns the report (also saved beside
     the file). Until verification has passed nothing is written at the final name. One export per
     output name at a time (`fsio.writer_lock` on the name: two would publish each other's files
-    under each other's reports); a second one fails with `BusyError` before it writes anything."""
+    under each other's reports); a second one fails with `BusyError` before it writes anything.
+    `on_progress` hears how far the current step is ("312/1000 images"), for a progress line; `timer`
+    (`devices.speed.compare_speed`) times an int8 file against its fp32 file (None: not timed)."""
     lock = writer_lock(plan.out.parent, "exported model", name=plan.out.name)
     staged = temp_sibling(plan.out, keep_suffix=True)  # the runtime picks its parser by suffix
     threads_before = torch.get_num_threads()
     try:
         if plan.options.threads is not None:  # for this export only: the caller's setting comes back after
             torch.set_num_threads(plan.options.threads)
-        report = _export_staged(plan, staged, on_step)
+        report = _export_staged(plan, staged, on_step, on_progress, timer)
         dest = plan.out if report["passed"] else failed_path(plan.out)
         report["file"] = str(dest.resolve())
         on_step("writing report")
@@ -189,26 +213,56 @@ def run_export(plan: ExportPlan, on_step: StepFn = _no_step) -> dict[str, Any]:
     return report
 
 
-def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str, Any]:
+def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn, on_progress: StepFn = _no_step,
+                   timer: Timer | None = None) -> dict[str, Any]:
     """Write the file at `staged` and verify it; returns its report (not yet saved)."""
+    with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
+        return _export_in(plan, staged, Path(tmp), on_step, on_progress, timer)
+
+
+def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_progress: StepFn,
+               timer: Timer | None) -> dict[str, Any]:
     target, arch, spec = plan.target, plan.subnet.arch, plan.supernet.spec
     started = time.perf_counter()
-    sub, bn = _subnet_module(plan, on_step)
+    sub, bn, key = _subnet_module(plan, on_step)
     example = torch.zeros(1, spec.in_channels, arch.r, arch.r)
-    fp32_size, calib = _write_file(plan, sub, example, on_step, staged)
+    # The verification images (labelled held-out images) and PyTorch's logits on them come first:
+    # accuracy-controlled int8 measures its drop on them while it quantises.
+    x, labels = verification_images(plan.data, spec, arch.r, plan.options.verify_images)
+    on_step(f"PyTorch reference logits on {len(x)} images")
+    reference = _chunked(lambda part: torch_logits(sub, part), x, on_progress)
+    ref_accuracy = None if labels is None else 100.0 * float((reference.argmax(1) == labels).mean())
+    fp32_file, calib, int8 = _write_file(plan, sub, example, key, on_step, staged, tmp, x, labels, ref_accuracy)
+    fp32_size = None if fp32_file is None else fp32_file.stat().st_size
     export_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    x, labels = verification_images(plan.data, spec, arch.r, plan.options.verify_images)
     on_step(f"verifying on {len(x)} images")
     with captured_output():  # the interpreter logs its XNNPACK delegate
         model = open_model(staged)
-    metrics = compare(torch_logits(sub, x), model(x), labels)
+    actual = _chunked(model, x, on_progress)
+    tol = None if target.quantized else plan.options.tolerance or Tolerance()
+    metrics = compare(reference, actual, labels, tol)
     size = staged.stat().st_size
     if fp32_size is not None:
         metrics["size_ratio"] = size / fp32_size
-    checks = run_checks(metrics, target.limits)
+    rounding = None
+    if tol is None:
+        checks = run_checks(metrics, int8_limits(plan.options.max_drop) if target.precision == "int8"
+                            else target.limits)
+    else:
+        checks, rounding = check_fp32(metrics, tol, sub, x, reference, actual)
     passed = not failed(checks)
+    verify_s = time.perf_counter() - started
+    warnings = list(plan.data.warnings)
+    speed = None
+    if target.precision == "int8" and fp32_file is not None and timer is not None:
+        on_step("timing int8 against fp32 (batch 1, 1 thread)")
+        with captured_output():
+            speed = timer(staged, fp32_file)
+        line = speed_verdict(speed, size, fp32_size)
+        if line:
+            warnings.append(line)
     params, macs = arch_costs(spec, arch)
     return {
         "file": str(plan.out.resolve()),
@@ -228,21 +282,26 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
         "bn": bn,
         "verification": {"images": len(x), "source": _image_source(plan.data, labels), "metrics": metrics,
                          "checks": checks, "passed": passed, "resolution": arch.r,
+                         "tolerance": (plan.options.tolerance or Tolerance()).to_dict(), "fp64_rounding": rounding,
                          "preprocessing": transform_name(plan.data.source, "eval")},
         "calibration": calib,
+        "int8": int8,
+        "speed": speed,
         "skipped_images": skipped(plan.data.source),
-        "warnings": list(plan.data.warnings) + ([budget_warning(plan.over_budget)] if plan.over_budget else []),
+        "warnings": warnings + ([budget_warning(plan.over_budget)] if plan.over_budget else []),
         **({"over_budget": plan.over_budget} if plan.over_budget else {}),
         "passed": passed,
-        "seconds": {"export": round(export_s, 2), "verify": round(time.perf_counter() - started, 2)},
+        "seconds": {"export": round(export_s, 2), "verify": round(verify_s, 2)},
         "torch_threads": torch.get_num_threads(),
         "versions": _versions(target),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[str, Any]]:
-    """The static subnet in eval mode, BN recalibrated on validation images when there are some."""
+def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[str, Any], CacheKey]:
+    """The static subnet in eval mode, BN recalibrated on validation images when there are some; and its
+    cache key. A subnet recalibrated before with the same supernet, data and settings comes from the
+    cache (`export.cache`): a second export of it spends no time on BN."""
 
     from ..nn.bn import recalibrate_bn
 
@@ -253,53 +312,101 @@ def _subnet_module(plan: ExportPlan, on_step: StepFn) -> tuple[nn.Module, dict[s
         bn = {"recalibrated": False, "images": 0, "finetuned": True,
               "source": (f"trained with the weights ({how} {tuned.get('epochs', '?')} epochs by `ofa-deploy "
                          f"finetune`, {plan.supernet_path.name}): no recalibration needed")}
-        return plan.supernet.extract(arch).to(memory_format=torch.contiguous_format).eval(), bn
+        key = subnet_key(plan.supernet_path, arch.to_dict(), {"finetuned": True})
+        return plan.supernet.extract(arch).to(memory_format=torch.contiguous_format).eval(), bn, key
+    # Contiguous (NCHW), not channels_last: on CPU channels_last shifts official logits by ~1e-3 relative,
+    # and the conformance case (golden bn0) holds export to 1e-4.
+    sub = plan.supernet.extract(arch)
     if plan.options.recalibrate and data.source is not None:
         batches, bn = bn_batches(data, arch.r, plan.options.bn or BnOptions())
-        on_step(f"recalibrating BN on up to {bn['requested_images']} {bn['split']} images at r={arch.r} "
-                f"({bn['transform']} transform)")
-        # Contiguous (NCHW), not channels_last: on CPU channels_last shifts official logits by ~1e-3 relative,
-        # and the conformance case (golden bn0) holds export to 1e-4.
-        sub = plan.supernet.extract(arch)
-        recalibrate_bn(sub, batches)
-        bn["skipped_images"] = skipped(data.source)
+        key = subnet_key(plan.supernet_path, arch.to_dict(), {
+            **{k: bn[k] for k in ("requested_images", "batch", "transform", "split", "source", "resolution")},
+            "data": None if plan.options.data is None else str(Path(plan.options.data).resolve()),
+            "skip_bad_images": plan.options.skip_bad_images})
+        cached = load_bn(key, sub)
+        if cached is not None:
+            on_step(f"BN statistics from the cache ({cached['images']} images at r={arch.r}, recalibrated before)")
+            bn = {**cached, "cache": "hit"}
+        else:
+            on_step(f"recalibrating BN on up to {bn['requested_images']} {bn['split']} images at r={arch.r} "
+                    f"({bn['transform']} transform)")
+            recalibrate_bn(sub, batches)
+            bn["skipped_images"] = skipped(data.source)
+            _try_cache(save_bn, key, sub, bn)
+            bn = {**bn, "cache": "stored"}
     else:
-        sub = plan.supernet.extract(arch)
         why = "--no-recalibrate" if not plan.options.recalibrate else "no dataset"
+        key = subnet_key(plan.supernet_path, arch.to_dict(), {"recalibrated": False})
         bn = {"recalibrated": False, "images": 0, "source": f"statistics stored in the supernet ({why})"}
         if data.warnings:
             bn["warning"] = data.warnings[0]
-    return sub.to(memory_format=torch.contiguous_format).eval(), bn
+    return sub.to(memory_format=torch.contiguous_format).eval(), bn, key
 
 
-def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, on_step: StepFn, out: Path
-                ) -> tuple[int | None, dict[str, Any] | None]:
-    """Write the target file at `out`; returns the size of the intermediate fp32 .tflite for quantised
-    targets, and what int8 calibration read (None without it)."""
-    target = plan.target
-    if target.format == "onnx":
-        on_step("exporting ONNX (opset 17)")
-        run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
-        return None, None
+def _try_cache(fn: Callable[..., Any], *args: Any) -> None:
+    """Caching is an optimisation: a full or read-only cache folder must not fail an export."""
+    try:
+        fn(*args)
+    except OSError:
+        pass
+
+
+def _fp32_tflite(sub: nn.Module, example: torch.Tensor, key: CacheKey, dest: Path, on_step: StepFn) -> Path:
+    """The fp32 `.tflite` of `sub` at `dest`: converted once per cache key, copied from the cache after."""
+    import shutil
+
+    conv_key = key.derived(litert_torch=_version("litert-torch"), input=list(example.shape))
+    hit = cached_file(conv_key, "fp32.tflite")
+    if hit is not None:
+        on_step("fp32 TFLite from the cache (converted before)")
+        shutil.copyfile(hit, dest)
+        return dest
     on_step("converting to TFLite fp32 (litert-torch)")
+    run_quietly("TFLite conversion", convert_fp32, sub, example, dest)
+    _try_cache(store_file, conv_key, "fp32.tflite", dest)
+    return dest
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _write_file(plan: ExportPlan, sub: nn.Module, example: torch.Tensor, key: CacheKey, on_step: StepFn, out: Path,
+                tmp: Path, x: np.ndarray, labels: np.ndarray | None, ref_accuracy: float | None
+                ) -> tuple[Path | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """Write the target file at `out`; returns the intermediate fp32 file of quantised targets (in `tmp`),
+    what int8 calibration read, and the accuracy-controlled int8 record (None where they do not apply)."""
+    target = plan.target
     if not target.quantized:
-        run_quietly("TFLite conversion", convert_fp32, sub, example, out)
-        return None, None
-    info = None
-    with tempfile.TemporaryDirectory(prefix="ofa-export-") as tmp:
-        fp32 = run_quietly("TFLite conversion", convert_fp32, sub, example, Path(tmp) / "fp32.tflite")
-        if target.precision == "int8":
-            r = plan.subnet.arch.r
-            calib = calibration_images(plan.data, plan.supernet.spec, r, CALIBRATION_IMAGES)
-            split = "train" if plan.data.source is not None and plan.data.source.name.startswith("folder:") else "val"
-            info = {"images": len(calib), "resolution": r, "preprocessing": transform_name(plan.data.source, "eval"),
-                    "source": f"{split} split of {plan.data.description}" if plan.data.source else plan.data.description}
-            on_step(f"quantising to int8 (calibration on {len(calib)} images)")
-            run_quietly("int8 quantisation", quantize_int8, fp32, calib, out)
+        if target.format == "onnx":
+            on_step("exporting ONNX (opset 17)")
+            run_quietly("ONNX export", export_onnx, sub, example, out, target.dynamic_batch)
         else:
-            on_step("quantising weights to int8 (dynamic range)")
-            run_quietly("dynamic-range quantisation", quantize_dynamic_range, fp32, out)
-        return fp32.stat().st_size, info
+            _fp32_tflite(sub, example, key, out, on_step)
+        return None, None, None
+    if target.format == "onnx":
+        on_step("exporting ONNX fp32 (opset 17) to quantise")
+        fp32 = run_quietly("ONNX export", export_onnx, sub, example, tmp / "fp32.onnx", target.dynamic_batch)
+    else:
+        fp32 = _fp32_tflite(sub, example, key, tmp / "fp32.tflite", on_step)
+    if target.precision != "int8":
+        on_step("quantising weights to int8 (dynamic range)")
+        run_quietly("dynamic-range quantisation", quantize_dynamic_range, fp32, out)
+        return fp32, None, None
+    r = plan.subnet.arch.r
+    n = plan.options.calibration_images
+    images = calibration_images(plan.data, plan.supernet.spec, r, 2 * n)  # two disjoint sets: stability
+    calib, calib2 = images[:n], images[n:]
+    split = "train" if plan.data.source is not None and plan.data.source.name.startswith("folder:") else "val"
+    info = {"images": len(calib), "second_images": len(calib2), "resolution": r,
+            "preprocessing": transform_name(plan.data.source, "eval"),
+            "source": f"{split} split of {plan.data.description}" if plan.data.source else plan.data.description}
+    record = run_quietly("int8 quantisation", accuracy_controlled, fp32, calib, calib2, x, labels, ref_accuracy,
+                         plan.options.max_drop, out, on_step)
+    return fp32, info, record
 
 
 @torch.no_grad()
@@ -308,6 +415,16 @@ def torch_logits(module: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.
     module.eval()
     return np.concatenate([module(torch.from_numpy(x[i:i + batch_size])).numpy()
                            for i in range(0, len(x), batch_size)])
+
+
+def _chunked(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, on_progress: StepFn, chunk: int = 50
+             ) -> np.ndarray:
+    """`fn` on `x`, a chunk at a time so that progress can be shown."""
+    outs = []
+    for i in range(0, len(x), chunk):
+        outs.append(fn(x[i:i + chunk]))
+        on_progress(f"{min(i + chunk, len(x))}/{len(x)} images")
+    return np.concatenate(outs)
 
 
 def _image_source(data: ExportData, labels: np.ndarray | None) -> str:

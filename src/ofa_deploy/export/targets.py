@@ -1,7 +1,7 @@
 """What a user can ask `export` for: a format and a precision, checked before anything runs.
 
-ONNX is fp32 only (onnxruntime's int8 runs slower than its fp32 here: TFLITE_NOTES); TFLite is
-fp32, full-integer int8 or dynamic-range int8. Each target names its file suffix and the
+ONNX is fp32 or full-integer int8 (onnxruntime static QDQ); TFLite is fp32, full-integer int8
+or dynamic-range int8. Each target names its file suffix and the
 tolerances its verification applies.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from ..errors import ExportError
@@ -49,12 +50,38 @@ def choose_target(fmt: str, int8: bool = False, dynamic_range: bool = False, dyn
         raise ExportError(f"unknown format {fmt!r}: choose --format onnx or --format tflite")
     if int8 and dynamic_range:
         raise ExportError("choose one of --int8 (full integer) and --dynamic-range (int8 weights only)")
-    if fmt == "onnx" and (int8 or dynamic_range):
-        raise ExportError("ONNX export is fp32 only; use --format tflite with --int8 or --dynamic-range")
+    if fmt == "onnx" and dynamic_range:
+        raise ExportError("--dynamic-range is TFLite only; ONNX int8 is full-integer (--int8)")
     if fmt == "tflite" and dynamic_batch:
         raise ExportError("--dynamic-batch applies to ONNX only; TFLite files have batch 1")
     precision = "int8" if int8 else "dynamic-range" if dynamic_range else "fp32"
     return Target(fmt, precision, dynamic_batch)
+
+
+# (module, pip distribution, what needs it) per format; quantised targets add their quantiser
+_TOOLS = {
+    "onnx": (("onnx", "onnx", "ONNX export"), ("onnxruntime", "onnxruntime", "ONNX verification")),
+    "tflite": (("litert_torch", "litert-torch", "TFLite export"), ("ai_edge_litert", "ai-edge-litert",
+                                                                      "TFLite verification")),
+}
+_QUANTISERS = {
+    "onnx": ("onnxruntime.quantization", "onnxruntime", "ONNX int8 quantisation"),
+    "tflite": ("ai_edge_quantizer", "ai-edge-quantizer", "TFLite quantisation"),
+}
+
+
+def require_tools(target: Target) -> None:
+    """Every package the target needs is importable, checked before any work (issue 29: the missing-extra
+    error came after ~40 s of BN recalibration). `find_spec` only locates the package: no import cost."""
+    needs = list(_TOOLS[target.format]) + ([_QUANTISERS[target.format]] if target.quantized else [])
+    for module, dist, why in needs:
+        try:
+            found = find_spec(module) is not None
+        except ModuleNotFoundError:  # a dotted name whose parent is missing
+            found = False
+        if not found:
+            extra = "'ofa-deploy[tflite]'" if target.format == "tflite" else dist
+            raise ExportError(f"{why} needs {dist}, which is not installed: pip install {extra}")
 
 
 def output_path(target: Target, subnet_path: str | os.PathLike, out: str | os.PathLike | None) -> Path:

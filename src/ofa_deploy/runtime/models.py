@@ -69,8 +69,8 @@ class OnnxModel(ExportedModel):
 
 
 class TfliteModel(ExportedModel):
-    def __init__(self, path: str | os.PathLike, threads: int = 1):
-        self.interpreter = open_interpreter(path, threads)
+    def __init__(self, path: str | os.PathLike, threads: int = 1, xnnpack: bool = True):
+        self.interpreter = open_interpreter(path, threads, xnnpack=xnnpack)
         self.interpreter.allocate_tensors()
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]

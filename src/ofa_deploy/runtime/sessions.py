@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -65,12 +66,17 @@ def interpreter_class() -> Any:
 
 
 def open_interpreter(path: str | os.PathLike | None = None, threads: int | None = 1,
-                     content: bytes | None = None) -> Any:
-    """A LiteRT interpreter of a `.tflite` file (or of `content`, its bytes), not yet allocated."""
+                     content: bytes | None = None, xnnpack: bool = True) -> Any:
+    """A LiteRT interpreter of a `.tflite` file (or of `content`, its bytes), not yet allocated.
+    `xnnpack=False`: the builtin kernels only (no default delegate), to compare with XNNPACK."""
     cls = interpreter_class()
-    if content is not None:
-        return cls(model_content=content) if threads is None else cls(model_content=content, num_threads=threads)
-    return cls(model_path=str(path)) if threads is None else cls(model_path=str(path), num_threads=threads)
+    kw: dict[str, Any] = {"model_content": content} if content is not None else {"model_path": str(path)}
+    if threads is not None:
+        kw["num_threads"] = threads
+    if not xnnpack:
+        resolver = sys.modules[cls.__module__].OpResolverType
+        kw["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return cls(**kw)
 
 
 def runtime_version(suffix: str) -> str:

@@ -1,0 +1,266 @@
+"""Accuracy-controlled int8, for TFLite (ai-edge-quantizer) and ONNX (onnxruntime static QDQ) alike.
+
+What NNCF's accuracy-aware PTQ does, reduced to what these tools expose (issue 29, item 3):
+1. quantise with every op int8 (except the ops kept float for speed, `quantize.default_float_ops`),
+   calibrated on real images (`CALIBRATION_IMAGES`, min/max);
+2. measure the accuracy drop on labelled held-out images (the test split the export verifies on,
+   disjoint from calibration's validation split);
+3. if the drop exceeds `max_drop`, rank the quantised ops by their own quantisation error (the SQNR
+   of each op's fp32 output against that output quantised with the int8 model's scale and zero point,
+   on a few calibration images: a local sensitivity, as onnxruntime's `qdq_loss_debug` and AEQ's
+   `validate` report per tensor), and fall back to float the fewest most-sensitive ops that bring
+   the drop within the bound: 1, 2, 4... ops until it holds, then a bisection between the last two
+   counts (O(log n) quantisations, each a few seconds);
+4. quantise once more on a second, disjoint calibration set with the same float ops and report
+   its drop (stability, as AEQ recommends).
+Without labelled images (no dataset) the drop cannot be measured: step 1 only, and the report says so.
+
+The per-format parts (quantise with some ops kept float; rank the ops) are the `Tflite` and `Onnx`
+quantisers below; the search is format-free.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ExportError
+from .quantize import FloatOp, default_float_ops, model_ops, quantize_int8
+
+SENSITIVITY_IMAGES = 16
+
+
+def _sqnr(x: np.ndarray, y: np.ndarray) -> float:
+    noise = float(((x.astype(np.float64) - y) ** 2).sum())
+    signal = float((x.astype(np.float64) ** 2).sum())
+    return 10 * np.log10(signal / noise) if noise > 0 and signal > 0 else (np.inf if noise == 0 else -np.inf)
+
+
+def _fake_quant(x: np.ndarray, scale: np.ndarray | float, zero: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
+    return (np.clip(np.round(x / scale + zero), lo, hi) - zero) * scale
+
+
+class TfliteQuantiser:
+    """ai-edge-quantizer on the fp32 `.tflite`; ops kept float by output tensor name (AEQ scope)."""
+
+    suffix = ".tflite"
+
+    def __init__(self, fp32: Path):
+        self.fp32 = fp32
+        self.speed_float = default_float_ops(fp32.read_bytes())
+
+    def quantize(self, calib: Sequence[np.ndarray], out: Path, keep: Sequence[FloatOp]) -> Path:
+        return quantize_int8(self.fp32, calib, out, [*self.speed_float, *keep])
+
+    def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
+        """Quantised ops, most sensitive (lowest local SQNR) first."""
+        from ..runtime.sessions import interpreter_class
+
+        cls = interpreter_class()
+        ref = cls(model_path=str(self.fp32), num_threads=1, experimental_preserve_all_tensors=True)
+        ref.allocate_tensors()
+        q = cls(model_path=str(int8), num_threads=1)
+        qparams = {t["name"]: t for t in q.get_tensor_details() if t["dtype"] == np.int8}
+        ops = [op for op in model_ops(self.fp32.read_bytes()) if op["name"] in qparams]
+        values: dict[str, list[np.ndarray]] = {op["name"]: [] for op in ops}
+        index = {t["name"]: t["index"] for t in ref.get_tensor_details()}
+        inp = ref.get_input_details()[0]["index"]
+        for x in calib[:SENSITIVITY_IMAGES]:
+            ref.set_tensor(inp, np.ascontiguousarray(x, dtype=np.float32))
+            ref.invoke()
+            for op in ops:
+                values[op["name"]].append(ref.get_tensor(index[op["name"]]).copy())
+        ranked = []
+        for op in ops:
+            t = qparams[op["name"]]
+            qp = t.get("quantization_parameters", {})
+            scales, zeros = qp.get("scales", np.array([])), qp.get("zero_points", np.array([]))
+            if scales.size != 1:
+                continue  # per-channel activations do not occur; skip rather than guess the axis
+            v = np.concatenate([a.ravel() for a in values[op["name"]]])
+            ranked.append((FloatOp(op["kind"], op["name"], "accuracy (most sensitive ops)"),
+                           _sqnr(v, _fake_quant(v, float(scales[0]), int(zeros[0]), -128, 127))))
+        return sorted(ranked, key=lambda r: r[1])
+
+
+class OnnxQuantiser:
+    """onnxruntime `quantize_static`: QDQ format, per-channel int8 weights, uint8 activations (U8S8,
+    the fast x86 form), min/max calibration; ops kept float by node name (`nodes_to_exclude`)."""
+
+    suffix = ".onnx"
+
+    def __init__(self, fp32: Path):
+        self.fp32 = fp32
+        self.speed_float: list[FloatOp] = []
+
+    def quantize(self, calib: Sequence[np.ndarray], out: Path, keep: Sequence[FloatOp]) -> Path:
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
+
+        from ..fsio import atomic_path
+        from ..runtime.convert import INPUT_NAME
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.it = iter(calib)
+
+            def get_next(self):
+                x = next(self.it, None)
+                return None if x is None else {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)}
+
+        with atomic_path(out, keep_suffix=True) as tmp:
+            quantize_static(str(self.fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=[op.name for op in keep] or None,
+                            calibrate_method=CalibrationMethod.MinMax)
+        return out
+
+    def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
+        import onnx
+        from onnx import numpy_helper
+
+        from ..runtime.sessions import onnx_session
+
+        qmodel = onnx.load(str(int8))
+        inits = {i.name: numpy_helper.to_array(i) for i in qmodel.graph.initializer}
+        fmodel = onnx.load(str(self.fp32))
+        producer = {o: n for n in fmodel.graph.node for o in n.output}
+        quantised = {}  # activation tensor -> (scale, zero point)
+        for n in qmodel.graph.node:
+            if n.op_type == "QuantizeLinear" and n.input[0] in producer and n.input[0] not in inits:
+                quantised[n.input[0]] = (inits[n.input[1]], inits[n.input[2]])
+        names = sorted(quantised)
+        del fmodel.graph.output[:]
+        fmodel.graph.output.extend(onnx.helper.make_empty_tensor_value_info(t) for t in names)
+        sess = onnx_session(fmodel.SerializeToString())
+        feed = sess.get_inputs()[0].name
+        values: dict[str, list[np.ndarray]] = {t: [] for t in names}
+        for x in calib[:SENSITIVITY_IMAGES]:
+            for t, v in zip(names, sess.run(names, {feed: np.ascontiguousarray(x, dtype=np.float32)})):
+                values[t].append(v)
+        ranked = []
+        for t in names:
+            scale, zero = quantised[t]
+            lo, hi = (0, 255) if zero.dtype == np.uint8 else (-128, 127)
+            v = np.concatenate([a.ravel() for a in values[t]])
+            node = producer[t]
+            ranked.append((FloatOp(node.op_type, node.name, "accuracy (most sensitive ops)"),
+                           _sqnr(v, _fake_quant(v, float(scale), int(zero), lo, hi))))
+        return sorted(ranked, key=lambda r: r[1])
+
+
+def quantiser(fp32: Path):
+    if fp32.suffix == ".tflite":
+        return TfliteQuantiser(fp32)
+    if fp32.suffix == ".onnx":
+        return OnnxQuantiser(fp32)
+    raise ExportError(f"{fp32}: no int8 quantiser for {fp32.suffix!r} files")
+
+
+def accuracy(model_path: Path, x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    from ..runtime.models import open_model
+
+    logits = open_model(model_path)(x)
+    return 100.0 * float((logits.argmax(1) == labels).mean()), logits
+
+
+def accuracy_controlled(fp32: str | os.PathLike, calib: Sequence[np.ndarray], calib2: Sequence[np.ndarray],
+                        x: np.ndarray, labels: np.ndarray | None, reference_accuracy: float | None,
+                        max_drop: float, out: str | os.PathLike,
+                        on_step: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Write the int8 model at `out` with the fewest ops kept float for `drop <= max_drop` on (x, labels);
+    returns the record of what was done (ops kept float, drop, tries, second calibration's drop)."""
+    fp32, out = Path(fp32), Path(out)
+    q = quantiser(fp32)
+    work = out.with_name(f".{out.name}.try{q.suffix}")
+
+    tries: list[dict[str, Any]] = []
+
+    def attempt(keep: Sequence[FloatOp], dest: Path, data: Sequence[np.ndarray] = calib) -> float | None:
+        q.quantize(data, dest, keep)
+        if labels is None or reference_accuracy is None:
+            return None
+        acc, _ = accuracy(dest, x, labels)
+        tries.append({"kept_float": len(keep), "accuracy": acc, "drop": reference_accuracy - acc})
+        return reference_accuracy - acc
+
+    try:
+        on_step(f"quantising to int8 (calibration on {len(calib)} images)")
+        drop = attempt([], out)
+        keep: list[FloatOp] = []
+        ranked: list[tuple[FloatOp, float]] = []
+        if drop is not None and drop > max_drop:
+            ranked = q.ranked_ops(out, calib)
+            on_step(f"int8 drop {drop:.2f} points > {max_drop:g}: falling back to float, most sensitive of "
+                    f"{len(ranked)} ops first")
+            ok_k, bad_k, k = None, 0, 1
+            best: tuple[int, float] | None = None  # (ops kept float, drop) of the file now at `out`
+
+            def accept(k: int, d: float) -> None:
+                nonlocal best
+                work.replace(out)  # the smallest passing try so far becomes the result
+                best = (k, d)
+
+            while k <= len(ranked):  # doubling until the bound holds
+                d = attempt([r[0] for r in ranked[:k]], work)
+                if d is not None and d <= max_drop:
+                    ok_k = k
+                    accept(k, d)
+                    break
+                bad_k, k = k, min(2 * k, len(ranked)) if k < len(ranked) else len(ranked) + 1
+            if ok_k is None:
+                ok_k = len(ranked)  # everything float that can be: the bound may still fail verification
+                if ranked:
+                    work.replace(out)
+                    best = (ok_k, tries[-1]["drop"])
+            while ok_k - bad_k > 1:  # bisection: the fewest ops
+                mid = (ok_k + bad_k) // 2
+                d = attempt([r[0] for r in ranked[:mid]], work)
+                if d is not None and d <= max_drop:
+                    ok_k = mid
+                    accept(mid, d)
+                else:
+                    bad_k = mid
+            keep = [r[0] for r in ranked[:ok_k]]
+            if best is not None:
+                drop = best[1]
+        second = None
+        if len(calib2) and labels is not None and reference_accuracy is not None:
+            on_step(f"second calibration ({len(calib2)} other images): stability")
+            second = attempt(keep, work, calib2)
+            tries.pop()  # not a try of the search
+    finally:
+        work.unlink(missing_ok=True)
+    sensitivity = {r[0].name: round(r[1], 2) for r in ranked}
+    return {
+        "max_drop": max_drop,
+        "drop": drop,
+        "kept_float": [op.to_dict() for op in [*q.speed_float, *keep]],
+        "kept_float_for_accuracy": len(keep),
+        "kept_float_for_speed": len(q.speed_float),
+        "quantised_ops_ranked": len(ranked),
+        "sensitivity_sqnr_db": {k: sensitivity[k] for k in [op.name for op in keep]},
+        "tries": tries,
+        "second_calibration_drop": second,
+        "note": None if labels is not None else "no labelled images: the drop is not measured, no op was kept "
+                                                 "float for accuracy (give --data)",
+    }
+
+
+def short_name(name: str) -> str:
+    """The readable tail of a converter's tensor name ('...ResidualBlock_3/...Conv2d_conv;1' -> 'ResidualBlock_3/...')."""
+    parts = [p.rsplit(".", 1)[-1] for p in re.split(r"[/;]+", name) if p]
+    return "/".join(parts[-3:]) if parts else name
+
+
+__all__ = ["OnnxQuantiser", "TfliteQuantiser", "accuracy", "accuracy_controlled", "quantiser", "short_name"]
