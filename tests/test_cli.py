@@ -132,11 +132,12 @@ def test_usage_errors(cli, args, expected):
     assert_usage_error(*cli(*args), expected)
 
 
-def test_library_errors_are_one_red_line(cli, tmp_path):
+def test_library_errors_are_one_red_line(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))  # a data folder nothing was exported into
     code, out, err = cli("search")
     assert code == 2 and out == ""
     one_error_line(err, "give at least one budget")
-    code, _, err = cli("benchmark")  # nothing exported in this session's data folder yet
+    code, _, err = cli("benchmark")  # nothing exported in this data folder yet
     assert code == 2
     one_error_line(err, "nothing has been exported yet")
 
