@@ -10,16 +10,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("OFA_DEPLOY_SHARED", REPO.parent / "shared"))
-GOLDEN = SHARED / "golden" / "ofa_mbv3_w1.2"
-REFERENCE = SHARED / "reference"
-
-
-def need_shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the conformance data lives in ../shared beside the repository")
-    return path
+# Shared names live in tests/support; re-exported for tests that still take them from here.
+from support.shared import GOLDEN, REFERENCE, REPO, SHARED, need_shared  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +65,7 @@ def cli(capsys, monkeypatch):
 
 
 # ---- profiling tests (local, SSH, adb) share one small demo-like space and its network ----------
-def _profile_spec():
-    from ofa_deploy.space import SpaceSpec
-
-    return SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
-
-
-PROFILE_SPEC = _profile_spec()
+from support.spaces import PROFILE_SPEC
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE, need_shared
+from support.shared import REFERENCE, need_shared
 from typer.main import get_command
 
 from ofa_deploy.cli import app
@@ -190,7 +190,7 @@ def test_json_text_is_strict():
 @pytest.fixture
 def tiny_table(tmp_path):
     """A table of the w1.0 space at r=128 whose rows have NaN std (one sample each)."""
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.latency import LatencyTable, Row
 

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import GOLDEN, SHARED, need_shared
+from support.shared import GOLDEN, SHARED, need_shared
 
 from ofa_deploy.data.imagenet import ImageFolderSource
 from ofa_deploy.data.transforms import eval_transform, normalize, open_rgb

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import GOLDEN, need_shared
+from support.shared import GOLDEN, need_shared
 
 from ofa_deploy.errors import CheckpointError
 from ofa_deploy.nn import OFAMobileNetV3, load_supernet, save_supernet

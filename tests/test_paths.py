@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE, need_shared
-from test_latency_table import synthetic_table
+from support.shared import REFERENCE, need_shared
+from support.tables import synthetic_table
 
 from ofa_deploy import paths
 from ofa_deploy.devices import list_devices, load_device

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from test_search_helpers import CASES, OFFICIAL_PTH
+from support.shared import CASES, OFFICIAL_PTH
 
 from ofa_deploy.predictor import Predictor, import_official
 from ofa_deploy.space import Arch, ArchBatch

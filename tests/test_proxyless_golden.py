@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import SHARED, need_shared
+from support.shared import SHARED, need_shared
 
 from ofa_deploy.nn import OFASupernet, load_supernet
 from ofa_deploy.space import Arch, ArchBatch, SpaceSpec, Subnet, arch_costs, cost_model, load_subnet

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, REFERENCE, need_shared
+from support.shared import GOLDEN, REFERENCE, need_shared
 
 import ofa_deploy
 

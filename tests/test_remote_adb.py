@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE_SPEC
 from remote_fixtures.fake_adbd import A_VERSION_MIN, FakeAdbDaemon, adb_available, free_port
+from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.errors import DeviceError
@@ -221,7 +221,7 @@ def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
     LiteRT interpreter); the subnet file records predicted and measured latency and the rounds.
     The table is a synthetic one of the demo space (profiling one over adb converts every block)."""
     import yaml
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.predictor import Predictor, default_predictor_path
 
@@ -263,7 +263,7 @@ def test_benchmark_over_adb_times_the_exported_tflite_with_benchmark_model(phone
     (p10/p90 unknown: benchmark_model reports session means). An .onnx file is refused with what to
     do. The table is a synthetic one of the demo space, as in the `search --verify` test above."""
     import yaml
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.predictor import Predictor, default_predictor_path
 
@@ -344,7 +344,7 @@ def test_incontext_fit_rows_over_adb(phone, net, tmp_path, cache):
     one .tflite bundle, benchmark_model times them in the protocol's loop, and the rows are fitted
     to those times (ridge toward the prior rows). The prior is a synthetic table of the test space
     (profiling all its blocks over adb would convert every one of them)."""
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.latency.incontext import incontext_rows
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE_SPEC
 from remote_fixtures.sshd import LoopbackSshd, unavailable
+from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.errors import DeviceError

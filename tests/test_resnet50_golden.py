@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, need_shared
+from support.shared import SHARED, need_shared
 
 from ofa_deploy.errors import CheckpointError
 from ofa_deploy.nn.checkpoint import read_checkpoint
