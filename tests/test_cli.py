@@ -347,7 +347,7 @@ def test_design_card_flow(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     code, out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1",
-                         "--max-runs", "3")
+                         "--max-runs", "3", "--subnets", "12")
     assert code == 0, err
     profile = json.loads((home / "records" / "last_profile.json").read_text())
     assert profile["device"] == "cpu" and Path(profile["table"], "meta.yaml").exists()
@@ -415,7 +415,7 @@ def test_train_json(cli, tmp_path):
 def test_profile_and_validate_json(cli, tmp_path):
     table = tmp_path / "table"
     code, out, err = cli("profile", "-d", "cpu", "-r", "24", "--sessions", "1", "--max-runs", "3", "-o", table,
-                         "--json")
+                         "--subnets", "12", "--json")
     assert code == 0, err
     doc = strict_json(out)
     assert doc["folder"] == str(table) and doc["resolutions"] == [24] and doc["calibration"] is None

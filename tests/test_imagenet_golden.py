@@ -18,6 +18,8 @@ from ofa_deploy.nn import load_supernet
 from ofa_deploy.nn.bn import recalibrate_bn
 from ofa_deploy.space import Arch
 
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
+
 PRE = SHARED / "golden" / "imagenet_preprocessing"
 
 

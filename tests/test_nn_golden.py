@@ -20,6 +20,8 @@ from ofa_deploy.space import Arch, SpaceSpec
 from ofa_deploy.space.embedded import read_space_record
 from ofa_deploy.space.formats import Subnet, to_net_config
 
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
+
 TOL = 1e-4
 
 

@@ -13,6 +13,8 @@ from support.shared import CASES, OFFICIAL_PTH
 from ofa_deploy.predictor import Predictor, import_official
 from ofa_deploy.space import Arch, ArchBatch
 
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
+
 
 def need(path):
     if not path.exists():

@@ -30,7 +30,8 @@ from ofa_deploy.errors import DeviceError
 from ofa_deploy.latency import LatencyTable, resolution_keys
 from ofa_deploy.latency.protocol import Protocol
 
-pytestmark = pytest.mark.skipif(adb_available() is None, reason="the `adb` client is missing (apt install adb)")
+pytestmark = [pytest.mark.remote,
+              pytest.mark.skipif(adb_available() is None, reason="the `adb` client is missing (apt install adb)")]
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("ai_edge_litert")

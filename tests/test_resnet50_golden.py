@@ -28,6 +28,8 @@ from ofa_deploy.space.resnet50 import (
     to_net_config,
 )
 
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
+
 GOLDEN = SHARED / "golden" / "ofa_resnet50"
 TOL = 1e-4
 

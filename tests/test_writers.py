@@ -281,7 +281,7 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-SEARCH = ["search", "--device", "cpu", "--latency", "30ms"]
+SEARCH = ["search", "--device", "cpu", "--latency", "30ms", "--no-verify"]  # --out rules: no timing
 
 
 def test_search_does_not_replace_a_table_file(cli, home, tmp_path):
