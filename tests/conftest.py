@@ -86,15 +86,41 @@ def cache(tmp_path_factory):
     return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"
 
 
+@pytest.fixture(scope="session")
+def _profiled_once(tmp_path_factory):
+    """The table of `profiled`, measured once a session by the real command (each test gets a copy)."""
+    import sys
+
+    from ofa_deploy.cli import main
+
+    base = tmp_path_factory.mktemp("profiled-once")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
+        mp.setenv("OFA_DEPLOY_TABLES", str(base / "tables"))
+        mp.chdir(base)
+        mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1",
+                                 "--max-runs", "3", "--subnets", "12"])
+        try:
+            main()
+        except SystemExit as e:
+            assert not e.code, f"the profile behind the `profiled` fixture failed (exit {e.code}; see its stderr)"
+    return base
+
+
 @pytest.fixture
-def profiled(cli, tmp_path, monkeypatch):
-    """A tiny cpu table (r 24, 1 session, 3 runs, fitted to 12 whole subnets) profiled under a temporary OFA_DEPLOY_HOME, run
-    from tmp_path; returns the table folder the profile recorded."""
+def profiled(_profiled_once, tmp_path, monkeypatch):
+    """A tiny cpu table (r 24, 1 session, 3 runs, fitted to 12 whole subnets) as `ofa-deploy profile` left it
+    under a temporary OFA_DEPLOY_HOME: the session's one profile copied into tmp_path (tables/ and the
+    home's last_profile record, naming the copy), run from tmp_path; returns the table folder recorded."""
+    import shutil
+
     home = tmp_path / "home"
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(home))
     monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
     monkeypatch.chdir(tmp_path)
-    code, _out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3",
-                          "--subnets", "12")
-    assert code == 0, err
-    return json.loads((home / "records" / "last_profile.json").read_text())["table"]
+    shutil.copytree(_profiled_once / "tables", tmp_path / "tables")
+    record = json.loads((_profiled_once / "home" / "records" / "last_profile.json").read_text())
+    record["table"] = str(tmp_path / "tables" / Path(record["table"]).relative_to(_profiled_once / "tables"))
+    (home / "records").mkdir(parents=True)
+    (home / "records" / "last_profile.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record["table"]

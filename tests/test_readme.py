@@ -39,6 +39,7 @@ def _env(tmp: Path) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow
 def test_official_release_section_runs_as_written(tmp_path):
     ofa = need_shared(REFERENCE / "ofa")
     golden = need_shared(GOLDEN / "supernet.pth")

@@ -216,6 +216,7 @@ def test_profile_command_errors_for_adb_devices(adb_server, cli, tmp_path):
     assert code == 2 and "nosuchphone is not attached" in err
 
 
+@pytest.mark.slow
 def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
     """`search --verify` on an adb device: the top candidates are converted to .tflite, pushed in one
     bundle and timed by benchmark_model in the protocol's loop (the stand-in times them with the
@@ -258,6 +259,7 @@ def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
     assert meta["verified"]["rounds"] == v["rounds"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]
 
 
+@pytest.mark.slow
 def test_benchmark_over_adb_times_the_exported_tflite_with_benchmark_model(phone, tmp_path, cache, cli, monkeypatch):
     """`benchmark` of an exported .tflite on an adb device: pushed as a one-model bundle and timed by
     benchmark_model in the protocol's loop, with the thermal guard; measured vs predicted vs budget
@@ -340,6 +342,7 @@ def test_the_design_card_loop_on_the_adb_fixture(phone, tmp_path, cache, cli, mo
     assert "--benchmark-binary" in err  # taken from the profile of note8, and said
 
 
+@pytest.mark.slow
 def test_incontext_fit_rows_over_adb(phone, net, tmp_path, cache):
     """`--method fit` on an adb phone: the stitched whole subnets of a resolution go to the phone as
     one .tflite bundle, benchmark_model times them in the protocol's loop, and the rows are fitted
