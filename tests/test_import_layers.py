@@ -46,11 +46,10 @@ MAY_NOT = {
 # (`identify`, `check_output`) from the writers would break it.
 KNOWN_CYCLES = [{"fsio", "space"}]
 # Between modules (issue #24 item 2 removes them): the package cycle above, seen from its modules;
-# the ResNet50 supernet module and the checkpoint reader that dispatches to it; the ResNet50 spec
-# and its registry entry.
+# the ResNet50 spec and its registry entry (`ResNet50Spec.kind_info`). (nn.checkpoint <-> nn.resnet50
+# is broken: nn.resnet50 reads checkpoints with `torchio.read_checkpoint` directly.)
 KNOWN_MODULE_CYCLES = [
     {"ofa_deploy.fsio", "ofa_deploy.space", "ofa_deploy.space.formats"},
-    {"ofa_deploy.nn.checkpoint", "ofa_deploy.nn.resnet50"},
     {f"ofa_deploy.space.resnet50.{m}" for m in ("costs", "encoding", "formats", "genes", "kind", "spec")},
 ]
 
@@ -190,6 +189,8 @@ def test_no_import_cycles_between_modules():
     detail = {f"{a} -> {b}" for c in new for a in c for b in edges[a] if b in c}
     assert not new, f"import cycles between modules: {new}; edges: {sorted(detail)}"
     assert len(cycles) <= len(KNOWN_MODULE_CYCLES)
+    assert not (_reaches(edges, "ofa_deploy.nn.resnet50", "ofa_deploy.nn.checkpoint")
+                and _reaches(edges, "ofa_deploy.nn.checkpoint", "ofa_deploy.nn.resnet50"))  # broken, stays so
 
 
 def test_the_module_cycle_check_sees_a_cycle():
