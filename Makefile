@@ -4,7 +4,7 @@
 PYTHON ?= python3
 PY := $(shell bash scripts/setup.sh --python)
 
-.PHONY: setup setup-demo demo test bench lint
+.PHONY: setup setup-demo demo test test-fast bench lint
 setup:
 	PYTHON=$(PYTHON) bash scripts/setup.sh
 
@@ -16,6 +16,10 @@ demo: setup-demo
 
 test: setup
 	$(PY) -m pytest -q
+
+# The edit-run lane: everything but the tests marked slow (see pyproject.toml's markers).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" --durations=25
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -10,16 +10,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("OFA_DEPLOY_SHARED", REPO.parent / "shared"))
-GOLDEN = SHARED / "golden" / "ofa_mbv3_w1.2"
-REFERENCE = SHARED / "reference"
-
-
-def need_shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the conformance data lives in ../shared beside the repository")
-    return path
+# Shared names live in tests/support; re-exported for tests that still take them from here.
+from support.shared import GOLDEN, REFERENCE, REPO, SHARED, need_shared  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +65,7 @@ def cli(capsys, monkeypatch):
 
 
 # ---- profiling tests (local, SSH, adb) share one small demo-like space and its network ----------
-def _profile_spec():
-    from ofa_deploy.space import SpaceSpec
-
-    return SpaceSpec(width_mult=0.5, n_classes=10, in_channels=1, resolutions=(24, 32))
-
-
-PROFILE_SPEC = _profile_spec()
+from support.spaces import PROFILE_SPEC
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +86,41 @@ def cache(tmp_path_factory):
     return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"
 
 
+@pytest.fixture(scope="session")
+def _profiled_once(tmp_path_factory):
+    """The table of `profiled`, measured once a session by the real command (each test gets a copy)."""
+    import sys
+
+    from ofa_deploy.cli import main
+
+    base = tmp_path_factory.mktemp("profiled-once")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
+        mp.setenv("OFA_DEPLOY_TABLES", str(base / "tables"))
+        mp.chdir(base)
+        mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1",
+                                 "--max-runs", "3", "--subnets", "12"])
+        try:
+            main()
+        except SystemExit as e:
+            assert not e.code, f"the profile behind the `profiled` fixture failed (exit {e.code}; see its stderr)"
+    return base
+
+
 @pytest.fixture
-def profiled(cli, tmp_path, monkeypatch):
-    """A tiny cpu table (r 24, 1 session, 3 runs, fitted to 12 whole subnets) profiled under a temporary OFA_DEPLOY_HOME, run
-    from tmp_path; returns the table folder the profile recorded."""
+def profiled(_profiled_once, tmp_path, monkeypatch):
+    """A tiny cpu table (r 24, 1 session, 3 runs, fitted to 12 whole subnets) as `ofa-deploy profile` left it
+    under a temporary OFA_DEPLOY_HOME: the session's one profile copied into tmp_path (tables/ and the
+    home's last_profile record, naming the copy), run from tmp_path; returns the table folder recorded."""
+    import shutil
+
     home = tmp_path / "home"
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(home))
     monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
     monkeypatch.chdir(tmp_path)
-    code, _out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3",
-                          "--subnets", "12")
-    assert code == 0, err
-    return json.loads((home / "records" / "last_profile.json").read_text())["table"]
+    shutil.copytree(_profiled_once / "tables", tmp_path / "tables")
+    record = json.loads((_profiled_once / "home" / "records" / "last_profile.json").read_text())
+    record["table"] = str(tmp_path / "tables" / Path(record["table"]).relative_to(_profiled_once / "tables"))
+    (home / "records").mkdir(parents=True)
+    (home / "records" / "last_profile.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record["table"]

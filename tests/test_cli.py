@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE, need_shared
+from support.shared import REFERENCE, need_shared
 from typer.main import get_command
 
 from ofa_deploy.cli import app
@@ -191,7 +191,7 @@ def test_json_text_is_strict():
 @pytest.fixture
 def tiny_table(tmp_path):
     """A table of the w1.0 space at r=128 whose rows have NaN std (one sample each)."""
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.latency import LatencyTable, Row
 
@@ -348,7 +348,7 @@ def test_design_card_flow(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     code, out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1",
-                         "--max-runs", "3")
+                         "--max-runs", "3", "--subnets", "12")
     assert code == 0, err
     profile = json.loads((home / "records" / "last_profile.json").read_text())
     assert profile["device"] == "cpu" and Path(profile["table"], "meta.yaml").exists()
@@ -416,7 +416,7 @@ def test_train_json(cli, tmp_path):
 def test_profile_and_validate_json(cli, tmp_path):
     table = tmp_path / "table"
     code, out, err = cli("profile", "-d", "cpu", "-r", "24", "--sessions", "1", "--max-runs", "3", "-o", table,
-                         "--json")
+                         "--subnets", "12", "--json")
     assert code == 0, err
     doc = strict_json(out)
     assert doc["folder"] == str(table) and doc["resolutions"] == [24] and doc["calibration"] is None

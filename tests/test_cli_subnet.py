@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REFERENCE, need_shared
+from support.shared import REFERENCE, need_shared
 
 from ofa_deploy.space import Arch, Subnet, arch_costs, load_subnet, official_space, save_subnet
 

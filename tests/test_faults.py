@@ -634,7 +634,7 @@ def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeyp
 
 # ---- 6. a ResNet50 net.config read against the supernet beside it -----------------------------------
 def _resnet_golden():
-    from conftest import SHARED, need_shared
+    from support.shared import SHARED, need_shared
 
     folder = need_shared(SHARED / "golden" / "ofa_resnet50")
     need_shared(folder / "supernet.pth")

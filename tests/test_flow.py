@@ -60,7 +60,7 @@ def test_last_export_is_checked_unchanged(home):
 
 
 def test_suggested_budget_is_the_middle_subnets_latency():
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.space import middle_arch
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support.images import CLASSES, photo, write_image
 from torch import nn
 
 from ofa_deploy.data import ArraySource, as_source, load_dataset, open_source
@@ -24,19 +25,6 @@ from ofa_deploy.data.transforms import (
 from ofa_deploy.errors import DatasetError
 from ofa_deploy.nn.bn import recalibrate_bn
 
-CLASSES = ("n001", "n002", "n003")
-
-
-def _photo(seed: int, size=(64, 48)) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
-    return Image.fromarray(base).resize(size, Image.BILINEAR)
-
-
-def _write(path, img: Image.Image, fmt: str = "JPEG") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, fmt, quality=90)
-
 
 @pytest.fixture
 def folder(tmp_path):
@@ -44,19 +32,19 @@ def folder(tmp_path):
     root = tmp_path / "imnet"
     for c, wnid in enumerate(CLASSES):
         for i in range(4):
-            img = _photo(10 * c + i, (64 + 8 * i, 48))
+            img = photo(10 * c + i, (64 + 8 * i, 48))
             kind = (c + i) % 4
             target = root / "train" / wnid / f"{wnid}_{i}.JPEG"
             if kind == 1:
-                _write(target, img.convert("L"))
+                write_image(target, img.convert("L"))
             elif kind == 2:
-                _write(target, img.convert("CMYK"))
+                write_image(target, img.convert("CMYK"))
             elif kind == 3:
-                _write(target, img, "PNG")
+                write_image(target, img, "PNG")
             else:
-                _write(target, img)
+                write_image(target, img)
         for i in range(2):
-            _write(root / "val" / wnid / f"val_{c}_{i}.JPEG", _photo(100 + 10 * c + i, (40, 56)))
+            write_image(root / "val" / wnid / f"val_{c}_{i}.JPEG", photo(100 + 10 * c + i, (40, 56)))
     (root / "train" / CLASSES[0] / "notes.txt").write_text("not an image")
     return root
 
@@ -176,14 +164,14 @@ def test_random_resized_crop_fits_and_falls_back_centrally():
 
 
 def test_train_transform_shape_determinism_and_flip():
-    img = _photo(3, (90, 70))
+    img = photo(3, (90, 70))
     t = TrainTransform()
     a = t(img, 48, np.random.default_rng([7, 1]))
     assert a.shape == (48, 48, 3) and a.dtype == np.uint8
     assert np.array_equal(a, t(img, 48, np.random.default_rng([7, 1])))
     assert not np.array_equal(a, t(img, 48, np.random.default_rng([8, 1])))
     # scale (1, 1) on a square image: the whole image, only the flip is random.
-    square, plain = _photo(4, (64, 64)), TrainTransform(resize_scale=1.0, distort_color=False)
+    square, plain = photo(4, (64, 64)), TrainTransform(resize_scale=1.0, distort_color=False)
     whole = np.asarray(square.resize((32, 32), Image.BILINEAR))
     outs = [plain(square, 32, np.random.default_rng(s)) for s in range(16)]
     flipped = [np.array_equal(o, whole[:, ::-1]) for o in outs]

@@ -10,13 +10,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import GOLDEN, SHARED, need_shared
+from support.shared import GOLDEN, SHARED, need_shared
 
 from ofa_deploy.data.imagenet import ImageFolderSource
 from ofa_deploy.data.transforms import eval_transform, normalize, open_rgb
 from ofa_deploy.nn import load_supernet
 from ofa_deploy.nn.bn import recalibrate_bn
 from ofa_deploy.space import Arch
+
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
 
 PRE = SHARED / "golden" / "imagenet_preprocessing"
 

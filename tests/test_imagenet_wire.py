@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, need_shared
-from test_imagenet import CLASSES, _photo, _write
+from support.images import CLASSES, photo, write_image
+from support.shared import SHARED, need_shared
 
 from ofa_deploy.nn import OFAMobileNetV3, save_supernet
 from ofa_deploy.space import Arch, SpaceSpec, Subnet, save_subnet
@@ -34,10 +34,10 @@ def imnet(tmp_path):
     root = tmp_path / "imnet"
     for c, wnid in enumerate(CLASSES):
         for i in range(5):
-            img = _photo(10 * c + i, (64 + 8 * i, 48))
-            _write(root / "train" / wnid / f"{wnid}_{i}.JPEG", img.convert("L") if i == 1 else img)
+            img = photo(10 * c + i, (64 + 8 * i, 48))
+            write_image(root / "train" / wnid / f"{wnid}_{i}.JPEG", img.convert("L") if i == 1 else img)
         for i in range(2):
-            _write(root / "val" / wnid / f"val_{c}_{i}.JPEG", _photo(100 + 10 * c + i, (40, 56)))
+            write_image(root / "val" / wnid / f"val_{c}_{i}.JPEG", photo(100 + 10 * c + i, (40, 56)))
     return root
 
 

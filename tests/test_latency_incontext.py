@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import PROFILE_SPEC
+from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.errors import LatencyTableError
 from ofa_deploy.latency import LatencyTable, Row, resolution_keys

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PROFILE_SPEC
+from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor, load_device
 from ofa_deploy.errors import DeviceError, LatencyTableError

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support.tables import synthetic_table
 
 from ofa_deploy.errors import LatencyTableError
 from ofa_deploy.latency import (
     LatencyTable,
-    Row,
     RowWriter,
     arch_keys,
     export_official,
@@ -45,14 +45,6 @@ def cases() -> list[dict]:
 @pytest.fixture(scope="module")
 def note10() -> LatencyTable:
     return import_official(sorted(shared(NOTE10).glob("*_lookup_table.yaml")), W12)
-
-
-def synthetic_table(spec: SpaceSpec, resolutions: list[int], seed: int = 0) -> LatencyTable:
-    rng = np.random.default_rng(seed)
-    rows = [Row(k, r, 10, float(v), float(v), 0.01, float(v) * 0.9, float(v) * 1.1)
-            for r, keys in space_keys(spec, resolutions).items()
-            for k, v in zip(keys, rng.uniform(0.01, 2.0, len(keys)))]
-    return LatencyTable(spec, rows, {"device": "fake"})
 
 
 # ---- keys ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import GOLDEN, need_shared
+from support.shared import GOLDEN, need_shared
 
 from ofa_deploy.errors import CheckpointError
 from ofa_deploy.nn import OFAMobileNetV3, load_supernet, save_supernet
@@ -19,6 +19,8 @@ from ofa_deploy.nn.checkpoint import normalise_keys, read_checkpoint
 from ofa_deploy.space import Arch, SpaceSpec
 from ofa_deploy.space.embedded import read_space_record
 from ofa_deploy.space.formats import Subnet, to_net_config
+
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
 
 TOL = 1e-4
 

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE, need_shared
-from test_latency_table import synthetic_table
+from support.shared import REFERENCE, need_shared
+from support.tables import synthetic_table
 
 from ofa_deploy import paths
 from ofa_deploy.devices import list_devices, load_device
@@ -138,7 +138,7 @@ def test_an_official_yaml_folder_works_for_latency_predict(home, cli, tmp_path):
 def test_profile_writes_to_the_users_tables_folder(home, cli):
     before = _digests(paths.shipped_tables_dir())
     code, out, err = cli("profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1", "--max-runs", "3",
-                         "--json")
+                         "--subnets", "12", "--json")
     assert code == 0, err
     folder = home / "latency_tables" / "cpu" / space_tag(shipped_spec())
     assert Path(json.loads(out)["folder"]) == folder and (folder / "table.csv").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_search_helpers import SMALL, synthetic_predictor
+from support.tables import SMALL, synthetic_predictor
 
 from ofa_deploy.errors import FormatError, SpaceError
 from ofa_deploy.predictor import OneHotEncoding, Predictor

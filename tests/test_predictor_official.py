@@ -8,10 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from test_search_helpers import CASES, OFFICIAL_PTH
+from support.shared import CASES, OFFICIAL_PTH
 
 from ofa_deploy.predictor import Predictor, import_official
 from ofa_deploy.space import Arch, ArchBatch
+
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
 
 
 def need(path):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from test_imagenet import CLASSES, _photo, _write
+from support.images import CLASSES, photo, write_image
 
 from ofa_deploy.nn import OFAMobileNetV3, save_supernet
 from ofa_deploy.predictor.dataset import load_accuracy_dataset
@@ -27,9 +27,9 @@ def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("shard")
     for c, wnid in enumerate(CLASSES):
         for i in range(5):
-            _write(d / "imnet" / "train" / wnid / f"{wnid}_{i}.JPEG", _photo(10 * c + i, (64 + 8 * i, 48)))
+            write_image(d / "imnet" / "train" / wnid / f"{wnid}_{i}.JPEG", photo(10 * c + i, (64 + 8 * i, 48)))
         for i in range(2):
-            _write(d / "imnet" / "val" / wnid / f"val_{c}_{i}.JPEG", _photo(100 + 10 * c + i, (40, 56)))
+            write_image(d / "imnet" / "val" / wnid / f"val_{c}_{i}.JPEG", photo(100 + 10 * c + i, (40, 56)))
     torch.manual_seed(0)
     supernet = save_supernet(OFAMobileNetV3(SPEC), d / "supernet.pt")
     return d, supernet

@@ -41,6 +41,7 @@ def test_tiny_space_structure():
     assert OneHotEncoding.from_dict(OneHotEncoding.for_space(spec).to_dict()).slots_per_stage == (2,) * 5 + (1,)
 
 
+@pytest.mark.slow
 def test_train_profile_search_export(cli, tmp_path, monkeypatch):
     from ofa_deploy.latency import LatencyTable
     from ofa_deploy.nn import load_supernet
@@ -61,7 +62,7 @@ def test_train_profile_search_export(cli, tmp_path, monkeypatch):
     predictor = synthetic_predictor(spec).save(tmp_path / "p.npz")
 
     code, _, err = cli("profile", "--device", "cpu", "--supernet", supernet, "--resolutions", "16,24",
-                       "--sessions", "1", "--max-runs", "3")
+                       "--sessions", "1", "--max-runs", "3", "--subnets", "12")
     assert code == 0, err
     folder = json.loads((tmp_path / "home" / "records" / "last_profile.json").read_text())["table"]
     assert "proxyless_" in str(folder)

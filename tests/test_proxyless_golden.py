@@ -7,12 +7,14 @@ import json
 
 import pytest
 import torch
-from conftest import SHARED, need_shared
+from support.shared import SHARED, need_shared
 
 from ofa_deploy.nn import OFASupernet, load_supernet
 from ofa_deploy.space import Arch, ArchBatch, SpaceSpec, Subnet, arch_costs, cost_model, load_subnet
 from ofa_deploy.space.checkpoint import checkpoint_space
 from ofa_deploy.space.formats import from_net_config, to_net_config
+
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
 
 GOLDEN = SHARED / "golden" / "ofa_proxyless_w1.3"
 W13 = SpaceSpec(width_mult=1.3, kind="ofa_proxyless")

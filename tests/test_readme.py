@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, REFERENCE, need_shared
+from support.shared import GOLDEN, REFERENCE, need_shared
 
 import ofa_deploy
 
@@ -39,6 +39,7 @@ def _env(tmp: Path) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow
 def test_official_release_section_runs_as_written(tmp_path):
     ofa = need_shared(REFERENCE / "ofa")
     golden = need_shared(GOLDEN / "supernet.pth")

@@ -22,15 +22,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE_SPEC
 from remote_fixtures.fake_adbd import A_VERSION_MIN, FakeAdbDaemon, adb_available, free_port
+from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.errors import DeviceError
 from ofa_deploy.latency import LatencyTable, resolution_keys
 from ofa_deploy.latency.protocol import Protocol
 
-pytestmark = pytest.mark.skipif(adb_available() is None, reason="the `adb` client is missing (apt install adb)")
+pytestmark = [pytest.mark.remote,
+              pytest.mark.skipif(adb_available() is None, reason="the `adb` client is missing (apt install adb)")]
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("ai_edge_litert")
@@ -215,13 +216,14 @@ def test_profile_command_errors_for_adb_devices(adb_server, cli, tmp_path):
     assert code == 2 and "nosuchphone is not attached" in err
 
 
+@pytest.mark.slow
 def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
     """`search --verify` on an adb device: the top candidates are converted to .tflite, pushed in one
     bundle and timed by benchmark_model in the protocol's loop (the stand-in times them with the
     LiteRT interpreter); the subnet file records predicted and measured latency and the rounds.
     The table is a synthetic one of the demo space (profiling one over adb converts every block)."""
     import yaml
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.predictor import Predictor, default_predictor_path
 
@@ -257,13 +259,14 @@ def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
     assert meta["verified"]["rounds"] == v["rounds"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]
 
 
+@pytest.mark.slow
 def test_benchmark_over_adb_times_the_exported_tflite_with_benchmark_model(phone, tmp_path, cache, cli, monkeypatch):
     """`benchmark` of an exported .tflite on an adb device: pushed as a one-model bundle and timed by
     benchmark_model in the protocol's loop, with the thermal guard; measured vs predicted vs budget
     (p10/p90 unknown: benchmark_model reports session means). An .onnx file is refused with what to
     do. The table is a synthetic one of the demo space, as in the `search --verify` test above."""
     import yaml
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.predictor import Predictor, default_predictor_path
 
@@ -339,12 +342,13 @@ def test_the_design_card_loop_on_the_adb_fixture(phone, tmp_path, cache, cli, mo
     assert "--benchmark-binary" in err  # taken from the profile of note8, and said
 
 
+@pytest.mark.slow
 def test_incontext_fit_rows_over_adb(phone, net, tmp_path, cache):
     """`--method fit` on an adb phone: the stitched whole subnets of a resolution go to the phone as
     one .tflite bundle, benchmark_model times them in the protocol's loop, and the rows are fitted
     to those times (ridge toward the prior rows). The prior is a synthetic table of the test space
     (profiling all its blocks over adb would convert every one of them)."""
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     from ofa_deploy.latency.incontext import incontext_rows
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE_SPEC
 from remote_fixtures.sshd import LoopbackSshd, unavailable
+from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.errors import DeviceError
@@ -27,7 +27,8 @@ from ofa_deploy.latency import LatencyTable
 from ofa_deploy.latency.protocol import Protocol
 
 REASON = unavailable()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no OpenSSH server for the SSH tests: {REASON}")
+pytestmark = [pytest.mark.remote,
+              pytest.mark.skipif(REASON is not None, reason=f"no OpenSSH server for the SSH tests: {REASON}")]
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -326,6 +327,7 @@ def test_search_verify_and_validate_over_ssh(sshd, tmp_path, cache, cli, monkeyp
     assert res["raw_all"]["n"] == 3 and (tmp_path / "v" / "validation.csv").exists()
 
 
+@pytest.mark.slow
 def test_benchmark_over_ssh_times_the_exported_file_on_the_board(sshd, tmp_path, cache, cli, monkeypatch):
     """`benchmark` of an exported .onnx and .tflite on the search's ssh device: the file goes to the
     remote runner as a one-model bundle (the profiling protocol and thermal guard there), and the
@@ -413,6 +415,7 @@ def test_a_runner_killed_by_a_signal_is_reported_as_such_and_leaves_nothing(sshd
     assert "Exception ignored" not in err and "ValueError" not in err
 
 
+@pytest.mark.slow
 def test_profile_fit_over_ssh_times_stitched_subnets_on_the_board(sshd, tmp_path, cache, cli, monkeypatch):
     """`profile --method fit` on an ssh device: after the isolated blocks, the stitched whole subnets
     go to the runner as one bundle and the rows are fitted to their times (ridge toward the

@@ -43,6 +43,7 @@ def flow(tmp_path_factory):
     return tmp, Path(out["path"]), out
 
 
+@pytest.mark.slow
 def test_report_is_one_self_contained_page(flow):
     tmp, path, out = flow
     html = path.read_text()
@@ -74,6 +75,7 @@ def test_report_refuses_nothing_to_report(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.slow
 def test_report_never_replaces_another_kind_of_file(cli, flow, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(flow[0] / "home"))
     other = tmp_path / "notes.html"
@@ -146,6 +148,7 @@ def _open_page(tmp: Path):
     return proc, DevTools(pages[0]["webSocketDebuggerUrl"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh installs it)")
 def test_report_renders_in_headless_chromium(flow, tmp_path):
     import base64

@@ -44,7 +44,7 @@ def test_profile_then_export(cli, supernet, predictor, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))  # its records stay out of other tests' way
     table_dir = tmp_path / "tbl"
     code, out, err = cli("profile", "--supernet", supernet, "--resolutions", "32", "--sessions", "1",
-                         "--max-runs", "3", "--out", table_dir, "--json")
+                         "--max-runs", "3", "--subnets", "12", "--out", table_dir, "--json")
     assert code == 0, err
     table = LatencyTable.load(table_dir)
     assert table.spec == SPEC and table.resolutions == (32,)

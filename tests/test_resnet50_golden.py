@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, need_shared
+from support.shared import SHARED, need_shared
 
 from ofa_deploy.errors import CheckpointError
 from ofa_deploy.nn.checkpoint import read_checkpoint
@@ -27,6 +27,8 @@ from ofa_deploy.space.resnet50 import (
     resnet_cost_model,
     to_net_config,
 )
+
+pytestmark = pytest.mark.golden  # conformance with the official code (../shared)
 
 GOLDEN = SHARED / "golden" / "ofa_resnet50"
 TOL = 1e-4

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SHARED, need_shared
+from support.shared import SHARED, need_shared
 
 from ofa_deploy.errors import SpaceError
 from ofa_deploy.nn.checkpoint import load_supernet

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from test_search_helpers import synthetic_table
+from support.tables import search_table
 
 from ofa_deploy.errors import BudgetError
 from ofa_deploy.predictor import MLP, Predictor
@@ -32,7 +32,7 @@ def _predictor(spec, seed=0):
 
 @pytest.fixture(scope="module")
 def problem():
-    table = synthetic_table(SPEC, RS, seed=3, calibration={"kind": "linear", "a": 1.2, "b": 0.4})
+    table = search_table(SPEC, RS, seed=3, calibration={"kind": "linear", "a": 1.2, "b": 0.4})
     return build_problem(SPEC, _predictor(SPEC), table, "fake")
 
 

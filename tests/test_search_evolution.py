@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_search_helpers import NOTE10, OFFICIAL_PTH, SMALL, synthetic_predictor, synthetic_table
+from support.shared import NOTE10, OFFICIAL_PTH
+from support.tables import SMALL, search_table, synthetic_predictor
 
 from ofa_deploy.errors import BudgetError, LatencyTableError, SpaceError
 from ofa_deploy.latency import import_official
@@ -18,7 +19,7 @@ RS = (128, 144, 160)
 
 @pytest.fixture(scope="module")
 def problem():
-    return build_problem(SMALL, synthetic_predictor(SMALL), synthetic_table(SMALL, RS), "fake")
+    return build_problem(SMALL, synthetic_predictor(SMALL), search_table(SMALL, RS), "fake")
 
 
 def test_candidate_resolutions_are_covered_by_all(problem):
@@ -27,7 +28,7 @@ def test_candidate_resolutions_are_covered_by_all(problem):
 
 @pytest.mark.parametrize("calibration", [None, {"kind": "linear", "a": 1.3, "b": 0.7}])
 def test_dense_objectives_equal_the_public_predictors(calibration):
-    table = synthetic_table(SMALL, RS, seed=2, calibration=calibration)
+    table = search_table(SMALL, RS, seed=2, calibration=calibration)
     pb = build_problem(SMALL, synthetic_predictor(SMALL), table, "fake")
     assert all(o.additive is not None for o in pb.objectives.values())
     g = pb.random_genes(500, np.random.default_rng(9))
@@ -92,15 +93,15 @@ def test_budgets_each_possible_but_not_together_are_an_error(problem):
 def test_table_or_predictor_of_another_space_is_named():
     other = SpaceSpec(width_mult=1.2, n_classes=10, resolutions=SMALL.resolutions)
     with pytest.raises(LatencyTableError, match=r"latency table of device 'fake' was made for OFA-MobileNetV3 w1\.2"):
-        build_problem(SMALL, synthetic_predictor(SMALL), synthetic_table(other, RS), "fake")
+        build_problem(SMALL, synthetic_predictor(SMALL), search_table(other, RS), "fake")
     with pytest.raises(SpaceError, match=r"accuracy predictor was made for OFA-MobileNetV3 w1\.2"):
-        build_problem(SMALL, synthetic_predictor(other), synthetic_table(SMALL, RS), "fake")
+        build_problem(SMALL, synthetic_predictor(other), search_table(SMALL, RS), "fake")
 
 
 def test_no_common_resolution_is_explained():
     with pytest.raises(SpaceError, match="no resolution is covered"):
         build_problem(SMALL, synthetic_predictor(SMALL, r_start=176, r_step=16, r_buckets=1),
-                      synthetic_table(SMALL, RS), "fake")
+                      search_table(SMALL, RS), "fake")
 
 
 def test_flops_only_search_needs_no_table():

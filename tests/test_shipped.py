@@ -60,6 +60,7 @@ def test_shipped_weights_are_trained():
     assert acc > 85.0  # chance is 10 %: the shipped weights are the trained ones
 
 
+@pytest.mark.slow
 def test_search_then_export_on_the_shipped_defaults(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("OFA_DEPLOY_TABLES", raising=False)

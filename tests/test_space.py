@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, need_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.shared import REFERENCE, need_shared
 
 from ofa_deploy.errors import FormatError, SpaceError
 from ofa_deploy.space import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import REFERENCE, need_shared
+from support.shared import REFERENCE, need_shared
 
 
 def test_imported_official_tables_make_a_searchable_device(cli, tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ def test_validation_record_uses_heldout_and_cleans_nan():
 
 def _profile(cli, table):
     code, _out, err = cli("profile", "-d", "cpu", "-r", "24", "--sessions", "1", "--max-runs", "3", "-o", table,
-                         "--json")
+                         "--subnets", "12", "--json")
     assert code == 0, err
 
 

@@ -9,7 +9,6 @@ Files are compared by sha256 before and after.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -20,8 +19,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE_SPEC
-from test_latency_table import synthetic_table
+from support.outputs import one_error_line, sha, snapshot
+from support.spaces import PROFILE_SPEC
+from support.tables import synthetic_table
 
 from ofa_deploy.errors import BusyError, FormatError, LatencyTableError, OutputError
 from ofa_deploy.fsio import LOCK_NAME, atomic_write_text, check_output, identify, writer_lock
@@ -38,27 +38,6 @@ PREDICTOR = REPO / "src" / "ofa_deploy" / "_data" / "predictors" / "demo.npz"
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
-def sha(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under `folder` (relative name -> sha256)."""
-    return {str(p.relative_to(folder)): sha(p) for p in sorted(Path(folder).rglob("*")) if p.is_file()}
-
-
-def one_error_line(code: int, err: str, *needles: str) -> str:
-    """Exit 2, one `error:` line, no traceback, containing every needle."""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    assert "Traceback" not in err
-    text = " ".join(err.split())
-    for n in needles:
-        assert n in text, err
-    return text
-
-
 @contextlib.contextmanager
 def holder(code: str, *args: str):
     """A second process that takes a folder's lock through `code` and prints `locked`; yields its PID."""
@@ -302,7 +281,7 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-SEARCH = ["search", "--device", "cpu", "--latency", "30ms"]
+SEARCH = ["search", "--device", "cpu", "--latency", "30ms", "--no-verify"]  # --out rules: no timing
 
 
 def test_search_does_not_replace_a_table_file(cli, home, tmp_path):

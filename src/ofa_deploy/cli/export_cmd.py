@@ -323,7 +323,7 @@ def benchmark(
         note(line)
     check_model_file(file)
     try:
-        proto = Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs))
+        proto = Protocol.for_runs(sessions, max_runs)
     except ValueError as e:
         fail(str(e))
     with steps() as step:

@@ -73,7 +73,7 @@ def _protocol(sessions: int, max_runs: int, seed: int):
 
     sessions, max_runs, seed = checks.protocol_options(sessions, max_runs, seed)
     try:
-        return Protocol(sessions=sessions, max_runs=max_runs, min_runs=min(20, max_runs), seed=seed)
+        return Protocol.for_runs(sessions, max_runs, seed)
     except ValueError as e:
         fail(str(e))
 
@@ -249,7 +249,8 @@ def _loadavg() -> tuple[float, ...]:
 @latency_app.command("validate")
 def validate_cmd(
     device: Annotated[str | None, typer.Option(
-        "--device", "-d", help="Device whose table is checked.", callback=device_by_name)] = "cpu",
+        "--device", "-d", help="Device whose table is checked [default: the --table's own device, else cpu].",
+        callback=device_by_name)] = None,
     table_path: Annotated[Path | None, typer.Option(
         "--table", "-t", help="Table folder (default: the device's).")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Random subnets timed end to end.")] = 50,
@@ -288,17 +289,23 @@ def validate_cmd(
     from ..fsio import ensure_writable, writer_lock
     from ..latency.resolve import resolve_table, save_calibration, save_validation_record
     from ..latency.table import store_metadata
-    from ..latency.validation import check_split, save_validation, validate, validation_record
+    from ..latency.validation import (
+        check_split,
+        save_validation,
+        validate,
+        validation_device,
+        validation_record,
+    )
 
     checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     fit_fraction = 1 - check_split(samples, holdout) if calibrate else 0.5  # before anything is read or written
     spec = space_from_options(width, classes, in_channels, supernet)
-    found = resolve_table(device if table_path is None else None, table_path, spec)
+    found = resolve_table((device or "cpu") if table_path is None else None, table_path, spec)
     table, folder = found.table, found.writable_folder()  # a shipped table's changes go to the user's folder
+    desc = load_device((device or "cpu") if table_path is None else validation_device(device, table.device))
     rs = parse_resolutions(resolutions, table.spec) if resolutions is not None else None
     _lock = writer_lock(folder, "latency table")  # one writer, held to the end (metrics are stored)
     ensure_writable(out or folder)
-    desc = load_device(table.device) if device is None or device == table.device else load_device(device)
     md = table.metadata
     backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"),
                            host=host, accept_new_host_key=accept_new_host_key, serial=serial,
@@ -419,7 +426,8 @@ def lut_show(
         if meta.get(k) is not None:
             console.print(f"{k:<12} {meta[k]}")
     cal = table.calibration
-    console.print(f"calibration  {'none' if cal is None else f'ms = {cal[chr(97)]:.4f} * sum + {cal[chr(98)]:.4f}'}")
+    fit = "none" if cal is None else f"ms = {cal['a']:.4f} * sum + {cal['b']:.4f}"
+    console.print(f"calibration  {fit}")
     val = table.metadata.get("validation")
     if val:
         h = val["heldout"]
@@ -476,12 +484,10 @@ def lut_import(
     if not paths:
         fail("no *_lookup_table.yaml files given")
     checks.space_options(width, classes, in_channels)
-    from ..space import official_space
+    from ..space import official_table_space
 
-    kind_name = value(kind)
-    base = official_space(width, classes, kind_name)
-    spec = SpaceSpec(width_mult=base.width_mult, n_classes=classes, in_channels=in_channels, kind=kind_name,
-                     expand_list=_int_list(expands, "--expands") if expands is not None else base.expand_list)
+    spec = official_table_space(width, classes, in_channels, value(kind),
+                                _int_list(expands, "--expands") if expands is not None else None)
     folder = check_output(out or default_table_dir(device, spec), "table", force)  # before any file is read
     DeviceDescriptor(name=device, connection="none")  # a name a descriptor cannot take: refused now
     table = import_official(paths, spec, device)

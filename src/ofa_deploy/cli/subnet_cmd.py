@@ -17,7 +17,7 @@ from ..space import (
     load_subnet,
     save_subnet,
 )
-from ..space.formats import subnet_document
+from ..space.formats import save_run_config, subnet_document
 from .choices import SubnetFormat
 from .common import console, json_option, out_option, print_json, value
 
@@ -147,14 +147,3 @@ def convert(
         print_json({"format": fmt, "path": str(out), "document": subnet_document(sub, fmt)})
         return
     console.print(f"wrote {out}")
-
-
-def save_run_config(net_config_path: Path, image_size: int) -> None:
-    """The official `run.config` beside a written `net.config` carries the input size."""
-    import json
-
-    from ..fsio import atomic_write_text
-
-    run_cfg = net_config_path.parent / "run.config"
-    if net_config_path.name == "net.config" and not run_cfg.exists():
-        atomic_write_text(run_cfg, json.dumps({"image_size": image_size}, indent=4) + "\n")

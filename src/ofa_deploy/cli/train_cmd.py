@@ -56,10 +56,12 @@ def train(
     from .. import checks
     from ..train.progressive import Trainer, init_distributed
     from ..train.recipe import from_scratch, load_recipe
-    from ..train.report import write_report
+    from ..train.report import scratch_results, write_report
 
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
     checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
+    for d in compare_scratch:  # a wrong folder fails now, not after the training
+        scratch_results(d)
     out_console = err_console if as_json else console
     init_distributed()
     rec = load_recipe(recipe)

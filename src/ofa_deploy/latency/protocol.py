@@ -51,6 +51,13 @@ class Protocol:
         if self.sessions < 1 or self.chunk < 1 or not 0 < self.rel_ci < 1:
             raise ValueError("protocol needs sessions >= 1, chunk >= 1 and 0 < rel_ci < 1")
 
+    @classmethod
+    def for_runs(cls, sessions: int = 3, max_runs: int = 200, seed: int = 0) -> Protocol:
+        """The protocol of the commands' `--sessions` / `--max-runs` options: the stability test may
+        stop a session after the default `min_runs` (20) runs, or after all of them when `max_runs` is
+        smaller. Raises ValueError on counts no protocol takes (as the constructor)."""
+        return cls(sessions=sessions, max_runs=max_runs, min_runs=min(cls.min_runs, max_runs), seed=seed)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

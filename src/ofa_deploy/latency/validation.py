@@ -82,6 +82,18 @@ def fit_linear(raw: Sequence[float], measured: Sequence[float]) -> dict[str, Any
     return {"kind": "linear", "a": float(a), "b": float(b)}
 
 
+def validation_device(requested: str | None, table_device: str) -> str:
+    """The device a table named by `--table` is validated on: its own. The band and errors measured
+    are stored in the table's metadata, so timing it on another device (`--device` naming another)
+    is refused rather than stored as if the table's device had been measured."""
+    if requested is not None and requested != table_device:
+        raise LatencyTableError(
+            f"the table was measured on {table_device!r}: validating it on {requested!r} would store that "
+            f"device's errors in its metadata; leave --device out (or give --device {table_device}), or validate "
+            f"{requested}'s own table")
+    return table_device
+
+
 def check_split(samples: int, holdout: float) -> float:
     """`holdout`, the share of `samples` held out of a calibration fit, checked before any timing:
     strictly between 0 and 1 (0 would report the fit on the very subnets it was fitted to), and

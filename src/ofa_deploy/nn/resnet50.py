@@ -33,7 +33,7 @@ from ..space.resnet50 import (
     largest_resnet_arch,
 )
 from ..space.spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
-from ..torchio import torch_save
+from ..torchio import read_checkpoint, torch_save
 from . import layers as L
 from .elastic import DynamicBatchNorm2d, _copy_bn, _select_bn
 from .strict import strict_load
@@ -372,8 +372,6 @@ def load_resnet_weights(model: OFAResNet50, state: dict[str, torch.Tensor], sour
 
 def load_resnet_supernet(path: str | os.PathLike, spec: ResNet50Spec | None = None) -> OFAResNet50:
     """Load an official OFA ResNet50 checkpoint (space inferred or given) or ours (space embedded)."""
-    from .checkpoint import read_checkpoint
-
     obj = read_checkpoint(path)
     state = obj.get("state_dict", obj)
     if not isinstance(state, dict) or not state or not all(

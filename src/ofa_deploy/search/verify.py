@@ -66,8 +66,7 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
     backend = make_backend(load_device(device), md.get("runtime") if md.get("runtime") != "official" else None,
                            md.get("threads"), **(remote or {}))
     p = md.get("protocol", {})
-    proto = Protocol(sessions=int(p.get("sessions", 3)), max_runs=int(p.get("max_runs", 200)),
-                     min_runs=min(20, int(p.get("max_runs", 200))))
+    proto = Protocol.for_runs(int(p.get("sessions", 3)), int(p.get("max_runs", 200)))
 
     def many(results: list[SearchResult]) -> list[float]:
         ms = [float(v) for v in measure_subnets(net, lut.spec, problem.batch_of([r.arch for r in results]),

@@ -19,6 +19,7 @@ from .spec import (
     make_divisible,
     middle_channels,
     official_space,
+    official_table_space,
     se_channels,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "middle_channels",
     "middle_choice",
     "official_space",
+    "official_table_space",
     "parse_resolutions",
     "parse_subnet",
     "register_kind",

@@ -458,6 +458,27 @@ def dump_subnet(sub: Subnet, fmt: str) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+def save_run_config(net_config_path: str | os.PathLike, image_size: int) -> Path | None:
+    """Write the official `run.config` beside a written `net.config`: it carries the input size that
+    reading the net.config back takes (`load_subnet`). One already there gets this `image_size` and
+    keeps its other fields (the official one also holds the training settings); left as it was, the
+    new net.config would be read back at the old resolution. One that cannot be read is replaced.
+    Returns the file written (None: the file is not named net.config, nothing written)."""
+    p = Path(net_config_path)
+    if p.name != "net.config":
+        return None
+    run_cfg = p.parent / "run.config"
+    settings: dict[str, Any] = {}
+    if run_cfg.is_file():
+        try:
+            old = read_structured(run_cfg)
+        except FormatError:
+            old = None
+        settings = old if isinstance(old, dict) else {}
+    atomic_write_text(run_cfg, json.dumps({**settings, "image_size": int(image_size)}, indent=4) + "\n")
+    return run_cfg
+
+
 def save_subnet(sub: Subnet, path: str | os.PathLike, fmt: str | None = None) -> Path:
     """Write atomically; the format follows the suffix (.yaml/.yml -> yaml) unless given."""
     p = Path(path)

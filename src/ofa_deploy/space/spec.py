@@ -323,3 +323,21 @@ def official_space(width_mult: float | None = None, n_classes: int = 1000, kind:
         return info.official_space(n_classes)
     w = info.default_width if width_mult is None else width_mult
     return SpaceSpec(width_mult=w, n_classes=n_classes, kind=kind)
+
+
+def official_table_space(width_mult: float | None, n_classes: int, in_channels: int, kind: str,
+                         expand_list: tuple[int, ...] | None = None) -> SpaceSpec:
+    """The space of official per-resolution lookup tables being imported: the kind's released space
+    with the given classes and input channels. `width_mult` and `expand_list` (None: the released
+    ones) describe the MobileNet kinds; a family with lists of its own (ResNet50) refuses them."""
+    info = get_kind(kind)
+    if not isinstance(info, SpaceKind):
+        if width_mult is not None or expand_list is not None:
+            raise SpaceError(f"--width and --expands describe the MobileNet kinds; {info.title} tables use the "
+                             "released space's own lists: leave them out")
+        from dataclasses import replace
+
+        return replace(info.official_space(n_classes), in_channels=in_channels)
+    base = official_space(width_mult, n_classes, kind)
+    return SpaceSpec(width_mult=base.width_mult, n_classes=n_classes, in_channels=in_channels, kind=kind,
+                     expand_list=expand_list if expand_list is not None else base.expand_list)
