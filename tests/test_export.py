@@ -424,7 +424,7 @@ def test_fashion_mnist_supernet_is_verified_on_its_test_images(cli, tmp_path, mo
 
 # ---- benchmark ---------------------------------------------------------------------------------
 def test_benchmark_measures_and_predicts(cli, work, tflite_fp32, tmp_path, monkeypatch):
-    from test_latency_table import synthetic_table
+    from support.tables import synthetic_table
 
     onnx_path = tmp_path / "m.onnx"
     run_export(plan_export(ExportOptions("onnx", work.subnet, checkpoint=work.supernet, out=onnx_path,

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import GOLDEN, need_shared
+from support.shared import GOLDEN, need_shared
 
 pytest.importorskip("onnxruntime")
 

@@ -233,10 +233,8 @@ def test_the_architecture_doc_maps_every_package():
 
 def test_no_test_module_imports_another():
     """Shared test helpers live in tests/support; a test module never imports another test module
-    (`conftest` included). test_export.py (still being changed on another branch) keeps its
-    `from test_latency_table import synthetic_table` until that branch is merged."""
+    (`conftest` included)."""
     tests = Path(__file__).resolve().parent
-    allowed = {("test_export.py", "test_latency_table"), ("test_export_official.py", "conftest")}
     found = set()
     for path in sorted(tests.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -244,7 +242,7 @@ def test_no_test_module_imports_another():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             found |= {(path.name, n.split(".")[0]) for n in names
                       if n.split(".")[0] == "conftest" or (tests / f"{n.split('.')[0]}.py").is_file()}
-    assert found - allowed == set()
+    assert found == set()
 
 
 def _reaches(edges: dict[str, set[str]], a: str, b: str) -> bool:

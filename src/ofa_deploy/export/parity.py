@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadValueError
-from .verify import Limit, run_checks
+from .limits import Limit, run_checks
 
 RTOL = 1e-4  # per image, 99th percentile
 MAX_FACTOR = 10.0  # per image, at the maximum: MAX_FACTOR * rtol

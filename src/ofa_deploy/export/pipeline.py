@@ -51,12 +51,13 @@ from .inputs import (
     verification_images,
 )
 from .int8 import accuracy_controlled
+from .limits import run_checks
 from .parity import Tolerance, check_fp32
 from .quantize import CALIBRATION_IMAGES, quantize_dynamic_range
 from .report import publish, report_path, save_report
 from .speed import verdict as speed_verdict
 from .targets import Target, choose_target, output_path, require_tools
-from .verify import compare, describe_check, failed, int8_limits, run_checks
+from .verify import compare, describe_check, failed, int8_limits
 
 StepFn = Callable[[str], None]
 

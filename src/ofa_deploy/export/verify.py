@@ -14,28 +14,12 @@ than 5 % of the fp32 file.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import ExportError
-
-
-@dataclass(frozen=True)
-class Limit:
-    """One tolerance: `metric` must be `bound` ('<=' or '>=') `value`."""
-
-    metric: str
-    bound: str
-    value: float
-    label: str
-    unit: str = ""
-    fatal: bool = True  # False: a target, reported when missed but not a verification failure
-
-    def holds(self, x: float) -> bool:
-        return x <= self.value if self.bound == "<=" else x >= self.value
-
+from .limits import Limit
 
 FP32_LIMITS = (
     Limit("max_abs_diff_rel", "<=", 1e-4, "max |diff| / logit scale"),
@@ -81,19 +65,6 @@ def compare(reference: np.ndarray, actual: np.ndarray, labels: np.ndarray | None
 
         m.update(parity_metrics(ref, out, tolerance, MAX_FACTOR * tolerance.rtol))
     return m
-
-
-def run_checks(metrics: dict[str, Any], limits: tuple[Limit, ...]) -> list[dict[str, Any]]:
-    """One JSON-ready row per limit; `passed` is None (skipped) when the metric is unavailable."""
-    rows = []
-    for lim in limits:
-        value = metrics.get(lim.metric)
-        row = {"metric": lim.metric, "label": lim.label, "bound": lim.bound, "limit": lim.value, "unit": lim.unit,
-               "value": value, "passed": None if value is None else bool(lim.holds(value)), "fatal": lim.fatal}
-        if value is None:
-            row["note"] = "skipped: needs labelled images (give --data)"
-        rows.append(row)
-    return rows
 
 
 def failed(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
