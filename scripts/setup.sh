@@ -2,7 +2,8 @@
 # Install everything ofa-deploy needs on a fresh Debian/Ubuntu machine (idempotent, fast when done).
 # System packages (apt, as root or with sudo): Fashion-MNIST (the shipped supernet's data), OpenSSH
 # (SSH profiling and its tests), adb (Android profiling), procps (the SSH tests look for leftover
-# processes), python3-venv (when `python3 -m venv` cannot work).
+# processes), python3-venv (when `python3 -m venv` cannot work), qemu-user-static and debootstrap (the
+# emulated aarch64 board of the `board` tests, x86-64 only; OFA_DEPLOY_NO_BOARD=1 leaves them out).
 # Python packages go into a virtual environment, never into the system's Python (PEP 668): the active
 # one when $VIRTUAL_ENV is set, else `.venv` in this checkout, created with $PYTHON (default python3).
 # torch is pinned to the CPU build (constraints.txt); then the package, editable, with its extras.
@@ -28,6 +29,11 @@ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-serve
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v adb >/dev/null 2>&1 || need+=(adb)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
+# The emulated aarch64 board of the `board` tests (scripts/arm-board.sh); OFA_DEPLOY_NO_BOARD=1 skips them.
+if [ "${OFA_DEPLOY_NO_BOARD:-0}" != 1 ] && [ "$(uname -m)" = x86_64 ]; then
+  [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 if [ ! -x "$PY" ]; then
