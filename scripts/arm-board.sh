@@ -176,7 +176,6 @@ build() {
     in_root ssh-keygen -A >/dev/null
   fi
   exec 8>&-
-  say "built: $ROOT ($(du -sh "$ROOT" 2>/dev/null | cut -f1))"
 }
 
 # ---- run -----------------------------------------------------------------------------------------------------
@@ -186,7 +185,7 @@ running_pid() {
   [ -r "$RUN/pid" ] || return 1
   pid=$(cat "$RUN/pid")
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "unshare.*$ROOT" || return 1
+  tr '\0\n' '  ' < "/proc/$pid/cmdline" | grep -q "unshare.*$ROOT" || return 1
   echo "$pid"
 }
 
@@ -251,11 +250,12 @@ up() {
       -o AuthorizedKeysFile=/etc/ofa-board/authorized_keys -o StrictModes=no -o UseDNS=no \
       -o PidFile=none -o MaxStartups=20 -o MaxSessions=20 -o AcceptEnv=none' \
     sh "$ROOT" "$DIR/cpuinfo" "$PORT" > "$RUN/sshd.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/pid"
-  local i
+  local launcher=$! i
+  echo "$launcher" > "$RUN/pid"
   for ((i = 0; i < 120; i++)); do  # sshd under emulation takes a few seconds to start
     sleep 1
-    running_pid >/dev/null || { tail -n 5 "$RUN/sshd.log" >&2; rm -f "$RUN/pid"; die "the board's sshd exited (log: $RUN/sshd.log)"; }
+    running_pid >/dev/null || { kill_board "$launcher"; tail -n 5 "$RUN/sshd.log" >&2; rm -f "$RUN/pid"
+                                die "the board's sshd exited (log: $RUN/sshd.log)"; }
     if ssh_probe; then
       write_descriptors
       say "up: ssh root@127.0.0.1 -p $PORT -i $RUN/id_ed25519 (devices: arm-board, arm-board-tflrt, arm-board-ort in $DEVICES)"
@@ -263,7 +263,7 @@ up() {
       return 0
     fi
   done
-  down_quiet; die "the board's sshd did not answer in 120 s (log: $RUN/sshd.log)"
+  kill_board "$launcher"; rm -f "$RUN/pid" "$RUN/port"; die "the board's sshd did not answer in 120 s (log: $RUN/sshd.log)"
 }
 
 ssh_probe() {
@@ -278,15 +278,28 @@ write_descriptors() {
   write_descriptor arm-board-ort onnxruntime /opt/ofa/litert/bin/python "onnxruntime fp32"
 }
 
-down_quiet() {
-  local pid i
-  if pid=$(running_pid); then
-    $SUDO kill -TERM "$pid" 2>/dev/null || true   # unshare --kill-child: the namespace's PID 1 gets SIGKILL,
-    for ((i = 0; i < 50; i++)); do                 # and with it every process of the board
-      [ -d "/proc/$pid" ] || break; sleep 0.2
-    done
-    [ ! -d "/proc/$pid" ] || $SUDO kill -KILL "$pid" 2>/dev/null || true
+children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
+
+kill_board() {  # launcher pid
+  # The launcher blocks SIGTERM (unshare --fork does); the namespace's PID 1 (the board's sshd) is its child
+  # (sudo's grandchild without root). SIGKILL to it ends the PID namespace: the kernel kills every process
+  # of the board, the private mounts go with the namespace, and the launcher exits.
+  local pid=$1 i ns p
+  [ -r "/proc/$pid/cmdline" ] || return 0
+  ns=$(children "$pid")
+  if tr '\0\n' '  ' < "/proc/$pid/cmdline" | grep -q '^sudo'; then
+    p=""; for i in $ns; do p="$p $(children "$i")"; done; ns=$p
   fi
+  for p in $ns; do $SUDO kill -KILL "$p" 2>/dev/null || true; done
+  for ((i = 0; i < 100; i++)); do
+    [ -n "$(tr -d '\0' < "/proc/$pid/cmdline" 2>/dev/null)" ] || break; sleep 0.1  # gone, or a zombie
+  done
+  [ -z "$(tr -d '\0' < "/proc/$pid/cmdline" 2>/dev/null)" ] || $SUDO kill -KILL "$pid" 2>/dev/null || true
+}
+
+down_quiet() {
+  local pid
+  if pid=$(running_pid); then kill_board "$pid"; fi
   rm -f "$RUN/pid" "$RUN/port"
 }
 
@@ -315,7 +328,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  build) build ;;
+  build) build; say "built: $ROOT ($(du -sh "$ROOT" 2>/dev/null | cut -f1))" ;;
   check) why=$(check) || die "$why" 3; echo "ok" ;;
   *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
