@@ -255,3 +255,85 @@ def test_search_verify_over_adb(phone, tmp_path, cache, cli, monkeypatch):
     assert all(0 < c["measured_ms"] < 1000 for c in cands) and v["measured_ms"] == cands[0]["measured_ms"]
     meta = json.loads(out.read_text())["meta"]
     assert meta["verified"]["rounds"] == v["rounds"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]
+
+
+def test_benchmark_over_adb_times_the_exported_tflite_with_benchmark_model(phone, tmp_path, cache, cli, monkeypatch):
+    """`benchmark` of an exported .tflite on an adb device: pushed as a one-model bundle and timed by
+    benchmark_model in the protocol's loop, with the thermal guard; measured vs predicted vs budget
+    (p10/p90 unknown: benchmark_model reports session means). An .onnx file is refused with what to
+    do. The table is a synthetic one of the demo space, as in the `search --verify` test above."""
+    import yaml
+    from test_latency_table import synthetic_table
+
+    from ofa_deploy.predictor import Predictor, default_predictor_path
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    d = descriptor().to_dict()
+    d.update(name="loopphone", extra={})
+    dev = tmp_path / "loopphone.yaml"
+    dev.write_text(yaml.safe_dump(d))
+    lut = synthetic_table(Predictor.load(default_predictor_path()).spec, [24])
+    lut.metadata.update(device="loopphone", runtime="tflite", threads=1, protocol={"sessions": 1, "max_runs": 5})
+    table = lut.save(tmp_path / "table")
+    code, _, err = cli("search", "--table", table, "--latency", "1000ms", "--no-verify", "-o", tmp_path / "s.json")
+    assert code == 0, err
+    model = tmp_path / "m.tflite"
+    code, _, err = cli("export", "--format", "tflite", "--subnet", tmp_path / "s.json", "--no-recalibrate",
+                       "--verify-images", "20", "-o", model)
+    assert code == 0, err
+    before = len([c for c in phone.commands if "--graph=" in c])
+    code, out, err = cli("benchmark", model, "--device", dev, "--serial", phone.serial, "--benchmark-binary",
+                         STAND_IN, "--table", table, "--sessions", "2", "--max-runs", "5", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    runs = [c for c in phone.commands if "--graph=" in c][before:]
+    assert len(runs) == 2 and all(c.startswith("taskset 1 ") and "--num_runs=5" in c for c in runs)
+    assert r["backend"]["backend"] == "adb" and r["backend"]["serial"] == phone.serial
+    assert r["measured_ms"]["count"] >= 10 and r["measured_ms"]["p10"] is None and r["measured_ms"]["median"] > 0
+    assert r["predicted_ms"] > 0 and r["budget_ms"] == 1000 and "thermal" in r
+    assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))
+    code, out, err = cli("benchmark", model, "--device", dev, "--serial", phone.serial, "--benchmark-binary",
+                         STAND_IN, "--table", table, "--sessions", "1", "--max-runs", "5")
+    assert code == 0, err
+    assert "measured / predicted" in out and "measured / budget" in out
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"")  # refused before anything is read or timed
+    code, _, err = cli("benchmark", onnx, "--device", dev, "--serial", phone.serial, "--benchmark-binary", STAND_IN)
+    assert code == 2 and "--format tflite" in err
+
+
+@pytest.mark.slow
+def test_the_design_card_loop_on_the_adb_fixture(phone, tmp_path, cache, cli, monkeypatch):
+    """The card's words on its device: `profile --device note8 --benchmark-binary ...` ->
+    `search --latency 22ms` -> `export --format tflite` -> `benchmark`, each step taking what it
+    needs from the one before. note8 is the shipped descriptor, with one change: its big cores
+    (4-7) are CPU 0 here, since taskset cannot pin to CPUs this machine lacks."""
+    import yaml
+
+    from ofa_deploy.paths import shipped_devices_dir
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OFA_DEPLOY_TABLES", str(tmp_path / "tables"))
+    devices = tmp_path / "devices"
+    devices.mkdir()
+    note8 = yaml.safe_load((shipped_devices_dir() / "note8.yaml").read_text())
+    note8.update(cores=[0], guard={**note8["guard"], "poll_s": 0.1, "max_wait_s": 20})
+    (devices / "note8.yaml").write_text(yaml.safe_dump(note8))
+    monkeypatch.setenv("OFA_DEPLOY_DEVICES", str(devices))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("profile", "--device", "note8", "--benchmark-binary", STAND_IN, "--resolutions", "24",
+                         "--sessions", "1", "--max-runs", "3")
+    assert code == 0, err
+    code, out, err = cli("search", "--latency", "22ms")
+    assert code == 0, err
+    assert "next: ofa-deploy export --format tflite" in out
+    code, out, err = cli("export", "--format", "tflite", "--verify-images", "50")
+    assert code == 0, err
+    assert "next: ofa-deploy benchmark" in out
+    code, out, err = cli("benchmark", "--sessions", "2", "--max-runs", "5")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "on note8" in text and "measured / predicted" in text and "within the search's budget" in text
+    assert "--benchmark-binary" in err  # taken from the profile of note8, and said

@@ -49,9 +49,20 @@ def sshd(tmp_path_factory):
 
 
 def descriptor(sshd: LoopbackSshd, tmp: Path, runtime: str = "onnxruntime", **kw) -> DeviceDescriptor:
-    return DeviceDescriptor(name="loopback", connection="ssh", runtime=runtime, python=kw.pop("python", sys.executable),
+    return DeviceDescriptor(name="loopback", connection="ssh", runtime=runtime,
+                            python=kw.pop("python", None) or pid_python(tmp),
                             workdir=str(tmp / "remote"), extra={"ssh_config": str(sshd.ssh_config)},
                             guard={"max_temp_c": 95}, **kw)
+
+
+def pid_python(tmp: Path) -> str:
+    """The device's Python for a test: this interpreter, behind a wrapper that records the PID of
+    every process it starts (`exec` keeps the PID), so that a test looks only at its own runners."""
+    py = tmp / "python-recording-pids"
+    if not py.exists():
+        py.write_text(f'#!/bin/sh\necho $$ >> {tmp / "runner.pids"}\nexec {sys.executable} "$@"\n')
+        py.chmod(0o755)
+    return str(py)
 
 
 def backend(sshd, tmp, cache, runtime="onnxruntime", **kw) -> SshBackend:
@@ -73,16 +84,30 @@ def secrets(sshd: LoopbackSshd) -> list[str]:
     return [ln for ln in body if len(ln) > 20] + pubs
 
 
-def runner_processes() -> list[str]:
-    """Python processes running a bundle (not the remote shell that started them)."""
-    out = subprocess.run(["pgrep", "-af", r"python[0-9.]* -u -c .*--stdin-bundle \. --settings"], capture_output=True,
-                         text=True, check=False)
-    return out.stdout.splitlines()
+def runner_processes(tmp: Path) -> list[str]:
+    """The runners this test started (PIDs recorded by `pid_python`) that still run a bundle: no
+    machine-wide matching, so other SSH profiles on the machine do not count."""
+    pids = tmp / "runner.pids"
+    alive = []
+    for pid in (pids.read_text().split() if pids.exists() else []):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended
+        if stat.rsplit(")", 1)[1].split()[0] != "Z" and "--stdin-bundle" in cmd:  # not a zombie, nor a reused PID
+            alive.append(f"{pid} {cmd}")
+    return alive
 
 
-def wait_no_runner(timeout: float = 15) -> None:
+def runner_pids_seen(tmp: Path) -> bool:
+    """Runners were started through `pid_python` (else `runner_processes` could not fail)."""
+    return (tmp / "runner.pids").exists() and bool((tmp / "runner.pids").read_text().split())
+
+
+def wait_no_runner(tmp: Path, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while runner_processes() and time.monotonic() < deadline:
+    while runner_processes(tmp) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -209,8 +234,9 @@ def test_a_dropped_connection_keeps_rows_and_a_rerun_completes(sshd, net, tmp_pa
     with pytest.raises(DeviceError, match="rerun the same command") as lost:
         run_profile(plan, SPEC, net, b, FAST, on_session=cut)
     b.close()
-    wait_no_runner()
-    assert not runner_processes() and not list((tmp_path / "remote").glob("bundle-*"))  # it cleaned up, too
+    wait_no_runner(tmp_path)
+    assert runner_pids_seen(tmp_path) and not runner_processes(tmp_path)
+    assert not list((tmp_path / "remote").glob("bundle-*"))  # it cleaned up, too
     kept = LatencyTable.load(folder)
     assert 16 <= len(kept) < total
     assert f"{len(kept)} new row(s) were kept" in str(lost.value)
@@ -290,7 +316,7 @@ def test_search_verify_and_validate_over_ssh(sshd, tmp_path, cache, cli, monkeyp
     assert all(0 < c["measured_ms"] < 50 for c in cands) and v["measured_ms"] == cands[0]["measured_ms"]
     meta = json.loads(out.read_text())["meta"]
     assert meta["verified"]["rounds"] == v["rounds"] and meta["predicted"]["latency_ms"] == v["predicted_ms"]
-    assert runner_processes() == []  # the remote runner ended with its round
+    assert runner_pids_seen(tmp_path) and runner_processes(tmp_path) == []  # the runner ended with its round
 
     code, stdout, err = cli("latency", "validate", "--table", table, "--device", dev, "--host", sshd.host,
                             "--samples", "3", "--sessions", "1", "--out", tmp_path / "v", "--json")
@@ -298,3 +324,90 @@ def test_search_verify_and_validate_over_ssh(sshd, tmp_path, cache, cli, monkeyp
     res = json.loads(stdout)
     assert calls[-1] == ["subnet0", "subnet1", "subnet2"] and len(res["measured"]) == 3
     assert res["raw_all"]["n"] == 3 and (tmp_path / "v" / "validation.csv").exists()
+
+
+def test_benchmark_over_ssh_times_the_exported_file_on_the_board(sshd, tmp_path, cache, cli, monkeypatch):
+    """`benchmark` of an exported .onnx and .tflite on the search's ssh device: the file goes to the
+    remote runner as a one-model bundle (the profiling protocol and thermal guard there), and the
+    result shows measured, predicted and budget, with the drift check; nothing stays on the board."""
+    import yaml
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    d = descriptor(sshd, tmp_path).to_dict()
+    d.update(name="looprpi")
+    dev = tmp_path / "looprpi.yaml"
+    dev.write_text(yaml.safe_dump(d))
+    table = tmp_path / "table"
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--out", table)
+    assert code == 0, err
+    code, _, err = cli("search", "--device", dev, "--table", table, "--latency", "50ms", "--no-verify",
+                       "-o", tmp_path / "s.json")
+    assert code == 0, err
+    calls = []
+    real = SshBackend.measure_models
+
+    def spy(self, models, *a, **k):
+        calls.append([(m.key, m.module) for m in models])
+        return real(self, models, *a, **k)
+
+    monkeypatch.setattr(SshBackend, "measure_models", spy)
+    for fmt in ("onnx", "tflite"):
+        model = tmp_path / f"m.{fmt}"
+        code, _, err = cli("export", "--format", fmt, "--subnet", tmp_path / "s.json", "--no-recalibrate",
+                           "--verify-images", "20", "-o", model)
+        assert code == 0, err
+        code, out, err = cli("benchmark", model, "--device", dev, "--host", sshd.host, "--table", table,
+                             "--sessions", "2", "--max-runs", "5", "--json")
+        assert code == 0, err
+        r = json.loads(out)
+        assert calls[-1] == [(model.name, None)]  # the file itself, not a re-export
+        assert r["backend"]["backend"] == "ssh" and r["backend"]["host"] == sshd.host
+        assert r["backend"]["runtime"] == ("onnxruntime" if fmt == "onnx" else "tflite")
+        assert r["measured_ms"]["count"] >= 2 * 5 and 0 < r["measured_ms"]["median"] < 1000
+        assert r["predicted_ms"] > 0 and r["budget_ms"] == 50 and r["drift"] is not None
+        assert "thermal" in r
+        assert (fmt == "tflite") == any("onnxruntime" in n for n in r["notes"])  # the table's runtime is said
+    code, out, err = cli("benchmark", model, "--device", dev, "--host", sshd.host, "--table", table,
+                         "--sessions", "1", "--max-runs", "5")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "measured / predicted" in text and "measured / budget" in text and "budget (search)" in text
+    assert runner_pids_seen(tmp_path) and runner_processes(tmp_path) == []
+    assert not list((tmp_path / "remote").glob("bundle-*"))
+
+
+def test_a_runner_killed_by_a_signal_is_reported_as_such_and_leaves_nothing(sshd, net, tmp_path, cache, capfd):
+    """The runner segfaults when it imports its runtime (as onnxruntime did under an emulator that
+    showed the host's /proc/cpuinfo): the error names the signal and the runner's last stderr line,
+    not a lost connection; no Python warning leaks to the terminal; the bundle folder is removed."""
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    (crash / "sitecustomize.py").write_text(
+        "import os, signal, sys\n"
+        "class _Crash:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'onnxruntime':\n"
+        "            sys.stderr.write('illegal instruction in the runtime (test)\\n'); sys.stderr.flush()\n"
+        "            os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "sys.meta_path.insert(0, _Crash())\n")
+    py = tmp_path / "python-that-crashes"
+    py.write_text(f'#!/bin/sh\necho $$ >> {tmp_path / "runner.pids"}\nPYTHONPATH={crash} exec {sys.executable} "$@"\n')
+    py.chmod(0o755)
+    b = backend(sshd, tmp_path, cache, python=str(py))
+    with pytest.raises(DeviceError) as e:
+        b.info()
+        run_profile(reduced_plan(tmp_path / "t", b.info(), keep=6), SPEC, net, b, FAST)
+    b.close()
+    del b
+    import gc
+
+    gc.collect()
+    msg = str(e.value)
+    assert "SIGSEGV" in msg and "illegal instruction in the runtime" in msg and "lost the ssh connection" not in msg
+    wait_no_runner(tmp_path)
+    assert runner_pids_seen(tmp_path) and not runner_processes(tmp_path)
+    assert not list((tmp_path / "remote").glob("bundle-*"))  # removed by the remote shell
+    err = capfd.readouterr().err
+    assert "Exception ignored" not in err and "ValueError" not in err

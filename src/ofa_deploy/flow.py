@@ -9,7 +9,8 @@ when the user does not say, and the next command each step suggests.
   the subnet was searched for (recorded in the subnet file by `search`), else the last search's,
   else the shipped demo supernet.
 - `benchmark` without a file: the last export (checked unchanged by its sha256), on the device its
-  subnet was searched for.
+  subnet was searched for; on an ssh / adb device, with the connection options (`--host`,
+  `--serial`, `--benchmark-binary`) the last `profile` of that device was given, unless given again.
 """
 
 from __future__ import annotations
@@ -137,6 +138,18 @@ def benchmark_inputs(file: str | os.PathLike | None, device: str | None,
     return path, device, Path(table) if table is not None else None, notes
 
 
+def remote_options(device: str, given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The ssh / adb options of a command on `device`: those `given`, completed by the ones the last
+    `profile` of the same device was given (and a note naming them)."""
+    last = records.read_record(records.PROFILE)
+    kept = (last or {}).get("remote") if (last or {}).get("device") == device else None
+    out = {k: v for k, v in given.items() if v is not None}
+    taken = {k: v for k, v in (kept or {}).items() if k not in out and isinstance(v, str)}
+    said = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in taken.items())
+    notes = [f"{said}: the last `ofa-deploy profile` of {device}'s"] if taken else []
+    return {**given, **taken}, notes
+
+
 def _searched_table(path: Path, device: str) -> Path | None:
     """The table folder the file's subnet was searched with, from its export report and subnet file."""
     from .fsio import report_path
@@ -183,4 +196,5 @@ def next_after_export() -> str:
 
 
 __all__ = ["DEFAULT_DEVICE", "ExportSources", "benchmark_inputs", "export_sources", "next_after_export",
-           "next_after_profile", "next_after_search", "predictor_checkpoint", "search_device", "suggest_budget"]
+           "next_after_profile", "next_after_search", "predictor_checkpoint", "remote_options", "search_device",
+           "suggest_budget"]

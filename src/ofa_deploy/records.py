@@ -4,12 +4,16 @@ Why records rather than fixed output names: every step writes wherever the user 
 next step should not need the path (or the device, or the supernet) repeated. Each step writes one
 small JSON file in `paths.records_dir()` (`$OFA_DEPLOY_HOME/records` when that is set), atomically:
 
-- `last_profile.json`: `device`, `table` (the table folder), `space` (a `SpaceSpec` dict);
+- `last_profile.json`: `device`, `table` (the table folder), `space` (a `SpaceSpec` dict), and for
+  ssh / adb devices `remote` (the `--host`, `--serial`, `--benchmark-binary` given, so that
+  `benchmark` on that device needs them not again);
 - `last_search.json`: `path` (the subnet file), `paths` (every file of that run), `budget`,
   `device` (whose table the search used, or null), `supernet` (checkpoint path or null), `space`;
 - `last_export.json`: `path` (the exported file), `sha256`, `device` (the search's), `subnet`.
 
-Every record also holds `time` (ISO UTC). Reading a missing or unreadable record gives None: the
+Every record also holds `time` (ISO UTC). Beside them, `devices.json` maps the names of device
+descriptors given by path (`-d ./board.yaml`) to their files, so that the name the table is filed
+under finds the same descriptor in every later command (`devices.descriptor.device_name`). Reading a missing or unreadable record gives None: the
 command then falls back to its own default. Which defaults each step takes from them is `flow`'s job.
 """
 
@@ -57,8 +61,12 @@ def _abs(path: str | os.PathLike | None) -> str | None:
 
 
 # ---- one writer per step ---------------------------------------------------------------------
-def remember_profile(device: str, table: str | os.PathLike, space: dict[str, Any]) -> Path:
-    return write_record(PROFILE, {"device": device, "table": _abs(table), "space": space})
+def remember_profile(device: str, table: str | os.PathLike, space: dict[str, Any],
+                     remote: dict[str, Any] | None = None) -> Path:
+    doc = {"device": device, "table": _abs(table), "space": space}
+    if remote := {k: v for k, v in (remote or {}).items() if v is not None}:
+        doc["remote"] = remote
+    return write_record(PROFILE, doc)
 
 
 def remember_search(path: str | os.PathLike, paths_: list[str | os.PathLike] | None = None, *,
@@ -72,6 +80,29 @@ def remember_export(path: str | os.PathLike, *, device: str | None = None,
                     subnet: str | os.PathLike | None = None) -> Path:
     return write_record(EXPORT, {"path": _abs(path), "sha256": sha256_file(path), "device": device,
                                  "subnet": _abs(subnet)})
+
+
+# ---- descriptors given by path ------------------------------------------------------------------
+def _devices_file() -> Path:
+    return paths.records_dir() / "devices.json"
+
+
+def remembered_descriptors() -> dict[str, str]:
+    try:
+        doc = json.loads(_devices_file().read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(doc, dict) else {}
+
+
+def remember_descriptor(name: str, path: str | os.PathLike) -> None:
+    """Record that device `name` is described by the file `path` (the latest path given wins)."""
+    known = remembered_descriptors()
+    if known.get(name) == _abs(path):
+        return
+    target = _devices_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, json.dumps({**known, name: _abs(path)}, indent=2) + "\n")
 
 
 # ---- readers that say what to do when the record is missing ------------------------------------
@@ -104,5 +135,6 @@ def last_export_path() -> Path:
 
 
 __all__ = ["EXPORT", "PROFILE", "SEARCH", "STEPS", "last_export_path", "last_search_path", "read_record",
-           "record_path", "remember_export", "remember_profile", "remember_search",
+           "record_path", "remember_descriptor", "remember_export", "remember_profile", "remember_search",
+           "remembered_descriptors",
            "write_record"]

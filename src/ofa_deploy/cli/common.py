@@ -99,7 +99,14 @@ def out_option(help: str, default: Any = None, required: bool = False) -> Any:
 
 
 def device_option(help: str = "Device name (devices/NAME.yaml) or descriptor path.", default: Any = None) -> Any:
-    return typer.Option(default, "--device", "-d", help=help)
+    return typer.Option(default, "--device", "-d", help=help, callback=device_by_name)
+
+
+def device_by_name(text: str | None) -> str | None:
+    """--device: a descriptor path becomes the device's name (`devices.descriptor.device_name`)."""
+    from ..devices.descriptor import device_name
+
+    return device_name(text)
 
 
 def supernet_option(help: str = "Supernet checkpoint (ours or official).") -> Any:

@@ -101,6 +101,8 @@ def export(
                                          help="Skip unreadable images (counted in the report) instead of stopping."),
     threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads for BN recalibration and the "
                                                                "PyTorch side of verification (default: torch's)."),
+    over_budget: bool = typer.Option(False, "--over-budget", help="Export a subnet that `search --verify` measured "
+                                     "over its budget (refused otherwise; the report says so)."),
     as_json: bool = json_option("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
@@ -115,7 +117,7 @@ def export(
     opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
                          dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
                          checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads))
+                         checks.threads(threads), over_budget=over_budget)
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
@@ -227,18 +229,29 @@ def benchmark(
     threads: int | None = typer.Option(None, "--threads", help="Override the descriptor's thread count."),
     sessions: int = typer.Option(3, "--sessions", help="Fresh sessions (samples pooled)."),
     max_runs: int = typer.Option(200, "--max-runs", help="Cap of timed runs per session."),
+    host: str | None = typer.Option(None, "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias "
+                                    "(default: the descriptor's, else the last profile's of this device)."),
+    accept_new_host_key: bool = typer.Option(False, "--accept-new-host-key", help="ssh devices: record an unknown "
+                                             "host key on first use (a changed key is always refused)."),
+    serial: str | None = typer.Option(None, "--serial", help="adb devices: the phone's serial (default: the last "
+                                      "profile's of this device, else the only one attached)."),
+    benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="adb devices: TFLite's "
+                                                 "benchmark_model for the phone (default: the last profile's)."),
     as_json: bool = json_option(),
 ) -> None:
-    """Time an exported file with the profiling protocol, next to the device table's prediction."""
+    """Time an exported file with the profiling protocol, next to the device table's prediction
+    (on ssh boards through the remote runner, on adb phones with benchmark_model)."""
     from ..devices.benchmark import benchmark as run_benchmark
     from ..devices.benchmark import check_model_file
-    from ..flow import benchmark_inputs
+    from ..flow import benchmark_inputs, remote_options
     from ..latency.protocol import Protocol
 
     sessions, max_runs, _ = checks.protocol_options(sessions, max_runs)
     checks.threads(threads)
     file, device, table, notes = benchmark_inputs(file, device, table)
-    for line in notes:
+    remote, more = remote_options(device, {"host": host, "serial": serial, "benchmark_binary":
+                                           str(benchmark_binary) if benchmark_binary else None})
+    for line in notes + more:
         note(line)
     check_model_file(file)
     try:
@@ -247,7 +260,8 @@ def benchmark(
         fail(str(e))
     with steps() as step:
         step(f"timing {file.name} ({sessions} sessions)")
-        result = run_benchmark(file, device, threads, proto, table_dir=table)
+        result = run_benchmark(file, device, threads, proto, table_dir=table,
+                               accept_new_host_key=accept_new_host_key, **remote)
     if (result.get("drift") or {}).get("message"):
         err_console.print(f"[yellow]{result['drift']['message']}[/]")
     if as_json:
@@ -258,7 +272,8 @@ def benchmark(
                     f"{b['threads']} thread(s))", title_justify="left")
     for col in ("latency", "median ms", "p10 ms", "p90 ms", "runs"):
         t.add_column(col, justify="left" if col == "latency" else "right")
-    t.add_row("measured", f"{m['median']:.3f}", f"{m['p10']:.3f}", f"{m['p90']:.3f}", str(m["count"]))
+    t.add_row("measured", f"{m['median']:.3f}", *(f"{m[q]:.3f}" if m.get(q) is not None else "-"
+                                                  for q in ("p10", "p90")), str(m["count"]))
     pred = result["predicted_ms"]
     if pred is not None:
         p = result["prediction"]

@@ -16,7 +16,7 @@ from rich.table import Table
 from .. import checks
 from ..space import SpaceSpec, parse_resolutions
 from .choices import OfficialStat, ProfileMethod, ProfileStat, SpaceKindChoice
-from .common import console, err_console, fail, next_step, print_json, progress_bar, value
+from .common import console, device_by_name, err_console, fail, next_step, print_json, progress_bar, value
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
@@ -90,7 +90,7 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 # ---- profile ----------------------------------------------------------------------------------------
 def profile(
     device: Annotated[str, typer.Option(
-        "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path.")] = "cpu",
+        "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path.", callback=device_by_name)] = "cpu",
     resolutions: Annotated[str | None, typer.Option(
         "--resolutions", "-r", help="160,224 | 128..224 | 128..224:16 | all (default: the largest).")] = None,
     width: Annotated[float | None, typer.Option(
@@ -205,7 +205,9 @@ def profile(
             fail(f"interrupted: the resolutions done in context are kept in {plan.folder}; rerun the same command "
                  "to resume", code=130)
     table = LatencyTable.load(plan.folder)
-    remember_profile(desc.name, plan.folder, spec.to_dict())  # `search`'s default device and table
+    remember_profile(desc.name, plan.folder, spec.to_dict(),  # `search`'s default device and table
+                     {"host": host, "serial": serial,
+                      "benchmark_binary": str(benchmark_binary.resolve()) if benchmark_binary else None})
     info = {**table.summary(), "folder": str(plan.folder), "written": written,
             "seconds": round(time.perf_counter() - t0, 1), "isolated_seconds": round(t_isolated, 1)}
     if as_json:
@@ -237,7 +239,7 @@ def _loadavg() -> tuple[float, ...]:
 @latency_app.command("validate")
 def validate_cmd(
     device: Annotated[str | None, typer.Option(
-        "--device", "-d", help="Device whose table is checked.")] = "cpu",
+        "--device", "-d", help="Device whose table is checked.", callback=device_by_name)] = "cpu",
     table_path: Annotated[Path | None, typer.Option(
         "--table", "-t", help="Table folder (default: the device's).")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Random subnets timed end to end.")] = 50,
@@ -340,7 +342,7 @@ def validate_cmd(
 @latency_app.command("predict")
 def predict_cmd(
     subnet: Annotated[Path, typer.Argument(help="Subnet file (any supported format).")],
-    device: Annotated[str | None, typer.Option("--device", "-d", help="Device whose table is used.")] = "cpu",
+    device: Annotated[str | None, typer.Option("--device", "-d", help="Device whose table is used.", callback=device_by_name)] = "cpu",
     table_path: Annotated[Path | None, typer.Option("--table", "-t", help="Table folder.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Block sum without the stored calibration.")] = False,
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Per-layer table.")] = False,
@@ -373,7 +375,7 @@ def predict_cmd(
 def lut_show(
     table_path: Annotated[Path | None, typer.Argument(help="Table folder (or give --device).")] = None,
     device: Annotated[str | None, typer.Option(
-        "--device", "-d", help="Device name: the user's table, else the shipped one.")] = None,
+        "--device", "-d", help="Device name: the user's table, else the shipped one.", callback=device_by_name)] = None,
     width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
     classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
     in_channels: Annotated[int | None, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = None,
@@ -447,6 +449,7 @@ def lut_import(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
+    from ..devices.descriptor import DeviceDescriptor, table_only_descriptor
     from ..fsio import check_output
     from ..latency import default_table_dir, import_official
 
@@ -463,12 +466,17 @@ def lut_import(
     spec = SpaceSpec(width_mult=base.width_mult, n_classes=classes, in_channels=in_channels, kind=kind_name,
                      expand_list=_int_list(expands, "--expands") if expands is not None else base.expand_list)
     folder = check_output(out or default_table_dir(device, spec), "table", force)  # before any file is read
+    DeviceDescriptor(name=device, connection="none")  # a name a descriptor cannot take: refused now
     table = import_official(paths, spec, device)
     folder = table.save(folder)
+    written = table_only_descriptor(device, f"imported by `ofa-deploy lut import` into {folder}")
     if as_json:
-        print_json({**table.summary(), "folder": str(folder)})
+        print_json({**table.summary(), "folder": str(folder), "descriptor_written": str(written) if written else None})
         return
     console.print(f"imported {len(table)} rows at resolutions {list(table.resolutions)} into {folder}")
+    if written:
+        console.print(f"device {device} had no descriptor: wrote {written} (connection: none, known by this table "
+                      "only; give it a connection there to measure on it)")
 
 
 @lut_app.command("export")

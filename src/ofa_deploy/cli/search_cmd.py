@@ -343,6 +343,9 @@ def search(
         note(line)
     if as_json:
         print_json(outcome.to_dict())
+    if outcome.failure:
+        fail(outcome.failure, code=1)
+    if as_json:
         return
     tag = outcome.device or "nodevice"
     t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "

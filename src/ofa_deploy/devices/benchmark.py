@@ -3,7 +3,10 @@
 The timing is the shared protocol of profiling (`latency.protocol.measure`: warm-up, fresh
 sessions, a stable median), so a measured whole model and a table's block sum are comparable.
 `.onnx` files run in onnxruntime, `.tflite` files in the LiteRT interpreter (`devices.local`'s
-backends, over `runtime.sessions`). Here, in `devices`, and not in `export`: it reads latency
+backends, over `runtime.sessions`). On an ssh device the file is sent as a one-model bundle to the
+remote runner (the runtime of its suffix there: the LiteRT interpreter or onnxruntime), on an adb
+phone it is pushed and timed with `benchmark_model` (.tflite only): the backends' `measure_models`,
+the same bundle, protocol and thermal guard as profiling and `search --verify`. Here, in `devices`, and not in `export`: it reads latency
 tables and devices, which `export` (below them) must not import. The arch comes from the export
 report beside the file; the table was measured with one runtime and precision, which the result
 states next to the prediction.
@@ -69,16 +72,34 @@ def model_file(path: str | os.PathLike) -> ModelFile:
     return ModelFile(path, shape)
 
 
-def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None) -> Any:
-    """The local backend that runs this file type on `device` (a `DeviceDescriptor`)."""
+def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None, **remote: Any) -> Any:
+    """The backend that runs this file type on `device` (a `DeviceDescriptor`); `remote`: the
+    ssh / adb connection options of `make_backend` (host, serial, benchmark_binary...)."""
     suffix = Path(path).suffix
+    if device.connection == "adb" and suffix != ".tflite":
+        raise DeviceError(f"device {device.name!r} is timed with TFLite's benchmark_model, which runs .tflite files: "
+                          "export with --format tflite")
+    if device.connection in ("ssh", "adb"):
+        runtime = "onnxruntime" if suffix == ".onnx" else "tflite"
+        return make_backend(device, runtime, threads, **remote)
     if suffix == ".onnx":
         runtime = device.runtime if device.runtime.startswith("onnxruntime") else "onnxruntime"
         return make_backend(device, runtime, threads)
-    if device.connection != "local":
-        raise DeviceError(f"device {device.name!r} is reached over {device.connection}; .tflite files are timed "
-                          "locally only in this version")
     return LiteRTBackend(device.threads if threads is None else checks.threads(threads))
+
+
+def _measure_remote(backend: Any, path: Path, model: ModelFile, protocol: Protocol,
+                    on_session: Callable[[str], None] | None) -> dict[str, float]:
+    """The file as a one-model bundle on an ssh / adb device (`measure_models`). adb's
+    benchmark_model reports session means only: its p10 / p90 are None (unknown)."""
+    import math
+
+    from ..latency.block_models import BlockModel
+
+    fmt = path.suffix[1:]
+    m = BlockModel(path.name, int(model.input_shape[-1]), tuple(model.input_shape), **{f"{fmt}_path": str(path)})
+    stats = backend.measure_models([m], protocol, on_session)[path.name]
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in stats.items()}
 
 
 def check_model_file(path: str | os.PathLike) -> Path:
@@ -130,16 +151,20 @@ def predicted_ms(device: str, report: dict[str, Any] | None,
 
 def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
               protocol: Protocol | None = None, on_session: Callable[[str], None] | None = None,
-              table_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Measured latency of the file (ms statistics) and the predicted one, with their provenance."""
+              table_dir: str | os.PathLike | None = None, **remote: Any) -> dict[str, Any]:
+    """Measured latency of the file (ms statistics) and the predicted one, with their provenance.
+    `remote`: connection options of ssh / adb devices (`make_backend`'s host, serial...)."""
     threads = checks.threads(threads)
     path = check_model_file(path)
     desc = load_device(device)
+    backend = backend_for(path, desc, threads, **remote)  # a file type the device cannot run: refused first
     model = model_file(path)
     report = load_report(path)  # before timing: a report of another file is refused at once
-    backend = backend_for(path, desc, threads)
     protocol = protocol or Protocol()
-    stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
+    if hasattr(backend, "measure_models"):
+        stats = _measure_remote(backend, path, model, protocol, on_session)
+    else:
+        stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
     predicted, prediction = predicted_ms(desc.name, report, table_dir)
     info = backend.info()
     notes = []
@@ -158,7 +183,9 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
         c = drift_check.check(prediction["path"], read_metadata(Path(prediction["path"])), "benchmark", path.name,
                               predicted, stats["median"])
         drift = {**c.to_dict(), "message": c.message(path.name)}
+    thermal = backend.run_metadata().get("remote_thermal") if hasattr(backend, "run_metadata") else None
     return {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
+            **({"thermal": thermal} if thermal else {}),
             "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,
             "budget_ms": search_budget_ms(report), "drift": drift,
             "prediction": prediction, "notes": notes,

@@ -93,6 +93,15 @@ class TarStream:
     def close(self) -> None:
         self.tar.close()
 
+    def abandon(self) -> None:
+        """The receiver went away mid-stream: drop the stream without writing its end. Otherwise
+        tarfile's stream flushes on garbage collection into the closed pipe, and Python prints
+        `Exception ignored in: <function _Stream.__del__ ...> ValueError: write to closed file`."""
+        stream = self.tar.fileobj
+        if stream is not None and hasattr(stream, "closed"):
+            stream.closed = True
+        self.tar.closed = True
+
 
 def model_digest(m: BlockModel, fmt: str) -> str:
     """Structure, weights, input shape and converter version of a block: the cache key."""
@@ -121,7 +130,8 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
                  run_config: dict[str, Any] | None = None, on_file: Callable[[Path], None] | None = None,
                  models: list[BlockModel] | None = None) -> Bundle:
     """Export the plan's missing keys (`{resolution: [key, ...]}`) as `fmt` into `folder`; or, given
-    `models` (whole subnets for `latency validate` and `search --verify`), those modules instead.
+    `models` (whole subnets for `latency validate` and `search --verify`), those modules instead; a
+    model without a module but with a `<fmt>_path` (an exported file `benchmark` times) is copied.
 
     `on_file(path)` hears of every file as soon as it is complete, in an order a receiver can use
     while the export goes on: the protocol and `run.json` first, the models one by one, the
@@ -149,7 +159,10 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
     def write(m: BlockModel, path: Path, fmt_: str) -> None:
         nonlocal done
         hit = False
-        if fmt_ in CACHED:
+        given = getattr(m, f"{fmt_}_path", None) if m.module is None else None
+        if given is not None:  # an exported file (`benchmark`): sent as it is
+            shutil.copyfile(given, path)
+        elif fmt_ in CACHED:
             cached = cache_dir / f"{model_digest(m, fmt_)}.{fmt_}"
             hit = cached.exists()
             if not hit:

@@ -4,7 +4,9 @@ A descriptor says how to reach a device and what to run there, nothing about how
 (that is the shared `latency.protocol`). Fields:
 
 - `name`, `description`
-- `connection`: `local` | `ssh` | `adb`
+- `connection`: `local` | `ssh` | `adb` | `none` (a device known by its latency tables only, e.g.
+  the official Note10 tables imported with `lut import`: searches use its table, nothing can be
+  measured on it; `lut import` writes such a minimal descriptor for a name that has none)
 - `runtime`: `onnxruntime` | `torch` | `torch-cuda` | `onnxruntime-cuda` | `tflite`
 - `threads` (default 1), `precision` (`fp32` | `fp16` | `int8`), `delegate` (`xnnpack`, `gpu`, `nnapi`...)
 - `cores`: CPU ids to pin to (`taskset`), e.g. the big cores of a phone
@@ -27,7 +29,7 @@ import yaml
 from .. import paths
 from ..errors import DeviceError
 
-CONNECTIONS = ("local", "ssh", "adb")
+CONNECTIONS = ("local", "ssh", "adb", "none")
 RUNTIMES = ("onnxruntime", "torch", "torch-cuda", "onnxruntime-cuda", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -66,8 +68,8 @@ class DeviceDescriptor:
             raise DeviceError(f"{where}: threads must be a positive integer, got {self.threads!r}")
         # host / serial may be left out (shared descriptors like rpi4.yaml): `profile --host` or
         # `--serial` gives them, and the ssh / adb backend says so when neither does.
-        if self.connection == "local" and (self.host or self.serial):
-            raise DeviceError(f"{where}: a local device takes no 'host' or 'serial'")
+        if self.connection in ("local", "none") and (self.host or self.serial):
+            raise DeviceError(f"{where}: a {self.connection} device takes no 'host' or 'serial'")
         if self.cores is not None:
             cores = self.cores if isinstance(self.cores, (list, tuple)) else None
             if not cores or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in cores):
@@ -135,9 +137,56 @@ def load_device(name_or_path: str | os.PathLike) -> DeviceDescriptor:
         cand = d / f"{name_or_path}.yaml"
         if cand.is_file():
             return _read(cand)
+    from ..records import remembered_descriptors
+
+    given = remembered_descriptors().get(str(name_or_path))
+    if given is not None and Path(given).is_file():  # a descriptor once given by path (`device_name`)
+        desc = _read(Path(given))
+        if desc.name == str(name_or_path):
+            return desc
     known = ", ".join(list_devices()) or "none"
     raise DeviceError(f"unknown device {str(name_or_path)!r}; known devices: {known} "
                       "(or give the path of a descriptor YAML)")
+
+
+def table_only_descriptor(name: str, why: str) -> Path | None:
+    """For a device that has no descriptor (`lut import --device NAME`): write a minimal one,
+    `connection: none`, among the user's descriptors and return its path; None when `name` has a
+    descriptor already. A name a descriptor cannot take is refused (`DeviceError`) before writing."""
+    desc = DeviceDescriptor(name=name, connection="none", description=f"known by its latency tables only ({why}); "
+                            "nothing can be measured on it: give it a connection (ssh, adb, local) to profile, "
+                            "verify or benchmark there")
+    try:
+        load_device(name)
+        return None
+    except DeviceError:
+        pass
+    from ..fsio import atomic_write_text
+
+    path = paths.user_devices_dir() / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "# written by ofa-deploy: a device known by its latency tables only\n"
+                      + yaml.safe_dump(desc.to_dict(), sort_keys=False))
+    return path
+
+
+def is_descriptor_path(text: str | os.PathLike) -> bool:
+    p = Path(text)
+    return p.suffix in (".yaml", ".yml") or p.is_file()
+
+
+def device_name(text: str | None) -> str | None:
+    """The device a `--device` argument means, by name. A descriptor file (`./board.yaml`) means the
+    device its `name` field names: the name its table is filed under, its records and subnet files
+    carry; the file is remembered under that name (`records.remember_descriptor`), so that the name,
+    given later or read from a record, loads the same descriptor. A name stays as it is."""
+    if text is None or not is_descriptor_path(text):
+        return text
+    desc = load_device(text)
+    from ..records import remember_descriptor
+
+    remember_descriptor(desc.name, text)
+    return desc.name
 
 
 def _read(path: Path) -> DeviceDescriptor:

@@ -166,6 +166,10 @@ def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: 
     `benchmark_binary`); options of the other kind, and None values, are ignored. `threads` None
     keeps the descriptor's; 0 or less is refused (it never means "the default")."""
     threads = checks.threads(threads)
+    if device.connection == "none":
+        raise DeviceError(f"device {device.name!r} is known by its latency tables only (connection: none in "
+                          f"{device.source or 'its descriptor'}): nothing can be measured on it; give it a "
+                          "connection there (see devices/note10.yaml, devices/rpi4.yaml), or use --no-verify")
     if device.connection in REMOTE_OPTIONS:
         from . import adb, ssh
 

@@ -34,6 +34,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -185,9 +186,13 @@ class SshBackend:
         """Connect, start the runner (its source goes first on stdin) and read its device report."""
         self.close()
         d = f"{self._workdir_sh()}/bundle-{uuid.uuid4().hex[:16]}"
+        # The runner is the shell's child, not exec'd: a runner killed by a signal then shows as the
+        # shell's status 128+N (ssh itself would exit 255, like a lost connection), and the shell
+        # removes the bundle folder however the runner ended (the runner removes it too when it can).
         remote = (f"umask 077; d={d}; rm -rf \"$d\" && mkdir -p \"$d\" && cd \"$d\" || exit 90; "
-                  f"exec {shlex.quote(self.python)} -u -c {shlex.quote(BOOT)} --stdin-bundle . "
-                  f"--settings {shlex.quote(json.dumps(self._settings()))}")
+                  "trap 'cd /; rm -rf \"$d\"' EXIT; trap 'exit 129' HUP; trap 'exit 143' TERM; "
+                  f"{shlex.quote(self.python)} -u -c {shlex.quote(BOOT)} --stdin-bundle . "
+                  f"--settings {shlex.quote(json.dumps(self._settings()))}; exit $?")
         proc = subprocess.Popen(self._command(remote), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
         self._proc, self._tail = proc, deque(maxlen=20)
@@ -245,7 +250,16 @@ class SshBackend:
                     "with numpy there (apt install python3 python3-numpy), or set python: in the device descriptor")
         if rc == 255:
             return f"lost the ssh connection to {self.target} ({' | '.join(tail) or 'no message'})"
-        return f"the runner on {self.target} failed with status {rc}: {' | '.join(tail) or 'no message'}"
+        said = f"; its last stderr lines: {' | '.join(tail)}" if tail else " (it wrote nothing on stderr)"
+        if 128 < rc < 128 + 65:
+            try:
+                name = signal.Signals(rc - 128).name
+            except ValueError:
+                name = f"signal {rc - 128}"
+            return (f"the runner on {self.target} was killed by {name} (signal {rc - 128}) under {self.python}"
+                    f"{said}; check that its runtime ({self.runtime}) works there: `{self.python} -c 'import "
+                    f"{'onnxruntime' if self.runtime == 'onnxruntime' else 'ai_edge_litert'}'`")
+        return f"the runner on {self.target} exited with status {rc}{said}"
 
     def close(self) -> None:
         """End the runner (if it still waits for a bundle) and the connection."""
@@ -328,15 +342,18 @@ class SshBackend:
             if on_resolution is not None:
                 on_resolution(r, f"{self.fmt} models {done}/{total}")
 
+        stream = TarStream(stdin, tmp)
         try:
-            stream = TarStream(stdin, tmp)
             build_bundle(todo, spec, net, self.fmt, tmp, self.cache, progress,
                          run_config={**self._settings(), "protocol": protocol.to_dict()}, on_file=stream.add,
                          models=models)
             stream.close()
             stdin.close()
             return stream.nbytes
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ValueError) as e:
+            if isinstance(e, ValueError) and not stdin.closed:
+                raise  # not "write to closed file": a real error
+            stream.abandon()
             return None
 
     def _receive(self, proc: subprocess.Popen, on_row: Callable[[dict[str, Any]], None], kept: str,

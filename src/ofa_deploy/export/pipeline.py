@@ -35,6 +35,8 @@ from ..runtime.quiet import captured_output, run_quietly
 from ..runtime.sessions import runtime_version
 from ..space import Subnet, arch_costs, load_subnet
 from ..space.checkpoint import checkpoint_space
+from .budget import check_over_budget
+from .budget import warning as budget_warning
 from .inputs import (
     NO_BN_WARNING,
     BnOptions,
@@ -73,6 +75,7 @@ class ExportOptions:
     workers: int | None = None  # DataLoader workers reading an ImageNet-style folder
     skip_bad_images: bool = False
     threads: int | None = None  # torch intra-op threads of BN recalibration and the PyTorch side of verification
+    over_budget: bool = False  # export a subnet that `search --verify` measured over its budget
 
 
 @dataclass
@@ -87,6 +90,7 @@ class ExportPlan:
     options: ExportOptions
     written: Path | None = None  # where `run_export` put the file: `out`, or the `.failed` name
     device: str | None = None  # the device the subnet was searched for (benchmark's default)
+    over_budget: dict[str, Any] | None = None  # its verification measured it over budget (`export.budget`)
 
 
 def _no_step(_: str) -> None:
@@ -106,6 +110,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     # official arch dict) takes that of the supernet it is cut from.
     space = checkpoint_space(sources.supernet)
     subnet = load_subnet(sources.subnet, spec=space)
+    over = check_over_budget(subnet.meta, sources.subnet, opts.over_budget)
     out = output_path(target, sources.subnet, opts.out)
     check_output(out, "model", opts.force)
     check_output(report_path(out), "report", opts.force)
@@ -122,7 +127,8 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
     if opts.recalibrate and data.source is None:
         data.warnings.append(NO_BN_WARNING)
         on_note(f"warning: {NO_BN_WARNING}")
-    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, device=sources.device)
+    return ExportPlan(target, subnet, sources.subnet, supernet, sources.supernet, out, data, opts, device=sources.device,
+                      over_budget=over)
 
 
 def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3, supernet_path: Path) -> None:
@@ -214,7 +220,8 @@ def _export_staged(plan: ExportPlan, staged: Path, on_step: StepFn) -> dict[str,
                          "preprocessing": transform_name(plan.data.source, "eval")},
         "calibration": calib,
         "skipped_images": skipped(plan.data.source),
-        "warnings": list(plan.data.warnings),
+        "warnings": list(plan.data.warnings) + ([budget_warning(plan.over_budget)] if plan.over_budget else []),
+        **({"over_budget": plan.over_budget} if plan.over_budget else {}),
         "passed": passed,
         "seconds": {"export": round(export_s, 2), "verify": round(time.perf_counter() - started, 2)},
         "torch_threads": torch.get_num_threads(),

@@ -343,22 +343,29 @@ class Evolution:
         pb = self.problem
         names = tuple(n for n in ("latency", "flops", "params") if n in pb.objectives)
         vals = dict(zip(names, pb.costs(best, names)[0]))
-        arch = pb.to_arch(best, 0)
         # Report the values of the public predictors for the exact arch that is written out.
-        batch = pb.batch_of([arch])
-        lat = float(pb.table.predict(batch, calibrated=True)[0]) if pb.table is not None else None
-        acc_full = float(pb.predictor.predict(batch)[0])
-        if abs(acc_full - acc) > 1e-5 or (lat is not None and abs(lat - vals["latency"]) > 1e-6 * max(1.0, lat)):
+        res = arch_result(pb, pb.to_arch(best, 0), self.budget, self.config, self.seed)
+        lat = res.latency_ms
+        if abs(res.accuracy - acc) > 1e-5 or (lat is not None and abs(lat - vals["latency"]) > 1e-6 * max(1.0, lat)):
             raise AssertionError("search fast path disagrees with the predictors")  # pragma: no cover
-        from ..space import cost_model
+        res.seconds, res.history, res.evaluated, res.predicted = seconds, history, self.evaluated, predicted
+        return res
 
-        cm = cost_model(pb.spec)
-        return SearchResult(
-            arch=arch, accuracy=acc_full, latency_ms=lat, flops=int(cm.macs(batch)[0]),
-            params=int(cm.params(batch)[0]), budget=self.budget, seed=self.seed, seconds=seconds,
-            resolutions=pb.resolutions, config=self.config, history=history, evaluated=self.evaluated,
-            predicted=predicted,
-        )
+
+def arch_result(problem: Problem, arch: Arch, budget: Budget, config: EvolutionConfig | None = None,
+                seed: int = 0) -> SearchResult:
+    """A `SearchResult` for a given arch (predicted accuracy and latency, FLOPs, params), as if a
+    search had found it: `search --verify` measures the cheapest subnets it can predict this way."""
+    from ..space import cost_model
+
+    batch = problem.batch_of([arch])
+    lat = float(problem.table.predict(batch, calibrated=True)[0]) if problem.table is not None else None
+    cm = cost_model(problem.spec)
+    return SearchResult(
+        arch=arch, accuracy=float(problem.predictor.predict(batch)[0]), latency_ms=lat,
+        flops=int(cm.macs(batch)[0]), params=int(cm.params(batch)[0]), budget=budget, seed=seed, seconds=0.0,
+        resolutions=problem.resolutions, config=config or EvolutionConfig(),
+    )
 
 
 def search(problem: Problem, budget: Budget, config: EvolutionConfig | None = None, seed: int = 0) -> SearchResult:

@@ -88,13 +88,15 @@ class SearchOutcome:
     device: str | None
     sources: dict[str, Any]
     notes: list[str]
+    failure: str | None = None  # a verified search whose subnets all measured over the budget (exit 1)
 
     def to_dict(self) -> dict[str, Any]:
         rows = [{"budget": r.budget.to_dict(), "accuracy": r.accuracy, "latency_ms": r.latency_ms,
                  "flops": r.flops, "params": r.params, "resolution": r.arch.r, "arch": r.arch.to_dict(),
                  "seconds": r.seconds, "path": str(f)} for r, f in zip(self.results, self.files)]
         return {"results": rows, "path": str(self.files[-1]), "plot": str(self.plot) if self.plot else None,
-                "resolutions": list(self.problem.resolutions), "device": self.device, **self.sources}
+                "resolutions": list(self.problem.resolutions), "device": self.device, **self.sources,
+                **({"failure": self.failure} if self.failure else {})}
 
 
 def budget_tag(budget: Budget) -> str:
@@ -116,10 +118,27 @@ def _want_verify(req: SearchRequest, lat: float | None, dev: str | None, superne
         if req.verify and lat is None:
             raise OptionError("--verify checks a latency budget: give --latency (FLOPs and params need no check)")
         return False
-    if req.verify is None:
+    if req.measure is None:
         from ..devices import load_device
+        from ..errors import DeviceError
 
-        if req.measure is None and load_device(dev).connection != "local":
+        try:
+            desc = load_device(dev)
+        except DeviceError:
+            if req.verify:
+                raise
+            notes.append(f"not verified on the device: {dev} has no device descriptor, so "
+                         "nothing can be measured on it")
+            return False
+        if desc.connection == "none":
+            if req.verify:
+                raise OptionError(f"--verify measures on the device, but {dev} is known by its latency table only "
+                                  f"(connection: none in {desc.source}), so nothing can be measured on it: give it a "
+                                  "connection there, or search with --no-verify")
+            notes.append(f"not verified on the device: {dev} is known by its latency table only (connection: none "
+                         f"in {desc.source}), so nothing can be measured on it")
+            return False
+        if req.verify is None and desc.connection != "local":
             return False
     if not supernet_info.get("checkpoint") and req.measure is None:
         if req.verify:
@@ -192,9 +211,26 @@ def run_search(req: SearchRequest) -> SearchOutcome:
             files.append(write_result(r, spec, folder / f"subnet_{budget_tag(r.budget)}.json", sources))
         png = plot(results, folder / "pareto.png", title=f"{tag}: best predicted accuracy per budget",
                    x="latency" if objective == "latency" else "flops")
+    verified = sources.get("verified")
+    if verified and not verified["met"]:  # kept for inspection, never handed on as the export default
+        return SearchOutcome(results, files, png, problem, dev, sources, notes,
+                             failure=over_budget_message(verified, dev, files[-1]))
     records.remember_search(files[-1], files, budget=results[-1].budget.to_dict(), device=dev,
                             supernet=supernet_info.get("checkpoint"), space=spec.to_dict())
     return SearchOutcome(results, files, png, problem, dev, sources, notes)
 
 
-__all__ = ["SearchOutcome", "SearchRequest", "budget_tag", "run_search"]
+def over_budget_message(verified: dict[str, Any], device: str | None, path: Path) -> str:
+    """The one line of a verified search that found nothing within the budget on the device."""
+    import math
+
+    ms = verified["achievable_ms"]
+    digits = max(0, 2 - math.floor(math.log10(ms))) if ms > 0 else 3
+    tightest = math.ceil(ms * 10 ** digits) / 10 ** digits  # 3 significant digits, rounded up
+    return (f"no subnet measured within the {format_ms(verified['budget_ms'])} budget on {device}: the best measured "
+            f"is {verified['best_measured']} at {verified['measured_ms']:.3f} ms; the tightest budget this device "
+            f"meets is about {format_ms(tightest)} (search --latency {format_ms(tightest)}); not made the export "
+            f"default ({path} keeps the rounds; `export --subnet` it only with --over-budget)")
+
+
+__all__ = ["SearchOutcome", "SearchRequest", "budget_tag", "over_budget_message", "run_search"]

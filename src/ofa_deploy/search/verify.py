@@ -10,6 +10,13 @@ When none does, the predicted budget is tightened by the best one's observed rat
 predicted and the search runs again, for at most `rounds` rounds; the subnet file records every
 round and every candidate. Each measurement is also a drift check (`latency.drift`). Sweeps are
 not verified (documented in the CLI help).
+
+Before giving up, one last round measures the cheapest subnets the table predicts (the one with
+the smallest predicted latency, the space's smallest, and the most accurate just above the
+smallest prediction): a table that under-predicts this device may still leave one of them within
+the budget. When none is, the result is not met, and carries the best (fastest) measured subnet
+and the tightest budget the device was measured to meet (`achievable_ms`); `run_search` then
+does not make it the export default and the command exits 1.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import OfaDeployError, OptionError
-from .evolution import EvolutionConfig, SearchResult, search_top
+from .evolution import EvolutionConfig, SearchResult, arch_result, search_top
 
 # ms of one searched subnet; a function may also have `.many(results) -> list of ms`, which times
 # several subnets together (interleaved sessions, so that background load hits them alike).
@@ -90,47 +97,85 @@ def verified_search(problem: Any, budget: Any, measure_fn: MeasureFn, config: Ev
                     top: int = DEFAULT_TOP) -> tuple[SearchResult, dict[str, Any]]:
     """Search, measure the `top` best subnets, deliver the most accurate that meets
     `budget.latency_ms` (the user's budget); when none does, tighten and search again until one
-    does or `rounds` are spent. Without a subnet that meets it, the last round's best predicted
-    one is delivered, and `met` says so."""
+    does or `rounds` are spent, then measure the cheapest predicted subnets (`cheapest`). Without
+    a subnet that meets it, the fastest one measured is delivered, `met` is False and
+    `achievable_ms` is its measured latency (the tightest budget the device met)."""
     goal = float(budget.latency_ms)
     target = goal
     log: list[dict[str, Any]] = []
     chosen: tuple[SearchResult, float] | None = None
-    last: tuple[SearchResult, float] | None = None
+    seen: list[tuple[SearchResult, float]] = []  # every candidate measured, every round
     for i in range(1, rounds + 1):
         try:
             cands = search_top(problem, dataclasses.replace(budget, latency_ms=target), top, config, seed)
         except OfaDeployError as e:
             if i == 1:
                 raise
-            say(f"verify round {i}: no subnet predicted within {target:.3f} ms ({str(e).split(';')[0]}); "
-                "keeping the last round's")
+            say(f"verify round {i}: no subnet predicted within {target:.3f} ms ({str(e).split(';')[0]})")
             break
-        measured = measure_all(measure_fn, cands)
-        ok = [m <= goal for m in measured]
-        pick = next((j for j, good in enumerate(ok) if good), None)  # candidates are best first
-        shown = 0 if pick is None else pick
-        res, ms = cands[shown], measured[shown]
-        log.append({"round": i, "predicted_budget_ms": target, "predicted_ms": res.latency_ms, "measured_ms": ms,
-                    "met": pick is not None, "delivered": None if pick is None else res.arch.short(),
-                    "candidates": [{"arch": r.arch.short(), "accuracy": r.accuracy, "predicted_ms": r.latency_ms,
-                                    "measured_ms": m, "met": good} for r, m, good in zip(cands, measured, ok)]})
-        fits = f"{sum(ok)} of {len(cands)} within" if len(cands) > 1 else ("within" if ok[0] else "over")
-        say(f"verify round {i}: predicted budget {target:.3f} ms -> {len(cands)} subnet(s) predicted "
-            f"{min(r.latency_ms for r in cands):.3f}..{max(r.latency_ms for r in cands):.3f} ms, measured "
-            f"{min(measured):.3f}..{max(measured):.3f} ms ({fits} the {goal:.3f} ms budget)"
-            + ("" if pick is None else f"; delivering #{pick + 1} (predicted accuracy {100 * res.accuracy:.2f}%, "
-               f"measured {ms:.3f} ms)"))
-        last = (cands[0], measured[0])
-        if pick is not None:
-            chosen = (res, ms)
+        chosen = _measure_round(measure_fn, cands, goal, i, target, log, seen, say)
+        if chosen is not None:
             break
-        target = target * goal / measured[0] * 0.98  # the best one's observed ratio, and a little more
-    assert last is not None
-    res, measured_ms = chosen or last
+        target = target * goal / seen[-len(cands)][1] * 0.98  # the best one's observed ratio, and a little more
+    if chosen is None:
+        tried = {r.arch for r, _ in seen}
+        cheap = [r for r in cheapest(problem, budget, top, config, seed) if r.arch not in tried]
+        if cheap:
+            chosen = _measure_round(measure_fn, cheap, goal, len(log) + 1, None, log, seen, say)
+    assert seen
+    res, measured_ms = chosen or min(seen, key=lambda t: t[1])
     res = dataclasses.replace(res, budget=budget)
-    return res, {"budget_ms": goal, "measured_ms": measured_ms, "predicted_ms": res.latency_ms,
-                 "met": measured_ms <= goal, "top": top, "rounds": log}
+    out = {"budget_ms": goal, "measured_ms": measured_ms, "predicted_ms": res.latency_ms,
+           "met": measured_ms <= goal, "top": top, "rounds": log}
+    if not out["met"]:
+        out["achievable_ms"] = measured_ms
+        out["best_measured"] = res.arch.short()
+    return res, out
 
 
-__all__ = ["DEFAULT_TOP", "MAX_TOP", "device_measure", "measure_all", "parse_margin", "verified_search"]
+def cheapest(problem: Any, budget: Any, top: int, config: EvolutionConfig | None = None,
+             seed: int = 0) -> list[SearchResult]:
+    """The cheapest subnets the table predicts, most accurate first: the most accurate ones within
+    2 % of the smallest predicted latency, the arch of the smallest predicted latency itself, and
+    the space's smallest arch at its smallest resolution."""
+    low, fastest = problem.minimum("latency")
+    out: list[SearchResult] = []
+    try:
+        out = search_top(problem, dataclasses.replace(budget, latency_ms=low * 1.02), max(1, top - 1), config, seed)
+    except OfaDeployError:
+        pass
+    smallest = problem.to_arch(problem._smallest_genes(), 0)
+    for arch in (fastest, smallest):
+        if all(r.arch != arch for r in out):
+            out.append(arch_result(problem, arch, budget, config, seed))
+    return sorted(out, key=lambda r: -r.accuracy)
+
+
+def _measure_round(measure_fn: MeasureFn, cands: list[SearchResult], goal: float, i: int, target: float | None,
+                   log: list[dict[str, Any]], seen: list[tuple[SearchResult, float]],
+                   say: Callable[[str], None]) -> tuple[SearchResult, float] | None:
+    """Measure one round's candidates (best first), log it, and return the first within `goal`.
+    `target` None: the last round, of the cheapest predicted subnets."""
+    measured = measure_all(measure_fn, cands)
+    seen.extend(zip(cands, measured))
+    ok = [m <= goal for m in measured]
+    pick = next((j for j, good in enumerate(ok) if good), None)  # candidates are best first
+    shown = 0 if pick is None else pick
+    res, ms = cands[shown], measured[shown]
+    log.append({"round": i, "predicted_budget_ms": target, "predicted_ms": res.latency_ms, "measured_ms": ms,
+                "met": pick is not None, "delivered": None if pick is None else res.arch.short(),
+                **({"cheapest": True} if target is None else {}),
+                "candidates": [{"arch": r.arch.short(), "accuracy": r.accuracy, "predicted_ms": r.latency_ms,
+                                "measured_ms": m, "met": good} for r, m, good in zip(cands, measured, ok)]})
+    fits = f"{sum(ok)} of {len(cands)} within" if len(cands) > 1 else ("within" if ok[0] else "over")
+    what = (f"predicted budget {target:.3f} ms ->" if target is not None
+            else "the cheapest predicted subnets:")
+    say(f"verify round {i}: {what} {len(cands)} subnet(s) predicted "
+        f"{min(r.latency_ms for r in cands):.3f}..{max(r.latency_ms for r in cands):.3f} ms, measured "
+        f"{min(measured):.3f}..{max(measured):.3f} ms ({fits} the {goal:.3f} ms budget)"
+        + ("" if pick is None else f"; delivering #{pick + 1} (predicted accuracy {100 * res.accuracy:.2f}%, "
+           f"measured {ms:.3f} ms)"))
+    return None if pick is None else (res, ms)
+
+
+__all__ = ["DEFAULT_TOP", "MAX_TOP", "cheapest", "device_measure", "measure_all", "parse_margin", "verified_search"]
