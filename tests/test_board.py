@@ -35,7 +35,7 @@ pytestmark = pytest.mark.board
 BUILD_TIMEOUT = 60 * 60  # debootstrap + pip under emulation on a loaded 2-core machine: ~15 min, cold
 STEP_TIMEOUT = 40 * 60   # a cold profile converts every block to .tflite on the host first (~10 min)
 RESOLUTION = "24"        # the demo space's smallest resolution: the cheapest blocks to emulate
-SHORT = ["--sessions", "1", "--max-runs", "10"]
+SHORT = ["--sessions", "1", "--max-runs", "3"]  # plus the protocol's 10 warm-up runs
 
 
 def _run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -121,38 +121,40 @@ def test_the_loop_on_the_emulated_board(board, runtime, tmp_path, record_propert
     assert dist in json.dumps(table.metadata), f"the table was not measured with {dist}: {table.metadata}"
     assert "aarch64" in json.dumps(table.metadata)
 
-    res = step("validate", "latency", "validate", "-d", device, "-n", "4", "--sessions", "1", "--json")
+    res = step("validate", "latency", "validate", "-d", device, "-n", "3", "--sessions", "1", "--json")
     assert json.loads(res.stdout)
 
     # A budget every subnet is predicted within (twice the largest subnet's prediction): under emulation on a
     # loaded machine end-to-end times drift, and what is tested is that the loop runs, not how tight it is.
     budget = round(2 * table.predict_arch(largest_arch(table.spec, int(RESOLUTION))), 4)
     subnet = tmp_path / "subnet.json"
-    res = step("search", "search", "-d", device, "--latency", f"{budget:.4f}ms", "--verify", "-o", str(subnet),
-               "--json")
+    res = step("search", "search", "-d", device, "--latency", f"{budget:.4f}ms", "--verify", "--verify-top", "1",
+               "-o", str(subnet), "--json")
     assert subnet.exists()
     assert "verif" in res.stdout
 
     files = []
     for fmt, flags in exports:
         out = tmp_path / f"subnet{'.int8' if flags else ''}.{fmt}"
-        step(f"export_{fmt}{'_int8' if flags else ''}", "export", "--subnet", str(subnet), "--format", fmt, *flags,
-             "-o", str(out), "--json")
+        # int8 of the demo supernet may miss export's accuracy tolerance (1.8 points lost at r=24 against a
+        # 1-point limit, measured): export then exits 1 and keeps the file as `.failed` with its report, as
+        # scripts/demo.sh allows. Accepted here only for that reason; the kept file is still benchmarked.
+        res = step(f"export_{fmt}{'_int8' if flags else ''}", "export", "--subnet", str(subnet), "--format", fmt,
+                   *flags, "-o", str(out), "--json", ok=(0, 1) if flags else (0,))
+        if res.returncode == 1:
+            out = out.with_name(f"subnet.int8.failed.{fmt}")
+            report = json.loads(out.with_name(out.name + ".report.json").read_text())
+            missed = [c["metric"] for c in report["verification"]["checks"] if c["fatal"] and not c["passed"]]
+            assert missed == ["accuracy_drop"], report["verification"]
+            print(f"  int8 missed the accuracy tolerance ({report['verification']['metrics']['accuracy_drop']:.1f} "
+                  "points); benchmarking the kept .failed file")
         assert out.exists()
         files.append(out)
 
-    for f in files:
-        t0 = time.monotonic()
-        res = _run([sys.executable, "-m", "ofa_deploy", "benchmark", str(f), "-d", device, *SHORT, "--json"],
-                   STEP_TIMEOUT, env=os.environ.copy())
-        if res.returncode == 2 and "locally only" in res.stderr + res.stdout:
-            print(f"  benchmark: not run, {(res.stderr + res.stdout).strip().splitlines()[-1]}")
-            pytest.skip("every step up to export ran on the board; `benchmark` of a file over SSH is not in this "
-                        "version (issue 23 item 3: `benchmark` on remote devices)")
-        step.times[f"benchmark_{f.name}"] = round(time.monotonic() - t0, 1)
-        assert res.returncode == 0, f"benchmark {f.name} exited {res.returncode}\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
-        out = json.loads(res.stdout)  # measured on the board, predicted by its table, the search's budget
+    for f in files:  # the exported file itself, timed on the board, next to the table's prediction and the budget
+        res = step(f"benchmark_{f.name}", "benchmark", str(f), "-d", device, *SHORT, "--json")
+        out = json.loads(res.stdout)
         assert out["measured_ms"]["median"] > 0 and out["predicted_ms"] > 0, out
         assert out["budget_ms"] == pytest.approx(budget, rel=1e-3), out
-        assert "aarch64" in json.dumps(out["backend"]), out["backend"]
+        assert out["backend"]["machine"] == "aarch64" and dist in out["backend"]["runtime_version"], out["backend"]
     print(f"  {runtime}: {sum(step.times.values()):.0f} s in all {step.times}")
