@@ -53,7 +53,7 @@ BINFMT=/proc/sys/fs/binfmt_misc
 QEMU=/usr/bin/qemu-aarch64-static
 
 say() { echo "arm-board: $*" >&2; }
-die() { echo "arm-board: $*" >&2; exit "${2:-1}"; }
+die() { echo "arm-board: $1" >&2; exit "${2:-1}"; }
 
 mirror() {
   if [ -n "${ARM_BOARD_MIRROR:-}" ]; then echo "$ARM_BOARD_MIRROR"; return; fi
@@ -220,6 +220,7 @@ EOF
 
 up() {
   build
+  exec 9>"$DIR/.run.lock"; flock 9  # one up/down at a time
   local pid
   if pid=$(running_pid); then
     PORT=$(cat "$RUN/port")
@@ -233,6 +234,17 @@ up() {
   [ -e "$RUN/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C arm-board -f "$RUN/id_ed25519"
   $SUDO mkdir -p "$ROOT/etc/ofa-board" "$ROOT/run/sshd"
   $SUDO cp "$RUN/id_ed25519.pub" "$ROOT/etc/ofa-board/authorized_keys"
+  local attempt
+  for attempt in 1 2 3; do  # a free port can be taken between choosing it and sshd binding it: try another
+    launch && return 0
+    [ $? = 1 ] && [ -z "${ARM_BOARD_PORT:-}" ] && [ $attempt -lt 3 ] || break
+    say "the board's sshd exited ($(tail -n 1 "$RUN/sshd.log" 2>/dev/null)); trying another port"
+  done
+  tail -n 5 "$RUN/sshd.log" >&2
+  die "the board's sshd did not start (log: $RUN/sshd.log)"
+}
+
+launch() {  # 0: up; 1: sshd exited; 2: it did not answer in time
   PORT=${ARM_BOARD_PORT:-$(free_port)}
   echo "$PORT" > "$RUN/port"
   echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$ROOT/etc/ssh/ssh_host_ed25519_key.pub")" > "$RUN/known_hosts"
@@ -249,13 +261,12 @@ up() {
       -o KbdInteractiveAuthentication=no -o UsePAM=no -o PermitRootLogin=prohibit-password \
       -o AuthorizedKeysFile=/etc/ofa-board/authorized_keys -o StrictModes=no -o UseDNS=no \
       -o PidFile=none -o MaxStartups=20 -o MaxSessions=20 -o AcceptEnv=none' \
-    sh "$ROOT" "$DIR/cpuinfo" "$PORT" > "$RUN/sshd.log" 2>&1 < /dev/null &
+    sh "$ROOT" "$DIR/cpuinfo" "$PORT" > "$RUN/sshd.log" 2>&1 < /dev/null 8>&- 9>&- &  # not holding our locks
   local launcher=$! i
   echo "$launcher" > "$RUN/pid"
   for ((i = 0; i < 120; i++)); do  # sshd under emulation takes a few seconds to start
     sleep 1
-    running_pid >/dev/null || { kill_board "$launcher"; tail -n 5 "$RUN/sshd.log" >&2; rm -f "$RUN/pid"
-                                die "the board's sshd exited (log: $RUN/sshd.log)"; }
+    running_pid >/dev/null || { kill_board "$launcher"; rm -f "$RUN/pid" "$RUN/port"; return 1; }
     if ssh_probe; then
       write_descriptors
       say "up: ssh root@127.0.0.1 -p $PORT -i $RUN/id_ed25519 (devices: arm-board, arm-board-tflrt, arm-board-ort in $DEVICES)"
@@ -263,7 +274,9 @@ up() {
       return 0
     fi
   done
-  kill_board "$launcher"; rm -f "$RUN/pid" "$RUN/port"; die "the board's sshd did not answer in 120 s (log: $RUN/sshd.log)"
+  kill_board "$launcher"; rm -f "$RUN/pid" "$RUN/port"
+  echo "no answer in 120 s" >> "$RUN/sshd.log"
+  return 2
 }
 
 ssh_probe() {
@@ -304,6 +317,7 @@ down_quiet() {
 }
 
 down() {
+  if [ -d "$DIR" ]; then exec 9>"$DIR/.run.lock"; flock 9; fi
   down_quiet
   local n
   for n in arm-board arm-board-tflrt arm-board-ort; do

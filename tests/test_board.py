@@ -58,7 +58,8 @@ def board(_user_data_folder):
     session's data folder), `down` after. Skips with the script's reason where the board cannot exist."""
     check = _run(["bash", str(SCRIPT), "check"], 120)
     if check.returncode != 0:
-        pytest.skip(f"no emulated arm64 board on this machine: {check.stderr.strip().splitlines()[-1:]}")
+        why = (check.stderr.strip().splitlines() or ["scripts/arm-board.sh check failed"])[-1]
+        pytest.skip(f"no emulated arm64 board on this machine: {why.removeprefix('arm-board: ')}")
     t0 = time.monotonic()
     up = _run(["bash", str(SCRIPT), "up"], BUILD_TIMEOUT)
     took = time.monotonic() - t0
