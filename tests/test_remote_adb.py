@@ -337,3 +337,26 @@ def test_the_design_card_loop_on_the_adb_fixture(phone, tmp_path, cache, cli, mo
     text = " ".join(out.split())
     assert "on note8" in text and "measured / predicted" in text and "within the search's budget" in text
     assert "--benchmark-binary" in err  # taken from the profile of note8, and said
+
+
+def test_incontext_fit_rows_over_adb(phone, net, tmp_path, cache):
+    """`--method fit` on an adb phone: the stitched whole subnets of a resolution go to the phone as
+    one .tflite bundle, benchmark_model times them in the protocol's loop, and the rows are fitted
+    to those times (ridge toward the prior rows). The prior is a synthetic table of the test space
+    (profiling all its blocks over adb would convert every one of them)."""
+    from test_latency_table import synthetic_table
+
+    from ofa_deploy.latency.incontext import incontext_rows
+
+    b = backend(cache, serial=phone.serial)
+    prior = synthetic_table(SPEC, [24])
+    prior.metadata.update(device="loopphone", stat="median")
+    before = len([c for c in phone.commands if "--graph=" in c])
+    rows, record = incontext_rows(prior, 24, net, b, FAST, "fit", subnets=4, seed=0)
+    runs = [c for c in phone.commands if "--graph=" in c][before:]
+    assert record["subnets"] == 4 and len(runs) == 4 * FAST.sessions  # one benchmark_model run per subnet and session
+    assert all("/bundle-" in c and ".tflite" in c for c in runs)
+    fitted = [r for r in rows if r.method == "fit"]
+    assert fitted and all(r.median > 0 and r.samples >= 1 for r in fitted)
+    assert record["rows_fitted"] == len(fitted) and record["residual_mape"] >= 0
+    assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))

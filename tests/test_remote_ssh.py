@@ -411,3 +411,43 @@ def test_a_runner_killed_by_a_signal_is_reported_as_such_and_leaves_nothing(sshd
     assert not list((tmp_path / "remote").glob("bundle-*"))  # removed by the remote shell
     err = capfd.readouterr().err
     assert "Exception ignored" not in err and "ValueError" not in err
+
+
+def test_profile_fit_over_ssh_times_stitched_subnets_on_the_board(sshd, tmp_path, cache, cli, monkeypatch):
+    """`profile --method fit` on an ssh device: after the isolated blocks, the stitched whole subnets
+    go to the runner as one bundle and the rows are fitted to their times (ridge toward the
+    isolated rows, kept in isolated.csv). Without --method a remote profile stays isolated."""
+    import yaml
+
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
+    monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
+    d = descriptor(sshd, tmp_path).to_dict()
+    d.update(name="looprpi")
+    dev = tmp_path / "looprpi.yaml"
+    dev.write_text(yaml.safe_dump(d))
+    calls = []
+    real = SshBackend.measure_models
+
+    def spy(self, models, *a, **k):
+        calls.append([m.key for m in models])
+        return real(self, models, *a, **k)
+
+    monkeypatch.setattr(SshBackend, "measure_models", spy)
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--out", tmp_path / "iso", "--json")
+    assert code == 0, err
+    assert calls == [] and {r.method for r in LatencyTable.load(tmp_path / "iso").rows} == {"isolated"}
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--method", "fit", "--subnets", "8", "--out", tmp_path / "fit", "--json")
+    assert code == 0, err
+    assert len(calls) == 1 and calls[0] == [f"ctx{i}" for i in range(len(calls[0]))] and 6 <= len(calls[0]) <= 8
+    table = LatencyTable.load(tmp_path / "fit")
+    meta = table.metadata
+    assert meta["method"] == "fit" and meta["incontext"]["resolutions"]["24"]["subnets"] == len(calls[0])
+    assert meta["backend"] == "ssh" and (tmp_path / "fit" / "isolated.csv").is_file()
+    assert {r.method for r in table.rows} >= {"fit"} and all(r.median > 0 for r in table.rows)
+    assert runner_pids_seen(tmp_path) and runner_processes(tmp_path) == []
+    assert not list((tmp_path / "remote").glob("bundle-*"))
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--method", "profiler",
+                       "--out", tmp_path / "prof")
+    assert code == 2 and "isolated or fit" in err

@@ -230,7 +230,7 @@ def benchmark(
     sessions: int = typer.Option(3, "--sessions", help="Fresh sessions (samples pooled)."),
     max_runs: int = typer.Option(200, "--max-runs", help="Cap of timed runs per session."),
     host: str | None = typer.Option(None, "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias "
-                                    "(default: the descriptor's, else the last profile's of this device)."),
+                                    "(default: the one the last profile of this device was given, else the descriptor's)."),
     accept_new_host_key: bool = typer.Option(False, "--accept-new-host-key", help="ssh devices: record an unknown "
                                              "host key on first use (a changed key is always refused)."),
     serial: str | None = typer.Option(None, "--serial", help="adb devices: the phone's serial (default: the last "

@@ -119,7 +119,7 @@ def profile(
     method: Annotated[ProfileMethod | None, typer.Option(
         "--method", help="How rows are made: isolated (each block timed alone), fit (then fitted to random whole "
         "subnets timed end to end; the default on local devices), profiler (onnxruntime's per-node profile of "
-        "whole subnets). Remote devices: isolated.")] = None,
+        "whole subnets). Remote devices (ssh, adb): isolated by default; fit also works there.")] = None,
     subnets: Annotated[int | None, typer.Option(
         "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15).")] = None,
     fresh: Annotated[bool, typer.Option(

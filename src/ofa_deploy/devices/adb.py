@@ -294,23 +294,31 @@ class AdbBackend:
         self.info()
         tmp = Path(tempfile.mkdtemp(prefix="ofa-bundle-"))
         guard = protocol_mod.ThermalGuard(self.guard_settings, read_temps=self._read_temps)
+        remote = None
         try:
             bundle = build_bundle({}, None, None, "tflite", tmp, self.cache, models=models)
+            remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             remote, commands = self._push(bundle, tmp, protocol, False)
             res = protocol_mod.measure_sessions(
                 [m.name for m in models], lambda name: self._session(commands[name], name, tmp, remote),
                 pool_sessions, protocol, guard, None, on_session)
             self._thermal = guard.summary()
-            try:
-                self.shell(f"rm -rf {shlex.quote(remote)}", 60)
-            except DeviceGone:
-                pass
             return {name.split("/", 1)[1]: st for name, st in res.items()}
         except DeviceGone as e:
             raise DeviceError(f"lost {self.serial} ({e}) while timing whole models: reconnect the device and "
                               "rerun the command") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if remote is not None:
+                self._remove(remote)
+
+    def _remove(self, remote: str) -> None:
+        """Remove a bundle folder from the phone, whichever way its run ended (a phone that is gone
+        keeps it until the next run, whose install removes every stale `bundle-*`)."""
+        try:
+            self.shell(f"rm -rf {shlex.quote(remote)}", 60)
+        except DeviceGone:
+            pass
 
     def measure_plan(self, plan: Any, spec: Any, net: Any, protocol: Any, writer: Any,
                      on_session: Callable[[str], None] | None = None,
@@ -322,6 +330,7 @@ class AdbBackend:
         self.info()
         tmp = Path(tempfile.mkdtemp(prefix="ofa-bundle-"))
         written = 0
+        remote = None
         guard = protocol_mod.ThermalGuard(self.guard_settings, read_temps=self._read_temps)
         try:
             def progress(r: int, done: int, total: int, hit: bool) -> None:
@@ -329,6 +338,7 @@ class AdbBackend:
                     on_resolution(r, f"tflite models {done}/{total}")
 
             bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress)
+            remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             if on_resolution is not None:
                 on_resolution(next(iter(plan.todo)), f"pushing {bundle.nbytes / 1e6:.1f} MB")
             remote, commands = self._push(bundle, tmp, protocol, self.op_profiling)
@@ -357,10 +367,6 @@ class AdbBackend:
                 protocol_mod.measure_sessions([f"{r}/{k}" for k in keys], run_session, pool_sessions, protocol,
                                               guard, on_entry, on_session)
             self._thermal = guard.summary()
-            try:
-                self.shell(f"rm -rf {shlex.quote(remote)}", 60)
-            except DeviceGone:
-                pass
             return written
         except DeviceGone as e:
             self._thermal = guard.summary()
@@ -368,6 +374,8 @@ class AdbBackend:
                               "the device and rerun the same command to resume (only missing keys are measured)") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if remote is not None:
+                self._remove(remote)
 
 
 def _gone(stderr: str) -> bool:

@@ -162,6 +162,8 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
         given = getattr(m, f"{fmt_}_path", None) if m.module is None else None
         if given is not None:  # an exported file (`benchmark`): sent as it is
             shutil.copyfile(given, path)
+        elif m.module is None and fmt_ == "onnx" and m.onnx_bytes is not None:  # a stitched subnet (`--method fit`)
+            path.write_bytes(m.onnx_bytes)
         elif fmt_ in CACHED:
             cached = cache_dir / f"{model_digest(m, fmt_)}.{fmt_}"
             hit = cached.exists()

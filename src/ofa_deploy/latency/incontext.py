@@ -128,7 +128,12 @@ class LayerParts:
 def time_subnets(parts: LayerParts, archs: Sequence[Arch], backend: Any, protocol: Protocol, stat: str,
                  guard: Any = None, on_session: Callable[[str], None] | None = None) -> np.ndarray:
     """`stat` ms of every arch, timed whole by `protocol.measure` (chunk by chunk, so that only one
-    chunk of stitched models is held in memory at a time)."""
+    chunk of stitched models is held in memory at a time). A remote backend (ssh, adb) times them
+    all in one bundle with its own copy of the protocol and thermal guard (`measure_models`)."""
+    if hasattr(backend, "measure_models"):
+        models = [parts.subnet(f"ctx{i}", a) for i, a in enumerate(archs)]
+        stats = backend.measure_models(models, protocol, on_session)
+        return np.array([float(stats[f"ctx{i}"][stat]) for i in range(len(archs))])
     out = np.zeros(len(archs))
     step = protocol.chunk
     for start in range(0, len(archs), step):
@@ -221,7 +226,7 @@ def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol
     if method == "profiler" and backend.info().get("runtime") != "onnxruntime":
         raise LatencyTableError("--method profiler reads onnxruntime's per-node profile; this device runs "
                                 f"{backend.info().get('runtime')}: use --method fit")
-    parts = LayerParts(net, spec, r, backend.needs_onnx)
+    parts = LayerParts(net, spec, r, backend.needs_onnx or getattr(backend, "fmt", None) == "onnx")
     record: dict[str, Any] = {"resolution": r, "subnets": len(archs)}
     if method == "fit":
         measured = time_subnets(parts, archs, backend, protocol, stat, guard, on_session)
@@ -250,14 +255,17 @@ def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol
 
 
 def choose_method(backend: Any, method: str | None) -> str:
-    """The method a profile uses: `method` if given, else the default (fit) where subnets can be
-    timed here (a local backend), isolated on remote devices, whose runners time blocks only."""
+    """The method a profile uses: `method` if given, else the default (fit) on a local backend and
+    isolated on remote devices (ssh, adb). On those, `fit` sends the stitched subnets as one bundle
+    per resolution to the same runner / benchmark_model, with the same protocol; it stays opt-in
+    until its figures on real boards are in (`benchmarks/bench_remote.py --mode fit` measures it on
+    the loopback sshd); the per-node `profiler` needs a local onnxruntime."""
     remote = hasattr(backend, "measure_plan")
     if method is None:
         return "isolated" if remote else DEFAULT_METHOD
-    if method != "isolated" and remote:
-        raise LatencyTableError(f"--method {method} times whole subnets through a local backend; remote devices "
-                                "(ssh, adb) are profiled with --method isolated")
+    if method == "profiler" and remote:
+        raise LatencyTableError("--method profiler reads onnxruntime's per-node profile on this machine; remote "
+                                "devices (ssh, adb) are profiled with --method isolated or fit")
     if method == "profiler" and backend.info().get("runtime") != "onnxruntime":
         raise LatencyTableError("--method profiler reads onnxruntime's per-node profile; this device runs "
                                 f"{backend.info().get('runtime')}: use --method fit")

@@ -277,6 +277,10 @@ class Problem:
         value = float(self.costs(g, (name,))[0, 0])
         return value, self.to_arch(g, 0)
 
+    def smallest_arch(self) -> Arch:
+        """The space's smallest subnet (every choice at its smallest) at the smallest resolution."""
+        return self.to_arch(self._smallest_genes(), 0)
+
     def _smallest_genes(self) -> Genes:
         return Genes(self.genes.smallest(), np.zeros(1, np.int64))
 

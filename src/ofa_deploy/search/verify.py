@@ -11,10 +11,10 @@ predicted and the search runs again, for at most `rounds` rounds; the subnet fil
 round and every candidate. Each measurement is also a drift check (`latency.drift`). Sweeps are
 not verified (documented in the CLI help).
 
-Before giving up, one last round measures the cheapest subnets the table predicts (the one with
-the smallest predicted latency, the space's smallest, and the most accurate just above the
-smallest prediction): a table that under-predicts this device may still leave one of them within
-the budget. When none is, the result is not met, and carries the best (fastest) measured subnet
+Before giving up, the last round also measures the cheapest subnets the table predicts (the one
+with the smallest predicted latency, the space's smallest, and the most accurate just above the
+smallest prediction), and so does a round whose tightened budget is below every prediction: a
+table that under-predicts this device may still leave one of them within the budget. When none is, the result is not met, and carries the best (fastest) measured subnet
 and the tightest budget the device was measured to meet (`achievable_ms`); `run_search` then
 does not make it the export default and the command exits 1.
 """
@@ -97,7 +97,7 @@ def verified_search(problem: Any, budget: Any, measure_fn: MeasureFn, config: Ev
                     top: int = DEFAULT_TOP) -> tuple[SearchResult, dict[str, Any]]:
     """Search, measure the `top` best subnets, deliver the most accurate that meets
     `budget.latency_ms` (the user's budget); when none does, tighten and search again until one
-    does or `rounds` are spent, then measure the cheapest predicted subnets (`cheapest`). Without
+    does or `rounds` are spent, the last with the cheapest predicted subnets (`cheapest`). Without
     a subnet that meets it, the fastest one measured is delivered, `met` is False and
     `achievable_ms` is its measured latency (the tightest budget the device met)."""
     goal = float(budget.latency_ms)
@@ -111,17 +111,19 @@ def verified_search(problem: Any, budget: Any, measure_fn: MeasureFn, config: Ev
         except OfaDeployError as e:
             if i == 1:
                 raise
-            say(f"verify round {i}: no subnet predicted within {target:.3f} ms ({str(e).split(';')[0]})")
+            why = f"no subnet predicted within {target:.3f} ms ({str(e).split(';')[0]}); "
+            chosen = _cheapest_round(problem, budget, top, config, seed, measure_fn, goal, i, log, seen, say, why)
+            break
+        if i == rounds:  # the last round: the cheapest predicted subnets are measured with the search's
+            tried = {r.arch for r, _ in seen} | {r.arch for r in cands}
+            extra = [r for r in cheapest(problem, budget, top, config, seed) if r.arch not in tried]
+            cands = sorted(cands + extra, key=lambda r: -r.accuracy)
+            chosen = _measure_round(measure_fn, cands, goal, i, target, log, seen, say, with_cheapest=bool(extra))
             break
         chosen = _measure_round(measure_fn, cands, goal, i, target, log, seen, say)
         if chosen is not None:
             break
         target = target * goal / seen[-len(cands)][1] * 0.98  # the best one's observed ratio, and a little more
-    if chosen is None:
-        tried = {r.arch for r, _ in seen}
-        cheap = [r for r in cheapest(problem, budget, top, config, seed) if r.arch not in tried]
-        if cheap:
-            chosen = _measure_round(measure_fn, cheap, goal, len(log) + 1, None, log, seen, say)
     assert seen
     res, measured_ms = chosen or min(seen, key=lambda t: t[1])
     res = dataclasses.replace(res, budget=budget)
@@ -144,18 +146,34 @@ def cheapest(problem: Any, budget: Any, top: int, config: EvolutionConfig | None
         out = search_top(problem, dataclasses.replace(budget, latency_ms=low * 1.02), max(1, top - 1), config, seed)
     except OfaDeployError:
         pass
-    smallest = problem.to_arch(problem._smallest_genes(), 0)
-    for arch in (fastest, smallest):
+    for arch in (fastest, problem.smallest_arch()):
         if all(r.arch != arch for r in out):
-            out.append(arch_result(problem, arch, budget, config, seed))
+            r = arch_result(problem, arch, budget, config, seed)
+            if (budget.flops is None or r.flops <= budget.flops) and (budget.params is None or r.params <= budget.params):
+                out.append(r)  # within the FLOPs and parameter budgets too
     return sorted(out, key=lambda r: -r.accuracy)
+
+
+def _cheapest_round(problem: Any, budget: Any, top: int, config: EvolutionConfig | None, seed: int,
+                    measure_fn: MeasureFn, goal: float, i: int, log: list[dict[str, Any]],
+                    seen: list[tuple[SearchResult, float]], say: Callable[[str], None],
+                    why: str) -> tuple[SearchResult, float] | None:
+    """Round `i` when the tightened budget is below every prediction: the cheapest predicted
+    subnets not measured yet (none left: nothing to do)."""
+    tried = {r.arch for r, _ in seen}
+    cands = [r for r in cheapest(problem, budget, top, config, seed) if r.arch not in tried]
+    if not cands:
+        say(f"verify round {i}: {why}the cheapest predicted subnets were all measured already")
+        return None
+    return _measure_round(measure_fn, cands, goal, i, None, log, seen, say, why)
 
 
 def _measure_round(measure_fn: MeasureFn, cands: list[SearchResult], goal: float, i: int, target: float | None,
                    log: list[dict[str, Any]], seen: list[tuple[SearchResult, float]],
-                   say: Callable[[str], None]) -> tuple[SearchResult, float] | None:
+                   say: Callable[[str], None], why: str = "",
+                   with_cheapest: bool = False) -> tuple[SearchResult, float] | None:
     """Measure one round's candidates (best first), log it, and return the first within `goal`.
-    `target` None: the last round, of the cheapest predicted subnets."""
+    `target` None: a round of the cheapest predicted subnets only (`why` says why)."""
     measured = measure_all(measure_fn, cands)
     seen.extend(zip(cands, measured))
     ok = [m <= goal for m in measured]
@@ -164,12 +182,12 @@ def _measure_round(measure_fn: MeasureFn, cands: list[SearchResult], goal: float
     res, ms = cands[shown], measured[shown]
     log.append({"round": i, "predicted_budget_ms": target, "predicted_ms": res.latency_ms, "measured_ms": ms,
                 "met": pick is not None, "delivered": None if pick is None else res.arch.short(),
-                **({"cheapest": True} if target is None else {}),
+                **({"cheapest": True} if target is None or with_cheapest else {}),
                 "candidates": [{"arch": r.arch.short(), "accuracy": r.accuracy, "predicted_ms": r.latency_ms,
                                 "measured_ms": m, "met": good} for r, m, good in zip(cands, measured, ok)]})
     fits = f"{sum(ok)} of {len(cands)} within" if len(cands) > 1 else ("within" if ok[0] else "over")
     what = (f"predicted budget {target:.3f} ms ->" if target is not None
-            else "the cheapest predicted subnets:")
+            else f"{why}the cheapest predicted subnets:")
     say(f"verify round {i}: {what} {len(cands)} subnet(s) predicted "
         f"{min(r.latency_ms for r in cands):.3f}..{max(r.latency_ms for r in cands):.3f} ms, measured "
         f"{min(measured):.3f}..{max(measured):.3f} ms ({fits} the {goal:.3f} ms budget)"
