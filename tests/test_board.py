@@ -61,9 +61,14 @@ def board(_user_data_folder):
         why = (check.stderr.strip().splitlines() or ["scripts/arm-board.sh check failed"])[-1]
         pytest.skip(f"no emulated arm64 board on this machine: {why.removeprefix('arm-board: ')}")
     t0 = time.monotonic()
-    up = _run(["bash", str(SCRIPT), "up"], BUILD_TIMEOUT)
+    try:
+        up = _run(["bash", str(SCRIPT), "up"], BUILD_TIMEOUT)
+    except BaseException:  # timed out (or interrupted) while starting: leave nothing running
+        _run(["bash", str(SCRIPT), "down"], 300)
+        raise
     took = time.monotonic() - t0
     if up.returncode != 0:
+        _run(["bash", str(SCRIPT), "down"], 300)
         tail = up.stderr.strip().splitlines()[-12:]
         if any(w in "\n".join(tail) for w in ("debootstrap failed", "pip install in the board failed",
                                               "cannot build the board")):
