@@ -19,7 +19,7 @@ test: setup
 
 # The edit-run lane: everything but the tests marked slow (see pyproject.toml's markers).
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow" --durations=25
+	$(PY) -m pytest -q -m "not slow and not board" --durations=25
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -2,7 +2,9 @@
 # Install everything ofa-deploy needs on a fresh Debian/Ubuntu machine (idempotent, fast when done).
 # System packages (apt, as root or with sudo): Fashion-MNIST (the shipped supernet's data), OpenSSH
 # (SSH profiling and its tests), adb (Android profiling), procps (the SSH tests look for leftover
-# processes), chromium (the report's browser test), python3-venv (when `python3 -m venv` cannot work).
+# processes), chromium (the report's browser test), python3-venv (when `python3 -m venv` cannot work),
+# qemu-user-static and debootstrap (the emulated aarch64 board of the `board` tests, x86-64 only;
+# OFA_DEPLOY_NO_BOARD=1 leaves them out).
 # `--demo` installs only what `make demo` needs (Fashion-MNIST; python3-venv when needed).
 # A held apt/dpkg lock (unattended upgrades) is waited for, at most $OFA_DEPLOY_APT_WAIT seconds (300).
 # torch, when missing, comes from PyTorch's CPU index ($OFA_DEPLOY_TORCH_INDEX; about 200 MB) rather than
@@ -37,6 +39,11 @@ if [ $DEMO = 0 ]; then
   command -v adb >/dev/null 2>&1 || need+=(adb)
   command -v pgrep >/dev/null 2>&1 || need+=(procps)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # The emulated aarch64 board of the `board` tests (scripts/arm-board.sh); OFA_DEPLOY_NO_BOARD=1 skips them.
+  if [ "${OFA_DEPLOY_NO_BOARD:-0}" != 1 ] && [ "$(uname -m)" = x86_64 ]; then
+    [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+    command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+  fi
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
