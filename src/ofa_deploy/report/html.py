@@ -133,7 +133,9 @@ def _device_section(data: FlowData, warnings: list[str]) -> str:
                             _num(m.get("measured_over_predicted"), ".3f"),
                             "{}..{}".format(*[_num(b, ".3f") for b in (val.get("ratio_band") or [None, None])])]],
                           numeric=set(range(8))))
-        out.append(f"<p class=muted>validated {_e(val.get('date'))}, r {_e(val.get('resolutions'))}, "
+        res = val.get("resolutions")
+        res_text = ", ".join(map(str, res)) if isinstance(res, (list, tuple)) else str(res)
+        out.append(f"<p class=muted>validated {_e(val.get('date'))}, r {_e(res_text)}, "
                    f"{'calibrated' if val.get('calibrated') else 'no calibration'}</p>")
     v = latency_verdict(m or None, val.get("ratio_band"))
     out.append(_verdict(v.level, v.text))
