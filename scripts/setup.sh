@@ -77,8 +77,9 @@ if ! installed_here || [ "${OFA_DEPLOY_REINSTALL:-0}" = 1 ]; then
   if ! "$PY" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>/dev/null; then
     TORCH_INDEX=${OFA_DEPLOY_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
     echo "setup: installing torch==2.13.0 (CPU build) from $TORCH_INDEX"
+    # pip's own retries and resolver messages of a failed try are kept out of the way: one line says it.
     "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt --index-url "$TORCH_INDEX" torch \
-      || echo "setup: $TORCH_INDEX not reachable; torch comes from pip's configured index instead"
+      >/dev/null 2>&1 || echo "setup: $TORCH_INDEX not usable here; torch comes from pip's configured index instead"
   fi
   echo "setup: installing Python packages into $VENV (torch==2.13.0 CPU build, ofa-deploy with extras)"
   "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,tflite]"
