@@ -67,11 +67,13 @@ def test_search_then_export_on_the_shipped_defaults(cli, tmp_path, monkeypatch):
     spec = shipped_spec()
     table = resolve_table("cpu", None, spec).table
     lo, hi = table.predict(ArchBatch.from_archs([smallest_arch(spec, 24), largest_arch(spec, 32)]), calibrated=True)
-    budget = f"{(lo + hi) / 2:.4f}ms"
-    code, out, err = cli("search", "--device", "cpu", "--latency", budget, "--json")
+    # A budget this machine meets even when it runs 3x slower than the machine the shipped table was
+    # profiled on (CI machines differ; a tighter budget is refused, exit 1, by the honest verification).
+    limit = 3 * hi
+    code, out, err = cli("search", "--device", "cpu", "--latency", f"{limit:.4f}ms", "--json")
     assert code == 0, err
     result = json.loads(out)["results"][0]
-    assert result["latency_ms"] <= (lo + hi) / 2 + 1e-6
+    assert lo <= result["latency_ms"] <= limit + 1e-6
     code, out, err = cli("export", "--format", "onnx", "--out", tmp_path / "s.onnx", "--verify-images", "200", "--json")
     assert code == 0, err
     report = json.loads(out)
