@@ -14,7 +14,8 @@ import torch
 
 from ofa_deploy.latency import LatencyTable
 from ofa_deploy.latency.resnet50_keys import resnet_arch_keys, resnet_space_keys
-from ofa_deploy.nn.resnet50 import OFAResNet50, save_resnet_supernet
+from ofa_deploy.nn.checkpoint import save_supernet
+from ofa_deploy.nn.resnet50 import OFAResNet50
 from ofa_deploy.predictor import MLP, Predictor
 from ofa_deploy.predictor.fit import encoding_for_space
 from ofa_deploy.space import cost_model, load_subnet
@@ -27,7 +28,7 @@ SPEC = ResNet50Spec(stage_base_widths=(16, 32, 48, 64), n_classes=10, resolution
 def supernet(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("rn50") / "rn.pt"
-    return save_resnet_supernet(OFAResNet50(SPEC).eval(), path)
+    return save_supernet(OFAResNet50(SPEC).eval(), path)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def test_predictor_dataset_then_fit_then_search(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
     torch.manual_seed(1)
     spec = ResNet50Spec(stage_base_widths=(16, 32, 48, 64), n_classes=4, in_channels=1, resolutions=(32, 48))
-    net = save_resnet_supernet(OFAResNet50(spec).eval(), tmp_path / "rn" / "supernet.pt",
+    net = save_supernet(OFAResNet50(spec).eval(), tmp_path / "rn" / "supernet.pt",
                                meta={"recipe": "tiny-synthetic"})
     out = tmp_path / "ds"
     code, stdout, err = cli("predictor", "dataset", "--supernet", net, "--samples", 10, "--out", out,

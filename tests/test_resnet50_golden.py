@@ -16,8 +16,8 @@ import torch
 from support.shared import SHARED, need_shared
 
 from ofa_deploy.errors import CheckpointError
-from ofa_deploy.nn.checkpoint import read_checkpoint
-from ofa_deploy.nn.resnet50 import OFAResNet50, infer_resnet_spec_from_state, load_resnet_supernet
+from ofa_deploy.nn.checkpoint import load_supernet, read_checkpoint
+from ofa_deploy.nn.resnet50 import OFAResNet50, infer_resnet_spec_from_state
 from ofa_deploy.space.resnet50 import (
     ResNet50Spec,
     ResNetArch,
@@ -43,7 +43,7 @@ def golden():
 
 @pytest.fixture(scope="module")
 def golden_net():
-    return load_resnet_supernet(need_shared(GOLDEN / "supernet.pth"))
+    return load_supernet(need_shared(GOLDEN / "supernet.pth"))
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_static_key_style_loads_like_the_current_one(golden_net, tmp_path):
               .replace("linear.linear.", "linear."): v for k, v in state.items()}
     assert not any("bn.bn." in k for k in static)
     torch.save({"state_dict": static}, tmp_path / "static.pth")
-    net = load_resnet_supernet(tmp_path / "static.pth")
+    net = load_supernet(tmp_path / "static.pth")
     assert net.spec == golden_net.spec
     for (ka, va), (kb, vb) in zip(net.state_dict().items(), golden_net.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
@@ -129,7 +129,7 @@ def test_wrong_checkpoint_fails_in_one_line(tmp_path):
     broken = {k: v for k, v in state.items() if not k.startswith("blocks.3.")}
     torch.save({"state_dict": broken}, tmp_path / "broken.pth")
     with pytest.raises(CheckpointError, match="missing keys: blocks.3."):
-        load_resnet_supernet(tmp_path / "broken.pth")
+        load_supernet(tmp_path / "broken.pth")
     with pytest.raises(CheckpointError, match="not an OFA ResNet50"):
         infer_resnet_spec_from_state({"first_conv.conv.weight": torch.zeros(1)})
 
@@ -142,8 +142,8 @@ def test_channel_sorting_keeps_the_max_net_and_orders_by_importance(golden):
     channels only expand 0.35 uses (checked here against a bit-exact run of the official code)."""
     _, io = golden
     x = io["case0"]["input"][:1, :, :128, :128]
-    net = load_resnet_supernet(GOLDEN / "supernet.pth")
-    fresh = load_resnet_supernet(GOLDEN / "supernet.pth")
+    net = load_supernet(GOLDEN / "supernet.pth")
+    fresh = load_supernet(GOLDEN / "supernet.pth")
     net.set_max()
     with torch.no_grad():
         before = net(x)

@@ -9,13 +9,15 @@ import pytest
 from support.shared import SHARED, need_shared
 
 from ofa_deploy.errors import SpaceError
-from ofa_deploy.nn.checkpoint import load_supernet
-from ofa_deploy.nn.resnet50 import OFAResNet50, save_resnet_supernet
+from ofa_deploy.nn.checkpoint import load_supernet, save_supernet
+from ofa_deploy.nn.resnet50 import OFAResNet50
 from ofa_deploy.space import (
-    RESNET50_KIND,
+    RESNET50_FAMILY,
+    SpaceFamily,
     Subnet,
-    get_kind,
-    kind_of_net,
+    family_of,
+    family_of_net,
+    get_family,
     load_subnet,
     official_space,
     save_subnet,
@@ -31,12 +33,12 @@ ARCH = ResNetArch((2, 1, 0, 2, 1), (0.25, 0.2, 0.35) * 6, (1, 2, 0, 1, 2, 0), 17
 
 
 def test_registered_kind_and_space_dicts():
-    assert get_kind("ofa_resnet50") is RESNET50_KIND
-    assert kind_of_net("ResNets") is RESNET50_KIND
+    assert get_family("ofa_resnet50") is RESNET50_FAMILY and isinstance(RESNET50_FAMILY, SpaceFamily)
+    assert family_of_net("ResNets") is RESNET50_FAMILY
     assert SpaceSpec.from_dict(REAL.to_dict()) == REAL
     assert SpaceSpec.from_dict({"kind": "ofa_resnet50", "n_classes": 10}) == ResNet50Spec(n_classes=10)
     assert official_space(kind="ofa_resnet50") == REAL
-    assert REAL.kind_info is RESNET50_KIND
+    assert family_of(REAL) is REAL.family is RESNET50_FAMILY
     with pytest.raises(SpaceError, match="OFA-ResNet50 spaces have no width multiplier"):
         SpaceSpec(kind="ofa_resnet50")
 
@@ -77,7 +79,7 @@ def test_checkpoints_through_the_generic_readers(tmp_path):
     assert spec == ResNet50Spec(stage_base_widths=(112, 224, 448, 896))
     net = load_supernet(path)
     assert isinstance(net, OFAResNet50) and net.spec == spec
-    ours = save_resnet_supernet(net, tmp_path / "ours.pt", meta={"note": "copy"})
+    ours = save_supernet(net, tmp_path / "ours.pt", meta={"note": "copy"})
     assert read_space_record(ours) == spec  # torch-free, from the zip's record
     again = load_supernet(ours)
     assert isinstance(again, OFAResNet50) and again.checkpoint_meta == {"note": "copy"}

@@ -26,7 +26,7 @@ from typing import Any
 from . import records
 from .errors import OfaDeployError
 from .fsio import sha256_file
-from .space import SpaceSpec
+from .space import SpaceSpec, spec_from_dict
 
 DEFAULT_DEVICE = "cpu"
 # `nn.shipped.shipped_supernet_path()`, named here without importing torch (`search` starts fast).
@@ -60,7 +60,7 @@ def _profiled_table(last: dict[str, Any] | None, device: str, spec: SpaceSpec) -
     if last is None or last.get("device") != device or not last.get("table"):
         return None
     try:
-        same = SpaceSpec.from_dict(last.get("space") or {}).same_space(spec)
+        same = spec_from_dict(last.get("space") or {}).same_space(spec)
     except OfaDeployError:  # a record from another version: ignore it rather than fail the search
         return None
     folder = Path(last["table"])

@@ -9,7 +9,7 @@ library's, so there is still one source of truth. `space.FORMATS` is torch-free 
 from __future__ import annotations
 
 from ..space import FORMATS as SUBNET_FORMATS
-from ..space import kinds
+from ..space import families
 from .common import choices
 
 EXPORT_FORMATS = ("onnx", "tflite")
@@ -25,6 +25,6 @@ ScratchSubnet = choices("ScratchSubnet", SCRATCH_SUBNETS)
 DatasetKind = choices("DatasetKind", DATASET_KINDS)
 ProfileStat = choices("ProfileStat", PROFILE_STATS)
 OfficialStat = choices("OfficialStat", OFFICIAL_STATS)
-SPACE_KINDS = tuple(k.name for k in kinds())  # the registry's (space.kinds), torch-free
+SPACE_KINDS = tuple(k.name for k in families())  # the registry's (space.family), torch-free
 SpaceKindChoice = choices("SpaceKindChoice", SPACE_KINDS)
 ProfileMethod = choices("ProfileMethod", PROFILE_METHODS)

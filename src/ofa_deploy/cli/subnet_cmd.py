@@ -8,16 +8,13 @@ import typer
 from rich.table import Table
 
 from ..space import (
-    ArchBatch,
-    SpaceKind,
     Subnet,
-    arch_costs,
-    cost_model,
     dump_subnet,
     load_subnet,
     save_subnet,
 )
 from ..space.formats import save_run_config, subnet_document
+from ..space.summary import subnet_summary as space_subnet_summary
 from .choices import SubnetFormat
 from .common import console, json_option, out_option, print_json, value
 
@@ -30,40 +27,7 @@ def register(app: typer.Typer) -> None:
 
 
 def subnet_summary(sub: Subnet) -> dict:
-    kind = sub.spec.kind_info
-    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) reports its own stages
-        params, macs = kind.arch_costs(sub.spec, sub.arch)
-        return {"format": sub.source_format, "space": sub.spec.to_dict(),
-                "arch": sub.arch.canonical(sub.spec).to_dict(), "resolution": sub.arch.r, "params": params,
-                "macs": macs, "stages": kind.summary_stages(sub.spec, sub.arch), "meta": sub.meta,
-                "rest": "input stem, max pooling and classifier"}
-    params, macs = arch_costs(sub.spec, sub.arch)
-    stage_params, stage_macs = (v[0] for v in cost_model(sub.spec).stage_costs(ArchBatch.from_archs([sub.arch])))
-    stages = []
-    for s, depth in enumerate(sub.arch.d):
-        slots = range(sub.spec.slot(s, 0), sub.spec.slot(s, 0) + depth)
-        stages.append({
-            "stage": s + 1,
-            "width": sub.spec.stage_widths[s],
-            "depth": depth,
-            "kernels": [sub.arch.ks[i] for i in slots],
-            "expands": [sub.arch.e[i] for i in slots],
-            "stride": sub.spec.stage_strides[s],
-            "se": sub.spec.stage_se[s],
-            "act": sub.spec.stage_acts[s],
-            "params": int(stage_params[s]),
-            "macs": int(stage_macs[s]),
-        })
-    return {
-        "format": sub.source_format,
-        "space": sub.spec.to_dict(),
-        "arch": sub.arch.canonical(sub.spec).to_dict(),
-        "resolution": sub.arch.r,
-        "params": params,
-        "macs": macs,
-        "stages": stages,
-        "meta": sub.meta,
-    }
+    return space_subnet_summary(sub)  # the library's (`space.summary`), for any family
 
 
 @subnet_app.command("show")

@@ -26,7 +26,7 @@ from ..export.report import load_report
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
 from ..runtime.models import open_model
-from ..space import SpaceSpec
+from ..space import spec_from_dict
 from ..space.formats import arch_of_space, read_structured
 from .descriptor import load_device
 from .local import LiteRTBackend, make_backend
@@ -131,7 +131,7 @@ def predicted_ms(device: str, report: dict[str, Any] | None,
 
     if report is None:
         return None, {"note": "no export report beside the file, so its subnet is unknown: measured only"}
-    spec = SpaceSpec.from_dict(report["subnet"]["space"])
+    spec = spec_from_dict(report["subnet"]["space"])
     arch = arch_of_space(spec, report["subnet"]["arch"])
     try:
         found = resolve_table(device, table_dir, spec)

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..space import Arch, SpaceSpec
-from .blocks import arch_keys, own_scheme, resolution_keys
+from ..space import SpaceSpec
+from .blocks import arch_keys, key_scheme, resolution_keys
 
 MANIFEST = "manifest.json"
 FORMATS = ("onnx", "tflite")
@@ -46,17 +46,13 @@ class BlockModel:
         return f"{self.resolution}/{self.key}"
 
 
-def covering_archs(spec: SpaceSpec, r: int) -> list[Arch]:
-    """Archs that together contain every block of the space at resolution `r`: all slots at the
-    same (kernel, expand) choice, every stage at full depth (len(ks_list) * len(expand_list) archs)."""
-    scheme = own_scheme(spec)
-    if scheme is not None:
-        return scheme.covering_resnet_archs(spec, r)
-    nb, full = spec.n_blocks, tuple(c[-1] for c in spec.stage_depth_choices)
-    return [Arch((k,) * nb, (e,) * nb, full, r) for k in spec.ks_list for e in spec.expand_list]
+def covering_archs(spec: Any, r: int) -> list[Any]:
+    """Archs that together contain every block of the space at resolution `r` (the family's key
+    scheme's; MobileNet: all slots at one (kernel, expand) choice, every stage at full depth)."""
+    return key_scheme(spec).covering_archs(spec, r)
 
 
-def iter_layers(sub: nn.Module, spec: SpaceSpec, arch: Arch) -> Iterator[tuple[str, nn.Module, tuple[int, ...]]]:
+def iter_layers(sub: nn.Module, spec: Any, arch: Any) -> Iterator[tuple[str, nn.Module, tuple[int, ...]]]:
     """(key, module, input shape) of every layer of an extracted subnet, in order."""
     layers = sub.layer_sequence()
     keys = arch_keys(spec, arch)

@@ -17,8 +17,13 @@ kind (`space.kinds`) declares the head layout and the block key format.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from ..space import OFA_MBV3, Arch, SpaceKind, SpaceSpec, conv_out_size, middle_channels
+import numpy as np
+
+from ..errors import SpaceError
+from ..space import OFA_MBV3, Arch, ArchBatch, SpaceSpec, conv_out_size, family_of, middle_channels
+from .resnet50_keys import RESNET50_KEYS
 
 FIXED_HEAD = ("Conv", "first_block")
 FIXED_TAIL = ("Conv_1", "AvgPool2D", "Conv_2", "Logits")
@@ -100,34 +105,38 @@ def _fixed_keys(spec: SpaceSpec, r: int) -> tuple[str, ...]:
     return tuple(keys)
 
 
-@dataclass(frozen=True)
-class OwnSchemeKeys:
-    """The keys of a kind of its own family (ResNet50) at one resolution: only `distinct()` is
-    shared with `ResolutionKeys`; its table prediction has its own dense model (`own_scheme`)."""
+class KeyScheme(Protocol):
+    """How one space family names its table keys and predicts from a table (`space.family`'s
+    `structure` picks it: `SCHEMES`). The MobileNet family's is here, ResNet50's in
+    `latency.resnet50_keys`."""
 
-    resolution: int
-    keys: tuple[str, ...]
-
-    def distinct(self) -> list[str]:
-        return list(self.keys)
-
-
-def own_scheme(spec):
-    """The key scheme module of a kind of its own family (`latency.resnet50_keys` for ResNet50:
-    `resnet_space_keys`, `resnet_arch_keys`, `covering_resnet_archs`, `iter_resnet_layers`,
-    `ResNetLatencyModel`), or None for the MobileNet family, whose keys are built here."""
-    if isinstance(spec.kind_info, SpaceKind):
-        return None
-    from . import resnet50_keys
-
-    return resnet50_keys
+    def resolution_keys(self, spec: Any, r: int) -> Any: ...             # has `.distinct()`: every key at `r`
+    def arch_keys(self, spec: Any, arch: Any) -> list[str]: ...          # one subnet's, in module order
+    def covering_archs(self, spec: Any, r: int) -> list[Any]: ...        # archs holding every key at `r`
+    def dense(self, table: Any) -> Any: ...                              # `.block_sum(table, batch)`
 
 
-def resolution_keys(spec: SpaceSpec, r: int) -> ResolutionKeys:
-    """All keys a subnet of `spec` at resolution `r` may query."""
-    scheme = own_scheme(spec)
-    if scheme is not None:
-        return OwnSchemeKeys(int(r), tuple(scheme.resnet_space_keys(spec, int(r))))  # type: ignore[return-value]
+def key_scheme(spec: Any) -> KeyScheme:
+    """The key scheme of a space's family."""
+    structure = family_of(spec).structure
+    try:
+        return SCHEMES[structure]
+    except KeyError:
+        raise SpaceError(f"no latency-table key scheme is registered for {family_of(spec).title} spaces") from None
+
+
+def resolution_keys(spec: Any, r: int) -> Any:
+    """All keys a subnet of `spec` at resolution `r` may query (`.distinct()`: each once)."""
+    return key_scheme(spec).resolution_keys(spec, int(r))
+
+
+def arch_keys(spec: Any, arch: Any) -> list[str]:
+    """The keys of one subnet, in module order (repeats kept: one per layer)."""
+    return key_scheme(spec).arch_keys(spec, arch)
+
+
+def mobilenet_resolution_keys(spec: SpaceSpec, r: int) -> ResolutionKeys:
+    """All keys a subnet of a MobileNet-family space at resolution `r` may query."""
     sides = spec.resolution_sides(r)
     slots = []
     for i, s, j in spec.slots():
@@ -153,11 +162,8 @@ def space_keys(spec: SpaceSpec, resolutions: tuple[int, ...] | list[int] | None 
     return {int(r): resolution_keys(spec, int(r)).distinct() for r in rs}
 
 
-def arch_keys(spec: SpaceSpec, arch: Arch) -> list[str]:
-    """The keys of one subnet, in module order (repeats kept: one per layer)."""
-    scheme = own_scheme(spec)
-    if scheme is not None:
-        return scheme.resnet_arch_keys(spec, arch)
+def mobilenet_arch_keys(spec: SpaceSpec, arch: Arch) -> list[str]:
+    """The keys of one subnet of a MobileNet-family space, in module order."""
     r = arch.r
     fixed = _fixed_keys(spec, r)
     sides = spec.resolution_sides(r)
@@ -170,3 +176,90 @@ def arch_keys(spec: SpaceSpec, arch: Arch) -> list[str]:
         side = out_side
     out.extend(fixed[2:])
     return out
+
+# ---- the MobileNet family's scheme ------------------------------------------------------------
+@dataclass
+class MobileNetDense:
+    """Block sums of a MobileNet-family table: one dense array per (resolution, slot, kernel, expand)."""
+
+    rmap: np.ndarray     # resolution -> row index, -1 where absent
+    block: np.ndarray    # (R * n_blocks * nk * ne,) ms, NaN where missing
+    fixed: np.ndarray    # (R,) ms, NaN where a fixed layer is missing
+    nb: int
+    nk: int
+    ne: int
+
+    @classmethod
+    def build(cls, table: Any) -> MobileNetDense:
+        spec = table.spec
+        rs = table.resolutions
+        nb, nk, ne = spec.n_blocks, len(spec.ks_list), len(spec.expand_list)
+        rmap = np.full(max(rs, default=0) + 1, -1, dtype=np.int64)
+        block = np.full((len(rs), nb, nk, ne), np.nan)
+        fixed = np.zeros(len(rs))
+        for ri, r in enumerate(rs):
+            rmap[r] = ri
+            rk = mobilenet_resolution_keys(spec, r)
+            for k in rk.fixed:
+                fixed[ri] += table.value_or_nan(k, r)
+            for slot in rk.slots:
+                for a, keys in enumerate(slot.keys):
+                    for b, key in enumerate(keys):
+                        block[ri, slot.slot, a, b] = table.value_or_nan(key, r)
+        return cls(rmap, block.reshape(-1), fixed, nb, nk, ne)
+
+    def block_sum(self, table: Any, batch: ArchBatch) -> np.ndarray:
+        spec = table.spec
+        if batch.ks.ndim != 2 or batch.ks.shape[1] != self.nb or batch.e.shape != batch.ks.shape:
+            raise SpaceError(f"arch batch has ks/e of shape {batch.ks.shape}; this space needs (N, {self.nb})")
+        if batch.d.ndim != 2 or batch.d.shape[1] != spec.n_stages:
+            raise SpaceError(f"arch batch has d of shape {batch.d.shape}; this space needs (N, {spec.n_stages})")
+        if len(batch) == 0:
+            return np.zeros(0)
+        r = batch.r
+        inside = (r >= 0) & (r < len(self.rmap))
+        ri = np.where(inside, self.rmap[np.clip(r, 0, len(self.rmap) - 1)], -1)
+        if (ri < 0).any():
+            raise table.no_resolution_error(sorted(set(r[ri < 0].tolist())))
+        mask = batch.active_mask(spec)
+        kidx, eidx = batch.choice_indices(spec)
+        if ((kidx < 0) & mask).any() or ((eidx < 0) & mask).any():
+            n = int(np.nonzero((((kidx < 0) | (eidx < 0)) & mask).any(axis=1))[0][0])
+            raise SpaceError(f"arch {n} of the batch has a kernel size or expand ratio outside the space "
+                             f"(ks {spec.ks_list}, e {spec.expand_list})")
+        if not spec.depths_valid(batch.d).all():
+            raise SpaceError(f"arch batch has depths outside the space's depths {list(spec.depth_list)}")
+        flat = ((ri[:, None] * self.nb + np.arange(self.nb)) * self.nk + np.maximum(kidx, 0)) * self.ne \
+            + np.maximum(eidx, 0)
+        vals = self.block[flat]
+        total = self.fixed[ri] + np.where(mask, vals, 0.0).sum(axis=1)
+        if np.isnan(total).any():
+            raise table.missing_row_error(batch[int(np.nonzero(np.isnan(total))[0][0])].to_archs()[0])
+        return total
+
+
+def covering_mobilenet_archs(spec: SpaceSpec, r: int) -> list[Arch]:
+    """Archs that together contain every block of the space at resolution `r`: all slots at the
+    same (kernel, expand) choice, every stage at full depth (len(ks_list) * len(expand_list) archs)."""
+    nb, full = spec.n_blocks, tuple(c[-1] for c in spec.stage_depth_choices)
+    return [Arch((k,) * nb, (e,) * nb, full, r) for k in spec.ks_list for e in spec.expand_list]
+
+
+class MobileNetKeys:
+    """The MobileNet family's `KeyScheme`: the official `MBv3LatencyTable` / `ProxylessNASLatencyTable` keys."""
+
+    def resolution_keys(self, spec: SpaceSpec, r: int) -> ResolutionKeys:
+        return mobilenet_resolution_keys(spec, r)
+
+    def arch_keys(self, spec: SpaceSpec, arch: Arch) -> list[str]:
+        return mobilenet_arch_keys(spec, arch)
+
+    def covering_archs(self, spec: SpaceSpec, r: int) -> list[Arch]:
+        return covering_mobilenet_archs(spec, r)
+
+    def dense(self, table: Any) -> MobileNetDense:
+        return MobileNetDense.build(table)
+
+
+MOBILENET_KEYS = MobileNetKeys()
+SCHEMES: dict[str, KeyScheme] = {"mobilenet": MOBILENET_KEYS, "resnet50": RESNET50_KEYS}

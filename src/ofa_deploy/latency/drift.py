@@ -21,7 +21,7 @@ from typing import Any
 from .. import paths
 from ..fsio import atomic_write_text, writer_lock
 from ..rowfile import read_complete
-from ..space import SpaceSpec
+from ..space import spec_from_dict
 from .table import default_table_dir
 
 LOG_FILE = "checks.csv"
@@ -66,7 +66,7 @@ def log_folder(table_folder: str | os.PathLike, metadata: dict[str, Any]) -> Pat
     """The table's writable folder: its own, unless it ships with the package."""
     folder = Path(table_folder)
     if paths.is_shipped(folder):
-        return default_table_dir(metadata["device"], SpaceSpec.from_dict(metadata["spec"]))
+        return default_table_dir(metadata["device"], spec_from_dict(metadata["spec"]))
     return folder
 
 

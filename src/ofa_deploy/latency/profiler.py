@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import LatencyTableError, NoSpaceError
 from ..fsio import WriterLock, check_output, writer_lock
-from ..space import SpaceSpec
+from ..space import SpaceSpec, spec_from_dict
 from .blocks import resolution_keys
 from .drift import LOG_FILE
 from .protocol import Protocol, measure
@@ -122,7 +122,7 @@ def _plan_locked(spec: SpaceSpec, resolutions: Sequence[int], folder: Path, meta
         )
     if (folder / META_FILE).exists():
         old = read_metadata(folder)
-        old_spec = SpaceSpec.from_dict(old["spec"])
+        old_spec = spec_from_dict(old["spec"])
         diffs = [k for k in _SAME if old.get(k) != meta.get(k)]
         if not old_spec.same_space(spec):
             diffs.insert(0, "space")

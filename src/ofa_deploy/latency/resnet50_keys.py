@@ -25,7 +25,8 @@ expand) plus the stem, pooling and classifier by their width genes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -155,36 +156,66 @@ class ResNetLatencyModel:
         return out
 
 
-def batch_of(archs: list[ResNetArch]) -> ResNetBatch:
-    return ResNetBatch.from_archs(archs)
-
-
 def _mid(cout: int, e: float) -> int:
     from ..space.spec import middle_channels
 
     return middle_channels(cout, e)
 
 
-def iter_resnet_layers(sub, spec: ResNet50Spec, arch: ResNetArch) -> Iterator[tuple[str, object, tuple[int, ...]]]:
-    """(key, module, input shape) of every layer of an extracted subnet, in order (imports torch)."""
-    import torch
+class ResNet50Dense:
+    """Block sums of a ResNet50 table: `ResNetLatencyModel` over the table's rows (NaN where a row
+    is missing; the table names the first missing row or resolution)."""
 
-    layers = sub.layer_sequence()
-    keys = resnet_arch_keys(spec, arch)
-    if len(layers) != len(keys):
-        raise RuntimeError(f"subnet has {len(layers)} layers but {len(keys)} table keys")
-    x = torch.zeros(1, spec.in_channels, arch.r, arch.r)
-    with torch.no_grad():
-        for key, layer in zip(keys, layers):
-            yield key, layer, tuple(x.shape)
-            x = layer(x)
+    def __init__(self, table: Any):
+        self.model = ResNetLatencyModel(table.spec, table.value_or_nan, list(table.resolutions))
+
+    def block_sum(self, table: Any, batch: ResNetBatch) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros(0)
+        bad = sorted(set(batch.r.tolist()) - set(table.resolutions))
+        if bad:
+            raise table.no_resolution_error(bad)
+        total = self.model.predict(batch)
+        if np.isnan(total).any():
+            raise table.missing_row_error(batch[int(np.nonzero(np.isnan(total))[0][0])].to_archs()[0])
+        return total
+
+
+class ResolutionKeyList:
+    """Every key of a ResNet50 space at one resolution (`distinct()`, as `blocks.ResolutionKeys`)."""
+
+    def __init__(self, resolution: int, keys: list[str]):
+        self.resolution, self.keys = resolution, tuple(keys)
+
+    def distinct(self) -> list[str]:
+        return list(self.keys)
+
+
+class ResNet50Keys:
+    """ResNet50's `KeyScheme` (`latency.blocks`): the keys above, `ResNet50Dense` for prediction."""
+
+    def resolution_keys(self, spec: ResNet50Spec, r: int) -> ResolutionKeyList:
+        return ResolutionKeyList(int(r), resnet_space_keys(spec, int(r)))
+
+    def arch_keys(self, spec: ResNet50Spec, arch: ResNetArch) -> list[str]:
+        return resnet_arch_keys(spec, arch)
+
+    def covering_archs(self, spec: ResNet50Spec, r: int) -> list[ResNetArch]:
+        return covering_resnet_archs(spec, r)
+
+    def dense(self, table: Any) -> ResNet50Dense:
+        return ResNet50Dense(table)
+
+
+RESNET50_KEYS = ResNet50Keys()
 
 
 __all__ = [
+    "RESNET50_KEYS",
+    "ResNet50Dense",
+    "ResNet50Keys",
     "ResNetLatencyModel",
-    "batch_of",
     "covering_resnet_archs",
-    "iter_resnet_layers",
     "resnet_arch_keys",
     "resnet_space_keys",
 ]

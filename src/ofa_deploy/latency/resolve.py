@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import paths
 from ..errors import LatencyTableError, SpaceError
-from ..space import SpaceSpec, official_space
+from ..space import SpaceSpec, official_space, spec_from_dict
 from .table import (
     META_FILE,
     OFFICIAL_NAME,
@@ -148,7 +148,7 @@ def _tables_in(folder: Path) -> list[Path]:
 
 def _space_of(folder: Path) -> SpaceSpec | None:
     try:
-        return SpaceSpec.from_dict(read_metadata(folder)["spec"])
+        return spec_from_dict(read_metadata(folder)["spec"])
     except (LatencyTableError, SpaceError):
         return None
 

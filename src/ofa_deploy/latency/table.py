@@ -32,8 +32,8 @@ from ..errors import LatencyTableError, SpaceError
 from ..fsio import append_text, atomic_write_text, no_space, writer_lock
 from ..paths import user_tables_dir
 from ..rowfile import Torn, TornTail, read_complete
-from ..space import Arch, ArchBatch, SpaceKind, SpaceSpec
-from .blocks import arch_keys, own_scheme, resolution_keys
+from ..space import Arch, ArchBatch, SpaceSpec, family_of
+from .blocks import arch_keys, key_scheme, resolution_keys
 
 TABLE_FILE = "table.csv"
 META_FILE = "meta.yaml"
@@ -79,19 +79,9 @@ def _fmt(x: float) -> str:
 
 # ---- locations ------------------------------------------------------------------------------
 def space_tag(spec: SpaceSpec) -> str:
-    """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted)."""
-    if not isinstance(spec.kind_info, SpaceKind):  # a family of its own (ResNet50) names its spaces
-        return spec.kind_info.tag(spec)
-    ref = SpaceSpec()
-    w = f"{spec.width_mult:.1f}" if round(spec.width_mult, 1) == spec.width_mult else f"{spec.width_mult:g}"
-    prefix = spec.kind_info.tag_prefix
-    parts = ([prefix] if prefix else []) + [f"w{w}", f"c{spec.n_classes}"]
-    if spec.in_channels != 3:
-        parts.append(f"in{spec.in_channels}")
-    for name, short in (("ks_list", "k"), ("expand_list", "e"), ("depth_list", "d")):
-        if getattr(spec, name) != getattr(ref, name):
-            parts.append(short + "".join(str(v) for v in getattr(spec, name)))
-    return "_".join(parts)
+    """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted;
+    its family's naming: `space.family`)."""
+    return family_of(spec).tag(spec)
 
 
 def default_table_dir(device: str, spec: SpaceSpec) -> Path:
@@ -103,13 +93,7 @@ def default_table_dir(device: str, spec: SpaceSpec) -> Path:
 def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int]) -> str:
     """The command that measures the given resolutions of a space on a device (for error messages)."""
     rs = ",".join(str(int(r)) for r in sorted(set(resolutions)))
-    space = ""
-    if spec is not None and not isinstance(spec.kind_info, SpaceKind):
-        space = " --supernet SUPERNET.pt"  # such a space is profiled from its checkpoint
-    elif spec is not None:
-        space = f" --width {spec.width_mult:g} --classes {spec.n_classes}"
-        if spec.in_channels != 3:
-            space += f" --in-channels {spec.in_channels}"
+    space = family_of(spec).profile_options(spec) if spec is not None else ""
     return f"ofa-deploy profile --device {device}{space} --resolutions {rs}"
 
 
@@ -138,7 +122,7 @@ class LatencyTable:
                 raise LatencyTableError(f"row {row.key} at resolution {row.resolution} has no {stat}, the "
                                         "statistic this table predicts with; re-measure the table")
             self.add(row)
-        self._cache: _Dense | None = None
+        self._cache: Any = None  # the key scheme's dense predictor (`KeyScheme.dense`)
 
     # ---- basic access ---------------------------------------------------------------------
     @property
@@ -185,6 +169,27 @@ class LatencyTable:
     def lookup(self, key: str, resolution: int) -> float:
         return self.get(key, resolution).value(self.stat)
 
+    def value_or_nan(self, key: str, r: int) -> float:
+        """The prediction statistic of a row, NaN where the table lacks it (dense predictors' input)."""
+        row = self._rows.get((int(r), key))
+        return row.value(self.stat) if row is not None else math.nan
+
+    def no_resolution_error(self, bad: Sequence[int]) -> LatencyTableError:
+        """The error for archs at resolutions (sorted) the table lacks, with the command that measures them."""
+        return LatencyTableError(
+            f"latency table of device {self.device!r} has no resolution {bad[0]}"
+            f"{' (nor ' + ', '.join(map(str, bad[1:6])) + ')' if len(bad) > 1 else ''}; it has "
+            f"{list(self.resolutions) or 'none'}; measure it with "
+            f"`{profile_command(self.device, self.spec, bad)}`"
+        )
+
+    def missing_row_error(self, arch: Any) -> LatencyTableError:
+        """The error for an arch whose block sum met a missing row: the first key it lacks."""
+        for key in arch_keys(self.spec, arch):
+            if (key, arch.r) not in self:
+                return LatencyTableError(self._missing_message(key, arch.r))
+        return LatencyTableError("latency table holds NaN values; re-measure it")  # pragma: no cover
+
     def _missing_message(self, key: str, r: int) -> str:
         return (
             f"latency table of device {self.device!r} has no entry {key} at resolution {r}; "
@@ -229,18 +234,16 @@ class LatencyTable:
         return raw
 
     def predict_arch(self, arch: Arch, calibrated: bool = True) -> float:
-        scheme = own_scheme(self.spec)
-        batch = ArchBatch.from_archs([arch]) if scheme is None else scheme.batch_of([arch])
+        batch = family_of(self.spec).batch_of([arch])
         return float(self.predict(batch, calibrated)[0])
 
     def arch_breakdown(self, arch: Arch) -> list[tuple[str, float]]:
         """(key, ms) of every layer of one subnet, in module order (the slow, explicit path)."""
         return [(k, self.lookup(k, arch.r)) for k in arch_keys(self.spec, arch)]
 
-    def _dense(self) -> _Dense:
+    def _dense(self) -> Any:
         if self._cache is None:
-            scheme = own_scheme(self.spec)
-            self._cache = _Dense.build(self) if scheme is None else _OwnDense(self, scheme)  # type: ignore[assignment]
+            self._cache = key_scheme(self.spec).dense(self)
         return self._cache
 
     # ---- files ----------------------------------------------------------------------------
@@ -284,110 +287,6 @@ class LatencyTable:
             "calibration": self.calibration,
             "methods": {m: n for m in METHODS if (n := sum(row.method == m for row in self._rows.values()))},
         }
-
-
-# ---- dense predictor --------------------------------------------------------------------------
-@dataclass
-class _Dense:
-    rmap: np.ndarray     # resolution -> row index, -1 where absent
-    block: np.ndarray    # (R * n_blocks * nk * ne,) ms, NaN where missing
-    fixed: np.ndarray    # (R,) ms, NaN where a fixed layer is missing
-    nb: int
-    nk: int
-    ne: int
-
-    @classmethod
-    def build(cls, table: LatencyTable) -> _Dense:
-        spec, stat = table.spec, table.stat
-        rs = table.resolutions
-        nb, nk, ne = spec.n_blocks, len(spec.ks_list), len(spec.expand_list)
-        rmap = np.full(max(rs, default=0) + 1, -1, dtype=np.int64)
-        block = np.full((len(rs), nb, nk, ne), np.nan)
-        fixed = np.zeros(len(rs))
-        for ri, r in enumerate(rs):
-            rmap[r] = ri
-            rk = resolution_keys(spec, r)
-            for k in rk.fixed:
-                row = table._rows.get((r, k))
-                fixed[ri] += row.value(stat) if row is not None else np.nan
-            for slot in rk.slots:
-                for a, keys in enumerate(slot.keys):
-                    for b, key in enumerate(keys):
-                        row = table._rows.get((r, key))
-                        if row is not None:
-                            block[ri, slot.slot, a, b] = row.value(stat)
-        return cls(rmap, block.reshape(-1), fixed, nb, nk, ne)
-
-    def block_sum(self, table: LatencyTable, batch: ArchBatch) -> np.ndarray:
-        spec = table.spec
-        if batch.ks.ndim != 2 or batch.ks.shape[1] != self.nb or batch.e.shape != batch.ks.shape:
-            raise SpaceError(f"arch batch has ks/e of shape {batch.ks.shape}; this space needs (N, {self.nb})")
-        if batch.d.ndim != 2 or batch.d.shape[1] != spec.n_stages:
-            raise SpaceError(f"arch batch has d of shape {batch.d.shape}; this space needs (N, {spec.n_stages})")
-        if len(batch) == 0:
-            return np.zeros(0)
-        r = batch.r
-        inside = (r >= 0) & (r < len(self.rmap))
-        ri = np.where(inside, self.rmap[np.clip(r, 0, len(self.rmap) - 1)], -1)
-        if (ri < 0).any():
-            bad = sorted(set(r[ri < 0].tolist()))
-            raise LatencyTableError(
-                f"latency table of device {table.device!r} has no resolution {bad[0]}"
-                f"{' (nor ' + ', '.join(map(str, bad[1:6])) + ')' if len(bad) > 1 else ''}; it has "
-                f"{list(table.resolutions) or 'none'}; measure it with "
-                f"`{profile_command(table.device, spec, bad)}`"
-            )
-        mask = batch.active_mask(spec)
-        kidx, eidx = batch.choice_indices(spec)
-        if ((kidx < 0) & mask).any() or ((eidx < 0) & mask).any():
-            n = int(np.nonzero((((kidx < 0) | (eidx < 0)) & mask).any(axis=1))[0][0])
-            raise SpaceError(f"arch {n} of the batch has a kernel size or expand ratio outside the space "
-                             f"(ks {spec.ks_list}, e {spec.expand_list})")
-        if not spec.depths_valid(batch.d).all():
-            raise SpaceError(f"arch batch has depths outside the space's depths {list(spec.depth_list)}")
-        flat = ((ri[:, None] * self.nb + np.arange(self.nb)) * self.nk + np.maximum(kidx, 0)) * self.ne \
-            + np.maximum(eidx, 0)
-        vals = self.block[flat]
-        total = self.fixed[ri] + np.where(mask, vals, 0.0).sum(axis=1)
-        if np.isnan(total).any():
-            n = int(np.nonzero(np.isnan(total))[0][0])
-            arch = batch[n].to_archs()[0]
-            for key in arch_keys(spec, arch):
-                if (key, arch.r) not in table:
-                    raise LatencyTableError(table._missing_message(key, arch.r))
-            raise LatencyTableError("latency table holds NaN values; re-measure it")  # pragma: no cover
-        return total
-
-
-class _OwnDense:
-    """Block sums for a kind of its own family (ResNet50): its key scheme's dense model over the
-    table's rows (NaN where a row is missing, reported like `_Dense` does)."""
-
-    def __init__(self, table: LatencyTable, scheme: Any):
-        stat, rows = table.stat, table._rows
-
-        def lookup(key: str, r: int) -> float:
-            row = rows.get((r, key))
-            return row.value(stat) if row is not None else math.nan
-
-        self.model = scheme.ResNetLatencyModel(table.spec, lookup, list(table.resolutions))
-
-    def block_sum(self, table: LatencyTable, batch: Any) -> np.ndarray:
-        if len(batch) == 0:
-            return np.zeros(0)
-        bad = sorted(set(batch.r.tolist()) - set(table.resolutions))
-        if bad:
-            raise LatencyTableError(
-                f"latency table of device {table.device!r} has no resolution {bad[0]}; it has "
-                f"{list(table.resolutions) or 'none'}; measure it with `{profile_command(table.device, table.spec, bad)}`")
-        total = self.model.predict(batch)
-        if np.isnan(total).any():
-            arch = batch[int(np.nonzero(np.isnan(total))[0][0])].to_archs()[0]
-            for key in arch_keys(table.spec, arch):
-                if (key, arch.r) not in table:
-                    raise LatencyTableError(table._missing_message(key, arch.r))
-            raise LatencyTableError("latency table holds NaN values; re-measure it")  # pragma: no cover
-        return total
 
 
 # ---- calibration ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..space.spec import middle_channels, se_channels
 from . import layers as L
+from .channels import importance_order, select_bn
 
 _TOEPLITZ_MAX_PIXELS = 36  # maps up to 6x6 go through the matrix form below
 _toeplitz_index_cache: dict[tuple[int, int, int, int], torch.Tensor] = {}
@@ -209,17 +210,8 @@ class DynamicMBConvLayer(nn.Module):
         """Reorder middle channels by importance (L1 norm of the projection weights), keeping the
         channels of each smaller expand ratio in its own group (upstream `re_organize_middle_weights`)."""
         pl_w = self.point_linear.conv.conv.weight
-        importance = torch.sum(torch.abs(pl_w), dim=(0, 2, 3))
-        if expand_stage > 0:
-            widths = [middle_channels(self.cin, e) for e in sorted(self.expand_list, reverse=True)]
-            right = len(importance)
-            base = -len(widths) * 1e5
-            for i in range(expand_stage + 1):
-                left = widths[i]
-                importance[left:right] += base
-                base += 1e5
-                right = left
-        _, idx = torch.sort(importance, dim=0, descending=True)
+        widths = [middle_channels(self.cin, e) for e in sorted(self.expand_list, reverse=True)]
+        idx = importance_order(pl_w, widths, expand_stage)
         pl_w.copy_(torch.index_select(pl_w, 1, idx))
         _select_bn(self.depth_conv.bn.bn, idx)
         dw_w = self.depth_conv.conv.conv.weight
@@ -248,6 +240,4 @@ def _copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d) -> None:
     dst.eps, dst.momentum = src.eps, src.momentum
 
 
-def _select_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> None:
-    for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
-        t.data.copy_(torch.index_select(t.data, 0, idx))
+_select_bn = select_bn  # the name nn.resnet50 and older code import

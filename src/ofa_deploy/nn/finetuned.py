@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import CheckpointError, OfaDeployError, SpaceError
 from ..fsio import atomic_path
-from ..space import SpaceSpec
+from ..space import SpaceSpec, spec_from_dict
 from ..torchio import read_checkpoint, safe_torch_load
 from .checkpoint import load_supernet, new_supernet
 from .strict import strict_load
@@ -76,7 +76,7 @@ def from_object(obj: dict[str, Any], path: str | os.PathLike) -> FineTunedSubnet
         raise CheckpointError(f"{path}: fine-tuned subnet version {obj.get('version')} is newer than this "
                               "ofa-deploy understands (1)")
     try:
-        spec = SpaceSpec.from_dict(obj.get("spec"))
+        spec = spec_from_dict(obj.get("spec"))
         arch = arch_of_space(spec, obj.get("arch"))
         arch.validate(spec, check_resolution=False)
     except (OfaDeployError, TypeError, KeyError) as e:

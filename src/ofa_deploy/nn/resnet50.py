@@ -10,19 +10,14 @@ the channel sorting before the width phase) follow upstream `OFAResNets` line by
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError, SpaceError
-from ..fsio import atomic_path
-from ..space.checkpoint import OUR_FORMAT
-from ..space.embedded import add_space_record
+from ..errors import SpaceError
 from ..space.resnet50 import (
     BASE_DEPTH_LIST,
     KIND,
@@ -33,10 +28,9 @@ from ..space.resnet50 import (
     largest_resnet_arch,
 )
 from ..space.spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
-from ..torchio import read_checkpoint, torch_save
 from . import layers as L
+from .channels import importance_order
 from .elastic import DynamicBatchNorm2d, _copy_bn, _select_bn
-from .strict import strict_load
 
 
 # ---- static subnet ---------------------------------------------------------------------------
@@ -203,15 +197,7 @@ class DynamicBottleneckBlock(nn.Module):
                    for e in sorted(self.expand_list, reverse=True)]
         for consumer, producer in ((self.conv3, self.conv2), (self.conv2, self.conv1)):
             cw = consumer.conv.conv.weight
-            importance = torch.sum(torch.abs(cw), dim=(0, 2, 3))
-            if expand_stage > 0:
-                right, base = len(importance), -len(targets) * 1e5
-                for i in range(expand_stage + 1):
-                    left = targets[i]
-                    importance[left:right] += base
-                    base += 1e5
-                    right = left
-            _, idx = torch.sort(importance, dim=0, descending=True)
+            idx = importance_order(cw, targets, expand_stage)
             cw.copy_(torch.index_select(cw, 1, idx))
             _select_bn(producer.bn.bn, idx)
             pw = producer.conv.conv.weight
@@ -364,51 +350,10 @@ def normalise_resnet_keys(state: dict[str, Any], own: set[str]) -> dict[str, Any
     return {_static_to_dynamic(k.removeprefix("module."), own): v for k, v in state.items()}
 
 
-def load_resnet_weights(model: OFAResNet50, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """Strict load (either key style) with a readable report of what does not fit."""
-    state = normalise_resnet_keys(state, set(model.state_dict()))
-    strict_load(model, state, source, model.spec.describe())
-
-
-def load_resnet_supernet(path: str | os.PathLike, spec: ResNet50Spec | None = None) -> OFAResNet50:
-    """Load an official OFA ResNet50 checkpoint (space inferred or given) or ours (space embedded)."""
-    obj = read_checkpoint(path)
-    state = obj.get("state_dict", obj)
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise CheckpointError(f"{path}: no state_dict of tensors found; is it a supernet checkpoint?")
-    if obj.get("format") == OUR_FORMAT and spec is None:
-        try:
-            spec = ResNet50Spec.from_dict(obj.get("spec"))
-        except SpaceError as e:
-            raise CheckpointError(f"{path}: embedded space is not an OFA ResNet50 one ({e})") from None
-    elif spec is None:
-        spec = infer_resnet_spec_from_state(state)
-    model = OFAResNet50(spec)
-    load_resnet_weights(model, state, str(path))
-    meta = obj.get("meta")
-    model.checkpoint_meta = dict(meta) if isinstance(meta, dict) else {}  # type: ignore[attr-defined]
-    return model.eval()
-
-
-def save_resnet_supernet(model: OFAResNet50, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
-    """Write our self-describing format atomically (space embedded, as `save_supernet`)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    p = Path(path)
-    with atomic_path(p) as tmp:
-        torch_save({"format": OUR_FORMAT, "version": 1, "spec": model.spec.to_dict(), "state_dict": state,
-                    "meta": meta or {}}, tmp)
-        add_space_record(tmp, model.spec)  # type: ignore[arg-type]  (any spec with to_dict)
-    return p
-
-
 __all__ = [
     "BottleneckBlock",
     "OFAResNet50",
     "ResNets",
     "infer_resnet_spec_from_state",
-    "load_resnet_supernet",
-    "load_resnet_weights",
     "normalise_resnet_keys",
-    "save_resnet_supernet",
 ]

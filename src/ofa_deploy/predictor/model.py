@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import FormatError, SpaceError
 from ..fsio import PREDICTOR_HEADER, atomic_path
-from ..space import ArchBatch, SpaceSpec
+from ..space import ArchBatch, SpaceSpec, spec_from_dict
 from .encoding import OneHotEncoding, encoding_from_dict
 
 FORMAT = "ofa-deploy-predictor"
@@ -223,7 +223,7 @@ class Predictor:
         for k in ("space", "encoding", "resolutions", "model"):
             if k not in header:
                 raise FormatError(f"predictor header lacks {k!r}")
-        spec = SpaceSpec.from_dict(header["space"])
+        spec = spec_from_dict(header["space"])
         encoding = encoding_from_dict(header["encoding"])
         settings = header["model"]
         kind = settings.get("kind") if isinstance(settings, dict) else None

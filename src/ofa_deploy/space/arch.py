@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpaceError
+from .family import family_of
 from .spec import SpaceSpec, middle_channels
 
 
@@ -159,17 +160,27 @@ def _as_int(v: Any, name: str) -> int:
     return int(f)
 
 
-def largest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
-    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50) has its own arch class
-        return spec.kind_info.largest_arch(spec, r)
+def largest_arch(spec: Any, r: int | None = None) -> Any:
+    """The largest subnet of a space of any family (at `r`, default its largest resolution)."""
+    return family_of(spec).largest_arch(spec, r)
+
+
+def smallest_arch(spec: Any, r: int | None = None) -> Any:
+    return family_of(spec).smallest_arch(spec, r)
+
+
+def middle_arch(spec: Any, r: int | None = None) -> Any:
+    """The arch with the middle choice of every dimension (used in reports)."""
+    return family_of(spec).middle_arch(spec, r)
+
+
+def largest_mobilenet_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     nb = spec.n_blocks
     return Arch((spec.ks_list[-1],) * nb, (spec.expand_list[-1],) * nb,
                 tuple(c[-1] for c in spec.stage_depth_choices), r if r is not None else spec.resolutions[-1])
 
 
-def smallest_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
-    if not isinstance(spec, SpaceSpec):
-        return spec.kind_info.smallest_arch(spec, r)
+def smallest_mobilenet_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     nb = spec.n_blocks
     return Arch((spec.ks_list[0],) * nb, (spec.expand_list[0],) * nb,
                 tuple(c[0] for c in spec.stage_depth_choices), r if r is not None else spec.resolutions[0])
@@ -181,10 +192,7 @@ def middle_choice(values) -> int:
     return sorted(values)[len(values) // 2]
 
 
-def middle_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
-    """The arch with the middle choice of every dimension (used in reports)."""
-    if not isinstance(spec, SpaceSpec):
-        return spec.kind_info.middle_arch(spec, r)
+def middle_mobilenet_arch(spec: SpaceSpec, r: int | None = None) -> Arch:
     nb, mid = spec.n_blocks, middle_choice
     return Arch((mid(spec.ks_list),) * nb, (mid(spec.expand_list),) * nb,
                 tuple(mid(c) for c in spec.stage_depth_choices), r if r is not None else mid(spec.resolutions))

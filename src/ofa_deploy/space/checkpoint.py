@@ -17,8 +17,9 @@ from typing import Any
 
 from ..errors import CheckpointError, OfaDeployError, SpaceError
 from .embedded import SUPERNET_FORMAT, read_space_record
+from .family import SpaceFamily, families, spec_from_dict
 from .formats import infer_space
-from .kinds import SpaceKind, kinds
+from .kinds import SpaceKind
 from .spec import SpaceSpec
 
 OUR_FORMAT = SUPERNET_FORMAT
@@ -34,23 +35,26 @@ def normalise_keys(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def checkpoint_kind(state: dict[str, Any]) -> SpaceKind:
-    """The registered kind whose supernet has exactly the checkpoint's top-level modules
+def checkpoint_kind(state: dict[str, Any]) -> SpaceFamily:
+    """The registered family whose supernet has exactly the checkpoint's top-level modules
     (MobileNetV3: a final expand and a feature mix layer; ProxylessNAS: a feature mix layer only)."""
     top = {k.split(".", 1)[0] for k in state}
-    for kind in kinds():
-        if kind.module_names == top:
-            return kind
-    known = "; ".join(f"{k.title}: {', '.join(sorted(k.module_names))}" for k in kinds())
+    for family in families():
+        if family.module_names == top:
+            return family
+    known = "; ".join(f"{k.title}: {', '.join(sorted(k.module_names))}" for k in families())
     raise CheckpointError(f"checkpoint's modules ({', '.join(sorted(top))}) are not those of an OFA supernet ({known})")
 
 
-def infer_spec_from_state(state: dict[str, Any]) -> SpaceSpec:
-    """The space of an official checkpoint, from its tensor shapes (kernel/expand lists: OFA's).
-    `state` holds anything with a `.shape` (torch tensors, numpy arrays, `TensorRef`s)."""
-    kind = checkpoint_kind(state)
-    if not isinstance(kind, SpaceKind):
-        return kind.infer_spec(state)  # a family of its own (ResNet50) reads its own shapes
+def infer_spec_from_state(state: dict[str, Any]) -> Any:
+    """The space of an official checkpoint, from its tensor shapes (kernel/expand lists: OFA's), read
+    by the family whose modules it has. `state` holds anything with a `.shape` (torch tensors, numpy
+    arrays, `TensorRef`s)."""
+    return checkpoint_kind(state).infer_spec(state)
+
+
+def infer_mobilenet_spec(kind: SpaceKind, state: dict[str, Any]) -> SpaceSpec:
+    """The space of an official checkpoint of a MobileNet-family kind, from its tensor shapes."""
     try:
         first = state["first_conv.conv.weight"]
         n_classes = state["classifier.linear.weight"].shape[0]
@@ -79,7 +83,7 @@ def infer_spec_from_state(state: dict[str, Any]) -> SpaceSpec:
                      in_channels=int(first.shape[1]), kind=kind.name)
 
 
-def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
+def checkpoint_space(path: str | os.PathLike) -> Any:
     """The space of a supernet checkpoint (ours: embedded; official: from its tensor shapes)."""
     p = Path(path)
     if p.is_dir():
@@ -95,7 +99,7 @@ def checkpoint_space(path: str | os.PathLike) -> SpaceSpec:
     obj = read_checkpoint(p)
     if obj.get("format") == OUR_FORMAT or isinstance(obj.get("spec"), dict):
         try:
-            return SpaceSpec.from_dict(obj["spec"])
+            return spec_from_dict(obj["spec"])
         except (SpaceError, KeyError) as e:
             raise CheckpointError(f"{p}: corrupt embedded space ({e})") from None
     state = obj.get("state_dict", obj)

@@ -8,12 +8,14 @@ parameter count of the extracted subnet (BN affine and SE biases included).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from ..errors import SpaceError
 from .arch import Arch
 from .encoding import ArchBatch
+from .family import family_of
 from .spec import SpaceSpec, conv_out_size, middle_channels, se_channels
 
 
@@ -141,17 +143,19 @@ class CostModel:
                 np.add.reduceat(slots, starts, axis=1))
 
 
-def arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:
-    """(params, MACs) of one arch."""
-    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50) has its own closed forms
-        return spec.kind_info.arch_costs(spec, arch)
+def arch_costs(spec: Any, arch: Any) -> tuple[int, int]:
+    """(params, MACs) of one arch of a space of any family (its closed forms)."""
+    return family_of(spec).arch_costs(spec, arch)
+
+
+@lru_cache(maxsize=16)
+def cost_model(spec: Any) -> Any:
+    """The vectorised cost model of a space of any family."""
+    return family_of(spec).cost_model(spec)
+
+
+def mobilenet_arch_costs(spec: SpaceSpec, arch: Arch) -> tuple[int, int]:
     model = cost_model(spec)
     batch = ArchBatch.from_archs([arch])
     return int(model.params(batch)[0]), int(model.macs(batch)[0])
 
-
-@lru_cache(maxsize=16)
-def cost_model(spec: SpaceSpec) -> CostModel:
-    if not isinstance(spec, SpaceSpec):
-        return spec.kind_info.cost_model(spec)
-    return CostModel(spec)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, SpaceError
-from .spec import SpaceSpec
+from .family import spec_from_dict
 
 SUPERNET_FORMAT = "ofa-deploy-supernet"
 RECORD = "ofa-deploy/space.json"
@@ -31,7 +31,7 @@ def _prefix(names: list[str]) -> str | None:
     return None
 
 
-def add_space_record(path: str | os.PathLike, spec: SpaceSpec) -> None:
+def add_space_record(path: str | os.PathLike, spec: Any) -> None:
     """Append the space record to a zip written by `torch.save` (its other members stay byte-identical)."""
     with zipfile.ZipFile(path, "a") as z:
         prefix = _prefix(z.namelist())
@@ -41,7 +41,7 @@ def add_space_record(path: str | os.PathLike, spec: SpaceSpec) -> None:
         z.writestr(prefix + RECORD, json.dumps(doc, sort_keys=True))
 
 
-def read_space_record(path: str | os.PathLike) -> SpaceSpec | None:
+def read_space_record(path: str | os.PathLike) -> Any:
     """The space recorded in our checkpoint; None when the file carries no record (not a zip, or
     a zip without it). A record that is there but unreadable is an error."""
     p = Path(path)
@@ -61,7 +61,7 @@ def read_space_record(path: str | os.PathLike) -> SpaceSpec | None:
         doc: Any = json.loads(raw)
         if not isinstance(doc, dict) or doc.get("format") != SUPERNET_FORMAT:
             raise ValueError("not an ofa-deploy supernet record")
-        return SpaceSpec.from_dict(doc.get("spec"))
+        return spec_from_dict(doc.get("spec"))
     except (ValueError, SpaceError) as e:
         raise CheckpointError(f"{p}: corrupt space record {RECORD} ({str(e).splitlines()[0]}); "
                               "the checkpoint is damaged, restore or re-export it") from None

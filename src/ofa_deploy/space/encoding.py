@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..errors import SpaceError
 from .arch import Arch
+from .family import family_of
 from .spec import SpaceSpec
 
 
@@ -67,8 +69,13 @@ class ArchBatch:
 
 def active_mask(d: np.ndarray, spec: SpaceSpec) -> np.ndarray:
     """(N, n_blocks) bool from stage depths (N, n_stages): slot j of stage s runs when j < d[s]."""
+    return slot_mask(d, spec.slot_stage, spec.slot_pos)
+
+
+def slot_mask(d: np.ndarray, slot_stage: np.ndarray, slot_pos: np.ndarray) -> np.ndarray:
+    """`active_mask` of a slot layout given as each slot's stage and index in it."""
     d = np.asarray(d)
-    return spec.slot_pos[None, :] < d[:, spec.slot_stage]
+    return slot_pos[None, :] < d[:, slot_stage]
 
 
 def value_index(values: np.ndarray, choices: Iterable[int]) -> np.ndarray:
@@ -81,11 +88,15 @@ def value_index(values: np.ndarray, choices: Iterable[int]) -> np.ndarray:
     return lut[np.clip(values, -1, top + 1)]
 
 
-def sample_archs(spec: SpaceSpec, n: int, rng: np.random.Generator,
-                 resolutions: Sequence[int] | None = None) -> ArchBatch:
+def sample_archs(spec: Any, n: int, rng: np.random.Generator,
+                 resolutions: Sequence[int] | None = None) -> Any:
+    """`n` archs drawn uniformly from a space of any family (its batch class)."""
+    return family_of(spec).sample_archs(spec, n, rng, resolutions)
+
+
+def sample_mobilenet_archs(spec: SpaceSpec, n: int, rng: np.random.Generator,
+                           resolutions: Sequence[int] | None = None) -> ArchBatch:
     """`n` archs drawn uniformly from the space (each choice independent, as upstream samples)."""
-    if not isinstance(spec, SpaceSpec):  # a family of its own (ResNet50) samples its own genes
-        return spec.kind_info.sample_archs(spec, n, rng, resolutions)
     rs = np.asarray(resolutions if resolutions is not None else spec.resolutions)
     nb, ns = spec.n_blocks, spec.n_stages
     ks = rng.choice(np.asarray(spec.ks_list), size=(n, nb))

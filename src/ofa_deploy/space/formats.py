@@ -18,7 +18,8 @@ from .. import checks
 from ..errors import FormatError, OfaDeployError, SpaceError
 from ..fsio import atomic_write_text
 from .arch import Arch
-from .kinds import SpaceKind, get_kind, kind_of_net, kinds
+from .family import families, family_of, family_of_net, spec_from_dict
+from .kinds import get_kind, kinds
 from .spec import SpaceSpec, make_divisible
 
 OUR_FORMAT = "ofa-deploy-subnet"
@@ -29,8 +30,8 @@ FORMATS = ("json", "yaml", "official", "net-config", "mmrazor")
 class Subnet:
     """A subnet as stored in a file: the space it belongs to, the arch, and metadata."""
 
-    spec: SpaceSpec
-    arch: Arch
+    spec: Any   # the space, of its family's spec class (`SpaceSpec`, `ResNet50Spec`)
+    arch: Any   # its family's arch class (`Arch`, `ResNetArch`)
     meta: dict[str, Any] = field(default_factory=dict)
     source_format: str = "json"
 
@@ -47,10 +48,9 @@ def to_ours(sub: Subnet) -> dict[str, Any]:
     return out
 
 
-def arch_of_space(spec: SpaceSpec, d: dict[str, Any]) -> Arch:
-    """An arch dict read with the arch class of its space's kind (MobileNet `Arch`, or the kind's own)."""
-    kind = spec.kind_info
-    return Arch.from_dict(d) if isinstance(kind, SpaceKind) else kind.arch_from_dict(d)
+def arch_of_space(spec: Any, d: dict[str, Any]) -> Any:
+    """An arch dict read with the arch class of its space's family (MobileNet `Arch`, ResNet50's own)."""
+    return family_of(spec).arch_from_dict(d)
 
 
 def from_ours(d: dict[str, Any]) -> Subnet:
@@ -58,49 +58,49 @@ def from_ours(d: dict[str, Any]) -> Subnet:
         raise FormatError(f"subnet file version {d.get('version')} is newer than this ofa-deploy understands (1)")
     if "space" not in d or "arch" not in d:
         raise FormatError("ofa-deploy subnet file lacks 'space' or 'arch'")
-    spec = SpaceSpec.from_dict(d["space"])
+    spec = spec_from_dict(d["space"])
     return Subnet(spec, arch_of_space(spec, d["arch"]), dict(d.get("meta") or {}), "json")
 
 
 # ---- official arch dict ----------------------------------------------------------------------
 def to_official_arch(sub: Subnet) -> dict[str, Any]:
-    if not isinstance(sub.spec.kind_info, SpaceKind):  # a family of its own (ResNet50: d, e, w)
-        return sub.spec.kind_info.to_official_arch(sub.arch)
-    a = sub.arch
+    """The official arch dict of a subnet of any family."""
+    return family_of(sub.spec).to_official_arch(sub.arch)
+
+
+def mobilenet_official_arch(a: Arch) -> dict[str, Any]:
     return {"ks": list(a.ks), "e": list(a.e), "d": list(a.d), "image_size": a.r}
 
 
-def from_official_arch(d: dict[str, Any], spec: SpaceSpec | None = None) -> Subnet:
+def from_official_arch(d: dict[str, Any], spec: Any = None) -> Subnet:
     """The official `{ks, e, d, image_size}` dict (or the tutorial's `{..., r: [r]}`). Without
     `spec`, the released space of the kind whose gene counts it has (20 kernels: MobileNetV3 w1.2,
     21: ProxylessNAS w1.3)."""
     arch = Arch.from_dict(d)
     if spec is None:
-        spec = _space_of_genes(arch)
+        spec = space_of_genes(arch)
     return Subnet(spec, arch, {}, "official")
 
 
-def _space_of_genes(arch: Arch) -> SpaceSpec:
-    for kind in _mobilenet_kinds():
+def space_of_genes(arch: Arch) -> SpaceSpec:
+    """The released space of the MobileNet-family kind whose gene counts `arch` has."""
+    for kind in kinds():
         spec = SpaceSpec(width_mult=kind.default_width, kind=kind.name)
         if len(arch.ks) == spec.n_blocks and len(arch.d) == spec.n_stages:
             return spec
-    sizes = ", ".join(f"{SpaceSpec(kind=k.name).n_blocks} for {k.title}" for k in _mobilenet_kinds())
+    sizes = ", ".join(f"{SpaceSpec(kind=k.name).n_blocks} for {k.title}" for k in kinds())
     raise FormatError(f"arch dict with {len(arch.ks)} kernel sizes and {len(arch.d)} depths matches no OFA "
                       f"space ({sizes})")
 
 
-def _mobilenet_kinds() -> list[SpaceKind]:
-    return [k for k in kinds() if isinstance(k, SpaceKind)]
-
-
-def _own_family_arch_dict(d: dict[str, Any], spec: Any) -> Subnet | None:
-    """An official arch dict of a kind of its own family (ResNet50's `d, e, w`), or None."""
-    for kind in kinds():
-        if not isinstance(kind, SpaceKind) and kind.is_arch_dict(d):
-            if spec is None or spec.kind_info is not kind:
-                spec = kind.official_space()
-            return Subnet(spec, kind.arch_from_dict(d), {}, "official")
+def _official_arch_dict(d: dict[str, Any], spec: Any) -> Subnet | None:
+    """An official arch dict of the first family that recognises it (MobileNet's `ks, e, d`,
+    ResNet50's `d, e, w`), in the space that family gives it (`spec`, when given, is the
+    supernet's), or None."""
+    for family in families():
+        if family.is_arch_dict(d):
+            arch = family.arch_from_dict(d)
+            return Subnet(family.official_arch_space(arch, spec), arch, {}, "official")
     return None
 
 
@@ -139,12 +139,14 @@ def _mbconv(cin: int, cout: int, k: int, stride: int, e: int, mid: int | None, a
 
 
 def to_net_config(sub: Subnet, dropout_rate: float = 0, legacy: bool = False) -> dict[str, Any]:
-    """The official `net.config` of the extracted subnet (current upstream naming; `legacy`: the
-    released files' `MobileInvertedResidualBlock` / `mobile_inverted_conv` naming)."""
-    spec, arch = sub.spec, sub.arch
+    """The official `net.config` of the extracted subnet, written by its family (current upstream
+    naming; `legacy`: the released files' naming where the family has one)."""
+    return family_of(sub.spec).write_net_config(sub.spec, sub.arch, dropout_rate, legacy)
+
+
+def mobilenet_net_config(spec: SpaceSpec, arch: Arch, dropout_rate: float = 0, legacy: bool = False) -> dict[str, Any]:
+    """The MobileNet family's `net.config` (legacy: `MobileInvertedResidualBlock` / `mobile_inverted_conv`)."""
     kind = spec.kind_info
-    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) writes its own net.config
-        return kind.write_net_config(spec, arch, dropout_rate)
     names = kind.legacy_block_names if legacy else None
     c0, c1 = spec.first_conv_width, spec.first_block_width
     blocks = [_mbconv(c0, c1, 3, 1, 1, None, kind.first_block_act, False, spec.first_block_shortcut, names)]
@@ -199,18 +201,21 @@ def from_net_config(cfg: dict[str, Any], image_size: int | None = None, spec: An
     `spec`: the space of the supernet the net is used with, when known. A net of another kind is
     refused for that reason; a family that cannot infer its space from the widths alone (ResNet50,
     whose stage widths a supernet may scale) reads the net against it."""
-    kind = kind_of_net(cfg.get("name")) if isinstance(cfg.get("name"), str) else None
+    kind = family_of_net(cfg.get("name")) if isinstance(cfg.get("name"), str) else None
     if kind is None:
-        known = ", ".join(repr(k.net_name) for k in kinds())
+        known = ", ".join(repr(k.net_name) for k in families())
         raise FormatError(f"net.config describes a {cfg.get('name')!r} network; supported: {known} (OFA subnets)")
     if spec is not None and getattr(spec, "kind", kind.name) != kind.name:
         raise FormatError(f"this net.config is a {kind.net_name} subnet (space kind {kind.name}), but the supernet's "
                           f"space is {spec.describe()} (kind {spec.kind}); give the supernet the subnet belongs to")
-    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) reads its own net.config
-        spec, arch = kind.read_net_config(cfg, image_size, spec)
-        return Subnet(spec, arch, {}, "net-config")
+    spec, arch, meta = kind.read_net_config(cfg, image_size, spec)
+    return Subnet(spec, arch, meta, "net-config")
+
+
+def read_mobilenet_net_config(cfg: dict[str, Any], image_size: int | None, kind: str) -> Subnet:
+    """A net.config of a MobileNet-family kind, its space inferred from the channel widths."""
     try:
-        return _from_net_config(cfg, image_size, kind.name)
+        return _from_net_config(cfg, image_size, kind)
     except OfaDeployError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
@@ -311,8 +316,8 @@ def _check_mid_channels(spec: SpaceSpec, arch: Arch, convs: list[dict[str, Any]]
 # ---- MMRazor subnet YAML -----------------------------------------------------------------
 def to_mmrazor(sub: Subnet) -> dict[str, Any]:
     spec, arch = sub.spec, sub.arch
-    if not spec.kind_info.has_mmrazor:
-        raise FormatError(f"MMRazor has no subnet format for {spec.kind_info.title}; choose json, yaml, official "
+    if not family_of(spec).has_mmrazor:
+        raise FormatError(f"MMRazor has no subnet format for {family_of(spec).title}; choose json, yaml, official "
                           "or net-config")
     md = spec.max_depth
     out: dict[str, Any] = {
@@ -371,21 +376,19 @@ def from_mmrazor(d: dict[str, Any], n_classes: int = 1000) -> Subnet:
 
 
 # ---- detection, loading and saving -------------------------------------------------------
-def parse_subnet(data: Any, image_size: int | None = None, spec: SpaceSpec | None = None) -> Subnet:
+def parse_subnet(data: Any, image_size: int | None = None, spec: Any = None) -> Subnet:
     """Turn parsed JSON/YAML content into a `Subnet`, whatever its format."""
     if not isinstance(data, dict):
         raise FormatError("a subnet file must hold a mapping (JSON object / YAML dict)")
     if data.get("format") == OUR_FORMAT:
         return from_ours(data)
-    if (isinstance(data.get("name"), str) and kind_of_net(data["name"]) is not None) or "blocks" in data:
+    if (isinstance(data.get("name"), str) and family_of_net(data["name"]) is not None) or "blocks" in data:
         return from_net_config(data, image_size, spec)
     if any(str(k).startswith("backbone.") for k in data):
         return from_mmrazor(data)
-    if {"ks", "e", "d"} <= set(data):
-        return from_official_arch(data, spec)
-    own = _own_family_arch_dict(data, spec)
-    if own is not None:
-        return own
+    official = _official_arch_dict(data, spec)
+    if official is not None:
+        return official
     raise FormatError(
         "unrecognised subnet format: expected an ofa-deploy subnet file, an official arch dict "
         "(ks/e/d/image_size), an official net.config or an MMRazor subnet YAML"
@@ -415,7 +418,7 @@ def read_structured(path: str | os.PathLike) -> Any:
 
 
 def load_subnet(path: str | os.PathLike, image_size: int | None = None,
-                spec: SpaceSpec | None = None) -> Subnet:
+                spec: Any = None) -> Subnet:
     """Read a subnet file in any supported format. A net.config takes its resolution from the
     `run.config` beside it unless `image_size` is given. `spec`: the space of a format that names
     none (the official arch dict), i.e. the supernet's it is used with; without it such a dict is

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import SpaceError
 from .encoding import ArchBatch
-from .kinds import SpaceKind
+from .family import family_of
 from .spec import SpaceSpec
 
 
@@ -236,11 +236,8 @@ def solve_additive(genes: Any, x: np.ndarray, vals: np.ndarray) -> tuple[np.ndar
 
 
 def gene_space(spec: Any) -> Any:
-    """The search genes of a space: MobileNet-family kinds share `MobileNetGenes`; a kind of its own
-    family (ResNet50) provides its own (`kind.gene_space(spec)`)."""
-    if isinstance(spec.kind_info, SpaceKind):
-        return MobileNetGenes(spec)
-    return spec.kind_info.gene_space(spec)
+    """The search genes of a space, its family's (`MobileNetGenes` for the MobileNet family)."""
+    return family_of(spec).gene_space(spec)
 
 
 __all__ = ["MobileNetGenes", "gene_space", "solve_additive"]

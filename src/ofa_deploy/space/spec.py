@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpaceError
-from .kinds import OFA_MBV3, HeadConv, SpaceKind, get_kind
+from .family import SpaceFamily, get_family
+from .kinds import OFA_MBV3, HeadConv, SpaceKind, get_kind, kinds
 
 CHANNEL_DIVISIBLE = 8
 SE_REDUCTION = 4
@@ -81,10 +82,7 @@ class SpaceSpec:
     last_channel: int = field(init=False)
 
     def __post_init__(self) -> None:
-        info = get_kind(self.kind)
-        if not isinstance(info, SpaceKind):  # a family of its own (ResNet50) has its own spec class
-            raise SpaceError(f"{info.title} spaces have no width multiplier: give a checkpoint of one (--supernet) "
-                             f"or a space dict with kind {info.name!r}")
+        info = _mobilenet_kind(self.kind)
         for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
             values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
@@ -115,6 +113,11 @@ class SpaceSpec:
     def kind_info(self) -> SpaceKind:
         """The kind's declared structure (widths, strides, activations, head, key formats)."""
         return get_kind(self.kind)
+
+    @property
+    def family(self) -> SpaceFamily:
+        """The space's family (`space.family`): what generic code calls."""
+        return get_family(self.kind)
 
     @property
     def n_stages(self) -> int:
@@ -268,15 +271,17 @@ class SpaceSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SpaceSpec:
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """A space dict of the MobileNet family. Kept for callers written before `space.family`:
+        a dict of another family's kind is handed to `space.family.spec_from_dict`, the reader of
+        any family's space dicts, which new code calls."""
         if not isinstance(d, dict):
             raise SpaceError(f"a space must be a mapping, got {type(d).__name__}")
         kind = d.get("kind", "ofa_mbv3")
         if not isinstance(kind, str):
             raise SpaceError(f"space kind must be a name, got {kind!r}")
-        info = get_kind(kind)  # unknown kinds fail here, naming the known ones
-        if not isinstance(info, SpaceKind):
-            return info.spec_from_dict(d)  # a family of its own (ResNet50) reads its own fields
+        if kind not in {k.name for k in kinds()}:
+            return get_family(kind).spec_from_dict(d)  # unknown kinds fail here, naming the known ones
         known = {"width_mult", "ks_list", "expand_list", "depth_list", "resolutions", "n_classes", "in_channels"}
         extra = set(d) - known - {"kind"}
         if extra:
@@ -315,29 +320,25 @@ def _range_text(values: tuple[int, ...]) -> str:
     return ",".join(str(v) for v in values)
 
 
-def official_space(width_mult: float | None = None, n_classes: int = 1000, kind: str = "ofa_mbv3") -> SpaceSpec:
-    """The space of a released OFA supernet (MobileNetV3 w1.0 / w1.2, ProxylessNAS w1.3; ImageNet);
-    `width_mult` defaults to the kind's released one."""
-    info = get_kind(kind)
-    if not isinstance(info, SpaceKind):
-        return info.official_space(n_classes)
-    w = info.default_width if width_mult is None else width_mult
-    return SpaceSpec(width_mult=w, n_classes=n_classes, kind=kind)
+def _mobilenet_kind(name: str) -> SpaceKind:
+    """The declared kind of a MobileNet-family space; a kind of another family is refused naming
+    its own reader, an unknown one naming the known kinds."""
+    if name in {k.name for k in kinds()}:
+        return get_kind(name)
+    family = get_family(name)  # unknown kinds fail here, naming the known ones
+    raise SpaceError(f"{family.title} spaces have no width multiplier: give a checkpoint of one (--supernet) "
+                     f"or a space dict with kind {family.name!r}")
+
+
+def official_space(width_mult: float | None = None, n_classes: int = 1000, kind: str = "ofa_mbv3") -> Any:
+    """The space of a released OFA supernet (MobileNetV3 w1.0 / w1.2, ProxylessNAS w1.3, ResNet50;
+    ImageNet); `width_mult` defaults to the kind's released one (the MobileNet family's only)."""
+    return get_family(kind).official_space(width_mult, n_classes)
 
 
 def official_table_space(width_mult: float | None, n_classes: int, in_channels: int, kind: str,
-                         expand_list: tuple[int, ...] | None = None) -> SpaceSpec:
+                         expand_list: tuple[int, ...] | None = None) -> Any:
     """The space of official per-resolution lookup tables being imported: the kind's released space
     with the given classes and input channels. `width_mult` and `expand_list` (None: the released
     ones) describe the MobileNet kinds; a family with lists of its own (ResNet50) refuses them."""
-    info = get_kind(kind)
-    if not isinstance(info, SpaceKind):
-        if width_mult is not None or expand_list is not None:
-            raise SpaceError(f"--width and --expands describe the MobileNet kinds; {info.title} tables use the "
-                             "released space's own lists: leave them out")
-        from dataclasses import replace
-
-        return replace(info.official_space(n_classes), in_channels=in_channels)
-    base = official_space(width_mult, n_classes, kind)
-    return SpaceSpec(width_mult=base.width_mult, n_classes=n_classes, in_channels=in_channels, kind=kind,
-                     expand_list=expand_list if expand_list is not None else base.expand_list)
+    return get_family(kind).table_space(width_mult, n_classes, in_channels, expand_list)

@@ -16,7 +16,7 @@ import yaml
 from .. import checks, paths
 from ..data.batches import CROP_FILLS, DEFAULT_CROP_FILL
 from ..errors import BadValueError, FormatError, SpaceError
-from ..space import SpaceSpec, middle_choice
+from ..space import SpaceSpec, middle_choice, spec_from_dict
 from ..space.genes import gene_space
 
 
@@ -202,7 +202,7 @@ def _parse(raw: Any, source: str) -> Recipe:
         if key not in raw:
             raise BadValueError(f"the recipe has no {key!r}")
     try:
-        space = SpaceSpec.from_dict(raw["space"])
+        space = spec_from_dict(raw["space"])
     except SpaceError as e:
         raise BadValueError(f"space: {e}") from None
     data = parse_data(raw.get("data", {}))
@@ -251,7 +251,7 @@ def _phase(ph: Any, i: int, space: SpaceSpec) -> Phase:
     dims = gene_space(space).phase_dims()
     for dim in DIMENSIONS:
         if dim in ph and dim not in dims:
-            raise BadValueError(f"{what} {dim}: {space.kind_info.title} has no such dimension (its phases restrict "
+            raise BadValueError(f"{what} {dim}: {space.family.title} has no such dimension (its phases restrict "
                                 f"{', '.join(dims)})")
     picked = {dim: _choices(ph.get(dim, [max(allowed)]), f"{what} {dim}", allowed) for dim, allowed in dims.items()}
     phase = Phase(

@@ -31,7 +31,7 @@ from .costs import (
 )
 from .encoding import ResNetEncoder
 from .formats import from_net_config, infer_resnet_spec_from_state, to_net_config
-from .kind import RESNET50_KIND, ResNet50Kind, register
+from .kind import RESNET50_FAMILY, RESNET50_KIND, ResNet50Family, register
 from .spec import (
     BASE_DEPTH_LIST,
     KIND,
@@ -49,12 +49,13 @@ from .spec import (
 __all__ = [
     "BASE_DEPTH_LIST",
     "KIND",
+    "RESNET50_FAMILY",
     "RESNET50_KIND",
     "STAGE_STRIDES",
     "STAGE_WIDTH_LIST",
     "STEM_WIDTH",
     "ResNet50CostModel",
-    "ResNet50Kind",
+    "ResNet50Family",
     "ResNet50Spec",
     "ResNetArch",
     "ResNetBatch",

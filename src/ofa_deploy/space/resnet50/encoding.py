@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FormatError, SpaceError
+from ..onehot import ResolutionBuckets
 from .costs import ResNetBatch
 from .spec import ResNet50Spec
 
@@ -51,7 +52,7 @@ class ResNetEncoder:
 
 
 @dataclass(frozen=True)
-class ResNetOneHotEncoding:
+class ResNetOneHotEncoding(ResolutionBuckets):
     """`ResNetEncoder`'s features as a predictor file's encoding: the choice lists and the
     resolution buckets (`r_start + r_step * i`, the encoder's image sizes) are stored with the
     predictor, so a file says exactly what it expects; `encode_genes` is the search's fast path."""
@@ -76,16 +77,6 @@ class ResNetOneHotEncoding:
     @property
     def n_features(self) -> int:
         return self.r_buckets + 2 + self.n_widths * len(self.width_mult_list) + self.n_blocks * len(self.expand_list)
-
-    def bucket(self, r: np.ndarray) -> np.ndarray:
-        return (np.asarray(r) - self.r_start) // self.r_step
-
-    def covers(self, r: int) -> bool:
-        b = (int(r) - self.r_start) // self.r_step
-        return 0 <= b < self.r_buckets and (int(r) - self.r_start) % self.r_step == 0
-
-    def resolutions(self) -> tuple[int, ...]:
-        return tuple(self.r_start + self.r_step * i for i in range(self.r_buckets))
 
     def _lists(self) -> tuple[Any, ...]:
         return (self.depth_list, self.expand_list, self.width_mult_list, self.n_blocks, self.n_widths)

@@ -1,14 +1,16 @@
-"""`ofa_resnet50` in the registry of kinds (`space.kinds`): the object the generic readers hand
-ResNet50 over to."""
+"""`ofa_resnet50` as a `SpaceFamily` (`space.family`): the one object the generic code asks
+about ResNet50 spaces."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ...errors import SpaceError
+from ..family import register_family
 from .costs import (
     ResNet50CostModel,
     ResNetBatch,
@@ -30,17 +32,13 @@ from .spec import (
 )
 
 
-class ResNet50Kind:
-    """The `ofa_resnet50` entry of the registry of kinds (`space.kinds`).
+class ResNet50Family:
+    """The `ofa_resnet50` family: ResNet50 is not built from the MobileNet family's parts (stem
+    conv, MBConv stages, 1x1 head convs), so it implements `SpaceFamily` with its own spec, arch,
+    formats, costs, genes and encodings (this package); its supernet is `nn.resnet50` and its
+    table keys `latency.resnet50_keys`, both registered under `structure`."""
 
-    The registry's MobileNet-family `SpaceKind` describes a stem conv, MBConv stages and 1x1 head
-    convs as data; ResNet50 is not built from those parts, so it registers this object instead:
-    the attributes the registry looks up (`name`, `title`, `net_name`, `module_names`,
-    `tag_prefix`) plus the conversions the generic readers hand over to a kind that is not of the
-    MobileNet family (`spec_from_dict`, `arch_from_dict`, net.config and arch dict in and out, the
-    space of a checkpoint, costs, the supernet). Those readers test
-    `isinstance(kind, SpaceKind)`, never the kind's name.
-    """
+    structure = "resnet50"
 
     name = KIND
     title = "OFA-ResNet50"
@@ -51,7 +49,7 @@ class ResNet50Kind:
     has_mmrazor = False  # MMRazor publishes no ResNet50 subnet files
 
     def __repr__(self) -> str:
-        return f"ResNet50Kind({self.name!r})"
+        return f"ResNet50Family({self.name!r})"
 
     def tag(self, spec: ResNet50Spec) -> str:
         """Short folder name of a space (latency tables), e.g. `resnet50_c1000` or
@@ -81,8 +79,22 @@ class ResNet50Kind:
     def middle_arch(self, spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
         return middle_resnet_arch(spec, r)
 
-    def official_space(self, n_classes: int = 1000) -> ResNet50Spec:
+    def official_space(self, width_mult: float | None = None, n_classes: int = 1000) -> ResNet50Spec:
+        """The released space (ResNet50 has no width multiplier: `width_mult` is not one of its lists)."""
         return official_resnet50_space(n_classes)
+
+    def table_space(self, width_mult: float | None, n_classes: int, in_channels: int,
+                    expand_list: tuple[int, ...] | None) -> ResNet50Spec:
+        if width_mult is not None or expand_list is not None:
+            raise SpaceError(f"--width and --expands describe the MobileNet kinds; {self.title} tables use the "
+                             "released space's own lists: leave them out")
+        return replace(official_resnet50_space(n_classes), in_channels=in_channels)
+
+    def profile_options(self, spec: ResNet50Spec) -> str:
+        return " --supernet SUPERNET.pt"  # such a space is profiled from its checkpoint
+
+    def batch_of(self, archs: Sequence[ResNetArch]) -> ResNetBatch:
+        return ResNetBatch.from_archs(list(archs))
 
     def spec_from_dict(self, d: dict[str, Any]) -> ResNet50Spec:
         return ResNet50Spec.from_dict(d)
@@ -94,14 +106,21 @@ class ResNet50Kind:
         """An official ResNet50 arch dict: `d`, `e`, `w` (and no MobileNet `ks`)."""
         return self.arch_keys <= set(d) and "ks" not in d
 
+    def official_arch_space(self, arch: ResNetArch, spec: Any | None) -> ResNet50Spec:
+        """The supernet's space when it is a ResNet50 one, else the released space."""
+        return spec if spec is not None and spec.kind == self.name else official_resnet50_space()
+
     def to_official_arch(self, arch: ResNetArch) -> dict[str, Any]:
         return arch.to_official()
 
     def read_net_config(self, cfg: dict[str, Any], image_size: int | None = None,
-                        spec: ResNet50Spec | None = None) -> tuple[ResNet50Spec, ResNetArch]:
-        return from_net_config(cfg, spec, image_size)
+                        spec: ResNet50Spec | None = None) -> tuple[ResNet50Spec, ResNetArch, dict[str, Any]]:
+        spec, arch = from_net_config(cfg, spec, image_size)
+        return spec, arch, {}
 
-    def write_net_config(self, spec: ResNet50Spec, arch: ResNetArch, dropout_rate: float = 0) -> dict[str, Any]:
+    def write_net_config(self, spec: ResNet50Spec, arch: ResNetArch, dropout_rate: float = 0,
+                         legacy: bool = False) -> dict[str, Any]:
+        """The official `ResNets` net.config (it has one naming only: `legacy` changes nothing)."""
         return to_net_config(spec, arch, dropout_rate)
 
     def infer_spec(self, state: dict[str, Any]) -> ResNet50Spec:
@@ -117,6 +136,8 @@ class ResNet50Kind:
         """Per-stage rows for `subnet show` (width, depth, expands, stride, params, MACs)."""
         return resnet_stage_summary(spec, arch)
 
+    summary_rest = "input stem, max pooling and classifier"  # what `subnet show` counts outside the stages
+
     def gene_space(self, spec: ResNet50Spec) -> Any:
         """The search genes (`space.genes` interface): d, e, w as integer choice indices."""
         from .genes import ResNetGenes
@@ -127,17 +148,13 @@ class ResNet50Kind:
         """The accuracy predictor's encoding (upstream `ResNetArchEncoder`) on these resolution buckets."""
         return ResNetOneHotEncoding.for_space(spec, r_start, r_step, r_buckets)
 
-    encodings = (ResNetOneHotEncoding,)  # encoding classes of predictor files of this kind (by `kind`)
-    # Its supernet (build, load, save) lives in nn.resnet50, reached from nn.checkpoint: space never imports nn.
+    encodings: tuple[type, ...] = (ResNetOneHotEncoding,)  # predictor-file encodings of this kind (by `kind`)
 
-RESNET50_KIND = ResNet50Kind()
+
+RESNET50_FAMILY = ResNet50Family()
+RESNET50_KIND = RESNET50_FAMILY  # the name it had as an entry of the registry of kinds
 
 
 def register() -> None:
-    """Add `ofa_resnet50` to the registry of kinds (idempotent; done when `ofa_deploy.space` loads)."""
-    from ..kinds import get_kind, register_kind
-
-    try:
-        get_kind(KIND)
-    except SpaceError:
-        register_kind(RESNET50_KIND)  # type: ignore[arg-type]  (a kind of its own family, see the class)
+    """Add `ofa_resnet50` to the registry of families (idempotent; done when `ofa_deploy.space` loads)."""
+    register_family(RESNET50_FAMILY)

@@ -12,13 +12,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import SpaceError
+from ..family import SpaceFamily, get_family
 from ..spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
-
-if TYPE_CHECKING:
-    from .kind import ResNet50Kind
 
 KIND = "ofa_resnet50"
 BASE_DEPTH_LIST = (2, 2, 4, 2)
@@ -108,11 +106,9 @@ class ResNet50Spec:
         return KIND
 
     @property
-    def kind_info(self) -> ResNet50Kind:
-        # the registry entry; imported here because it imports the whole package
-        from .kind import RESNET50_KIND
-
-        return RESNET50_KIND
+    def family(self) -> SpaceFamily:
+        """The space's family (`space.family`): what generic code calls."""
+        return get_family(KIND)
 
     @property
     def n_stages(self) -> int:

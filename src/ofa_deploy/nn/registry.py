@@ -1,0 +1,60 @@
+"""The supernets by family: which class a space builds and how a checkpoint's keys map onto it.
+
+Why a registry: `nn` builds the supernet of every space family (`space.family`): the MobileNet
+family's `OFASupernet` (`nn.supernet`) and ResNet50's `OFAResNet50` (`nn.resnet50`). Loading,
+saving (`nn.checkpoint`, `nn.supernet_file`), extracting (`supernet.extract(arch)`) and channel
+sorting (`supernet.sort_channels(stage)`, through `nn.channels`) are one code path; a family adds
+its entry here, keyed by its `SpaceFamily.structure`, and nothing else in `nn` names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import SpaceError
+from ..space import family_of
+from ..space.checkpoint import normalise_keys
+from .resnet50 import OFAResNet50, normalise_resnet_keys
+from .strict import strict_load
+from .supernet import OFASupernet
+
+
+@dataclass(frozen=True)
+class SupernetEntry:
+    """How one family's supernet is built and loaded."""
+
+    build: Callable[[Any], nn.Module]                                 # spec -> a freshly initialised supernet
+    normalise: Callable[[dict[str, Any], set[str]], dict[str, Any]]   # checkpoint keys -> the supernet's (own keys)
+
+
+SUPERNETS: dict[str, SupernetEntry] = {
+    "mobilenet": SupernetEntry(OFASupernet, lambda state, own: normalise_keys(state)),
+    "resnet50": SupernetEntry(OFAResNet50, normalise_resnet_keys),
+}
+
+
+def supernet_entry(spec: Any) -> SupernetEntry:
+    structure = family_of(spec).structure
+    try:
+        return SUPERNETS[structure]
+    except KeyError:
+        raise SpaceError(f"no supernet is registered for {family_of(spec).title} spaces ({structure!r})") from None
+
+
+def new_supernet(spec: Any) -> Any:
+    """A freshly initialised supernet of a space of any family."""
+    return supernet_entry(spec).build(spec)
+
+
+def load_weights(model: Any, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Strict load with the family's key rules and a readable report of what does not fit."""
+    state = supernet_entry(model.spec).normalise(state, set(model.state_dict()))
+    strict_load(model, state, source, model.spec.describe())
+
+
+__all__ = ["SUPERNETS", "SupernetEntry", "load_weights", "new_supernet", "supernet_entry"]

@@ -1,0 +1,123 @@
+"""`SpaceFamily`: what every family of OFA search spaces provides, and the registry of families.
+
+Why a protocol: ofa-deploy runs two families of supernets that share no structure (the MobileNet
+family: MobileNetV3 and ProxylessNAS, declared as data in `space.kinds`; ResNet50, in
+`space.resnet50`). The generic readers (space dicts, subnet files, net.config, arch dicts,
+checkpoints, costs, encodings, the search genes) never test which family a space is: they look
+the family up by the space's `kind` (`family_of(spec)`) and call it. Adding a family is writing
+one object that satisfies `SpaceFamily` and calling `register_family`; `nn` (supernets) and
+`latency` (table keys) keep their own registries, keyed by the family's `structure`, because
+`space` never imports them.
+
+This module imports nothing of the families (they import it), so it closes no import cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import SpaceError
+
+
+@runtime_checkable
+class SpaceFamily(Protocol):
+    """One kind of space (`kind` in files), with everything the generic code asks of it.
+
+    Specs and archs are the family's own classes (`SpaceSpec` / `Arch` for the MobileNet family,
+    `ResNet50Spec` / `ResNetArch` for ResNet50); they share `kind`, `resolutions`, `n_classes`,
+    `in_channels`, `to_dict`, `describe`, `same_space` (specs) and `r`, `validate`, `canonical`,
+    `to_dict`, `short`, `with_resolution` (archs), which is all generic code reads of them.
+    """
+
+    name: str                      # `kind` in space dicts and files: "ofa_mbv3"
+    title: str                     # for messages: "OFA-MobileNetV3"
+    net_name: str                  # official net.config `name`: "MobileNetV3"
+    tag_prefix: str                # prefix of latency-table folder names
+    structure: str                 # key of the family's supernet (`nn.registry`) and table keys (`latency.schemes`)
+    module_names: frozenset[str]   # top-level modules of its supernet's state dict (checkpoint recognition)
+    has_mmrazor: bool              # MMRazor publishes subnet files of this kind
+    encodings: tuple[type, ...]    # predictor-file encoding classes of this kind (by their `kind`)
+    summary_rest: str | None       # what `subnet show` counts outside the stages (None: not named)
+
+    # ---- spaces ---------------------------------------------------------------------------
+    def spec_from_dict(self, d: dict[str, Any]) -> Any: ...
+    def official_space(self, width_mult: float | None = None, n_classes: int = 1000) -> Any: ...
+    def table_space(self, width_mult: float | None, n_classes: int, in_channels: int,
+                    expand_list: tuple[int, ...] | None) -> Any: ...
+    def tag(self, spec: Any) -> str: ...
+    def profile_options(self, spec: Any) -> str: ...
+
+    # ---- archs ----------------------------------------------------------------------------
+    def arch_from_dict(self, d: dict[str, Any]) -> Any: ...
+    def largest_arch(self, spec: Any, r: int | None = None) -> Any: ...
+    def smallest_arch(self, spec: Any, r: int | None = None) -> Any: ...
+    def middle_arch(self, spec: Any, r: int | None = None) -> Any: ...
+    def sample_archs(self, spec: Any, n: int, rng: np.random.Generator,
+                     resolutions: Sequence[int] | None = None) -> Any: ...
+    def batch_of(self, archs: Sequence[Any]) -> Any: ...
+
+    # ---- costs, genes, encodings -----------------------------------------------------------
+    def arch_costs(self, spec: Any, arch: Any) -> tuple[int, int]: ...
+    def cost_model(self, spec: Any) -> Any: ...
+    def summary_stages(self, spec: Any, arch: Any) -> list[dict[str, Any]]: ...
+    def gene_space(self, spec: Any) -> Any: ...
+    def predictor_encoding(self, spec: Any, r_start: int, r_step: int, r_buckets: int) -> Any: ...
+
+    # ---- formats ---------------------------------------------------------------------------
+    def is_arch_dict(self, d: dict[str, Any]) -> bool: ...
+    def official_arch_space(self, arch: Any, spec: Any | None) -> Any: ...
+    def to_official_arch(self, arch: Any) -> dict[str, Any]: ...
+    def read_net_config(self, cfg: dict[str, Any], image_size: int | None,
+                        spec: Any | None) -> tuple[Any, Any, dict[str, Any]]: ...
+    def write_net_config(self, spec: Any, arch: Any, dropout_rate: float = 0, legacy: bool = False) -> dict[str, Any]: ...
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def infer_spec(self, state: dict[str, Any]) -> Any: ...
+
+
+_FAMILIES: dict[str, SpaceFamily] = {}
+
+
+def register_family(family: SpaceFamily) -> SpaceFamily:
+    """Add a family to the registry (its `name` is what space dicts' `kind` field says)."""
+    if family.name in _FAMILIES and _FAMILIES[family.name] is not family:
+        raise SpaceError(f"space kind {family.name!r} is already registered")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name: str) -> SpaceFamily:
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise SpaceError(f"unknown space kind {name!r}; known: {', '.join(repr(k) for k in _FAMILIES)}") from None
+
+
+def families() -> tuple[SpaceFamily, ...]:
+    return tuple(_FAMILIES.values())
+
+
+def family_of(spec: Any) -> SpaceFamily:
+    """The family of a space (of any family's spec class), by its `kind`."""
+    return get_family(spec.kind)
+
+
+def family_of_net(net_name: str) -> SpaceFamily | None:
+    """The family whose official net.config `name` is `net_name` (None when no family has it)."""
+    return next((f for f in _FAMILIES.values() if f.net_name == net_name), None)
+
+
+def spec_from_dict(d: Any) -> Any:
+    """A space dict (`kind` absent: `ofa_mbv3`) read by its family."""
+    if not isinstance(d, dict):
+        raise SpaceError(f"a space must be a mapping, got {type(d).__name__}")
+    kind = d.get("kind", "ofa_mbv3")
+    if not isinstance(kind, str):
+        raise SpaceError(f"space kind must be a name, got {kind!r}")
+    return get_family(kind).spec_from_dict(d)
+
+
+__all__ = ["SpaceFamily", "families", "family_of", "family_of_net", "get_family", "register_family", "spec_from_dict"]
