@@ -24,11 +24,12 @@ from support.spaces import PROFILE_SPEC
 from support.tables import synthetic_table
 
 from ofa_deploy.errors import BusyError, FormatError, LatencyTableError, OutputError
-from ofa_deploy.fsio import LOCK_NAME, atomic_write_text, check_output, identify, writer_lock
+from ofa_deploy.fsio import LOCK_NAME, atomic_write_text, writer_lock
 from ofa_deploy.latency import LatencyTable
 from ofa_deploy.latency.protocol import Protocol
 from ofa_deploy.latency.repair import repair_table
 from ofa_deploy.latency.table import TABLE_FILE
+from ofa_deploy.outputs import check_output, identify
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),

@@ -162,7 +162,7 @@ def remote_options(device: str, given: dict[str, Any]) -> tuple[dict[str, Any], 
 
 def _searched_table(path: Path, device: str) -> Path | None:
     """The table folder the file's subnet was searched with, from its export report and subnet file."""
-    from .fsio import report_path
+    from .outputs import report_path
     from .space.formats import read_structured
 
     try:

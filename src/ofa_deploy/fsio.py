@@ -19,9 +19,9 @@ written here only:
 - **Leftovers of dead runs are swept** (`sweep_stale`): the temporary files of a process killed
   mid-write (`.NAME.PID-TOKEN.tmp[.SUFFIX]`) are removed by the next writer in that folder once
   that PID is gone.
-- **Never clobber another kind of file** (`check_output`, `ensure_writable`): before any long
-  work, an `--out` is checked to be writable and either new or of the kind the command writes;
-  anything else is refused unless the user adds `--force`.
+- **An output folder can be written** (`ensure_writable`): checked before any long work.
+  What an output holds, and refusing to clobber another kind of file, is `outputs`' job (it
+  knows every writer's format, so it sits above `space`; this module sits below everything).
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
@@ -43,48 +41,6 @@ from typing import Self
 from .errors import BusyError, NoSpaceError, OutputError
 
 LOCK_NAME = ".ofa-deploy.lock"
-
-# The export report beside every exported file (`export.report`); named here, where output kinds
-# are recognised, so that `flow` finds a file's report without importing `export`.
-REPORT_SUFFIX = ".report.json"
-REPORT_FORMAT = "ofa-deploy-export-report"
-
-
-def report_path(model_path: str | os.PathLike) -> Path:
-    """`<file>.report.json` beside an exported file."""
-    p = Path(model_path)
-    return p.with_name(p.name + REPORT_SUFFIX)
-
-
-# The array that marks an `.npz` as a predictor file (`predictor.model`), for the same reason.
-PREDICTOR_HEADER = "__header__"
-
-# What each command writes, as said in messages. Folder kinds hold several files.
-KINDS = {
-    "table": "latency table folder",
-    "dataset": "accuracy dataset folder",
-    "run": "training run folder",
-    "sweep": "search output folder",
-    "subnet": "subnet file",
-    "predictor": "predictor file (.npz)",
-    "model": "exported model",
-    "report": "export report",
-    "official-tables": "folder of official lookup tables (<r>_lookup_table.yaml)",
-    "html-report": "HTML deployment report",
-}
-HTML_REPORT_MARK = b"<!-- ofa-deploy deployment report -->"
-FOLDER_KINDS = frozenset({"table", "dataset", "run", "sweep", "official-tables"})
-# Only recognised by `identify`, never written through `check_output`.
-_OTHER = {
-    "checkpoint": "supernet checkpoint",
-    "table-part": "part of a latency table",
-    "dataset-part": "part of an accuracy dataset",
-    "run-part": "part of a training run",
-    "npz": "NumPy archive that is not a predictor",
-    "file": "file ofa-deploy does not recognise",
-    "folder": "folder",
-    "empty": "empty folder",
-}
 
 
 # ---- a full disk -----------------------------------------------------------------------------------
@@ -428,138 +384,7 @@ def ensure_writable(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def identify(path: str | os.PathLike) -> str | None:
-    """What `path` holds, by content and name: a key of `KINDS` (or of the kinds only recognised),
-    None when it does not exist."""
-    p = Path(path)
-    if not p.exists():
-        return None
-    if p.is_dir():
-        return _identify_folder(p)
-    parent = _identify_folder(p.parent) if p.parent.is_dir() else None
-    if parent in ("table", "dataset", "run") and p.name in _PARTS[parent]:
-        return f"{parent}-part"
-    name, suffix = p.name.lower(), p.suffix.lower()
-    head = _head(p, 64)
-    if suffix == ".npz":
-        return "predictor" if _npz_is_predictor(p) else "npz"
-    if name.endswith(REPORT_SUFFIX):
-        return "report" if _json_format(p) == REPORT_FORMAT else "file"
-    if suffix in (".html", ".htm") and HTML_REPORT_MARK in _head(p, 256):
-        return "html-report"
-    if suffix == ".tflite" and head[4:8] == b"TFL3":
-        return "model"
-    if suffix == ".onnx" and head[:1] == b"\x08":  # ModelProto field 1 (ir_version), a varint
-        return "model"
-    if suffix in (".pt", ".pth", ".tar"):
-        return "checkpoint"
-    if suffix in (".json", ".yaml", ".yml", ".config") and _is_subnet(p):
-        return "subnet"
-    return "file"
 
-
-_PARTS = {"table": ("table.csv", "meta.yaml"), "dataset": ("rows.csv", "meta.json"),
-          "run": ("state.pt", "log.jsonl", "supernet.pt", "report.md", "report.json")}
-
-
-def _identify_folder(p: Path) -> str:
-    try:
-        names = {c.name for c in p.iterdir() if not _is_lock(c.name)}
-    except OSError:
-        return "folder"
-    if not names:
-        return "empty"
-    if "meta.yaml" in names and _yaml_format(p / "meta.yaml") == "ofa-deploy-latency-table":
-        return "table"
-    if "meta.json" in names and _json_format(p / "meta.json") == "ofa-deploy-accuracy-dataset":
-        return "dataset"
-    if "state.pt" in names or "log.jsonl" in names:
-        return "run"
-    if "pareto.png" in names or any(n.startswith("subnet_") and n.endswith(".json") for n in names):
-        return "sweep"
-    if all(n.endswith("_lookup_table.yaml") for n in names):
-        return "official-tables"
-    return "folder"
-
-
-def _head(p: Path, n: int) -> bytes:
-    try:
-        with open(p, "rb") as f:
-            return f.read(n)
-    except OSError:
-        return b""
-
-
-def _json_format(p: Path) -> str | None:
-    try:
-        doc = json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
-    return doc.get("format") if isinstance(doc, dict) else None
-
-
-def _yaml_format(p: Path) -> str | None:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    return doc.get("format") if isinstance(doc, dict) else None
-
-
-def _npz_is_predictor(p: Path) -> bool:
-    try:
-        with zipfile.ZipFile(p) as z:
-            return f"{PREDICTOR_HEADER}.npy" in z.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
-def _is_subnet(p: Path) -> bool:
-    from .errors import OfaDeployError
-    from .space import load_subnet
-
-    try:
-        load_subnet(p)
-    except (OfaDeployError, OSError, ValueError, TypeError, KeyError, AttributeError):
-        return False
-    return True
-
-
-def describe(kind: str | None) -> str:
-    if kind is None:
-        return "nothing"
-    text = KINDS.get(kind) or _OTHER[kind]
-    return ("an " if text[0] in "aeiou" else "a ") + text
-
-
-def check_output(path: str | os.PathLike, kind: str, force: bool = False) -> Path:
-    """Refuse (`OutputError`) an output that would replace something of another kind, or that
-    cannot be written; returns `path`. `kind` is a key of `KINDS`: folder kinds accept a new,
-    empty or same-kind folder (or one of unknown content: their files get their own checks);
-    file kinds a new file or one of the same kind. `force` accepts another kind, never a folder
-    for a file (or the reverse)."""
-    p = Path(path)
-    want = KINDS[kind]
-    found = identify(p)
-    if kind in FOLDER_KINDS:
-        if found is not None and not p.is_dir():
-            raise OutputError(f"{p} is {describe(found)}, not a folder; give a folder for the {want}")
-        if found not in (None, kind, "empty", "folder") and not force:
-            raise OutputError(f"{p} is {describe(found)}, not {describe(kind)}; refusing to write into it: "
-                              "give another --out, or add --force")
-        ensure_writable(p)
-        return p
-    if p.is_dir():
-        raise OutputError(f"{p} is a folder; give a file name for the {want}")
-    if found not in (None, kind) and not force:
-        raise OutputError(f"{p} is {describe(found)}, not {describe(kind)}; refusing to overwrite it: give "
-                          "another --out, or add --force to replace it")
-    ensure_writable(p.parent)
-    return p
-
-
-__all__ = ["FOLDER_KINDS", "KINDS", "LOCK_NAME", "SPACE_ERRNOS", "WriterLock", "append_text", "atomic_path", "atomic_write_bytes",
-           "atomic_write_text", "check_output", "describe", "ensure_writable", "identify", "is_space_error", "no_space",
-           "replace", "sha256_file", "space_error", "sweep_stale", "temp_sibling", "writer_lock"]
+__all__ = ["LOCK_NAME", "SPACE_ERRNOS", "WriterLock", "append_text", "atomic_path", "atomic_write_bytes",
+           "atomic_write_text", "ensure_writable", "is_space_error", "no_space", "replace", "sha256_file", "space_error",
+           "sweep_stale", "temp_sibling", "writer_lock"]

@@ -475,8 +475,8 @@ def lut_import(
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
     from ..devices.descriptor import DeviceDescriptor, table_only_descriptor
-    from ..fsio import check_output
     from ..latency import default_table_dir, import_official
+    from ..outputs import check_output
 
     paths: list[Path] = []
     for f in files:
@@ -513,8 +513,8 @@ def lut_export(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
-    from ..fsio import check_output
     from ..latency import export_official
+    from ..outputs import check_output
 
     check_output(out, "official-tables", force)
     written = export_official(find_table(None, table_path, None), out, value(stat))

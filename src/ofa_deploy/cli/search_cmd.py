@@ -50,7 +50,7 @@ def predictor_import(
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
     from .. import checks
-    from ..fsio import check_output
+    from ..outputs import check_output
     from ..predictor import import_official
     from ..space import official_space
 
@@ -249,7 +249,7 @@ def predictor_fit(
     as_json: bool = json_option(),
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
-    from ..fsio import check_output
+    from ..outputs import check_output
     from ..predictor.dataset import load_accuracy_dataset
     from ..predictor.fit import check_fit_options, fit_predictor, parse_hidden
 

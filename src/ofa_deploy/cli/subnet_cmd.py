@@ -93,7 +93,7 @@ def convert(
     as_json: bool = json_option("Print {format, path, document} as JSON (the document is the converted content)."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
-    from ..fsio import check_output
+    from ..outputs import check_output
 
     fmt = value(to)
     sub = load_subnet(file, image_size=resolution)

@@ -27,9 +27,10 @@ from torch import nn
 from .. import checks, records
 from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
-from ..fsio import check_output, is_space_error, sha256_file, space_error, temp_sibling, writer_lock
+from ..fsio import is_space_error, sha256_file, space_error, temp_sibling, writer_lock
 from ..nn import OFAMobileNetV3
 from ..nn.finetuned import FineTunedSubnet, load_weights_source
+from ..outputs import check_output
 from ..runtime.convert import convert_fp32, export_onnx
 from ..runtime.models import open_model
 from ..runtime.quiet import captured_output, run_quietly

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError
-from ..fsio import REPORT_FORMAT as FORMAT
-from ..fsio import atomic_write_text, replace, report_path, sha256_file
+from ..fsio import atomic_write_text, replace, sha256_file
+from ..outputs import REPORT_FORMAT as FORMAT
+from ..outputs import report_path
 
 
 def save_report(report: dict[str, Any], model_path: str | os.PathLike) -> Path:

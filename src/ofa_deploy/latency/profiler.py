@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LatencyTableError, NoSpaceError
-from ..fsio import WriterLock, check_output, writer_lock
+from ..fsio import WriterLock, writer_lock
+from ..outputs import check_output
 from ..space import SpaceSpec, spec_from_dict
 from .blocks import resolution_keys
 from .drift import LOG_FILE

@@ -46,7 +46,8 @@ import numpy as np
 
 from .. import checks
 from ..errors import CheckpointError, FormatError, SpaceError
-from ..fsio import WriterLock, append_text, atomic_write_text, check_output, sha256_file, writer_lock
+from ..fsio import WriterLock, append_text, atomic_write_text, sha256_file, writer_lock
+from ..outputs import check_output
 from ..rowfile import complete_lines, read_complete
 from ..space import Arch, ArchBatch, SpaceSpec, sample_archs
 from ..space.formats import arch_of_space

@@ -26,13 +26,14 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..errors import FormatError, SpaceError
-from ..fsio import PREDICTOR_HEADER, atomic_path
+from ..fsio import atomic_path
+from ..outputs import PREDICTOR_HEADER
 from ..space import ArchBatch, SpaceSpec, spec_from_dict
 from .encoding import OneHotEncoding, encoding_from_dict
 
 FORMAT = "ofa-deploy-predictor"
 VERSION = 1
-HEADER = PREDICTOR_HEADER  # the array holding the JSON header (fsio recognises the file by it)
+HEADER = PREDICTOR_HEADER  # the array holding the JSON header (`outputs` recognises the file by it)
 
 
 class Model(Protocol):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..fsio import atomic_write_text, check_output
+from ..fsio import atomic_write_text
+from ..outputs import check_output
 from ..paths import user_data_dir
 from .collect import FlowData, collect
 from .html import render, reproduce_commands

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__ as _version
-from ..fsio import check_output, ensure_writable
+from ..fsio import ensure_writable
+from ..outputs import check_output
 from ..paths import records_dir, searches_dir
 from ..space import SpaceSpec, Subnet, save_subnet
 from .evolution import SearchResult

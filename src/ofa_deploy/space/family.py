@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import SpaceError
+from .registry import Registry
 
 
 @runtime_checkable
@@ -78,36 +79,30 @@ class SpaceFamily(Protocol):
     def infer_spec(self, state: dict[str, Any]) -> Any: ...
 
 
-_FAMILIES: dict[str, SpaceFamily] = {}
+_FAMILIES: Registry[SpaceFamily] = Registry()
 
 
 def register_family(family: SpaceFamily) -> SpaceFamily:
     """Add a family to the registry (its `name` is what space dicts' `kind` field says)."""
-    if family.name in _FAMILIES and _FAMILIES[family.name] is not family:
-        raise SpaceError(f"space kind {family.name!r} is already registered")
-    _FAMILIES[family.name] = family
-    return family
+    return _FAMILIES.register(family)
 
 
 def get_family(name: str) -> SpaceFamily:
-    try:
-        return _FAMILIES[name]
-    except KeyError:
-        raise SpaceError(f"unknown space kind {name!r}; known: {', '.join(repr(k) for k in _FAMILIES)}") from None
+    return _FAMILIES.get(name)
 
 
 def families() -> tuple[SpaceFamily, ...]:
-    return tuple(_FAMILIES.values())
+    return _FAMILIES.all()
 
 
 def family_of(spec: Any) -> SpaceFamily:
     """The family of a space (of any family's spec class), by its `kind`."""
-    return get_family(spec.kind)
+    return _FAMILIES.get(spec.kind)
 
 
 def family_of_net(net_name: str) -> SpaceFamily | None:
     """The family whose official net.config `name` is `net_name` (None when no family has it)."""
-    return next((f for f in _FAMILIES.values() if f.net_name == net_name), None)
+    return _FAMILIES.find(lambda f: f.net_name == net_name)
 
 
 def spec_from_dict(d: Any) -> Any:

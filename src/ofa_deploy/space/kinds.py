@@ -1,11 +1,12 @@
-"""The registry of kinds of search space: each OFA supernet family declared once, as data.
+"""The kinds of the MobileNet family of search spaces: each OFA supernet of it declared once, as data.
 
-Why a registry: MobileNetV3 and ProxylessNAS (and ResNet50, in its own files) differ in widths,
-strides, activations, SE, the fixed layers around the elastic blocks and the key strings of their
-latency tables. Everything else in ofa-deploy (costs, encodings, latency keys, the supernet,
-formats, export) reads those differences from the `SpaceKind` of a `SpaceSpec`
-(`spec.kind_info`), so adding a family is declaring one `SpaceKind` and calling `register_kind`,
-never adding `if kind == ...` branches.
+Why data: MobileNetV3 and ProxylessNAS differ in widths, strides, activations, SE, the fixed
+layers around the elastic blocks and the key strings of their latency tables, and nothing else.
+The MobileNet family's code (`SpaceSpec`, its costs, encodings, latency keys, supernet, formats)
+reads those differences from the `SpaceKind` of a `SpaceSpec` (`spec.kind_info`), so adding a kind
+of this family is declaring one `SpaceKind` and calling `space.register_kind` (`space.mobilenet`,
+which also registers its `SpaceFamily`), never adding `if kind == ...` branches. Families of
+another structure (ResNet50) are not declared here: see `space.family`.
 
 A kind of the MobileNet family is: a stem conv, one fixed MBConv block (expand 1, kernel 3),
 `len(stage_strides)` stages of elastic MBConv blocks (a stage's depth is elastic over the space's
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SpaceError
+from .registry import Registry
 
 ACTIVATIONS = ("relu", "relu6", "h_swish")
 
@@ -134,31 +136,30 @@ OFA_PROXYLESS = SpaceKind(
     default_width=1.3, known_widths=(1.0, 1.3),
 )
 
-_KINDS: dict[str, SpaceKind] = {}
+_KINDS: Registry[SpaceKind] = Registry()
 
 
 def register_kind(kind: SpaceKind) -> SpaceKind:
     """Add a kind to the registry (its `name` is what space dicts' `kind` field says)."""
-    if kind.name in _KINDS and _KINDS[kind.name] is not kind:
-        raise SpaceError(f"space kind {kind.name!r} is already registered")
-    _KINDS[kind.name] = kind
-    return kind
+    return _KINDS.register(kind)
 
 
 def get_kind(name: str) -> SpaceKind:
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise SpaceError(f"unknown space kind {name!r}; known: {', '.join(repr(k) for k in _KINDS)}") from None
+    return _KINDS.get(name)
 
 
 def kinds() -> tuple[SpaceKind, ...]:
-    return tuple(_KINDS.values())
+    return _KINDS.all()
+
+
+def kind_of_name(name: str) -> SpaceKind | None:
+    """The declared kind called `name` (None when the MobileNet family has no such kind)."""
+    return _KINDS.get(name) if name in _KINDS else None
 
 
 def kind_of_net(net_name: str) -> SpaceKind | None:
     """The kind whose official net.config `name` is `net_name` (None when no kind has it)."""
-    return next((k for k in _KINDS.values() if k.net_name == net_name), None)
+    return _KINDS.find(lambda k: k.net_name == net_name)
 
 
 register_kind(OFA_MBV3)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SpaceError
 from .family import SpaceFamily, get_family
-from .kinds import OFA_MBV3, HeadConv, SpaceKind, get_kind, kinds
+from .kinds import OFA_MBV3, HeadConv, SpaceKind, get_kind, kind_of_name
 
 CHANNEL_DIVISIBLE = 8
 SE_REDUCTION = 4
@@ -280,7 +280,7 @@ class SpaceSpec:
         kind = d.get("kind", "ofa_mbv3")
         if not isinstance(kind, str):
             raise SpaceError(f"space kind must be a name, got {kind!r}")
-        if kind not in {k.name for k in kinds()}:
+        if kind_of_name(kind) is None:
             return get_family(kind).spec_from_dict(d)  # unknown kinds fail here, naming the known ones
         known = {"width_mult", "ks_list", "expand_list", "depth_list", "resolutions", "n_classes", "in_channels"}
         extra = set(d) - known - {"kind"}
@@ -323,7 +323,7 @@ def _range_text(values: tuple[int, ...]) -> str:
 def _mobilenet_kind(name: str) -> SpaceKind:
     """The declared kind of a MobileNet-family space; a kind of another family is refused naming
     its own reader, an unknown one naming the known kinds."""
-    if name in {k.name for k in kinds()}:
+    if kind_of_name(name) is not None:
         return get_kind(name)
     family = get_family(name)  # unknown kinds fail here, naming the known ones
     raise SpaceError(f"{family.title} spaces have no width multiplier: give a checkpoint of one (--supernet) "

@@ -53,9 +53,10 @@ from ..data.source import ArraySource, DataSource, as_source, open_source, skipp
 from ..dist import dist_info
 from ..dist import init_distributed as _init_distributed
 from ..errors import CheckpointError, DatasetError, FormatError, OutputError, TrainingDiverged
-from ..fsio import append_text, atomic_path, describe, identify, writer_lock
+from ..fsio import append_text, atomic_path, writer_lock
 from ..nn import OFAMobileNetV3
 from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
+from ..outputs import describe, identify
 from ..rowfile import complete_lines
 from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
 from ..space.genes import gene_space
