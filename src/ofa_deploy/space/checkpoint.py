@@ -18,8 +18,8 @@ from typing import Any
 from ..errors import CheckpointError, OfaDeployError, SpaceError
 from .embedded import SUPERNET_FORMAT, read_space_record
 from .family import SpaceFamily, families, spec_from_dict
-from .formats import infer_space
 from .kinds import SpaceKind
+from .netconfig import infer_space
 from .spec import SpaceSpec
 
 OUR_FORMAT = SUPERNET_FORMAT

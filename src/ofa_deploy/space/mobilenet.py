@@ -20,10 +20,11 @@ from .checkpoint import infer_mobilenet_spec
 from .costs import CostModel, mobilenet_arch_costs
 from .encoding import ArchBatch, sample_mobilenet_archs
 from .family import register_family
-from .formats import mobilenet_net_config, mobilenet_official_arch, read_mobilenet_net_config, space_of_genes
+from .formats import mobilenet_official_arch, space_of_genes
 from .genes import MobileNetGenes
 from .kinds import OFA_MBV3, OFA_PROXYLESS, SpaceKind, kinds
 from .kinds import register_kind as _declare_kind
+from .netconfig import mobilenet_net_config, read_mobilenet_net_config
 from .onehot import OneHotEncoding
 from .spec import SpaceSpec
 
@@ -153,8 +154,7 @@ class MobileNetFamily:
 
     def read_net_config(self, cfg: dict[str, Any], image_size: int | None,
                         spec: Any | None) -> tuple[SpaceSpec, Arch, dict[str, Any]]:
-        sub = read_mobilenet_net_config(cfg, image_size, self.name)
-        return sub.spec, sub.arch, sub.meta
+        return read_mobilenet_net_config(cfg, image_size, self.name)
 
     def write_net_config(self, spec: SpaceSpec, arch: Arch, dropout_rate: float = 0,
                          legacy: bool = False) -> dict[str, Any]:
