@@ -32,7 +32,7 @@ from ..errors import LatencyTableError, SpaceError
 from ..fsio import append_text, atomic_write_text, no_space, writer_lock
 from ..paths import user_tables_dir
 from ..rowfile import Torn, TornTail, read_complete
-from ..space import Arch, ArchBatch, SpaceSpec, family_of
+from ..space import Arch, ArchBatch, SpaceSpec, family_of, spec_from_dict
 from .blocks import arch_keys, key_scheme, resolution_keys
 
 TABLE_FILE = "table.csv"
@@ -265,7 +265,7 @@ class LatencyTable:
                                     if folder.is_dir() else f"{folder}: no such latency table folder")
         meta = read_metadata(folder)
         try:
-            tspec = SpaceSpec.from_dict(meta["spec"])
+            tspec = spec_from_dict(meta["spec"])
         except (KeyError, SpaceError) as e:
             raise LatencyTableError(f"{folder / META_FILE}: invalid or missing 'spec' ({e})") from None
         rows = read_rows(folder / TABLE_FILE)
