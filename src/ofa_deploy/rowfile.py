@@ -132,6 +132,18 @@ class Repair(Generic[R]):
         return bool(self.identical or self.conflicts)
 
 
+def duplicates(rows: Iterable[R], key: Callable[[R], Hashable]) -> list[R]:
+    """Rows whose `key` came earlier in `rows`."""
+    seen: set[Hashable] = set()
+    dups = []
+    for row in rows:
+        k = key(row)
+        if k in seen:
+            dups.append(row)
+        seen.add(k)
+    return dups
+
+
 class RowStore(Generic[R]):
     """One append-only row file (`path`) of a folder whose writers take its lock (`what` names the
     folder in the lock's message: "latency table", "accuracy dataset"). See the module docstring."""
@@ -180,14 +192,7 @@ class RowStore(Generic[R]):
     # ---- duplicates and repair --------------------------------------------------------------
     def duplicates(self, rows: Iterable[R]) -> list[R]:
         """Rows whose key came earlier in `rows` (what two writers at once leave behind)."""
-        seen: set[Hashable] = set()
-        dups = []
-        for row in rows:
-            k = self.fmt.key(row)
-            if k in seen:
-                dups.append(row)
-            seen.add(k)
-        return dups
+        return duplicates(rows, self.fmt.key)
 
     def repair(self, same: Callable[[R, R], bool]) -> Repair[R]:
         """Keep the first row of every key, under the folder's writer lock: the torn tail is cut off,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LatencyTableError
-from ..rowfile import RowAppender, RowFormat, RowStore, Torn, TornTail
+from ..rowfile import RowAppender, RowFormat, RowStore, Torn, TornTail, duplicates
 from .meta import META_FILE
 
 TABLE_FILE = "table.csv"
@@ -156,7 +156,7 @@ def _parse_rows(path: Path, raw: bytes) -> list[Row]:
 
 def duplicate_rows(rows: Iterable[Row]) -> list[Row]:
     """Rows whose (resolution, key) came earlier in `rows` (what two writers at once leave behind)."""
-    return row_store(TABLE_FILE).duplicates(rows)
+    return duplicates(rows, ROW_FORMAT.key)
 
 
 def check_unique(rows: Sequence[Row], folder: Path) -> None:
