@@ -154,12 +154,12 @@ class RowStore(Generic[R]):
     # ---- text -----------------------------------------------------------------------------
     def parse(self, text: str) -> list[R]:
         """The rows of a file's complete lines (header first); [] for an empty text."""
-        records = csv.reader(io.StringIO(text))
-        header = tuple(next(records, ()))
         if not text:
             return []
+        records = csv.reader(io.StringIO(text))
+        header = tuple(next(records, ()))
         if header not in self.fmt.headers:
-            raise self.fmt.bad_header(self.path, header, text.splitlines()[0] if text.splitlines() else "")
+            raise self.fmt.bad_header(self.path, header, text.splitlines()[0])
         rows = []
         for n, fields in enumerate(records, start=2):
             row = self.fmt.parse(fields, header, self.path, n)
