@@ -289,14 +289,14 @@ class WriterLock:
         self._acquire()
 
     def _acquire(self) -> None:
-        ensure_writable(self.folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / lock_name(self.name)
         key = str(path.resolve())
-        if key in _held:
+        if key in _held:  # this process holds it already (a row appender inside a locked run)
             _held[key][1] += 1
             self._key = key
             return
+        ensure_writable(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
         while True:
             with no_space(path):
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

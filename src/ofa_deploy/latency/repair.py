@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LatencyTableError
-from ..fsio import atomic_write_text, writer_lock
-from .table import META_FILE, TABLE_FILE, Row, read_metadata, read_rows_tail, rows_csv
+from ..fsio import writer_lock
+from .meta import META_FILE, read_metadata
+from .rows import TABLE_FILE, Row, row_store, table_errors
 
 
 @dataclass
@@ -32,6 +33,10 @@ class TableRepair:
         return bool(self.identical or self.conflicts or self.torn)
 
 
+def _same(first: Row, later: Row) -> bool:
+    return first.to_csv() == later.to_csv()  # text, so that NaN fields compare equal
+
+
 def repair_table(folder: str | os.PathLike) -> TableRepair:
     """Drop repeated rows of `folder/table.csv` (keep the first of each key); see the module docstring."""
     folder = Path(folder)
@@ -41,21 +46,9 @@ def repair_table(folder: str | os.PathLike) -> TableRepair:
     with writer_lock(folder, "latency table"):
         read_metadata(folder)  # refuses a corrupt or foreign meta.yaml
         path = folder / TABLE_FILE
-        rows, torn = read_rows_tail(path, "cut")
-        first: dict[tuple[int, str], Row] = {}
-        result = TableRepair(folder, 0, 0, torn=torn)
-        for row in rows:
-            k = (row.resolution, row.key)
-            if k not in first:
-                first[k] = row
-            elif first[k].to_csv() == row.to_csv():  # text, so that NaN fields compare equal
-                result.identical += 1
-            else:
-                result.conflicts.append((first[k], row))
-        result.kept = len(first)
-        if result.identical or result.conflicts:
-            atomic_write_text(path, rows_csv(first.values()))
-    return result
+        with table_errors(path):
+            r = row_store(path).repair(_same)
+    return TableRepair(folder, len(r.kept), r.identical, r.conflicts, r.torn)
 
 
 __all__ = ["TableRepair", "repair_table"]

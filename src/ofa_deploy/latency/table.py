@@ -10,71 +10,52 @@ On disk a table is a folder (`<tables>/<device>/<space tag>/`; `latency.resolve`
 per key and resolution, append-only so that an interrupted profile keeps what it measured) and
 `meta.yaml` (device, runtime, protocol, spec, calibration; written atomically). Both are plain text
 and diff-friendly. The official per-resolution YAML tables can be imported and exported.
+Their storage lives beside this module: `latency.rows` (`table.csv`, a `rowfile.RowStore`),
+`latency.meta` (`meta.yaml`, calibration) and `latency.official` (the official YAML); the names
+they define are re-exported here, where callers have always imported them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import math
 import os
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ..errors import LatencyTableError, SpaceError
-from ..fsio import append_text, atomic_write_text, no_space, writer_lock
+from ..fsio import atomic_write_text, writer_lock
 from ..paths import user_tables_dir
-from ..rowfile import Torn, TornTail, read_complete
 from ..space import Arch, ArchBatch, SpaceSpec, family_of, spec_from_dict
 from .blocks import arch_keys, key_scheme, resolution_keys
-
-TABLE_FILE = "table.csv"
-META_FILE = "meta.yaml"
-FORMAT = "ofa-deploy-latency-table"
-LEGACY_COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")  # tables before `method`
-COLUMNS = LEGACY_COLUMNS + ("method", "samples")
-STATS = ("mean", "median", "std", "p10", "p90")
-# How a row's cost was made (`latency.incontext`): the block timed alone; fitted to whole subnets
-# timed end to end (`latency.fit`); attributed from per-node profiles of whole subnets.
-METHODS = ("isolated", "fit", "profiler")
-OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One table entry: a layer at one resolution, its sample count and statistics in ms.
-
-    `method` says how the cost was made (one of `METHODS`), `samples` how many subnets timed end
-    to end support it (0 for a block timed alone, and for rows of tables older than these columns)."""
-
-    key: str
-    resolution: int
-    count: int
-    mean: float
-    median: float = math.nan
-    std: float = math.nan
-    p10: float = math.nan
-    p90: float = math.nan
-    method: str = "isolated"
-    samples: int = 0
-
-    def value(self, stat: str) -> float:
-        return float(getattr(self, stat))
-
-    def to_csv(self, columns: Sequence[str] = COLUMNS) -> list[str]:
-        out = [self.key, str(self.resolution), str(self.count)] + [_fmt(getattr(self, s)) for s in STATS]
-        return out + [self.method, str(self.samples)] if len(columns) > len(LEGACY_COLUMNS) else out
-
-
-def _fmt(x: float) -> str:
-    return "" if x is None or math.isnan(x) else repr(float(x))
+from .meta import (
+    FORMAT,
+    META_FILE,
+    _check_calibration,
+    apply_calibration,
+    read_metadata,
+    store_calibration,
+    store_metadata,
+    write_metadata,
+)
+from .official import OFFICIAL_NAME, export_official, official_metadata, official_resolution, read_official
+from .rows import (
+    COLUMNS,
+    LEGACY_COLUMNS,
+    METHODS,
+    STATS,
+    TABLE_FILE,
+    Row,
+    RowWriter,
+    check_row,
+    check_unique,
+    duplicate_rows,
+    read_rows,
+    read_rows_tail,
+    rows_csv,
+)
 
 
 # ---- locations ------------------------------------------------------------------------------
@@ -289,304 +270,21 @@ class LatencyTable:
         }
 
 
-# ---- calibration ------------------------------------------------------------------------------
-def _check_calibration(cal: dict[str, Any]) -> None:
-    if not isinstance(cal, dict) or cal.get("kind") != "linear":
-        raise LatencyTableError(f"unknown calibration {cal!r}: only kind 'linear' (ms = a * sum + b) is supported")
-    for k in ("a", "b"):
-        if not isinstance(cal.get(k), (int, float)) or not math.isfinite(cal[k]):
-            raise LatencyTableError(f"linear calibration lacks a finite {k!r}: {cal!r}")
-
-
-def apply_calibration(cal: dict[str, Any], raw: np.ndarray) -> np.ndarray:
-    _check_calibration(cal)
-    return float(cal["a"]) * np.asarray(raw, dtype=float) + float(cal["b"])
-
-
-# ---- file helpers -----------------------------------------------------------------------------
-def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
-    doc = {"format": FORMAT, "version": 1, **metadata}
-    atomic_write_text(Path(folder) / META_FILE, yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None))
-
-
-def store_calibration(folder: str | os.PathLike, calibration: dict[str, Any] | None) -> None:
-    """Record a fitted calibration in a table folder's `meta.yaml`, under its writer lock; the file
-    is read again first, so that nothing another command wrote meanwhile is lost."""
-    if calibration is not None:
-        _check_calibration(calibration)
-    with writer_lock(folder, "latency table"):
-        meta = read_metadata(Path(folder))
-        meta["calibration"] = calibration
-        write_metadata(Path(folder), meta)
-
-
-def store_metadata(folder: str | os.PathLike, **updates: Any) -> None:
-    """Set top-level `meta.yaml` entries (e.g. `validation`) under the table's writer lock; the file
-    is read again first so that nothing another command wrote meanwhile is lost."""
-    with writer_lock(folder, "latency table"):
-        meta = read_metadata(Path(folder))
-        meta.update(updates)
-        write_metadata(Path(folder), meta)
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
-
-
-def read_metadata(folder: Path) -> dict[str, Any]:
-    p = Path(folder) / META_FILE
-    if not p.exists():
-        raise LatencyTableError(f"{folder}: no {META_FILE}; not a latency table folder (or profiling never started)")
-    if not p.is_file():
-        raise LatencyTableError(f"{p} is not a file; a table folder holds {META_FILE} and {TABLE_FILE} files")
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise LatencyTableError(f"{p}: corrupt metadata ({str(e).splitlines()[0]}); re-run the profile "
-                                "or restore the file") from None
-    except OSError as e:
-        raise LatencyTableError(f"{p}: cannot read ({e.strerror or type(e).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise LatencyTableError(f"{p}: not an ofa-deploy latency table metadata file (format {FORMAT!r})")
-    if doc.get("version") != 1:
-        raise LatencyTableError(f"{p}: table version {doc.get('version')} is not supported (1)")
-    for k in ("device", "spec"):
-        if k not in doc:
-            raise LatencyTableError(f"{p}: metadata lacks {k!r}")
-    doc.pop("format")
-    doc.pop("version")
-    return doc
-
-
-def read_rows(path: Path, repair: bool = False, torn: Torn | None = None) -> list[Row]:
-    """Parse `table.csv`. A last line without newline is a half-written row (the profiler was
-    killed mid-write, or the disk filled): `torn` says what to do with it (`rowfile`): an error by
-    default, cut off the file with `repair` (a resume, under the writer lock), or skipped."""
-    return read_rows_tail(path, torn or ("cut" if repair else "error"))[0]
-
-
-def read_rows_tail(path: Path, torn: Torn = "skip") -> tuple[list[Row], bytes]:
-    """`read_rows`, also returning the half-written tail that was skipped or cut (b"" if none)."""
-    if path.exists() and not path.is_file():
-        raise LatencyTableError(f"{path} is not a file; a table folder holds {META_FILE} and {TABLE_FILE} files")
-    try:
-        raw, tail = read_complete(path, torn)
-    except TornTail:
-        raise LatencyTableError(
-            f"{path}: the last row is half-written (the profiler was interrupted while writing); "
-            "re-run the same `ofa-deploy profile` command to drop it and resume"
-        ) from None
-    except OSError as e:
-        raise LatencyTableError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
-    return _parse_rows(path, raw), tail
-
-
-def _parse_rows(path: Path, raw: bytes) -> list[Row]:
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise LatencyTableError(f"{path}: not a text file; the table is corrupt, re-run the profile") from None
-    lines = list(csv.reader(io.StringIO(text)))
-    if not lines:
-        return []
-    header = tuple(lines[0])
-    if header not in (COLUMNS, LEGACY_COLUMNS):
-        raise LatencyTableError(f"{path}: header {lines[0]} is not {list(COLUMNS)}; the table is corrupt")
-    rows = []
-    for n, fields in enumerate(lines[1:], start=2):
-        if len(fields) != len(header):
-            raise LatencyTableError(f"{path}, line {n}: {len(fields)} fields instead of {len(header)}; "
-                                    "the table is corrupt")
-        try:
-            stats = [float(v) if v != "" else math.nan for v in fields[3:8]]
-            extra = {"method": fields[8], "samples": int(fields[9])} if len(header) > len(LEGACY_COLUMNS) else {}
-            row = Row(fields[0], int(fields[1]), int(fields[2]), *stats, **extra)
-        except ValueError:
-            raise LatencyTableError(f"{path}, line {n}: non-numeric value in {fields}; the table is corrupt") from None
-        check_row(row, f"{path}, line {n}")
-        rows.append(row)
-    return rows
-
-
-def duplicate_rows(rows: Iterable[Row]) -> list[Row]:
-    """Rows whose (resolution, key) came earlier in `rows` (what two writers at once leave behind)."""
-    seen: set[tuple[int, str]] = set()
-    dups = []
-    for row in rows:
-        k = (row.resolution, row.key)
-        if k in seen:
-            dups.append(row)
-        seen.add(k)
-    return dups
-
-
-def check_unique(rows: Sequence[Row], folder: Path) -> None:
-    """`LatencyTableError` saying how to repair a table whose rows repeat a key."""
-    dups = duplicate_rows(rows)
-    if dups:
-        raise LatencyTableError(
-            f"{Path(folder) / TABLE_FILE} holds {len(dups)} duplicate row(s) (first: {dups[0].key} at resolution "
-            f"{dups[0].resolution}), as left by two profiles writing one folder at once; repair it with "
-            f"`ofa-deploy lut repair {folder}` (keeps every unique row), then rerun the profile to resume"
-        )
-
-
-def rows_csv(rows: Iterable[Row]) -> str:
-    """`table.csv` text of `rows` (header first)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
-    for row in rows:
-        w.writerow(row.to_csv())
-    return buf.getvalue()
-
-
-def check_row(row: Row, where: str) -> None:
-    """Every statistic of a row is a time: finite and > 0 (the spread `std` >= 0); an absent one is
-    NaN, except the mean, which every table has. A zero or negative latency would let a search
-    "meet" any budget (a search once returned -125 ms), so such a table is refused on load."""
-    for stat in STATS:
-        v = getattr(row, stat)
-        if math.isnan(v) and stat != "mean":
-            continue
-        if not (math.isfinite(v) and (v >= 0 if stat == "std" else v > 0)):
-            raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has {stat} {v!r} ms; "
-                                    f"a latency must be a finite number > 0: re-measure the table or fix that row")
-    if row.count < 0:
-        raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has a negative sample "
-                                f"count {row.count}")
-    if row.method not in METHODS:
-        raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has method {row.method!r}, "
-                                f"not one of {list(METHODS)}; the table is corrupt")
-    if row.samples < 0:
-        raise LatencyTableError(f"{where}: row {row.key} at resolution {row.resolution} has a negative number of "
-                                f"end-to-end samples {row.samples}")
-
-
-# ---- append-only writer -----------------------------------------------------------------------
-class RowWriter:
-    """Appends rows to `table.csv` one at a time and flushes each, so that Ctrl-C keeps them.
-
-    Use with `contextlib.closing(RowWriter(folder))`. A table begun before the `method` and
-    `samples` columns is continued in its own header's columns (its rows are all `isolated`).
-    """
-
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / TABLE_FILE
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self.columns = COLUMNS
-        if not new:
-            with open(self.path, newline="") as f:
-                first = next(csv.reader(f), [])
-            self.columns = LEGACY_COLUMNS if tuple(first) == LEGACY_COLUMNS else COLUMNS
-        with no_space(self.path):
-            self._f = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes; see close)
-        if new:
-            self._append(COLUMNS)
-
-    def _append(self, fields: Sequence[Any]) -> None:
-        """One line, flushed; a full disk cuts it back off and says so in one line (`fsio.append_text`)."""
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(fields)
-        append_text(self._f, buf.getvalue(), self.path)
-
-    def write(self, row: Row) -> None:
-        self._append(row.to_csv(self.columns))
-
-    def close(self) -> None:
-        self._f.close()
-
-
 # ---- official YAML ----------------------------------------------------------------------------
-def official_resolution(path: Path, data: dict[str, Any]) -> int:
-    m = OFFICIAL_NAME.search(Path(path).name)
-    if m:
-        return int(m.group(1))
-    for k in data:
-        if str(k).startswith("Conv-input:"):
-            return int(str(k).split(":")[1].split("x")[0])
-    raise LatencyTableError(f"{path}: cannot tell the resolution (name it <r>_lookup_table.yaml)")
-
-
 def import_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec, device: str = "note10",
                     source: str | None = None) -> LatencyTable:
     """Read the official per-resolution tables (`<r>_lookup_table.yaml`, values `{count, mean, std}`).
 
     Every key the space needs at each resolution must be present; the statistic is `mean`, as the
-    official predictor uses it.
+    official predictor uses it (`latency.official`).
     """
-    rows: list[Row] = []
-    for p in yaml_paths:
-        p = Path(p)
-        try:
-            data = yaml.safe_load(p.read_text())
-        except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
-            why = getattr(e, "strerror", None) or (str(e).splitlines() or [type(e).__name__])[0]
-            raise LatencyTableError(f"{p}: cannot read as an official lookup table ({why})") from None
-        if not isinstance(data, dict) or not data:
-            raise LatencyTableError(f"{p}: an official lookup table is a mapping of key -> {{count, mean, std}}")
-        r = official_resolution(p, data)
-        needed = resolution_keys(spec, r).distinct()
-        missing = [k for k in needed if k not in data]
-        if missing:
-            raise LatencyTableError(
-                f"{p}: {len(missing)} of the {len(needed)} keys of the space {spec.describe()} at resolution "
-                f"{r} are absent (first: {missing[0]}); is it a table of another space (--kind, --width, --expands)?"
-            )
-        for key, v in data.items():
-            try:
-                std = float(v["std"]) if v.get("std") is not None else (
-                    math.sqrt(float(v["var"])) if v.get("var") is not None else math.nan)  # ProxylessNAS's: var
-                row = Row(str(key), r, int(v.get("count", 0)), float(v["mean"]), std=std)
-            except (AttributeError, KeyError, TypeError, ValueError):
-                raise LatencyTableError(f"{p}: entry {key} lacks a numeric 'mean'") from None
-            check_row(row, str(p))
-            rows.append(row)
-    meta = {
-        "device": device,
-        "backend": "official",
-        "source": source or "imported official OFA lookup tables",
-        "files": [Path(p).name for p in yaml_paths],
-        "stat": "mean",
-        "calibration": None,
-    }
-    return LatencyTable(spec, rows, meta)
+    return LatencyTable(spec, read_official(yaml_paths, spec), official_metadata(yaml_paths, device, source))
 
 
-def export_official(table: LatencyTable, out_dir: str | os.PathLike, stat: str = "mean") -> list[Path]:
-    """Write `<r>_lookup_table.yaml` per resolution, in the official form (`mean` holds `stat`)."""
-    if stat not in ("mean", "median"):
-        raise LatencyTableError(f"export statistic must be 'mean' or 'median', got {stat!r}")
-    out = Path(out_dir)
-    docs = {}
-    for r in table.resolutions:
-        doc = {}
-        for row in sorted((x for x in table.rows if x.resolution == r), key=lambda x: x.key):
-            value = row.value(stat)
-            if math.isnan(value):
-                raise LatencyTableError(f"row {row.key} at {r} has no {stat}; export with --stat mean")
-            entry: dict[str, Any] = {"count": row.count, "mean": value}
-            entry["std"] = None if math.isnan(row.std) else row.std
-            doc[row.key] = entry
-        docs[r] = doc
-    created = not out.exists()
-    written: list[Path] = []
-    try:
-        for r, doc in docs.items():
-            p = out / f"{r}_lookup_table.yaml"
-            atomic_write_text(p, yaml.safe_dump(doc, sort_keys=True))
-            written.append(p)
-    except BaseException:
-        if created:  # a folder this call made holds only what it wrote: leave nothing behind
-            for p in written:
-                p.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise
-    return written
+__all__ = [
+    "COLUMNS", "FORMAT", "LEGACY_COLUMNS", "META_FILE", "METHODS", "OFFICIAL_NAME", "STATS", "TABLE_FILE",
+    "LatencyTable", "Row", "RowWriter", "apply_calibration", "check_row", "check_unique", "default_table_dir",
+    "duplicate_rows", "export_official", "import_official", "official_resolution", "profile_command",
+    "read_metadata", "read_rows", "read_rows_tail", "rows_csv", "space_tag", "store_calibration",
+    "store_metadata", "write_metadata",
+]
