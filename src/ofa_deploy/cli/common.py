@@ -191,6 +191,14 @@ def samples_option(default: int, help: str) -> Any:
     return typer.Option(default, "--samples", "-n", help=help)
 
 
+def remote_options(host: str | None, accept_new_host_key: bool, serial: str | None,
+                   benchmark_binary: Path | None) -> dict[str, Any]:
+    """The ssh / adb options (`--host`, `--accept-new-host-key`, `--serial`, `--benchmark-binary`) as
+    the backends take them (`devices.local.make_backend(**remote)`)."""
+    return {"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
+            "benchmark_binary": str(benchmark_binary) if benchmark_binary else None}
+
+
 # ---- output -------------------------------------------------------------------------------------------
 def progress_bar(*fields: str, out: Console = console) -> Any:
     """The one progress-bar style: description, bar, done/total, `fields` (rich TextColumn
