@@ -7,17 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..space import (
-    ArchBatch,
-    SpaceKind,
-    Subnet,
-    arch_costs,
-    cost_model,
-    dump_subnet,
-    load_subnet,
-    save_subnet,
-)
-from ..space.formats import save_run_config, subnet_document
+from ..space import dump_subnet
+from ..space.formats import subnet_document
 from .choices import SubnetFormat
 from .common import console, json_option, out_option, print_json, value
 
@@ -27,43 +18,6 @@ subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(subnet_app, name="subnet")
-
-
-def subnet_summary(sub: Subnet) -> dict:
-    kind = sub.spec.kind_info
-    if not isinstance(kind, SpaceKind):  # a family of its own (ResNet50) reports its own stages
-        params, macs = kind.arch_costs(sub.spec, sub.arch)
-        return {"format": sub.source_format, "space": sub.spec.to_dict(),
-                "arch": sub.arch.canonical(sub.spec).to_dict(), "resolution": sub.arch.r, "params": params,
-                "macs": macs, "stages": kind.summary_stages(sub.spec, sub.arch), "meta": sub.meta,
-                "rest": "input stem, max pooling and classifier"}
-    params, macs = arch_costs(sub.spec, sub.arch)
-    stage_params, stage_macs = (v[0] for v in cost_model(sub.spec).stage_costs(ArchBatch.from_archs([sub.arch])))
-    stages = []
-    for s, depth in enumerate(sub.arch.d):
-        slots = range(sub.spec.slot(s, 0), sub.spec.slot(s, 0) + depth)
-        stages.append({
-            "stage": s + 1,
-            "width": sub.spec.stage_widths[s],
-            "depth": depth,
-            "kernels": [sub.arch.ks[i] for i in slots],
-            "expands": [sub.arch.e[i] for i in slots],
-            "stride": sub.spec.stage_strides[s],
-            "se": sub.spec.stage_se[s],
-            "act": sub.spec.stage_acts[s],
-            "params": int(stage_params[s]),
-            "macs": int(stage_macs[s]),
-        })
-    return {
-        "format": sub.source_format,
-        "space": sub.spec.to_dict(),
-        "arch": sub.arch.canonical(sub.spec).to_dict(),
-        "resolution": sub.arch.r,
-        "params": params,
-        "macs": macs,
-        "stages": stages,
-        "meta": sub.meta,
-    }
 
 
 @subnet_app.command("show")
@@ -76,6 +30,7 @@ def show(
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
     from ..flow import subnet_for_show
+    from ..space.summary import subnet_summary
 
     sub = subnet_for_show(file, resolution)
     info = subnet_summary(sub)
@@ -129,20 +84,16 @@ def convert(
     as_json: bool = json_option("Print {format, path, document} as JSON (the document is the converted content)."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
-    from ..fsio import check_output
+    from ..space.convert import convert_subnet
 
     fmt = value(to)
-    sub = load_subnet(file, image_size=resolution)
+    sub = convert_subnet(file, fmt, out, resolution, force)
     if out is None:
         if as_json:
             print_json({"format": fmt, "path": None, "document": subnet_document(sub, fmt)})
         else:
             typer.echo(dump_subnet(sub, fmt), nl=False)
         return
-    check_output(out, "subnet", force)
-    save_subnet(sub, out, fmt)
-    if fmt == "net-config":
-        save_run_config(out, sub.arch.r)
     if as_json:
         print_json({"format": fmt, "path": str(out), "document": subnet_document(sub, fmt)})
         return
