@@ -24,7 +24,7 @@ from .common import (
     next_step,
     print_json,
     progress_bar,
-    remote_options,
+    remote_args,
     value,
 )
 
@@ -110,7 +110,7 @@ def profile(
     run = ProfileRun(ProfileOptions(
         device, resolutions, width, classes, in_channels, value(kind), supernet, out, runtime, threads, sessions,
         max_runs, seed, value(stat), value(method), subnets, fresh, force,
-        remote_options(host, accept_new_host_key, serial, benchmark_binary)))
+        remote_args(host, accept_new_host_key, serial, benchmark_binary)))
     if not as_json:
         _print_profile_header(run)
     bars = err_console if as_json else console
@@ -209,7 +209,7 @@ def validate_cmd(
 
     run = ValidationRun(ValidateOptions(
         device, table_path, samples, calibrate, holdout, resolutions, width, classes, in_channels, supernet, sessions,
-        seed, out, remote_options(host, accept_new_host_key, serial, benchmark_binary)))
+        seed, out, remote_args(host, accept_new_host_key, serial, benchmark_binary)))
     if warning := run.runtime_warning():
         console.print(f"[yellow]warning[/]: {warning}")
     with progress_bar(out=err_console if as_json else console) as bar:
@@ -319,19 +319,7 @@ def lut_show(
     cal = table.calibration
     fit = "none" if cal is None else f"ms = {cal['a']:.4f} * sum + {cal['b']:.4f}"
     console.print(f"calibration  {fit}")
-    val = table.metadata.get("validation")
-    if val:
-        h = val["heldout"]
-        tau = "n/a" if h.get("kendall_tau") is None else f"{h['kendall_tau']:.3f}"
-        console.print(f"validation   {val['date']}: {h['n']} held-out subnets, MAPE {h['mape']:.1f} %, RMSPE "
-                      f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
-                      f"p95 {h['p95_ape']:.1f} %, tau {tau}")
-        console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
-        from ..verdicts import latency_verdict
-
-        console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
-    else:
-        console.print("validation   none (run `ofa-deploy latency validate`)")
+    _print_stored_validation(table.metadata.get("validation"))
     if resolution is not None:
         t = Table(title=f"rows at r={resolution}", title_justify="left")
         for col in ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"):
@@ -341,6 +329,22 @@ def lut_show(
                 t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),
                           r.method, str(r.samples))
         console.print(t)
+
+
+def _print_stored_validation(val: dict | None) -> None:
+    """`lut show`'s lines on the table's stored validation record."""
+    from ..verdicts import latency_verdict
+
+    if not val:
+        console.print("validation   none (run `ofa-deploy latency validate`)")
+        return
+    h = val["heldout"]
+    tau = "n/a" if h.get("kendall_tau") is None else f"{h['kendall_tau']:.3f}"
+    console.print(f"validation   {val['date']}: {h['n']} held-out subnets, MAPE {h['mape']:.1f} %, RMSPE "
+                  f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
+                  f"p95 {h['p95_ape']:.1f} %, tau {tau}")
+    console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
+    console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
 
 
 @lut_app.command("import")

@@ -23,6 +23,7 @@ from .common import (
     out_option,
     print_json,
     progress_bar,
+    remote_args,
     samples_option,
     supernet_option,
     table_option,
@@ -349,8 +350,7 @@ def search(
 
     The evolution takes about a second; on a local device --verify then times the best subnets (seconds more).
     """
-    from ..flow import finetune_after_search, next_after_search
-    from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
+    from ..search import EvolutionConfig, SearchRequest, run_search
     from ..search.notes import budget_notes, coverage_note
     from ..search.verify import parse_margin
     from ..units import bare_latency_notes
@@ -361,8 +361,7 @@ def search(
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
                                   config=EvolutionConfig(population=population, generations=generations),
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
-                                  remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
-                                          "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
+                                  remote=remote_args(host, accept_new_host_key, serial, benchmark_binary),
                                   say=said.append)
     try:
         outcome = run_search(req)
@@ -381,8 +380,14 @@ def search(
         print_json(outcome.to_dict())
     if outcome.failure:
         fail(outcome.failure, code=1)
-    if as_json:
-        return
+    if not as_json:
+        _print_search(outcome, seed)
+
+
+def _print_search(outcome: Any, seed: int) -> None:
+    from ..flow import finetune_after_search, next_after_search
+    from ..search import format_count, format_ms
+
     tag = outcome.device or "nodevice"
     t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
                     f"seed {seed})[/]", title_justify="left")

@@ -9,6 +9,7 @@ import typer
 from .choices import ScratchSubnet
 from .common import (
     console,
+    epoch_progress,
     err_console,
     fail,
     json_option,
@@ -16,7 +17,6 @@ from .common import (
     merge_alias,
     out_option,
     print_json,
-    progress_bar,
     value,
 )
 
@@ -59,16 +59,7 @@ def train(
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
     rec = training_recipe(recipe, data, workers, value(scratch), compare_scratch, stop_after_epochs)
     out_console = err_console if as_json else console
-    progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
-    tasks: dict[tuple, int] = {}
-
-    def on_step(info: dict) -> None:
-        key = (info["phase_idx"], info["epoch"])
-        if key not in tasks:
-            tasks[key] = progress.add_task(f"{info['phase']} epoch {info['epoch'] + 1}/{info['epochs']}",
-                                           total=info["steps"], loss=0.0)
-        progress.update(tasks[key], completed=info["step"], loss=info["loss"])
-
+    progress, on_step = epoch_progress(out_console, lambda info: (info["phase_idx"], info["epoch"]))
     run = TrainingRun(rec, out, on_step, threads)
     t = run.trainer
     if run.speaks:
@@ -84,12 +75,7 @@ def train(
     if not run.speaks:
         return
     if result["stopped"]:
-        if as_json:
-            print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],
-                        "out": str(out)})
-        else:
-            console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
-                          f"continue with --resume")
+        _print_stopped(result, out, as_json)
         return
     done = run.finish(compare_scratch)
     if as_json:
@@ -97,3 +83,12 @@ def train(
         return
     console.print(f"supernet written to {done['supernet']}; report {done['report']}")
     console.print_json(json_text({"final": done["final"]}))
+
+
+def _print_stopped(result: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],
+                    "out": str(out)})
+    else:
+        console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
+                      f"continue with --resume")
