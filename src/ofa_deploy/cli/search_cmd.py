@@ -137,44 +137,18 @@ def predictor_dataset(
     Rows are appended as they are measured; run the same command again to resume after an interruption.
     Under `torchrun --nproc_per_node N` the subnets are shared out over the N processes (rank 0 writes).
     """
-    from .. import checks
-    from ..dist import init_distributed
-    from ..nn.shipped import shipped_supernet_path
-    from ..predictor.dataset import DatasetBuilder, supernet_label
+    from ..predictor.dataset_run import dataset_builder, dataset_folder, dataset_supernet
 
-    if supernet is None:
-        supernet = shipped_supernet_path()
-    elif not supernet.is_file():
-        fail(f"supernet {supernet}: no such file; give a checkpoint written by `ofa-deploy train`")
-    folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
-    checks.count(stop_after_rows, "--stop-after-rows", checks.MAX_SUBNETS, optional=True)
-    joined = init_distributed("gloo")  # rows are a few numbers: gloo carries them whatever the device
-    try:
-        builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
-                                 dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
-                                 force=force, bn_batch=bn_batch, bn_transform=bn_transform,
-                                 workers=checks.count(workers, "--workers", 64, lo=0, optional=True),
-                                 skip_bad_images=skip_bad_images, device=device,
-                                 resolutions=_resolutions(resolutions, supernet))
+    supernet = dataset_supernet(supernet)
+    folder = dataset_folder(out, supernet)
+    with dataset_builder(folder, supernet, samples, seed, val_images, bn_images, resolutions, workers, stop_after_rows,
+                         threads=threads, dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
+                         force=force, bn_batch=bn_batch, bn_transform=bn_transform, skip_bad_images=skip_bad_images,
+                         device=device) as builder:
         if builder.world > 1:
             _dataset_shard(builder, folder, as_json, stop_after_rows)
             return
         _dataset_single(builder, folder, as_json, stop_after_rows)
-    finally:
-        if joined:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
-def _resolutions(text: str | None, supernet: Path) -> tuple[int, ...] | None:
-    """--resolutions against the supernet's space (its resolutions read without the weights)."""
-    if text is None:
-        return None
-    from ..space.checkpoint import checkpoint_space
-    from ..space.resolutions import parse_resolutions
-
-    return tuple(parse_resolutions(text, checkpoint_space(supernet), "--resolutions"))
 
 
 def _dataset_shard(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:
