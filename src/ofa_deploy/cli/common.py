@@ -191,6 +191,14 @@ def samples_option(default: int, help: str) -> Any:
     return typer.Option(default, "--samples", "-n", help=help)
 
 
+def remote_args(host: str | None, accept_new_host_key: bool, serial: str | None,
+                   benchmark_binary: Path | None) -> dict[str, Any]:
+    """The ssh / adb options (`--host`, `--accept-new-host-key`, `--serial`, `--benchmark-binary`) as
+    the backends take them (`devices.local.make_backend(**remote)`)."""
+    return {"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
+            "benchmark_binary": str(benchmark_binary) if benchmark_binary else None}
+
+
 # ---- output -------------------------------------------------------------------------------------------
 def progress_bar(*fields: str, out: Console = console) -> Any:
     """The one progress-bar style: description, bar, done/total, `fields` (rich TextColumn
@@ -207,6 +215,22 @@ def progress_bar(*fields: str, out: Console = console) -> Any:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     *(TextColumn(f) for f in fields), TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), console=out, transient=False)
+
+
+def epoch_progress(out: Console, key: Any) -> tuple[Any, Any]:
+    """The training progress bar and the `on_step(info)` callback that draws it: one task per epoch
+    (`key(info)` names it: the epoch, or the phase and epoch), with the running loss."""
+    progress = progress_bar("loss {task.fields[loss]:.3f}", out=out)
+    tasks: dict[Any, int] = {}
+
+    def on_step(info: dict) -> None:
+        k = key(info)
+        if k not in tasks:
+            tasks[k] = progress.add_task(f"{info['phase']} epoch {info['epoch'] + 1}/{info['epochs']}",
+                                         total=info["steps"], loss=0.0)
+        progress.update(tasks[k], completed=info["step"], loss=info["loss"])
+
+    return progress, on_step
 
 
 def plain(o: Any) -> Any:

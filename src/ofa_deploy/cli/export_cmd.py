@@ -31,6 +31,7 @@ from .common import (
     note,
     out_option,
     print_json,
+    remote_args,
     supernet_option,
     table_option,
     value,
@@ -182,9 +183,7 @@ def bn_options(images: int | None, batch: int, transform: str | None, cls):
 
 
 def render_report(r: dict[str, Any], path: Path) -> None:
-    from ..export.verify import format_value
-    from ..space import SpaceSpec
-    from ..space.formats import arch_of_space
+    from ..export.summary import METRIC_LABELS, format_value, report_rows
 
     v = r["verification"]
     checks = {c["metric"]: c for c in v["checks"]}
@@ -192,49 +191,14 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     t = Table(title=f"{fmt} {r['precision']}: {r['file']}", title_justify="left")
     for col in ("", "value", "tolerance", "check"):
         t.add_column(col, justify="right" if col == "tolerance" else "left")
-    size = f"{r['size_bytes'] / 1e6:.2f} MB"
-    if r.get("fp32_size_bytes"):
-        size += f" (fp32 {r['fp32_size_bytes'] / 1e6:.2f} MB)"
-    sub = r["subnet"]
-    inp = r["input"]
-    quant = inp.get("quantization")
-    rows: list[tuple[str, str]] = [
-        ("size", size),
-        ("params / MACs", f"{sub['params'] / 1e6:.3f} M / {sub['macs'] / 1e6:.1f} M"),
-        ("subnet", (f"{arch_of_space(SpaceSpec.from_dict(sub['space']), sub['arch']).short()}  "
-                    f"({Path(sub['path']).name})")),
-        ("input", f"{inp['shape']} {inp['dtype']}" + (f" (scale {quant['scale']:.4g}, zero point {quant['zero_point']})"
-                                                      if quant else "")),
-        ("BN statistics", (f"recalibrated on {r['bn']['images']} images at r={r['bn']['resolution']} "
-                           f"(batch {r['bn']['batch']}, {r['bn']['preprocessing']}), " if r["bn"]["recalibrated"]
-                           else "") + r["bn"]["source"]),
-        ("verified on", f"{v['images']} images, {v['source']}"
-         + (f" ({v['preprocessing']} at r={v['resolution']})"  # random images: said once, in the source
-            if v.get("preprocessing") and not v["preprocessing"].startswith("none") else f" at r={v['resolution']}")),
-    ]
-    if r.get("calibration"):
-        c = r["calibration"]
-        rows.append(("int8 calibration", f"{c['images']} images at r={c['resolution']}, {c['source']}"))
-    rows += int8_rows(r)
-    if r.get("skipped_images"):
-        rows.append(("skipped images", f"{r['skipped_images']} unreadable (--skip-bad-images)"))
-    for name, text in rows:
+    for name, text in report_rows(r):
         t.add_row(name, text, "", "")
-    labels = {"max_abs_diff": "max |diff|", "logit_scale": "logit scale (max |logit|)",
-              "max_abs_diff_rel": "max |diff| / logit scale", "rel_diff_p99": "max |diff| / image's scale, p99",
-              "rel_diff_max": "max |diff| / image's scale, max", "top1_agreement": "top-1 agreement %",
-              "top1_agreement_decisive": "top-1 agreement beyond ties %",
-              "fp64_error_ratio": "distance from fp64 / PyTorch's",
-              "sqnr_db": "SQNR dB", "accuracy_torch": "accuracy, PyTorch fp32 %",
-              "accuracy_file": "accuracy, this file %", "accuracy_drop": "accuracy drop (points)",
-              "size_ratio": "size / fp32 size"}
-    for key, label in labels.items():
+    for key, label in METRIC_LABELS.items():
         if key not in v["metrics"]:
             continue
         c = checks.get(key)
         tol = f"{c['bound']} {format_value(c['limit'])}" if c else ""
-        verdict = _verdict(c)
-        t.add_row(label, format_value(v["metrics"][key]), tol, verdict)
+        t.add_row(label, format_value(v["metrics"][key]), tol, _verdict(c))
     sec = r["seconds"]
     t.add_row("time", f"export {sec['export']:.1f} s, verify {sec['verify']:.1f} s", "", "")
     console.print(t)
@@ -246,35 +210,6 @@ def render_report(r: dict[str, Any], path: Path) -> None:
         if c["passed"] is False and not c.get("fatal", True):
             console.print(f"[yellow]target missed (not a verification failure):[/] {c['label']} "
                           f"{format_value(c['value'])} (target {c['bound']} {format_value(c['limit'])})")
-
-
-def int8_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
-    """The accuracy-controlled int8 record and the int8-vs-fp32 timing, as report rows."""
-    from ..export.int8 import short_name
-
-    rows: list[tuple[str, str]] = []
-    q = r.get("int8")
-    if q:
-        kept = q["kept_float"]
-        acc = [k for k in kept if k["why"].startswith("accuracy")]
-        rows.append(("ops kept float", f"{len(kept)} ({q['kept_float_for_speed']} for speed, {len(acc)} for accuracy "
-                                       f"of {q['quantised_ops_ranked']} ranked)" if q["quantised_ops_ranked"]
-                     else f"{len(kept)} (for speed: " + ", ".join(sorted({k['kind'] for k in kept})) + ")"
-                     if kept else "none"))
-        for k in acc[:8]:
-            rows.append(("  kept float", f"{k['kind']} {short_name(k['name'])}"))
-        if q.get("drop") is not None:
-            rows.append(("int8 drop (search)", (f"{q['drop']:.2f} points (limit {q['max_drop']:g}), "
-                                                f"{len(q['tries'])} quantisations")))
-        if q.get("second_calibration_drop") is not None:
-            rows.append(("2nd calibration drop", f"{q['second_calibration_drop']:.2f} points (disjoint images)"))
-        if q.get("note"):
-            rows.append(("int8 note", q["note"]))
-    sp = r.get("speed")
-    if sp:
-        rows.append(("int8 vs fp32 time", (f"{sp['int8_ms']:.3f} ms vs {sp['fp32_ms']:.3f} ms ({sp['runtime']}, "
-                                           f"{sp['fp32_ms'] / sp['int8_ms']:.2f}x)")))
-    return rows
 
 
 def _verdict(c: dict[str, Any] | None) -> str:
@@ -312,29 +247,31 @@ def benchmark(
     from ..devices.benchmark import benchmark as run_benchmark
     from ..devices.benchmark import check_model_file
     from ..flow import benchmark_inputs, remote_options
-    from ..latency.protocol import Protocol
+    from ..latency.options import protocol_for
 
-    sessions, max_runs, _ = checks.protocol_options(sessions, max_runs)
+    proto = protocol_for(sessions, max_runs)
     checks.threads(threads)
     file, device, table, notes = benchmark_inputs(file, device, table)
-    remote, more = remote_options(device, {"host": host, "serial": serial, "benchmark_binary":
-                                           str(benchmark_binary) if benchmark_binary else None})
+    given = remote_args(host, accept_new_host_key, serial, benchmark_binary)
+    accept = given.pop("accept_new_host_key")
+    remote, more = remote_options(device, given)
     for line in notes + more:
         note(line)
     check_model_file(file)
-    try:
-        proto = Protocol.for_runs(sessions, max_runs)
-    except ValueError as e:
-        fail(str(e))
     with steps() as step:
-        step(f"timing {file.name} ({sessions} sessions)")
-        result = run_benchmark(file, device, threads, proto, table_dir=table,
-                               accept_new_host_key=accept_new_host_key, **remote)
+        step(f"timing {file.name} ({proto.sessions} sessions)")
+        result = run_benchmark(file, device, threads, proto, table_dir=table, accept_new_host_key=accept, **remote)
     if (result.get("drift") or {}).get("message"):
         err_console.print(f"[yellow]{result['drift']['message']}[/]")
     if as_json:
         print_json(result)
         return
+    _print_benchmark(result, file)
+
+
+def _print_benchmark(result: dict[str, Any], file: Path) -> None:
+    from ..flow import next_after_benchmark
+
     m, b = result["measured_ms"], result["backend"]
     t = Table(title=f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, "
                     f"{b['threads']} thread(s))", title_justify="left")
@@ -359,6 +296,4 @@ def benchmark(
         console.print(f"measured / budget     {m['median'] / budget:.3f} ({verdict} the search's budget)")
     for line in result["notes"]:
         console.print(f"[dim]note: {line}[/]")
-    from ..flow import next_after_benchmark
-
     next_step(next_after_benchmark())

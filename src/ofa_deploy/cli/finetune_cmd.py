@@ -8,13 +8,13 @@ import typer
 
 from .common import (
     console,
+    epoch_progress,
     err_console,
     json_option,
     next_step,
     note,
     out_option,
     print_json,
-    progress_bar,
     supernet_option,
 )
 
@@ -53,8 +53,9 @@ def finetune(
     as_json: bool = json_option("Print the result as JSON (progress goes to stderr)."),
 ) -> None:
     """Fine-tune the searched subnet with KD from its supernet; checkpoints every epoch, resumable, torchrun-ready."""
+    from contextlib import nullcontext
+
     from .. import checks
-    from ..flow import next_after_finetune
     from ..train.finetune import FineTuner, complete, default_out, plan_job
     from ..train.finetune_report import scratch_runs
     from ..train.progressive import init_distributed
@@ -66,15 +67,7 @@ def finetune(
     job, device, notes = plan_job(subnet, supernet, recipe, epochs, kd_ratio, teacher, from_scratch)
     scratch_runs(compare_scratch)  # a wrong folder fails now, not after the training
     out = out or default_out(job)
-    progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
-    tasks: dict[int, int] = {}
-
-    def on_step(info: dict) -> None:
-        if info["epoch"] not in tasks:
-            tasks[info["epoch"]] = progress.add_task(f"{info['phase']} epoch {info['epoch'] + 1}/{info['epochs']}",
-                                                     total=info["steps"], loss=0.0)
-        progress.update(tasks[info["epoch"]], completed=info["step"], loss=info["loss"])
-
+    progress, on_step = epoch_progress(out_console, lambda info: info["epoch"])
     tuner = FineTuner(job, out, progress=on_step, threads=threads, data_root=data, workers=workers)
     if tuner.rank != 0:
         tuner.progress = lambda info: None
@@ -85,10 +78,7 @@ def finetune(
         out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
                           f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
                           f"{tuner.recipe.batch_size} images, {tuner.world} process(es); run folder {out}")
-    if tuner.rank == 0:
-        with progress:
-            result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
-    else:
+    with progress if tuner.rank == 0 else nullcontext():
         result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
     if tuner.rank != 0:
         return
@@ -102,6 +92,12 @@ def finetune(
     if as_json:
         print_json({"stopped": False, **done})
         return
+    _print_finetuned(done, from_scratch)
+
+
+def _print_finetuned(done: dict, from_scratch: bool) -> None:
+    from ..flow import next_after_finetune
+
     before = f"{done['top1_before']:.2f} % extracted -> " if done["top1_before"] is not None else ""
     console.print(f"{done['name']}: test top-1 {before}{done['top1']:.2f} %; checkpoint {done['checkpoint']}; "
                   f"report {done['report']}", highlight=False)

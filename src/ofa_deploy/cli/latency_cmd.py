@@ -6,7 +6,6 @@ commands never import torch; `profile` and `validate` import it inside their fun
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +13,20 @@ import typer
 from rich.table import Table
 
 from .. import checks
-from ..space import SpaceSpec, parse_resolutions
+from ..space import SpaceSpec
+from ..space.options import space_from_options
 from .choices import OfficialStat, ProfileMethod, ProfileStat, SpaceKindChoice
-from .common import console, device_by_name, err_console, fail, next_step, print_json, progress_bar, value
+from .common import (
+    console,
+    device_by_name,
+    err_console,
+    fail,
+    next_step,
+    print_json,
+    progress_bar,
+    remote_args,
+    value,
+)
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
@@ -35,57 +45,11 @@ def register(app: typer.Typer) -> None:
 
 
 # ---- helpers --------------------------------------------------------------------------------------
-def space_from_options(width: float | None, classes: int | None, in_channels: int | None,
-                       supernet: Path | None, kind: str | None = None) -> SpaceSpec | None:
-    checks.space_options(width, classes, in_channels)
-    if supernet is not None:
-        from ..space.checkpoint import checkpoint_space
-
-        return checkpoint_space(supernet)
-    if width is None and classes is None and in_channels is None and kind is None:
-        return None
-    return SpaceSpec(width_mult=width if width is not None else 1.0,
-                     n_classes=classes if classes is not None else 1000,
-                     in_channels=in_channels if in_channels is not None else 3,
-                     kind=kind if kind is not None else "ofa_mbv3")
-
-
 def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
     from ..latency.resolve import resolve_table
 
     # --device defaults to cpu here: with --table it would mislabel official YAML tables.
     return resolve_table(device if table is None else None, table, spec).table
-
-
-def _build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0):
-    import torch
-
-    from ..nn import OFASupernet, load_supernet
-
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)  # exporting only; more threads fight the measurements and other jobs
-    net = load_supernet(supernet) if supernet is not None else OFASupernet(spec)
-    return net.eval()
-
-
-def _protocol(sessions: int, max_runs: int, seed: int):
-    from ..latency.protocol import Protocol
-
-    sessions, max_runs, seed = checks.protocol_options(sessions, max_runs, seed)
-    try:
-        return Protocol.for_runs(sessions, max_runs, seed)
-    except ValueError as e:
-        fail(str(e))
-
-
-def _int_list(text: str, option: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        fail(f"{option} takes integers separated by commas (3,6), got {text!r}")
-    if not values:
-        fail(f"{option} is empty; give integers separated by commas (3,6)")
-    return values
 
 
 # ---- profile ----------------------------------------------------------------------------------------
@@ -140,109 +104,66 @@ def profile(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
-    from ..devices import load_device
-    from ..devices.local import make_backend
+    from ..devices.profiling import ProfileOptions, ProfileRun
     from ..flow import next_after_profile
-    from ..latency import LatencyTable, default_table_dir, incontext
-    from ..latency.profiler import plan_profile, run_profile
-    from ..records import remember_profile
 
-    if supernet is None and width is None and classes is None and in_channels is None and kind is None:
-        from ..nn.shipped import shipped_supernet_path
-
-        supernet = shipped_supernet_path()
-    spec = space_from_options(width, classes, in_channels, supernet, value(kind))
-    assert spec is not None
-    rs = parse_resolutions(resolutions, spec)
-    desc = load_device(device)
-    backend = make_backend(desc, runtime, threads, host=host, accept_new_host_key=accept_new_host_key,
-                           serial=serial, benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
-    proto = _protocol(sessions, max_runs, seed)
-    how = incontext.choose_method(backend, value(method))
-    n_ctx = checks.count(incontext.default_subnets(how) if subnets is None else subnets, "--subnets",
-                         checks.MAX_SUBNETS, 1)
-    folder = out or default_table_dir(desc.name, spec)
-    incontext.check_method(folder, how, fresh)
-    extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
-             "load_avg_at_start": list(_loadavg())}
-    plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra,
-                        value(stat), force)
+    run = ProfileRun(ProfileOptions(
+        device, resolutions, width, classes, in_channels, value(kind), supernet, out, runtime, threads, sessions,
+        max_runs, seed, value(stat), value(method), subnets, fresh, force,
+        remote_args(host, accept_new_host_key, serial, benchmark_binary)))
     if not as_json:
-        console.print(f"table   {plan.folder}  [dim]({plan.done} rows already there)[/]")
-        console.print(f"space   {spec.describe()}")
-        console.print(f"device  {desc.name}: {backend.info()['runtime']} {backend.info()['runtime_version']}, "
-                      f"{backend.info()['threads']} thread(s), {backend.info()['host_cpu']}")
-        if backend.info().get("note"):
-            console.print(f"[dim]{backend.info()['note']}[/]")
-    t0 = time.perf_counter()
-    written = 0
-    net = None
-    if plan.n_todo:
-        net = _build_net(spec, supernet, seed)
-        try:
-            with progress_bar(out=err_console if as_json else console) as bar:
-                task = bar.add_task("profiling", total=plan.n_todo * proto.sessions)
-
-                def on_res(r: int, phase: str) -> None:
-                    bar.update(task, description=f"r={r} {phase}")
-
-                written = run_profile(plan, spec, net, backend, proto,
-                                      on_session=lambda _: bar.advance(task), on_resolution=on_res)
-        except KeyboardInterrupt:
-            from ..latency.table import read_rows
-
-            kept = len(read_rows(plan.folder / "table.csv", torn="skip"))
-            fail(f"interrupted: {kept} rows kept in {plan.folder}; rerun the same command to resume", code=130)
-    elif plan.lock is not None:
-        plan.lock.release()  # nothing to measure alone; the in-context stage takes the lock itself
-    t_isolated = time.perf_counter() - t0
-    total = incontext.stage_sessions(LatencyTable.load(plan.folder), how, n_ctx, proto)
-    if total:
-        net = net if net is not None else _build_net(spec, supernet, seed)
-        try:
-            with progress_bar(out=err_console if as_json else console) as bar:
+        _print_profile_header(run)
+    bars = err_console if as_json else console
+    try:
+        if run.block_sessions():
+            with progress_bar(out=bars) as bar:
+                task = bar.add_task("profiling", total=run.block_sessions())
+                run.measure_blocks(lambda _: bar.advance(task), lambda r, p: bar.update(task, description=f"r={r} {p}"))
+        else:
+            run.measure_blocks()
+        total = run.incontext_sessions()
+        if total:
+            with progress_bar(out=bars) as bar:
                 task = bar.add_task("in context", total=total)
-                incontext.run_incontext(plan.folder, net, backend, proto, how, n_ctx, seed=seed,
-                                        on_session=lambda _: bar.advance(task),
-                                        on_resolution=lambda r, p: bar.update(task, description=f"r={r} {p}"))
-        except KeyboardInterrupt:
-            fail(f"interrupted: the resolutions done in context are kept in {plan.folder}, and the whole subnets "
-                 "already timed for the next one; rerun the same command to resume", code=130)
-    table = LatencyTable.load(plan.folder)
-    remember_profile(desc.name, plan.folder, spec.to_dict(),  # `search`'s default device and table
-                     {"host": host, "serial": serial,
-                      "benchmark_binary": str(benchmark_binary.resolve()) if benchmark_binary else None})
-    info = {**table.summary(), "folder": str(plan.folder), "written": written,
-            "seconds": round(time.perf_counter() - t0, 1), "isolated_seconds": round(t_isolated, 1)}
+                run.measure_incontext(lambda _: bar.advance(task),
+                                      lambda r, p: bar.update(task, description=f"r={r} {p}"))
+    except KeyboardInterrupt:
+        fail(run.interrupted(), code=130)
+    table, info = run.finish()
     if as_json:
         print_json(info)
         return
-    console.print(f"[green]done[/]: {written} rows measured in {info['seconds']} s; table has {len(table)} rows, "
-                  f"resolutions {', '.join(map(str, table.resolutions))}")
+    _print_profile(run, table, info)
+    next_step(next_after_profile(table))
+
+
+def _print_profile_header(run) -> None:
+    info = run.backend.info()
+    console.print(f"table   {run.folder}  [dim]({run.plan.done} rows already there)[/]")
+    console.print(f"space   {run.spec.describe()}")
+    console.print(f"device  {run.desc.name}: {info['runtime']} {info['runtime_version']}, "
+                  f"{info['threads']} thread(s), {info['host_cpu']}")
+    if info.get("note"):
+        console.print(f"[dim]{info['note']}[/]")
+
+
+def _print_profile(run, table, info: dict) -> None:
+    from ..space.spec import _range_text
+
+    console.print(f"[green]done[/]: {info['written']} rows measured in {info['seconds']} s; table has {len(table)} "
+                  f"rows, resolutions {', '.join(map(str, table.resolutions))}")
     console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
-                  + (f" ({n_ctx} whole subnets per resolution)" if how != "isolated" else ""))
+                  + (f" ({run.subnets} whole subnets per resolution)" if run.method != "isolated" else ""))
     for r, rec in (table.metadata.get("incontext") or {}).get("resolutions", {}).items():
         if "residual_mape" in rec:
             console.print(f"  r={r}: {rec['rows_fitted']} rows fitted to {rec['subnets']} subnets, residual MAPE "
                           f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
-    from ..space.spec import _range_text
-
-    if len(table.resolutions) < len(spec.resolutions):
+    if len(table.resolutions) < len(run.spec.resolutions):
         console.print(f"[dim]note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
-                      f"{_range_text(tuple(spec.resolutions))}; searches with it consider only those (add the "
+                      f"{_range_text(tuple(run.spec.resolutions))}; searches with it consider only those (add the "
                       "others with --resolutions all)[/]", highlight=False)
-    next_step(next_after_profile(table))
-
-
-def _loadavg() -> tuple[float, ...]:
-    import os
-
-    try:
-        return tuple(round(x, 2) for x in os.getloadavg())
-    except OSError:
-        return ()
 
 
 # ---- latency validate / predict -----------------------------------------------------------------
@@ -284,56 +205,27 @@ def validate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
-    from ..devices import load_device
-    from ..devices.local import make_backend
-    from ..fsio import ensure_writable, writer_lock
-    from ..latency.resolve import resolve_table, save_calibration, save_validation_record
-    from ..latency.table import store_metadata
-    from ..latency.validation import (
-        check_split,
-        save_validation,
-        validate,
-        validation_device,
-        validation_record,
-    )
+    from ..devices.validating import ValidateOptions, ValidationRun
 
-    checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
-    fit_fraction = 1 - check_split(samples, holdout) if calibrate else 0.5  # before anything is read or written
-    spec = space_from_options(width, classes, in_channels, supernet)
-    found = resolve_table((device or "cpu") if table_path is None else None, table_path, spec)
-    table, folder = found.table, found.writable_folder()  # a shipped table's changes go to the user's folder
-    desc = load_device((device or "cpu") if table_path is None else validation_device(device, table.device))
-    rs = parse_resolutions(resolutions, table.spec) if resolutions is not None else None
-    _lock = writer_lock(folder, "latency table")  # one writer, held to the end (metrics are stored)
-    ensure_writable(out or folder)
-    md = table.metadata
-    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None, md.get("threads"),
-                           host=host, accept_new_host_key=accept_new_host_key, serial=serial,
-                           benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
-    bi = backend.info()
-    if md.get("runtime_version") and bi.get("runtime_version") != md.get("runtime_version"):
-        console.print(f"[yellow]warning[/]: table measured with {md.get('runtime')} {md.get('runtime_version')}, "
-                      f"validating with {bi.get('runtime_version')}")
-    proto = _protocol(sessions, int(md.get("protocol", {}).get("max_runs", 200)), seed)
-    net = _build_net(table.spec, supernet, seed)
+    run = ValidationRun(ValidateOptions(
+        device, table_path, samples, calibrate, holdout, resolutions, width, classes, in_channels, supernet, sessions,
+        seed, out, remote_args(host, accept_new_host_key, serial, benchmark_binary)))
+    if warning := run.runtime_warning():
+        console.print(f"[yellow]warning[/]: {warning}")
     with progress_bar(out=err_console if as_json else console) as bar:
         exp = bar.add_task("exporting subnets", total=samples)
-        task = bar.add_task("timing subnets", total=samples * proto.sessions)
-        result = validate(table, net, backend, samples, proto, rs, seed, calibrate, fit_fraction,
-                          on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
-    record = validation_record(result, time.strftime("%Y-%m-%dT%H:%M:%S"))
-    if calibrate:
-        folder = save_calibration(found, result["calibration"])
-        store_metadata(folder, validation=record)
-    else:
-        folder = save_validation_record(found, record)
-    result["validation"] = record
-    files = save_validation(result, out or folder)
-    result["files"] = [str(f) for f in files]
+        task = bar.add_task("timing subnets", total=samples * run.proto.sessions)
+        result = run.run(on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
     if as_json:
         print_json({k: v for k, v in result.items() if k not in ("archs",)})
         return
-    t = Table(title=f"{table.device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
+    _print_validation(result, run.table.device, samples, calibrate, run.folder)
+
+
+def _print_validation(result: dict, device: str, samples: int, calibrate: bool, folder: Path) -> None:
+    from ..verdicts import latency_verdict
+
+    t = Table(title=f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
               title_justify="left")
     for col in ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
                 "measured/predicted"):
@@ -348,8 +240,7 @@ def validate_cmd(
                   f"{m['within_10']:.0f}", f"{m['p95_ape']:.1f}", f"{m['kendall_tau']:.3f}",
                   f"{m['measured_over_predicted']:.3f}")
     console.print(t)
-    from ..verdicts import latency_verdict
-
+    record = result["validation"]
     console.print(latency_verdict(record["heldout"], record["ratio_band"]).line(), highlight=False)
     if calibrate:
         c = result["calibration"]
@@ -428,19 +319,7 @@ def lut_show(
     cal = table.calibration
     fit = "none" if cal is None else f"ms = {cal['a']:.4f} * sum + {cal['b']:.4f}"
     console.print(f"calibration  {fit}")
-    val = table.metadata.get("validation")
-    if val:
-        h = val["heldout"]
-        tau = "n/a" if h.get("kendall_tau") is None else f"{h['kendall_tau']:.3f}"
-        console.print(f"validation   {val['date']}: {h['n']} held-out subnets, MAPE {h['mape']:.1f} %, RMSPE "
-                      f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
-                      f"p95 {h['p95_ape']:.1f} %, tau {tau}")
-        console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
-        from ..verdicts import latency_verdict
-
-        console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
-    else:
-        console.print("validation   none (run `ofa-deploy latency validate`)")
+    _print_stored_validation(table.metadata.get("validation"))
     if resolution is not None:
         t = Table(title=f"rows at r={resolution}", title_justify="left")
         for col in ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"):
@@ -450,6 +329,22 @@ def lut_show(
                 t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),
                           r.method, str(r.samples))
         console.print(t)
+
+
+def _print_stored_validation(val: dict | None) -> None:
+    """`lut show`'s lines on the table's stored validation record."""
+    from ..verdicts import latency_verdict
+
+    if not val:
+        console.print("validation   none (run `ofa-deploy latency validate`)")
+        return
+    h = val["heldout"]
+    tau = "n/a" if h.get("kendall_tau") is None else f"{h['kendall_tau']:.3f}"
+    console.print(f"validation   {val['date']}: {h['n']} held-out subnets, MAPE {h['mape']:.1f} %, RMSPE "
+                  f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
+                  f"p95 {h['p95_ape']:.1f} %, tau {tau}")
+    console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
+    console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
 
 
 @lut_app.command("import")
@@ -474,25 +369,10 @@ def lut_import(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
-    from ..devices.descriptor import DeviceDescriptor, table_only_descriptor
-    from ..latency import default_table_dir, import_official
-    from ..outputs import check_output
+    from ..devices.imported import import_tables
 
-    paths: list[Path] = []
-    for f in files:
-        paths += sorted(f.glob("*_lookup_table.yaml")) if f.is_dir() else [f]
-    if not paths:
-        fail("no *_lookup_table.yaml files given")
-    checks.space_options(width, classes, in_channels)
-    from ..space import official_table_space
-
-    spec = official_table_space(width, classes, in_channels, value(kind),
-                                _int_list(expands, "--expands") if expands is not None else None)
-    folder = check_output(out or default_table_dir(device, spec), "table", force)  # before any file is read
-    DeviceDescriptor(name=device, connection="none")  # a name a descriptor cannot take: refused now
-    table = import_official(paths, spec, device)
-    folder = table.save(folder)
-    written = table_only_descriptor(device, f"imported by `ofa-deploy lut import` into {folder}")
+    table, folder, written = import_tables(files, device, width, classes, in_channels, value(kind), expands, out,
+                                           force)
     if as_json:
         print_json({**table.summary(), "folder": str(folder), "descriptor_written": str(written) if written else None})
         return

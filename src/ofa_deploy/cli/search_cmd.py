@@ -23,6 +23,7 @@ from .common import (
     out_option,
     print_json,
     progress_bar,
+    remote_args,
     samples_option,
     supernet_option,
     table_option,
@@ -136,44 +137,18 @@ def predictor_dataset(
     Rows are appended as they are measured; run the same command again to resume after an interruption.
     Under `torchrun --nproc_per_node N` the subnets are shared out over the N processes (rank 0 writes).
     """
-    from .. import checks
-    from ..dist import init_distributed
-    from ..nn.shipped import shipped_supernet_path
-    from ..predictor.dataset import DatasetBuilder, supernet_label
+    from ..predictor.dataset_run import dataset_builder, dataset_folder, dataset_supernet
 
-    if supernet is None:
-        supernet = shipped_supernet_path()
-    elif not supernet.is_file():
-        fail(f"supernet {supernet}: no such file; give a checkpoint written by `ofa-deploy train`")
-    folder = out or Path("runs") / f"accuracy-{supernet_label(supernet)}"
-    checks.count(stop_after_rows, "--stop-after-rows", checks.MAX_SUBNETS, optional=True)
-    joined = init_distributed("gloo")  # rows are a few numbers: gloo carries them whatever the device
-    try:
-        builder = DatasetBuilder(folder, supernet, samples, seed, val_images, bn_images, threads=threads,
-                                 dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
-                                 force=force, bn_batch=bn_batch, bn_transform=bn_transform,
-                                 workers=checks.count(workers, "--workers", 64, lo=0, optional=True),
-                                 skip_bad_images=skip_bad_images, device=device,
-                                 resolutions=_resolutions(resolutions, supernet))
+    supernet = dataset_supernet(supernet)
+    folder = dataset_folder(out, supernet)
+    with dataset_builder(folder, supernet, samples, seed, val_images, bn_images, resolutions, workers, stop_after_rows,
+                         threads=threads, dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
+                         force=force, bn_batch=bn_batch, bn_transform=bn_transform, skip_bad_images=skip_bad_images,
+                         device=device) as builder:
         if builder.world > 1:
             _dataset_shard(builder, folder, as_json, stop_after_rows)
             return
         _dataset_single(builder, folder, as_json, stop_after_rows)
-    finally:
-        if joined:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
-def _resolutions(text: str | None, supernet: Path) -> tuple[int, ...] | None:
-    """--resolutions against the supernet's space (its resolutions read without the weights)."""
-    if text is None:
-        return None
-    from ..space.checkpoint import checkpoint_space
-    from ..space.resolutions import parse_resolutions
-
-    return tuple(parse_resolutions(text, checkpoint_space(supernet), "--resolutions"))
 
 
 def _dataset_shard(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:
@@ -349,8 +324,7 @@ def search(
 
     The evolution takes about a second; on a local device --verify then times the best subnets (seconds more).
     """
-    from ..flow import finetune_after_search, next_after_search
-    from ..search import EvolutionConfig, SearchRequest, format_count, format_ms, run_search
+    from ..search import EvolutionConfig, SearchRequest, run_search
     from ..search.notes import budget_notes, coverage_note
     from ..search.verify import parse_margin
     from ..units import bare_latency_notes
@@ -361,8 +335,7 @@ def search(
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
                                   config=EvolutionConfig(population=population, generations=generations),
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
-                                  remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
-                                          "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
+                                  remote=remote_args(host, accept_new_host_key, serial, benchmark_binary),
                                   say=said.append)
     try:
         outcome = run_search(req)
@@ -381,8 +354,14 @@ def search(
         print_json(outcome.to_dict())
     if outcome.failure:
         fail(outcome.failure, code=1)
-    if as_json:
-        return
+    if not as_json:
+        _print_search(outcome, seed)
+
+
+def _print_search(outcome: Any, seed: int) -> None:
+    from ..flow import finetune_after_search, next_after_search
+    from ..search import format_count, format_ms
+
     tag = outcome.device or "nodevice"
     t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
                     f"seed {seed})[/]", title_justify="left")

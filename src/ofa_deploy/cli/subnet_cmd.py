@@ -7,14 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..space import (
-    Subnet,
-    dump_subnet,
-    load_subnet,
-    save_subnet,
-)
-from ..space.formats import save_run_config, subnet_document
-from ..space.summary import subnet_summary as space_subnet_summary
+from ..space import dump_subnet
+from ..space.formats import subnet_document
 from .choices import SubnetFormat
 from .common import console, json_option, out_option, print_json, value
 
@@ -24,10 +18,6 @@ subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(subnet_app, name="subnet")
-
-
-def subnet_summary(sub: Subnet) -> dict:
-    return space_subnet_summary(sub)  # the library's (`space.summary`), for any family
 
 
 @subnet_app.command("show")
@@ -40,6 +30,7 @@ def show(
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
     from ..flow import subnet_for_show
+    from ..space.summary import subnet_summary
 
     sub = subnet_for_show(file, resolution)
     info = subnet_summary(sub)
@@ -93,20 +84,16 @@ def convert(
     as_json: bool = json_option("Print {format, path, document} as JSON (the document is the converted content)."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
-    from ..outputs import check_output
+    from ..subnet_convert import convert_subnet
 
     fmt = value(to)
-    sub = load_subnet(file, image_size=resolution)
+    sub = convert_subnet(file, fmt, out, resolution, force)
     if out is None:
         if as_json:
             print_json({"format": fmt, "path": None, "document": subnet_document(sub, fmt)})
         else:
             typer.echo(dump_subnet(sub, fmt), nl=False)
         return
-    check_output(out, "subnet", force)
-    save_subnet(sub, out, fmt)
-    if fmt == "net-config":
-        save_run_config(out, sub.arch.r)
     if as_json:
         print_json({"format": fmt, "path": str(out), "document": subnet_document(sub, fmt)})
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from .choices import ScratchSubnet
 from .common import (
     console,
+    epoch_progress,
     err_console,
     fail,
     json_option,
@@ -17,7 +17,6 @@ from .common import (
     merge_alias,
     out_option,
     print_json,
-    progress_bar,
     value,
 )
 
@@ -53,68 +52,43 @@ def train(
     as_json: bool = json_option("Print the final result as JSON (progress goes to stderr)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
-    from .. import checks
-    from ..train.progressive import Trainer, init_distributed
-    from ..train.recipe import from_scratch, load_recipe
-    from ..train.report import scratch_results, write_report
+    from contextlib import nullcontext
+
+    from ..train.session import TrainingRun, training_recipe
 
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
-    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
-    for d in compare_scratch:  # a wrong folder fails now, not after the training
-        scratch_results(d)
+    rec = training_recipe(recipe, data, workers, value(scratch), compare_scratch, stop_after_epochs)
     out_console = err_console if as_json else console
-    init_distributed()
-    rec = load_recipe(recipe)
-    if scratch is not None:
-        rec = from_scratch(rec, value(scratch))
-    if data is not None:
-        rec.data["root"] = str(data)
-    if workers is not None:  # how the images are read, not what is trained: a resumed run may change it
-        rec.data["workers"] = checks.count(workers, "--workers", 64, lo=0)
-    progress = progress_bar("loss {task.fields[loss]:.3f}", out=out_console)
-    tasks: dict[tuple, int] = {}
-
-    def on_step(info: dict) -> None:
-        key = (info["phase_idx"], info["epoch"])
-        if key not in tasks:
-            tasks[key] = progress.add_task(f"{info['phase']} epoch {info['epoch'] + 1}/{info['epochs']}",
-                                           total=info["steps"], loss=0.0)
-        progress.update(tasks[key], completed=info["step"], loss=info["loss"])
-
-    trainer = Trainer(rec, out, progress=on_step, threads=threads)
-    if trainer.rank != 0:
-        trainer.progress = lambda info: None
-    if trainer.rank == 0:
-        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {trainer.source.name}: "
-                      f"{trainer.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
-                      f"{trainer.world} process(es); run folder {out}")
+    progress, on_step = epoch_progress(out_console, lambda info: (info["phase_idx"], info["epoch"]))
+    run = TrainingRun(rec, out, on_step, threads)
+    t = run.trainer
+    if run.speaks:
+        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {t.source.name}: "
+                          f"{t.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
+                          f"{t.world} process(es); run folder {out}")
     try:
-        with progress if trainer.rank == 0 else _null():
-            result = trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
+        with progress if run.speaks else nullcontext():
+            result = run.run(resume, stop_after_epochs)
     except KeyboardInterrupt:
         fail(f"interrupted: {out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun the same "
              "command with --resume to continue it", code=130)
-    if result["stopped"] or trainer.rank != 0:
-        if trainer.rank == 0 and as_json:
-            print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],
-                        "out": str(out)})
-        elif trainer.rank == 0:
-            console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
-                          f"continue with --resume")
+    if not run.speaks:
         return
-    path = trainer.export(out / "supernet.pt")
-    report = write_report(out, rec, compare_scratch)
-    final = json.loads((out / "report.json").read_text())["final"]
+    if result["stopped"]:
+        _print_stopped(result, out, as_json)
+        return
+    done = run.finish(compare_scratch)
     if as_json:
-        print_json({"stopped": False, "supernet": str(path), "report": str(report), "final": final})
+        print_json(done)
         return
-    console.print(f"supernet written to {path}; report {report}")
-    console.print_json(json_text({"final": final}))
+    console.print(f"supernet written to {done['supernet']}; report {done['report']}")
+    console.print_json(json_text({"final": done["final"]}))
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
+def _print_stopped(result: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],
+                    "out": str(out)})
+    else:
+        console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
+                      f"continue with --resume")

@@ -1,0 +1,65 @@
+"""`ofa-deploy train` as one object: the recipe from the command's options (every option checked
+before the training starts, `--compare-scratch` folders included), the trainer, the rank policy
+(rank 0 reports and writes; the other ranks train silently), then the supernet and the report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import checks
+
+
+def training_recipe(recipe: str, data: Path | None = None, workers: int | None = None,
+                    scratch: str | None = None, compare_scratch: Sequence[Path] = (),
+                    stop_after_epochs: int | None = None) -> Any:
+    """The recipe to train, once every option is checked (a wrong --compare-scratch folder fails
+    now, not after the training); joins the process group under torchrun."""
+    from .progressive import init_distributed
+    from .recipe import from_scratch, load_recipe
+    from .report import scratch_results
+
+    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
+    for d in compare_scratch:
+        scratch_results(d)
+    init_distributed()
+    rec = load_recipe(recipe)
+    if scratch is not None:
+        rec = from_scratch(rec, scratch)
+    if data is not None:
+        rec.data["root"] = str(data)
+    if workers is not None:  # how the images are read, not what is trained: a resumed run may change it
+        rec.data["workers"] = checks.count(workers, "--workers", 64, lo=0)
+    return rec
+
+
+class TrainingRun:
+    """The trainer of `recipe` in `out`; `speaks` (rank 0) is the one process that reports progress,
+    prints and writes the supernet and the report."""
+
+    def __init__(self, recipe: Any, out: Path, on_step: Callable[[dict], None] | None = None,
+                 threads: int | None = None):
+        from .progressive import Trainer
+
+        self.recipe, self.out = recipe, out
+        self.trainer = Trainer(recipe, out, progress=on_step, threads=threads)
+        if not self.speaks:
+            self.trainer.progress = lambda info: None
+
+    @property
+    def speaks(self) -> bool:
+        return self.trainer.rank == 0
+
+    def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        return self.trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
+
+    def finish(self, compare_scratch: Sequence[Path] = ()) -> dict[str, Any]:
+        """Export the supernet and write the report (rank 0): their paths and the final metrics."""
+        from .report import write_report
+
+        path = self.trainer.export(self.out / "supernet.pt")
+        report = write_report(self.out, self.recipe, list(compare_scratch))
+        final = json.loads((self.out / "report.json").read_text())["final"]
+        return {"stopped": False, "supernet": str(path), "report": str(report), "final": final}
