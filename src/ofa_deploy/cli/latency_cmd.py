@@ -137,6 +137,9 @@ def profile(
         "--serial", help="adb devices: the phone's serial from `adb devices` (default: the only one attached).")] = None,
     benchmark_binary: Annotated[Path | None, typer.Option(
         "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
+    precision: Annotated[str | None, typer.Option(
+        "--precision", help="fp32 or int8 (blocks quantised with representative inputs from the supernet's "
+        "dataset; onnxruntime, ssh and adb devices); default: the descriptor's precision.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
@@ -155,16 +158,29 @@ def profile(
     assert spec is not None
     rs = parse_resolutions(resolutions, spec)
     desc = load_device(device)
+    if precision is not None:
+        import dataclasses
+
+        from ..latency.int8 import check_precision
+
+        desc = dataclasses.replace(desc, precision=check_precision(precision))
     backend = make_backend(desc, runtime, threads, host=host, accept_new_host_key=accept_new_host_key,
                            serial=serial, benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
     proto = _protocol(sessions, max_runs, seed)
     how = incontext.choose_method(backend, value(method))
     n_ctx = checks.count(incontext.default_subnets(how) if subnets is None else subnets, "--subnets",
                          checks.MAX_SUBNETS, 1)
-    folder = out or default_table_dir(desc.name, spec)
+    folder = out or default_table_dir(desc.name, spec, desc.precision)
     incontext.check_method(folder, how, fresh)
     extra = {"device_descriptor": desc.to_dict(), "supernet": str(supernet) if supernet else "random init",
              "load_avg_at_start": list(_loadavg())}
+    net = int8 = None
+    if desc.precision == "int8":  # representative inputs: the supernet's dataset (`devices.int8_inputs`)
+        from ..devices.int8_inputs import int8_calibration
+
+        net = _build_net(spec, supernet, seed)
+        int8 = int8_calibration(spec, net)
+        extra["int8"] = int8.record()
     plan = plan_profile(spec, desc.name, backend.info(), rs, folder, proto, desc.precision, fresh, extra,
                         value(stat), force)
     if not as_json:
@@ -176,9 +192,8 @@ def profile(
             console.print(f"[dim]{backend.info()['note']}[/]")
     t0 = time.perf_counter()
     written = 0
-    net = None
     if plan.n_todo:
-        net = _build_net(spec, supernet, seed)
+        net = net if net is not None else _build_net(spec, supernet, seed)
         try:
             with progress_bar(out=err_console if as_json else console) as bar:
                 task = bar.add_task("profiling", total=plan.n_todo * proto.sessions)
@@ -187,7 +202,7 @@ def profile(
                     bar.update(task, description=f"r={r} {phase}")
 
                 written = run_profile(plan, spec, net, backend, proto,
-                                      on_session=lambda _: bar.advance(task), on_resolution=on_res)
+                                      on_session=lambda _: bar.advance(task), on_resolution=on_res, int8=int8)
         except KeyboardInterrupt:
             from ..latency.table import read_rows
 
@@ -204,7 +219,8 @@ def profile(
                 task = bar.add_task("in context", total=total)
                 incontext.run_incontext(plan.folder, net, backend, proto, how, n_ctx, seed=seed,
                                         on_session=lambda _: bar.advance(task),
-                                        on_resolution=lambda r, p: bar.update(task, description=f"r={r} {p}"))
+                                        on_resolution=lambda r, p: bar.update(task, description=f"r={r} {p}"),
+                                        int8=int8)
         except KeyboardInterrupt:
             fail(f"interrupted: the resolutions done in context are kept in {plan.folder}, and the whole subnets "
                  "already timed for the next one; rerun the same command to resume", code=130)

@@ -343,6 +343,9 @@ def search(
                                       "the only one attached)."),
     benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="--verify on adb devices: "
                                                  "TFLite's benchmark_model built for the phone."),
+    precision: str | None = typer.Option(None, "--precision", help="The precision the subnet will ship in: fp32 or "
+                                         "int8; picks the device's latency table of that precision (default: the "
+                                         "device descriptor's precision)."),
     as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given.
@@ -363,7 +366,7 @@ def search(
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
                                   remote={"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
                                           "benchmark_binary": str(benchmark_binary) if benchmark_binary else None},
-                                  say=said.append)
+                                  say=said.append, precision=precision)
     try:
         outcome = run_search(req)
     except KeyboardInterrupt:
@@ -394,6 +397,8 @@ def search(
                   format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
                   f"{r.seconds:.2f}s")
     console.print(t)
+    if (used := outcome.sources.get("latency_table")):
+        console.print(f"table       {used.get('precision', 'fp32')} latency table {used.get('path')}", highlight=False)
     v = outcome.sources.get("verified")
     if v:
         verdict = "[green]within[/]" if v["met"] else "[red]over[/]"
