@@ -217,3 +217,62 @@ def test_local_backends_accept_int8_on_onnxruntime_only():
     for kw in ({"precision": "fp16"}, {"precision": "int8", "runtime": "torch"}):
         with pytest.raises(DeviceError):
             make_backend(DeviceDescriptor(name="x", **kw))
+
+
+# ---- remote: the bundle ships int8 files --------------------------------------------------------------
+@pytest.mark.remote
+@pytest.mark.parametrize("runtime", ["onnxruntime", "tflite"])
+def test_an_int8_profile_over_ssh_ships_int8_blocks(runtime, net, tmp_path, cache, monkeypatch):
+    """Over SSH (a real sshd on loopback) the remote runner times whatever file it gets: an int8
+    plan's bundle carries int8 QDQ `.onnx` / int8 `.tflite` blocks, and the rows land in an int8 table."""
+    from remote_fixtures.sshd import LoopbackSshd, unavailable
+
+    if (why := unavailable()) is not None:
+        pytest.skip(f"no OpenSSH server: {why}")
+    if runtime == "tflite":
+        pytest.importorskip("litert_torch")
+        pytest.importorskip("ai_edge_quantizer")
+    from support.spaces import PROFILE_SPEC
+
+    from ofa_deploy.devices import DeviceDescriptor, ssh
+    from ofa_deploy.latency.int8 import Int8Calibration, random_images
+    from ofa_deploy.latency.profiler import plan_profile, run_profile
+    from ofa_deploy.latency.protocol import Protocol
+
+    server = LoopbackSshd(tmp_path / "sshd").start()
+    try:
+        server.record_host_key()
+        desc = DeviceDescriptor(name="loopback", connection="ssh", runtime=runtime, precision="int8",
+                                python=sys.executable, workdir=str(tmp_path / "remote"),
+                                extra={"ssh_config": str(server.ssh_config)}, guard={"max_temp_c": 95})
+        b = ssh.SshBackend(desc, host=server.host, cache=cache)
+        sent = []
+        real = ssh.build_bundle
+
+        def spy(*a, **k):
+            sent.extend((m, m.tflite_path) for m in k.get("models") or [])  # the bundle then renames paths
+            return real(*a, **k)
+
+        monkeypatch.setattr(ssh, "build_bundle", spy)
+        proto = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=1, chunk=8)
+        plan = plan_profile(PROFILE_SPEC, "loopback", b.info(), [24], tmp_path / "t", proto, "int8")
+        plan.todo = {24: plan.todo[24][:2] + plan.todo[24][-2:]}  # a stem, a block, the head
+        cal = Int8Calibration(random_images(PROFILE_SPEC), "random images", 4)
+        try:
+            assert run_profile(plan, PROFILE_SPEC, net, b, proto, int8=cal) == 4
+        finally:
+            b.close()
+    finally:
+        server.stop()
+    assert len(sent) == 4 and all(m.module is None for m, _ in sent)
+    if runtime == "onnxruntime":
+        assert all("QuantizeLinear" in {n.op_type for n in onnx.load_from_string(m.onnx_bytes).graph.node}
+                   for m, _ in sent)
+    else:
+        from ofa_deploy.runtime.sessions import open_interpreter
+
+        for m, path in sent:
+            it = open_interpreter(path=path, threads=1)
+            assert any(t["dtype"] == np.int8 for t in it.get_tensor_details()), m.key
+    table = LatencyTable.load(tmp_path / "t")
+    assert table.precision == "int8" and len(table) == 4 and all(r.median > 0 for r in table.rows)
