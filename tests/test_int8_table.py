@@ -139,6 +139,27 @@ def test_int8_table_predicts_int8_whole_subnets_within_a_loose_band(tables):
     assert np.all((ratio > 0.33) & (ratio < 3.0)), (predicted, measured)
 
 
+def test_latency_validate_times_an_int8_tables_subnets_int8_from_its_own_weights(tables, tmp_path, cli, monkeypatch):
+    from ofa_deploy.latency import validation
+
+    seen = []
+    real = validation.measure_subnets
+
+    def spy(net, spec, batch, backend, protocol, *a, **k):
+        int8 = a[4] if len(a) > 4 else k.get("int8")
+        seen.append((int8, getattr(net, "checkpoint_meta", None) is not None))
+        return real(net, spec, batch, backend, protocol, *a, **k)
+
+    monkeypatch.setattr(validation, "measure_subnets", spy)
+    folder = next(p for p in tables.iterdir() if p.name.endswith("-int8"))
+    code, out, err = cli("latency", "validate", "--table", folder, "--samples", "2", "--sessions", "1",
+                         "--out", tmp_path / "v", "--json")
+    assert code == 0, err
+    (int8, trained), = seen
+    assert int8 is not None and int8.n_images == 32 and trained  # the table's checkpoint, not random weights
+    assert len(json.loads(out)["measured"]) == 2
+
+
 # ---- search -----------------------------------------------------------------------------------------
 def test_search_picks_the_table_of_the_precision_and_says_which(tables, cli):
     code, out, err = cli("search", "--device", "cpu", "--latency", "1ms", "--precision", "int8", "--no-verify",

@@ -331,12 +331,20 @@ def validate_cmd(
         console.print(f"[yellow]warning[/]: table measured with {md.get('runtime')} {md.get('runtime_version')}, "
                       f"validating with {bi.get('runtime_version')}")
     proto = _protocol(sessions, int(md.get("protocol", {}).get("max_runs", 200)), seed)
+    int8 = None
+    if table.precision == "int8":  # its subnets are timed int8, quantised as the table's were, from its weights
+        from ..devices.int8_inputs import int8_calibration, table_supernet
+
+        supernet = supernet or table_supernet(md)
     net = _build_net(table.spec, supernet, seed)
+    if table.precision == "int8":
+
+        int8 = int8_calibration(table.spec, net, n_images=int((md.get("int8") or {}).get("images") or 32))
     with progress_bar(out=err_console if as_json else console) as bar:
         exp = bar.add_task("exporting subnets", total=samples)
         task = bar.add_task("timing subnets", total=samples * proto.sessions)
         result = validate(table, net, backend, samples, proto, rs, seed, calibrate, fit_fraction,
-                          on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
+                          on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp), int8=int8)
     record = validation_record(result, time.strftime("%Y-%m-%dT%H:%M:%S"))
     if calibrate:
         folder = save_calibration(found, result["calibration"])

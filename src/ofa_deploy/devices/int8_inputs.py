@@ -9,6 +9,7 @@ joins the two for `profile --precision int8`, `search --verify` and `benchmark` 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,4 +31,14 @@ def int8_calibration(spec: SpaceSpec, net: Any = None, data_dir: str | os.PathLi
     return Int8Calibration(images, data.description, n_images)
 
 
-__all__ = ["int8_calibration"]
+def table_supernet(metadata: dict[str, Any]) -> Path | None:
+    """The checkpoint an int8 table was profiled from (`meta.yaml` `supernet`), when it is still there.
+    int8 timings depend on the weights (measured: random-init subnets of the demo space ran their int8
+    files 1.5x slower than the trained ones), so an int8 table's subnets are timed from its own."""
+    p = metadata.get("supernet")
+    if not isinstance(p, str) or p == "random init" or not Path(p).is_file():
+        return None
+    return Path(p)
+
+
+__all__ = ["int8_calibration", "table_supernet"]

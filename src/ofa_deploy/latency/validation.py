@@ -159,8 +159,9 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
 def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol: Protocol,
              resolutions: Sequence[int] | None = None, seed: int = 0, calibrate: bool = False,
              fit_fraction: float = 0.5, guard: Any = None, on_session: Callable[[str], None] | None = None,
-             on_export: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Time `samples` random subnets whole and compare them with the table's prediction."""
+             on_export: Callable[[int], None] | None = None, int8: Any = None) -> dict[str, Any]:
+    """Time `samples` random subnets whole and compare them with the table's prediction (an int8
+    table's subnets quantised whole with `int8`, a `latency.int8.Int8Calibration`)."""
     checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     checks.seed(seed)
     if calibrate:
@@ -172,7 +173,7 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
     batch = sample_archs(spec, samples, np.random.default_rng(seed), resolutions=rs)
     raw = table.predict(batch, calibrated=False)  # fails early on a missing key
     # the statistic the table predicts with, so that both sides are summarised alike
-    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export, table.stat)
+    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export, table.stat, int8)
     out: dict[str, Any] = {"device": table.device, "stat": table.stat, "samples": samples, "resolutions": rs, "seed": seed,
                            "archs": [a.to_dict() for a in batch.to_archs()], "raw": raw.tolist(),
                            "measured": measured.tolist()}
