@@ -297,3 +297,70 @@ def test_an_int8_profile_over_ssh_ships_int8_blocks(runtime, net, tmp_path, cach
             assert any(t["dtype"] == np.int8 for t in it.get_tensor_details()), m.key
     table = LatencyTable.load(tmp_path / "t")
     assert table.precision == "int8" and len(table) == 4 and all(r.median > 0 for r in table.rows)
+
+
+@pytest.mark.remote
+def test_an_int8_profile_over_adb_pushes_int8_tflite_blocks(net, tmp_path, cache, monkeypatch):
+    """adb: the real adb client and server against the loopback device daemon of `test_remote_adb`
+    (its `benchmark_model` stand-in times the pushed file with the LiteRT interpreter): an int8 plan
+    pushes int8 `.tflite` blocks and the rows land in an int8 table."""
+    import subprocess
+    import time
+
+    from remote_fixtures.fake_adbd import FakeAdbDaemon, adb_available, free_port
+
+    if adb_available() is None:
+        pytest.skip("the `adb` client is missing (apt install adb)")
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_quantizer")
+    from support.spaces import PROFILE_SPEC
+
+    from ofa_deploy.devices import DeviceDescriptor, adb
+    from ofa_deploy.latency.int8 import Int8Calibration, random_images
+    from ofa_deploy.latency.profiler import plan_profile, run_profile
+    from ofa_deploy.latency.protocol import Protocol
+
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
+    (tmp_path / "adb-home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "adb-home"))
+    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
+
+    def run(*args: str) -> str:
+        out = subprocess.run(["adb", *args], capture_output=True, text=True, timeout=60, check=False)
+        return out.stdout + out.stderr
+
+    subprocess.run(["adb", "start-server"], capture_output=True, timeout=60, check=True)
+    phone = FakeAdbDaemon(tmp_path / "phone").start()
+    try:
+        deadline = time.monotonic() + 10
+        while f"{phone.serial}\tdevice" not in run("devices") and time.monotonic() < deadline:
+            run("connect", phone.serial)
+            time.sleep(0.2)
+        desc = DeviceDescriptor(name="loopphone", connection="adb", runtime="tflite", threads=1, precision="int8",
+                                guard={"max_temp_c": 95})
+        stand_in = Path(__file__).parent / "remote_fixtures" / "fake_benchmark_model.py"
+        b = adb.AdbBackend(desc, serial=phone.serial, benchmark_binary=str(stand_in), cache=cache)
+        sent = []
+        real = adb.build_bundle
+
+        def spy(*a, **k):
+            sent.extend((m, m.tflite_path) for m in k.get("models") or [])
+            return real(*a, **k)
+
+        monkeypatch.setattr(adb, "build_bundle", spy)
+        proto = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=1, chunk=2)
+        plan = plan_profile(PROFILE_SPEC, "loopphone", b.info(), [24], tmp_path / "t", proto, "int8")
+        plan.todo = {24: plan.todo[24][:2] + plan.todo[24][-2:]}
+        assert run_profile(plan, PROFILE_SPEC, net, b, proto,
+                           int8=Int8Calibration(random_images(PROFILE_SPEC), "random images", 4)) == 4
+    finally:
+        phone.stop()
+        run("disconnect", phone.serial)
+        subprocess.run(["adb", "kill-server"], capture_output=True, timeout=60, check=False)
+    from ofa_deploy.runtime.sessions import open_interpreter
+
+    assert len(sent) == 4
+    for _, path in sent:
+        assert any(t["dtype"] == np.int8 for t in open_interpreter(path=path, threads=1).get_tensor_details())
+    table = LatencyTable.load(tmp_path / "t")
+    assert table.precision == "int8" and len(table) == 4 and all(r.median > 0 for r in table.rows)
