@@ -174,6 +174,7 @@ def test_search_picks_the_table_of_the_precision_and_says_which(tables, cli):
     code, out, err = cli("search", "--device", "cpu", "--latency", "1ms", "--precision", "int8", "--no-verify")
     assert code == 0, err
     assert "int8 latency table" in out and "-int8" in out
+    assert "export --format tflite --int8" in out  # the next step ships it int8
 
 
 def test_search_int8_without_an_int8_table_says_the_profile_command(tmp_path, monkeypatch, cli):

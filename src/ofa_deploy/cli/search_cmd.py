@@ -414,6 +414,6 @@ def search(
                       "give --subnet FILE to export another budget's[/]", highlight=False)
     else:
         console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
-    next_step(next_after_search())
+    next_step(next_after_search((outcome.sources.get("latency_table") or {}).get("precision", "fp32")))
     console.print(f"[dim]or fine-tune it first, as the official `..._finetune@25` subnets were: "
                   f"{finetune_after_search()}[/]", highlight=False)
