@@ -171,6 +171,7 @@ def test_search_picks_the_table_of_the_precision_and_says_which(tables, cli):
     assert code == 0, err  # the descriptor's precision (fp32), although the last profile was int8
     used = json.loads(out)["latency_table"]
     assert used["precision"] == "fp32" and not used["path"].endswith("-int8")
+    assert "is int8; searched with the fp32 table" in " ".join(err.split())  # the last profile's, passed over
     code, out, err = cli("search", "--device", "cpu", "--latency", "1ms", "--precision", "int8", "--no-verify")
     assert code == 0, err
     assert "int8 latency table" in out and "-int8" in out

@@ -156,7 +156,7 @@ def run_search(req: SearchRequest) -> SearchOutcome:
     """Resolve the inputs, search, write the subnet file(s) and record the last one."""
     from ..flow import predictor_checkpoint, search_device
     from .output import check_search_output
-    from .sources import resolve_predictor, resolve_supernet, resolve_table
+    from .sources import passed_over, resolve_predictor, resolve_supernet, resolve_table
 
     # Before any work: an --out that holds something else, or an unwritable folder, fails now.
     check_search_output(req.out, req.pareto or len(req.latencies) > 1, req.force)
@@ -166,6 +166,8 @@ def run_search(req: SearchRequest) -> SearchOutcome:
         supernet_info = {**supernet_info, "checkpoint": str(ckpt)}  # what `export` cuts the subnet from
     device, table, notes = search_device(req.device, req.table, spec, req.needs_latency)
     lut, table_info = resolve_table(device, table, spec, req.precision, table_given=req.table is not None)
+    if req.table is None and (skipped := passed_over(table, table_info)) is not None:
+        notes = [n for n in notes if str(table) not in n] + [skipped]
     dev = device or (lut.device if lut is not None else None)
     problem = build_problem(spec, pred, lut, dev, supernet_label=label)
     sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,

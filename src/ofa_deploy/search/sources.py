@@ -87,6 +87,19 @@ def resolve_table(device: str | None, table: str | os.PathLike | None, spec: Spa
     return found.table, found.info()
 
 
+def passed_over(last_table: str | os.PathLike | None, table_info: dict[str, Any]) -> str | None:
+    """A note when the last profile's table (`last_table`, not chosen by the user) was not the one
+    used because it is of another precision; None otherwise."""
+    from ..latency.table import read_metadata
+
+    if last_table is None or not table_info or Path(table_info["path"]) == Path(last_table).resolve():
+        return None
+    other = str(read_metadata(Path(last_table)).get("precision") or "fp32")
+    return (f"the last `ofa-deploy profile`'s table {last_table} is {other}; searched with the "
+            f"{table_info.get('precision')} table {table_info['path']} (the device's precision; "
+            f"give --precision {other} to use it)")
+
+
 def default_precision(device: str) -> str | None:
     """The precision of the device's descriptor (`precision:`), the one its model will ship in;
     None for a device known by its tables only, or one whose precision no table is made in."""
