@@ -84,6 +84,10 @@ def test_int8_table_records_its_precision_and_coexists_with_the_fp32_one(tables)
     assert resolve_table("cpu", spec=_spec(), precision="int8").folder.name == folders[1]
     assert resolve_table("cpu", spec=_spec(), precision="fp32").folder.name == folders[0]
     assert resolve_table("cpu", spec=_spec()).table.precision == "fp32"
+    from ofa_deploy import api
+
+    pytest.importorskip("pandas")
+    assert api.latency_table(device="cpu", precision="int8").attrs["precision"] == "int8"
 
 
 def test_int8_blocks_are_quantised_with_the_activations_that_reach_them():
