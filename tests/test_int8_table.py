@@ -359,6 +359,11 @@ def test_an_int8_profile_over_adb_pushes_int8_tflite_blocks(net, tmp_path, cache
         plan.todo = {24: plan.todo[24][:2] + plan.todo[24][-2:]}
         assert run_profile(plan, PROFILE_SPEC, net, b, proto,
                            int8=Int8Calibration(random_images(PROFILE_SPEC), "random images", 4)) == 4
+        from ofa_deploy.errors import LatencyTableError
+        from ofa_deploy.latency.incontext import choose_method
+
+        with pytest.raises(LatencyTableError, match="--method isolated"):  # int8 whole subnets: ONNX only, for now
+            choose_method(b, "fit")
     finally:
         phone.stop()
         run("disconnect", phone.serial)

@@ -283,6 +283,10 @@ def choose_method(backend: Any, method: str | None) -> str:
     remote = hasattr(backend, "measure_plan")
     if method is None:
         return "isolated" if remote else DEFAULT_METHOD
+    if method != "isolated" and getattr(backend, "precision", "fp32") == "int8" and not (
+            backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
+        raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
+                                "ssh); profile this device with --method isolated")
     if method == "profiler" and remote:
         raise LatencyTableError("--method profiler reads onnxruntime's per-node profile on this machine; remote "
                                 "devices (ssh, adb) are profiled with --method isolated or fit")
