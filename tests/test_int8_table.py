@@ -283,18 +283,31 @@ def test_an_int8_profile_over_ssh_ships_int8_blocks(runtime, net, tmp_path, cach
         monkeypatch.setattr(ssh, "build_bundle", spy)
         proto = Protocol(warmup=2, min_runs=5, max_runs=5, check_every=5, sessions=1, chunk=8)
         plan = plan_profile(PROFILE_SPEC, "loopback", b.info(), [24], tmp_path / "t", proto, "int8")
-        plan.todo = {24: plan.todo[24][:2] + plan.todo[24][-2:]}  # a stem, a block, the head
+        full = runtime == "onnxruntime"  # ONNX: the whole resolution, then the in-context fit over ssh too
+        if not full:
+            plan.todo = {24: plan.todo[24][:2] + plan.todo[24][-2:]}  # a stem, a block, the head
         cal = Int8Calibration(random_images(PROFILE_SPEC), "random images", 4)
         try:
-            assert run_profile(plan, PROFILE_SPEC, net, b, proto, int8=cal) == 4
+            n = plan.n_todo
+            assert run_profile(plan, PROFILE_SPEC, net, b, proto, int8=cal) == n
         finally:
             b.close()
+        if full:
+            from ofa_deploy.latency.incontext import run_incontext
+
+            fit = ssh.SshBackend(desc, host=server.host, cache=cache)
+            try:
+                assert run_incontext(tmp_path / "t", net, fit, proto, "fit", 4, int8=cal) == 1
+            finally:
+                fit.close()
     finally:
         server.stop()
-    assert len(sent) == 4 and all(m.module is None for m, _ in sent)
-    if runtime == "onnxruntime":
-        assert all("QuantizeLinear" in {n.op_type for n in onnx.load_from_string(m.onnx_bytes).graph.node}
-                   for m, _ in sent)
+    sent, stitched = sent[:n], sent[n:]
+    assert len(sent) == n and all(m.module is None for m, _ in sent)
+    if runtime == "onnxruntime":  # every block with a conv or a linear layer (a pooling block has none)
+        graphs = [{x.op_type for x in onnx.load_from_string(m.onnx_bytes).graph.node} for m, _ in sent]
+        assert all("QuantizeLinear" in ops for ops in graphs if ops & {"Conv", "Gemm"})
+        assert sum(bool(ops & {"Conv", "Gemm"}) for ops in graphs) >= n - 1
     else:
         from ofa_deploy.runtime.sessions import open_interpreter
 
@@ -302,7 +315,11 @@ def test_an_int8_profile_over_ssh_ships_int8_blocks(runtime, net, tmp_path, cach
             it = open_interpreter(path=path, threads=1)
             assert any(t["dtype"] == np.int8 for t in it.get_tensor_details()), m.key
     table = LatencyTable.load(tmp_path / "t")
-    assert table.precision == "int8" and len(table) == 4 and all(r.median > 0 for r in table.rows)
+    assert table.precision == "int8" and len(table) == n and all(r.median > 0 for r in table.rows)
+    if full:  # the fit's whole subnets went over as int8 stitched graphs, and remade the rows
+        assert len(stitched) == 4 and all("QuantizeLinear" in {x.op_type for x in onnx.load_from_string(
+            m.onnx_bytes).graph.node} for m, _ in stitched)
+        assert {r.method for r in table.rows} >= {"fit"}
 
 
 @pytest.mark.remote
