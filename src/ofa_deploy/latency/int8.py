@@ -15,7 +15,7 @@ import). What was done is recorded in the table's `meta.yaml` (`int8`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,11 +74,16 @@ class Int8Calibration:
 
     def block_inputs(self, net: Any, spec: SpaceSpec, r: int, keys: list[str]) -> dict[str, np.ndarray]:
         """The input batch of every key (N, C, H, W): the images run through the covering subnets."""
+        return dict(self.iter_block_inputs(net, spec, r, keys))
+
+    def iter_block_inputs(self, net: Any, spec: SpaceSpec, r: int, keys: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+        """(key, input batch) of every key, one at a time (only the current one is held: a large
+        space's activations at a high resolution add up)."""
         import torch
 
         from .block_models import covering_archs
 
-        todo, out = set(keys), {}
+        todo = set(keys)
         images = torch.from_numpy(self.at(r))
         for arch in covering_archs(spec, r):
             if not todo:
@@ -88,10 +93,9 @@ class Int8Calibration:
             with torch.no_grad():
                 for key, layer in zip(arch_keys(spec, arch), sub.layer_sequence()):
                     if key in todo:
-                        out[key] = x.numpy().copy()
                         todo.discard(key)
+                        yield key, x.numpy().copy()
                     x = layer(x)
-        return out
 
     def quantise_blocks(self, models: list[Any], net: Any, spec: SpaceSpec, r: int,
                         tflite: Callable[[Any, np.ndarray], None] | None = None) -> None:
@@ -100,9 +104,9 @@ class Int8Calibration:
         from ..runtime.int8 import quantize_onnx_bytes
         from .block_models import onnx_bytes
 
-        inputs = self.block_inputs(net, spec, r, [m.key for m in models])
-        for m in models:
-            batch = inputs[m.key]
+        by_key = {m.key: m for m in models}
+        for key, batch in self.iter_block_inputs(net, spec, r, list(by_key)):
+            m = by_key[key]
             if tflite is not None:
                 tflite(m, batch)
                 continue
