@@ -101,6 +101,9 @@ def profile(
         "--serial", help="adb devices: the phone's serial from `adb devices` (default: the only one attached).")] = None,
     benchmark_binary: Annotated[Path | None, typer.Option(
         "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
+    precision: Annotated[str | None, typer.Option(
+        "--precision", help="fp32 or int8 (blocks quantised with representative inputs from the supernet's "
+        "dataset; onnxruntime, ssh and adb devices); default: the descriptor's precision.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
@@ -110,7 +113,7 @@ def profile(
     run = ProfileRun(ProfileOptions(
         device, resolutions, width, classes, in_channels, value(kind), supernet, out, runtime, threads, sessions,
         max_runs, seed, value(stat), value(method), subnets, fresh, force,
-        remote_args(host, accept_new_host_key, serial, benchmark_binary)))
+        remote_args(host, accept_new_host_key, serial, benchmark_binary), precision))
     if not as_json:
         _print_profile_header(run)
     bars = err_console if as_json else console

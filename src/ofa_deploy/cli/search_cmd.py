@@ -318,6 +318,9 @@ def search(
                                       "the only one attached)."),
     benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="--verify on adb devices: "
                                                  "TFLite's benchmark_model built for the phone."),
+    precision: str | None = typer.Option(None, "--precision", help="The precision the subnet will ship in: fp32 or "
+                                         "int8; picks the device's latency table of that precision (default: the "
+                                         "device descriptor's precision)."),
     as_json: bool = json_option(),
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given.
@@ -336,7 +339,7 @@ def search(
                                   config=EvolutionConfig(population=population, generations=generations),
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
                                   remote=remote_args(host, accept_new_host_key, serial, benchmark_binary),
-                                  say=said.append)
+                                  say=said.append, precision=precision)
     try:
         outcome = run_search(req)
     except KeyboardInterrupt:
@@ -373,6 +376,8 @@ def _print_search(outcome: Any, seed: int) -> None:
                   format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
                   f"{r.seconds:.2f}s")
     console.print(t)
+    if (used := outcome.sources.get("latency_table")):
+        console.print(f"table       {used.get('precision', 'fp32')} latency table {used.get('path')}", highlight=False)
     v = outcome.sources.get("verified")
     if v:
         verdict = "[green]within[/]" if v["met"] else "[red]over[/]"
@@ -388,6 +393,6 @@ def _print_search(outcome: Any, seed: int) -> None:
                       "give --subnet FILE to export another budget's[/]", highlight=False)
     else:
         console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
-    next_step(next_after_search())
+    next_step(next_after_search((outcome.sources.get("latency_table") or {}).get("precision", "fp32")))
     console.print(f"[dim]or fine-tune it first, as the official `..._finetune@25` subnets were: "
                   f"{finetune_after_search()}[/]", highlight=False)

@@ -99,31 +99,10 @@ class OnnxQuantiser:
         self.speed_float: list[FloatOp] = []
 
     def quantize(self, calib: Sequence[np.ndarray], out: Path, keep: Sequence[FloatOp]) -> Path:
-        from onnxruntime.quantization import (
-            CalibrationDataReader,
-            CalibrationMethod,
-            QuantFormat,
-            QuantType,
-            quantize_static,
-        )
-
-        from ..fsio import atomic_path
         from ..runtime.convert import INPUT_NAME
+        from ..runtime.int8 import quantize_onnx
 
-        class Reader(CalibrationDataReader):
-            def __init__(self) -> None:
-                self.it = iter(calib)
-
-            def get_next(self):
-                x = next(self.it, None)
-                return None if x is None else {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)}
-
-        with atomic_path(out, keep_suffix=True) as tmp:
-            quantize_static(str(self.fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            nodes_to_exclude=[op.name for op in keep] or None,
-                            calibrate_method=CalibrationMethod.MinMax)
-        return out
+        return quantize_onnx(self.fp32, calib, out, INPUT_NAME, [op.name for op in keep])
 
     def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
         import onnx
