@@ -182,7 +182,7 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
                          f"{info['runtime']}")
         precision = report["precision"] if report else "fp32"
         if prediction.get("precision") not in (None, precision):
-            hint = profile_command(desc.name, SpaceSpec.from_dict(report["subnet"]["space"]),
+            hint = profile_command(desc.name, spec_from_dict(report["subnet"]["space"]),
                                    [int(model.input_shape[-1])], precision) if report else None
             notes.append(f"the table is {prediction.get('precision')}, this file is {precision}"
                          + (f"; profile a table of its precision: `{hint}`" if hint and precision == "int8" else ""))
