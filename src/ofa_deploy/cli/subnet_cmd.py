@@ -9,8 +9,10 @@ from rich.table import Table
 
 from ..space import dump_subnet
 from ..space.formats import subnet_document
+from . import options as opt
 from .choices import SubnetFormat
-from .common import console, json_option, out_option, print_json, value
+from .common import console, print_json, value
+from .options import Opt
 
 subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official arch/net.config, MMRazor).",
                          no_args_is_help=True)
@@ -22,11 +24,10 @@ def register(app: typer.Typer) -> None:
 
 @subnet_app.command("show")
 def show(
-    file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config "
-                                          "(or its folder), MMRazor YAML, or a `finetune` checkpoint (.pt)."),
-    resolution: int | None = typer.Option(None, "--resolution", "-r",
-                                             help="Resolution for a net.config without run.config."),
-    as_json: bool = json_option(),
+    file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config (or its "
+                                "folder), MMRazor YAML, or a `finetune` checkpoint (.pt)."),
+    resolution: opt.NetConfigResolution = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
     from ..flow import subnet_for_show
@@ -76,12 +77,11 @@ def _readable(v: object, nested: bool = False) -> str:
 @subnet_app.command("convert")
 def convert(
     file: Path = typer.Argument(..., help="Subnet file in any supported format."),
-    to: SubnetFormat = typer.Option(..., "--to", help="Target format."),
-    out: Path | None = out_option("Write here (default: print to stdout)."),
-    resolution: int | None = typer.Option(None, "--resolution", "-r",
-                                             help="Resolution for a net.config without run.config."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = json_option("Print {format, path, document} as JSON (the document is the converted content)."),
+    to: SubnetFormat = Opt(..., "--to", help="Target format."),
+    out: Path | None = opt.out("Write here (default: print to stdout)."),
+    resolution: opt.NetConfigResolution = None,
+    force: opt.ReplaceOut = False,
+    as_json: bool = opt.json("Print {format, path, document} as JSON (the document is the converted content)."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
     from ..subnet_convert import convert_subnet
