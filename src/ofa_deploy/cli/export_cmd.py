@@ -16,13 +16,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .. import checks
 from . import options as opt
 from .choices import ExportFormat
 from .common import console, err_console, fail, merge_alias, next_step, note, print_json, value
 from .options import Opt
+from .render import rich_table
 
 
 def register(app: typer.Typer) -> None:
@@ -112,19 +112,16 @@ def export(
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
     from ..devices.speed import compare_speed
     from ..errors import VerificationError
-    from ..export.inputs import BnOptions
-    from ..export.pipeline import ExportOptions, plan_export, run_export
+    from ..export.options import export_options
+    from ..export.pipeline import plan_export, run_export
     from ..export.report import load_report, report_path
     from ..flow import next_after_export
 
     supernet = merge_alias(supernet, checkpoint, "--supernet", "--checkpoint")
     verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=300)
-    opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
-                         dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
-                         checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads), tolerance(rtol, atol), max_drop,
-                         checks.count(calibration_images, "--calibration-images", checks.MAX_IMAGES),
-                         over_budget=over_budget)
+    opts = export_options(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
+                          dynamic_batch, verify_images, force, bn_images, bn_batch, bn_transform, workers,
+                          skip_bad_images, threads, rtol, atol, max_drop, calibration_images, over_budget)
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
@@ -147,34 +144,13 @@ def export(
         next_step(next_after_export())
 
 
-def tolerance(rtol: float | None, atol: float | None):
-    """--rtol / --atol as a `parity.Tolerance`, None when neither is given (the defaults)."""
-    from ..export.parity import RTOL, Tolerance
-
-    if rtol is None and atol is None:
-        return None
-    return Tolerance(RTOL if rtol is None else rtol, atol or 0.0)
-
-
-def bn_options(images: int | None, batch: int, transform: str | None, cls):
-    """Checked --bn-* options (bad values: one red line)."""
-    if images is not None:
-        checks.count(images, "--bn-images", checks.MAX_IMAGES)
-    checks.count(batch, "--bn-batch", 100000)
-    if transform not in (None, "train", "eval"):
-        fail(f"--bn-transform {transform!r}: choose train or eval")
-    return cls(images, batch, transform)
-
-
 def render_report(r: dict[str, Any], path: Path) -> None:
     from ..export.summary import METRIC_LABELS, format_value, report_rows
 
     v = r["verification"]
     checks = {c["metric"]: c for c in v["checks"]}
     fmt = {"onnx": "ONNX", "tflite": "TFLite"}[r["file_format"]]
-    t = Table(title=f"{fmt} {r['precision']}: {r['file']}", title_justify="left")
-    for col in ("", "value", "tolerance", "check"):
-        t.add_column(col, justify="right" if col == "tolerance" else "left")
+    t = rich_table(f"{fmt} {r['precision']}: {r['file']}", ("", "value", "tolerance", "check"), right=("tolerance",))
     for name, text in report_rows(r):
         t.add_row(name, text, "", "")
     for key, label in METRIC_LABELS.items():
@@ -257,10 +233,8 @@ def _print_benchmark(result: dict[str, Any], file: Path) -> None:
     from ..flow import next_after_benchmark
 
     m, b = result["measured_ms"], result["backend"]
-    t = Table(title=f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, "
-                    f"{b['threads']} thread(s))", title_justify="left")
-    for col in ("latency", "median ms", "p10 ms", "p90 ms", "runs"):
-        t.add_column(col, justify="left" if col == "latency" else "right")
+    t = rich_table(f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, {b['threads']} thread(s))",
+              ("latency", "median ms", "p10 ms", "p90 ms", "runs"))
     t.add_row("measured", f"{m['median']:.3f}", *(f"{m[q]:.3f}" if m.get(q) is not None else "-"
                                                   for q in ("p10", "p90")), str(m["count"]))
     pred = result["predicted_ms"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from .. import checks
 from ..space import SpaceSpec
@@ -18,6 +17,7 @@ from . import options as opt
 from .choices import OfficialStat, ProfileMethod, ProfileStat, SpaceKindChoice
 from .common import console, err_console, fail, next_step, print_json, progress_bar, value
 from .options import CLASSES_HELP, IN_CHANNELS_HELP, KIND_HELP, WIDTH_HELP, Opt
+from .render import print_repair, rich_table
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
@@ -183,11 +183,9 @@ def validate_cmd(
 def _print_validation(result: dict, device: str, samples: int, calibrate: bool, folder: Path) -> None:
     from ..verdicts import latency_verdict
 
-    t = Table(title=f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
-              title_justify="left")
-    for col in ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
-                "measured/predicted"):
-        t.add_column(col, justify="left" if col == "prediction" else "right")
+    t = rich_table(f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
+              ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
+               "measured/predicted"))
     rows = [("raw block sum, all", result["raw_all"])]
     if calibrate:
         rows += [("raw, held out", result["raw_heldout"]), ("calibrated, held out", result["calibrated_heldout"])]
@@ -230,9 +228,7 @@ def predict_cmd(
                     "layers": layers if breakdown else None})
         return
     if breakdown:
-        t = Table(title=f"{subnet} on {table.device}", title_justify="left")
-        t.add_column("layer")
-        t.add_column("ms", justify="right")
+        t = rich_table(f"{subnet} on {table.device}", ("layer", "ms"))
         for k, v in layers:
             t.add_row(k, f"{v:.3f}")
         console.print(t)
@@ -277,9 +273,7 @@ def lut_show(
     console.print(f"calibration  {fit}")
     _print_stored_validation(table.metadata.get("validation"))
     if resolution is not None:
-        t = Table(title=f"rows at r={resolution}", title_justify="left")
-        for col in ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"):
-            t.add_column(col, justify="left" if col == "key" else "right")
+        t = rich_table(f"rows at r={resolution}", ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"))
         for r in table.rows:
             if r.resolution == resolution:
                 t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),
@@ -358,24 +352,12 @@ def lut_repair(
     as_json: opt.Json = False,
 ) -> None:
     """Drop repeated rows of a table (two profiles wrote it at once): every unique row is kept."""
-    from rich.markup import escape
-
     from ..latency.repair import repair_table
-    from ..rowfile import describe_tail
 
     r = repair_table(table_path)
-    if as_json:
-        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical,
-                    "conflicts": [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean,
-                                   "dropped_mean": b.mean} for a, b in r.conflicts],
-                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
-        return
-    if r.torn:
-        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
-    if not (r.identical or r.conflicts):
-        if r.torn:
-            return
-        console.print(f"{r.folder}: {r.kept} rows, no duplicates; nothing to repair")
+    conflicts = [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean, "dropped_mean": b.mean}
+                 for a, b in r.conflicts]
+    if not print_repair(r, conflicts, as_json, "no duplicates"):
         return
     console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical duplicate(s)"
                   + (f" and {len(r.conflicts)} conflicting one(s) (the first measurement of each key is kept)"

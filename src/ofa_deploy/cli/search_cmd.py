@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from . import options as opt
 from .choices import DatasetKind
 from .common import console, err_console, fail, next_step, note, print_json, progress_bar, value
 from .options import Opt
+from .render import print_repair, rich_table
 
 predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
                                  "supernet, fit and inspect predictors.",
@@ -220,9 +220,8 @@ def predictor_fit(
     if as_json:
         print_json({"path": str(path), "rows": len(data), "metrics": metrics, **result.predictor.summary()})
         return
-    t = Table(title=f"MLP {'-'.join(map(str, widths))} fitted on {len(data)} subnets of {folder}", title_justify="left")
-    for col in ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"):
-        t.add_column(col, justify="left" if col == "rows" else "right")
+    t = rich_table(f"MLP {'-'.join(map(str, widths))} fitted on {len(data)} subnets of {folder}",
+              ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"))
     for label, m in (("fitted", result.train_metrics), ("held out", result.holdout_metrics)):
         if m is not None:
             t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
@@ -242,20 +241,7 @@ def predictor_repair(
     from ..predictor.dataset import repair_dataset
 
     r = repair_dataset(folder)
-    if as_json:
-        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts,
-                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
-        return
-    if r.torn:
-        from rich.markup import escape
-
-        from ..rowfile import describe_tail
-
-        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
-        if not (r.identical or r.conflicts):
-            return
-    if not (r.identical or r.conflicts):
-        console.print(f"{r.folder}: {r.kept} rows, no repeated subnets; nothing to repair")
+    if not print_repair(r, r.conflicts, as_json, "no repeated subnets"):
         return
     console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical repeat(s)"
                   + (f" and {len(r.conflicts)} conflicting one(s) (first measurement kept: index "
@@ -342,10 +328,9 @@ def _print_search(outcome: Any, seed: int) -> None:
     from ..search import format_count, format_ms
 
     tag = outcome.device or "nodevice"
-    t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
-                    f"seed {seed})[/]", title_justify="left")
-    for col in ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"):
-        t.add_column(col, justify="left" if col in ("budget", "arch") else "right")
+    t = rich_table(f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; seed {seed})[/]",
+              ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"),
+              right=("pred. top-1", "latency", "FLOPs", "params", "time"))
     for r in outcome.results:
         t.add_row(r.budget.describe(), f"{100 * r.accuracy:.2f}%",
                   format_ms(round(r.latency_ms, 2)) if r.latency_ms is not None else "-",

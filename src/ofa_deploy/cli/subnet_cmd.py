@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..space import dump_subnet
 from ..space.formats import subnet_document
@@ -13,6 +12,7 @@ from . import options as opt
 from .choices import SubnetFormat
 from .common import console, print_json, value
 from .options import Opt
+from .render import rich_table
 
 subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official arch/net.config, MMRazor).",
                          no_args_is_help=True)
@@ -38,19 +38,17 @@ def show(
     if as_json:
         print_json(info)
         return
-    table = Table(title=f"{file}  [dim]({info['format']})[/]", title_justify="left")
-    right = ("stage", "width", "depth", "stride", "params (M)", "MACs (M)")
-    for col in ("stage", "width", "depth", "kernels", "expands", "stride", "SE", "act", "params (M)", "MACs (M)"):
-        table.add_column(col, justify="right" if col in right else "left")
+    t = rich_table(f"{file}  [dim]({info['format']})[/]", ("stage", "width", "depth", "kernels", "expands", "stride",
+              "SE", "act", "params (M)", "MACs (M)"), right=("stage", "width", "depth", "stride", "params (M)", "MACs (M)"))
     for st in info["stages"]:
-        table.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
+        t.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
                       " ".join(map(str, st["expands"])), str(st["stride"]), "yes" if st["se"] else "",
                       st["act"], f"{st['params'] / 1e6:.3f}", f"{st['macs'] / 1e6:.1f}")
     fixed_params = info["params"] - sum(st["params"] for st in info["stages"])
     fixed_macs = info["macs"] - sum(st["macs"] for st in info["stages"])
-    table.add_row("rest", "", "", "", "", "", "", "", f"{fixed_params / 1e6:.3f}", f"{fixed_macs / 1e6:.1f}",
+    t.add_row("rest", "", "", "", "", "", "", "", f"{fixed_params / 1e6:.3f}", f"{fixed_macs / 1e6:.1f}",
                   style="dim")
-    console.print(table)
+    console.print(t)
     rest = info.get("rest", "first conv, first block, final expand, feature mix and classifier")
     console.print(f"[dim]rest: {rest}[/]")
     console.print(f"space       {sub.spec.describe()}")
