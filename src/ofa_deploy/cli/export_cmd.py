@@ -150,7 +150,8 @@ def render_report(r: dict[str, Any], path: Path) -> None:
     v = r["verification"]
     checks = {c["metric"]: c for c in v["checks"]}
     fmt = {"onnx": "ONNX", "tflite": "TFLite"}[r["file_format"]]
-    t = rich_table(f"{fmt} {r['precision']}: {r['file']}", ("", "value", "tolerance", "check"), right=("tolerance",))
+    t = rich_table(f"{fmt} {r['precision']}: {r['file']}", ("", "value", "tolerance", "check"),
+                   right=("tolerance",))
     for name, text in report_rows(r):
         t.add_row(name, text, "", "")
     for key, label in METRIC_LABELS.items():
@@ -233,8 +234,8 @@ def _print_benchmark(result: dict[str, Any], file: Path) -> None:
     from ..flow import next_after_benchmark
 
     m, b = result["measured_ms"], result["backend"]
-    t = rich_table(f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, {b['threads']} thread(s))",
-              ("latency", "median ms", "p10 ms", "p90 ms", "runs"))
+    t = rich_table(f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, "
+                   f"{b['threads']} thread(s))", ("latency", "median ms", "p10 ms", "p90 ms", "runs"))
     t.add_row("measured", f"{m['median']:.3f}", *(f"{m[q]:.3f}" if m.get(q) is not None else "-"
                                                   for q in ("p10", "p90")), str(m["count"]))
     pred = result["predicted_ms"]

@@ -184,8 +184,8 @@ def _print_validation(result: dict, device: str, samples: int, calibrate: bool, 
     from ..verdicts import latency_verdict
 
     t = rich_table(f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
-              ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
-               "measured/predicted"))
+                   ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %",
+                    "Kendall tau", "measured/predicted"))
     rows = [("raw block sum, all", result["raw_all"])]
     if calibrate:
         rows += [("raw, held out", result["raw_heldout"]), ("calibrated, held out", result["calibrated_heldout"])]
@@ -273,7 +273,8 @@ def lut_show(
     console.print(f"calibration  {fit}")
     _print_stored_validation(table.metadata.get("validation"))
     if resolution is not None:
-        t = rich_table(f"rows at r={resolution}", ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"))
+        t = rich_table(f"rows at r={resolution}",
+                       ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"))
         for r in table.rows:
             if r.resolution == resolution:
                 t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),

@@ -1,6 +1,7 @@
 """The options' vocabulary, declared once: an option with the same name, default and help in several
 commands is an `Annotated` alias here (`as_json: Json = False`); one whose help says what it means
-in each command is a factory taking that help (`device(help)`; commands import this module as `opt`: `opt.device(...)`). Changing a shared option's
+in each command is a factory taking that help (`device(help)`; commands import this module as `opt`:
+`opt.device(...)`). Changing a shared option's
 help here changes it in every command that uses it.
 """
 
@@ -66,8 +67,10 @@ JsonShort = Annotated[bool, Opt("--json", help="Machine-readable output.")]
 ReplaceOut = Annotated[bool, Opt("--force", help="Replace an --out file of another kind.")]
 ForceFolder = Annotated[bool, Opt("--force", help="Write into an --out folder that holds another kind of output.")]
 PredictorOut = Annotated[Path, Opt("--out", "-o", help="Predictor file to write (.npz).")]
-SubnetIn = Annotated[Path | None, Opt("--subnet", help="Subnet file (any supported format); default: the last search's.")]
-NetConfigResolution = Annotated[int | None, Opt("--resolution", "-r", help="Resolution for a net.config without run.config.")]
+SubnetIn = Annotated[Path | None, Opt("--subnet",
+                                      help="Subnet file (any supported format); default: the last search's.")]
+NetConfigResolution = Annotated[int | None, Opt("--resolution", "-r",
+                                                help="Resolution for a net.config without run.config.")]
 
 # the timing protocol (`latency.options.protocol_for`)
 DescriptorThreads = Annotated[int | None, Opt("--threads", help="Override the descriptor's thread count.")]

@@ -36,15 +36,9 @@ def predictor_import(
     as_json: opt.Json = False,
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
-    from .. import checks
-    from ..outputs import check_output
-    from ..predictor import import_official
-    from ..space import official_space
+    from ..predictor.official import import_official_file
 
-    checks.space_options(width)
-    check_output(out, "predictor", force)  # before the .pth is read
-    pred = import_official(pth, official_space(width))
-    path = pred.save(out)
+    pred, path = import_official_file(pth, out, width, force)
     if as_json:
         print_json({"path": str(path), **pred.summary()})
         return
@@ -206,22 +200,15 @@ def predictor_fit(
     as_json: opt.Json = False,
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
-    from ..outputs import check_output
-    from ..predictor.dataset import load_accuracy_dataset
-    from ..predictor.fit import check_fit_options, fit_predictor, parse_hidden
+    from ..predictor.fit import fit_file, parse_hidden
 
-    widths = parse_hidden(hidden)
-    check_fit_options(holdout, seed, widths, alpha)  # before the dataset is read
-    check_output(out, "predictor", force)
-    data = load_accuracy_dataset(folder)
-    result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)
-    path = result.predictor.save(out)
+    result, data, path = fit_file(folder, out, holdout, seed, hidden, alpha, name, force)
     metrics = {"fit": result.train_metrics, "holdout": result.holdout_metrics}
     if as_json:
         print_json({"path": str(path), "rows": len(data), "metrics": metrics, **result.predictor.summary()})
         return
-    t = rich_table(f"MLP {'-'.join(map(str, widths))} fitted on {len(data)} subnets of {folder}",
-              ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"))
+    t = rich_table(f"MLP {'-'.join(map(str, parse_hidden(hidden)))} fitted on {len(data)} subnets of {folder}",
+                   ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"))
     for label, m in (("fitted", result.train_metrics), ("held out", result.holdout_metrics)):
         if m is not None:
             t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
@@ -328,9 +315,9 @@ def _print_search(outcome: Any, seed: int) -> None:
     from ..search import format_count, format_ms
 
     tag = outcome.device or "nodevice"
-    t = rich_table(f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; seed {seed})[/]",
-              ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"),
-              right=("pred. top-1", "latency", "FLOPs", "params", "time"))
+    t = rich_table(f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
+                   f"seed {seed})[/]", ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"),
+                   right=("pred. top-1", "latency", "FLOPs", "params", "time"))
     for r in outcome.results:
         t.add_row(r.budget.describe(), f"{100 * r.accuracy:.2f}%",
                   format_ms(round(r.latency_ms, 2)) if r.latency_ms is not None else "-",

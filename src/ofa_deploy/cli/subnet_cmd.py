@@ -38,8 +38,9 @@ def show(
     if as_json:
         print_json(info)
         return
+    right = ("stage", "width", "depth", "stride", "params (M)", "MACs (M)")
     t = rich_table(f"{file}  [dim]({info['format']})[/]", ("stage", "width", "depth", "kernels", "expands", "stride",
-              "SE", "act", "params (M)", "MACs (M)"), right=("stage", "width", "depth", "stride", "params (M)", "MACs (M)"))
+                   "SE", "act", "params (M)", "MACs (M)"), right=right)
     for st in info["stages"]:
         t.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
                       " ".join(map(str, st["expands"])), str(st["stride"]), "yes" if st["se"] else "",
