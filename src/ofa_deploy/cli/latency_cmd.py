@@ -118,8 +118,6 @@ def _print_profile_header(run) -> None:
 
 
 def _print_profile(run, table, info: dict) -> None:
-    from ..space.spec import _range_text
-
     console.print(f"[green]done[/]: {info['written']} rows measured in {info['seconds']} s; table has {len(table)} "
                   f"rows, resolutions {', '.join(map(str, table.resolutions))}")
     console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
@@ -130,10 +128,8 @@ def _print_profile(run, table, info: dict) -> None:
                           f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
-    if len(table.resolutions) < len(run.spec.resolutions):
-        console.print(f"[dim]note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
-                      f"{_range_text(tuple(run.spec.resolutions))}; searches with it consider only those (add the "
-                      "others with --resolutions all)[/]", highlight=False)
+    if line := run.coverage_note(table):
+        console.print(f"[dim]{line}[/]", highlight=False)
 
 
 # ---- latency validate / predict -----------------------------------------------------------------
