@@ -1,8 +1,7 @@
 """The options' vocabulary, declared once: an option with the same name, default and help in several
-commands is an `Annotated` alias here (`as_json: Json = False`); one whose help says what it means
-in each command is a factory taking that help (`device(help)`; commands import this module as `opt`:
-`opt.device(...)`). Changing a shared option's
-help here changes it in every command that uses it.
+commands is an `Annotated` alias here (`as_json: opt.Json = False`); one whose help says what it
+means in each command is a factory taking that help (`opt.device(help)`). Commands import this
+module as `opt`. Changing a shared option's help here changes it in every command that uses it.
 """
 
 from __future__ import annotations
