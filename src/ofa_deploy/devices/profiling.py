@@ -183,3 +183,14 @@ class ProfileRun:
         info = {**table.summary(), "folder": str(self.folder), "written": self.written,
                 "seconds": round(time.perf_counter() - self.t0, 1), "isolated_seconds": round(self.t_isolated, 1)}
         return table, info
+
+    def coverage_note(self, table: Any) -> str | None:
+        """The note when `table` covers fewer of the space's resolutions than the space has (searches
+        with it consider only those), else None."""
+        from ..space.spec import _range_text
+
+        if len(table.resolutions) >= len(self.spec.resolutions):
+            return None
+        return (f"note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
+                f"{_range_text(tuple(self.spec.resolutions))}; searches with it consider only those (add the "
+                "others with --resolutions all)")
