@@ -120,10 +120,11 @@ def profile(
         "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
     method: Annotated[ProfileMethod | None, typer.Option(
         "--method", help="How rows are made: isolated (each block timed alone), fit (then fitted to random whole "
-        "subnets timed end to end; the default on local devices), profiler (onnxruntime's per-node profile of "
-        "whole subnets). Remote devices (ssh, adb): isolated by default; fit also works there.")] = None,
+        "subnets timed end to end; the default), profiler (onnxruntime's per-node profile of whole subnets, "
+        "local onnxruntime only). Remote devices (ssh, adb) time the fit's subnets in the blocks' bundle.")] = None,
     subnets: Annotated[int | None, typer.Option(
-        "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15).")] = None,
+        "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15; "
+        "fit on ssh / adb devices: 6).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
     force: Annotated[bool, typer.Option(
@@ -159,7 +160,7 @@ def profile(
                            serial=serial, benchmark_binary=str(benchmark_binary) if benchmark_binary else None)
     proto = _protocol(sessions, max_runs, seed)
     how = incontext.choose_method(backend, value(method))
-    n_ctx = checks.count(incontext.default_subnets(how) if subnets is None else subnets, "--subnets",
+    n_ctx = checks.count(incontext.default_subnets(how, backend) if subnets is None else subnets, "--subnets",
                          checks.MAX_SUBNETS, 1)
     folder = out or default_table_dir(desc.name, spec)
     incontext.check_method(folder, how, fresh)
@@ -181,13 +182,15 @@ def profile(
         net = _build_net(spec, supernet, seed)
         try:
             with progress_bar(out=err_console if as_json else console) as bar:
-                task = bar.add_task("profiling", total=plan.n_todo * proto.sessions)
+                fit = incontext.FitRequest(n_ctx, seed) if how == "fit" else None  # remote: in the blocks' bundle
+                task = bar.add_task("profiling", total=plan.n_todo * proto.sessions
+                                    + incontext.bundled_fit_sessions(plan, backend, fit, proto))
 
                 def on_res(r: int, phase: str) -> None:
                     bar.update(task, description=f"r={r} {phase}")
 
                 written = run_profile(plan, spec, net, backend, proto,
-                                      on_session=lambda _: bar.advance(task), on_resolution=on_res)
+                                      on_session=lambda _: bar.advance(task), on_resolution=on_res, fit=fit)
         except KeyboardInterrupt:
             from ..latency.table import read_rows
 

@@ -37,6 +37,7 @@ from typing import Any
 from ..errors import DeviceError, FormatError
 from ..latency import protocol as protocol_mod
 from ..latency.table import Row
+from .backend import Capabilities
 from .benchmark_model import (
     BenchmarkResult,
     benchmark_command,
@@ -68,6 +69,7 @@ class AdbBackend:
 
     kind = "adb"
     needs_onnx = False
+    capabilities = Capabilities(files=(".tflite",), bundled=True)
 
     def __init__(self, device: DeviceDescriptor, serial: str | None = None, benchmark_binary: str | None = None,
                  runtime: str | None = None, threads: int | None = None, adb: str = "adb",
@@ -322,8 +324,13 @@ class AdbBackend:
 
     def measure_plan(self, plan: Any, spec: Any, net: Any, protocol: Any, writer: Any,
                      on_session: Callable[[str], None] | None = None,
-                     on_resolution: Callable[[int, str], None] | None = None) -> int:
-        """Push one bundle, run benchmark_model per session in the protocol's order, append rows."""
+                     on_resolution: Callable[[int, str], None] | None = None,
+                     blocks: list[Any] | None = None, extra: list[Any] | None = None,
+                     on_extra: Callable[[str, dict[str, float]], None] | None = None) -> int:
+        """Push one bundle, run benchmark_model per session in the protocol's order, append rows.
+        `blocks`: the plan's block models if already made; `extra`: whole models (the in-context
+        fit's subnets) in the same bundle, timed after the blocks of their resolution, their
+        statistics to `on_extra(name, stats)` instead of rows."""
         if plan.metadata.get("stat") == "p10":
             raise DeviceError("benchmark_model reports each session's average, not single runs, so adb tables "
                               "have no p10: profile with --stat median (the median of session averages) or mean")
@@ -337,24 +344,33 @@ class AdbBackend:
                 if on_resolution is not None:
                     on_resolution(r, f"tflite models {done}/{total}")
 
-            bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress)
+            bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress, models=blocks, extra=extra)
             remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             if on_resolution is not None:
                 on_resolution(next(iter(plan.todo)), f"pushing {bundle.nbytes / 1e6:.1f} MB")
             remote, commands = self._push(bundle, tmp, protocol, self.op_profiling)
             ops_file = Path(plan.folder) / "ops.jsonl"
             sessions: dict[str, list[BenchmarkResult]] = {}  # every session's report (op profiles)
+            extra_names: dict[int, list[str]] = {}
+            for m in extra or []:
+                extra_names.setdefault(m.resolution, []).append(m.name)
             for r, keys in plan.todo.items():
                 if on_resolution is not None:
                     on_resolution(r, "measuring")
+                whole = set(extra_names.get(r, []))  # the fit's subnets: timed with the blocks, not rows
 
                 def run_session(name: str) -> BenchmarkResult:
                     res = self._session(commands[name], name, tmp, remote)
                     sessions.setdefault(name, []).append(res)
                     return res
 
-                def on_entry(name: str, st: dict[str, float], r: int = r) -> None:
+                def on_entry(name: str, st: dict[str, float], r: int = r, whole: set[str] = whole) -> None:
                     nonlocal written
+                    if name in whole:
+                        sessions.pop(name, None)
+                        if on_extra is not None:
+                            on_extra(name, st)
+                        return
                     key = name.split("/", 1)[1]
                     writer.write(Row(key, r, int(st["count"]), st["mean"], st["median"], st["std"],
                                      st["p10"], st["p90"]))
@@ -364,8 +380,8 @@ class AdbBackend:
 
                 # the loop of `protocol.measure` (local runs, the SSH runner), with benchmark_model's
                 # session reports pooled by `pool_sessions`
-                protocol_mod.measure_sessions([f"{r}/{k}" for k in keys], run_session, pool_sessions, protocol,
-                                              guard, on_entry, on_session)
+                protocol_mod.measure_sessions([f"{r}/{k}" for k in keys] + extra_names.get(r, []), run_session,
+                                              pool_sessions, protocol, guard, on_entry, on_session)
             self._thermal = guard.summary()
             return written
         except DeviceGone as e:

@@ -118,7 +118,7 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
     from .block_models import BlockModel, onnx_bytes
 
     archs = batch.to_archs()
-    if hasattr(backend, "measure_models"):  # ssh / adb: one bundle of whole subnets, timed on the device
+    if backend.capabilities.bundled:  # ssh / adb: one bundle of whole subnets, timed on the device
         remote = [BlockModel(f"subnet{i}", a.r, (1, spec.in_channels, a.r, a.r), module=net.extract(a))
                   for i, a in enumerate(archs)]
         if on_export is not None:
