@@ -203,6 +203,33 @@ def test_loopback_table_matches_a_local_run_in_one_connection(sshd, net, tmp_pat
     assert meta["backend"] == "ssh" and meta["runtime_version"] == f"onnxruntime {local.info()['runtime_version']}"
     assert "host_cpu" in meta and "governors" in meta["backend_info"] and "remote_thermal" in meta
     assert not list((tmp_path / "remote").glob("bundle-*"))  # the remote bundle is removed after a run
+    state, board = meta["device_state"], board_state(None)  # governors and temperature, or null and why
+    assert state["governors"] == board["governors"], state
+    assert (state["temp_c"] is None) == (board["temp_c"] is None), state
+    assert state["temp_c"] is None or abs(state["temp_c"] - board["temp_c"]) < 20
+    for key, reason in (("governors", "governors_reason"), ("temp_c", "temp_reason")):
+        assert (state[key] is None) == bool(state.get(reason)), state  # a reason exactly where it is null
+
+
+def board_state(cores) -> dict:
+    """What the loopback board (this machine) exposes: its governors and hottest thermal zone, or
+    null and a reason each where it has none (containers, emulators)."""
+    import glob
+    import os
+
+    govs = {}
+    for c in cores if cores else range(os.cpu_count() or 1):
+        f = Path(f"/sys/devices/system/cpu/cpu{c}/cpufreq/scaling_governor")
+        if f.is_file() and f.read_text().strip():
+            govs[str(c)] = f.read_text().strip()
+    temps = []
+    for f in sorted(glob.glob("/sys/class/thermal/thermal_zone*/temp")):
+        try:
+            v = float(Path(f).read_text())
+        except (OSError, ValueError):
+            continue
+        temps.append(v / 1000 if abs(v) > 1000 else v)
+    return {"governors": govs or None, "temp_c": max(temps) if temps else None}
 
 
 def test_tflite_blocks_run_in_the_remote_litert_interpreter(sshd, net, tmp_path, cache):

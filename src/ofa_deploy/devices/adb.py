@@ -187,14 +187,20 @@ class AdbBackend:
         temps = parse_temperatures(tags.get("temps", ""))
         soc = tags.get("soc", "").strip()
         cpu = ", ".join(x for x in (tags.get("model"), soc, tags.get("abi")) if x)
+        govs = {str(c): tags[f"gov{c}"] for c in cores if tags.get(f"gov{c}")}
+        state: dict[str, Any] = {"governors": govs or None, "temp_c": max(temps) if temps else None}
+        if not govs:  # where the phone exposes none: null and the reason (the table's metadata records both)
+            state["governors_reason"] = (f"no scaling_governor readable for cores {cores}" if cores else
+                                         "the descriptor names no cores (cores:) whose governor to read")
+        if not temps:
+            state["temp_reason"] = f"no thermal zone readable ({self.guard_settings['thermal_glob']})"
         self._info = {
             "backend": "adb", "runtime": "tflite",
             "runtime_version": f"benchmark_model sha256:{self.binary_digest[:12]}",
             "threads": self.threads, "delegate": self.device.delegate, "format": "tflite", "serial": self.serial,
             "host_cpu": f"{cpu or 'unknown Android device'} ({tags.get('ncpu', '?')} CPUs)",
             "android": tags.get("android"), "cores": cores or None,
-            "governors": {str(c): tags[f"gov{c}"] for c in cores if tags.get(f"gov{c}")},
-            "temp_c": max(temps) if temps else None, "benchmark_binary": self.binary.name,
+            **state, "benchmark_binary": self.binary.name,
         }
         if self.note:
             self._info["note"] = self.note

@@ -94,6 +94,7 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
                   ", batch 1, random weights",
         "date_started": now(),
         "calibration": None,
+        **device_state(backend_info),
         **(extra_meta or {}),
         "spec": spec.to_dict(),
     }
@@ -104,6 +105,21 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
     except BaseException:
         lock.release()
         raise
+
+
+_STATE = ("governors", "governors_reason", "temp_c", "temp_reason")
+
+
+def device_state(backend_info: dict[str, Any]) -> dict[str, Any]:
+    """`{"device_state": ...}`: the CPU governors and temperature a remote device (ssh runner, adb)
+    reported when the profile started, each null with the reason where the device exposes none;
+    nothing for a backend that reports neither (local ones)."""
+    if "governors" not in backend_info and "temp_c" not in backend_info:
+        return {}
+    state = {k: backend_info[k] for k in _STATE if k in backend_info}
+    state.setdefault("governors", None)
+    state.setdefault("temp_c", None)
+    return {"device_state": state}
 
 
 # Files a table folder holds about its table (`latency validate`, `drift`); `--fresh` removes them.
