@@ -14,7 +14,13 @@ import pytest
 from ofa_deploy.devices import DeviceDescriptor
 from ofa_deploy.devices.adb import AdbBackend
 from ofa_deploy.devices.backend import BundleBackend, Capabilities, SessionBackend
-from ofa_deploy.devices.local import CudaBackend, LiteRTBackend, OnnxRuntimeBackend, TorchBackend, make_backend
+from ofa_deploy.devices.local import (
+    CudaBackend,
+    LiteRTBackend,
+    OnnxRuntimeBackend,
+    TorchBackend,
+    make_backend,
+)
 from ofa_deploy.devices.ssh import SshBackend
 from ofa_deploy.errors import DeviceError
 
