@@ -345,6 +345,9 @@ def default_subnets(method: str, backend: Any = None) -> int:
     return DEFAULT_SUBNETS
 
 
+_VOLATILE = ("temp_c", "temp_reason", "note")  # what a remote device reports differently on every connection
+
+
 @dataclass(frozen=True)
 class FitRequest:
     """The in-context fit a profile will make (`run_incontext`), handed to the block stage so that a
@@ -356,9 +359,11 @@ class FitRequest:
 
 def fit_checkpoint(folder: str | os.PathLike, r: int, subnets: int, seed: int, stat: str, protocol: Protocol,
                    backend_info: dict[str, Any], spec: SpaceSpec) -> FitCheckpoint:
-    """The fit's kept timings of resolution `r` (`fitlog`), identified by what they depend on."""
+    """The fit's kept timings of resolution `r` (`fitlog`), identified by what they depend on (not
+    by a remote device's temperature at connection time, which differs from one run to the next)."""
+    backend = {k: v for k, v in backend_info.items() if k not in _VOLATILE}
     return FitCheckpoint(folder, r, {"method": "fit", "subnets": subnets, "seed": seed, "stat": stat,
-                                     "protocol": protocol.to_dict(), "backend": backend_info,
+                                     "protocol": protocol.to_dict(), "backend": backend,
                                      "space": spec.to_dict()})
 
 
