@@ -124,7 +124,7 @@ def profile(
         "local onnxruntime only). Remote devices (ssh, adb) time the fit's subnets in the blocks' bundle.")] = None,
     subnets: Annotated[int | None, typer.Option(
         "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15; "
-        "fit on ssh / adb devices: 6).")] = None,
+        "fit on ssh / adb devices: 4).")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
     force: Annotated[bool, typer.Option(

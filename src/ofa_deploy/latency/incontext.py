@@ -46,7 +46,7 @@ from .table import METHODS, TABLE_FILE, LatencyTable, Row, read_rows, rows_csv, 
 ISOLATED_FILE = "isolated.csv"   # the rows as timed alone, before the in-context stage replaced them
 DEFAULT_METHOD = "fit"
 DEFAULT_SUBNETS = 150            # end-to-end subnets per resolution (fit); a tenth of that for profiler
-DEFAULT_REMOTE_SUBNETS = 6       # the fit's subnets per resolution on ssh / adb devices (`default_subnets`)
+DEFAULT_REMOTE_SUBNETS = 4       # the fit's subnets per resolution on ssh / adb devices (`default_subnets`)
 _LAYER = re.compile(r"^L(\d+)/")
 
 
@@ -336,8 +336,10 @@ def default_subnets(method: str, backend: Any = None) -> int:
     """Whole subnets per resolution: the fit needs many more equations than rows; a profile gives
     every row of a subnet at once, so a tenth of that covers every row several times. On a remote
     device the fit times `DEFAULT_REMOTE_SUBNETS`: there, timing whole subnets is what a profile's
-    time goes to (each costs about as much as 16 blocks: `benchmarks/bench_remote.py --mode fit`),
-    and the ridge toward the isolated rows needs few of them to remove the blocks' common bias."""
+    time goes to (each costs about as much as 17 of the ~96 blocks of a resolution), and the ridge
+    toward the isolated rows needs few of them to remove most of the blocks' common bias; 4 keeps
+    the profile within 2x the isolated one's time with the fit's MAPE under half the isolated
+    one's (median of `benchmarks/bench_remote.py --mode fit` draws; figures in its closing note)."""
     if method == "profiler":
         return DEFAULT_SUBNETS // 10
     if backend is not None and backend.capabilities.bundled:
