@@ -204,3 +204,19 @@ def test_profile_method_isolated_writes_isolated_rows_only(cli, tmp_path):
     assert code == 0, err
     assert json.loads(stdout)["methods"] == {"isolated": len(LatencyTable.load(out))}
     assert not (out / "isolated.csv").exists()
+
+
+def test_a_remote_fits_kept_subnet_times_survive_a_new_connection(tmp_path):
+    """The fit's checkpoint is keyed by what the timings depend on; a remote device's temperature at
+    connection time (different on every connection) is not part of it, its runtime is."""
+    from ofa_deploy.latency.incontext import fit_checkpoint, fit_subnets
+    from ofa_deploy.latency.protocol import Protocol
+
+    info = {"backend": "ssh", "runtime": "onnxruntime", "threads": 1, "governors": None, "temp_c": 51.0}
+    archs = fit_subnets(PROFILE_SPEC, 24, 3, 0)
+    first = fit_checkpoint(tmp_path, 24, 3, 0, "median", Protocol(), info, PROFILE_SPEC)
+    first.add([(a, 1.5 + i) for i, a in enumerate(archs)])
+    again = fit_checkpoint(tmp_path, 24, 3, 0, "median", Protocol(), {**info, "temp_c": 58.0}, PROFILE_SPEC)
+    assert [again.get(a) for a in archs] == [1.5 + i for i in range(len(archs))]
+    other = fit_checkpoint(tmp_path, 24, 3, 0, "median", Protocol(), {**info, "runtime": "tflite"}, PROFILE_SPEC)
+    assert all(other.get(a) is None for a in archs)

@@ -162,6 +162,45 @@ def test_profile_pins_cores_waits_for_cooling_and_keeps_op_profiles(phone, net, 
     assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))  # cleaned up on the phone
 
 
+def test_profile_with_fit_times_the_fit_subnets_in_the_blocks_bundle(phone, net, tmp_path, cache):
+    """A remote profile that a fit follows: the fit's stitched subnets (.tflite) are pushed in the
+    blocks' own bundle and timed by benchmark_model in the same run, after the blocks; their times
+    are kept for the fit (its checkpoint), which then sends nothing more to the phone. The phone's
+    governors / temperature (or null and why) are in the table's metadata."""
+    from ofa_deploy.latency.incontext import FitRequest, fit_subnets
+
+    b = backend(cache, serial=phone.serial)
+    folder = tmp_path / "t"
+    plan = small_plan(folder, b.info())
+    fit = FitRequest(subnets=2, seed=0)
+    n = len(fit_subnets(SPEC, 24, fit.subnets, fit.seed))
+    pushes = len([c for c in phone.commands if "mkdir -p" in c])
+    assert run_profile(plan, SPEC, net, b, FAST, fit=fit) == 4  # rows: the blocks only
+    runs = [c for c in phone.commands if "--graph=" in c]
+    assert len(runs) == (4 + n) * FAST.sessions and len({c.split("--graph=")[1].split("/")[-3] for c in runs}) == 1
+    assert len([c for c in phone.commands if "mkdir -p" in c]) == pushes + 1  # one bundle installed
+    kept = (folder / ".fit-r24.partial.jsonl").read_text().splitlines()
+    assert len(kept) == 1 + n  # identity line + one per subnet
+    # the fit (here on a synthetic prior: the table holds 4 of the resolution's rows) finds every
+    # subnet's time kept, and sends nothing more to the phone
+    from support.tables import synthetic_table
+
+    from ofa_deploy.latency.incontext import fit_checkpoint, incontext_rows
+
+    b.measure_models = lambda *a, **k: pytest.fail("the fit's subnets were timed again")
+    prior = synthetic_table(SPEC, [24])
+    prior.metadata.update(device="loopphone", stat="median")
+    checkpoint = fit_checkpoint(folder, 24, fit.subnets, fit.seed, "median", FAST, b.info(), SPEC)
+    rows, record = incontext_rows(prior, 24, net, b, FAST, "fit", fit.subnets, seed=fit.seed, checkpoint=checkpoint)
+    assert record["subnets"] == n and any(r.method == "fit" for r in rows)
+    assert len([c for c in phone.commands if "--graph=" in c]) == len(runs)
+    table = LatencyTable.load(folder)
+    state = table.metadata["device_state"]
+    assert state["governors"] is None and "descriptor" not in state["governors_reason"]  # cores [0], none readable
+    assert state["temp_c"] is None and "thermal" in state["temp_reason"]
+    assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))
+
+
 def test_a_device_that_comes_back_is_waited_for(phone, net, tmp_path, cache):
     b = backend(cache, serial=phone.serial, reconnect_s=30)
     plan = small_plan(tmp_path / "t", b.info())

@@ -203,6 +203,33 @@ def test_loopback_table_matches_a_local_run_in_one_connection(sshd, net, tmp_pat
     assert meta["backend"] == "ssh" and meta["runtime_version"] == f"onnxruntime {local.info()['runtime_version']}"
     assert "host_cpu" in meta and "governors" in meta["backend_info"] and "remote_thermal" in meta
     assert not list((tmp_path / "remote").glob("bundle-*"))  # the remote bundle is removed after a run
+    state, board = meta["device_state"], board_state(None)  # governors and temperature, or null and why
+    assert state["governors"] == board["governors"], state
+    assert (state["temp_c"] is None) == (board["temp_c"] is None), state
+    assert state["temp_c"] is None or abs(state["temp_c"] - board["temp_c"]) < 20
+    for key, reason in (("governors", "governors_reason"), ("temp_c", "temp_reason")):
+        assert (state[key] is None) == bool(state.get(reason)), state  # a reason exactly where it is null
+
+
+def board_state(cores) -> dict:
+    """What the loopback board (this machine) exposes: its governors and hottest thermal zone, or
+    null and a reason each where it has none (containers, emulators)."""
+    import glob
+    import os
+
+    govs = {}
+    for c in cores if cores else range(os.cpu_count() or 1):
+        f = Path(f"/sys/devices/system/cpu/cpu{c}/cpufreq/scaling_governor")
+        if f.is_file() and f.read_text().strip():
+            govs[str(c)] = f.read_text().strip()
+    temps = []
+    for f in sorted(glob.glob("/sys/class/thermal/thermal_zone*/temp")):
+        try:
+            v = float(Path(f).read_text())
+        except (OSError, ValueError):
+            continue
+        temps.append(v / 1000 if abs(v) > 1000 else v)
+    return {"governors": govs or None, "temp_c": max(temps) if temps else None}
 
 
 def test_tflite_blocks_run_in_the_remote_litert_interpreter(sshd, net, tmp_path, cache):
@@ -416,11 +443,14 @@ def test_a_runner_killed_by_a_signal_is_reported_as_such_and_leaves_nothing(sshd
 
 
 @pytest.mark.slow
-def test_profile_fit_over_ssh_times_stitched_subnets_on_the_board(sshd, tmp_path, cache, cli, monkeypatch):
-    """`profile --method fit` on an ssh device: after the isolated blocks, the stitched whole subnets
-    go to the runner as one bundle and the rows are fitted to their times (ridge toward the
-    isolated rows, kept in isolated.csv). Without --method a remote profile stays isolated."""
+def test_profile_fit_over_ssh_times_stitched_subnets_in_the_blocks_bundle(sshd, tmp_path, cache, cli, monkeypatch):
+    """`profile` on an ssh device fits by default: the stitched whole subnets go in the blocks' own
+    bundle, timed by the one runner of the one connection after the blocks of their resolution;
+    the rows are fitted to their times (ridge toward the isolated rows, kept in isolated.csv). A
+    table profiled isolated first is fitted later with one bundle of subnets only."""
     import yaml
+
+    from ofa_deploy.latency.incontext import DEFAULT_REMOTE_SUBNETS, fit_subnets
 
     monkeypatch.setenv("OFA_DEPLOY_CACHE", str(cache))
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
@@ -436,21 +466,32 @@ def test_profile_fit_over_ssh_times_stitched_subnets_on_the_board(sshd, tmp_path
         return real(self, models, *a, **k)
 
     monkeypatch.setattr(SshBackend, "measure_models", spy)
+    before = sshd.logins()
     code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
-                       "--max-runs", "3", "--out", tmp_path / "iso", "--json")
+                       "--max-runs", "3", "--out", tmp_path / "fit", "--json")
     assert code == 0, err
-    assert calls == [] and {r.method for r in LatencyTable.load(tmp_path / "iso").rows} == {"isolated"}
-    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
-                       "--max-runs", "3", "--method", "fit", "--subnets", "8", "--out", tmp_path / "fit", "--json")
-    assert code == 0, err
-    assert len(calls) == 1 and calls[0] == [f"ctx{i}" for i in range(len(calls[0]))] and 6 <= len(calls[0]) <= 8
+    assert sshd.logins() - before == 1 and calls == []  # one connection, one bundle: blocks and subnets
     table = LatencyTable.load(tmp_path / "fit")
     meta = table.metadata
-    assert meta["method"] == "fit" and meta["incontext"]["resolutions"]["24"]["subnets"] == len(calls[0])
+    n = len(fit_subnets(SPEC, 24, DEFAULT_REMOTE_SUBNETS, 0))
+    assert meta["method"] == "fit" and meta["incontext"]["resolutions"]["24"]["subnets"] == n
     assert meta["backend"] == "ssh" and (tmp_path / "fit" / "isolated.csv").is_file()
     assert {r.method for r in table.rows} >= {"fit"} and all(r.median > 0 for r in table.rows)
+    assert not list((tmp_path / "fit").glob(".fit-r*"))  # the kept subnet times went with the fit
     assert runner_pids_seen(tmp_path) and runner_processes(tmp_path) == []
     assert not list((tmp_path / "remote").glob("bundle-*"))
+
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--method", "isolated", "--out", tmp_path / "iso", "--json")
+    assert code == 0, err
+    assert calls == [] and {r.method for r in LatencyTable.load(tmp_path / "iso").rows} == {"isolated"}
+    before = sshd.logins()
+    code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--sessions", "1",
+                       "--max-runs", "3", "--method", "fit", "--subnets", "8", "--out", tmp_path / "iso", "--json")
+    assert code == 0, err
+    assert sshd.logins() - before == 1
+    assert len(calls) == 1 and calls[0] == [f"ctx{i}" for i in range(len(calls[0]))] and 6 <= len(calls[0]) <= 8
+    assert {r.method for r in LatencyTable.load(tmp_path / "iso").rows} >= {"fit"}
     code, _, err = cli("profile", "--device", dev, "--host", sshd.host, "--resolutions", "24", "--method", "profiler",
                        "--out", tmp_path / "prof")
     assert code == 2 and "isolated or fit" in err

@@ -58,11 +58,12 @@ def profile(
     stat: ProfileStat | None = Opt(None, "--stat", help="Statistic predictions use: median (default) or p10 (a CPU "
                                    "shared with other jobs)."),
     method: ProfileMethod | None = Opt(None, "--method", help="How rows are made: isolated (each block timed alone), "
-                                       "fit (then fitted to random whole subnets timed end to end; the default on "
-                                       "local devices), profiler (onnxruntime's per-node profile of whole subnets). "
-                                       "Remote devices (ssh, adb): isolated by default; fit also works there."),
+                                       "fit (then fitted to random whole subnets timed end to end; the default), "
+                                       "profiler (onnxruntime's per-node profile of whole subnets, local onnxruntime "
+                                       "only). Remote devices (ssh, adb) time the fit's subnets in the blocks' "
+                                       "bundle."),
     subnets: int | None = Opt(None, "--subnets", help="Whole subnets timed per resolution by --method fit / profiler "
-                              "(default 150 / 15)."),
+                              "(default 150 / 15; fit on ssh / adb devices: 4)."),
     fresh: bool = Opt(False, "--fresh", help="Discard an existing table in the folder instead of resuming."),
     force: opt.ForceFolder = False,
     host: opt.Host = None,

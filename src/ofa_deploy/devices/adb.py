@@ -37,6 +37,7 @@ from typing import Any
 from ..errors import DeviceError, FormatError
 from ..latency import protocol as protocol_mod
 from ..latency.table import Row
+from .backend import Capabilities
 from .benchmark_model import (
     BenchmarkResult,
     benchmark_command,
@@ -68,6 +69,7 @@ class AdbBackend:
 
     kind = "adb"
     needs_onnx = False
+    capabilities = Capabilities(files=(".tflite",), bundled=True)
 
     def __init__(self, device: DeviceDescriptor, serial: str | None = None, benchmark_binary: str | None = None,
                  runtime: str | None = None, threads: int | None = None, adb: str = "adb",
@@ -186,14 +188,20 @@ class AdbBackend:
         temps = parse_temperatures(tags.get("temps", ""))
         soc = tags.get("soc", "").strip()
         cpu = ", ".join(x for x in (tags.get("model"), soc, tags.get("abi")) if x)
+        govs = {str(c): tags[f"gov{c}"] for c in cores if tags.get(f"gov{c}")}
+        state: dict[str, Any] = {"governors": govs or None, "temp_c": max(temps) if temps else None}
+        if not govs:  # where the phone exposes none: null and the reason (the table's metadata records both)
+            state["governors_reason"] = (f"no scaling_governor readable for cores {cores}" if cores else
+                                         "the descriptor names no cores (cores:) whose governor to read")
+        if not temps:
+            state["temp_reason"] = f"no thermal zone readable ({self.guard_settings['thermal_glob']})"
         self._info = {
             "backend": "adb", "runtime": "tflite",
             "runtime_version": f"benchmark_model sha256:{self.binary_digest[:12]}",
             "threads": self.threads, "delegate": self.device.delegate, "format": "tflite", "serial": self.serial,
             "host_cpu": f"{cpu or 'unknown Android device'} ({tags.get('ncpu', '?')} CPUs)",
             "android": tags.get("android"), "cores": cores or None,
-            "governors": {str(c): tags[f"gov{c}"] for c in cores if tags.get(f"gov{c}")},
-            "temp_c": max(temps) if temps else None, "benchmark_binary": self.binary.name,
+            **state, "benchmark_binary": self.binary.name,
         }
         if self.note:
             self._info["note"] = self.note
@@ -323,8 +331,13 @@ class AdbBackend:
 
     def measure_plan(self, plan: Any, spec: Any, net: Any, protocol: Any, writer: Any,
                      on_session: Callable[[str], None] | None = None,
-                     on_resolution: Callable[[int, str], None] | None = None) -> int:
-        """Push one bundle, run benchmark_model per session in the protocol's order, append rows."""
+                     on_resolution: Callable[[int, str], None] | None = None,
+                     blocks: list[Any] | None = None, extra: list[Any] | None = None,
+                     on_extra: Callable[[str, dict[str, float]], None] | None = None) -> int:
+        """Push one bundle, run benchmark_model per session in the protocol's order, append rows.
+        `blocks`: the plan's block models if already made; `extra`: whole models (the in-context
+        fit's subnets) in the same bundle, timed after the blocks of their resolution, their
+        statistics to `on_extra(name, stats)` instead of rows."""
         if plan.metadata.get("stat") == "p10":
             raise DeviceError("benchmark_model reports each session's average, not single runs, so adb tables "
                               "have no p10: profile with --stat median (the median of session averages) or mean")
@@ -338,29 +351,38 @@ class AdbBackend:
                 if on_resolution is not None:
                     on_resolution(r, f"tflite models {done}/{total}")
 
-            models = None
+            models = blocks
             if getattr(plan, "int8", None) is not None:  # an int8 table: the bundle carries int8 files
                 from .int8_bundle import int8_block_models
 
                 models = int8_block_models(plan.todo, spec, net, "tflite", plan.int8, self.cache, on_resolution)
-            bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress, models=models)
+            bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress, models=models, extra=extra)
             remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             if on_resolution is not None:
                 on_resolution(next(iter(plan.todo)), f"pushing {bundle.nbytes / 1e6:.1f} MB")
             remote, commands = self._push(bundle, tmp, protocol, self.op_profiling)
             ops_file = Path(plan.folder) / "ops.jsonl"
             sessions: dict[str, list[BenchmarkResult]] = {}  # every session's report (op profiles)
+            extra_names: dict[int, list[str]] = {}
+            for m in extra or []:
+                extra_names.setdefault(m.resolution, []).append(m.name)
             for r, keys in plan.todo.items():
                 if on_resolution is not None:
                     on_resolution(r, "measuring")
+                whole = set(extra_names.get(r, []))  # the fit's subnets: timed with the blocks, not rows
 
                 def run_session(name: str) -> BenchmarkResult:
                     res = self._session(commands[name], name, tmp, remote)
                     sessions.setdefault(name, []).append(res)
                     return res
 
-                def on_entry(name: str, st: dict[str, float], r: int = r) -> None:
+                def on_entry(name: str, st: dict[str, float], r: int = r, whole: set[str] = whole) -> None:
                     nonlocal written
+                    if name in whole:
+                        sessions.pop(name, None)
+                        if on_extra is not None:
+                            on_extra(name, st)
+                        return
                     key = name.split("/", 1)[1]
                     writer.write(Row(key, r, int(st["count"]), st["mean"], st["median"], st["std"],
                                      st["p10"], st["p90"]))
@@ -370,8 +392,8 @@ class AdbBackend:
 
                 # the loop of `protocol.measure` (local runs, the SSH runner), with benchmark_model's
                 # session reports pooled by `pool_sessions`
-                protocol_mod.measure_sessions([f"{r}/{k}" for k in keys], run_session, pool_sessions, protocol,
-                                              guard, on_entry, on_session)
+                protocol_mod.measure_sessions([f"{r}/{k}" for k in keys] + extra_names.get(r, []), run_session,
+                                              pool_sessions, protocol, guard, on_entry, on_session)
             self._thermal = guard.summary()
             return written
         except DeviceGone as e:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import checks
-from ..errors import DeviceError, ExportError, LatencyTableError, OfaDeployError
+from ..errors import ExportError, LatencyTableError, OfaDeployError
 from ..export.report import load_report
 from ..latency import profile_command
 from ..latency.protocol import Protocol, measure
@@ -29,7 +29,7 @@ from ..runtime.models import open_model
 from ..space import spec_from_dict
 from ..space.formats import arch_of_space, read_structured
 from .descriptor import load_device
-from .local import LiteRTBackend, make_backend
+from .local import make_backend
 
 
 @dataclass(frozen=True)
@@ -70,22 +70,6 @@ def model_file(path: str | os.PathLike) -> ModelFile:
         raise ExportError(f"{path}: not a readable {path.suffix} model ({why}); give a file written by "
                           "`ofa-deploy export`") from None
     return ModelFile(path, shape)
-
-
-def backend_for(path: str | os.PathLike, device: Any, threads: int | None = None, **remote: Any) -> Any:
-    """The backend that runs this file type on `device` (a `DeviceDescriptor`); `remote`: the
-    ssh / adb connection options of `make_backend` (host, serial, benchmark_binary...)."""
-    suffix = Path(path).suffix
-    if device.connection == "adb" and suffix != ".tflite":
-        raise DeviceError(f"device {device.name!r} is timed with TFLite's benchmark_model, which runs .tflite files: "
-                          "export with --format tflite")
-    if device.connection in ("ssh", "adb"):
-        runtime = "onnxruntime" if suffix == ".onnx" else "tflite"
-        return make_backend(device, runtime, threads, **remote)
-    if suffix == ".onnx":
-        runtime = device.runtime if device.runtime.startswith("onnxruntime") else "onnxruntime"
-        return make_backend(device, runtime, threads)
-    return LiteRTBackend(device.threads if threads is None else checks.threads(threads))
 
 
 def _measure_remote(backend: Any, path: Path, model: ModelFile, protocol: Protocol,
@@ -165,11 +149,11 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     threads = checks.threads(threads)
     path = check_model_file(path)
     desc = load_device(device)
-    backend = backend_for(path, desc, threads, **remote)  # a file type the device cannot run: refused first
+    backend = make_backend(desc, None, threads, file=path, **remote)  # a file type it cannot run: refused first
     model = model_file(path)
     report = load_report(path)  # before timing: a report of another file is refused at once
     protocol = protocol or Protocol()
-    if hasattr(backend, "measure_models"):
+    if backend.capabilities.bundled:
         stats = _measure_remote(backend, path, model, protocol, on_session)
     else:
         stats = measure([path.name], lambda _: backend.open(model), protocol, on_session=on_session)[path.name]
@@ -194,7 +178,7 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
         c = drift_check.check(prediction["path"], read_metadata(Path(prediction["path"])), "benchmark", path.name,
                               predicted, stats["median"])
         drift = {**c.to_dict(), "message": c.message(path.name)}
-    thermal = backend.run_metadata().get("remote_thermal") if hasattr(backend, "run_metadata") else None
+    thermal = backend.run_metadata().get("remote_thermal")
     result = {"file": str(path), "device": desc.name, "backend": info, "input_shape": list(model.input_shape),
               **({"thermal": thermal} if thermal else {}),
               "protocol": protocol.to_dict(), "measured_ms": stats, "predicted_ms": predicted,

@@ -128,10 +128,13 @@ def model_digest(m: BlockModel, fmt: str) -> str:
 def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, folder: str | os.PathLike,
                  cache: str | os.PathLike | None = None, on_progress: Progress | None = None,
                  run_config: dict[str, Any] | None = None, on_file: Callable[[Path], None] | None = None,
-                 models: list[BlockModel] | None = None) -> Bundle:
+                 models: list[BlockModel] | None = None, extra: list[BlockModel] | None = None) -> Bundle:
     """Export the plan's missing keys (`{resolution: [key, ...]}`) as `fmt` into `folder`; or, given
-    `models` (whole subnets for `latency validate` and `search --verify`), those modules instead; a
-    model without a module but with a `<fmt>_path` (an exported file `benchmark` times) is copied.
+    `models` (whole subnets for `latency validate` and `search --verify`, or the plan's blocks
+    already exported to ONNX), those instead; then the `extra` models (the in-context fit's whole
+    subnets, timed in the same bundle as the blocks). A model without a module but with a
+    `<fmt>_path` (an exported file `benchmark` times) is copied; a model with `onnx_bytes` (already
+    exported, or stitched from the blocks' graphs) is written as it is.
 
     `on_file(path)` hears of every file as soon as it is complete, in an order a receiver can use
     while the export goes on: the protocol and `run.json` first, the models one by one, the
@@ -153,6 +156,7 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
         models = []
         for r, keys in todo.items():
             models += block_models(net, spec, r, keys)
+    models = list(models) + list(extra or [])
     total = len(models)
     done = 0
 
@@ -162,7 +166,7 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
         given = getattr(m, f"{fmt_}_path", None) if m.module is None else None
         if given is not None:  # an exported file (`benchmark`): sent as it is
             shutil.copyfile(given, path)
-        elif m.module is None and fmt_ == "onnx" and m.onnx_bytes is not None:  # a stitched subnet (`--method fit`)
+        elif fmt_ == "onnx" and m.onnx_bytes is not None:  # exported already, or stitched (`--method fit`)
             path.write_bytes(m.onnx_bytes)
         elif fmt_ in CACHED:
             cached = cache_dir / f"{model_digest(m, fmt_)}.{fmt_}"

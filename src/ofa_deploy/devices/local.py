@@ -1,16 +1,19 @@
 """Local backends: onnxruntime on the CPU (default), the LiteRT interpreter on the CPU, PyTorch eager
-on the CPU, PyTorch on CUDA; `make_backend` also hands ssh and adb devices to `devices.ssh` /
-`devices.adb`.
+on the CPU, PyTorch on CUDA; and `make_backend`, the one factory of every backend (these, and ssh
+and adb devices from `devices.ssh` / `devices.adb`), for a profile or for one exported file.
 
 A backend only knows how to open a fresh session for one model and return a no-argument runner;
 sessions and interpreters come from `runtime.sessions` (the one place that opens them), timing is
-the shared `latency.protocol`'s job, so every backend is measured the same way. Runtimes are
-imported inside the methods: reading descriptors never imports torch.
+the shared `latency.protocol`'s job, so every backend is measured the same way. Each declares
+what it can do (`devices.backend.Capabilities`). Runtimes are imported inside the methods: reading
+descriptors never imports torch.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .. import checks
@@ -23,6 +26,7 @@ from ..runtime.sessions import (
     onnxruntime,
     runtime_version,
 )
+from .backend import Capabilities
 from .descriptor import DeviceDescriptor
 
 Runner = Callable[[], Any]
@@ -35,6 +39,7 @@ class OnnxRuntimeBackend:
 
     kind = "onnxruntime"
     needs_onnx = True
+    capabilities = Capabilities(files=(".onnx",))
 
     def __init__(self, threads: int = 1, providers: tuple[str, ...] = ("CPUExecutionProvider",),
                  precision: str = "fp32"):
@@ -52,6 +57,9 @@ class OnnxRuntimeBackend:
                 "providers": list(self.providers), "threads": self.threads, "host_cpu": host_cpu(),
                 **({"precision": self.precision} if self.precision != "fp32" else {})}
 
+    def run_metadata(self) -> dict[str, Any]:
+        return {}
+
     def open(self, model: Any) -> Runner:
         import numpy as np
 
@@ -63,21 +71,37 @@ class OnnxRuntimeBackend:
         return lambda: sess.run(None, feed)
 
 
+# LiteRT delegates the interpreter can use here and on an ssh board (the remote runner's rule):
+# its default XNNPACK delegate, or none (the builtin kernels only).
+XNNPACK, NO_DELEGATE = (None, "xnnpack"), ("none", "cpu")
+
+
 class LiteRTBackend:
-    """The LiteRT interpreter on the local CPU (default XNNPACK delegate), `threads` threads.
+    """The LiteRT interpreter on the local CPU, `threads` threads, with the descriptor's `delegate`
+    as the ssh runner reads it: `xnnpack` (or none given) is the interpreter's default XNNPACK
+    delegate, `none` / `cpu` the builtin kernels only; other delegates (gpu, nnapi...) are refused.
     Times `.tflite` files (`model.tflite_path`)."""
 
     kind = "litert"
     needs_onnx = False
+    capabilities = Capabilities(blocks=False, whole_models=False, files=(".tflite",))
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, delegate: str | None = None):
+        if delegate not in XNNPACK + NO_DELEGATE:
+            raise DeviceError(f"delegate {delegate!r} is not available to the LiteRT interpreter on this machine "
+                              "(xnnpack, the default, or none)")
         interpreter_class()  # fail now, with the install hint, when no LiteRT runtime is installed
         self.threads = threads
+        self.delegate = delegate
+        self.xnnpack = delegate not in NO_DELEGATE
 
     def info(self) -> dict[str, Any]:
         runtime, _, version = runtime_version(".tflite").partition(" ")
         return {"backend": self.kind, "runtime": runtime, "runtime_version": version, "threads": self.threads,
-                "host_cpu": host_cpu()}
+                "delegate": self.delegate or "xnnpack", "host_cpu": host_cpu()}
+
+    def run_metadata(self) -> dict[str, Any]:
+        return {}
 
     def open(self, model: Any) -> Runner:
         import numpy as np
@@ -88,7 +112,7 @@ class LiteRTBackend:
         if getattr(model, "tflite_path", None) is None:
             raise ExportError("the LiteRT backend times .tflite files")
         with captured_output():  # the interpreter logs its XNNPACK delegate on the first open
-            it = TfliteModel(model.tflite_path, self.threads)
+            it = TfliteModel(model.tflite_path, self.threads, xnnpack=self.xnnpack)
         it.set_input(np.random.default_rng(0).standard_normal(it.input.shape).astype(np.float32))
         return it.interpreter.invoke
 
@@ -98,6 +122,7 @@ class TorchBackend:
 
     kind = "torch"
     needs_onnx = False
+    capabilities = Capabilities()
     device = "cpu"
 
     def __init__(self, threads: int = 1):
@@ -110,6 +135,9 @@ class TorchBackend:
     def info(self) -> dict[str, Any]:
         return {"backend": self.kind, "runtime": "torch", "runtime_version": self._torch.__version__,
                 "threads": self.threads, "host_cpu": host_cpu()}
+
+    def run_metadata(self) -> dict[str, Any]:
+        return {}
 
     def open(self, model: Any) -> Runner:
         import copy
@@ -161,22 +189,41 @@ class CudaBackend(TorchBackend):
 REMOTE_OPTIONS = {"ssh": ("host", "accept_new_host_key"), "adb": ("serial", "benchmark_binary")}
 
 
-def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: int | None = None,
-                 **remote: Any) -> Any:
-    """The backend that measures on `device` (optionally overriding its runtime / threads).
+def _remote_class(connection: str) -> Any:
+    from . import adb, ssh
 
+    return ssh.SshBackend if connection == "ssh" else adb.AdbBackend
+
+
+def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: int | None = None,
+                 file: str | os.PathLike | None = None, **remote: Any) -> Any:
+    """The backend that measures on `device` (optionally overriding its runtime / threads): the one
+    factory of local, ssh and adb backends.
+
+    `file`: an exported `.onnx` / `.tflite` file to time (`benchmark`) instead of a profile: the
+    runtime is the file's (on an ssh board the runner's onnxruntime or LiteRT; here onnxruntime, the
+    descriptor's onnxruntime variant, or the LiteRT interpreter with the descriptor's delegate), and
+    a device whose backend cannot time that file type is refused before anything is read.
     `remote` goes to the ssh backend (`host`, `accept_new_host_key`) or the adb backend (`serial`,
     `benchmark_binary`); options of the other kind, and None values, are ignored. `threads` None
     keeps the descriptor's; 0 or less is refused (it never means "the default")."""
     threads = checks.threads(threads)
+    suffix = Path(file).suffix if file is not None else None
+    if suffix is not None and device.connection in REMOTE_OPTIONS:
+        if not _remote_class(device.connection).capabilities.times_file(suffix):
+            raise DeviceError(f"device {device.name!r} is timed with TFLite's benchmark_model, which runs .tflite "
+                              "files: export with --format tflite")
+        runtime = "onnxruntime" if suffix == ".onnx" else "tflite"
+    elif suffix == ".onnx":
+        runtime = device.runtime if device.runtime.startswith("onnxruntime") else "onnxruntime"
+    elif suffix is not None:  # .tflite, on this machine
+        return LiteRTBackend(device.threads if threads is None else threads, device.delegate)
     if device.connection == "none":
         raise DeviceError(f"device {device.name!r} is known by its latency tables only (connection: none in "
                           f"{device.source or 'its descriptor'}): nothing can be measured on it; give it a "
                           "connection there (see devices/note10.yaml, devices/rpi4.yaml), or use --no-verify")
     if device.connection in REMOTE_OPTIONS:
-        from . import adb, ssh
-
-        cls = ssh.SshBackend if device.connection == "ssh" else adb.AdbBackend
+        cls = _remote_class(device.connection)
         return cls(device, runtime=runtime, threads=threads,
                    **{k: remote[k] for k in REMOTE_OPTIONS[device.connection] if remote.get(k) is not None})
     runtime = runtime or device.runtime

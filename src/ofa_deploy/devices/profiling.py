@@ -98,7 +98,7 @@ class ProfileRun:
         self.backend = make_backend(desc, o.runtime, o.threads, **o.remote)
         self.proto = protocol_for(o.sessions, o.max_runs, o.seed)
         self.method = incontext.choose_method(self.backend, o.method)
-        self.subnets = checks.count(incontext.default_subnets(self.method) if o.subnets is None else o.subnets,
+        self.subnets = checks.count(incontext.default_subnets(self.method, self.backend) if o.subnets is None else o.subnets,
                                     "--subnets", checks.MAX_SUBNETS, 1)
         folder = o.out or default_table_dir(desc.name, spec, desc.precision)
         incontext.check_method(folder, self.method, o.fresh)
@@ -127,9 +127,25 @@ class ProfileRun:
             self.net = build_net(self.spec, self.options.supernet, self.options.seed)
         return self.net
 
+    @property
+    def fit(self) -> Any:
+        """The in-context fit handed to the block stage, so that a remote device times the fit's whole
+        subnets in the blocks' bundle and run (None: not fit, or int8, whose whole subnets are
+        quantised whole and sent by the in-context stage)."""
+        from ..latency import incontext
+
+        if self.method != "fit" or self.int8 is not None:
+            return None
+        return incontext.FitRequest(self.subnets, self.options.seed)
+
     def block_sessions(self) -> int:
         """Progress-bar total of `measure_blocks` (0: every block row is already there)."""
-        return self.plan.n_todo * self.proto.sessions
+        from ..latency import incontext
+
+        if not self.plan.n_todo:
+            return 0
+        return self.plan.n_todo * self.proto.sessions + incontext.bundled_fit_sessions(
+            self.plan, self.backend, self.fit, self.proto)
 
     def measure_blocks(self, on_session: OnSession | None = None, on_resolution: OnResolution | None = None) -> int:
         """Time every block row still missing, each alone; returns the rows written."""
@@ -137,7 +153,8 @@ class ProfileRun:
 
         if self.plan.n_todo:
             self.written = run_profile(self.plan, self.spec, self._net(), self.backend, self.proto,
-                                       on_session=on_session, on_resolution=on_resolution, int8=self.int8)
+                                       on_session=on_session, on_resolution=on_resolution, int8=self.int8,
+                                       fit=self.fit)
         elif self.plan.lock is not None:
             self.plan.lock.release()  # nothing to measure alone; the in-context stage takes the lock itself
         self.t_isolated = time.perf_counter() - self.t0

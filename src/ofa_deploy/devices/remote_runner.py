@@ -7,7 +7,8 @@ measurement protocol (`ofa_protocol.py` in the same folder: a verbatim copy of
 `ofa_deploy/latency/protocol.py`, so device and host measure alike) and streams one JSON object
 per line on stdout, as it goes:
 
-    {"t": "info", ...}                      runtime, versions, CPU model, governors, temperature
+    {"t": "info", ...}                      runtime, versions, CPU model, governors, temperature (or,
+                                            where the board exposes none, null and the reason)
     {"t": "res", "r": 160}                  a resolution starts
     {"t": "s", "n": "160/Conv-..."}         a session ended (progress)
     {"t": "row", "n": ..., "stats": {...}}  an entry is finished: count, mean, median, std, p10, p90 (ms)
@@ -225,11 +226,29 @@ def session_factory(runtime: str, mod, threads: int, delegate: str | None):
     return open_onnx
 
 
+GOVERNOR_FILES = "/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"
+
+
+def device_state(cores: list[int] | None, thermal_glob: str) -> dict:
+    """The CPU frequency governors and the hottest thermal zone, each None with the reason when the
+    board exposes none (no cpufreq driver, no thermal zone: a container, an emulator, some boards)."""
+    govs = governors(cores)
+    temps = temperatures(thermal_glob)
+    out: dict = {"governors": govs or None, "temp_c": max(temps) if temps else None}
+    if not govs:
+        where = f"cores {cores}" if cores else "any core"
+        out["governors_reason"] = (f"no cpufreq governor readable for {where} ({GOVERNOR_FILES}: no cpufreq driver "
+                                   "exposed, as in a container or an emulator)")
+    if not temps:
+        out["temp_reason"] = f"no thermal zone readable ({thermal_glob} matches nothing)"
+    return out
+
+
 def device_info(cfg: dict) -> dict:
     cores = cfg.get("cores")
     _, label, version = find_runtime(cfg["runtime"])
     guard = cfg.get("guard") or {}
-    temps = temperatures(guard.get("thermal_glob", "/sys/class/thermal/thermal_zone*/temp"))
+    state = device_state(cores, guard.get("thermal_glob", "/sys/class/thermal/thermal_zone*/temp"))
     return {
         "t": "info",
         "runtime": cfg["runtime"],
@@ -239,8 +258,7 @@ def device_info(cfg: dict) -> dict:
         "host_cpu": cpu_model(),
         "machine": platform.machine(),
         "os": f"{platform.system()} {platform.release()}",
-        "governors": governors(cores),
-        "temp_c": max(temps) if temps else None,
+        **state,
         "threads": cfg.get("threads", 1),
         "cores": cores,
         "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

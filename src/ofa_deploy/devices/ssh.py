@@ -19,8 +19,9 @@ One connection and one remote process per profiling run, not one per block:
   governors, temperature, runtime and its version; a device without the runtime gets an error
   saying what to install), then starts importing the runtime and waits for its bundle;
 - `measure_plan()` streams that same process one bundle as a tar (`devices.bundle`: the
-  protocol, the run settings, the missing block models as they are exported, the manifest last),
-  so the transfer overlaps the local export. The runner measures everything with the shared
+  protocol, the run settings, the missing block models as they are exported, then the in-context
+  fit's whole subnets if any (`profile --method fit`: timed in the same run, after the blocks of
+  their resolution), the manifest last), so the transfer overlaps the local export. The runner measures everything with the shared
   protocol and streams one JSON line per finished entry; each row is appended to the table at
   once (the profiler's `RowWriter`), so a dropped connection loses nothing measured, and a rerun
   sends and measures only the keys still missing. The remote folder is removed when the runner
@@ -48,6 +49,7 @@ from typing import Any
 
 from ..errors import DeviceError
 from ..latency.table import Row
+from .backend import Capabilities
 from .bundle import RUNNER, TarStream, build_bundle
 from .descriptor import DeviceDescriptor
 
@@ -126,7 +128,7 @@ class SshBackend:
     """Measures a whole profile plan on an SSH device (see the module docstring)."""
 
     kind = "ssh"
-    needs_onnx = False
+    capabilities = Capabilities(files=(".onnx", ".tflite"), bundled=True)
 
     def __init__(self, device: DeviceDescriptor, host: str | None = None, runtime: str | None = None,
                  threads: int | None = None, accept_new_host_key: bool = False, ssh: str = "ssh",
@@ -162,6 +164,7 @@ class SshBackend:
         self.workdir = device.workdir or DEFAULT_WORKDIR
         self.cache = cache
         self.fmt = FORMATS[self.runtime]
+        self.needs_onnx = self.fmt == "onnx"  # what the runner times: ONNX graphs, or modules converted to .tflite
         self._info: dict[str, Any] | None = None
         self._proc: subprocess.Popen | None = None
         self._tail: deque[str] = deque(maxlen=20)
@@ -297,29 +300,41 @@ class SshBackend:
 
     def measure_plan(self, plan: Any, spec: Any, net: Any, protocol: Any, writer: Any,
                      on_session: Callable[[str], None] | None = None,
-                     on_resolution: Callable[[int, str], None] | None = None) -> int:
+                     on_resolution: Callable[[int, str], None] | None = None,
+                     blocks: list[Any] | None = None, extra: list[Any] | None = None,
+                     on_extra: Callable[[str, dict[str, float]], None] | None = None) -> int:
         """Stream one bundle of the plan's missing keys to the remote runner, which measures it all;
         append rows as they arrive. Returns the rows written; a lost connection raises
-        `DeviceError` after keeping every row received."""
+        `DeviceError` after keeping every row received. `blocks`: the plan's block models, already
+        exported (else they are made here); `extra`: whole models timed in the same bundle and run
+        (the in-context fit's subnets), whose statistics go to `on_extra(name, stats)` as each
+        chunk ends instead of becoming rows."""
         self.info()
         if self._proc is None or self._proc.poll() is not None:
             self._start()  # a second plan on the same backend: a fresh runner
         proc = self._proc
         assert proc is not None and proc.stdin is not None
         tmp = tempfile.mkdtemp(prefix="ofa-bundle-")
+        extra_names = {m.name for m in extra or []}
 
-        def on_row(msg: dict[str, Any]) -> None:
+        def on_row(msg: dict[str, Any]) -> bool:
             st = msg["stats"]
+            if msg["n"] in extra_names:
+                if on_extra is not None:
+                    on_extra(msg["n"], st)
+                return False  # not a row of the table
             writer.write(Row(msg["key"], int(msg["r"]), int(st["count"]), st["mean"], st["median"],
                              st["std"], st["p10"], st["p90"]))
+            return True
 
         try:
-            models = None
+            models = blocks
             if getattr(plan, "int8", None) is not None:  # an int8 table: the bundle carries int8 files
                 from .int8_bundle import int8_block_models
 
                 models = int8_block_models(plan.todo, spec, net, self.fmt, plan.int8, self.cache, on_resolution)
-            sent = self._send(proc.stdin, plan.todo, spec, net, protocol, Path(tmp), on_resolution, models=models)
+            sent = self._send(proc.stdin, plan.todo, spec, net, protocol, Path(tmp), on_resolution, models=models,
+                              extra=extra)
             if on_resolution is not None and sent is not None:
                 on_resolution(next(iter(plan.todo)), f"sent {sent / 1e6:.1f} MB")
             kept = (f"{{n}} new row(s) were kept in {plan.folder}: rerun the same command to resume (only the "
@@ -351,7 +366,8 @@ class SshBackend:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _send(self, stdin: Any, todo: dict[int, list[str]], spec: Any, net: Any, protocol: Any, tmp: Path,
-              on_resolution: Callable[[int, str], None] | None, models: list[Any] | None = None) -> int | None:
+              on_resolution: Callable[[int, str], None] | None, models: list[Any] | None = None,
+              extra: list[Any] | None = None) -> int | None:
         """The bundle as a tar stream, model by model as they are exported. Returns the bytes sent,
         or None if the remote side went away (`_receive` reports why)."""
         def progress(r: int, done: int, total: int, hit: bool) -> None:
@@ -362,7 +378,7 @@ class SshBackend:
         try:
             build_bundle(todo, spec, net, self.fmt, tmp, self.cache, progress,
                          run_config={**self._settings(), "protocol": protocol.to_dict()}, on_file=stream.add,
-                         models=models)
+                         models=models, extra=extra)
             stream.close()
             stdin.close()
             return stream.nbytes
@@ -372,10 +388,11 @@ class SshBackend:
             stream.abandon()
             return None
 
-    def _receive(self, proc: subprocess.Popen, on_row: Callable[[dict[str, Any]], None], kept: str,
+    def _receive(self, proc: subprocess.Popen, on_row: Callable[[dict[str, Any]], Any], kept: str,
                  on_session: Callable[[str], None] | None, on_resolution: Callable[[int, str], None] | None) -> int:
-        """Read the runner's lines until it ends; `on_row(msg)` per finished entry. Returns the rows
-        received; a failure raises `DeviceError` ending with `kept` (`{n}`: the rows received)."""
+        """Read the runner's lines until it ends; `on_row(msg)` per finished entry (False: an entry
+        that is not a table row). Returns the rows received; a failure raises `DeviceError` ending
+        with `kept` (`{n}`: the rows received)."""
         written, done, error = 0, False, None
         assert proc.stdout is not None
         for raw in proc.stdout:
@@ -387,8 +404,7 @@ class SshBackend:
                 continue
             kind = msg.get("t")
             if kind == "row":
-                on_row(msg)
-                written += 1
+                written += on_row(msg) is not False
             elif kind == "s" and on_session is not None:
                 on_session(msg["n"])
             elif kind == "res" and on_resolution is not None:

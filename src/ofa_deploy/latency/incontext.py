@@ -28,7 +28,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from .table import METHODS, TABLE_FILE, LatencyTable, Row, read_rows, rows_csv, 
 ISOLATED_FILE = "isolated.csv"   # the rows as timed alone, before the in-context stage replaced them
 DEFAULT_METHOD = "fit"
 DEFAULT_SUBNETS = 150            # end-to-end subnets per resolution (fit); a tenth of that for profiler
+DEFAULT_REMOTE_SUBNETS = 4       # the fit's subnets per resolution on ssh / adb devices (`default_subnets`)
 _LAYER = re.compile(r"^L(\d+)/")
 
 
@@ -96,22 +97,57 @@ def stitch_onnx(parts: Sequence[Any], input_name: str = "x", output_name: str = 
 
 
 class LayerParts:
-    """The table entries of one resolution as ready-to-chain parts (ONNX graphs or modules)."""
+    """The table entries of one resolution as ready-to-chain parts (ONNX graphs or modules).
+
+    Each block is exported to ONNX once, when first needed, and the same bytes serve the block's
+    own entry in a bundle (`blocks`) and every stitched subnet it is part of (`subnet`): a profile
+    that times the fit's subnets in the blocks' bundle converts nothing twice, and a fit whose
+    subnets were all timed already (its checkpoint) exports nothing."""
 
     def __init__(self, net: Any, spec: SpaceSpec, r: int, needs_onnx: bool, int8: Any = None):
-        from .block_models import block_models, onnx_bytes
-
         if int8 is not None and not needs_onnx:
             raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
                                     "ssh); profile this device with --method isolated")
-        self.spec, self.r, self.needs_onnx, self.int8 = spec, r, needs_onnx, int8
-        self.models = {m.key: m for m in block_models(net, spec, r)}
+        self.net, self.spec, self.r, self.needs_onnx, self.int8 = net, spec, r, needs_onnx, int8
+        self._models: dict[str, Any] | None = None
+        self._bytes: dict[str, bytes] = {}
         self._onnx: dict[str, Any] = {}
-        if needs_onnx:
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Every block of the resolution by key (extracted from the supernet on first use)."""
+        if self._models is None:
+            from .block_models import block_models
+
+            self._models = {m.key: m for m in block_models(self.net, self.spec, self.r)}
+        return self._models
+
+    def onnx_bytes(self, key: str) -> bytes:
+        """The block's ONNX graph (exported on first use)."""
+        if key not in self._bytes:
+            from .block_models import onnx_bytes
+
+            m = self.models[key]
+            self._bytes[key] = onnx_bytes(m.module, m.input_shape)
+        return self._bytes[key]
+
+    def _graph(self, key: str) -> Any:
+        if key not in self._onnx:
             import onnx
 
-            for k, m in self.models.items():
-                self._onnx[k] = onnx.load_from_string(onnx_bytes(m.module, m.input_shape))
+            self._onnx[key] = onnx.load_from_string(self.onnx_bytes(key))
+        return self._onnx[key]
+
+    def blocks(self, keys: Sequence[str]) -> list[Any]:
+        """The `BlockModel`s of `keys` as a bundle takes them (with their ONNX bytes when ONNX is timed)."""
+        from .block_models import BlockModel
+
+        out = []
+        for k in keys:
+            m = self.models[k]
+            out.append(BlockModel(k, self.r, m.input_shape, m.module,
+                                  onnx_bytes=self.onnx_bytes(k) if self.needs_onnx else None))
+        return out
 
     def subnet(self, name: str, arch: Arch) -> Any:
         """A `BlockModel` of the whole subnet `arch`, chained from the parts (what a backend opens)."""
@@ -123,7 +159,7 @@ class LayerParts:
         shape = (1, self.spec.in_channels, arch.r, arch.r)
         m = BlockModel(name, arch.r, shape)
         if self.needs_onnx:
-            m.onnx_bytes = stitch_onnx([self._onnx[k] for k in keys])
+            m.onnx_bytes = stitch_onnx([self._graph(k) for k in keys])
             if self.int8 is not None:  # quantised whole, on the images: the file `export --int8` ships
                 m.onnx_bytes = self.int8.quantise_subnet(m.onnx_bytes, arch.r)
         else:
@@ -138,11 +174,21 @@ def time_subnets(parts: LayerParts, archs: Sequence[Arch], backend: Any, protoco
     chunk of stitched models is held in memory at a time). With a `checkpoint`, each chunk's
     timings are kept as it ends, and a chunk it already holds is not timed again (a resumed fit).
     A remote backend (ssh, adb) times them all in one bundle with its own copy of the protocol and
-    thermal guard (`measure_models`); its fit is not checkpointed."""
-    if hasattr(backend, "measure_models"):
-        models = [parts.subnet(f"ctx{i}", a) for i, a in enumerate(archs)]
-        stats = backend.measure_models(models, protocol, on_session)
-        return np.array([float(stats[f"ctx{i}"][stat]) for i in range(len(archs))])
+    thermal guard (`measure_models`), only those its checkpoint lacks (all of them were timed in
+    the profile's own bundle when the blocks were measured in this run: `measure_plan_with_fit`)."""
+    if backend.capabilities.bundled:
+        kept = [checkpoint.get(a) if checkpoint is not None else None for a in archs]
+        todo = [i for i, v in enumerate(kept) if v is None]
+        timed: dict[int, float] = {}
+        if todo:
+            stats = backend.measure_models([parts.subnet(f"ctx{i}", archs[i]) for i in todo], protocol, on_session)
+            timed = {i: float(stats[f"ctx{i}"][stat]) for i in todo}
+            if checkpoint is not None:
+                checkpoint.add([(archs[i], ms) for i, ms in timed.items()])
+        if on_session is not None:
+            for _ in range((len(archs) - len(todo)) * protocol.sessions):
+                on_session("ctx")
+        return np.array([timed[i] if v is None else v for i, v in enumerate(kept)], dtype=float)
     out = np.zeros(len(archs))
     step = protocol.chunk
     for start in range(0, len(archs), step):
@@ -275,14 +321,16 @@ def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol
 
 
 def choose_method(backend: Any, method: str | None) -> str:
-    """The method a profile uses: `method` if given, else the default (fit) on a local backend and
-    isolated on remote devices (ssh, adb). On those, `fit` sends the stitched subnets as one bundle
-    per resolution to the same runner / benchmark_model, with the same protocol; it stays opt-in
-    until its figures on real boards are in (`benchmarks/bench_remote.py --mode fit` measures it on
-    the loopback sshd); the per-node `profiler` needs a local onnxruntime."""
-    remote = hasattr(backend, "measure_plan")
+    """The method a profile uses: `method` if given, else the default, fit, on every device. On
+    remote devices (ssh, adb) the fit's whole subnets are timed in the blocks' own bundle and run
+    (`measure_plan_with_fit`), fewer of them (`default_subnets`); the per-node `profiler` needs a
+    local onnxruntime."""
+    remote = backend.capabilities.bundled
     if method is None:
-        return "isolated" if remote else DEFAULT_METHOD
+        if remote and getattr(backend, "precision", "fp32") == "int8" and not (
+                backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
+            return "isolated"  # an int8 fit quantises stitched ONNX subnets; a .tflite device times blocks alone
+        return DEFAULT_METHOD
     if method != "isolated" and getattr(backend, "precision", "fp32") == "int8" and not (
             backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
         raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
@@ -296,10 +344,78 @@ def choose_method(backend: Any, method: str | None) -> str:
     return method
 
 
-def default_subnets(method: str) -> int:
+def default_subnets(method: str, backend: Any = None) -> int:
     """Whole subnets per resolution: the fit needs many more equations than rows; a profile gives
-    every row of a subnet at once, so a tenth of that covers every row several times."""
-    return DEFAULT_SUBNETS // 10 if method == "profiler" else DEFAULT_SUBNETS
+    every row of a subnet at once, so a tenth of that covers every row several times. On a remote
+    device the fit times `DEFAULT_REMOTE_SUBNETS`: there, timing whole subnets is what a profile's
+    time goes to (each costs about as much as 17 of the ~96 blocks of a resolution), and the ridge
+    toward the isolated rows needs few of them to remove most of the blocks' common bias; 4 keeps
+    the profile within 2x the isolated one's time with the fit's MAPE under half the isolated
+    one's (median of `benchmarks/bench_remote.py --mode fit` draws; figures in its closing note)."""
+    if method == "profiler":
+        return DEFAULT_SUBNETS // 10
+    if backend is not None and backend.capabilities.bundled:
+        return DEFAULT_REMOTE_SUBNETS
+    return DEFAULT_SUBNETS
+
+
+_VOLATILE = ("temp_c", "temp_reason", "note")  # what a remote device reports differently on every connection
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """The in-context fit a profile will make (`run_incontext`), handed to the block stage so that a
+    remote device times the fit's whole subnets in the blocks' bundle and run."""
+
+    subnets: int = DEFAULT_SUBNETS
+    seed: int = 0
+
+
+def fit_checkpoint(folder: str | os.PathLike, r: int, subnets: int, seed: int, stat: str, protocol: Protocol,
+                   backend_info: dict[str, Any], spec: SpaceSpec) -> FitCheckpoint:
+    """The fit's kept timings of resolution `r` (`fitlog`), identified by what they depend on (not
+    by a remote device's temperature at connection time, which differs from one run to the next)."""
+    backend = {k: v for k, v in backend_info.items() if k not in _VOLATILE}
+    return FitCheckpoint(folder, r, {"method": "fit", "subnets": subnets, "seed": seed, "stat": stat,
+                                     "protocol": protocol.to_dict(), "backend": backend,
+                                     "space": spec.to_dict()})
+
+
+def bundled_fit_sessions(plan: Any, backend: Any, fit: FitRequest | None, protocol: Protocol) -> int:
+    """Progress-bar sessions the fit adds to a remote profile's block stage (`measure_plan_with_fit`)."""
+    if fit is None or not backend.capabilities.bundled:
+        return 0
+    return len(plan.todo) * fit.subnets * protocol.sessions
+
+
+def measure_plan_with_fit(plan: Any, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol, writer: Any,
+                          fit: FitRequest, on_session: Callable[[str], None] | None = None,
+                          on_resolution: Callable[[int, str], None] | None = None) -> int:
+    """A remote profile's one bundle and one run: the plan's missing blocks and, for each of its
+    resolutions, the fit's whole subnets (stitched from the same block exports), timed by the
+    device after the blocks of their resolution with the same protocol and guard. Block rows go
+    to `writer`; each subnet's time to the fit's checkpoint as its chunk ends, where
+    `run_incontext` then finds them all (it sends nothing more). Returns the rows written."""
+    stat = str(plan.metadata.get("stat") or "median")
+    blocks: list[Any] = []
+    extra: list[Any] = []
+    owner: dict[str, tuple[FitCheckpoint, Arch]] = {}
+    for r, keys in plan.todo.items():
+        parts = LayerParts(net, spec, r, backend.needs_onnx)
+        blocks += parts.blocks(keys)
+        checkpoint = fit_checkpoint(plan.folder, r, fit.subnets, fit.seed, stat, protocol, backend.info(), spec)
+        for i, arch in enumerate(fit_subnets(spec, r, fit.subnets, fit.seed)):
+            if checkpoint.get(arch) is None:
+                m = parts.subnet(f"ctx{i}", arch)
+                extra.append(m)
+                owner[m.name] = (checkpoint, arch)
+
+    def on_extra(name: str, stats: dict[str, float]) -> None:
+        checkpoint, arch = owner[name]
+        checkpoint.add([(arch, float(stats[stat]))])
+
+    return backend.measure_plan(plan, spec, net, protocol, writer, on_session, on_resolution,
+                                blocks=blocks, extra=extra, on_extra=on_extra)
 
 
 def check_method(folder: str | os.PathLike, method: str, fresh: bool = False) -> None:
@@ -357,9 +473,8 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
                 on_resolution(r, f"in context ({method})")
             table = _isolated_prior(folder, table, r)
             t0 = time.perf_counter()
-            checkpoint = (FitCheckpoint(folder, r, {"method": method, "subnets": subnets, "seed": seed, "stat": table.stat,
-                                                    "protocol": protocol.to_dict(), "backend": backend.info(),
-                                                    "space": table.spec.to_dict()}) if method == "fit" else None)
+            checkpoint = (fit_checkpoint(folder, r, subnets, seed, table.stat, protocol, backend.info(), table.spec)
+                          if method == "fit" else None)
             rows, record = incontext_rows(table, r, net, backend, protocol, method, subnets, lam, seed, guard,
                                           on_session, checkpoint, int8)
             record["seconds"] = round(time.perf_counter() - t0, 1)
@@ -409,6 +524,7 @@ def _keep_isolated(folder: Path, rows: list[Row]) -> None:
     atomic_write_text(path, rows_csv(sorted(old.values(), key=lambda x: (x.resolution, x.key))))
 
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_SUBNETS", "ISOLATED_FILE", "LayerParts", "check_method", "fit_subnets",
-           "incontext_rows", "pending_resolutions", "profile_attribution", "run_incontext", "stage_sessions",
+__all__ = ["DEFAULT_METHOD", "DEFAULT_REMOTE_SUBNETS", "DEFAULT_SUBNETS", "ISOLATED_FILE", "FitRequest", "LayerParts",
+           "bundled_fit_sessions", "check_method", "fit_checkpoint", "fit_subnets", "incontext_rows",
+           "measure_plan_with_fit", "pending_resolutions", "profile_attribution", "run_incontext", "stage_sessions",
            "stitch_onnx", "time_subnets"]

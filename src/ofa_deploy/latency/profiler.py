@@ -6,10 +6,12 @@ missing (after dropping a half-written last row). A rerun with other settings (d
 or its version, threads, space, protocol) is refused, so one table never mixes two setups.
 
 The blocks are the supernet's own modules (`block_models`), timed by the shared `protocol`
-through any backend object with `info()`, `open(model)` and `needs_onnx`. A remote backend
-(`devices.ssh`, `devices.adb`) instead has `measure_plan(plan, spec, net, protocol, writer, ...)`:
-it sends the plan's models to the device once and appends rows through `writer` as they arrive;
-its optional `run_metadata()` (temperatures, cool-down waits) is merged into `meta.yaml`.
+through a backend (`devices.backend.Backend`). One measured here (`open(model)`, `needs_onnx`) is
+timed session by session; a bundled one (`capabilities.bundled`: `devices.ssh`, `devices.adb`)
+gets the plan as one bundle (`measure_plan`), measured on the device, rows appended through
+`writer` as they arrive, with the in-context fit's whole subnets in the same bundle when a fit
+follows (`fit`: `incontext.measure_plan_with_fit`). `run_metadata()` (temperatures, cool-down
+waits) is merged into `meta.yaml`.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
                                                  if precision == "int8" else ""),
         "date_started": now(),
         "calibration": None,
+        **device_state(backend_info),
         **(extra_meta or {}),
         "spec": spec.to_dict(),
     }
@@ -105,6 +108,21 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
     except BaseException:
         lock.release()
         raise
+
+
+_STATE = ("governors", "governors_reason", "temp_c", "temp_reason")
+
+
+def device_state(backend_info: dict[str, Any]) -> dict[str, Any]:
+    """`{"device_state": ...}`: the CPU governors and temperature a remote device (ssh runner, adb)
+    reported when the profile started, each null with the reason where the device exposes none;
+    nothing for a backend that reports neither (local ones)."""
+    if "governors" not in backend_info and "temp_c" not in backend_info:
+        return {}
+    state = {k: backend_info[k] for k in _STATE if k in backend_info}
+    state.setdefault("governors", None)
+    state.setdefault("temp_c", None)
+    return {"device_state": state}
 
 
 # Files a table folder holds about its table (`latency validate`, `drift`); `--fresh` removes them.
@@ -159,9 +177,12 @@ def _holds_rows(path: Path) -> bool:
 
 def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol,
                 guard: Any = None, on_session: Callable[[str], None] | None = None,
-                on_resolution: Callable[[int, str], None] | None = None, int8: Any = None) -> int:
+                on_resolution: Callable[[int, str], None] | None = None, int8: Any = None,
+                fit: Any = None) -> int:
     """Measure every key of the plan and append its row as soon as it is done. Returns rows written.
-    `int8` (an `latency.int8.Int8Calibration`): the table is int8, every block is quantised first."""
+    `int8` (an `latency.int8.Int8Calibration`): the table is int8, every block is quantised first.
+    `fit` (an `incontext.FitRequest`): the in-context fit that follows; a remote device times its
+    whole subnets in the blocks' bundle and run (locally, `run_incontext` times them itself)."""
     from .block_models import block_models, onnx_bytes
 
     written = 0
@@ -170,7 +191,12 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
         plan.int8 = int8
     try:
         with closing(RowWriter(plan.folder)) as writer:
-            if hasattr(backend, "measure_plan"):  # remote: one bundle, one device process for the whole plan
+            if backend.capabilities.bundled:  # remote: one bundle, one device process for the whole plan
+                if fit is not None:
+                    from .incontext import measure_plan_with_fit
+
+                    return measure_plan_with_fit(plan, spec, net, backend, protocol, writer, fit, on_session,
+                                                 on_resolution)
                 return backend.measure_plan(plan, spec, net, protocol, writer, on_session, on_resolution)
             for r, keys in plan.todo.items():
                 if on_resolution is not None:
@@ -194,7 +220,7 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
         try:
             meta = read_metadata(plan.folder)
             meta["date_updated"] = now()
-            meta.update(getattr(backend, "run_metadata", dict)())
+            meta.update(backend.run_metadata())
             write_metadata(plan.folder, meta)
         except NoSpaceError:
             if not failed:  # after a failure (a full disk, most likely) the old meta.yaml stays, whole,

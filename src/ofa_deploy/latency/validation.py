@@ -123,7 +123,7 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
     if int8 is not None and not (backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
         raise LatencyTableError("int8 whole subnets are timed as ONNX (onnxruntime, locally or over ssh); "
                                 "this device runs .tflite files")
-    if hasattr(backend, "measure_models"):  # ssh / adb: one bundle of whole subnets, timed on the device
+    if backend.capabilities.bundled:  # ssh / adb: one bundle of whole subnets, timed on the device
         remote = [BlockModel(f"subnet{i}", a.r, (1, spec.in_channels, a.r, a.r), module=net.extract(a))
                   for i, a in enumerate(archs)]
         if int8 is not None:  # the bundle writes a model without a module from its ONNX bytes
