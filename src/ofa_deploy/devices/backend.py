@@ -44,6 +44,7 @@ class Backend(Protocol):
 
     kind: str
     capabilities: Capabilities
+    precision: str  # fp32 | int8: what the models it is handed are (a table records it)
 
     def info(self) -> dict[str, Any]:
         """Runtime, its version, threads, CPU and what else the table's metadata records."""

@@ -83,6 +83,7 @@ class LiteRTBackend:
     Times `.tflite` files (`model.tflite_path`)."""
 
     kind = "litert"
+    precision = "fp32"
     needs_onnx = False
     capabilities = Capabilities(blocks=False, whole_models=False, files=(".tflite",))
 
@@ -121,6 +122,7 @@ class TorchBackend:
     """PyTorch eager on the CPU (`torch.set_num_threads(threads)`), inference mode. Times modules."""
 
     kind = "torch"
+    precision = "fp32"
     needs_onnx = False
     capabilities = Capabilities()
     device = "cpu"

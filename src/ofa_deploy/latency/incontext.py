@@ -292,7 +292,7 @@ def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol
     if method == "profiler" and backend.info().get("runtime") != "onnxruntime":
         raise LatencyTableError("--method profiler reads onnxruntime's per-node profile; this device runs "
                                 f"{backend.info().get('runtime')}: use --method fit")
-    parts = LayerParts(net, spec, r, backend.needs_onnx or getattr(backend, "fmt", None) == "onnx", int8)
+    parts = LayerParts(net, spec, r, backend.needs_onnx, int8)
     record: dict[str, Any] = {"resolution": r, "subnets": len(archs)}
     if method == "fit":
         measured = time_subnets(parts, archs, backend, protocol, stat, guard, on_session, checkpoint)
@@ -327,12 +327,12 @@ def choose_method(backend: Any, method: str | None) -> str:
     local onnxruntime."""
     remote = backend.capabilities.bundled
     if method is None:
-        if remote and getattr(backend, "precision", "fp32") == "int8" and not (
-                backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
+        if remote and backend.precision == "int8" and not (
+                backend.needs_onnx):
             return "isolated"  # an int8 fit quantises stitched ONNX subnets; a .tflite device times blocks alone
         return DEFAULT_METHOD
-    if method != "isolated" and getattr(backend, "precision", "fp32") == "int8" and not (
-            backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
+    if method != "isolated" and backend.precision == "int8" and not (
+            backend.needs_onnx):
         raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
                                 "ssh); profile this device with --method isolated")
     if method == "profiler" and remote:

@@ -122,8 +122,8 @@ class Int8Calibration:
 
 
 def table_precision(backend: Any) -> str:
-    """The precision a backend measures in (`precision` attribute; fp32 when it has none)."""
-    return str(getattr(backend, "precision", "fp32") or "fp32")
+    """The precision a backend measures in (its declared `precision`)."""
+    return str(backend.precision or "fp32")
 
 
 __all__ = ["DEFAULT_IMAGES", "PRECISIONS", "Int8Calibration", "check_precision", "random_images", "table_precision"]
