@@ -221,6 +221,46 @@ def test_cli_chain_search_finetune_export(cli, tiny, tmp_path, monkeypatch):
         save_subnet(Subnet(tuned.spec, middle_arch(tuned.spec, 24), SEARCH_META), subnet)
 
 
+def test_search_verify_measures_a_finetuned_checkpoint_and_search_refuses_it_as_a_supernet(cli, profiled, tmp_path):
+    """`search --verify`'s measurement (`device_measure`: the table's backend and protocol) times the
+    subnet a fine-tuned checkpoint holds, and refuses to cut any other from it; given where a supernet is
+    expected (`search -s`, `finetune -s`) the checkpoint is refused up front: exit 2, one line naming the
+    supernet it was cut from, no search run, nothing written."""
+    from ofa_deploy.errors import SpaceError
+    from ofa_deploy.latency import LatencyTable
+    from ofa_deploy.nn import load_supernet
+    from ofa_deploy.nn.finetuned import save_finetuned
+    from ofa_deploy.nn.shipped import shipped_supernet_path
+    from ofa_deploy.predictor import Predictor, default_predictor_path
+    from ofa_deploy.search.evolution import arch_result
+    from ofa_deploy.search.problem import Budget, build_problem
+    from ofa_deploy.search.verify import device_measure
+
+    lut = LatencyTable.load(profiled)
+    pred = Predictor.load(default_predictor_path())
+    problem = build_problem(pred.spec, pred, lut, "cpu")
+    supernet = shipped_supernet_path()
+    arch = middle_arch(pred.spec, 24)
+    tuned = save_finetuned(load_supernet(supernet).extract(arch), pred.spec, arch, tmp_path / "subnet.pt",
+                           {"finetune": {"supernet": str(supernet)}})
+    measure = device_measure(problem, lut, None, str(tuned), "cpu")
+    ms = measure(arch_result(problem, arch, Budget(50.0)))
+    assert 0 < ms < 1000
+    with pytest.raises(SpaceError, match="holds the fine-tuned subnet"):
+        measure(arch_result(problem, smallest_arch(pred.spec, 24), Budget(50.0)))
+
+    record = tmp_path / "home" / "records" / "last_search.json"
+    code, _out, err = cli("search", "--latency", "50ms", "--verify", "-s", tuned, "-o", tmp_path / "s.json")
+    assert code == 2 and "verify round" not in err and "Traceback" not in err
+    assert err.count("error:") == 1  # one message (rich may wrap it)
+    line = " ".join(err.split())
+    assert "is a fine-tuned subnet" in line and f"--supernet {supernet}" in line and "ofa-deploy export" in line
+    assert not (tmp_path / "s.json").exists() and not record.exists()
+    sub = save_subnet(Subnet(pred.spec, arch), tmp_path / "sub.json")
+    code, _out, err = cli("finetune", "--subnet", sub, "-s", tuned, "--out", tmp_path / "ft")
+    assert code == 2 and "is a fine-tuned subnet" in " ".join(err.split()) and not (tmp_path / "ft").exists()
+
+
 @pytest.mark.slow
 def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     supernet, subnet, recipe = tiny

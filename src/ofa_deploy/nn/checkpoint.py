@@ -21,7 +21,13 @@ import torch
 from ..errors import CheckpointError, SpaceError
 from ..fsio import atomic_path
 from ..space import SpaceKind, SpaceSpec
-from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
+from ..space.checkpoint import (
+    OUR_FORMAT,
+    SUBNET_FORMAT,
+    finetuned_refusal,
+    infer_spec_from_state,
+    normalise_keys,
+)
 from ..space.embedded import add_space_record
 from ..torchio import read_checkpoint, torch_save
 from .strict import strict_load
@@ -81,6 +87,8 @@ def save_any_supernet(model: Any, path: str | os.PathLike, meta: dict[str, Any] 
 def load_supernet(path: str | os.PathLike, spec: SpaceSpec | None = None) -> OFASupernet:
     """Load our checkpoint (spec embedded) or an official one (spec inferred or given)."""
     obj = read_checkpoint(path)
+    if obj.get("format") == SUBNET_FORMAT:  # `finetune`'s static subnet: say what to give instead
+        raise CheckpointError(finetuned_refusal(path, obj))
     state = obj.get("state_dict", obj)
     if not isinstance(state, dict) or not state or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):

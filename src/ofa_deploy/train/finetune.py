@@ -229,7 +229,7 @@ def plan_job(subnet: str | os.PathLike | None, supernet: str | os.PathLike | Non
     if kd_ratio is not None:
         checks.number(kd_ratio, "--kd-ratio", 0)
     sources = export_sources(subnet, supernet, finetuned=False)
-    space = checkpoint_space(sources.supernet)
+    space = checkpoint_space(sources.supernet, command="finetune")  # a fine-tuned subnet: refused
     sub = load_subnet(sources.subnet, spec=space)
     if teacher is not None and not Path(teacher).is_file():
         raise CheckpointError(f"--teacher {teacher}: no such checkpoint file")
