@@ -261,6 +261,24 @@ def test_search_verify_measures_a_finetuned_checkpoint_and_search_refuses_it_as_
     assert code == 2 and "is a fine-tuned subnet" in " ".join(err.split()) and not (tmp_path / "ft").exists()
 
 
+def test_torchrun_processes_share_the_cores(monkeypatch):
+    """Under torchrun each process computes with cores / processes threads unless --threads says
+    otherwise (torchrun's OMP_NUM_THREADS=1 would leave cores idle; more would oversubscribe them);
+    one process keeps torch's default."""
+    from ofa_deploy.dist import threads_per_process
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert threads_per_process(None) is None and threads_per_process(3) == 3
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert threads_per_process(None) == max(1, cores // 2) and threads_per_process(1) == 1
+    monkeypatch.setenv("WORLD_SIZE", str(8 * cores))  # two nodes: the local processes share this node's cores
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(4 * cores))
+    assert threads_per_process(None) == 1
+
+
 @pytest.mark.slow
 def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     supernet, subnet, recipe = tiny
@@ -273,7 +291,7 @@ def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 process(es)" in proc.stderr
     done = json.loads(proc.stdout)
-    assert done["processes"] == 2 and done["stopped"] is False
+    assert done["processes"] == 2 and done["stopped"] is False and done["threads_per_process"] == 1
     assert load_finetuned(tmp_path / "run" / "subnet.pt").arch.r == 24
 
 

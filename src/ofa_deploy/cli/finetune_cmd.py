@@ -45,7 +45,8 @@ def finetune(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
                                                           "ImageNet-style folder for finetune-imagenet)."),
-    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads per process (default: "
+                                       "torch's; under torchrun the cores shared out over the processes)."),
     workers: int | None = typer.Option(None, "--workers", help="Image-reading processes per training process for "
                                                               "an ImageNet-style folder."),
     stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
@@ -84,7 +85,8 @@ def finetune(
         what = "training from scratch" if from_scratch else f"fine-tuning (KD ratio {job.kd:g})"
         out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
                           f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
-                          f"{tuner.recipe.batch_size} images, {tuner.world} process(es); run folder {out}")
+                          f"{tuner.recipe.batch_size} images, {tuner.world} process(es) x "
+                          f"{tuner.threads} thread(s); run folder {out}")
     if tuner.rank == 0:
         with progress:
             result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
