@@ -149,7 +149,13 @@ def test_shipped_recipes_have_upstreams_settings():
             epochs, 1.0, 0.9, True, 3e-5, 0.1)
         assert r.lr == pytest.approx(2.5e-3 * r.batch_size / 64) and r.data["kind"] == "imagenet"
     demo = load_finetune_recipe("finetune-demo")
-    assert demo.lr == pytest.approx(2.5e-3 * demo.batch_size / 64) and demo.epochs <= 5
+    # the demo supernet's own rate for continuing trained weights (its depth-1 and expand-1 phases, what
+    # upstream's 2.5e-3 per 64 became in its scaled schedule), at the same batch; no warm-up, as upstream's
+    shipped = load_recipe("demo-fmnist")
+    continuing = {ph.lr for ph in shipped.phases if ph.name in ("depth-1", "expand-1")}
+    assert continuing == {demo.lr} and demo.batch_size == shipped.batch_size and demo.warmup_steps == 0
+    assert (demo.kd_ratio, demo.momentum, demo.nesterov, demo.weight_decay, demo.label_smoothing) == (
+        1.0, 0.9, True, 3e-5, 0.1) and demo.epochs <= 5
 
 
 def test_official_names():
