@@ -63,6 +63,8 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
     from ..nn.finetuned import load_weights_source
 
     net = load_weights_source(checkpoint)  # `measure_subnets` extracts each subnet from it
+    if hasattr(net, "eval"):  # a supernet module (a fine-tuned checkpoint extracts in eval mode)
+        net.eval()
     md = lut.metadata
     backend = make_backend(load_device(device), md.get("runtime") if md.get("runtime") != "official" else None,
                            md.get("threads"), **(remote or {}))
