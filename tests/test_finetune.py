@@ -149,7 +149,13 @@ def test_shipped_recipes_have_upstreams_settings():
             epochs, 1.0, 0.9, True, 3e-5, 0.1)
         assert r.lr == pytest.approx(2.5e-3 * r.batch_size / 64) and r.data["kind"] == "imagenet"
     demo = load_finetune_recipe("finetune-demo")
-    assert demo.lr == pytest.approx(2.5e-3 * demo.batch_size / 64) and demo.epochs <= 5
+    # the demo supernet's own rate for continuing trained weights (its depth-1 and expand-1 phases, what
+    # upstream's 2.5e-3 per 64 became in its scaled schedule), at the same batch; no warm-up, as upstream's
+    shipped = load_recipe("demo-fmnist")
+    continuing = {ph.lr for ph in shipped.phases if ph.name in ("depth-1", "expand-1")}
+    assert continuing == {demo.lr} and demo.batch_size == shipped.batch_size and demo.warmup_steps == 0
+    assert (demo.kd_ratio, demo.momentum, demo.nesterov, demo.weight_decay, demo.label_smoothing) == (
+        1.0, 0.9, True, 3e-5, 0.1) and demo.epochs <= 5
 
 
 def test_official_names():
@@ -221,6 +227,64 @@ def test_cli_chain_search_finetune_export(cli, tiny, tmp_path, monkeypatch):
         save_subnet(Subnet(tuned.spec, middle_arch(tuned.spec, 24), SEARCH_META), subnet)
 
 
+def test_search_verify_measures_a_finetuned_checkpoint_and_search_refuses_it_as_a_supernet(cli, profiled, tmp_path):
+    """`search --verify`'s measurement (`device_measure`: the table's backend and protocol) times the
+    subnet a fine-tuned checkpoint holds, and refuses to cut any other from it; given where a supernet is
+    expected (`search -s`, `finetune -s`) the checkpoint is refused up front: exit 2, one line naming the
+    supernet it was cut from, no search run, nothing written."""
+    from ofa_deploy.errors import SpaceError
+    from ofa_deploy.latency import LatencyTable
+    from ofa_deploy.nn import load_supernet
+    from ofa_deploy.nn.finetuned import save_finetuned
+    from ofa_deploy.nn.shipped import shipped_supernet_path
+    from ofa_deploy.predictor import Predictor, default_predictor_path
+    from ofa_deploy.search.evolution import arch_result
+    from ofa_deploy.search.problem import Budget, build_problem
+    from ofa_deploy.search.verify import device_measure
+
+    lut = LatencyTable.load(profiled)
+    pred = Predictor.load(default_predictor_path())
+    problem = build_problem(pred.spec, pred, lut, "cpu")
+    supernet = shipped_supernet_path()
+    arch = middle_arch(pred.spec, 24)
+    tuned = save_finetuned(load_supernet(supernet).extract(arch), pred.spec, arch, tmp_path / "subnet.pt",
+                           {"finetune": {"supernet": str(supernet)}})
+    measure = device_measure(problem, lut, None, str(tuned), "cpu")
+    ms = measure(arch_result(problem, arch, Budget(50.0)))
+    assert 0 < ms < 1000
+    with pytest.raises(SpaceError, match="holds the fine-tuned subnet"):
+        measure(arch_result(problem, smallest_arch(pred.spec, 24), Budget(50.0)))
+
+    record = tmp_path / "home" / "records" / "last_search.json"
+    code, _out, err = cli("search", "--latency", "50ms", "--verify", "-s", tuned, "-o", tmp_path / "s.json")
+    assert code == 2 and "verify round" not in err and "Traceback" not in err
+    assert err.count("error:") == 1  # one message (rich may wrap it)
+    line = " ".join(err.split())
+    assert "is a fine-tuned subnet" in line and f"--supernet {supernet}" in line and "ofa-deploy export" in line
+    assert not (tmp_path / "s.json").exists() and not record.exists()
+    sub = save_subnet(Subnet(pred.spec, arch), tmp_path / "sub.json")
+    code, _out, err = cli("finetune", "--subnet", sub, "-s", tuned, "--out", tmp_path / "ft")
+    assert code == 2 and "is a fine-tuned subnet" in " ".join(err.split()) and not (tmp_path / "ft").exists()
+
+
+def test_torchrun_processes_share_the_cores(monkeypatch):
+    """Under torchrun each process computes with cores / processes threads unless --threads says
+    otherwise (torchrun's OMP_NUM_THREADS=1 would leave cores idle; more would oversubscribe them);
+    one process keeps torch's default."""
+    from ofa_deploy.dist import threads_per_process
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert threads_per_process(None) is None and threads_per_process(3) == 3
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert threads_per_process(None) == max(1, cores // 2) and threads_per_process(1) == 1
+    monkeypatch.setenv("WORLD_SIZE", str(8 * cores))  # two nodes: the local processes share this node's cores
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(4 * cores))
+    assert threads_per_process(None) == 1
+
+
 @pytest.mark.slow
 def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     supernet, subnet, recipe = tiny
@@ -233,7 +297,7 @@ def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 process(es)" in proc.stderr
     done = json.loads(proc.stdout)
-    assert done["processes"] == 2 and done["stopped"] is False
+    assert done["processes"] == 2 and done["stopped"] is False and done["threads_per_process"] == 1
     assert load_finetuned(tmp_path / "run" / "subnet.pt").arch.r == 24
 
 

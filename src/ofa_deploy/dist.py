@@ -34,6 +34,20 @@ def init_distributed(backend: str = "gloo") -> bool:
     return False
 
 
+def threads_per_process(threads: int | None) -> int | None:
+    """The torch intra-op threads of this process: `threads` as given (per process); under torchrun
+    without it, the CPU cores this process may run on shared out over the node's processes
+    (LOCAL_WORLD_SIZE), at least one each. Why: torchrun sets OMP_NUM_THREADS=1 in every process,
+    which leaves cores idle when there are more cores than processes, while more threads than cores
+    make OpenMP threads wait for each other. None (one process, no `threads`): torch's own default,
+    one thread per core."""
+    if threads is not None or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return threads
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1"))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // local)
+
+
 def torch_device(name: str) -> torch.device:
     """`cpu`, `cuda` or `cuda:N` as a torch device; under torchrun `cuda` is this process's GPU
     (LOCAL_RANK, modulo the GPUs present). `DeviceError` saying what to do when CUDA is asked for

@@ -66,7 +66,8 @@ def finetune(
         what = "training from scratch" if from_scratch else f"fine-tuning (KD ratio {job.kd:g})"
         out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
                           f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
-                          f"{tuner.recipe.batch_size} images, {tuner.world} process(es); run folder {out}")
+                          f"{tuner.recipe.batch_size} images, {tuner.world} process(es) x "
+                          f"{tuner.threads} thread(s); run folder {out}")
     with progress if tuner.rank == 0 else nullcontext():
         result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
     if tuner.rank != 0:

@@ -76,7 +76,8 @@ DescriptorThreads = Annotated[int | None, Opt("--threads", help="Override the de
 MaxRuns = Annotated[int, Opt("--max-runs", help="Cap of timed runs per session.")]
 
 # training and data
-TorchThreads = Annotated[int | None, Opt("--threads", help="torch intra-op threads (default: torch's).")]
+TorchThreads = Annotated[int | None, Opt("--threads", help="torch intra-op threads per process (default: torch's; "
+                                         "under torchrun the cores shared out over the processes).")]
 Resume = Annotated[bool, Opt("--resume", help="Continue the run in --out where it stopped.")]
 StopAfterEpochs = Annotated[int | None, Opt("--stop-after-epochs", hidden=True,
                                           help="Stop after this many epochs (testing resume).")]

@@ -21,7 +21,13 @@ import torch
 
 from ..errors import CheckpointError, SpaceError
 from ..space import spec_from_dict
-from ..space.checkpoint import OUR_FORMAT, infer_spec_from_state, normalise_keys
+from ..space.checkpoint import (
+    OUR_FORMAT,
+    SUBNET_FORMAT,
+    finetuned_refusal,
+    infer_spec_from_state,
+    normalise_keys,
+)
 from ..torchio import read_checkpoint
 from .registry import load_weights, new_supernet
 from .supernet_file import file_meta, read_supernet_file, write_supernet_file
@@ -47,6 +53,8 @@ def load_supernet_weights(model: Any, state: dict[str, torch.Tensor], source: st
 def load_supernet(path: str | os.PathLike, spec: Any = None) -> Any:
     """Load our checkpoint (spec embedded) or an official one (spec inferred or given), of any family."""
     obj, state = read_supernet_file(path)
+    if obj.get("format") == SUBNET_FORMAT:  # `finetune`'s static subnet: say what to give instead
+        raise CheckpointError(finetuned_refusal(path, obj))
     if obj.get("format") == OUR_FORMAT:
         try:
             spec = spec_from_dict(obj.get("spec")) if spec is None else spec

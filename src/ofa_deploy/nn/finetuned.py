@@ -21,11 +21,10 @@ from torch import nn
 from ..errors import CheckpointError, OfaDeployError, SpaceError
 from ..fsio import atomic_path
 from ..space import SpaceSpec, spec_from_dict
+from ..space.checkpoint import SUBNET_FORMAT
 from ..torchio import read_checkpoint, safe_torch_load
 from .checkpoint import load_supernet, new_supernet
 from .strict import strict_load
-
-SUBNET_FORMAT = "ofa-deploy-subnet"
 
 
 class FineTunedSubnet:

@@ -56,7 +56,7 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
         raise FormatError(f"supernet {text!r} is a folder without a net.config; give a supernet checkpoint "
                           f"(.pt), a subnet file or a space name ({', '.join(SPACE_NAMES)})")
     if p.suffix in CHECKPOINT_SUFFIXES:
-        spec = checkpoint_space(p)
+        spec = checkpoint_space(p, command="search")  # a fine-tuned subnet: refused, saying what to do
         return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "checkpoint": str(p.resolve()),
                                                "space": spec.to_dict()}
     spec = load_subnet(p).spec

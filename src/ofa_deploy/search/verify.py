@@ -53,15 +53,18 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
                    say: Callable[[str], None] = lambda _: None, remote: dict[str, Any] | None = None) -> MeasureFn:
     """End-to-end timing of searched subnets on the table's device (same backend as the table):
     local sessions, or one bundle per round over SSH / adb (`remote`: `make_backend`'s host,
-    serial... options)."""
+    serial... options). `checkpoint`: a supernet, or a fine-tuned subnet checkpoint (`ofa-deploy
+    finetune`'s), which times the one subnet it holds (any other is refused, `SpaceError`)."""
     from ..devices import load_device
     from ..devices.local import make_backend
     from ..latency import drift
     from ..latency.protocol import Protocol
     from ..latency.validation import measure_subnets
-    from ..nn import load_supernet
+    from ..nn.finetuned import load_weights_source
 
-    net = load_supernet(checkpoint).eval()
+    net = load_weights_source(checkpoint)  # `measure_subnets` extracts each subnet from it
+    if hasattr(net, "eval"):  # a supernet module (a fine-tuned checkpoint extracts in eval mode)
+        net.eval()
     md = lut.metadata
     desc = load_device(device)
     int8 = None

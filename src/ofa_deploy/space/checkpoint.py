@@ -83,8 +83,25 @@ def infer_mobilenet_spec(kind: SpaceKind, state: dict[str, Any]) -> SpaceSpec:
                      in_channels=int(first.shape[1]), kind=kind.name)
 
 
-def checkpoint_space(path: str | os.PathLike) -> Any:
-    """The space of a supernet checkpoint (ours: embedded; official: from its tensor shapes)."""
+SUBNET_FORMAT = "ofa-deploy-subnet"  # `ofa-deploy finetune`'s static subnet (`nn.finetuned`)
+
+
+def finetuned_refusal(path: str | os.PathLike, obj: dict[str, Any], command: str | None = None) -> str:
+    """The one line refusing a fine-tuned subnet checkpoint where `command` needs a supernet: which
+    supernet it was cut from (its meta), and which commands take the checkpoint itself."""
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    tune = meta.get("finetune") if isinstance(meta.get("finetune"), dict) else {}
+    cut_from = tune.get("supernet")
+    return (f"{path} is a fine-tuned subnet (written by `ofa-deploy finetune`), not the supernet "
+            f"{f'`{command}`' if command else 'this command'} needs: give the supernet it was cut from "
+            f"(--supernet {cut_from or 'SUPERNET.pt'}); the fine-tuned subnet itself goes to "
+            f"`ofa-deploy export --supernet {path}`, then `ofa-deploy benchmark`")
+
+
+def checkpoint_space(path: str | os.PathLike, command: str | None = None) -> Any:
+    """The space of a supernet checkpoint (ours: embedded; official: from its tensor shapes), or of a
+    fine-tuned subnet checkpoint (its embedded space: `export` takes one where it takes a supernet).
+    `command`: a command that needs a supernet; a fine-tuned subnet is then refused (`finetuned_refusal`)."""
     p = Path(path)
     if p.is_dir():
         raise CheckpointError(f"{p} is a folder; give a supernet checkpoint file (.pt, .pth)")
@@ -97,6 +114,8 @@ def checkpoint_space(path: str | os.PathLike) -> Any:
     from ..torchio import read_checkpoint  # torch, weights only: never unpickles code
 
     obj = read_checkpoint(p)
+    if command is not None and obj.get("format") == SUBNET_FORMAT:
+        raise CheckpointError(finetuned_refusal(p, obj, command))
     if obj.get("format") == OUR_FORMAT or isinstance(obj.get("spec"), dict):
         try:
             return spec_from_dict(obj["spec"])
@@ -111,4 +130,5 @@ def checkpoint_space(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{p}: {e}") from None
 
 
-__all__ = ["CHECKPOINT_SUFFIXES", "checkpoint_kind", "checkpoint_space", "infer_spec_from_state", "normalise_keys"]
+__all__ = ["CHECKPOINT_SUFFIXES", "SUBNET_FORMAT", "checkpoint_kind", "checkpoint_space", "finetuned_refusal",
+           "infer_spec_from_state", "normalise_keys"]

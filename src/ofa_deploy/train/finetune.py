@@ -229,7 +229,7 @@ def plan_job(subnet: str | os.PathLike | None, supernet: str | os.PathLike | Non
     if kd_ratio is not None:
         checks.number(kd_ratio, "--kd-ratio", 0)
     sources = export_sources(subnet, supernet, finetuned=False)
-    space = checkpoint_space(sources.supernet)
+    space = checkpoint_space(sources.supernet, command="finetune")  # a fine-tuned subnet: refused
     sub = load_subnet(sources.subnet, spec=space)
     if teacher is not None and not Path(teacher).is_file():
         raise CheckpointError(f"--teacher {teacher}: no such checkpoint file")
@@ -260,7 +260,8 @@ def complete(tuner: FineTuner, out: Path, device: str | None, scratch_dirs: list
     info = {"name": name, "checkpoint": str(path), "recipe": job.recipe.name, "subnet": str(job.subnet_path),
             "arch": job.subnet.arch.short(), "resolution": job.subnet.arch.r, "supernet": str(job.supernet_path),
             "kd_ratio": job.kd, "teacher": str(job.teacher_path or job.supernet_path) if job.kd else None,
-            "from_scratch": job.from_scratch, "processes": tuner.world, "device": device}
+            "from_scratch": job.from_scratch, "processes": tuner.world,
+            "threads_per_process": tuner.threads, "device": device}
     report = write_finetune_report(out, info, scratch_dirs)
     if not job.from_scratch:
         records.remember_finetune(path, subnet=job.subnet_path, supernet=job.supernet_path, device=device,

@@ -54,7 +54,8 @@ def write_finetune_report(out: Path, info: dict[str, Any], scratch_dirs: list[Pa
     lines = [f"# {title}: {info.get('name') or info.get('subnet')}", "",
              (f"Subnet {info.get('arch')} at {info.get('resolution')} px, from {info.get('subnet')}; "
               f"supernet {info.get('supernet')}. Recipe {info.get('recipe')}: {res['epochs']} epochs, "
-              f"{res['seconds_per_epoch']} s per epoch ({info.get('processes', 1)} process(es)), "
+              f"{res['seconds_per_epoch']} s per epoch ({info.get('processes', 1)} process(es)"
+              f"{f' x {t} thread(s)' if (t := info.get('threads_per_process')) else ''}), "
               f"{res['wall_seconds'] / 60:.1f} min wall clock."), ""]
     if res["before"] is not None:
         lines.append(f"Test top-1 (%): extracted with BN recalibrated on {_bn_text(res['bn'] or {})}; "

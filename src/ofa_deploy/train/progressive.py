@@ -50,7 +50,7 @@ from ..data import BatchStream
 from ..data.batches import DEFAULT_CROP_FILL
 from ..data.datasets import Splits
 from ..data.source import ArraySource, DataSource, as_source, open_source, skipped_images
-from ..dist import dist_info
+from ..dist import dist_info, threads_per_process
 from ..dist import init_distributed as _init_distributed
 from ..errors import CheckpointError, DatasetError, FormatError, OutputError, TrainingDiverged
 from ..fsio import append_text, atomic_path, writer_lock
@@ -160,8 +160,10 @@ class Trainer:
         self.recipe, self.out = recipe, Path(out)
         check_run_folder(self.out)
         self.rank, self.world = dist_info()
-        if checks.threads(threads) is not None:
+        threads = threads_per_process(checks.threads(threads))  # under torchrun: cores / processes
+        if threads is not None:
             torch.set_num_threads(threads)
+        self.threads = torch.get_num_threads()  # what this process computes with (reported)
         data = recipe.data
         kind = data.get("kind", "fashion-mnist")
         self.source: DataSource = as_source(splits) if splits is not None else open_source(
