@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -63,11 +64,7 @@ def finetune(
     else:
         for line in notes:
             note(line)
-        what = "training from scratch" if from_scratch else f"fine-tuning (KD ratio {job.kd:g})"
-        out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
-                          f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
-                          f"{tuner.recipe.batch_size} images, {tuner.world} process(es) x "
-                          f"{tuner.threads} thread(s); run folder {out}")
+        _print_start(out_console, job, tuner, from_scratch, out)
     with progress if tuner.rank == 0 else nullcontext():
         result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
     if tuner.rank != 0:
@@ -83,6 +80,14 @@ def finetune(
         print_json({"stopped": False, **done})
         return
     _print_finetuned(done, from_scratch)
+
+
+def _print_start(out_console: Any, job: Any, tuner: Any, from_scratch: bool, out: Path) -> None:
+    what = "training from scratch" if from_scratch else f"fine-tuning (KD ratio {job.kd:g})"
+    out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
+                      f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
+                      f"{tuner.recipe.batch_size} images, {tuner.world} process(es) x "
+                      f"{tuner.threads} thread(s); run folder {out}")
 
 
 def _print_finetuned(done: dict, from_scratch: bool) -> None:
