@@ -63,6 +63,9 @@ class TfliteQuantiser:
     def close(self) -> None:
         pass
 
+    def finish(self, int8: Path) -> None:
+        pass
+
     def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
         """Quantised ops, most sensitive (lowest local SQNR) first."""
         from ..runtime.sessions import interpreter_class
@@ -126,6 +129,41 @@ class OnnxQuantiser:
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+    def finish(self, int8: Path) -> None:
+        """Shorten the names quantisation invented, in the file kept (after the search, which reads them).
+
+        `quantize_static` names every tensor it adds after the tensor it quantises
+        (`<name>_DequantizeLinear_Output`, `<name>_scale`, `<name>_zero_point`, `<name>_quantized`) and
+        every Q/DQ node likewise: on the demo subnets these names were 8 % of the fp32 file's size (int8
+        file 0.35 of fp32, weights alone 0.25). Tensors and nodes of the fp32 model keep their names;
+        the added tensors become `q0, q1...` and the added nodes go unnamed; shape annotations (which
+        onnxruntime recomputes) are dropped. Same graph, same outputs; 0.35 -> 0.30 of fp32 there."""
+        import onnx
+
+        from ..fsio import atomic_path
+
+        src = onnx.load(str(self.source)).graph
+        known = {x for n in src.node for x in [*n.input, *n.output]} | {i.name for i in src.initializer} \
+            | {i.name for i in src.input} | {o.name for o in src.output}
+        known_nodes = {n.name for n in src.node}
+        model = onnx.load(str(int8))
+        g = model.graph
+        names: dict[str, str] = {}
+
+        def short(t: str) -> str:
+            return t if not t or t in known else names.setdefault(t, f"q{len(names)}")
+
+        for n in g.node:
+            n.input[:] = [short(t) for t in n.input]
+            n.output[:] = [short(t) for t in n.output]
+            if n.name not in known_nodes:
+                n.name = ""
+        for t in g.initializer:
+            t.name = short(t.name)
+        del g.value_info[:]
+        with atomic_path(int8, keep_suffix=True) as tmp:
+            onnx.save(model, str(tmp))
 
     def quantize(self, calib: Sequence[np.ndarray], out: Path, keep: Sequence[FloatOp]) -> Path:
         from onnxruntime.quantization import (
@@ -272,6 +310,7 @@ def accuracy_controlled(fp32: str | os.PathLike, calib: Sequence[np.ndarray], ca
                 else:
                     bad_k = mid
             keep = [r[0] for r in ranked[:ok_k]]
+        q.finish(out)
     finally:
         work.unlink(missing_ok=True)
         second_work.unlink(missing_ok=True)
