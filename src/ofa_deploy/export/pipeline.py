@@ -252,7 +252,8 @@ def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_pr
         metrics["second_calibration_drop"] = int8["second_calibration_drop"]
     rounding = None
     if tol is None:
-        checks = run_checks(metrics, int8_limits(plan.options.max_drop) if target.precision == "int8"
+        checks = run_checks(metrics, int8_limits(plan.options.max_drop, "second_calibration_drop" in metrics)
+                            if target.precision == "int8"
                             else target.limits)
     else:
         checks, rounding = check_fp32(metrics, tol, sub, x, reference, actual)
