@@ -80,3 +80,40 @@ def test_subnet_summary_adds_up_its_stages():
     assert [s["depth"] for s in info["stages"]] == [2, 3, 4, 3, 2]
     assert 0 < sum(s["params"] for s in info["stages"]) < info["params"]
     assert 0 < sum(s["macs"] for s in info["stages"]) < info["macs"]
+
+
+def _export_args(**over):
+    args = {"fmt": "onnx", "subnet": None, "int8": False, "dynamic_range": False, "supernet": None, "out": None,
+            "recalibrate": True, "data": None, "dynamic_batch": False, "verify_images": 300, "force": False,
+            "bn_images": None, "bn_batch": 200, "bn_transform": None, "workers": None, "skip_bad_images": False,
+            "threads": None, "rtol": None, "atol": None, "max_drop": 0.5, "calibration_images": 300}
+    return {**args, **over}
+
+
+def test_export_options_are_checked_in_the_library():
+    from ofa_deploy.export.options import export_options
+    from ofa_deploy.export.parity import RTOL, Tolerance
+
+    opts = export_options(**_export_args())
+    assert opts.tolerance is None and (opts.bn.images, opts.bn.batch, opts.bn.transform) == (None, 200, None)
+    assert export_options(**_export_args(rtol=1e-3)).tolerance == Tolerance(1e-3, 0.0)
+    assert export_options(**_export_args(atol=0.5)).tolerance == Tolerance(RTOL, 0.5)
+    for over, match in (({"bn_transform": "x"}, "--bn-transform 'x': choose train or eval"),
+                        ({"bn_batch": 0}, "--bn-batch"), ({"workers": 999}, "--workers"),
+                        ({"rtol": 5.0}, "--rtol"), ({"calibration_images": 0}, "--calibration-images")):
+        with pytest.raises(BadValueError, match=match):
+            export_options(**_export_args(**over))
+
+
+def test_predictor_import_and_fit_check_before_reading(tmp_path):
+    from ofa_deploy.predictor.fit import fit_file
+    from ofa_deploy.predictor.official import import_official_file
+
+    out = tmp_path / "p.npz"
+    with pytest.raises(BadValueError, match="--width"):
+        import_official_file(tmp_path / "absent.pth", out, -1.0)
+    with pytest.raises(BadValueError, match="--holdout"):
+        fit_file(tmp_path / "absent", out, 2.0, 0, "8,8", 1e-4)
+    with pytest.raises(BadValueError):
+        fit_file(tmp_path / "absent", out, 0.2, 0, "8,x", 1e-4)
+    assert list(tmp_path.iterdir()) == []

@@ -30,7 +30,8 @@ def _pd() -> Any:
     return pd
 
 
-def _table_folder(table: str | os.PathLike | None, device: str | None, supernet: str | os.PathLike | None) -> Any:
+def _table_folder(table: str | os.PathLike | None, device: str | None, supernet: str | os.PathLike | None,
+                  precision: str | None = None) -> Any:
     from .latency.resolve import resolve_table
     from .space.checkpoint import checkpoint_space
 
@@ -39,20 +40,21 @@ def _table_folder(table: str | os.PathLike | None, device: str | None, supernet:
         from .flow import SHIPPED_SUPERNET
 
         spec = checkpoint_space(SHIPPED_SUPERNET)
-    return resolve_table(device, table, spec)
+    return resolve_table(device, table, spec, precision)
 
 
 # ---- latency tables -------------------------------------------------------------------------------
 def latency_table(table: str | os.PathLike | None = None, *, device: str | None = None,
-                  supernet: str | os.PathLike | None = None) -> Any:
+                  supernet: str | os.PathLike | None = None, precision: str | None = None) -> Any:
     """The rows of a latency table: `key`, `resolution`, `count`, `mean`, `median`, `std`, `p10`,
     `p90` (ms), `method`, `samples`. `table`: a folder; or `device`: its table for the space of
-    `supernet` (default: the shipped demo supernet's), as `--device` finds it. `df.attrs` holds the
-    table's metadata (device, runtime, threads, validation...)."""
+    `supernet` (default: the shipped demo supernet's) and `precision` (fp32 | int8; default fp32 first),
+    as `--device` finds it. `df.attrs` holds the table's metadata (device, runtime, threads, precision,
+    validation...)."""
     pd = _pd()
     if table is not None and device is None and not Path(table).exists():
         device, table = str(table), None  # `latency_table("cpu")`: a device name
-    found = _table_folder(table, device, supernet)
+    found = _table_folder(table, device, supernet, precision)
     lut = found.table
     df = pd.DataFrame([{"key": r.key, "resolution": r.resolution, "count": r.count, "mean": r.mean,
                         "median": r.median, "std": r.std, "p10": r.p10, "p90": r.p90, "method": r.method,
@@ -109,7 +111,7 @@ def search(latency: str | None = None, *, flops: str | None = None, params: str 
            device: str | None = None, table: str | os.PathLike | None = None,
            predictor: str | os.PathLike | None = None, supernet: str | None = None, seed: int = 0,
            out: str | os.PathLike | None = None, verify: bool | None = None, pareto: bool = False,
-           points: int = 8) -> Any:
+           points: int = 8, precision: str | None = None) -> Any:
     """`ofa-deploy search` as a call: budgets as people write them (`"22ms"`, `"300M"`); returns the
     `SearchOutcome` (`.results`, `.files`: the subnet files written; the flow's records updated)."""
     from .search import SearchRequest, run_search
@@ -118,7 +120,7 @@ def search(latency: str | None = None, *, flops: str | None = None, params: str 
                                   table=Path(table) if table is not None else None,
                                   predictor=Path(predictor) if predictor is not None else None, supernet=supernet,
                                   seed=seed, out=Path(out) if out is not None else None, verify=verify,
-                                  pareto=pareto, points=points)
+                                  pareto=pareto, points=points, precision=precision)
     return run_search(req)
 
 

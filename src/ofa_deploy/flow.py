@@ -220,8 +220,9 @@ def next_after_profile(table: Any) -> str:
     return f"ofa-deploy search --latency {budget}"
 
 
-def next_after_search() -> str:
-    return "ofa-deploy export --format tflite"
+def next_after_search(precision: str = "fp32") -> str:
+    """`precision`: of the table the search used (an int8 table's subnet ships int8)."""
+    return "ofa-deploy export --format tflite" + (" --int8" if precision == "int8" else "")
 
 
 def finetune_after_search() -> str:

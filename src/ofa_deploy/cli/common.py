@@ -159,46 +159,6 @@ def merge_alias(new: Any, old: Any, new_name: str, old_name: str, default: Any =
     return old
 
 
-# ---- the vocabulary: one declaration per option name, used by every command ---------------------
-def json_option(help: str = "Machine-readable output (strict JSON on stdout).") -> Any:
-    return typer.Option(False, "--json", help=help)
-
-
-def out_option(help: str, default: Any = None, required: bool = False) -> Any:
-    return typer.Option(... if required else default, "--out", "-o", help=help)
-
-
-def device_option(help: str = "Device name (devices/NAME.yaml) or descriptor path.", default: Any = None) -> Any:
-    return typer.Option(default, "--device", "-d", help=help, callback=device_by_name)
-
-
-def device_by_name(text: str | None) -> str | None:
-    """--device: a descriptor path becomes the device's name (`devices.descriptor.device_name`)."""
-    from ..devices.descriptor import device_name
-
-    return device_name(text)
-
-
-def supernet_option(help: str = "Supernet checkpoint (ours or official).") -> Any:
-    return typer.Option(None, "--supernet", "-s", help=help)
-
-
-def table_option(help: str = "Latency table folder (default: the device's).") -> Any:
-    return typer.Option(None, "--table", "-t", help=help)
-
-
-def samples_option(default: int, help: str) -> Any:
-    return typer.Option(default, "--samples", "-n", help=help)
-
-
-def remote_args(host: str | None, accept_new_host_key: bool, serial: str | None,
-                   benchmark_binary: Path | None) -> dict[str, Any]:
-    """The ssh / adb options (`--host`, `--accept-new-host-key`, `--serial`, `--benchmark-binary`) as
-    the backends take them (`devices.local.make_backend(**remote)`)."""
-    return {"host": host, "accept_new_host_key": accept_new_host_key, "serial": serial,
-            "benchmark_binary": str(benchmark_binary) if benchmark_binary else None}
-
-
 # ---- output -------------------------------------------------------------------------------------------
 def progress_bar(*fields: str, out: Console = console) -> Any:
     """The one progress-bar style: description, bar, done/total, `fields` (rich TextColumn

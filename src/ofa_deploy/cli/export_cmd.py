@@ -16,26 +16,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .. import checks
+from . import options as opt
 from .choices import ExportFormat
-from .common import (
-    console,
-    device_option,
-    err_console,
-    fail,
-    json_option,
-    merge_alias,
-    next_step,
-    note,
-    out_option,
-    print_json,
-    remote_args,
-    supernet_option,
-    table_option,
-    value,
-)
+from .common import console, err_console, fail, merge_alias, next_step, note, print_json, value
+from .options import Opt
+from .render import rich_table
 
 
 def register(app: typer.Typer) -> None:
@@ -80,67 +67,61 @@ def steps() -> Iterator[Steps]:
 
 # ---- export ---------------------------------------------------------------------------------------
 def export(
-    fmt: ExportFormat = typer.Option(..., "--format", "-f", help="File format."),
-    subnet: Path | None = typer.Option(None, "--subnet",
-                                       help="Subnet file (any supported format); default: the last search's."),
-    int8: bool = typer.Option(False, "--int8", help="Full-integer int8 (TFLite: ai-edge-quantizer; ONNX: onnxruntime "
-                                                    "static QDQ), calibrated on real images, accuracy-controlled."),
-    dynamic_range: bool = typer.Option(False, "--dynamic-range",
-                                       help="TFLite int8 weights with float activations (smaller, not faster)."),
-    supernet: Path | None = supernet_option("Supernet (ours or official); default: the one the subnet was "
-                                            "searched for, else the shipped demo supernet."),
-    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c", hidden=True,
-                                           help="Old name of --supernet (kept for one release)."),
-    out: Path | None = out_option("Output file or folder; default: <subnet name>[.int8|.drq].<format> here."),
-    no_recalibrate: bool = typer.Option(False, "--no-recalibrate",
-                                        help="Keep the supernet's BN statistics instead of recalibrating them."),
-    data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files or ImageNet-style "
-                                                          "train/<class>/); default: the supernet recipe's dataset."),
-    dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
-    verify_images: int | None = typer.Option(None, "--verify-images",
-                                             help="Test images the file is verified on. [default: 300]"),
-    verify_images_old: int | None = typer.Option(None, "-n", hidden=True,
-                                                 help="Old short name of --verify-images (kept for one release)."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    bn_images: int | None = typer.Option(None, "--bn-images", help="BN calibration images (default: the recipe's, "
-                                                                   "else 2000, upstream's sub_train_loader)."),
-    bn_batch: int = typer.Option(200, "--bn-batch", help="Batch size of BN calibration."),
-    bn_transform: str | None = typer.Option(None, "--bn-transform",
-                                            help="train (upstream: augmented, seeded) or eval (deterministic); "
-                                                 "default: train for an ImageNet folder, eval for arrays."),
-    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
-    skip_bad_images: bool = typer.Option(False, "--skip-bad-images",
-                                         help="Skip unreadable images (counted in the report) instead of stopping."),
-    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads for BN recalibration and the "
-                                                               "PyTorch side of verification (default: torch's)."),
-    over_budget: bool = typer.Option(False, "--over-budget", help="Export a subnet that `search --verify` measured "
-                                     "over its budget (refused otherwise; the report says so)."),
-    rtol: float | None = typer.Option(None, "--rtol", help="fp32 parity: largest |diff| per image relative to its "
-                                                           "logit scale, at p99 (10x at the max). [default: 1e-4]"),
-    atol: float | None = typer.Option(None, "--atol", help="fp32 parity: absolute |diff| ignored. [default: 0]"),
-    max_drop: float = typer.Option(0.5, "--max-drop", help="int8: accuracy points the file may lose on labelled "
-                                                           "held-out images; the most sensitive ops fall back to "
-                                                           "float until it holds."),
-    calibration_images: int = typer.Option(300, "--calibration-images",
-                                           help="int8 calibration images (a second, disjoint set checks stability)."),
-    as_json: bool = json_option("Print the report as JSON."),
+    fmt: ExportFormat = Opt(..., "--format", "-f", help="File format."),
+    subnet: opt.SubnetIn = None,
+    int8: bool = Opt(False, "--int8", help="Full-integer int8 (TFLite: ai-edge-quantizer; ONNX: onnxruntime static "
+                     "QDQ), calibrated on real images, accuracy-controlled."),
+    dynamic_range: bool = Opt(False, "--dynamic-range", help="TFLite int8 weights with float activations (smaller, "
+                              "not faster)."),
+    supernet: Path | None = opt.supernet("Supernet (ours or official); default: the one the subnet was searched for, "
+                                         "else the shipped demo supernet."),
+    checkpoint: Path | None = Opt(None, "--checkpoint", "-c", hidden=True,
+                                  help="Old name of --supernet (kept for one release)."),
+    out: Path | None = opt.out("Output file or folder; default: <subnet name>[.int8|.drq].<format> here."),
+    no_recalibrate: bool = Opt(False, "--no-recalibrate", help="Keep the supernet's BN statistics instead of "
+                               "recalibrating them."),
+    data: Path | None = Opt(None, "--data", help="Dataset folder (Fashion-MNIST idx files or ImageNet-style "
+                            "train/<class>/); default: the supernet recipe's dataset."),
+    dynamic_batch: bool = Opt(False, "--dynamic-batch", help="ONNX with a dynamic batch dimension."),
+    verify_images: int | None = Opt(None, "--verify-images", help="Test images the file is verified on. "
+                                    "[default: 300]"),
+    verify_images_old: int | None = Opt(None, "-n", hidden=True,
+                                        help="Old short name of --verify-images (kept for one release)."),
+    force: opt.ReplaceOut = False,
+    bn_images: int | None = Opt(None, "--bn-images", help="BN calibration images (default: the recipe's, else 2000, "
+                                "upstream's sub_train_loader)."),
+    bn_batch: int = Opt(200, "--bn-batch", help="Batch size of BN calibration."),
+    bn_transform: str | None = Opt(None, "--bn-transform", help="train (upstream: augmented, seeded) or eval "
+                                   "(deterministic); default: train for an ImageNet folder, eval for arrays."),
+    workers: opt.FolderWorkers = None,
+    skip_bad_images: bool = Opt(False, "--skip-bad-images", help="Skip unreadable images (counted in the report) "
+                                "instead of stopping."),
+    threads: int | None = opt.threads("torch intra-op threads for BN recalibration and the PyTorch side of "
+                                      "verification (default: torch's)."),
+    over_budget: bool = Opt(False, "--over-budget", help="Export a subnet that `search --verify` measured over its "
+                            "budget (refused otherwise; the report says so)."),
+    rtol: float | None = Opt(None, "--rtol", help="fp32 parity: largest |diff| per image relative to its logit "
+                             "scale, at p99 (10x at the max). [default: 1e-4]"),
+    atol: float | None = Opt(None, "--atol", help="fp32 parity: absolute |diff| ignored. [default: 0]"),
+    max_drop: float = Opt(0.5, "--max-drop", help="int8: accuracy points the file may lose on labelled held-out "
+                          "images; the most sensitive ops fall back to float until it holds."),
+    calibration_images: int = Opt(300, "--calibration-images", help="int8 calibration images (a second, disjoint "
+                                  "set checks stability)."),
+    as_json: bool = opt.json("Print the report as JSON."),
 ) -> None:
     """Export a subnet to ONNX or TFLite (fp32 / int8) and verify it against PyTorch on real images."""
     from ..devices.speed import compare_speed
     from ..errors import VerificationError
-    from ..export.inputs import BnOptions
-    from ..export.pipeline import ExportOptions, plan_export, run_export
+    from ..export.options import export_options
+    from ..export.pipeline import plan_export, run_export
     from ..export.report import load_report, report_path
     from ..flow import next_after_export
 
     supernet = merge_alias(supernet, checkpoint, "--supernet", "--checkpoint")
     verify_images = merge_alias(verify_images, verify_images_old, "--verify-images", "-n", default=300)
-    opts = ExportOptions(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
-                         dynamic_batch, verify_images, force, bn_options(bn_images, bn_batch, bn_transform, BnOptions),
-                         checks.count(workers, "--workers", 64, lo=0, optional=True), skip_bad_images,
-                         checks.threads(threads), tolerance(rtol, atol), max_drop,
-                         checks.count(calibration_images, "--calibration-images", checks.MAX_IMAGES),
-                         over_budget=over_budget)
+    opts = export_options(value(fmt), subnet, int8, dynamic_range, supernet, out, not no_recalibrate, data,
+                          dynamic_batch, verify_images, force, bn_images, bn_batch, bn_transform, workers,
+                          skip_bad_images, threads, rtol, atol, max_drop, calibration_images, over_budget)
     error = None
     with steps() as step:
         plan = plan_export(opts, step, on_note=note)
@@ -163,34 +144,14 @@ def export(
         next_step(next_after_export())
 
 
-def tolerance(rtol: float | None, atol: float | None):
-    """--rtol / --atol as a `parity.Tolerance`, None when neither is given (the defaults)."""
-    from ..export.parity import RTOL, Tolerance
-
-    if rtol is None and atol is None:
-        return None
-    return Tolerance(RTOL if rtol is None else rtol, atol or 0.0)
-
-
-def bn_options(images: int | None, batch: int, transform: str | None, cls):
-    """Checked --bn-* options (bad values: one red line)."""
-    if images is not None:
-        checks.count(images, "--bn-images", checks.MAX_IMAGES)
-    checks.count(batch, "--bn-batch", 100000)
-    if transform not in (None, "train", "eval"):
-        fail(f"--bn-transform {transform!r}: choose train or eval")
-    return cls(images, batch, transform)
-
-
 def render_report(r: dict[str, Any], path: Path) -> None:
     from ..export.summary import METRIC_LABELS, format_value, report_rows
 
     v = r["verification"]
     checks = {c["metric"]: c for c in v["checks"]}
     fmt = {"onnx": "ONNX", "tflite": "TFLite"}[r["file_format"]]
-    t = Table(title=f"{fmt} {r['precision']}: {r['file']}", title_justify="left")
-    for col in ("", "value", "tolerance", "check"):
-        t.add_column(col, justify="right" if col == "tolerance" else "left")
+    t = rich_table(f"{fmt} {r['precision']}: {r['file']}", ("", "value", "tolerance", "check"),
+                   right=("tolerance",))
     for name, text in report_rows(r):
         t.add_row(name, text, "", "")
     for key, label in METRIC_LABELS.items():
@@ -225,22 +186,22 @@ def _verdict(c: dict[str, Any] | None) -> str:
 # ---- benchmark ------------------------------------------------------------------------------------
 def benchmark(
     file: Path | None = typer.Argument(None, help="An exported .onnx or .tflite file; default: the last export."),
-    device: str | None = device_option("Device name (devices/NAME.yaml) or descriptor path; default: the device "
-                                       "the last export's subnet was searched for, else cpu."),
-    table: Path | None = table_option("Latency table folder of the prediction; default: the one the file's "
-                                      "subnet was searched with, else the device's."),
-    threads: int | None = typer.Option(None, "--threads", help="Override the descriptor's thread count."),
-    sessions: int = typer.Option(3, "--sessions", help="Fresh sessions (samples pooled)."),
-    max_runs: int = typer.Option(200, "--max-runs", help="Cap of timed runs per session."),
-    host: str | None = typer.Option(None, "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias "
-                                    "(default: the one the last profile of this device was given, else the descriptor's)."),
-    accept_new_host_key: bool = typer.Option(False, "--accept-new-host-key", help="ssh devices: record an unknown "
-                                             "host key on first use (a changed key is always refused)."),
-    serial: str | None = typer.Option(None, "--serial", help="adb devices: the phone's serial (default: the last "
-                                      "profile's of this device, else the only one attached)."),
-    benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="adb devices: TFLite's "
-                                                 "benchmark_model for the phone (default: the last profile's)."),
-    as_json: bool = json_option(),
+    device: str | None = opt.device("Device name (devices/NAME.yaml) or descriptor path; default: the device the last "
+                                    "export's subnet was searched for, else cpu."),
+    table: Path | None = opt.table("Latency table folder of the prediction; default: the one the file's subnet was "
+                                   "searched with, else the device's."),
+    threads: opt.DescriptorThreads = None,
+    sessions: int = opt.sessions("Fresh sessions (samples pooled)."),
+    max_runs: opt.MaxRuns = 200,
+    host: str | None = Opt(None, "--host", help=f"ssh devices: {opt.HOST_HELP} (default: the one the last profile of "
+                           "this device was given, else the descriptor's)."),
+    accept_new_host_key: bool = opt.host_key("ssh devices: record an unknown host key on first use (a changed key "
+                                             "is always refused)."),
+    serial: str | None = opt.serial("adb devices: the phone's serial (default: the last profile's of this device, "
+                                    "else the only one attached)."),
+    benchmark_binary: Path | None = Opt(None, "--benchmark-binary", help="adb devices: TFLite's benchmark_model for "
+                                        "the phone (default: the last profile's)."),
+    as_json: opt.Json = False,
 ) -> None:
     """Time an exported file with the profiling protocol, next to the device table's prediction
     (on ssh boards through the remote runner, on adb phones with benchmark_model)."""
@@ -252,7 +213,7 @@ def benchmark(
     proto = protocol_for(sessions, max_runs)
     checks.threads(threads)
     file, device, table, notes = benchmark_inputs(file, device, table)
-    given = remote_args(host, accept_new_host_key, serial, benchmark_binary)
+    given = opt.remote_args(host, accept_new_host_key, serial, benchmark_binary)
     accept = given.pop("accept_new_host_key")
     remote, more = remote_options(device, given)
     for line in notes + more:
@@ -273,10 +234,8 @@ def _print_benchmark(result: dict[str, Any], file: Path) -> None:
     from ..flow import next_after_benchmark
 
     m, b = result["measured_ms"], result["backend"]
-    t = Table(title=f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, "
-                    f"{b['threads']} thread(s))", title_justify="left")
-    for col in ("latency", "median ms", "p10 ms", "p90 ms", "runs"):
-        t.add_column(col, justify="left" if col == "latency" else "right")
+    t = rich_table(f"{file.name} on {result['device']} ({b['runtime']} {b['runtime_version']}, "
+                   f"{b['threads']} thread(s))", ("latency", "median ms", "p10 ms", "p90 ms", "runs"))
     t.add_row("measured", f"{m['median']:.3f}", *(f"{m[q]:.3f}" if m.get(q) is not None else "-"
                                                   for q in ("p10", "p90")), str(m["count"]))
     pred = result["predicted_ms"]

@@ -6,17 +6,8 @@ from pathlib import Path
 
 import typer
 
-from .common import (
-    console,
-    epoch_progress,
-    err_console,
-    json_option,
-    next_step,
-    note,
-    out_option,
-    print_json,
-    supernet_option,
-)
+from . import options as opt
+from .common import console, epoch_progress, err_console, next_step, note, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -24,9 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def finetune(
-    subnet: Path | None = typer.Option(None, "--subnet", help="Subnet file (any supported format); default: the "
-                                                              "last search's."),
-    supernet: Path | None = supernet_option("Supernet the subnet is cut from and distilled from; default: the one "
+    subnet: opt.SubnetIn = None,
+    supernet: Path | None = opt.supernet("Supernet the subnet is cut from and distilled from; default: the one "
                                             "the subnet was searched for, else the shipped demo supernet."),
     recipe: str | None = typer.Option(None, "--recipe", help="Fine-tuning recipe (finetune-demo, finetune-imagenet, "
                                       "finetune-imagenet-75) or a YAML file. [default: finetune-imagenet for a "
@@ -40,17 +30,16 @@ def finetune(
                                                                     "same epochs, no teacher."),
     compare_scratch: list[Path] = typer.Option([], "--compare-scratch", help="Finished --from-scratch run "
                                                "folder(s) to set beside this run in the report (repeatable)."),
-    out: Path | None = out_option("Run folder: state.pt (resume point), log.jsonl, subnet.pt, report.md; default: "
+    out: Path | None = opt.out("Run folder: state.pt (resume point), log.jsonl, subnet.pt, report.md; default: "
                                   "runs/finetune-<subnet file name>[-scratch]."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
+    resume: opt.Resume = False,
     data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
                                                           "ImageNet-style folder for finetune-imagenet)."),
-    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    threads: opt.TorchThreads = None,
     workers: int | None = typer.Option(None, "--workers", help="Image-reading processes per training process for "
                                                               "an ImageNet-style folder."),
-    stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
-                                                 help="Stop after this many epochs (testing resume)."),
-    as_json: bool = json_option("Print the result as JSON (progress goes to stderr)."),
+    stop_after_epochs: opt.StopAfterEpochs = None,
+    as_json: bool = opt.json("Print the result as JSON (progress goes to stderr)."),
 ) -> None:
     """Fine-tune the searched subnet with KD from its supernet; checkpoints every epoch, resumable, torchrun-ready."""
     from contextlib import nullcontext

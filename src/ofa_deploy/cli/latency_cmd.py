@@ -7,35 +7,20 @@ commands never import torch; `profile` and `validate` import it inside their fun
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from .. import checks
 from ..space import SpaceSpec
 from ..space.options import space_from_options
+from . import options as opt
 from .choices import OfficialStat, ProfileMethod, ProfileStat, SpaceKindChoice
-from .common import (
-    console,
-    device_by_name,
-    err_console,
-    fail,
-    next_step,
-    print_json,
-    progress_bar,
-    remote_args,
-    value,
-)
+from .common import console, err_console, fail, next_step, print_json, progress_bar, value
+from .options import CLASSES_HELP, IN_CHANNELS_HELP, KIND_HELP, WIDTH_HELP, Opt
+from .render import print_repair, rich_table
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
-
-WIDTH_HELP = "Width multiplier of the space (1.0, 1.2, 0.5...)."
-CLASSES_HELP = "Number of classes of the space."
-IN_CHANNELS_HELP = "Input channels of the space (1 for grey images)."
-KIND_HELP = ("Kind of space: ofa_mbv3 (OFA MobileNetV3), ofa_proxyless (OFA ProxylessNAS) or ofa_resnet50 (OFA "
-             "ResNet50; give its --supernet, the widths come from the checkpoint).")
 
 
 def register(app: typer.Typer) -> None:
@@ -54,54 +39,42 @@ def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
 
 # ---- profile ----------------------------------------------------------------------------------------
 def profile(
-    device: Annotated[str, typer.Option(
-        "--device", "-d", help="Device name (devices/NAME.yaml) or descriptor path.", callback=device_by_name)] = "cpu",
-    resolutions: Annotated[str | None, typer.Option(
-        "--resolutions", "-r", help="160,224 | 128..224 | 128..224:16 | all (default: the largest).")] = None,
-    width: Annotated[float | None, typer.Option(
-        "--width", help=WIDTH_HELP + " Give a space (with --classes, --in-channels) to profile it with random "
-        "weights.")] = None,
-    classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP + " [default: 1000]")] = None,
-    in_channels: Annotated[int | None, typer.Option(
-        "--in-channels", help=IN_CHANNELS_HELP + " [default: 3]")] = None,
-    kind: Annotated[SpaceKindChoice | None, typer.Option("--kind", help=KIND_HELP + " [default: ofa_mbv3]")] = None,
-    supernet: Annotated[Path | None, typer.Option(
-        "--supernet", "-s", help="Checkpoint: its space and weights are used (default, when no space is given: "
-        "the shipped demo supernet).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Table folder (default: DEVICE/SPACE in your tables folder, $OFA_DEPLOY_TABLES or "
-                            "~/.local/share/ofa-deploy/latency_tables).")] = None,
-    runtime: Annotated[str | None, typer.Option(
-        "--runtime", help="Override the descriptor's runtime (torch...).")] = None,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", help="Override the descriptor's thread count.")] = None,
-    sessions: Annotated[int, typer.Option(
-        "--sessions", help="Fresh sessions per entry (samples pooled).")] = 3,
-    max_runs: Annotated[int, typer.Option("--max-runs", help="Cap of timed runs per session.")] = 200,
-    seed: Annotated[int, typer.Option(
-        "--seed", help="Seed of the interleaving order and of the random weights.")] = 0,
-    stat: Annotated[ProfileStat | None, typer.Option(
-        "--stat", help="Statistic predictions use: median (default) or p10 (a CPU shared with other jobs).")] = None,
-    method: Annotated[ProfileMethod | None, typer.Option(
-        "--method", help="How rows are made: isolated (each block timed alone), fit (then fitted to random whole "
-        "subnets timed end to end; the default on local devices), profiler (onnxruntime's per-node profile of "
-        "whole subnets). Remote devices (ssh, adb): isolated by default; fit also works there.")] = None,
-    subnets: Annotated[int | None, typer.Option(
-        "--subnets", help="Whole subnets timed per resolution by --method fit / profiler (default 150 / 15).")] = None,
-    fresh: Annotated[bool, typer.Option(
-        "--fresh", help="Discard an existing table in the folder instead of resuming.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Write into an --out folder that holds another kind of output.")] = False,
-    host: Annotated[str | None, typer.Option(
-        "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias (overrides the descriptor).")] = None,
-    accept_new_host_key: Annotated[bool, typer.Option(
-        "--accept-new-host-key", help="ssh devices: record an unknown host key on first use (a changed key is "
-        "still refused).")] = False,
-    serial: Annotated[str | None, typer.Option(
-        "--serial", help="adb devices: the phone's serial from `adb devices` (default: the only one attached).")] = None,
-    benchmark_binary: Annotated[Path | None, typer.Option(
-        "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    device: str = opt.device(default="cpu"),
+    resolutions: str | None = opt.resolutions("160,224 | 128..224 | 128..224:16 | all (default: the largest)."),
+    width: float | None = Opt(None, "--width", help=WIDTH_HELP + " Give a space (with --classes, --in-channels) to "
+                              "profile it with random weights."),
+    classes: int | None = Opt(None, "--classes", help=CLASSES_HELP + " [default: 1000]"),
+    in_channels: int | None = Opt(None, "--in-channels", help=IN_CHANNELS_HELP + " [default: 3]"),
+    kind: SpaceKindChoice | None = Opt(None, "--kind", help=KIND_HELP + " [default: ofa_mbv3]"),
+    supernet: Path | None = opt.supernet("Checkpoint: its space and weights are used (default, when no space is "
+                                            "given: the shipped demo supernet)."),
+    out: Path | None = opt.out("Table folder (default: DEVICE/SPACE in your tables folder, $OFA_DEPLOY_TABLES or "
+                                  "~/.local/share/ofa-deploy/latency_tables)."),
+    runtime: str | None = Opt(None, "--runtime", help="Override the descriptor's runtime (torch...)."),
+    threads: opt.DescriptorThreads = None,
+    sessions: int = opt.sessions("Fresh sessions per entry (samples pooled)."),
+    max_runs: opt.MaxRuns = 200,
+    seed: int = opt.seed("Seed of the interleaving order and of the random weights."),
+    stat: ProfileStat | None = Opt(None, "--stat", help="Statistic predictions use: median (default) or p10 (a CPU "
+                                   "shared with other jobs)."),
+    method: ProfileMethod | None = Opt(None, "--method", help="How rows are made: isolated (each block timed alone), "
+                                       "fit (then fitted to random whole subnets timed end to end; the default on "
+                                       "local devices), profiler (onnxruntime's per-node profile of whole subnets). "
+                                       "Remote devices (ssh, adb): isolated by default; fit also works there."),
+    subnets: int | None = Opt(None, "--subnets", help="Whole subnets timed per resolution by --method fit / profiler "
+                              "(default 150 / 15)."),
+    fresh: bool = Opt(False, "--fresh", help="Discard an existing table in the folder instead of resuming."),
+    force: opt.ForceFolder = False,
+    host: opt.Host = None,
+    accept_new_host_key: bool = opt.host_key("ssh devices: record an unknown host key on first use (a changed "
+                                                "key is still refused)."),
+    serial: str | None = opt.serial("adb devices: the phone's serial from `adb devices` (default: the only one "
+                                       "attached)."),
+    benchmark_binary: opt.BenchmarkBinary = None,
+    precision: str | None = Opt(None, "--precision", help="fp32 or int8 (blocks quantised with representative inputs "
+                                "from the supernet's dataset; onnxruntime, ssh and adb devices); default: the "
+                                "descriptor's precision."),
+    as_json: bool = opt.json("Machine-readable summary."),
 ) -> None:
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
     from ..devices.profiling import ProfileOptions, ProfileRun
@@ -110,7 +83,7 @@ def profile(
     run = ProfileRun(ProfileOptions(
         device, resolutions, width, classes, in_channels, value(kind), supernet, out, runtime, threads, sessions,
         max_runs, seed, value(stat), value(method), subnets, fresh, force,
-        remote_args(host, accept_new_host_key, serial, benchmark_binary)))
+        opt.remote_args(host, accept_new_host_key, serial, benchmark_binary), precision))
     if not as_json:
         _print_profile_header(run)
     bars = err_console if as_json else console
@@ -148,8 +121,6 @@ def _print_profile_header(run) -> None:
 
 
 def _print_profile(run, table, info: dict) -> None:
-    from ..space.spec import _range_text
-
     console.print(f"[green]done[/]: {info['written']} rows measured in {info['seconds']} s; table has {len(table)} "
                   f"rows, resolutions {', '.join(map(str, table.resolutions))}")
     console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
@@ -160,56 +131,42 @@ def _print_profile(run, table, info: dict) -> None:
                           f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
     if info["incomplete"]:
         console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
-    if len(table.resolutions) < len(run.spec.resolutions):
-        console.print(f"[dim]note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
-                      f"{_range_text(tuple(run.spec.resolutions))}; searches with it consider only those (add the "
-                      "others with --resolutions all)[/]", highlight=False)
+    if line := run.coverage_note(table):
+        console.print(f"[dim]{line}[/]", highlight=False)
 
 
 # ---- latency validate / predict -----------------------------------------------------------------
 @latency_app.command("validate")
 def validate_cmd(
-    device: Annotated[str | None, typer.Option(
-        "--device", "-d", help="Device whose table is checked [default: the --table's own device, else cpu].",
-        callback=device_by_name)] = None,
-    table_path: Annotated[Path | None, typer.Option(
-        "--table", "-t", help="Table folder (default: the device's).")] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Random subnets timed end to end.")] = 50,
-    calibrate: Annotated[bool, typer.Option(
-        "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out errors, store the fit with the table "
-        "(a shipped table: in a calibrated copy among the user's tables).")] = False,
-    holdout: Annotated[float, typer.Option(
-        "--holdout", help="With --calibrate: share of the subnets held out of the fit and reported "
-        "(strictly between 0 and 1).")] = 0.5,
-    resolutions: Annotated[str | None, typer.Option(
-        "--resolutions", "-r", help="Resolutions to sample (default: the table's complete ones).")] = None,
-    width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
-    classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
-    in_channels: Annotated[int | None, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = None,
-    supernet: Annotated[Path | None, typer.Option(
-        "--supernet", "-s", help="Checkpoint (default: random weights).")] = None,
-    sessions: Annotated[int, typer.Option(
-        "--sessions", help="Fresh sessions per subnet (samples pooled).")] = 3,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sampled subnets.")] = 0,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Folder for validation.csv/.png (default: the table's; a shipped table's go to "
-        "the user's tables folder).")] = None,
-    host: Annotated[str | None, typer.Option(
-        "--host", help="ssh devices: user@host[:port] or a ~/.ssh/config alias (overrides the descriptor).")] = None,
-    accept_new_host_key: Annotated[bool, typer.Option(
-        "--accept-new-host-key", help="ssh devices: record an unknown host key on first use.")] = False,
-    serial: Annotated[str | None, typer.Option(
-        "--serial", help="adb devices: the phone's serial from `adb devices`.")] = None,
-    benchmark_binary: Annotated[Path | None, typer.Option(
-        "--benchmark-binary", help="adb devices: TFLite's benchmark_model built for the phone.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    device: str | None = opt.device("Device whose table is checked [default: the --table's own device, else cpu]."),
+    table_path: Path | None = opt.table("Table folder (default: the device's)."),
+    samples: int = opt.samples(50, "Random subnets timed end to end."),
+    calibrate: bool = Opt(False, "--calibrate", help="Fit ms = a*sum + b on half of the subnets, report held-out "
+                          "errors, store the fit with the table (a shipped table: in a calibrated copy among the "
+                          "user's tables)."),
+    holdout: float = Opt(0.5, "--holdout", help="With --calibrate: share of the subnets held out of the fit and "
+                         "reported (strictly between 0 and 1)."),
+    resolutions: str | None = opt.resolutions("Resolutions to sample (default: the table's complete ones)."),
+    width: opt.Width = None,
+    classes: opt.Classes = None,
+    in_channels: opt.InChannels = None,
+    supernet: Path | None = opt.supernet("Checkpoint (default: random weights)."),
+    sessions: int = opt.sessions("Fresh sessions per subnet (samples pooled)."),
+    seed: int = opt.seed("Seed of the sampled subnets."),
+    out: Path | None = opt.out("Folder for validation.csv/.png (default: the table's; a shipped table's go to the "
+                                  "user's tables folder)."),
+    host: opt.Host = None,
+    accept_new_host_key: bool = opt.host_key("ssh devices: record an unknown host key on first use."),
+    serial: str | None = opt.serial("adb devices: the phone's serial from `adb devices`."),
+    benchmark_binary: opt.BenchmarkBinary = None,
+    as_json: opt.JsonShort = False,
 ) -> None:
     """Time random subnets whole and compare them with the table's prediction (MAPE, ±10 %, Kendall tau)."""
     from ..devices.validating import ValidateOptions, ValidationRun
 
     run = ValidationRun(ValidateOptions(
         device, table_path, samples, calibrate, holdout, resolutions, width, classes, in_channels, supernet, sessions,
-        seed, out, remote_args(host, accept_new_host_key, serial, benchmark_binary)))
+        seed, out, opt.remote_args(host, accept_new_host_key, serial, benchmark_binary)))
     if warning := run.runtime_warning():
         console.print(f"[yellow]warning[/]: {warning}")
     with progress_bar(out=err_console if as_json else console) as bar:
@@ -225,11 +182,9 @@ def validate_cmd(
 def _print_validation(result: dict, device: str, samples: int, calibrate: bool, folder: Path) -> None:
     from ..verdicts import latency_verdict
 
-    t = Table(title=f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
-              title_justify="left")
-    for col in ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %", "Kendall tau",
-                "measured/predicted"):
-        t.add_column(col, justify="left" if col == "prediction" else "right")
+    t = rich_table(f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
+                   ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %",
+                    "Kendall tau", "measured/predicted"))
     rows = [("raw block sum, all", result["raw_all"])]
     if calibrate:
         rows += [("raw, held out", result["raw_heldout"]), ("calibrated, held out", result["calibrated_heldout"])]
@@ -253,12 +208,12 @@ def _print_validation(result: dict, device: str, samples: int, calibrate: bool, 
 
 @latency_app.command("predict")
 def predict_cmd(
-    subnet: Annotated[Path, typer.Argument(help="Subnet file (any supported format).")],
-    device: Annotated[str | None, typer.Option("--device", "-d", help="Device whose table is used.", callback=device_by_name)] = "cpu",
-    table_path: Annotated[Path | None, typer.Option("--table", "-t", help="Table folder.")] = None,
-    raw: Annotated[bool, typer.Option("--raw", help="Block sum without the stored calibration.")] = False,
-    breakdown: Annotated[bool, typer.Option("--breakdown", help="Per-layer table.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    subnet: Path = typer.Argument(..., help="Subnet file (any supported format)."),
+    device: str | None = opt.device("Device whose table is used.", default="cpu"),
+    table_path: Path | None = opt.table("Table folder."),
+    raw: bool = Opt(False, "--raw", help="Block sum without the stored calibration."),
+    breakdown: bool = Opt(False, "--breakdown", help="Per-layer table."),
+    as_json: opt.JsonShort = False,
 ) -> None:
     """Predicted latency of one subnet from a table."""
     from ..space import load_subnet
@@ -272,9 +227,7 @@ def predict_cmd(
                     "layers": layers if breakdown else None})
         return
     if breakdown:
-        t = Table(title=f"{subnet} on {table.device}", title_justify="left")
-        t.add_column("layer")
-        t.add_column("ms", justify="right")
+        t = rich_table(f"{subnet} on {table.device}", ("layer", "ms"))
         for k, v in layers:
             t.add_row(k, f"{v:.3f}")
         console.print(t)
@@ -285,15 +238,13 @@ def predict_cmd(
 # ---- lut ------------------------------------------------------------------------------------------
 @lut_app.command("show")
 def lut_show(
-    table_path: Annotated[Path | None, typer.Argument(help="Table folder (or give --device).")] = None,
-    device: Annotated[str | None, typer.Option(
-        "--device", "-d", help="Device name: the user's table, else the shipped one.", callback=device_by_name)] = None,
-    width: Annotated[float | None, typer.Option("--width", help=WIDTH_HELP)] = None,
-    classes: Annotated[int | None, typer.Option("--classes", help=CLASSES_HELP)] = None,
-    in_channels: Annotated[int | None, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = None,
-    resolution: Annotated[int | None, typer.Option(
-        "--resolution", "-r", help="List the rows of this resolution.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    table_path: Path | None = typer.Argument(None, help="Table folder (or give --device)."),
+    device: str | None = opt.device("Device name: the user's table, else the shipped one."),
+    width: opt.Width = None,
+    classes: opt.Classes = None,
+    in_channels: opt.InChannels = None,
+    resolution: int | None = Opt(None, "--resolution", "-r", help="List the rows of this resolution."),
+    as_json: opt.JsonShort = False,
 ) -> None:
     """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
     spec = space_from_options(width, classes, in_channels, None)
@@ -321,9 +272,8 @@ def lut_show(
     console.print(f"calibration  {fit}")
     _print_stored_validation(table.metadata.get("validation"))
     if resolution is not None:
-        t = Table(title=f"rows at r={resolution}", title_justify="left")
-        for col in ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"):
-            t.add_column(col, justify="left" if col == "key" else "right")
+        t = rich_table(f"rows at r={resolution}",
+                       ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"))
         for r in table.rows:
             if r.resolution == resolution:
                 t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),
@@ -349,24 +299,18 @@ def _print_stored_validation(val: dict | None) -> None:
 
 @lut_app.command("import")
 def lut_import(
-    files: Annotated[list[Path], typer.Argument(
-        help="Official <r>_lookup_table.yaml files (or a folder of them).")],
-    device: Annotated[str, typer.Option(
-        "--device", "-d", help="Name of the device they were measured on (note10).")],
-    width: Annotated[float | None, typer.Option(
-        "--width", help=WIDTH_HELP + " Default: the kind's released one (MobileNetV3 w1.2, the Note10 tables'; "
-        "ProxylessNAS w1.3; ProxylessNAS's mobile_trim.yaml is w1.0).")] = None,
-    classes: Annotated[int, typer.Option("--classes", help=CLASSES_HELP)] = 1000,
-    in_channels: Annotated[int, typer.Option("--in-channels", help=IN_CHANNELS_HELP)] = 3,
-    kind: Annotated[SpaceKindChoice, typer.Option("--kind", help=KIND_HELP)] = "ofa_mbv3",  # type: ignore[assignment]
-    expands: Annotated[str | None, typer.Option(
-        "--expands", help="Expand ratios of the space, e.g. 3,6 (ProxylessNAS's mobile_trim.yaml has no 4) "
-        "[default: 3,4,6].")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Table folder (default: the user's tables folder, DEVICE/SPACE).")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Write into an --out folder that holds another kind of output.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    files: list[Path] = typer.Argument(..., help="Official <r>_lookup_table.yaml files (or a folder of them)."),
+    device: str = Opt(..., "--device", "-d", help="Name of the device they were measured on (note10)."),
+    width: float | None = Opt(None, "--width", help=WIDTH_HELP + " Default: the kind's released one (MobileNetV3 "
+                              "w1.2, the Note10 tables'; ProxylessNAS w1.3; ProxylessNAS's mobile_trim.yaml is w1.0)."),
+    classes: int = Opt(1000, "--classes", help=CLASSES_HELP),
+    in_channels: int = Opt(3, "--in-channels", help=IN_CHANNELS_HELP),
+    kind: SpaceKindChoice = Opt("ofa_mbv3", "--kind", help=KIND_HELP),
+    expands: str | None = Opt(None, "--expands", help="Expand ratios of the space, e.g. 3,6 (ProxylessNAS's "
+                              "mobile_trim.yaml has no 4) [default: 3,4,6]."),
+    out: Path | None = opt.out("Table folder (default: the user's tables folder, DEVICE/SPACE)."),
+    force: opt.ForceFolder = False,
+    as_json: opt.JsonShort = False,
 ) -> None:
     """Import the official per-resolution YAML lookup tables as one of our tables."""
     from ..devices.imported import import_tables
@@ -384,13 +328,11 @@ def lut_import(
 
 @lut_app.command("export")
 def lut_export(
-    table_path: Annotated[Path, typer.Argument(help="Table folder.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the <r>_lookup_table.yaml files.")],
-    stat: Annotated[OfficialStat, typer.Option(
-        "--stat", help="Statistic written as 'mean'.")] = OfficialStat("mean"),
-    force: Annotated[bool, typer.Option(
-        "--force", help="Write into an --out folder that holds another kind of output.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    table_path: Path = typer.Argument(..., help="Table folder."),
+    out: Path = opt.out("Folder for the <r>_lookup_table.yaml files.", required=True),
+    stat: OfficialStat = Opt(OfficialStat("mean"), "--stat", help="Statistic written as 'mean'."),
+    force: opt.ForceFolder = False,
+    as_json: opt.JsonShort = False,
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
     from ..latency import export_official
@@ -406,28 +348,16 @@ def lut_export(
 
 @lut_app.command("repair")
 def lut_repair(
-    table_path: Annotated[Path, typer.Argument(help="Table folder whose table.csv repeats keys.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (strict JSON on stdout).")] = False,
+    table_path: Path = typer.Argument(..., help="Table folder whose table.csv repeats keys."),
+    as_json: opt.Json = False,
 ) -> None:
     """Drop repeated rows of a table (two profiles wrote it at once): every unique row is kept."""
-    from rich.markup import escape
-
     from ..latency.repair import repair_table
-    from ..rowfile import describe_tail
 
     r = repair_table(table_path)
-    if as_json:
-        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical,
-                    "conflicts": [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean,
-                                   "dropped_mean": b.mean} for a, b in r.conflicts],
-                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
-        return
-    if r.torn:
-        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
-    if not (r.identical or r.conflicts):
-        if r.torn:
-            return
-        console.print(f"{r.folder}: {r.kept} rows, no duplicates; nothing to repair")
+    conflicts = [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean, "dropped_mean": b.mean}
+                 for a, b in r.conflicts]
+    if not print_repair(r, conflicts, as_json, "no duplicates"):
         return
     console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical duplicate(s)"
                   + (f" and {len(r.conflicts)} conflicting one(s) (the first measurement of each key is kept)"

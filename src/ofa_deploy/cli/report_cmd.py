@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from .common import console, json_option, note, out_option, print_json, table_option
+from . import options as opt
+from .common import console, note, print_json
+from .options import Opt
 
 
 def register(app: typer.Typer) -> None:
@@ -14,15 +16,15 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    files: list[Path] | None = typer.Argument(None, help="Exported .onnx/.tflite files to show (default: every "
-                                                         "export of the subnet, from the records)."),
-    subnet: Path | None = typer.Option(None, "--subnet", help="Subnet file written by `ofa-deploy search` "
-                                                              "(default: the last search's)."),
-    table: Path | None = table_option("Latency table folder (default: the one the subnet was searched with)."),
-    out: Path | None = out_option("HTML file to write (default: reports/<subnet name>.html in the user data "
-                                  "folder, $OFA_DEPLOY_HOME or ~/.local/share/ofa-deploy)."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = json_option(),
+    files: list[Path] | None = typer.Argument(None, help="Exported .onnx/.tflite files to show (default: every export "
+                                              "of the subnet, from the records)."),
+    subnet: Path | None = Opt(None, "--subnet", help="Subnet file written by `ofa-deploy search` (default: the last "
+                              "search's)."),
+    table: Path | None = opt.table("Latency table folder (default: the one the subnet was searched with)."),
+    out: Path | None = opt.out("HTML file to write (default: reports/<subnet name>.html in the user data folder, "
+                               "$OFA_DEPLOY_HOME or ~/.local/share/ofa-deploy)."),
+    force: opt.ReplaceOut = False,
+    as_json: opt.Json = False,
 ) -> None:
     """One self-contained HTML page of the last flow: device and table, search, subnet, exports, benchmarks.
 

@@ -9,26 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
+from . import options as opt
 from .choices import DatasetKind
-from .common import (
-    console,
-    device_option,
-    err_console,
-    fail,
-    json_option,
-    next_step,
-    note,
-    out_option,
-    print_json,
-    progress_bar,
-    remote_args,
-    samples_option,
-    supernet_option,
-    table_option,
-    value,
-)
+from .common import console, err_console, fail, next_step, note, print_json, progress_bar, value
+from .options import Opt
+from .render import print_repair, rich_table
 
 predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
                                  "supernet, fit and inspect predictors.",
@@ -44,21 +30,15 @@ def register(app: typer.Typer) -> None:
 @predictor_app.command("import")
 def predictor_import(
     pth: Path = typer.Argument(..., help="The official acc_predictor.pth (OFA tutorial, ImageNet, w1.2 space)."),
-    out: Path = out_option("Predictor file to write (.npz).", required=True),
-    width: float = typer.Option(1.2, "--width", help="Width multiplier of the space it belongs to."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = json_option(),
+    out: opt.PredictorOut = ...,
+    width: float = Opt(1.2, "--width", help="Width multiplier of the space it belongs to."),
+    force: opt.ReplaceOut = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
-    from .. import checks
-    from ..outputs import check_output
-    from ..predictor import import_official
-    from ..space import official_space
+    from ..predictor.official import import_official_file
 
-    checks.space_options(width)
-    check_output(out, "predictor", force)  # before the .pth is read
-    pred = import_official(pth, official_space(width))
-    path = pred.save(out)
+    pred, path = import_official_file(pth, out, width, force)
     if as_json:
         print_json({"path": str(path), **pred.summary()})
         return
@@ -68,7 +48,7 @@ def predictor_import(
 @predictor_app.command("show")
 def predictor_show(
     file: Path = typer.Argument(..., help="Predictor file (.npz)."),
-    as_json: bool = json_option(),
+    as_json: opt.Json = False,
 ) -> None:
     """What a predictor file holds: its space, model, encoding, resolutions and source."""
     from ..predictor import Predictor
@@ -98,39 +78,35 @@ def predictor_show(
 
 @predictor_app.command("dataset")
 def predictor_dataset(
-    supernet: Path | None = supernet_option("Supernet checkpoint written by `ofa-deploy train` (default: the "
-                                            "shipped demo supernet)."),
-    samples: int = samples_option(400, "Subnets to measure (raise it later to add more)."),
-    out: Path | None = out_option("Dataset folder: meta.json + rows.csv, resumed when it exists "
-                                  "(default: runs/accuracy-<supernet name>)."),
-    val_images: int | None = typer.Option(None, "--val-images",
-                                          help="Validation images per subnet (default: the whole validation "
-                                               "split, 5,000 for Fashion-MNIST)."),
-    bn_images: int = typer.Option(2000, "--bn-images", help="Validation images for BN recalibration."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same subnets)."),
-    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's); 1 when other "
-                                                          "jobs share the CPU (waiting threads slow it down)."),
-    dataset: DatasetKind | None = typer.Option(None, "--dataset",
-                                               help="Image dataset (default: the one of the recipe that "
-                                                    "trained the supernet)."),
-    data: Path | None = typer.Option(None, "--data", help="Folder of the image dataset (idx files, or an "
-                                                          "ImageNet-style folder)."),
-    force: bool = typer.Option(False, "--force", help="Write into an --out folder that holds another kind of output."),
-    bn_batch: int | None = typer.Option(None, "--bn-batch", help="Batch size of BN calibration (default: 200 for a "
-                                                                 "folder, 250 for arrays)."),
-    bn_transform: str | None = typer.Option(None, "--bn-transform",
-                                            help="train (upstream, seeded) or eval (deterministic); default: train "
-                                                 "for an ImageNet folder, eval for arrays."),
-    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes for a folder."),
-    skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (counted)."),
-    device: str = typer.Option("cpu", "--device", "-d", help="Where BN recalibration and evaluation run: cpu, cuda or "
-                                                      "cuda:N (under torchrun, cuda is each process's own GPU)."),
-    resolutions: str | None = typer.Option(None, "--resolutions", "-r",
-                                           help="Sample only these resolutions: 160 | 160,224 | 128..224:32 "
-                                                "(default: all of the space's)."),
-    stop_after_rows: int | None = typer.Option(None, "--stop-after-rows", hidden=True,
-                                               help="Stop once this many new rows are written (testing resume)."),
-    as_json: bool = json_option("Machine-readable output (no progress bar)."),
+    supernet: Path | None = opt.supernet("Supernet checkpoint written by `ofa-deploy train` (default: the shipped "
+                                         "demo supernet)."),
+    samples: int = opt.samples(400, "Subnets to measure (raise it later to add more)."),
+    out: Path | None = opt.out("Dataset folder: meta.json + rows.csv, resumed when it exists (default: "
+                               "runs/accuracy-<supernet name>)."),
+    val_images: int | None = Opt(None, "--val-images", help="Validation images per subnet (default: the whole "
+                                 "validation split, 5,000 for Fashion-MNIST)."),
+    bn_images: int = Opt(2000, "--bn-images", help="Validation images for BN recalibration."),
+    seed: int = opt.seed("Sampling seed (the same seed gives the same subnets)."),
+    threads: int | None = opt.threads("torch intra-op threads (default: torch's); 1 when other jobs share the CPU "
+                                      "(waiting threads slow it down)."),
+    dataset: DatasetKind | None = Opt(None, "--dataset", help="Image dataset (default: the one of the recipe that "
+                                      "trained the supernet)."),
+    data: Path | None = Opt(None, "--data", help="Folder of the image dataset (idx files, or an ImageNet-style "
+                            "folder)."),
+    force: opt.ForceFolder = False,
+    bn_batch: int | None = Opt(None, "--bn-batch", help="Batch size of BN calibration (default: 200 for a folder, "
+                               "250 for arrays)."),
+    bn_transform: str | None = Opt(None, "--bn-transform", help="train (upstream, seeded) or eval (deterministic); "
+                                   "default: train for an ImageNet folder, eval for arrays."),
+    workers: opt.FolderWorkers = None,
+    skip_bad_images: bool = Opt(False, "--skip-bad-images", help="Skip unreadable images (counted)."),
+    device: str = Opt("cpu", "--device", "-d", help="Where BN recalibration and evaluation run: cpu, cuda or cuda:N "
+                      "(under torchrun, cuda is each process's own GPU)."),
+    resolutions: str | None = opt.resolutions("Sample only these resolutions: 160 | 160,224 | 128..224:32 (default: "
+                                              "all of the space's)."),
+    stop_after_rows: int | None = Opt(None, "--stop-after-rows", hidden=True,
+                                      help="Stop once this many new rows are written (testing resume)."),
+    as_json: bool = opt.json("Machine-readable output (no progress bar)."),
 ) -> None:
     """Measure the validation top-1 of sampled subnets (BN recalibrated): the rows a predictor is fitted on.
 
@@ -213,34 +189,26 @@ def _dataset_single(builder: Any, folder: Path, as_json: bool, stop_after_rows: 
 @predictor_app.command("fit")
 def predictor_fit(
     folder: Path = typer.Argument(..., help="Accuracy dataset folder (from `ofa-deploy predictor dataset`)."),
-    out: Path = out_option("Predictor file to write (.npz).", required=True),
-    holdout: float = typer.Option(0.2, "--holdout", help="Fraction of rows held out for the reported metrics "
-                                                         "(0: fit every row, no metrics)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split and of the MLP's initialisation."),
-    hidden: str = typer.Option("400,400,400", "--hidden", help="Hidden layer widths (the official predictor's)."),
-    alpha: float = typer.Option(1e-4, "--alpha", help="L2 penalty of the MLP."),
-    name: str | None = typer.Option(None, "--name", help="Name recorded in the predictor file."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = json_option(),
+    out: opt.PredictorOut = ...,
+    holdout: float = Opt(0.2, "--holdout", help="Fraction of rows held out for the reported metrics (0: fit every "
+                         "row, no metrics)."),
+    seed: int = opt.seed("Seed of the held-out split and of the MLP's initialisation."),
+    hidden: str = Opt("400,400,400", "--hidden", help="Hidden layer widths (the official predictor's)."),
+    alpha: float = Opt(1e-4, "--alpha", help="L2 penalty of the MLP."),
+    name: str | None = Opt(None, "--name", help="Name recorded in the predictor file."),
+    force: opt.ReplaceOut = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
-    from ..outputs import check_output
-    from ..predictor.dataset import load_accuracy_dataset
-    from ..predictor.fit import check_fit_options, fit_predictor, parse_hidden
+    from ..predictor.fit import fit_file, parse_hidden
 
-    widths = parse_hidden(hidden)
-    check_fit_options(holdout, seed, widths, alpha)  # before the dataset is read
-    check_output(out, "predictor", force)
-    data = load_accuracy_dataset(folder)
-    result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)
-    path = result.predictor.save(out)
+    result, data, path = fit_file(folder, out, holdout, seed, hidden, alpha, name, force)
     metrics = {"fit": result.train_metrics, "holdout": result.holdout_metrics}
     if as_json:
         print_json({"path": str(path), "rows": len(data), "metrics": metrics, **result.predictor.summary()})
         return
-    t = Table(title=f"MLP {'-'.join(map(str, widths))} fitted on {len(data)} subnets of {folder}", title_justify="left")
-    for col in ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"):
-        t.add_column(col, justify="left" if col == "rows" else "right")
+    t = rich_table(f"MLP {'-'.join(map(str, parse_hidden(hidden)))} fitted on {len(data)} subnets of {folder}",
+                   ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"))
     for label, m in (("fitted", result.train_metrics), ("held out", result.holdout_metrics)):
         if m is not None:
             t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
@@ -254,26 +222,13 @@ def predictor_fit(
 @predictor_app.command("repair")
 def predictor_repair(
     folder: Path = typer.Argument(..., help="Accuracy dataset folder whose rows.csv repeats subnets."),
-    as_json: bool = json_option(),
+    as_json: opt.Json = False,
 ) -> None:
     """Drop repeated rows of an accuracy dataset (two builders wrote it at once): every unique row is kept."""
     from ..predictor.dataset import repair_dataset
 
     r = repair_dataset(folder)
-    if as_json:
-        print_json({"folder": str(r.folder), "kept": r.kept, "identical": r.identical, "conflicts": r.conflicts,
-                    "torn_tail": r.torn.decode("utf-8", errors="replace")})
-        return
-    if r.torn:
-        from rich.markup import escape
-
-        from ..rowfile import describe_tail
-
-        console.print(escape(f"{r.folder}: dropped a half-written last row: {describe_tail(r.torn)}"))
-        if not (r.identical or r.conflicts):
-            return
-    if not (r.identical or r.conflicts):
-        console.print(f"{r.folder}: {r.kept} rows, no repeated subnets; nothing to repair")
+    if not print_repair(r, r.conflicts, as_json, "no repeated subnets"):
         return
     console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical repeat(s)"
                   + (f" and {len(r.conflicts)} conflicting one(s) (first measurement kept: index "
@@ -282,43 +237,43 @@ def predictor_repair(
 
 # ---- search ---------------------------------------------------------------------------------
 def search(
-    device: str | None = device_option("Device whose latency table to use (the user's, else the shipped one; "
-                                       "default: the device of the last `ofa-deploy profile`, else cpu)."),
-    latency: str | None = typer.Option(None, "--latency", "-l",
-                                          help="Latency budget(s): 22ms, 0.022s; several: 15ms,20ms,25ms."),
-    flops: str | None = typer.Option(None, "--flops",
-                                        help="FLOPs budget (multiply-accumulates, as OFA counts): 300M, 0.3G."),
-    params: str | None = typer.Option(None, "--params", help="Parameter budget: 5M, 4.5M."),
-    table: Path | None = table_option("Latency table folder (ours, or official <r>_lookup_table.yaml files)."),
-    predictor: Path | None = typer.Option(None, "--predictor", "-p", help="Accuracy predictor file (.npz)."),
-    supernet: str | None = supernet_option("Supernet: our checkpoint, an official one, a subnet/space file, or "
-                                           "ofa-mbv3-w1.2 (default: the predictor's space)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
-    pareto: bool = typer.Option(False, "--pareto", help="Sweep budgets from the smallest achievable to the largest."),
-    points: int = typer.Option(8, "--points", help="Number of budgets of a --pareto sweep."),
-    out: Path | None = out_option("Subnet file to write (a folder for several budgets); default: under the "
-                                  "user data folder ($OFA_DEPLOY_HOME or ~/.local/share/ofa-deploy)/searches."),
-    generations: int = typer.Option(500, "--generations", help="Generations of the evolution.", hidden=True),
-    population: int = typer.Option(100, "--population", help="Population size.", hidden=True),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    verify: bool | None = typer.Option(None, "--verify/--no-verify", help="Measure the chosen subnet end to end on "
-                                       "the device and search again under a tighter budget when it is over (default: "
-                                       "on for local devices with known supernet weights; one latency budget only, "
-                                       "sweeps are not verified)."),
-    verify_top: int = typer.Option(3, "--verify-top", help="With --verify: how many of the best subnets (by "
-                                   "predicted accuracy, all within the budget) are measured; the most accurate "
-                                   "whose measured latency meets the budget is delivered."),
-    margin: str | None = typer.Option(None, "--margin", help="Search under a predicted latency budget tighter by "
-                                      "this share (5%), for devices you cannot verify on."),
-    host: str | None = typer.Option(None, "--host", help="--verify on ssh devices: user@host[:port] or a "
-                                    "~/.ssh/config alias (overrides the descriptor)."),
-    accept_new_host_key: bool = typer.Option(False, "--accept-new-host-key", help="--verify on ssh devices: record "
-                                             "an unknown host key on first use (a changed key is always refused)."),
-    serial: str | None = typer.Option(None, "--serial", help="--verify on adb devices: the phone's serial (default: "
-                                      "the only one attached)."),
-    benchmark_binary: Path | None = typer.Option(None, "--benchmark-binary", help="--verify on adb devices: "
-                                                 "TFLite's benchmark_model built for the phone."),
-    as_json: bool = json_option(),
+    device: str | None = opt.device("Device whose latency table to use (the user's, else the shipped one; default: "
+                                    "the device of the last `ofa-deploy profile`, else cpu)."),
+    latency: str | None = Opt(None, "--latency", "-l", help="Latency budget(s): 22ms, 0.022s; several: "
+                              "15ms,20ms,25ms."),
+    flops: str | None = Opt(None, "--flops", help="FLOPs budget (multiply-accumulates, as OFA counts): 300M, 0.3G."),
+    params: str | None = Opt(None, "--params", help="Parameter budget: 5M, 4.5M."),
+    table: Path | None = opt.table("Latency table folder (ours, or official <r>_lookup_table.yaml files)."),
+    predictor: Path | None = Opt(None, "--predictor", "-p", help="Accuracy predictor file (.npz)."),
+    supernet: str | None = opt.supernet("Supernet: our checkpoint, an official one, a subnet/space file, or "
+                                        "ofa-mbv3-w1.2 (default: the predictor's space)."),
+    seed: int = opt.seed("Random seed (same seed, same result)."),
+    pareto: bool = Opt(False, "--pareto", help="Sweep budgets from the smallest achievable to the largest."),
+    points: int = Opt(8, "--points", help="Number of budgets of a --pareto sweep."),
+    out: Path | None = opt.out("Subnet file to write (a folder for several budgets); default: under the user data "
+                               "folder ($OFA_DEPLOY_HOME or ~/.local/share/ofa-deploy)/searches."),
+    generations: int = Opt(500, "--generations", help="Generations of the evolution.", hidden=True),
+    population: int = Opt(100, "--population", help="Population size.", hidden=True),
+    force: opt.ReplaceOut = False,
+    verify: bool | None = Opt(None, "--verify/--no-verify", help="Measure the chosen subnet end to end on the device "
+                              "and search again under a tighter budget when it is over (default: on for local devices "
+                              "with known supernet weights; one latency budget only, sweeps are not verified)."),
+    verify_top: int = Opt(3, "--verify-top", help="With --verify: how many of the best subnets (by predicted accuracy, "
+                          "all within the budget) are measured; the most accurate whose measured latency meets the "
+                          "budget is delivered."),
+    margin: str | None = Opt(None, "--margin", help="Search under a predicted latency budget tighter by this share "
+                             "(5%), for devices you cannot verify on."),
+    host: str | None = Opt(None, "--host", help=f"--verify on ssh devices: {opt.HOST_HELP} (overrides the "
+                           "descriptor)."),
+    accept_new_host_key: bool = opt.host_key("--verify on ssh devices: record an unknown host key on first use (a "
+                                             "changed key is always refused)."),
+    serial: str | None = opt.serial("--verify on adb devices: the phone's serial (default: the only one attached)."),
+    benchmark_binary: Path | None = Opt(None, "--benchmark-binary", help="--verify on adb devices: TFLite's "
+                                        "benchmark_model built for the phone."),
+    precision: str | None = Opt(None, "--precision", help="The precision the subnet will ship in: fp32 or int8; picks "
+                                "the device's latency table of that precision (default: the device descriptor's "
+                                "precision)."),
+    as_json: opt.Json = False,
 ) -> None:
     """Find the subnet with the best predicted accuracy under every budget given.
 
@@ -335,8 +290,8 @@ def search(
                                   predictor=predictor, supernet=supernet, seed=seed, out=out, force=force,
                                   config=EvolutionConfig(population=population, generations=generations),
                                   verify=verify, margin=parse_margin(margin), verify_top=verify_top,
-                                  remote=remote_args(host, accept_new_host_key, serial, benchmark_binary),
-                                  say=said.append)
+                                  remote=opt.remote_args(host, accept_new_host_key, serial, benchmark_binary),
+                                  say=said.append, precision=precision)
     try:
         outcome = run_search(req)
     except KeyboardInterrupt:
@@ -363,16 +318,17 @@ def _print_search(outcome: Any, seed: int) -> None:
     from ..search import format_count, format_ms
 
     tag = outcome.device or "nodevice"
-    t = Table(title=f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
-                    f"seed {seed})[/]", title_justify="left")
-    for col in ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"):
-        t.add_column(col, justify="left" if col in ("budget", "arch") else "right")
+    t = rich_table(f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
+                   f"seed {seed})[/]", ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"),
+                   right=("pred. top-1", "latency", "FLOPs", "params", "time"))
     for r in outcome.results:
         t.add_row(r.budget.describe(), f"{100 * r.accuracy:.2f}%",
                   format_ms(round(r.latency_ms, 2)) if r.latency_ms is not None else "-",
                   format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
                   f"{r.seconds:.2f}s")
     console.print(t)
+    if (used := outcome.sources.get("latency_table")):
+        console.print(f"table       {used.get('precision', 'fp32')} latency table {used.get('path')}", highlight=False)
     v = outcome.sources.get("verified")
     if v:
         verdict = "[green]within[/]" if v["met"] else "[red]over[/]"
@@ -388,6 +344,6 @@ def _print_search(outcome: Any, seed: int) -> None:
                       "give --subnet FILE to export another budget's[/]", highlight=False)
     else:
         console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
-    next_step(next_after_search())
+    next_step(next_after_search((outcome.sources.get("latency_table") or {}).get("precision", "fp32")))
     console.print(f"[dim]or fine-tune it first, as the official `..._finetune@25` subnets were: "
                   f"{finetune_after_search()}[/]", highlight=False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..space import dump_subnet
 from ..space.formats import subnet_document
+from . import options as opt
 from .choices import SubnetFormat
-from .common import console, json_option, out_option, print_json, value
+from .common import console, print_json, value
+from .options import Opt
+from .render import rich_table
 
 subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official arch/net.config, MMRazor).",
                          no_args_is_help=True)
@@ -22,11 +24,10 @@ def register(app: typer.Typer) -> None:
 
 @subnet_app.command("show")
 def show(
-    file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config "
-                                          "(or its folder), MMRazor YAML, or a `finetune` checkpoint (.pt)."),
-    resolution: int | None = typer.Option(None, "--resolution", "-r",
-                                             help="Resolution for a net.config without run.config."),
-    as_json: bool = json_option(),
+    file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config (or its "
+                                "folder), MMRazor YAML, or a `finetune` checkpoint (.pt)."),
+    resolution: opt.NetConfigResolution = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
     from ..flow import subnet_for_show
@@ -37,19 +38,18 @@ def show(
     if as_json:
         print_json(info)
         return
-    table = Table(title=f"{file}  [dim]({info['format']})[/]", title_justify="left")
     right = ("stage", "width", "depth", "stride", "params (M)", "MACs (M)")
-    for col in ("stage", "width", "depth", "kernels", "expands", "stride", "SE", "act", "params (M)", "MACs (M)"):
-        table.add_column(col, justify="right" if col in right else "left")
+    t = rich_table(f"{file}  [dim]({info['format']})[/]", ("stage", "width", "depth", "kernels", "expands", "stride",
+                   "SE", "act", "params (M)", "MACs (M)"), right=right)
     for st in info["stages"]:
-        table.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
+        t.add_row(str(st["stage"]), str(st["width"]), str(st["depth"]), " ".join(map(str, st["kernels"])),
                       " ".join(map(str, st["expands"])), str(st["stride"]), "yes" if st["se"] else "",
                       st["act"], f"{st['params'] / 1e6:.3f}", f"{st['macs'] / 1e6:.1f}")
     fixed_params = info["params"] - sum(st["params"] for st in info["stages"])
     fixed_macs = info["macs"] - sum(st["macs"] for st in info["stages"])
-    table.add_row("rest", "", "", "", "", "", "", "", f"{fixed_params / 1e6:.3f}", f"{fixed_macs / 1e6:.1f}",
+    t.add_row("rest", "", "", "", "", "", "", "", f"{fixed_params / 1e6:.3f}", f"{fixed_macs / 1e6:.1f}",
                   style="dim")
-    console.print(table)
+    console.print(t)
     rest = info.get("rest", "first conv, first block, final expand, feature mix and classifier")
     console.print(f"[dim]rest: {rest}[/]")
     console.print(f"space       {sub.spec.describe()}")
@@ -76,12 +76,11 @@ def _readable(v: object, nested: bool = False) -> str:
 @subnet_app.command("convert")
 def convert(
     file: Path = typer.Argument(..., help="Subnet file in any supported format."),
-    to: SubnetFormat = typer.Option(..., "--to", help="Target format."),
-    out: Path | None = out_option("Write here (default: print to stdout)."),
-    resolution: int | None = typer.Option(None, "--resolution", "-r",
-                                             help="Resolution for a net.config without run.config."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file of another kind."),
-    as_json: bool = json_option("Print {format, path, document} as JSON (the document is the converted content)."),
+    to: SubnetFormat = Opt(..., "--to", help="Target format."),
+    out: Path | None = opt.out("Write here (default: print to stdout)."),
+    resolution: opt.NetConfigResolution = None,
+    force: opt.ReplaceOut = False,
+    as_json: bool = opt.json("Print {format, path, document} as JSON (the document is the converted content)."),
 ) -> None:
     """Convert a subnet file to another format (net-config writes the official net.config)."""
     from ..subnet_convert import convert_subnet

@@ -6,19 +6,10 @@ from pathlib import Path
 
 import typer
 
+from . import options as opt
 from .choices import ScratchSubnet
-from .common import (
-    console,
-    epoch_progress,
-    err_console,
-    fail,
-    json_option,
-    json_text,
-    merge_alias,
-    out_option,
-    print_json,
-    value,
-)
+from .common import console, epoch_progress, err_console, fail, json_text, merge_alias, print_json, value
+from .options import Opt
 
 
 def register(app: typer.Typer) -> None:
@@ -26,30 +17,24 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    recipe: str | None = typer.Option(None, "--recipe",
-                                      help="Recipe name (demo-fmnist, imagenet, tiny-synthetic) or a YAML file. "
-                                           "[default: demo-fmnist]"),
-    recipe_old: str | None = typer.Option(None, "-r", hidden=True,
-                                          help="Old short name of --recipe (kept for one release; -r is "
-                                               "--resolution(s) elsewhere)."),
-    out: Path = out_option("Run folder: state.pt (resume point), log.jsonl, supernet.pt, report.md.",
-                           default=Path("runs/demo-fmnist")),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
-    data: Path | None = typer.Option(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an "
-                                        "ImageNet-style folder for the imagenet recipe)."),
-    threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
-    workers: int | None = typer.Option(None, "--workers", help="Image-reading processes per training process for "
-                                                              "an ImageNet-style folder (default: the recipe's "
-                                                              "data.workers, else up to 4)."),
-    scratch: ScratchSubnet | None = typer.Option(None, "--from-scratch",
-                                          help="Baseline: train only the largest, middle or smallest subnet of "
-                                               "the recipe's space, with its first phase's budget (no KD)."),
-    compare_scratch: list[Path] = typer.Option([], "--compare-scratch",
-                                                help="Finished --from-scratch run folder(s) to set beside the "
-                                                     "OFA-extracted subnets in the report (repeatable)."),
-    stop_after_epochs: int | None = typer.Option(None, "--stop-after-epochs", hidden=True,
-                                                    help="Stop after this many epochs (testing resume)."),
-    as_json: bool = json_option("Print the final result as JSON (progress goes to stderr)."),
+    recipe: str | None = Opt(None, "--recipe", help="Recipe name (demo-fmnist, imagenet, tiny-synthetic) or a YAML "
+                             "file. [default: demo-fmnist]"),
+    recipe_old: str | None = Opt(None, "-r", hidden=True, help="Old short name of --recipe (kept for one release; -r "
+                                 "is --resolution(s) elsewhere)."),
+    out: Path = opt.out("Run folder: state.pt (resume point), log.jsonl, supernet.pt, report.md.",
+                        default=Path("runs/demo-fmnist")),
+    resume: opt.Resume = False,
+    data: Path | None = Opt(None, "--data", help="Dataset folder (Fashion-MNIST idx files, or an ImageNet-style "
+                            "folder for the imagenet recipe)."),
+    threads: opt.TorchThreads = None,
+    workers: int | None = Opt(None, "--workers", help="Image-reading processes per training process for an "
+                              "ImageNet-style folder (default: the recipe's data.workers, else up to 4)."),
+    scratch: ScratchSubnet | None = Opt(None, "--from-scratch", help="Baseline: train only the largest, middle or "
+                                        "smallest subnet of the recipe's space, with its first phase's budget (no KD)."),
+    compare_scratch: list[Path] = Opt([], "--compare-scratch", help="Finished --from-scratch run folder(s) to set "
+                                      "beside the OFA-extracted subnets in the report (repeatable)."),
+    stop_after_epochs: opt.StopAfterEpochs = None,
+    as_json: bool = opt.json("Print the final result as JSON (progress goes to stderr)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
     from contextlib import nullcontext

@@ -76,8 +76,9 @@ class AdbBackend:
         if (runtime or device.runtime) != "tflite":
             raise DeviceError(f"device {device.name!r}: the adb backend times .tflite models with benchmark_model "
                               f"(runtime: tflite), not {runtime or device.runtime!r}")
-        if device.precision != "fp32":
-            raise DeviceError(f"device {device.name!r}: block models are exported in fp32 only, not {device.precision}")
+        if device.precision not in ("fp32", "int8"):  # int8: the bundle ships int8 files (`int8_bundle`)
+            raise DeviceError(f"device {device.name!r}: block models are exported in fp32 or int8, not {device.precision}")
+        self.precision = device.precision
         exe = shutil.which(adb)
         if exe is None:
             raise DeviceError("the Android Debug Bridge `adb` is not installed: apt install adb "
@@ -337,7 +338,12 @@ class AdbBackend:
                 if on_resolution is not None:
                     on_resolution(r, f"tflite models {done}/{total}")
 
-            bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress)
+            models = None
+            if getattr(plan, "int8", None) is not None:  # an int8 table: the bundle carries int8 files
+                from .int8_bundle import int8_block_models
+
+                models = int8_block_models(plan.todo, spec, net, "tflite", plan.int8, self.cache, on_resolution)
+            bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress, models=models)
             remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             if on_resolution is not None:
                 on_resolution(next(iter(plan.todo)), f"pushing {bundle.nbytes / 1e6:.1f} MB")

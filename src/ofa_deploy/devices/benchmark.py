@@ -126,7 +126,9 @@ def search_budget_ms(report: dict[str, Any] | None) -> float | None:
 def predicted_ms(device: str, report: dict[str, Any] | None,
                  table_dir: str | os.PathLike | None = None) -> tuple[float | None, dict[str, Any]]:
     """The table's prediction for the report's arch, or None and a note saying why there is none.
-    `table_dir`: that table folder (the one the search used) instead of the device's."""
+    `table_dir`: that table folder (the one the search used) instead of the device's. An int8 file
+    is predicted by the device's int8 table when there is one (else by its fp32 table, and
+    `benchmark` notes the mismatch)."""
     from ..latency.resolve import resolve_table
 
     if report is None:
@@ -134,7 +136,13 @@ def predicted_ms(device: str, report: dict[str, Any] | None,
     spec = spec_from_dict(report["subnet"]["space"])
     arch = arch_of_space(spec, report["subnet"]["arch"])
     try:
-        found = resolve_table(device, table_dir, spec)
+        found = None
+        if report.get("precision") == "int8":
+            try:
+                found = resolve_table(device, table_dir, spec, "int8")
+            except LatencyTableError:
+                found = None  # no int8 table: the fp32 one predicts, with a note
+        found = found or resolve_table(device, table_dir, spec)
         table, info = found.table, found.info()
     except LatencyTableError:
         return None, {"note": f"no prediction: device {device!r} has no latency table for this subnet's space "
@@ -174,7 +182,10 @@ def benchmark(path: str | os.PathLike, device: str = "cpu", threads: int | None 
                          f"{info['runtime']}")
         precision = report["precision"] if report else "fp32"
         if prediction.get("precision") not in (None, precision):
-            notes.append(f"the table is {prediction.get('precision')}, this file is {precision}")
+            hint = profile_command(desc.name, spec_from_dict(report["subnet"]["space"]),
+                                   [int(model.input_shape[-1])], precision) if report else None
+            notes.append(f"the table is {prediction.get('precision')}, this file is {precision}"
+                         + (f"; profile a table of its precision: `{hint}`" if hint and precision == "int8" else ""))
     drift = None
     if predicted is not None and prediction.get("origin") != "official":
         from ..latency import drift as drift_check

@@ -36,10 +36,12 @@ class OnnxRuntimeBackend:
     kind = "onnxruntime"
     needs_onnx = True
 
-    def __init__(self, threads: int = 1, providers: tuple[str, ...] = ("CPUExecutionProvider",)):
+    def __init__(self, threads: int = 1, providers: tuple[str, ...] = ("CPUExecutionProvider",),
+                 precision: str = "fp32"):
         ort = self._ort = onnxruntime()
         self.threads = threads
         self.providers = providers
+        self.precision = precision  # int8: the profiler hands it int8 QDQ models (`latency.int8`)
         missing = missing_providers(providers)
         if missing:
             raise DeviceError(f"onnxruntime lacks provider(s) {missing} on this machine "
@@ -47,7 +49,8 @@ class OnnxRuntimeBackend:
 
     def info(self) -> dict[str, Any]:
         return {"backend": "onnxruntime", "runtime": "onnxruntime", "runtime_version": self._ort.__version__,
-                "providers": list(self.providers), "threads": self.threads, "host_cpu": host_cpu()}
+                "providers": list(self.providers), "threads": self.threads, "host_cpu": host_cpu(),
+                **({"precision": self.precision} if self.precision != "fp32" else {})}
 
     def open(self, model: Any) -> Runner:
         import numpy as np
@@ -178,10 +181,11 @@ def make_backend(device: DeviceDescriptor, runtime: str | None = None, threads: 
                    **{k: remote[k] for k in REMOTE_OPTIONS[device.connection] if remote.get(k) is not None})
     runtime = runtime or device.runtime
     threads = device.threads if threads is None else threads
-    if device.precision != "fp32":
-        raise DeviceError(f"device {device.name!r}: local backends measure fp32 only, not {device.precision}")
+    if device.precision != "fp32" and (device.precision != "int8" or runtime != "onnxruntime"):
+        raise DeviceError(f"device {device.name!r}: local backends measure fp32, and int8 with onnxruntime on the CPU; "
+                          f"not {device.precision} with {runtime} (set precision: fp32, or runtime: onnxruntime)")
     if runtime == "onnxruntime":
-        return OnnxRuntimeBackend(threads)
+        return OnnxRuntimeBackend(threads, precision=device.precision)
     if runtime == "onnxruntime-cuda":
         return OnnxRuntimeBackend(threads, ("CUDAExecutionProvider",))
     if runtime == "torch":

@@ -46,6 +46,7 @@ class ProfileOptions:
     fresh: bool = False
     force: bool = False
     remote: dict[str, Any] = field(default_factory=dict)  # host, accept_new_host_key, serial, benchmark_binary
+    precision: str | None = None  # fp32 | int8 (None: the descriptor's)
 
 
 def build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0) -> Any:
@@ -86,19 +87,32 @@ class ProfileRun:
         self.spec = spec = space_from_options(o.width, o.classes, o.in_channels, o.supernet, o.kind)
         assert spec is not None
         rs = parse_resolutions(o.resolutions, spec)
-        self.desc = desc = load_device(o.device)
+        desc = load_device(o.device)
+        if o.precision is not None:
+            import dataclasses
+
+            from ..latency.int8 import check_precision
+
+            desc = dataclasses.replace(desc, precision=check_precision(o.precision))
+        self.desc = desc
         self.backend = make_backend(desc, o.runtime, o.threads, **o.remote)
         self.proto = protocol_for(o.sessions, o.max_runs, o.seed)
         self.method = incontext.choose_method(self.backend, o.method)
         self.subnets = checks.count(incontext.default_subnets(self.method) if o.subnets is None else o.subnets,
                                     "--subnets", checks.MAX_SUBNETS, 1)
-        folder = o.out or default_table_dir(desc.name, spec)
+        folder = o.out or default_table_dir(desc.name, spec, desc.precision)
         incontext.check_method(folder, self.method, o.fresh)
         extra = {"device_descriptor": desc.to_dict(), "supernet": str(o.supernet) if o.supernet else "random init",
                  "load_avg_at_start": list(loadavg())}
+        self.net: Any = None
+        self.int8: Any = None
+        if desc.precision == "int8":  # representative inputs: the supernet's dataset (`devices.int8_inputs`)
+            from .int8_inputs import int8_calibration
+
+            self.int8 = int8_calibration(spec, self._net())
+            extra["int8"] = self.int8.record()
         self.plan = plan_profile(spec, desc.name, self.backend.info(), rs, folder, self.proto, desc.precision,
                                  o.fresh, extra, o.stat, o.force)
-        self.net: Any = None
         self.written = 0
         self.stage = "blocks"
         self.t0 = time.perf_counter()
@@ -123,7 +137,7 @@ class ProfileRun:
 
         if self.plan.n_todo:
             self.written = run_profile(self.plan, self.spec, self._net(), self.backend, self.proto,
-                                       on_session=on_session, on_resolution=on_resolution)
+                                       on_session=on_session, on_resolution=on_resolution, int8=self.int8)
         elif self.plan.lock is not None:
             self.plan.lock.release()  # nothing to measure alone; the in-context stage takes the lock itself
         self.t_isolated = time.perf_counter() - self.t0
@@ -142,7 +156,8 @@ class ProfileRun:
 
         self.stage = "incontext"
         incontext.run_incontext(self.folder, self._net(), self.backend, self.proto, self.method, self.subnets,
-                                seed=self.options.seed, on_session=on_session, on_resolution=on_resolution)
+                                seed=self.options.seed, on_session=on_session, on_resolution=on_resolution,
+                                int8=self.int8)
 
     def interrupted(self) -> str:
         """What an interruption (Ctrl-C) kept, and how to resume, as one line."""
@@ -168,3 +183,14 @@ class ProfileRun:
         info = {**table.summary(), "folder": str(self.folder), "written": self.written,
                 "seconds": round(time.perf_counter() - self.t0, 1), "isolated_seconds": round(self.t_isolated, 1)}
         return table, info
+
+    def coverage_note(self, table: Any) -> str | None:
+        """The note when `table` covers fewer of the space's resolutions than the space has (searches
+        with it consider only those), else None."""
+        from ..space.spec import _range_text
+
+        if len(table.resolutions) >= len(self.spec.resolutions):
+            return None
+        return (f"note: the table covers r {_range_text(tuple(table.resolutions))} of the space's r "
+                f"{_range_text(tuple(self.spec.resolutions))}; searches with it consider only those (add the "
+                "others with --resolutions all)")

@@ -142,8 +142,9 @@ class SshBackend:
         if self.runtime not in FORMATS:
             raise DeviceError(f"device {device.name!r}: the ssh backend runs tflite or onnxruntime on the device, "
                               f"not {self.runtime!r}")
-        if device.precision != "fp32":
-            raise DeviceError(f"device {device.name!r}: block models are exported in fp32 only, not {device.precision}")
+        if device.precision not in ("fp32", "int8"):  # int8: the bundle ships int8 files (`int8_bundle`)
+            raise DeviceError(f"device {device.name!r}: block models are exported in fp32 or int8, not {device.precision}")
+        self.precision = device.precision
         self.threads = threads or device.threads
         self.accept_new = accept_new_host_key
         self.ssh = shutil.which(ssh)
@@ -313,7 +314,12 @@ class SshBackend:
                              st["std"], st["p10"], st["p90"]))
 
         try:
-            sent = self._send(proc.stdin, plan.todo, spec, net, protocol, Path(tmp), on_resolution)
+            models = None
+            if getattr(plan, "int8", None) is not None:  # an int8 table: the bundle carries int8 files
+                from .int8_bundle import int8_block_models
+
+                models = int8_block_models(plan.todo, spec, net, self.fmt, plan.int8, self.cache, on_resolution)
+            sent = self._send(proc.stdin, plan.todo, spec, net, protocol, Path(tmp), on_resolution, models=models)
             if on_resolution is not None and sent is not None:
                 on_resolution(next(iter(plan.todo)), f"sent {sent / 1e6:.1f} MB")
             kept = (f"{{n}} new row(s) were kept in {plan.folder}: rerun the same command to resume (only the "

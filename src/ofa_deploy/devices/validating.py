@@ -67,7 +67,17 @@ class ValidationRun:
         self.backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None,
                                     md.get("threads"), **o.remote)
         self.proto = protocol_for(o.sessions, int(md.get("protocol", {}).get("max_runs", 200)), o.seed)
-        self.net = build_net(self.table.spec, o.supernet, o.seed)
+        supernet, self.int8 = o.supernet, None
+        if self.table.precision == "int8":  # its subnets are timed int8, quantised as the table's were, from its weights
+            from .int8_inputs import table_supernet
+
+            supernet = supernet or table_supernet(md)
+        self.net = build_net(self.table.spec, supernet, o.seed)
+        if self.table.precision == "int8":
+            from .int8_inputs import int8_calibration
+
+            self.int8 = int8_calibration(self.table.spec, self.net,
+                                         n_images=int((md.get("int8") or {}).get("images") or 32))
 
     def runtime_warning(self) -> str | None:
         """Said when the table was measured with another runtime version than this backend's."""
@@ -87,7 +97,8 @@ class ValidationRun:
 
         o = self.options
         result = validate(self.table, self.net, self.backend, o.samples, self.proto, self.resolutions, o.seed,
-                          o.calibrate, self.fit_fraction, on_session=on_session, on_export=on_export)
+                          o.calibrate, self.fit_fraction, on_session=on_session, on_export=on_export,
+                          int8=self.int8)
         record = validation_record(result, time.strftime("%Y-%m-%dT%H:%M:%S"))
         if o.calibrate:
             self.folder = save_calibration(self.found, result["calibration"])

@@ -101,31 +101,21 @@ class OnnxQuantiser:
     """onnxruntime `quantize_static`: QDQ format, per-channel int8 weights, uint8 activations (U8S8,
     the fast x86 form), min/max calibration; ops kept float by node name (`nodes_to_exclude`).
 
-    The fp32 file is first passed through `onnxruntime.quantization.shape_inference.quant_pre_process`
-    (shape inference + onnxruntime's basic graph optimisation), and everything after (quantisation,
-    ranking, exclusion by node name) works on that prepared model. Why (issue 29, measured on the w1.0
-    space at r 160): torch's ONNX exporter de-duplicates equal initializers (e.g. the zero biases of
-    convs with default BN statistics) and feeds them through `Identity` nodes. `quantize_static` only
-    quantises a bias that is an initializer, so those convs kept a float bias; onnxruntime's QDQ fusion
-    then cannot turn them into `QLinearConv`. They ran as float `DQ -> Conv -> Q` without the NCHWc
-    layout, with transposes around them (int8 0.66x of fp32). The basic optimisation folds the
-    `Identity` nodes away (`quantize_static` duplicates a shared bias per consumer), and also splits
-    HardSwish into HardSigmoid * x, so the multiply runs as `QLinearMul`: every conv is fused (1.5-2.5x
-    faster than fp32 in the same run, under load). QOperator format, S8S8, U8U8 and reduce_range were
-    measured as well and were not faster (`benchmarks/bench_int8.py --parts D`)."""
+    The fp32 file is first prepared (`runtime.int8.prepare_onnx`: why, there), and everything after
+    (quantisation, ranking, exclusion by node name) works on that prepared model, so the node names
+    the search excludes are the prepared model's."""
 
     suffix = ".onnx"
 
     def __init__(self, fp32: Path):
         import tempfile
 
-        from onnxruntime.quantization.shape_inference import quant_pre_process
+        from ..runtime.int8 import prepare_onnx
 
         self.fp32 = fp32
         self.speed_float: list[FloatOp] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="ofa-int8-")
-        self.source = Path(self._tmp.name) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(self.source))
+        self.source = prepare_onnx(fp32, Path(self._tmp.name) / "prepared.onnx")
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -166,31 +156,10 @@ class OnnxQuantiser:
             onnx.save(model, str(tmp))
 
     def quantize(self, calib: Sequence[np.ndarray], out: Path, keep: Sequence[FloatOp]) -> Path:
-        from onnxruntime.quantization import (
-            CalibrationDataReader,
-            CalibrationMethod,
-            QuantFormat,
-            QuantType,
-            quantize_static,
-        )
-
-        from ..fsio import atomic_path
         from ..runtime.convert import INPUT_NAME
+        from ..runtime.int8 import quantize_onnx
 
-        class Reader(CalibrationDataReader):
-            def __init__(self) -> None:
-                self.it = iter(calib)
-
-            def get_next(self):
-                x = next(self.it, None)
-                return None if x is None else {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)}
-
-        with atomic_path(out, keep_suffix=True) as tmp:
-            quantize_static(str(self.source), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            nodes_to_exclude=[op.name for op in keep] or None,
-                            calibrate_method=CalibrationMethod.MinMax)
-        return out
+        return quantize_onnx(self.source, calib, out, INPUT_NAME, [op.name for op in keep])
 
     def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
         import onnx

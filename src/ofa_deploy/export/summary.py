@@ -24,7 +24,7 @@ METRIC_LABELS = {
 
 def report_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     """The report's description rows (name, text), before its metrics."""
-    from ..space import SpaceSpec
+    from ..space import spec_from_dict
     from ..space.formats import arch_of_space
 
     v = r["verification"]
@@ -37,7 +37,7 @@ def report_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [
         ("size", size),
         ("params / MACs", f"{sub['params'] / 1e6:.3f} M / {sub['macs'] / 1e6:.1f} M"),
-        ("subnet", (f"{arch_of_space(SpaceSpec.from_dict(sub['space']), sub['arch']).short()}  "
+        ("subnet", (f"{arch_of_space(spec_from_dict(sub['space']), sub['arch']).short()}  "
                     f"({Path(sub['path']).name})")),
         ("input", f"{inp['shape']} {inp['dtype']}" + (f" (scale {quant['scale']:.4g}, zero point {quant['zero_point']})"
                                                       if quant else "")),

@@ -98,10 +98,13 @@ def stitch_onnx(parts: Sequence[Any], input_name: str = "x", output_name: str = 
 class LayerParts:
     """The table entries of one resolution as ready-to-chain parts (ONNX graphs or modules)."""
 
-    def __init__(self, net: Any, spec: SpaceSpec, r: int, needs_onnx: bool):
+    def __init__(self, net: Any, spec: SpaceSpec, r: int, needs_onnx: bool, int8: Any = None):
         from .block_models import block_models, onnx_bytes
 
-        self.spec, self.r, self.needs_onnx = spec, r, needs_onnx
+        if int8 is not None and not needs_onnx:
+            raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
+                                    "ssh); profile this device with --method isolated")
+        self.spec, self.r, self.needs_onnx, self.int8 = spec, r, needs_onnx, int8
         self.models = {m.key: m for m in block_models(net, spec, r)}
         self._onnx: dict[str, Any] = {}
         if needs_onnx:
@@ -121,6 +124,8 @@ class LayerParts:
         m = BlockModel(name, arch.r, shape)
         if self.needs_onnx:
             m.onnx_bytes = stitch_onnx([self._onnx[k] for k in keys])
+            if self.int8 is not None:  # quantised whole, on the images: the file `export --int8` ships
+                m.onnx_bytes = self.int8.quantise_subnet(m.onnx_bytes, arch.r)
         else:
             m.module = nn.Sequential(*[self.models[k].module for k in keys]).eval()
         return m
@@ -226,7 +231,7 @@ def _scaled(row: Row, ms: float, stat: str, method: str, samples: int) -> Row:
 def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol: Protocol, method: str = "fit",
                    subnets: int = DEFAULT_SUBNETS, lam: float = DEFAULT_LAMBDA, seed: int = 0, guard: Any = None,
                    on_session: Callable[[str], None] | None = None,
-                   checkpoint: FitCheckpoint | None = None) -> tuple[list[Row], dict[str, Any]]:
+                   checkpoint: FitCheckpoint | None = None, int8: Any = None) -> tuple[list[Row], dict[str, Any]]:
     """The rows of resolution `r` re-made by `method` (`fit` or `profiler`) from `subnets` whole
     subnets, and a record of the fit. The table's rows at `r` are the prior (isolated). `checkpoint`
     (fit): the subnet timings kept so far, and where new ones are kept (`time_subnets`)."""
@@ -241,7 +246,7 @@ def incontext_rows(table: LatencyTable, r: int, net: Any, backend: Any, protocol
     if method == "profiler" and backend.info().get("runtime") != "onnxruntime":
         raise LatencyTableError("--method profiler reads onnxruntime's per-node profile; this device runs "
                                 f"{backend.info().get('runtime')}: use --method fit")
-    parts = LayerParts(net, spec, r, backend.needs_onnx or getattr(backend, "fmt", None) == "onnx")
+    parts = LayerParts(net, spec, r, backend.needs_onnx or getattr(backend, "fmt", None) == "onnx", int8)
     record: dict[str, Any] = {"resolution": r, "subnets": len(archs)}
     if method == "fit":
         measured = time_subnets(parts, archs, backend, protocol, stat, guard, on_session, checkpoint)
@@ -278,6 +283,10 @@ def choose_method(backend: Any, method: str | None) -> str:
     remote = hasattr(backend, "measure_plan")
     if method is None:
         return "isolated" if remote else DEFAULT_METHOD
+    if method != "isolated" and getattr(backend, "precision", "fp32") == "int8" and not (
+            backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
+        raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
+                                "ssh); profile this device with --method isolated")
     if method == "profiler" and remote:
         raise LatencyTableError("--method profiler reads onnxruntime's per-node profile on this machine; remote "
                                 "devices (ssh, adb) are profiled with --method isolated or fit")
@@ -332,8 +341,9 @@ def pending_resolutions(table: LatencyTable) -> list[int]:
 def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: Protocol, method: str = DEFAULT_METHOD,
                   subnets: int = DEFAULT_SUBNETS, lam: float = DEFAULT_LAMBDA, seed: int = 0, guard: Any = None,
                   on_session: Callable[[str], None] | None = None,
-                  on_resolution: Callable[[int, str], None] | None = None) -> int:
-    """Re-make the rows of every pending resolution of the table in `folder` in context; returns
+                  on_resolution: Callable[[int, str], None] | None = None, int8: Any = None) -> int:
+    """Re-make the rows of every pending resolution of the table in `folder` in context (its whole
+    subnets quantised to int8 with `int8`, an `latency.int8.Int8Calibration`); returns
     the number of resolutions done. Each resolution is written as soon as it is done (table.csv
     atomically, the isolated rows appended to isolated.csv first), so an interruption keeps them."""
     if method == "isolated":
@@ -351,7 +361,7 @@ def run_incontext(folder: str | os.PathLike, net: Any, backend: Any, protocol: P
                                                     "protocol": protocol.to_dict(), "backend": backend.info(),
                                                     "space": table.spec.to_dict()}) if method == "fit" else None)
             rows, record = incontext_rows(table, r, net, backend, protocol, method, subnets, lam, seed, guard,
-                                          on_session, checkpoint)
+                                          on_session, checkpoint, int8)
             record["seconds"] = round(time.perf_counter() - t0, 1)
             _keep_isolated(folder, [row for row in table.rows if row.resolution == r])
             new = {(row.resolution, row.key): row for row in table.rows}

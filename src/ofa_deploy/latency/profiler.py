@@ -51,6 +51,7 @@ class ProfilePlan:
     done: int                           # rows already there
     metadata: dict[str, Any] = field(default_factory=dict)
     lock: WriterLock | None = None      # this process is the folder's only writer until `run_profile` ends
+    int8: Any = None                    # `latency.int8.Int8Calibration` of an int8 table (remote backends read it)
 
     @property
     def n_todo(self) -> int:
@@ -90,7 +91,8 @@ def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], res
         "stat": stat or "median",
         "source": "measured: supernet modules exported alone to "
                   f"{'TFLite (litert-torch, fp32)' if backend_info.get('format') == 'tflite' else 'ONNX (opset 17)'}"
-                  ", batch 1, random weights",
+                  ", batch 1, random weights" + ("; quantised to int8 with representative inputs (see int8)"
+                                                 if precision == "int8" else ""),
         "date_started": now(),
         "calibration": None,
         **(extra_meta or {}),
@@ -157,12 +159,15 @@ def _holds_rows(path: Path) -> bool:
 
 def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol,
                 guard: Any = None, on_session: Callable[[str], None] | None = None,
-                on_resolution: Callable[[int, str], None] | None = None) -> int:
-    """Measure every key of the plan and append its row as soon as it is done. Returns rows written."""
+                on_resolution: Callable[[int, str], None] | None = None, int8: Any = None) -> int:
+    """Measure every key of the plan and append its row as soon as it is done. Returns rows written.
+    `int8` (an `latency.int8.Int8Calibration`): the table is int8, every block is quantised first."""
     from .block_models import block_models, onnx_bytes
 
     written = 0
     failed = False
+    if int8 is not None:
+        plan.int8 = int8
     try:
         with closing(RowWriter(plan.folder)) as writer:
             if hasattr(backend, "measure_plan"):  # remote: one bundle, one device process for the whole plan
@@ -174,6 +179,10 @@ def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, prot
                 if backend.needs_onnx:
                     for m in models.values():
                         m.onnx_bytes = onnx_bytes(m.module, m.input_shape)
+                if int8 is not None:
+                    if on_resolution is not None:
+                        on_resolution(r, "quantising to int8")
+                    int8.quantise_blocks(list(models.values()), net, spec, r)
                 if on_resolution is not None:
                     on_resolution(r, "measuring")
                 written += _measure_into(models, writer, backend, protocol, guard, on_session)

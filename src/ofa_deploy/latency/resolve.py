@@ -10,7 +10,10 @@ What the user gives, and what it means:
 - an **official folder** of per-resolution YAML tables (`<r>_lookup_table.yaml`, as released with
   OFA), or one such file: imported on the fly for the space.
 
-A device (or device folder) may hold tables of several spaces: the space picks one. When no space
+A device (or device folder) may hold tables of several spaces and of two precisions (fp32 in
+`<space tag>/`, int8 in `<space tag>-int8/`, as `meta.yaml` `precision` says): the space and the
+precision pick one. `precision` None means fp32 where the device has an fp32 table of the space
+(what every command meant before int8 tables), else whatever there is. When no space
 is named, it is the shipped demo supernet's (`default_space`), unless the device has only one
 table. Shipped tables are read-only: `writable_folder` / `save_calibration` put what a command
 would change (a calibration, validation plots) into user data instead.
@@ -65,7 +68,8 @@ class ResolvedTable:
     def info(self) -> dict[str, Any]:
         """What a subnet file or a report records about the table."""
         return {"path": str(self.folder.resolve()), "device": self.table.device, "origin": self.origin,
-                "calibrated": self.table.calibration is not None, "stat": self.table.stat}
+                "calibrated": self.table.calibration is not None, "stat": self.table.stat,
+                "precision": self.table.precision}
 
 
 def default_space() -> SpaceSpec:
@@ -81,13 +85,20 @@ def default_space() -> SpaceSpec:
 
 
 def resolve_table(device: str | None = None, table: str | os.PathLike | None = None,
-                  spec: SpaceSpec | None = None) -> ResolvedTable:
-    """The table `--table` names (it wins), else the one of `--device` for `spec` (see the module doc)."""
+                  spec: SpaceSpec | None = None, precision: str | None = None) -> ResolvedTable:
+    """The table `--table` names (it wins), else the one of `--device` for `spec` and `precision`
+    (see the module doc). A `--table` of another precision than an explicit `precision` is refused."""
     if table is not None:
-        return _from_path(Path(table), device, spec)
+        found = _from_path(Path(table), device, spec)
+        if precision is not None and found.table.precision != precision:
+            raise LatencyTableError(f"{found.folder} is an {found.table.precision} latency table, not {precision}; "
+                                    f"give --precision {found.table.precision}, or the folder of an {precision} table")
+        return found
     if device is None:
         raise LatencyTableError("give --device NAME (a device with a latency table) or --table FOLDER")
     candidates = [(f, origin) for origin, root in _roots() for f in _tables_in(root / device)]
+    if candidates:
+        candidates = _of_precision(candidates, spec, precision, device)
     if not candidates:
         have = ", ".join(available_devices()) or "none"
         raise LatencyTableError(
@@ -144,6 +155,28 @@ def _tables_in(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return [p for p in sorted(folder.iterdir()) if (p / META_FILE).exists()]
+
+
+def _precision_of(folder: Path) -> str:
+    try:
+        return str(read_metadata(folder).get("precision") or "fp32")
+    except LatencyTableError:
+        return "fp32"
+
+
+def _of_precision(candidates: list[tuple[Path, str]], spec: SpaceSpec | None, precision: str | None,
+                  device: str) -> list[tuple[Path, str]]:
+    """The candidates of `precision` (None: fp32 ones first, then the others, in their order)."""
+    tagged = [(c, _precision_of(c[0])) for c in candidates]
+    if precision is None:
+        return [c for c, p in tagged if p == "fp32"] + [c for c, p in tagged if p != "fp32"]
+    kept = [c for c, p in tagged if p == precision]
+    if not kept:
+        have = ", ".join(sorted({p for _, p in tagged}))
+        raise LatencyTableError(
+            f"device {device!r} has no {precision} latency table (it has: {have}); measure one with "
+            f"`{profile_command(device, spec, (spec or SpaceSpec()).resolutions[-1:], precision)}`")
+    return kept
 
 
 def _space_of(folder: Path) -> SpaceSpec | None:

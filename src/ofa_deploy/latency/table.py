@@ -65,17 +65,19 @@ def space_tag(spec: SpaceSpec) -> str:
     return family_of(spec).tag(spec)
 
 
-def default_table_dir(device: str, spec: SpaceSpec) -> Path:
+def default_table_dir(device: str, spec: SpaceSpec, precision: str = "fp32") -> Path:
     """Where a table this user makes (profile, import, calibrated copy) goes: user data, never the
-    install tree (`paths.user_tables_dir()/<device>/<space tag>`)."""
-    return user_tables_dir() / device / space_tag(spec)
+    install tree (`paths.user_tables_dir()/<device>/<space tag>`; an int8 table beside it in
+    `<space tag>-int8`, so both precisions of a device coexist)."""
+    return user_tables_dir() / device / (space_tag(spec) + ("" if precision == "fp32" else f"-{precision}"))
 
 
-def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int]) -> str:
+def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int], precision: str = "fp32") -> str:
     """The command that measures the given resolutions of a space on a device (for error messages)."""
     rs = ",".join(str(int(r)) for r in sorted(set(resolutions)))
     space = family_of(spec).profile_options(spec) if spec is not None else ""
-    return f"ofa-deploy profile --device {device}{space} --resolutions {rs}"
+    return (f"ofa-deploy profile --device {device}{space} --resolutions {rs}"
+            + ("" if precision == "fp32" else f" --precision {precision}"))
 
 
 # ---- the table ------------------------------------------------------------------------------
@@ -117,6 +119,11 @@ class LatencyTable:
     @property
     def stat(self) -> str:
         return str(self.metadata["stat"])
+
+    @property
+    def precision(self) -> str:
+        """What the rows time: fp32 (tables without the field: imported, older) or int8."""
+        return str(self.metadata.get("precision") or "fp32")
 
     @property
     def resolutions(self) -> tuple[int, ...]:
@@ -265,6 +272,7 @@ class LatencyTable:
             "resolutions": list(self.resolutions),
             "incomplete": {r: len(v) for r, v in missing.items()},
             "stat": self.stat,
+            "precision": self.precision,
             "calibration": self.calibration,
             "methods": {m: n for m in METHODS if (n := sum(row.method == m for row in self._rows.values()))},
         }

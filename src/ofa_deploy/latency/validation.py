@@ -113,14 +113,23 @@ def _n_fit(samples: int, fit_fraction: float) -> int:
 
 def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protocol: Protocol, guard: Any = None,
                     on_session: Callable[[str], None] | None = None,
-                    on_export: Callable[[int], None] | None = None, stat: str = "median") -> np.ndarray:
-    """`stat` (median, p10, ...) in ms of every subnet of `batch`, timed whole (interleaved in one chunk)."""
+                    on_export: Callable[[int], None] | None = None, stat: str = "median",
+                    int8: Any = None) -> np.ndarray:
+    """`stat` (median, p10, ...) in ms of every subnet of `batch`, timed whole (interleaved in one chunk).
+    `int8` (`latency.int8.Int8Calibration`): each subnet is quantised to int8 (ONNX) before timing."""
     from .block_models import BlockModel, onnx_bytes
 
     archs = batch.to_archs()
+    if int8 is not None and not (backend.needs_onnx or getattr(backend, "fmt", None) == "onnx"):
+        raise LatencyTableError("int8 whole subnets are timed as ONNX (onnxruntime, locally or over ssh); "
+                                "this device runs .tflite files")
     if hasattr(backend, "measure_models"):  # ssh / adb: one bundle of whole subnets, timed on the device
         remote = [BlockModel(f"subnet{i}", a.r, (1, spec.in_channels, a.r, a.r), module=net.extract(a))
                   for i, a in enumerate(archs)]
+        if int8 is not None:  # the bundle writes a model without a module from its ONNX bytes
+            for m in remote:
+                m.onnx_bytes = int8.quantise_subnet(onnx_bytes(m.module, m.input_shape), m.resolution)
+                m.module = None
         if on_export is not None:
             for i in range(len(remote)):
                 on_export(i)
@@ -135,7 +144,8 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
             m = BlockModel(f"subnet{i}", arch.r, shape, module=sub)
             if backend.needs_onnx:
                 path = Path(tmp) / f"{i}.onnx"
-                path.write_bytes(onnx_bytes(sub, shape))
+                fp32 = onnx_bytes(sub, shape)
+                path.write_bytes(fp32 if int8 is None else int8.quantise_subnet(fp32, arch.r))
                 m.onnx_path = str(path)
                 m.module = None  # free the torch copy: the file is what is timed
             models[m.key] = m
@@ -149,8 +159,9 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
 def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol: Protocol,
              resolutions: Sequence[int] | None = None, seed: int = 0, calibrate: bool = False,
              fit_fraction: float = 0.5, guard: Any = None, on_session: Callable[[str], None] | None = None,
-             on_export: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Time `samples` random subnets whole and compare them with the table's prediction."""
+             on_export: Callable[[int], None] | None = None, int8: Any = None) -> dict[str, Any]:
+    """Time `samples` random subnets whole and compare them with the table's prediction (an int8
+    table's subnets quantised whole with `int8`, a `latency.int8.Int8Calibration`)."""
     checks.count(samples, "--samples", checks.MAX_SUBNETS, 4 if calibrate else 2)
     checks.seed(seed)
     if calibrate:
@@ -162,7 +173,7 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
     batch = sample_archs(spec, samples, np.random.default_rng(seed), resolutions=rs)
     raw = table.predict(batch, calibrated=False)  # fails early on a missing key
     # the statistic the table predicts with, so that both sides are summarised alike
-    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export, table.stat)
+    measured = measure_subnets(net, spec, batch, backend, protocol, guard, on_session, on_export, table.stat, int8)
     out: dict[str, Any] = {"device": table.device, "stat": table.stat, "samples": samples, "resolutions": rs, "seed": seed,
                            "archs": [a.to_dict() for a in batch.to_archs()], "raw": raw.tolist(),
                            "measured": measured.tolist()}

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -192,3 +193,19 @@ def _rounded(v: float) -> float | None:
 
 __all__ = ["DEFAULT_HIDDEN", "FitResult", "encoding_for_space", "fit_predictor", "mlp_from_sklearn",
            "ranking_metrics"]
+
+
+def fit_file(folder: Path, out: Path, holdout: float, seed: int, hidden: str, alpha: float,
+             name: str | None = None, force: bool = False) -> tuple[FitResult, AccuracyDataset, Path]:
+    """`predictor fit`: the options (`hidden` as text, `8,8`) and `out` are checked before the
+    dataset in `folder` is read; the fitted predictor is saved to `out`. Returns the fit, the
+    dataset and the file written."""
+    from ..outputs import check_output
+    from .dataset import load_accuracy_dataset
+
+    widths = parse_hidden(hidden)
+    check_fit_options(holdout, seed, widths, alpha)
+    check_output(out, "predictor", force)
+    data = load_accuracy_dataset(folder)
+    result = fit_predictor(data, holdout, seed, widths, alpha=alpha, name=name)
+    return result, data, result.predictor.save(out)

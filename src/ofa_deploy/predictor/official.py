@@ -78,3 +78,16 @@ def _float_array(value: Any) -> np.ndarray | None:
         return None
     return value.detach().float().numpy()
 
+
+
+def import_official_file(path: str | os.PathLike, out: Path, width: float,
+                         force: bool = False) -> tuple[Predictor, Path]:
+    """`predictor import`: the official predictor of the w`width` space saved to `out`; the width
+    and `out` are checked before the .pth is read. Returns the predictor and the file written."""
+    from .. import checks
+    from ..outputs import check_output
+
+    checks.space_options(width)
+    check_output(out, "predictor", force)
+    pred = import_official(path, official_space(width))
+    return pred, pred.save(out)

@@ -51,6 +51,7 @@ class SearchRequest:
     verify_rounds: int = 3
     verify_top: int = 3  # subnets measured per verification round (the best few by predicted accuracy)
     remote: dict[str, Any] = field(default_factory=dict)  # ssh / adb connection options for --verify (host, serial...)
+    precision: str | None = None  # the table's precision (fp32 | int8); None: the device descriptor's
     measure: Any = None  # tests: a function SearchResult -> measured ms instead of the device
     say: Any = None  # one line per verification round (stderr in the CLI)
 
@@ -65,6 +66,8 @@ class SearchRequest:
         return req
 
     def check(self) -> None:
+        if self.precision not in (None, "fp32", "int8"):
+            raise OptionError(f"--precision must be fp32 or int8, got {self.precision!r}")
         if not self.latencies and self.flops is None and self.params is None and not self.pareto:
             raise OptionError("give at least one budget: --latency 22ms, --flops 300M or --params 5M (or --pareto)")
         if self.points < 1:
@@ -153,7 +156,7 @@ def run_search(req: SearchRequest) -> SearchOutcome:
     """Resolve the inputs, search, write the subnet file(s) and record the last one."""
     from ..flow import predictor_checkpoint, search_device
     from .output import check_search_output
-    from .sources import resolve_predictor, resolve_supernet, resolve_table
+    from .sources import passed_over, resolve_predictor, resolve_supernet, resolve_table
 
     # Before any work: an --out that holds something else, or an unwritable folder, fails now.
     check_search_output(req.out, req.pareto or len(req.latencies) > 1, req.force)
@@ -162,7 +165,9 @@ def run_search(req: SearchRequest) -> SearchOutcome:
     if req.supernet is None and (ckpt := predictor_checkpoint(pred)) is not None:
         supernet_info = {**supernet_info, "checkpoint": str(ckpt)}  # what `export` cuts the subnet from
     device, table, notes = search_device(req.device, req.table, spec, req.needs_latency)
-    lut, table_info = resolve_table(device, table, spec)
+    lut, table_info = resolve_table(device, table, spec, req.precision, table_given=req.table is not None)
+    if req.table is None and (skipped := passed_over(table, table_info)) is not None:
+        notes = [n for n in notes if str(table) not in n] + [skipped]
     dev = device or (lut.device if lut is not None else None)
     problem = build_problem(spec, pred, lut, dev, supernet_label=label)
     sources: dict[str, Any] = {"latency_table": table_info or None, "predictor": pred_info,

@@ -63,12 +63,51 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
     return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "space": spec.to_dict()}
 
 
-def resolve_table(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec) -> tuple[Any, dict[str, Any]]:
+def resolve_table(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec,
+                  precision: str | None = None, table_given: bool = True) -> tuple[Any, dict[str, Any]]:
     """The latency table (`latency.resolve`: `--table`, else the user's or the shipped table of
-    `--device` for this space) and its description; (None, {}) when neither is given."""
+    `--device` for this space and precision) and its description (with its `precision`); (None, {})
+    when neither is given. `precision` None: `--precision` was not given, so a `--table` is taken
+    as it is and a device's table is of the descriptor's precision (`default_precision`).
+    `table_given` False: `table` is the last profile's folder, not the user's choice; it is used
+    only when it is of that precision."""
     from ..latency.resolve import resolve_table as resolve
+    from ..latency.table import read_metadata
 
     if device is None and table is None:
         return None, {}
-    found = resolve(device, table, spec)
+    if table is not None and not table_given and precision is None and device is not None:
+        precision = default_precision(device)
+    if table is not None and not table_given and precision is not None \
+            and str(read_metadata(Path(table)).get("precision") or "fp32") != precision:
+        table = None  # the last profile measured the other precision: the device's table of this one
+    if table is None and precision is None and device is not None:
+        precision = default_precision(device)
+    found = resolve(device, table, spec, precision)
     return found.table, found.info()
+
+
+def passed_over(last_table: str | os.PathLike | None, table_info: dict[str, Any]) -> str | None:
+    """A note when the last profile's table (`last_table`, not chosen by the user) was not the one
+    used because it is of another precision; None otherwise."""
+    from ..latency.table import read_metadata
+
+    if last_table is None or not table_info or Path(table_info["path"]) == Path(last_table).resolve():
+        return None
+    other = str(read_metadata(Path(last_table)).get("precision") or "fp32")
+    return (f"the last `ofa-deploy profile`'s table {last_table} is {other}; searched with the "
+            f"{table_info.get('precision')} table {table_info['path']} (the device's precision; "
+            f"give --precision {other} to use it)")
+
+
+def default_precision(device: str) -> str | None:
+    """The precision of the device's descriptor (`precision:`), the one its model will ship in;
+    None for a device known by its tables only, or one whose precision no table is made in."""
+    from ..devices import load_device
+    from ..errors import DeviceError
+
+    try:
+        p = load_device(device).precision
+    except DeviceError:
+        return None
+    return p if p in ("fp32", "int8") else None

@@ -63,14 +63,23 @@ def device_measure(problem: Any, lut: Any, table_folder: str | None, checkpoint:
 
     net = load_supernet(checkpoint).eval()
     md = lut.metadata
-    backend = make_backend(load_device(device), md.get("runtime") if md.get("runtime") != "official" else None,
+    desc = load_device(device)
+    int8 = None
+    if lut.precision != desc.precision:  # an int8 table: its subnets are timed int8, as the table's were
+        desc = dataclasses.replace(desc, precision=lut.precision)
+    if lut.precision == "int8":
+        from ..devices.int8_inputs import int8_calibration
+
+        cal = md.get("int8") or {}
+        int8 = int8_calibration(lut.spec, net, n_images=int(cal.get("images") or 32))
+    backend = make_backend(desc, md.get("runtime") if md.get("runtime") != "official" else None,
                            md.get("threads"), **(remote or {}))
     p = md.get("protocol", {})
     proto = Protocol.for_runs(int(p.get("sessions", 3)), int(p.get("max_runs", 200)))
 
     def many(results: list[SearchResult]) -> list[float]:
         ms = [float(v) for v in measure_subnets(net, lut.spec, problem.batch_of([r.arch for r in results]),
-                                                backend, proto, stat=lut.stat)]
+                                                backend, proto, stat=lut.stat, int8=int8)]
         for r, m in zip(results, ms):
             if table_folder and r.latency_ms:
                 c = drift.check(table_folder, md, "search --verify", r.arch.short(), r.latency_ms, m)
