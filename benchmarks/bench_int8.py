@@ -140,6 +140,7 @@ def part_d(args, tmp: Path) -> list[dict]:
     from ofa_deploy.latency.protocol import Protocol
     from ofa_deploy.nn import OFAMobileNetV3
     from ofa_deploy.runtime.convert import export_onnx
+    from ofa_deploy.runtime.quiet import captured_output
     from ofa_deploy.space import SpaceSpec, middle_arch
 
     torch.manual_seed(0)
@@ -173,7 +174,8 @@ def part_d(args, tmp: Path) -> list[dict]:
     files = {"export recipe (prepared, QDQ U8S8 per-channel)": out}
     for i, (name, (src, kw)) in enumerate(variants.items()):
         files[name] = tmp / f"d-{i}.onnx"
-        quantize_static(str(src), str(files[name]), Reader(), **{**base, **kw})
+        with captured_output():  # onnxruntime's quantiser logs (the old recipe: its pre-processing hint)
+            quantize_static(str(src), str(files[name]), Reader(), **{**base, **kw})
     rows = []
     for name, path in files.items():
         sp = compare_speed(path, fp32, protocol=Protocol(sessions=3, max_runs=200))
