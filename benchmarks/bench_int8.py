@@ -7,6 +7,12 @@ A. Demo supernet (shipped, Fashion-MNIST): the subnets `search --verify` deliver
 B. The w1.0 ImageNet space (random weights in the official layout, 1000 classes, r 160, middle subnet;
    no dataset, so calibration uses random images and no drop is measured): int8 >= 1.5x faster than
    fp32, ONNX and TFLite, batch 1, 1 thread.
+D. The ONNX int8 recipe (why item 2's ONNX int8 was slower than fp32): the w1.0 middle subnet at
+   r 160 with the supernet's own BN statistics (equal zero conv biases, which torch's exporter shares
+   through Identity nodes), quantised as exported (the old recipe), through `quant_pre_process` (the
+   export's recipe, `export.int8.OnnxQuantiser`), and with the other onnxruntime options on top:
+   QOperator format, S8S8, U8U8, reduce_range, per-tensor weights. Each against the fp32 file in the
+   same run; `float_convs` counts the convs left float in onnxruntime's optimised graph.
 C. Export speed: the largest subnet of the official-format checkpoint (../shared/golden w1.2, case0:
    k7 e6 d4, r 224) exported to fp32 ONNX with the default verification (target <= 60 s idle); and for
    a demo subnet, the time of BN recalibration in a first export and in a second one of another format
@@ -16,7 +22,7 @@ Latency: `devices.speed.compare_speed` (the profiling protocol, fresh sessions i
 onnxruntime for ONNX, the LiteRT interpreter with XNNPACK for TFLite), int8 and fp32 of a format in
 the same run. Item 1 (int8 latency tables and int8 search) is not built, so its targets are not here.
 
-    PYTHONPATH=src python benchmarks/bench_int8.py [--parts A,B,C] [--images 10000] [--subnets a.json ...] [--json]
+    PYTHONPATH=src python benchmarks/bench_int8.py [--parts A,B,C,D] [--images 10000] [--subnets a.json ...] [--json]
 """
 
 from __future__ import annotations
@@ -110,6 +116,74 @@ def part_b(args, tmp: Path) -> list[dict]:
     return rows
 
 
+def _float_convs(path: Path, tmp: Path) -> int:
+    """Convs onnxruntime leaves float in its optimised graph of `path` (all optimisations, 1 thread)."""
+    import onnx
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp / "optimised.onnx")
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return sum(n.op_type in ("Conv", "FusedConv") for n in onnx.load(so.optimized_model_filepath).graph.node)
+
+
+def part_d(args, tmp: Path) -> list[dict]:
+    import numpy as np
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from ofa_deploy.devices.speed import compare_speed
+    from ofa_deploy.export.int8 import OnnxQuantiser
+    from ofa_deploy.latency.protocol import Protocol
+    from ofa_deploy.nn import OFAMobileNetV3
+    from ofa_deploy.runtime.convert import export_onnx
+    from ofa_deploy.runtime.quiet import captured_output
+    from ofa_deploy.space import SpaceSpec, middle_arch
+
+    torch.manual_seed(0)
+    spec = SpaceSpec(width_mult=1.0, n_classes=1000)
+    r = 160
+    fp32 = export_onnx(OFAMobileNetV3(spec).extract(middle_arch(spec, r)).eval(), torch.zeros(1, 3, r, r),
+                       tmp / "d-fp32.onnx")
+    calib = [np.random.default_rng(i).standard_normal((1, 3, r, r)).astype(np.float32) for i in range(32)]
+    recipe = OnnxQuantiser(fp32)
+    prepared = tmp / "d-prepared.onnx"
+    prepared.write_bytes(recipe.source.read_bytes())
+    out = recipe.quantize(calib, tmp / "d-recipe.onnx", [])
+    recipe.close()
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(calib)
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {"input": x}
+
+    base = {"quant_format": QuantFormat.QDQ, "per_channel": True, "activation_type": QuantType.QUInt8,
+            "weight_type": QuantType.QInt8}
+    variants = {"as exported (old recipe)": (fp32, {}),
+                "prepared + QOperator": (prepared, {"quant_format": QuantFormat.QOperator}),
+                "prepared + S8S8": (prepared, {"activation_type": QuantType.QInt8}),
+                "prepared + U8U8": (prepared, {"weight_type": QuantType.QUInt8}),
+                "prepared + reduce_range": (prepared, {"reduce_range": True}),
+                "prepared + per-tensor weights": (prepared, {"per_channel": False})}
+    files = {"export recipe (prepared, QDQ U8S8 per-channel)": out}
+    for i, (name, (src, kw)) in enumerate(variants.items()):
+        files[name] = tmp / f"d-{i}.onnx"
+        with captured_output():  # onnxruntime's quantiser logs (the old recipe: its pre-processing hint)
+            quantize_static(str(src), str(files[name]), Reader(), **{**base, **kw})
+    rows = []
+    for name, path in files.items():
+        sp = compare_speed(path, fp32, protocol=Protocol(sessions=3, max_runs=200))
+        rows.append({"variant": name, "int8_ms": sp["int8_ms"], "fp32_ms": sp["fp32_ms"], "speedup": sp["speedup"],
+                     "float_convs": _float_convs(path, tmp)})
+    return rows
+
+
 def part_c(args, tmp: Path) -> list[dict]:
     from ofa_deploy.nn.shipped import shipped_supernet_path
     from ofa_deploy.space import Subnet, middle_arch, save_subnet
@@ -162,7 +236,7 @@ def _table(title: str, rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default="A,B,C")
+    ap.add_argument("--parts", default="A,B,C,D")
     ap.add_argument("--images", type=int, default=10000, help="Fashion-MNIST test images (part A)")
     ap.add_argument("--subnets", nargs="*", help="subnet files instead of the three searches (part A)")
     ap.add_argument("--json", action="store_true")
@@ -180,14 +254,17 @@ def main() -> None:
             out["A"] = part_a(args, Path(tmp))
         if "B" in parts:
             out["B"] = part_b(args, Path(tmp))
+        if "D" in parts:
+            out["D"] = part_d(args, Path(tmp))
     if args.json:
         print(json.dumps({"load_at_start": load, **out}, indent=2))
         return
     print(f"load average at start: {load:.2f} (figures under load are not final)")
     titles = {"A": "A. demo subnets: int8 vs fp32 (targets: drop <= 0.5, size <= 0.30, int8_ms <= fp32_ms)",
               "B": "B. w1.0 space, r 160, random weights: int8 speed (target: speedup >= 1.5)",
-              "C": "C. export speed (targets: case0 <= 60 s idle; 2nd export BN 0 s)"}
-    for k in ("A", "B", "C"):
+              "C": "C. export speed (targets: case0 <= 60 s idle; 2nd export BN 0 s)",
+              "D": "D. ONNX int8 recipe variants, w1.0 r 160 (speedup: fp32 ms / int8 ms, same run)"}
+    for k in ("A", "B", "C", "D"):
         if k in out:
             _table(titles[k], out[k])
 

@@ -259,6 +259,8 @@ def test_int8_drop_is_within_the_bound_on_labelled_images(cli, labelled, fmt):
     checks = {c["metric"]: c for c in report["verification"]["checks"]}
     assert checks["accuracy_drop"]["limit"] == 0.5 and checks["accuracy_drop"]["fatal"] is True
     assert checks["size_ratio"]["fatal"] is False  # a target, reported
+    stable = checks["second_calibration_drop"]  # stability: enforced, not only reported
+    assert stable["fatal"] is True and stable["passed"] is True and stable["value"] == q["second_calibration_drop"]
     assert report["fp32_size_bytes"] > report["size_bytes"] == out.stat().st_size
     assert report["calibration"]["images"] == 100 and report["calibration"]["second_images"] == 100
     assert q["second_calibration_drop"] is not None and q["tries"] and q["tries"][0]["kept_float"] == 0

@@ -26,7 +26,6 @@ The defaults are strict (real weights agree to ~1e-6); `--rtol` / `--atol` overr
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -124,8 +123,10 @@ def fp64_rounding(module: Any, x: np.ndarray, reference: np.ndarray, actual: np.
     """PyTorch fp32's and the file's distance from an fp64 evaluation of the same module on `images`."""
     import torch
 
-    ref64_module = copy.deepcopy(module).double().eval()
-    with torch.no_grad():
+    from .fp64 import fp64_copy
+
+    ref64_module = fp64_copy(module)
+    with torch.inference_mode():
         ref64 = ref64_module(torch.from_numpy(np.ascontiguousarray(x[images])).double()).numpy()
     torch_rel = per_image_error(ref64, reference[images])
     file_rel = per_image_error(ref64, actual[images])

@@ -248,9 +248,12 @@ def _export_in(plan: ExportPlan, staged: Path, tmp: Path, on_step: StepFn, on_pr
     size = staged.stat().st_size
     if fp32_size is not None:
         metrics["size_ratio"] = size / fp32_size
+    if int8 is not None and int8.get("second_calibration_drop") is not None:
+        metrics["second_calibration_drop"] = int8["second_calibration_drop"]
     rounding = None
     if tol is None:
-        checks = run_checks(metrics, int8_limits(plan.options.max_drop) if target.precision == "int8"
+        checks = run_checks(metrics, int8_limits(plan.options.max_drop, "second_calibration_drop" in metrics)
+                            if target.precision == "int8"
                             else target.limits)
     else:
         checks, rounding = check_fp32(metrics, tol, sub, x, reference, actual)

@@ -9,6 +9,7 @@ to a temporary file; on failure the tail of that file says what the converter co
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 import tempfile
@@ -48,6 +49,7 @@ def captured_output() -> Iterator[Captured]:
     cap = Captured()
     _flush()
     saved = (os.dup(1), os.dup(2))
+    root_handlers = list(logging.getLogger().handlers)
     with tempfile.TemporaryFile() as log, open(log.fileno(), "w", buffering=1, closefd=False) as text:
         try:
             os.dup2(log.fileno(), 1)
@@ -63,6 +65,12 @@ def captured_output() -> Iterator[Captured]:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+            # A library that logs on the root logger without handlers (onnxruntime's quantiser) makes
+            # `logging` add a handler on the redirected sys.stderr, which closes here: every later root
+            # log line would then print a "Logging error" traceback. Such handlers go with the block.
+            for h in logging.getLogger().handlers[:]:
+                if h not in root_handlers and getattr(h, "stream", None) is text:
+                    logging.getLogger().removeHandler(h)
             log.seek(0)
             cap.text = log.read().decode(errors="replace")
 
