@@ -143,7 +143,7 @@ def test_the_loop_on_the_emulated_board(board, runtime, tmp_path, record_propert
     for fmt, flags in exports:
         out = tmp_path / f"subnet{'.int8' if flags else ''}.{fmt}"
         # int8 of the demo supernet may miss export's accuracy tolerance (1.8 points lost at r=24 against a
-        # 1-point limit, measured): export then exits 1 and keeps the file as `.failed` with its report, as
+        # 1-point limit, measured; or the drop on the second calibration set): export then exits 1 and keeps the file as `.failed` with its report, as
         # scripts/demo.sh allows. Accepted here only for that reason; the kept file is still benchmarked.
         res = step(f"export_{fmt}{'_int8' if flags else ''}", "export", "--subnet", str(subnet), "--format", fmt,
                    *flags, "-o", str(out), "--json", ok=(0, 1) if flags else (0,))
@@ -151,9 +151,10 @@ def test_the_loop_on_the_emulated_board(board, runtime, tmp_path, record_propert
             out = out.with_name(f"subnet.int8.failed.{fmt}")
             report = json.loads(out.with_name(out.name + ".report.json").read_text())
             missed = [c["metric"] for c in report["verification"]["checks"] if c["fatal"] and not c["passed"]]
-            assert missed == ["accuracy_drop"], report["verification"]
-            print(f"  int8 missed the accuracy tolerance ({report['verification']['metrics']['accuracy_drop']:.1f} "
-                  "points); benchmarking the kept .failed file")
+            # accuracy only: the drop, or its stability on the second calibration set
+            assert missed and set(missed) <= {"accuracy_drop", "second_calibration_drop"}, report["verification"]
+            print(f"  int8 missed the accuracy tolerance ({', '.join(missed)}; drop "
+                  f"{report['verification']['metrics']['accuracy_drop']:.1f} points); benchmarking the kept .failed file")
         assert out.exists()
         files.append(out)
 
