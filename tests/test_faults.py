@@ -551,12 +551,10 @@ def _fitted(out):
 
 
 @pytest.mark.slow
-def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
+def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch, table_copy):
     from ofa_deploy.latency import incontext
 
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+    out = table_copy("isolated", tmp_path / "t")  # what `cli(*PROFILE, "--method", "isolated", "-o", out)` leaves
     real, calls = incontext.measure, []
 
     def measure(*a, **k):
@@ -582,13 +580,11 @@ def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeypatch):
+def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeypatch, table_copy):
     from ofa_deploy.latency import incontext
     from ofa_deploy.latency.table import write_metadata
 
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+    out = table_copy("isolated", tmp_path / "t")  # what `cli(*PROFILE, "--method", "isolated", "-o", out)` leaves
     real_write = incontext.atomic_write_text
 
     def write(path, text):
