@@ -155,19 +155,20 @@ def _isolated_once(tmp_path_factory):
 
 
 @pytest.fixture
-def table_copy(request):
+def table_copy(_isolated_once, _profiled_once):
     """`table_copy(method, dest)`: a copy at `dest` of the session's one table of that method, as `ofa-deploy
     profile --resolutions 24 --sessions 1 --max-runs 3` left it with `--method isolated` ("isolated") or
     `--subnets 12` ("fit"), for tests whose subject is what comes after the profile, not the profile."""
     import shutil
 
     def copy(method: str, dest: Path) -> Path:
+        # Both session tables are made at setup (made during the test's call, their output would land in
+        # the test's captured stdout, where `cli` reads it).
         if method == "isolated":
-            src = request.getfixturevalue("_isolated_once")
+            src = _isolated_once
         else:
             assert method == "fit", method
-            once = request.getfixturevalue("_profiled_once")  # only the session fixtures a test asks for are made
-            record = json.loads((once / "home" / "records" / "last_profile.json").read_text())
+            record = json.loads((_profiled_once / "home" / "records" / "last_profile.json").read_text())
             src = Path(record["table"])
         shutil.copytree(src, dest)
         return Path(dest)
