@@ -44,6 +44,15 @@ def _user_data_folder(tmp_path_factory):
         os.environ["OFA_DEPLOY_HOME"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _block_exports_once():
+    """Each distinct block is exported to ONNX once a session (`support/onnx_memo.py` says why and how)."""
+    from support.onnx_memo import remember_block_exports
+
+    with remember_block_exports() as store:
+        yield store
+
+
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run `ofa-deploy ARGS...` in-process; returns (exit code, stdout, stderr)."""
@@ -124,3 +133,44 @@ def profiled(_profiled_once, tmp_path, monkeypatch):
     (home / "records").mkdir(parents=True)
     (home / "records" / "last_profile.json").write_text(json.dumps(record, indent=2) + "\n")
     return record["table"]
+
+
+@pytest.fixture(scope="session")
+def _isolated_once(tmp_path_factory):
+    """A table of isolated rows only (`profile --method isolated`, r 24, 1 session, 3 runs), measured once a session."""
+    import sys
+
+    from ofa_deploy.cli import main
+
+    base = tmp_path_factory.mktemp("isolated-once")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
+        mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--resolutions", "24", "--sessions", "1", "--max-runs", "3",
+                                 "--method", "isolated", "-o", str(base / "t")])
+        try:
+            main()
+        except SystemExit as e:
+            assert not e.code, f"the profile behind the `isolated_table` fixture failed (exit {e.code})"
+    return base / "t"
+
+
+@pytest.fixture
+def table_copy(_isolated_once, _profiled_once):
+    """`table_copy(method, dest)`: a copy at `dest` of the session's one table of that method, as `ofa-deploy
+    profile --resolutions 24 --sessions 1 --max-runs 3` left it with `--method isolated` ("isolated") or
+    `--subnets 12` ("fit"), for tests whose subject is what comes after the profile, not the profile."""
+    import shutil
+
+    def copy(method: str, dest: Path) -> Path:
+        # Both session tables are made at setup (made during the test's call, their output would land in
+        # the test's captured stdout, where `cli` reads it).
+        if method == "isolated":
+            src = _isolated_once
+        else:
+            assert method == "fit", method
+            record = json.loads((_profiled_once / "home" / "records" / "last_profile.json").read_text())
+            src = Path(record["table"])
+        shutil.copytree(src, dest)
+        return Path(dest)
+
+    return copy

@@ -13,11 +13,10 @@ PROFILE = ("profile", "--resolutions", "24", "--sessions", "1", "--max-runs", "3
 
 # ---- 1. a torn last row in table.csv --------------------------------------------------------------
 @pytest.mark.parametrize("method", [None, "isolated"])
-def test_torn_last_row_resumes_through_the_cli(cli, tmp_path, method):
+def test_torn_last_row_resumes_through_the_cli(cli, tmp_path, method, table_copy):
     out = tmp_path / "t"
     extra = ("--method", method) if method else ("--subnets", "12")
-    code, _, err = cli(*PROFILE, *extra, "-o", out)
-    assert code == 0, err
+    table_copy(method or "fit", out)  # what `cli(*PROFILE, *extra, "-o", out)` leaves
     table = out / "table.csv"
     whole = table.read_bytes()
     with open(table, "r+b") as f:  # what a kill (or a full disk) mid-row leaves
@@ -31,10 +30,8 @@ def test_torn_last_row_resumes_through_the_cli(cli, tmp_path, method):
     assert code == 0, err
 
 
-def test_lut_repair_says_what_it_dropped(cli, tmp_path):
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+def test_lut_repair_says_what_it_dropped(cli, tmp_path, table_copy):
+    out = table_copy("isolated", tmp_path / "t")
     table = out / "table.csv"
     n = len(table.read_text().splitlines())
     with open(table, "ab") as f:
@@ -131,11 +128,9 @@ def test_profile_on_a_full_disk_says_one_line_and_resumes(cli, tmpfs):
     assert json.loads(stdout)["written"] == len((out / "table.csv").read_text().splitlines()) - kept
 
 
-def test_fit_stage_on_a_full_disk(cli, tmpfs):
+def test_fit_stage_on_a_full_disk(cli, tmpfs, table_copy):
     mnt, fill = tmpfs
-    out = mnt / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+    out = table_copy("isolated", mnt / "t")  # what `cli(*PROFILE, "--method", "isolated", "-o", out)` leaves
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     fill(0)
     code, _, err = cli(*PROFILE, "--subnets", "12", "-o", out)
@@ -148,11 +143,9 @@ def test_fit_stage_on_a_full_disk(cli, tmpfs):
     assert code == 0, err
 
 
-def test_lut_export_on_a_full_disk_leaves_no_folder(cli, tmp_path, tmpfs):
+def test_lut_export_on_a_full_disk_leaves_no_folder(cli, tmp_path, tmpfs, table_copy):
     mnt, fill = tmpfs
-    table = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", table)
-    assert code == 0, err
+    table = table_copy("isolated", tmp_path / "t")
     fill(0)
     code, _, err = cli("lut", "export", table, "-o", mnt / "official")
     assert code == 2 and "no space left" in " ".join(err.split()) and "Traceback" not in err, err
@@ -408,10 +401,8 @@ def test_staged_files_of_dead_runs_are_swept_by_the_next_writer(tmp_path):
     assert not (other / stale[0].name).exists()
 
 
-def test_profile_fresh_drops_what_described_the_old_table(cli, tmp_path):
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+def test_profile_fresh_drops_what_described_the_old_table(cli, tmp_path, table_copy):
+    out = table_copy("isolated", tmp_path / "t")
     old = [out / "validation.csv", out / "validation.png", out / "checks.csv", out / ".fit-r24.partial.jsonl"]
     for p in old:
         p.write_text("old\n")
@@ -420,10 +411,8 @@ def test_profile_fresh_drops_what_described_the_old_table(cli, tmp_path):
     assert not any(p.exists() for p in old)
 
 
-def test_train_into_a_latency_table_folder_is_refused(cli, tmp_path):
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+def test_train_into_a_latency_table_folder_is_refused(cli, tmp_path, table_copy):
+    out = table_copy("isolated", tmp_path / "t")
     before = sorted(p.name for p in out.iterdir())
     code, _, err = cli("train", "--recipe", "tiny-synthetic", "-o", out, "--stop-after-epochs", "1")
     assert code == 2 and "is a latency table folder, not a training run folder" in " ".join(err.split()), err
@@ -562,12 +551,10 @@ def _fitted(out):
 
 
 @pytest.mark.slow
-def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
+def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch, table_copy):
     from ofa_deploy.latency import incontext
 
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+    out = table_copy("isolated", tmp_path / "t")  # what `cli(*PROFILE, "--method", "isolated", "-o", out)` leaves
     real, calls = incontext.measure, []
 
     def measure(*a, **k):
@@ -593,13 +580,11 @@ def test_kill_mid_fit_resumes_from_the_timed_chunks(cli, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeypatch):
+def test_kill_between_the_fit_stages_two_writes_is_mended(cli, tmp_path, monkeypatch, table_copy):
     from ofa_deploy.latency import incontext
     from ofa_deploy.latency.table import write_metadata
 
-    out = tmp_path / "t"
-    code, _, err = cli(*PROFILE, "--method", "isolated", "-o", out)
-    assert code == 0, err
+    out = table_copy("isolated", tmp_path / "t")  # what `cli(*PROFILE, "--method", "isolated", "-o", out)` leaves
     real_write = incontext.atomic_write_text
 
     def write(path, text):

@@ -42,15 +42,8 @@ def test_validation_record_uses_heldout_and_cleans_nan():
     assert rec["heldout"] == held and rec["calibrated"] is True
 
 
-def _profile(cli, table):
-    code, _out, err = cli("profile", "-d", "cpu", "-r", "24", "--sessions", "1", "--max-runs", "3", "-o", table,
-                         "--subnets", "12", "--json")
-    assert code == 0, err
-
-
-def test_validate_stores_metrics_and_lut_show_reports_them(cli, tmp_path):
-    table = tmp_path / "table"
-    _profile(cli, table)
+def test_validate_stores_metrics_and_lut_show_reports_them(cli, profiled, tmp_path):
+    table = profiled  # a cpu table, r 24, 1 session, 3 runs, fitted to 12 subnets (the session's one profile)
     code, out, err = cli("latency", "validate", "-t", table, "-r", "24", "-n", "4", "--sessions", "1",
                          "-o", tmp_path / "v", "--json")
     assert code == 0, err
@@ -66,9 +59,8 @@ def test_validate_stores_metrics_and_lut_show_reports_them(cli, tmp_path):
     assert code == 0 and "validation" in out and "RMSPE" in out and "band" in out
 
 
-def test_calibrate_reports_only_heldout_rows(cli, tmp_path):
-    table = tmp_path / "table"
-    _profile(cli, table)
+def test_calibrate_reports_only_heldout_rows(cli, profiled, tmp_path):
+    table = profiled
     code, out, err = cli("latency", "validate", "-t", table, "-r", "24", "-n", "6", "--sessions", "1",
                          "--calibrate", "-o", tmp_path / "v", "--json")
     assert code == 0, err
