@@ -392,7 +392,9 @@ def test_design_card_flow(cli, tmp_path, monkeypatch):
 
 def test_search_without_profile_uses_cpu(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_DEPLOY_HOME", str(tmp_path / "home"))
-    code, out, err = cli("search", "--latency", "0.4ms", "--json")
+    # --no-verify: what is tested is the default device; measuring the result against the shipped
+    # table's budget would tie the test to this machine's speed (verification: test_shipped, test_honest_budget)
+    code, out, err = cli("search", "--latency", "0.4ms", "--no-verify", "--json")
     assert code == 0, err
     assert "device cpu: the default" in err and strict_json(out)["device"] == "cpu"
     assert "next:" not in out  # not in --json mode
