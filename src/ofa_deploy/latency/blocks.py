@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import SpaceError
-from ..space import OFA_MBV3, Arch, ArchBatch, SpaceSpec, conv_out_size, family_of, middle_channels
+from ..space import OFA_MBV3, Arch, ArchBatch, SpaceSpec, conv_out_size, family_part, middle_channels
 from .resnet50_keys import RESNET50_KEYS
 
 FIXED_HEAD = ("Conv", "first_block")
@@ -118,11 +118,7 @@ class KeyScheme(Protocol):
 
 def key_scheme(spec: Any) -> KeyScheme:
     """The key scheme of a space's family."""
-    structure = family_of(spec).structure
-    try:
-        return SCHEMES[structure]
-    except KeyError:
-        raise SpaceError(f"no latency-table key scheme is registered for {family_of(spec).title} spaces") from None
+    return family_part(spec, SCHEMES, "latency-table key scheme")
 
 
 def resolution_keys(spec: Any, r: int) -> Any:

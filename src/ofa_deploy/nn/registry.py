@@ -16,8 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import SpaceError
-from ..space import family_of
+from ..space import family_part
 from ..space.checkpoint import normalise_keys
 from .resnet50 import OFAResNet50, normalise_resnet_keys
 from .strict import strict_load
@@ -39,11 +38,7 @@ SUPERNETS: dict[str, SupernetEntry] = {
 
 
 def supernet_entry(spec: Any) -> SupernetEntry:
-    structure = family_of(spec).structure
-    try:
-        return SUPERNETS[structure]
-    except KeyError:
-        raise SpaceError(f"no supernet is registered for {family_of(spec).title} spaces ({structure!r})") from None
+    return family_part(spec, SUPERNETS, "supernet")
 
 
 def new_supernet(spec: Any) -> Any:

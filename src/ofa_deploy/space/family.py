@@ -14,13 +14,15 @@ This module imports nothing of the families (they import it), so it closes no im
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from ..errors import SpaceError
 from .registry import Registry
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -100,6 +102,16 @@ def family_of(spec: Any) -> SpaceFamily:
     return _FAMILIES.get(spec.kind)
 
 
+def family_part(spec: Any, parts: Mapping[str, T], what: str) -> T:
+    """A layer's part for the family of `spec` (its supernet in `nn`, its key scheme in `latency`),
+    from `parts` keyed by the family's `structure`; one `SpaceError` line when none is registered."""
+    family = family_of(spec)
+    try:
+        return parts[family.structure]
+    except KeyError:
+        raise SpaceError(f"no {what} is registered for {family.title} spaces ({family.structure!r})") from None
+
+
 def family_of_net(net_name: str) -> SpaceFamily | None:
     """The family whose official net.config `name` is `net_name` (None when no family has it)."""
     return _FAMILIES.find(lambda f: f.net_name == net_name)
@@ -115,4 +127,4 @@ def spec_from_dict(d: Any) -> Any:
     return get_family(kind).spec_from_dict(d)
 
 
-__all__ = ["SpaceFamily", "families", "family_of", "family_of_net", "get_family", "register_family", "spec_from_dict"]
+__all__ = ["SpaceFamily", "families", "family_of", "family_of_net", "family_part", "get_family", "register_family", "spec_from_dict"]
