@@ -326,13 +326,10 @@ def choose_method(backend: Any, method: str | None) -> str:
     (`measure_plan_with_fit`), fewer of them (`default_subnets`); the per-node `profiler` needs a
     local onnxruntime."""
     remote = backend.capabilities.bundled
+    int8_tflite = backend.precision == "int8" and not backend.needs_onnx  # an int8 fit quantises stitched ONNX
     if method is None:
-        if remote and backend.precision == "int8" and not (
-                backend.needs_onnx):
-            return "isolated"  # an int8 fit quantises stitched ONNX subnets; a .tflite device times blocks alone
-        return DEFAULT_METHOD
-    if method != "isolated" and backend.precision == "int8" and not (
-            backend.needs_onnx):
+        return "isolated" if int8_tflite else DEFAULT_METHOD  # a .tflite device times int8 blocks alone
+    if method != "isolated" and int8_tflite:
         raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
                                 "ssh); profile this device with --method isolated")
     if method == "profiler" and remote:

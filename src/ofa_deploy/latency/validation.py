@@ -120,7 +120,7 @@ def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protoco
     from .block_models import BlockModel, onnx_bytes
 
     archs = batch.to_archs()
-    if int8 is not None and not (backend.needs_onnx):
+    if int8 is not None and not backend.needs_onnx:
         raise LatencyTableError("int8 whole subnets are timed as ONNX (onnxruntime, locally or over ssh); "
                                 "this device runs .tflite files")
     if backend.capabilities.bundled:  # ssh / adb: one bundle of whole subnets, timed on the device
