@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from support.demo import shipped_demo_with_labels, small_subnet
 
 from ofa_deploy.data import load_dataset
 from ofa_deploy.data.batches import to_tensor
@@ -225,19 +226,10 @@ def test_dynamic_range_quantisation(tflite_fp32, reference, tmp_path):
 def labelled(tmp_path_factory):
     """The shipped demo supernet (trained on Fashion-MNIST) and a small subnet of it: int8 accuracy is only
     meaningful on trained weights and labelled images (random weights flip argmax at any noise: TFLITE_NOTES)."""
-    from ofa_deploy.data import FASHION_MNIST_ROOT
-    from ofa_deploy.nn.shipped import ShippedSupernetMissing, shipped_supernet_path
-
-    if not FASHION_MNIST_ROOT.exists():
-        pytest.skip(f"{FASHION_MNIST_ROOT} is absent (apt-get install dataset-fashion-mnist)")
-    try:
-        supernet = shipped_supernet_path()
-    except ShippedSupernetMissing as e:
-        pytest.skip(str(e))
+    supernet = shipped_demo_with_labels()
     spec = load_supernet(supernet).spec
     d = tmp_path_factory.mktemp("labelled")
-    arch = Arch((3,) * 20, (3,) * 20, (2,) * 5, min(spec.resolutions))
-    return SimpleNamespace(supernet=supernet, subnet=save_subnet(Subnet(spec, arch), d / "small.json"), dir=d)
+    return SimpleNamespace(supernet=supernet, subnet=small_subnet(spec, d / "small.json")[1], dir=d)
 
 
 @pytest.mark.slow

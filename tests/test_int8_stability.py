@@ -14,35 +14,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.demo import shipped_demo_with_labels, small_subnet
 
 from ofa_deploy.nn import load_supernet
-from ofa_deploy.space import Arch, Subnet, save_subnet
 
 pytest.importorskip("onnxruntime.quantization")
 
 
 @pytest.mark.slow
 def test_second_calibration_drives_the_fallback_and_fails_verification(tmp_path):
-    from ofa_deploy.data import FASHION_MNIST_ROOT
     from ofa_deploy.export.inputs import calibration_images, verification_images
     from ofa_deploy.export.int8 import accuracy, accuracy_controlled
     from ofa_deploy.export.limits import run_checks
     from ofa_deploy.export.pipeline import ExportOptions, plan_export
     from ofa_deploy.export.verify import failed, int8_limits
-    from ofa_deploy.nn.shipped import ShippedSupernetMissing, shipped_supernet_path
     from ofa_deploy.runtime.convert import export_onnx
     from ofa_deploy.train.evaluate import calibrated_subnet
 
-    if not FASHION_MNIST_ROOT.exists():
-        pytest.skip(f"{FASHION_MNIST_ROOT} is absent (apt-get install dataset-fashion-mnist)")
-    try:
-        supernet = shipped_supernet_path()
-    except ShippedSupernetMissing as e:
-        pytest.skip(str(e))
+    supernet = shipped_demo_with_labels()
     sup = load_supernet(supernet)
     spec = sup.spec
-    arch = Arch((3,) * 20, (3,) * 20, (2,) * 5, min(spec.resolutions))
-    subnet = save_subnet(Subnet(spec, arch), tmp_path / "small.json")
+    arch, subnet = small_subnet(spec, tmp_path / "small.json")
     plan = plan_export(ExportOptions("onnx", subnet, int8=True, checkpoint=supernet, out=tmp_path / "q.onnx"))
     x, labels = verification_images(plan.data, spec, arch.r, 300)
     calib = calibration_images(plan.data, spec, arch.r, 100)
