@@ -50,14 +50,14 @@ def main() -> None:
     from ofa_deploy.devices.int8_inputs import int8_calibration
     from ofa_deploy.devices.local import make_backend
     from ofa_deploy.latency import LatencyTable
-    from ofa_deploy.latency.incontext import fit_subnets, run_incontext
+    from ofa_deploy.latency.incontext import fit_subnets, heldout_subnets, run_incontext
     from ofa_deploy.latency.profiler import plan_profile, run_profile
     from ofa_deploy.latency.protocol import Protocol
     from ofa_deploy.latency.validation import error_metrics, measure_subnets
     from ofa_deploy.nn import load_supernet
     from ofa_deploy.nn.shipped import shipped_supernet_path
     from ofa_deploy.search import SearchRequest, run_search
-    from ofa_deploy.space import ArchBatch, sample_archs
+    from ofa_deploy.space import ArchBatch
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
@@ -83,12 +83,7 @@ def main() -> None:
     table = LatencyTable.load(folder)
     assert table.precision == "int8", f"{folder} is not an int8 table"
     used = {a for r in rs for a in fit_subnets(spec, r, args.subnets, args.seed)}
-    rng = np.random.default_rng([args.seed, 29])
-    held: list = []
-    while len(held) < args.samples:
-        for a in sample_archs(spec, args.samples, rng, resolutions=rs).to_archs():
-            if a not in used and a not in held and len(held) < args.samples:
-                held.append(a)
+    held = heldout_subnets(spec, rs, args.samples, np.random.default_rng([args.seed, 29]), used)
     batch = ArchBatch.from_archs(held)
     t0 = time.perf_counter()
     measured = measure_subnets(net, spec, batch, backend, proto, stat=args.stat, int8=cal)

@@ -49,7 +49,7 @@ def main() -> None:
     from ofa_deploy.devices import load_device
     from ofa_deploy.devices.local import make_backend
     from ofa_deploy.latency import LatencyTable
-    from ofa_deploy.latency.incontext import default_subnets, fit_subnets, run_incontext
+    from ofa_deploy.latency.incontext import default_subnets, fit_subnets, heldout_subnets, run_incontext
     from ofa_deploy.latency.profiler import plan_profile, run_profile
     from ofa_deploy.latency.protocol import Protocol
     from ofa_deploy.latency.validation import error_metrics, measure_subnets
@@ -96,12 +96,7 @@ def main() -> None:
             out["methods"][m] = {"profile_s": t_iso + time.perf_counter() - t0, "subnets": n}
             used |= {a for r in rs for a in fit_subnets(spec, r, n, args.seed)}
     # held out: drawn across the resolutions, none of them a fitted subnet
-    rng = np.random.default_rng([args.seed, 18])
-    held: list = []
-    while len(held) < args.samples:
-        for a in sample_archs(spec, args.samples, rng, resolutions=rs).to_archs():
-            if a not in used and a not in held and len(held) < args.samples:
-                held.append(a)
+    held = heldout_subnets(spec, rs, args.samples, np.random.default_rng([args.seed, 18]), used)
     batch = ArchBatch.from_archs(held)
     t0 = time.perf_counter()
     measured = measure_subnets(net, spec, batch, backend, proto, stat=args.stat)

@@ -267,6 +267,18 @@ def fit_subnets(spec: SpaceSpec, r: int, n: int, seed: int) -> list[Arch]:
     return list(seen)
 
 
+def heldout_subnets(spec: SpaceSpec, resolutions: Sequence[int], n: int, rng: np.random.Generator,
+                    exclude: set[Arch]) -> list[Arch]:
+    """`n` distinct random subnets drawn across `resolutions`, none of them in `exclude` (the fit's
+    own subnets): what a fitted table is judged on."""
+    held: list[Arch] = []
+    while len(held) < n:
+        for a in sample_archs(spec, n, rng, resolutions=resolutions).to_archs():
+            if a not in exclude and a not in held and len(held) < n:
+                held.append(a)
+    return held
+
+
 def _scaled(row: Row, ms: float, stat: str, method: str, samples: int) -> Row:
     """`row` with its statistic `stat` set to `ms` and the others scaled alike (the spread kept)."""
     ratio = ms / row.value(stat)
