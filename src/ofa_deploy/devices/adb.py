@@ -351,11 +351,9 @@ class AdbBackend:
                 if on_resolution is not None:
                     on_resolution(r, f"tflite models {done}/{total}")
 
-            models = blocks
-            if getattr(plan, "int8", None) is not None:  # an int8 table: the bundle carries int8 files
-                from .int8_bundle import int8_block_models
+            from .int8_bundle import bundle_block_models  # torch: imported when a profile runs
 
-                models = int8_block_models(plan.todo, spec, net, "tflite", plan.int8, self.cache, on_resolution)
+            models = bundle_block_models(plan, spec, net, "tflite", blocks, self.cache, on_resolution)
             bundle = build_bundle(plan.todo, spec, net, "tflite", tmp, self.cache, progress, models=models, extra=extra)
             remote = f"{self.workdir}/bundle-{bundle.bundle_id}"
             if on_resolution is not None:

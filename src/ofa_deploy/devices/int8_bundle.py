@@ -25,6 +25,16 @@ from ..paths import block_cache_dir
 from ..runtime.quiet import captured_output
 
 
+def bundle_block_models(plan: Any, spec: Any, net: Any, fmt: str, blocks: list[BlockModel] | None,
+                        cache: str | os.PathLike | None = None,
+                        on_resolution: Callable[[int, str], None] | None = None) -> list[BlockModel] | None:
+    """The block models a remote profile's bundle carries: `blocks` as given (None: the bundle
+    exports the plan's keys itself), or, for an int8 table (`plan.int8`), the plan's keys quantised."""
+    if plan.int8 is None:
+        return blocks
+    return int8_block_models(plan.todo, spec, net, fmt, plan.int8, cache, on_resolution)
+
+
 def int8_block_models(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, int8: Any,
                       cache: str | os.PathLike | None = None,
                       on_resolution: Callable[[int, str], None] | None = None) -> list[BlockModel]:

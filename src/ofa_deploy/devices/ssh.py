@@ -328,11 +328,9 @@ class SshBackend:
             return True
 
         try:
-            models = blocks
-            if getattr(plan, "int8", None) is not None:  # an int8 table: the bundle carries int8 files
-                from .int8_bundle import int8_block_models
+            from .int8_bundle import bundle_block_models  # torch: imported when a profile runs
 
-                models = int8_block_models(plan.todo, spec, net, self.fmt, plan.int8, self.cache, on_resolution)
+            models = bundle_block_models(plan, spec, net, self.fmt, blocks, self.cache, on_resolution)
             sent = self._send(proc.stdin, plan.todo, spec, net, protocol, Path(tmp), on_resolution, models=models,
                               extra=extra)
             if on_resolution is not None and sent is not None:

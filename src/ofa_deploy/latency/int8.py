@@ -121,9 +121,4 @@ class Int8Calibration:
         return quantize_onnx_bytes(fp32, [x[i:i + 1] for i in range(len(x))], "x")
 
 
-def table_precision(backend: Any) -> str:
-    """The precision a backend measures in (its declared `precision`)."""
-    return str(backend.precision or "fp32")
-
-
-__all__ = ["DEFAULT_IMAGES", "PRECISIONS", "Int8Calibration", "check_precision", "random_images", "table_precision"]
+__all__ = ["DEFAULT_IMAGES", "PRECISIONS", "Int8Calibration", "check_precision", "random_images"]
