@@ -37,7 +37,7 @@ SMALL = {
 # The types of the families, which generic code never tests for.
 FAMILY_TYPES = {"SpaceKind", "SpaceSpec", "Arch", "ArchBatch", "MobileNetFamily", "ResNet50Spec", "ResNetArch",
                 "ResNetBatch", "ResNet50Family", "ResNet50Kind", "OFASupernet", "OFAMobileNetV3", "OFAResNet50"}
-FAMILY_MODULES = ("space/resnet50/", "space/mobilenet.py")
+FAMILY_MODULES = ("space/resnet50/", "space/mobilenet/")
 
 
 def test_every_family_implements_the_protocol_and_is_registered_everywhere():

@@ -15,7 +15,7 @@ import pytest
 
 import ofa_deploy
 from ofa_deploy.paths import shipped_tables_dir
-from ofa_deploy.space.arch import Arch
+from ofa_deploy.space import Arch
 
 SHIPPED = shipped_tables_dir() / "cpu" / "w0.5_c10_in1"
 SRC = str(Path(ofa_deploy.__file__).resolve().parents[1])

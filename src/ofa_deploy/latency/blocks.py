@@ -11,7 +11,7 @@ block, then the head: MobileNetV3 `Conv_1` (final expand), `AvgPool2D`, `Conv_2`
 `Logits`; ProxylessNAS (`ProxylessNASLatencyTable`) `Conv_1` (feature mix) and `Logits` (pooling
 and classifier), with `expand` the expand ratio and no `se`/`hs` fields. The same order as the
 modules of an extracted subnet (`StaticSubnet.layer_sequence`), so key `i` names module `i`. The
-kind (`space.kinds`) declares the head layout and the block key format.
+kind (`space.mobilenet.kinds`) declares the head layout and the block key format.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import CheckpointError
-from ..space.spec import SpaceSpec
+from ..space.family import FamilySpec
 
 
 class ShippedSupernetMissing(CheckpointError, FileNotFoundError):
@@ -28,7 +28,7 @@ def shipped_supernet_path() -> Path:
     return path
 
 
-def shipped_spec() -> SpaceSpec:
+def shipped_spec() -> FamilySpec:
     """Search space of the shipped supernet, read from its checkpoint without building the network."""
     from ..space.checkpoint import checkpoint_space
 

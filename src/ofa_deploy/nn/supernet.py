@@ -2,7 +2,7 @@
 
 `set_active(arch)` selects a subnet for the next forward passes (training); `extract(arch)`
 copies its weights into a static `StaticSubnet` (evaluation, export). All shapes come from the
-spec and its kind (`space.kinds`).
+spec and its kind (`space.mobilenet.kinds`).
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
 """Feature encodings of archs for accuracy predictors: which encoding a space gets, and which
 class reads a predictor file's encoding. The encodings themselves belong to their space family
-(`space.onehot.OneHotEncoding` for the MobileNet family, `space.resnet50.encoding` for ResNet50).
+(`space.mobilenet.encoding.OneHotEncoding` for the MobileNet family, `space.resnet50.encoding` for ResNet50).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..space.family import families, family_of
-from ..space.onehot import OneHotEncoding
+from ..space.family import FamilySpec, families, family_of
+from ..space.mobilenet.encoding import OneHotEncoding
 
 
-def encoding_for(spec: Any, r_start: int, r_step: int, r_buckets: int) -> Any:
+def encoding_for(spec: FamilySpec, r_start: int, r_step: int, r_buckets: int) -> Any:
     """The predictor encoding of a space on these resolution buckets (its family's: upstream
     `MobileNetArchEncoder` for the MobileNet family, `ResNetArchEncoder` for ResNet50)."""
     return family_of(spec).predictor_encoding(spec, r_start, r_step, r_buckets)

@@ -404,10 +404,11 @@ def render(data: FlowData) -> str:
 
 def _label(data: FlowData) -> str:
     try:
-        from ..space.arch import Arch
+        from ..space.family import spec_from_dict
 
-        return Arch.from_dict((data.subnet or {}).get("arch") or {}).short()
-    except Exception:  # noqa: BLE001 - another kind's arch (ResNet50): its own fields are shown
+        sub = data.subnet or {}
+        return spec_from_dict(sub.get("space") or {}).family.arch_from_dict(sub.get("arch") or {}).short()
+    except Exception:  # noqa: BLE001 - a subnet file without a readable space or arch: no label
         return "-"
 
 

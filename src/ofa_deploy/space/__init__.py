@@ -3,10 +3,13 @@
 Imports numpy and yaml only (no torch): the search and latency code build on it.
 """
 
-from .arch import Arch, largest_arch, middle_arch, middle_choice, smallest_arch
-from .costs import CostModel, arch_costs, cost_model
-from .encoding import ArchBatch, active_mask, sample_archs, value_index
+from .arch import largest_arch, middle_arch, middle_choice, smallest_arch
+from .costs import arch_costs, cost_model
+from .encoding import sample_archs
 from .family import (
+    FamilyArch,
+    FamilyBatch,
+    FamilySpec,
     SpaceFamily,
     families,
     family_of,
@@ -17,15 +20,29 @@ from .family import (
     spec_from_dict,
 )
 from .formats import FORMATS, Subnet, dump_subnet, load_subnet, parse_subnet, save_subnet
-from .kinds import OFA_MBV3, OFA_PROXYLESS, HeadConv, SpaceKind, get_kind, kind_of_net, kinds
-from .mobilenet import MobileNetFamily, register_kind
+from .mobilenet import (  # the MobileNet family's classes, named by the public API (`ofa_deploy.space`)
+    OFA_MBV3,
+    OFA_PROXYLESS,
+    OFFICIAL_RESOLUTIONS,
+    Arch,
+    ArchBatch,
+    CostModel,
+    HeadConv,
+    MobileNetFamily,
+    SpaceKind,
+    SpaceSpec,
+    active_mask,
+    get_kind,
+    kind_of_net,
+    kinds,
+    register_kind,
+    value_index,
+)
 from .resnet50 import RESNET50_FAMILY, RESNET50_KIND, ResNet50Spec, ResNetArch
 from .resnet50 import register as _register_resnet50
 from .resolutions import parse_resolutions
 from .spec import (
     CHANNEL_DIVISIBLE,
-    OFFICIAL_RESOLUTIONS,
-    SpaceSpec,
     conv_out_size,
     make_divisible,
     middle_channels,
@@ -47,6 +64,9 @@ __all__ = [
     "Arch",
     "ArchBatch",
     "CostModel",
+    "FamilyArch",
+    "FamilyBatch",
+    "FamilySpec",
     "HeadConv",
     "MobileNetFamily",
     "ResNet50Spec",

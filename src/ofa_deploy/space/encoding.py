@@ -1,108 +1,22 @@
-"""Many archs at once as integer arrays: the form the search loop and the predictors work on.
+"""Sampling many subnets of a space of any family at once, as its batch class (asked of its family).
 
-`ArchBatch` holds values (not indices): ks and e `(N, n_blocks)`, d `(N, n_stages)`, r `(N,)`.
-Nothing here builds per-arch Python objects except the explicit converters.
+Each family's batch is its own (`space.mobilenet.batch.ArchBatch`, `space.resnet50.costs.ResNetBatch`):
+integer arrays, one row per subnet, the form the search loop and the predictors work on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import SpaceError
-from .arch import Arch
-from .family import family_of
-from .spec import SpaceSpec
+from .family import FamilyBatch, FamilySpec, family_of
 
 
-@dataclass
-class ArchBatch:
-    ks: np.ndarray
-    e: np.ndarray
-    d: np.ndarray
-    r: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.ks = np.asarray(self.ks, dtype=np.int64)
-        self.e = np.asarray(self.e, dtype=np.int64)
-        self.d = np.asarray(self.d, dtype=np.int64)
-        self.r = np.asarray(self.r, dtype=np.int64).reshape(-1)
-        n = len(self.r)
-        if self.ks.shape[0] != n or self.e.shape[0] != n or self.d.shape[0] != n:
-            raise SpaceError("ArchBatch arrays must have the same number of rows")
-
-    def __len__(self) -> int:
-        return len(self.r)
-
-    @classmethod
-    def from_archs(cls, archs: Sequence[Arch]) -> ArchBatch:
-        if not archs:
-            raise SpaceError("no archs given")
-        return cls(
-            np.array([a.ks for a in archs]),
-            np.array([a.e for a in archs]),
-            np.array([a.d for a in archs]),
-            np.array([a.r for a in archs]),
-        )
-
-    def to_archs(self) -> list[Arch]:
-        return [
-            Arch(tuple(k.tolist()), tuple(x.tolist()), tuple(dd.tolist()), int(rr))
-            for k, x, dd, rr in zip(self.ks, self.e, self.d, self.r)
-        ]
-
-    def __getitem__(self, idx) -> ArchBatch:
-        idx = np.atleast_1d(np.arange(len(self))[idx])
-        return ArchBatch(self.ks[idx], self.e[idx], self.d[idx], self.r[idx])
-
-    def active_mask(self, spec: SpaceSpec) -> np.ndarray:
-        """(N, n_blocks) bool: which block slots are part of each subnet."""
-        return active_mask(self.d, spec)
-
-    def choice_indices(self, spec: SpaceSpec) -> tuple[np.ndarray, np.ndarray]:
-        """Index of each kernel / expand value in the space's choice lists; -1 where not a choice."""
-        return value_index(self.ks, spec.ks_list), value_index(self.e, spec.expand_list)
-
-
-def active_mask(d: np.ndarray, spec: SpaceSpec) -> np.ndarray:
-    """(N, n_blocks) bool from stage depths (N, n_stages): slot j of stage s runs when j < d[s]."""
-    return slot_mask(d, spec.slot_stage, spec.slot_pos)
-
-
-def slot_mask(d: np.ndarray, slot_stage: np.ndarray, slot_pos: np.ndarray) -> np.ndarray:
-    """`active_mask` of a slot layout given as each slot's stage and index in it."""
-    d = np.asarray(d)
-    return slot_pos[None, :] < d[:, slot_stage]
-
-
-def value_index(values: np.ndarray, choices: Iterable[int]) -> np.ndarray:
-    """Map values to their index in a sorted choice list (vectorised); -1 for values not in it."""
-    choices = sorted(choices)
-    values = np.asarray(values)
-    top = max(choices)
-    lut = np.full(top + 2, -1, dtype=np.int64)
-    lut[choices] = np.arange(len(choices))
-    return lut[np.clip(values, -1, top + 1)]
-
-
-def sample_archs(spec: Any, n: int, rng: np.random.Generator,
-                 resolutions: Sequence[int] | None = None) -> Any:
+def sample_archs(spec: FamilySpec, n: int, rng: np.random.Generator,
+                 resolutions: Sequence[int] | None = None) -> FamilyBatch:
     """`n` archs drawn uniformly from a space of any family (its batch class)."""
     return family_of(spec).sample_archs(spec, n, rng, resolutions)
 
 
-def sample_mobilenet_archs(spec: SpaceSpec, n: int, rng: np.random.Generator,
-                           resolutions: Sequence[int] | None = None) -> ArchBatch:
-    """`n` archs drawn uniformly from the space (each choice independent, as upstream samples)."""
-    rs = np.asarray(resolutions if resolutions is not None else spec.resolutions)
-    nb, ns = spec.n_blocks, spec.n_stages
-    ks = rng.choice(np.asarray(spec.ks_list), size=(n, nb))
-    e = rng.choice(np.asarray(spec.expand_list), size=(n, nb))
-    d = rng.choice(np.asarray(spec.depth_list), size=(n, ns))
-    fixed = spec.n_depth_choices == 1
-    if fixed.any():  # stages of a fixed depth (ProxylessNAS's last block), as upstream's sampler
-        d[:, fixed] = spec.depth_table[fixed, 0]
-    return ArchBatch(ks, e, d, rng.choice(rs, size=n))
+__all__ = ["sample_archs"]

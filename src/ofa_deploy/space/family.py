@@ -1,7 +1,7 @@
 """`SpaceFamily`: what every family of OFA search spaces provides, and the registry of families.
 
 Why a protocol: ofa-deploy runs two families of supernets that share no structure (the MobileNet
-family: MobileNetV3 and ProxylessNAS, declared as data in `space.kinds`; ResNet50, in
+family: MobileNetV3 and ProxylessNAS, declared as data in `space.mobilenet.kinds`; ResNet50, in
 `space.resnet50`). The generic readers (space dicts, subnet files, net.config, arch dicts,
 checkpoints, costs, encodings, the search genes) never test which family a space is: they look
 the family up by the space's `kind` (`family_of(spec)`) and call it. Adding a family is writing
@@ -25,14 +25,53 @@ from .registry import Registry
 T = TypeVar("T")
 
 
+class FamilySpec(Protocol):
+    """A space of any family (`SpaceSpec`, `ResNet50Spec`): what generic code may read of it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def resolutions(self) -> tuple[int, ...]: ...
+    @property
+    def n_classes(self) -> int: ...
+    @property
+    def in_channels(self) -> int: ...
+    @property
+    def family(self) -> SpaceFamily: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def describe(self) -> str: ...
+    def same_space(self, other: Any) -> bool: ...
+
+
+class FamilyArch(Protocol):
+    """A subnet of any family (`Arch`, `ResNetArch`): what generic code may read of it."""
+
+    @property
+    def r(self) -> int: ...
+    def validate(self, spec: Any, check_resolution: bool = True) -> Any: ...
+    def canonical(self, spec: Any) -> Any: ...
+    def with_resolution(self, r: int) -> Any: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def short(self) -> str: ...
+
+
+class FamilyBatch(Protocol):
+    """Many subnets of one family as arrays (`ArchBatch`, `ResNetBatch`): `r` (N,) and the rows."""
+
+    r: np.ndarray
+    def __len__(self) -> int: ...
+    def __getitem__(self, idx: Any) -> Any: ...
+    def to_archs(self) -> list[Any]: ...
+
+
 @runtime_checkable
 class SpaceFamily(Protocol):
     """One kind of space (`kind` in files), with everything the generic code asks of it.
 
-    Specs and archs are the family's own classes (`SpaceSpec` / `Arch` for the MobileNet family,
-    `ResNet50Spec` / `ResNetArch` for ResNet50); they share `kind`, `resolutions`, `n_classes`,
-    `in_channels`, `to_dict`, `describe`, `same_space` (specs) and `r`, `validate`, `canonical`,
-    `to_dict`, `short`, `with_resolution` (archs), which is all generic code reads of them.
+    Specs, archs and batches are the family's own classes (`SpaceSpec` / `Arch` / `ArchBatch` for
+    the MobileNet family, `ResNet50Spec` / `ResNetArch` / `ResNetBatch` for ResNet50); what generic
+    code reads of them is `FamilySpec`, `FamilyArch` and `FamilyBatch` (annotate with these where a
+    space of any family may come; the protocol's own methods take `Any`, each family its own class).
     """
 
     name: str                      # `kind` in space dicts and files: "ofa_mbv3"
@@ -41,7 +80,7 @@ class SpaceFamily(Protocol):
     tag_prefix: str                # prefix of latency-table folder names
     structure: str                 # key of the family's supernet (`nn.registry`) and table keys (`latency.schemes`)
     module_names: frozenset[str]   # top-level modules of its supernet's state dict (checkpoint recognition)
-    has_mmrazor: bool              # MMRazor publishes subnet files of this kind
+    mmrazor: Any                   # its MMRazor subnet format (`read(d, n_classes)`, `write(spec, arch)`), or None
     encodings: tuple[type, ...]    # predictor-file encoding classes of this kind (by their `kind`)
     summary_rest: str | None       # what `subnet show` counts outside the stages (None: not named)
 
@@ -97,12 +136,12 @@ def families() -> tuple[SpaceFamily, ...]:
     return _FAMILIES.all()
 
 
-def family_of(spec: Any) -> SpaceFamily:
+def family_of(spec: FamilySpec) -> SpaceFamily:
     """The family of a space (of any family's spec class), by its `kind`."""
     return _FAMILIES.get(spec.kind)
 
 
-def family_part(spec: Any, parts: Mapping[str, T], what: str) -> T:
+def family_part(spec: FamilySpec, parts: Mapping[str, T], what: str) -> T:
     """A layer's part for the family of `spec` (its supernet in `nn`, its key scheme in `latency`),
     from `parts` keyed by the family's `structure`; one `SpaceError` line when none is registered."""
     family = family_of(spec)
@@ -117,7 +156,7 @@ def family_of_net(net_name: str) -> SpaceFamily | None:
     return _FAMILIES.find(lambda f: f.net_name == net_name)
 
 
-def spec_from_dict(d: Any) -> Any:
+def spec_from_dict(d: Any) -> FamilySpec:
     """A space dict (`kind` absent: `ofa_mbv3`) read by its family."""
     if not isinstance(d, dict):
         raise SpaceError(f"a space must be a mapping, got {type(d).__name__}")
@@ -127,4 +166,4 @@ def spec_from_dict(d: Any) -> Any:
     return get_family(kind).spec_from_dict(d)
 
 
-__all__ = ["SpaceFamily", "families", "family_of", "family_of_net", "family_part", "get_family", "register_family", "spec_from_dict"]
+__all__ = ["FamilyArch", "FamilyBatch", "FamilySpec", "SpaceFamily", "families", "family_of", "family_of_net", "family_part", "get_family", "register_family", "spec_from_dict"]

@@ -17,11 +17,7 @@ import yaml
 from .. import checks
 from ..errors import FormatError, OfaDeployError
 from ..fsio import atomic_write_text
-from .arch import Arch
-from .family import families, family_of, family_of_net, spec_from_dict
-from .kinds import kinds
-from .netconfig import infer_space
-from .spec import SpaceSpec
+from .family import FamilyArch, FamilySpec, families, family_of, family_of_net, spec_from_dict
 
 OUR_FORMAT = "ofa-deploy-subnet"
 FORMATS = ("json", "yaml", "official", "net-config", "mmrazor")
@@ -31,8 +27,8 @@ FORMATS = ("json", "yaml", "official", "net-config", "mmrazor")
 class Subnet:
     """A subnet as stored in a file: the space it belongs to, the arch, and metadata."""
 
-    spec: Any   # the space, of its family's spec class (`SpaceSpec`, `ResNet50Spec`)
-    arch: Any   # its family's arch class (`Arch`, `ResNetArch`)
+    spec: FamilySpec   # the space, of its family's spec class (`SpaceSpec`, `ResNet50Spec`)
+    arch: FamilyArch   # its family's arch class (`Arch`, `ResNetArch`)
     meta: dict[str, Any] = field(default_factory=dict)
     source_format: str = "json"
 
@@ -69,29 +65,16 @@ def to_official_arch(sub: Subnet) -> dict[str, Any]:
     return family_of(sub.spec).to_official_arch(sub.arch)
 
 
-def mobilenet_official_arch(a: Arch) -> dict[str, Any]:
-    return {"ks": list(a.ks), "e": list(a.e), "d": list(a.d), "image_size": a.r}
-
-
 def from_official_arch(d: dict[str, Any], spec: Any = None) -> Subnet:
-    """The official `{ks, e, d, image_size}` dict (or the tutorial's `{..., r: [r]}`). Without
-    `spec`, the released space of the kind whose gene counts it has (20 kernels: MobileNetV3 w1.2,
+    """The official arch dict of any family (MobileNet's `{ks, e, d, image_size}` or the tutorial's
+    `{..., r: [r]}`, ResNet50's `{d, e, w, image_size}`). Without `spec`, the released space its
+    family gives it (MobileNet: the kind whose gene counts it has, 20 kernels: MobileNetV3 w1.2,
     21: ProxylessNAS w1.3)."""
-    arch = Arch.from_dict(d)
-    if spec is None:
-        spec = space_of_genes(arch)
-    return Subnet(spec, arch, {}, "official")
-
-
-def space_of_genes(arch: Arch) -> SpaceSpec:
-    """The released space of the MobileNet-family kind whose gene counts `arch` has."""
-    for kind in kinds():
-        spec = SpaceSpec(width_mult=kind.default_width, kind=kind.name)
-        if len(arch.ks) == spec.n_blocks and len(arch.d) == spec.n_stages:
-            return spec
-    sizes = ", ".join(f"{SpaceSpec(kind=k.name).n_blocks} for {k.title}" for k in kinds())
-    raise FormatError(f"arch dict with {len(arch.ks)} kernel sizes and {len(arch.d)} depths matches no OFA "
-                      f"space ({sizes})")
+    official = _official_arch_dict(d, spec)
+    if official is None:
+        raise FormatError("not an official arch dict: expected ks/e/d/image_size (MobileNet family) "
+                          "or d/e/w/image_size (ResNet50)")
+    return official
 
 
 def _official_arch_dict(d: dict[str, Any], spec: Any) -> Subnet | None:
@@ -132,65 +115,21 @@ def from_net_config(cfg: dict[str, Any], image_size: int | None = None, spec: An
     return Subnet(spec, arch, meta, "net-config")
 
 
-# ---- MMRazor subnet YAML -----------------------------------------------------------------
+# ---- MMRazor subnet YAML (the format of the families that have one) ---------------------
 def to_mmrazor(sub: Subnet) -> dict[str, Any]:
-    spec, arch = sub.spec, sub.arch
-    if not family_of(spec).has_mmrazor:
-        raise FormatError(f"MMRazor has no subnet format for {family_of(spec).title}; choose json, yaml, official "
+    family = family_of(sub.spec)
+    if family.mmrazor is None:
+        raise FormatError(f"MMRazor has no subnet format for {family.title}; choose json, yaml, official "
                           "or net-config")
-    md = spec.max_depth
-    out: dict[str, Any] = {
-        "backbone.first_channels": {"chosen": spec.first_conv_width},
-        "backbone.last_channels": {"chosen": spec.last_channel},
-        "backbone.layers.1.0.expand_ratio": {"chosen": 1},
-        "backbone.layers.1.0.kernel_size": {"chosen": 3},
-        "backbone.layers.1.depth": {"chosen": 1},
-        "backbone.layers.1.out_channels": {"chosen": spec.first_block_width},
-    }
-    for s in range(spec.n_stages):
-        layer = f"backbone.layers.{s + 2}"
-        for j in range(md):
-            i = s * md + j
-            out[f"{layer}.{j}.expand_ratio"] = {"chosen": arch.e[i]}
-            if spec.stage_se[s]:
-                out[f"{layer}.{j}.expand_ratio_se"] = {"chosen": arch.e[i]}
-            out[f"{layer}.{j}.kernel_size"] = {"chosen": arch.ks[i]}
-        out[f"{layer}.depth"] = {"chosen": arch.d[s]}
-        out[f"{layer}.out_channels"] = {"chosen": spec.stage_widths[s]}
-    out["input_shape"] = {"chosen": [arch.r, arch.r]}
-    return out
+    return family.mmrazor.write(sub.spec, sub.arch)
 
 
 def from_mmrazor(d: dict[str, Any], n_classes: int = 1000) -> Subnet:
-    """Read an MMRazor OFA subnet YAML; entries of blocks beyond a stage's depth are ignored."""
-
-    def chosen(key: str) -> Any:
-        if key not in d:
-            raise FormatError(f"MMRazor subnet lacks {key!r}")
-        v = d[key]
-        return v.get("chosen") if isinstance(v, dict) else v
-
-    try:
-        first = int(chosen("backbone.first_channels"))
-        last = int(chosen("backbone.last_channels"))
-        n_stages = 5
-        widths = [int(chosen(f"backbone.layers.{s + 2}.out_channels")) for s in range(n_stages)]
-        depths = [int(chosen(f"backbone.layers.{s + 2}.depth")) for s in range(n_stages)]
-        shape = chosen("input_shape")
-        r = int(shape[0] if isinstance(shape, (list, tuple)) else shape)
-    except (TypeError, ValueError) as e:
-        raise FormatError(f"MMRazor subnet has a malformed value: {e}") from None
-    spec = infer_space(first, widths, None, last, n_classes)
-    ks, es = [], []
-    for s in range(n_stages):
-        for j in range(spec.max_depth):
-            if j < depths[s]:
-                ks.append(int(chosen(f"backbone.layers.{s + 2}.{j}.kernel_size")))
-                es.append(int(chosen(f"backbone.layers.{s + 2}.{j}.expand_ratio")))
-            else:
-                ks.append(spec.ks_list[0])
-                es.append(spec.expand_list[0])
-    arch = Arch(tuple(ks), tuple(es), tuple(depths), r)
+    """Read an MMRazor OFA subnet YAML, by the first family with an MMRazor format (MobileNetV3's)."""
+    family = next((f for f in families() if f.mmrazor is not None), None)
+    if family is None:
+        raise FormatError("no registered space family reads MMRazor subnet files")
+    spec, arch = family.mmrazor.read(d, n_classes)
     return Subnet(spec, arch, {}, "mmrazor")
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import checks
-from .spec import SpaceSpec
+from .family import FamilySpec
+from .mobilenet.spec import SpaceSpec
 
 
 def space_from_options(width: float | None, classes: int | None, in_channels: int | None,
-                       supernet: Path | None, kind: str | None = None) -> SpaceSpec | None:
+                       supernet: Path | None, kind: str | None = None) -> FamilySpec | None:
     """The checkpoint's space when `supernet` is given, else the space of the options given (each
-    missing one at its default: width 1.0, 1000 classes, 3 channels, ofa_mbv3), None when none is."""
+    missing one at its default: width 1.0, 1000 classes, 3 channels, ofa_mbv3), None when none is.
+    The options describe a space of the MobileNet family (the only one with a width multiplier):
+    `SpaceSpec` refuses another family's kind, naming what to give instead."""
     checks.space_options(width, classes, in_channels)
     if supernet is not None:
         from .checkpoint import checkpoint_space

@@ -10,12 +10,13 @@ at `lo + k * step`.
 from __future__ import annotations
 
 from ..errors import BadValueError
-from .spec import SpaceSpec, _range_text
+from .family import FamilySpec
+from .spec import _range_text
 
 GRAMMAR = "write 160,224 or 128..224 or 128..224:16 or all"
 
 
-def parse_resolutions(text: str | None, spec: SpaceSpec, option: str = "--resolutions") -> list[int]:
+def parse_resolutions(text: str | None, spec: FamilySpec, option: str = "--resolutions") -> list[int]:
     """The sorted, distinct resolutions `text` selects from `spec`; None: the space's largest."""
     if text is None:
         return [spec.resolutions[-1]]

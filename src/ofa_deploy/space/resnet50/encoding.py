@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FormatError, SpaceError
-from ..onehot import ResolutionBuckets
+from ..buckets import ResolutionBuckets
 from .costs import ResNetBatch
 from .spec import ResNet50Spec
 

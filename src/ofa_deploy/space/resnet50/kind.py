@@ -46,7 +46,7 @@ class ResNet50Family:
     tag_prefix = "resnet50"
     module_names = frozenset({"input_stem", "blocks", "classifier"})
     arch_keys = frozenset({"d", "e", "w"})
-    has_mmrazor = False  # MMRazor publishes no ResNet50 subnet files
+    mmrazor = None  # MMRazor publishes no ResNet50 subnet files
 
     def __repr__(self) -> str:
         return f"ResNet50Family({self.name!r})"

@@ -1,10 +1,10 @@
 """The MobileNet family (OFA MobileNetV3, OFA ProxylessNAS) as a `SpaceFamily`.
 
-A kind of this family is data (`space.kinds.SpaceKind`: widths, strides, activations, SE, head);
+A kind of this family is data (`space.mobilenet.kinds.SpaceKind`: widths, strides, activations, SE, head);
 `MobileNetFamily` wraps one kind and answers every question the generic code asks a family
 (`space.family.SpaceFamily`) with the MobileNet implementations kept beside the data they read:
-`SpaceSpec` / `Arch`, `CostModel`, `MobileNetGenes`, `OneHotEncoding`, the net.config and arch
-dict formats, the checkpoint shapes. `register_kind` declares a new kind of this family: its data
+`SpaceSpec` / `Arch` / `ArchBatch`, `CostModel`, `MobileNetGenes`, `OneHotEncoding`, the net.config,
+arch dict and MMRazor formats, the checkpoint shapes (the modules of this package). `register_kind` declares a new kind of this family: its data
 and its family object at once.
 """
 
@@ -15,17 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from ..costs import cost_model
+from ..family import register_family
+from . import mmrazor
 from .arch import Arch, largest_mobilenet_arch, middle_mobilenet_arch, smallest_mobilenet_arch
+from .batch import ArchBatch, sample_mobilenet_archs
 from .checkpoint import infer_mobilenet_spec
 from .costs import CostModel, mobilenet_arch_costs
-from .encoding import ArchBatch, sample_mobilenet_archs
-from .family import register_family
+from .encoding import OneHotEncoding
 from .formats import mobilenet_official_arch, space_of_genes
 from .genes import MobileNetGenes
 from .kinds import OFA_MBV3, OFA_PROXYLESS, SpaceKind, kinds
 from .kinds import register_kind as _declare_kind
 from .netconfig import mobilenet_net_config, read_mobilenet_net_config
-from .onehot import OneHotEncoding
 from .spec import SpaceSpec
 
 
@@ -42,7 +44,7 @@ class MobileNetFamily:
         self.net_name = kind.net_name
         self.tag_prefix = kind.tag_prefix
         self.module_names = kind.module_names
-        self.has_mmrazor = kind.has_mmrazor
+        self.mmrazor = mmrazor if kind.has_mmrazor else None  # MMRazor's subnet YAML (MobileNetV3 only)
 
     def __repr__(self) -> str:
         return f"MobileNetFamily({self.name!r})"
@@ -110,8 +112,6 @@ class MobileNetFamily:
 
     def summary_stages(self, spec: SpaceSpec, arch: Arch) -> list[dict[str, Any]]:
         """Per-stage rows for `subnet show` (width, depth, kernels, expands, stride, SE, act, params, MACs)."""
-        from .costs import cost_model
-
         stage_params, stage_macs = (v[0] for v in cost_model(spec).stage_costs(ArchBatch.from_archs([arch])))
         stages = []
         for s, depth in enumerate(arch.d):
@@ -169,7 +169,7 @@ _FAMILIES: dict[str, MobileNetFamily] = {}
 
 
 def register_kind(kind: SpaceKind) -> SpaceKind:
-    """Declare a kind of the MobileNet family: its data (`space.kinds`) and its family object
+    """Declare a kind of the MobileNet family: its data (`space.mobilenet.kinds`) and its family object
     (registering the same kind again is a no-op)."""
     _declare_kind(kind)
     if kind.name not in _FAMILIES:
@@ -178,7 +178,7 @@ def register_kind(kind: SpaceKind) -> SpaceKind:
     return kind
 
 
-for _kind in kinds():  # OFA_MBV3, OFA_PROXYLESS (declared in space.kinds)
+for _kind in kinds():  # OFA_MBV3, OFA_PROXYLESS (declared in space.mobilenet.kinds)
     register_kind(_kind)
 MBV3_FAMILY = _FAMILIES[OFA_MBV3.name]
 PROXYLESS_FAMILY = _FAMILIES[OFA_PROXYLESS.name]

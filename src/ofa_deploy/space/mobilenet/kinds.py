@@ -4,7 +4,7 @@ Why data: MobileNetV3 and ProxylessNAS differ in widths, strides, activations, S
 layers around the elastic blocks and the key strings of their latency tables, and nothing else.
 The MobileNet family's code (`SpaceSpec`, its costs, encodings, latency keys, supernet, formats)
 reads those differences from the `SpaceKind` of a `SpaceSpec` (`spec.kind_info`), so adding a kind
-of this family is declaring one `SpaceKind` and calling `space.register_kind` (`space.mobilenet`,
+of this family is declaring one `SpaceKind` and calling `space.register_kind` (`space.mobilenet.kind`,
 which also registers its `SpaceFamily`), never adding `if kind == ...` branches. Families of
 another structure (ResNet50) are not declared here: see `space.family`.
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import SpaceError
-from .registry import Registry
+from ...errors import SpaceError
+from ..registry import Registry
 
 ACTIVATIONS = ("relu", "relu6", "h_swish")
 

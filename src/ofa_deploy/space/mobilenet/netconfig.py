@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FormatError, OfaDeployError, SpaceError
+from ...errors import FormatError, OfaDeployError, SpaceError
+from ..spec import make_divisible
 from .arch import Arch
 from .kinds import get_kind
-from .spec import SpaceSpec, make_divisible
+from .spec import SpaceSpec
 
 _CONV_COMMON = {"dilation": 1, "groups": 1, "bias": False, "has_shuffle": False, "use_se": False,
                 "dropout_rate": 0, "ops_order": "weight_bn_act"}

@@ -1,5 +1,5 @@
-"""The MobileNet family's accuracy-predictor encoding (`OneHotEncoding`), and the resolution
-buckets every family's encoding shares (`ResolutionBuckets`).
+"""The MobileNet family's accuracy-predictor encoding (`OneHotEncoding`); its resolution buckets
+are the ones every family's encoding shares (`space.buckets.ResolutionBuckets`).
 
 The official OFA accuracy predictor (Cai et al., ICLR 2020, tutorial `AccuracyPredictor.spec2feats`)
 reads a one-hot vector: per block slot a one-hot over the kernel sizes, then per slot a one-hot
@@ -16,30 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError, SpaceError
-from .encoding import ArchBatch, slot_mask, value_index
-from .family import family_of
+from ...errors import FormatError, SpaceError
+from ..buckets import ResolutionBuckets
+from ..family import family_of
+from .batch import ArchBatch, slot_mask, value_index
 from .spec import SpaceSpec
-
-
-class ResolutionBuckets:
-    """The resolution one-hot of a predictor encoding: bucket `(r - r_start) // r_step` of
-    `r_buckets` (a mixin of the encodings' dataclasses, which hold the three fields)."""
-
-    r_start: int
-    r_step: int
-    r_buckets: int
-
-    def bucket(self, r: np.ndarray) -> np.ndarray:
-        return (np.asarray(r) - self.r_start) // self.r_step
-
-    def covers(self, r: int) -> bool:
-        """True when resolution `r` has a bucket of its own (buckets are trained at their start)."""
-        b = (int(r) - self.r_start) // self.r_step
-        return 0 <= b < self.r_buckets and (int(r) - self.r_start) % self.r_step == 0
-
-    def resolutions(self) -> tuple[int, ...]:
-        return tuple(self.r_start + self.r_step * i for i in range(self.r_buckets))
 
 
 @dataclass(frozen=True)
@@ -110,7 +91,7 @@ class OneHotEncoding(ResolutionBuckets):
         return x
 
     def encode_genes(self, genes: Any, x: np.ndarray, mask: np.ndarray, bucket: np.ndarray) -> np.ndarray:
-        """Features of search genes (`space.genes.MobileNetGenes`): the search's fast path."""
+        """Features of search genes (`space.mobilenet.genes.MobileNetGenes`): the search's fast path."""
         return self.encode_indices(genes.k(x), genes.e(x), mask, bucket)
 
     def encode(self, batch: ArchBatch, dtype: Any = np.float32) -> np.ndarray:
@@ -161,4 +142,4 @@ class OneHotEncoding(ResolutionBuckets):
             raise FormatError(f"malformed predictor encoding ({type(e).__name__}: {e})") from None
 
 
-__all__ = ["OneHotEncoding", "ResolutionBuckets"]
+__all__ = ["OneHotEncoding"]
