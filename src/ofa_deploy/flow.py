@@ -26,14 +26,14 @@ from typing import Any
 from . import records
 from .errors import OfaDeployError
 from .fsio import sha256_file
-from .space import SpaceSpec, spec_from_dict
+from .space import FamilySpec, spec_from_dict
 
 DEFAULT_DEVICE = "cpu"
 # `nn.shipped.shipped_supernet_path()`, named here without importing torch (`search` starts fast).
 SHIPPED_SUPERNET = Path(__file__).resolve().parent / "_data" / "demo-fmnist" / "supernet.pt"
 
 
-def search_device(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec,
+def search_device(device: str | None, table: str | os.PathLike | None, spec: FamilySpec,
                   needs_latency: bool) -> tuple[str | None, Path | None, list[str]]:
     """(device, table folder or None, notes to show) for a search of `spec`."""
     if table is not None:
@@ -55,7 +55,7 @@ def search_device(device: str | None, table: str | os.PathLike | None, spec: Spa
     return device, folder, notes
 
 
-def _profiled_table(last: dict[str, Any] | None, device: str, spec: SpaceSpec) -> Path | None:
+def _profiled_table(last: dict[str, Any] | None, device: str, spec: FamilySpec) -> Path | None:
     """The last profile's table folder, when it was measured on `device` for this space and still exists."""
     if last is None or last.get("device") != device or not last.get("table"):
         return None

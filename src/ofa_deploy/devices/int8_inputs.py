@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..latency.int8 import DEFAULT_IMAGES, Int8Calibration
-from ..space import SpaceSpec
+from ..space import FamilySpec
 
 
-def int8_calibration(spec: SpaceSpec, net: Any = None, data_dir: str | os.PathLike | None = None,
+def int8_calibration(spec: FamilySpec, net: Any = None, data_dir: str | os.PathLike | None = None,
                      n_images: int = DEFAULT_IMAGES) -> Int8Calibration:
     """`n_images` images per resolution from the dataset of `net`'s checkpoint (its recipe) or `data_dir`."""
     from ..export.inputs import calibration_images, resolve_data

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import checks
-from ..space import SpaceSpec, parse_resolutions
+from ..space import FamilySpec, parse_resolutions
 from ..space.options import space_from_options
 
 OnSession = Callable[[str], None]
@@ -49,15 +49,16 @@ class ProfileOptions:
     precision: str | None = None  # fp32 | int8 (None: the descriptor's)
 
 
-def build_net(spec: SpaceSpec, supernet: Path | None, seed: int = 0) -> Any:
+def build_net(spec: FamilySpec, supernet: Path | None, seed: int = 0) -> Any:
     """The supernet whose blocks are timed: the checkpoint's, else random weights (seeded)."""
     import torch
 
-    from ..nn import OFASupernet, load_supernet
+    from ..nn import load_supernet
+    from ..nn.registry import new_supernet
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # exporting only; more threads fight the measurements and other jobs
-    net = load_supernet(supernet) if supernet is not None else OFASupernet(spec)
+    net = load_supernet(supernet) if supernet is not None else new_supernet(spec)
     return net.eval()
 
 

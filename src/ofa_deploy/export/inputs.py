@@ -26,7 +26,7 @@ import torch
 from ..data.datasets import DatasetError
 from ..data.source import DataSource, open_source
 from ..errors import FormatError
-from ..space import SpaceSpec
+from ..space import FamilySpec
 
 NO_BN_WARNING = ("BN statistics are the supernet's, not this subnet's: an official supernet's subnet scores about "
                  "0 % top-1 this way (once-for-all issue #8); give --data with the training images to recalibrate")
@@ -54,7 +54,7 @@ def folder_kind(root: Path) -> str:
     return "imagenet" if (root / "train").is_dir() else "fashion-mnist"
 
 
-def resolve_data(spec: SpaceSpec, supernet_meta: dict[str, Any], data_dir: str | os.PathLike | None,
+def resolve_data(spec: FamilySpec, supernet_meta: dict[str, Any], data_dir: str | os.PathLike | None,
                  workers: int | None = None, skip_bad_images: bool = False) -> ExportData:
     """The dataset of the supernet's recipe (files from `data_dir` if given), or none."""
     from ..train.recipe import load_recipe
@@ -151,7 +151,7 @@ def bn_batches(data: ExportData, r: int, bn: BnOptions):
     return gen(), info
 
 
-def verification_images(data: ExportData, spec: SpaceSpec, r: int, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+def verification_images(data: ExportData, spec: FamilySpec, r: int, n: int) -> tuple[np.ndarray, np.ndarray | None]:
     """(N, C, r, r) float32 from the test split and their labels (None for random images)."""
     if data.source is None:
         x = np.random.default_rng(0).standard_normal((n, spec.in_channels, r, r)).astype(np.float32)
@@ -165,7 +165,7 @@ def verification_images(data: ExportData, spec: SpaceSpec, r: int, n: int) -> tu
     return np.ascontiguousarray(np.concatenate(xs), dtype=np.float32), np.concatenate(ys)
 
 
-def calibration_images(data: ExportData, spec: SpaceSpec, r: int, n: int) -> list[np.ndarray]:
+def calibration_images(data: ExportData, spec: FamilySpec, r: int, n: int) -> list[np.ndarray]:
     """`n` batch-1 inputs: training images of a folder (eval transform at r), the held-out split of arrays
     (random images without a dataset)."""
     if data.source is None:

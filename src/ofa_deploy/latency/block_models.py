@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..space import SpaceSpec
+from ..space import FamilySpec
 from .blocks import arch_keys, key_scheme, resolution_keys
 
 MANIFEST = "manifest.json"
@@ -65,7 +65,7 @@ def iter_layers(sub: nn.Module, spec: Any, arch: Any) -> Iterator[tuple[str, nn.
             x = layer(x)
 
 
-def block_models(net: nn.Module, spec: SpaceSpec, r: int, keys: Iterable[str] | None = None) -> list[BlockModel]:
+def block_models(net: nn.Module, spec: FamilySpec, r: int, keys: Iterable[str] | None = None) -> list[BlockModel]:
     """The modules of the wanted keys at resolution `r` (default: every key of the space), in
     the order of `resolution_keys(spec, r).distinct()`."""
     wanted = list(keys) if keys is not None else resolution_keys(spec, r).distinct()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LatencyTableError
-from ..space import Arch, SpaceSpec
+from ..space import FamilyArch, FamilySpec
 from .blocks import arch_keys
 
 # (relative noise of one subnet's time / relative spread of the in-context changes)^2: the best of
@@ -51,7 +51,7 @@ class FitResult:
         return np.asarray(counts, float) @ self.costs
 
 
-def count_matrix(spec: SpaceSpec, archs: Sequence[Arch], keys: Sequence[str]) -> np.ndarray:
+def count_matrix(spec: FamilySpec, archs: Sequence[FamilyArch], keys: Sequence[str]) -> np.ndarray:
     """(n_archs, n_keys) how many times each key occurs in each arch (all archs at resolutions
     whose rows `keys` are: one resolution per fit)."""
     index = {k: j for j, k in enumerate(keys)}

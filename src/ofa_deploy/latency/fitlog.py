@@ -17,10 +17,10 @@ from typing import Any
 
 from ..fsio import append_text
 from ..rowfile import read_complete
-from ..space import Arch
+from ..space import FamilyArch
 
 
-def arch_text(arch: Arch) -> str:
+def arch_text(arch: FamilyArch) -> str:
     return json.dumps(arch.to_dict(), sort_keys=True)
 
 
@@ -47,10 +47,10 @@ class FitCheckpoint:
             pass  # a damaged line: what came before it is kept, the rest is timed again
         return done
 
-    def get(self, arch: Arch) -> float | None:
+    def get(self, arch: FamilyArch) -> float | None:
         return self.done.get(arch_text(arch))
 
-    def add(self, timed: list[tuple[Arch, float]]) -> None:
+    def add(self, timed: list[tuple[FamilyArch, float]]) -> None:
         """Append one chunk's timings (after the chunk ended: its subnets are timed together)."""
         with open(self.path, "a") as f:
             text = "" if f.tell() else json.dumps({"identity": self.identity}) + "\n"

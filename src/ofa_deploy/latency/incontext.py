@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import LatencyTableError
 from ..fsio import atomic_write_text, writer_lock
-from ..space import Arch, SpaceSpec, sample_archs
+from ..space import FamilyArch, FamilySpec, sample_archs
 from .blocks import arch_keys, resolution_keys
 from .fit import DEFAULT_LAMBDA, count_matrix, ridge_fit
 from .fitlog import FitCheckpoint
@@ -104,7 +104,7 @@ class LayerParts:
     that times the fit's subnets in the blocks' bundle converts nothing twice, and a fit whose
     subnets were all timed already (its checkpoint) exports nothing."""
 
-    def __init__(self, net: Any, spec: SpaceSpec, r: int, needs_onnx: bool, int8: Any = None):
+    def __init__(self, net: Any, spec: FamilySpec, r: int, needs_onnx: bool, int8: Any = None):
         if int8 is not None and not needs_onnx:
             raise LatencyTableError("an int8 in-context fit times ONNX subnets only (onnxruntime, locally or over "
                                     "ssh); profile this device with --method isolated")
@@ -149,7 +149,7 @@ class LayerParts:
                                   onnx_bytes=self.onnx_bytes(k) if self.needs_onnx else None))
         return out
 
-    def subnet(self, name: str, arch: Arch) -> Any:
+    def subnet(self, name: str, arch: FamilyArch) -> Any:
         """A `BlockModel` of the whole subnet `arch`, chained from the parts (what a backend opens)."""
         from torch import nn
 
@@ -167,7 +167,7 @@ class LayerParts:
         return m
 
 
-def time_subnets(parts: LayerParts, archs: Sequence[Arch], backend: Any, protocol: Protocol, stat: str,
+def time_subnets(parts: LayerParts, archs: Sequence[FamilyArch], backend: Any, protocol: Protocol, stat: str,
                  guard: Any = None, on_session: Callable[[str], None] | None = None,
                  checkpoint: FitCheckpoint | None = None) -> np.ndarray:
     """`stat` ms of every arch, timed whole by `protocol.measure` (chunk by chunk, so that only one
@@ -258,20 +258,20 @@ def profile_attribution(onnx_model: bytes, n_layers: int, input_shape: tuple[int
 
 
 # ---- the stage --------------------------------------------------------------------------------
-def fit_subnets(spec: SpaceSpec, r: int, n: int, seed: int) -> list[Arch]:
+def fit_subnets(spec: FamilySpec, r: int, n: int, seed: int) -> list[FamilyArch]:
     """The random subnets a resolution's rows are fitted to (seeded per resolution, distinct)."""
     batch = sample_archs(spec, n, np.random.default_rng([seed, 7919, r]), resolutions=[r])
-    seen: dict[Arch, None] = {}
+    seen: dict[FamilyArch, None] = {}
     for a in batch.to_archs():
         seen.setdefault(a, None)
     return list(seen)
 
 
-def heldout_subnets(spec: SpaceSpec, resolutions: Sequence[int], n: int, rng: np.random.Generator,
-                    exclude: set[Arch]) -> list[Arch]:
+def heldout_subnets(spec: FamilySpec, resolutions: Sequence[int], n: int, rng: np.random.Generator,
+                    exclude: set[FamilyArch]) -> list[FamilyArch]:
     """`n` distinct random subnets drawn across `resolutions`, none of them in `exclude` (the fit's
     own subnets): what a fitted table is judged on."""
-    held: list[Arch] = []
+    held: list[FamilyArch] = []
     while len(held) < n:
         for a in sample_archs(spec, n, rng, resolutions=resolutions).to_archs():
             if a not in exclude and a not in held and len(held) < n:
@@ -381,7 +381,7 @@ class FitRequest:
 
 
 def fit_checkpoint(folder: str | os.PathLike, r: int, subnets: int, seed: int, stat: str, protocol: Protocol,
-                   backend_info: dict[str, Any], spec: SpaceSpec) -> FitCheckpoint:
+                   backend_info: dict[str, Any], spec: FamilySpec) -> FitCheckpoint:
     """The fit's kept timings of resolution `r` (`fitlog`), identified by what they depend on (not
     by a remote device's temperature at connection time, which differs from one run to the next)."""
     backend = {k: v for k, v in backend_info.items() if k not in _VOLATILE}
@@ -397,7 +397,7 @@ def bundled_fit_sessions(plan: Any, backend: Any, fit: FitRequest | None, protoc
     return len(plan.todo) * fit.subnets * protocol.sessions
 
 
-def measure_plan_with_fit(plan: Any, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol, writer: Any,
+def measure_plan_with_fit(plan: Any, spec: FamilySpec, net: Any, backend: Any, protocol: Protocol, writer: Any,
                           fit: FitRequest, on_session: Callable[[str], None] | None = None,
                           on_resolution: Callable[[int, str], None] | None = None) -> int:
     """A remote profile's one bundle and one run: the plan's missing blocks and, for each of its
@@ -408,7 +408,7 @@ def measure_plan_with_fit(plan: Any, spec: SpaceSpec, net: Any, backend: Any, pr
     stat = str(plan.metadata.get("stat") or "median")
     blocks: list[Any] = []
     extra: list[Any] = []
-    owner: dict[str, tuple[FitCheckpoint, Arch]] = {}
+    owner: dict[str, tuple[FitCheckpoint, FamilyArch]] = {}
     for r, keys in plan.todo.items():
         parts = LayerParts(net, spec, r, backend.needs_onnx)
         blocks += parts.blocks(keys)

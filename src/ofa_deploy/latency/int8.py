@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..space import SpaceSpec
+from ..space import FamilySpec
 from .blocks import arch_keys
 
 PRECISIONS = ("fp32", "int8")   # what a latency table can be measured in
@@ -37,7 +37,7 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def random_images(spec: SpaceSpec) -> Images:
+def random_images(spec: FamilySpec) -> Images:
     """N(0,1) images (a space with random weights and no dataset): what `export` calibrates on then."""
 
     def images(r: int, n: int) -> np.ndarray:
@@ -72,11 +72,11 @@ class Int8Calibration:
         return {"images": self.n_images, "source": self.description, "onnx": RECIPE,
                 "block_inputs": "the activations reaching each block in its covering subnet"}
 
-    def block_inputs(self, net: Any, spec: SpaceSpec, r: int, keys: list[str]) -> dict[str, np.ndarray]:
+    def block_inputs(self, net: Any, spec: FamilySpec, r: int, keys: list[str]) -> dict[str, np.ndarray]:
         """The input batch of every key (N, C, H, W): the images run through the covering subnets."""
         return dict(self.iter_block_inputs(net, spec, r, keys))
 
-    def iter_block_inputs(self, net: Any, spec: SpaceSpec, r: int, keys: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    def iter_block_inputs(self, net: Any, spec: FamilySpec, r: int, keys: list[str]) -> Iterator[tuple[str, np.ndarray]]:
         """(key, input batch) of every key, one at a time (only the current one is held: a large
         space's activations at a high resolution add up)."""
         import torch
@@ -97,7 +97,7 @@ class Int8Calibration:
                         yield key, x.numpy().copy()
                     x = layer(x)
 
-    def quantise_blocks(self, models: list[Any], net: Any, spec: SpaceSpec, r: int,
+    def quantise_blocks(self, models: list[Any], net: Any, spec: FamilySpec, r: int,
                         tflite: Callable[[Any, np.ndarray], None] | None = None) -> None:
         """Give every block model of resolution `r` its int8 form: `onnx_bytes` (ONNX) and, with
         `tflite(model, inputs)`, whatever that callable writes (an int8 `.tflite`)."""

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import LatencyTableError, NoSpaceError
 from ..fsio import WriterLock, writer_lock
 from ..outputs import check_output
-from ..space import SpaceSpec, spec_from_dict
+from ..space import FamilySpec, spec_from_dict
 from .blocks import resolution_keys
 from .drift import LOG_FILE
 from .protocol import Protocol, measure
@@ -64,7 +64,7 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def plan_profile(spec: SpaceSpec, device: str, backend_info: dict[str, Any], resolutions: Sequence[int],
+def plan_profile(spec: FamilySpec, device: str, backend_info: dict[str, Any], resolutions: Sequence[int],
                  folder: str | os.PathLike, protocol: Protocol, precision: str = "fp32",
                  fresh: bool = False, extra_meta: dict[str, Any] | None = None, stat: str | None = None,
                  force: bool = False) -> ProfilePlan:
@@ -129,7 +129,7 @@ def device_state(backend_info: dict[str, Any]) -> dict[str, Any]:
 DERIVED_FILES = ("validation.csv", "validation.png", LOG_FILE)
 
 
-def _plan_locked(spec: SpaceSpec, resolutions: Sequence[int], folder: Path, meta: dict[str, Any], fresh: bool,
+def _plan_locked(spec: FamilySpec, resolutions: Sequence[int], folder: Path, meta: dict[str, Any], fresh: bool,
                  stat: str | None, lock: WriterLock) -> ProfilePlan:
     if fresh:  # what described the old table goes with it: its validation and its drift checks
         for name in (META_FILE, TABLE_FILE, *DERIVED_FILES):
@@ -175,7 +175,7 @@ def _holds_rows(path: Path) -> bool:
     return path.is_file() and len(path.read_bytes().splitlines()) > 1
 
 
-def run_profile(plan: ProfilePlan, spec: SpaceSpec, net: Any, backend: Any, protocol: Protocol,
+def run_profile(plan: ProfilePlan, spec: FamilySpec, net: Any, backend: Any, protocol: Protocol,
                 guard: Any = None, on_session: Callable[[str], None] | None = None,
                 on_resolution: Callable[[int, str], None] | None = None, int8: Any = None,
                 fit: Any = None) -> int:

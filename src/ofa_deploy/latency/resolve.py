@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import paths
 from ..errors import LatencyTableError, SpaceError
-from ..space import SpaceSpec, official_space, spec_from_dict
+from ..space import FamilySpec, official_space, spec_from_dict
 from .table import (
     META_FILE,
     OFFICIAL_NAME,
@@ -72,7 +72,7 @@ class ResolvedTable:
                 "precision": self.table.precision}
 
 
-def default_space() -> SpaceSpec:
+def default_space() -> FamilySpec:
     """The shipped demo supernet's space: the space a lookup means when none is named. Read from the
     checkpoint's JSON space record, without torch (`lut show` stays torch-free)."""
     from ..space.checkpoint import checkpoint_space
@@ -85,7 +85,7 @@ def default_space() -> SpaceSpec:
 
 
 def resolve_table(device: str | None = None, table: str | os.PathLike | None = None,
-                  spec: SpaceSpec | None = None, precision: str | None = None) -> ResolvedTable:
+                  spec: FamilySpec | None = None, precision: str | None = None) -> ResolvedTable:
     """The table `--table` names (it wins), else the one of `--device` for `spec` and `precision`
     (see the module doc). A `--table` of another precision than an explicit `precision` is refused."""
     if table is not None:
@@ -103,7 +103,7 @@ def resolve_table(device: str | None = None, table: str | os.PathLike | None = N
         have = ", ".join(available_devices()) or "none"
         raise LatencyTableError(
             f"no latency table for device {device!r} (have: {have}); measure one with "
-            f"`{profile_command(device, spec, (spec or SpaceSpec()).resolutions[-1:])}` or give --table T")
+            f"`{profile_command(device, spec, (spec or official_space()).resolutions[-1:])}` or give --table T")
     folder, origin = _pick(candidates, spec, f"device {device!r}", device)
     return ResolvedTable(LatencyTable.load(folder), folder, origin)
 
@@ -164,7 +164,7 @@ def _precision_of(folder: Path) -> str:
         return "fp32"
 
 
-def _of_precision(candidates: list[tuple[Path, str]], spec: SpaceSpec | None, precision: str | None,
+def _of_precision(candidates: list[tuple[Path, str]], spec: FamilySpec | None, precision: str | None,
                   device: str) -> list[tuple[Path, str]]:
     """The candidates of `precision` (None: fp32 ones first, then the others, in their order)."""
     tagged = [(c, _precision_of(c[0])) for c in candidates]
@@ -175,18 +175,18 @@ def _of_precision(candidates: list[tuple[Path, str]], spec: SpaceSpec | None, pr
         have = ", ".join(sorted({p for _, p in tagged}))
         raise LatencyTableError(
             f"device {device!r} has no {precision} latency table (it has: {have}); measure one with "
-            f"`{profile_command(device, spec, (spec or SpaceSpec()).resolutions[-1:], precision)}`")
+            f"`{profile_command(device, spec, (spec or official_space()).resolutions[-1:], precision)}`")
     return kept
 
 
-def _space_of(folder: Path) -> SpaceSpec | None:
+def _space_of(folder: Path) -> FamilySpec | None:
     try:
         return spec_from_dict(read_metadata(folder)["spec"])
     except (LatencyTableError, SpaceError):
         return None
 
 
-def _pick(candidates: list[tuple[Path, str]], spec: SpaceSpec | None, where: str,
+def _pick(candidates: list[tuple[Path, str]], spec: FamilySpec | None, where: str,
           device: str) -> tuple[Path, str]:
     """The first candidate of `spec` (user tables come first); without a space, the only candidate,
     else the one of the default space."""
@@ -213,7 +213,7 @@ def _official_files(path: Path) -> list[Path]:
     return []
 
 
-def _from_path(path: Path, device: str | None, spec: SpaceSpec | None) -> ResolvedTable:
+def _from_path(path: Path, device: str | None, spec: FamilySpec | None) -> ResolvedTable:
     official = _official_files(path)
     if official:
         # The official tables are of the w1.2 ImageNet space unless a space is named.

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import LatencyTableError, SpaceError
 from ..fsio import atomic_write_text, writer_lock
 from ..paths import user_tables_dir
-from ..space import Arch, ArchBatch, SpaceSpec, family_of, spec_from_dict
+from ..space import FamilyArch, FamilyBatch, FamilySpec, family_of, spec_from_dict
 from .blocks import arch_keys, key_scheme, resolution_keys
 from .meta import (
     FORMAT,
@@ -59,20 +59,20 @@ from .rows import (
 
 
 # ---- locations ------------------------------------------------------------------------------
-def space_tag(spec: SpaceSpec) -> str:
+def space_tag(spec: FamilySpec) -> str:
     """Short folder name of a space, e.g. `w1.0_c10` or `w0.5_c10_in1_r24-32` (defaults omitted;
     its family's naming: `space.family`)."""
     return family_of(spec).tag(spec)
 
 
-def default_table_dir(device: str, spec: SpaceSpec, precision: str = "fp32") -> Path:
+def default_table_dir(device: str, spec: FamilySpec, precision: str = "fp32") -> Path:
     """Where a table this user makes (profile, import, calibrated copy) goes: user data, never the
     install tree (`paths.user_tables_dir()/<device>/<space tag>`; an int8 table beside it in
     `<space tag>-int8`, so both precisions of a device coexist)."""
     return user_tables_dir() / device / (space_tag(spec) + ("" if precision == "fp32" else f"-{precision}"))
 
 
-def profile_command(device: str, spec: SpaceSpec | None, resolutions: Iterable[int], precision: str = "fp32") -> str:
+def profile_command(device: str, spec: FamilySpec | None, resolutions: Iterable[int], precision: str = "fp32") -> str:
     """The command that measures the given resolutions of a space on a device (for error messages)."""
     rs = ",".join(str(int(r)) for r in sorted(set(resolutions)))
     space = family_of(spec).profile_options(spec) if spec is not None else ""
@@ -89,7 +89,7 @@ class LatencyTable:
     `calibration` (null, or a fitted correction `predict(calibrated=True)` applies).
     """
 
-    def __init__(self, spec: SpaceSpec, rows: Iterable[Row], metadata: dict[str, Any]):
+    def __init__(self, spec: FamilySpec, rows: Iterable[Row], metadata: dict[str, Any]):
         self._spec = spec
         self.metadata: dict[str, Any] = dict(metadata)
         self.metadata["spec"] = spec.to_dict()
@@ -109,7 +109,7 @@ class LatencyTable:
 
     # ---- basic access ---------------------------------------------------------------------
     @property
-    def spec(self) -> SpaceSpec:
+    def spec(self) -> FamilySpec:
         return self._spec
 
     @property
@@ -209,7 +209,7 @@ class LatencyTable:
         self.metadata["calibration"] = calibration
 
     # ---- prediction -----------------------------------------------------------------------
-    def predict(self, batch: ArchBatch, calibrated: bool = True) -> np.ndarray:
+    def predict(self, batch: FamilyBatch, calibrated: bool = True) -> np.ndarray:
         """Latency in ms of every arch of `batch`, shape (N,).
 
         The block sum of the table; with `calibrated=True` and a stored calibration, corrected by
@@ -221,11 +221,11 @@ class LatencyTable:
             return apply_calibration(self.calibration, raw)
         return raw
 
-    def predict_arch(self, arch: Arch, calibrated: bool = True) -> float:
+    def predict_arch(self, arch: FamilyArch, calibrated: bool = True) -> float:
         batch = family_of(self.spec).batch_of([arch])
         return float(self.predict(batch, calibrated)[0])
 
-    def arch_breakdown(self, arch: Arch) -> list[tuple[str, float]]:
+    def arch_breakdown(self, arch: FamilyArch) -> list[tuple[str, float]]:
         """(key, ms) of every layer of one subnet, in module order (the slow, explicit path)."""
         return [(k, self.lookup(k, arch.r)) for k in arch_keys(self.spec, arch)]
 
@@ -279,7 +279,7 @@ class LatencyTable:
 
 
 # ---- official YAML ----------------------------------------------------------------------------
-def import_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec, device: str = "note10",
+def import_official(yaml_paths: Sequence[str | os.PathLike], spec: FamilySpec, device: str = "note10",
                     source: str | None = None) -> LatencyTable:
     """Read the official per-resolution tables (`<r>_lookup_table.yaml`, values `{count, mean, std}`).
 

@@ -26,7 +26,7 @@ import numpy as np
 from .. import checks
 from ..errors import LatencyTableError
 from ..fsio import atomic_write_text
-from ..space import ArchBatch, sample_archs
+from ..space import FamilyBatch, sample_archs
 from .protocol import Protocol, measure
 from .table import LatencyTable, apply_calibration
 
@@ -111,7 +111,7 @@ def _n_fit(samples: int, fit_fraction: float) -> int:
     return min(samples, max(2, round(samples * fit_fraction)))
 
 
-def measure_subnets(net: Any, spec: Any, batch: ArchBatch, backend: Any, protocol: Protocol, guard: Any = None,
+def measure_subnets(net: Any, spec: Any, batch: FamilyBatch, backend: Any, protocol: Protocol, guard: Any = None,
                     on_session: Callable[[str], None] | None = None,
                     on_export: Callable[[int], None] | None = None, stat: str = "median",
                     int8: Any = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, SpaceError
-from ..space import spec_from_dict
+from ..space import FamilySpec, spec_from_dict
 from ..space.checkpoint import (
     OUR_FORMAT,
     SUBNET_FORMAT,
@@ -29,28 +29,28 @@ from ..space.checkpoint import (
     normalise_keys,
 )
 from ..torchio import read_checkpoint
-from .registry import load_weights, new_supernet
+from .registry import Supernet, load_weights, new_supernet
 from .supernet_file import file_meta, read_supernet_file, write_supernet_file
 
 
-def save_supernet(model: Any, path: str | os.PathLike, meta: dict[str, Any] | None = None,
+def save_supernet(model: Supernet, path: str | os.PathLike, meta: dict[str, Any] | None = None,
                   half: bool = False) -> Path:
     """Write our format atomically (tmp file + rename), for a supernet of any family. `half` stores
     float tensors as fp16."""
     return write_supernet_file(model, model.spec, path, meta, half)
 
 
-def save_any_supernet(model: Any, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
+def save_any_supernet(model: Supernet, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
     """Our self-describing checkpoint of a supernet of any family (full precision)."""
     return save_supernet(model, path, meta=meta, half=False)
 
 
-def load_supernet_weights(model: Any, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+def load_supernet_weights(model: Supernet, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Strict load with a readable report of what does not fit (any family: `registry.load_weights`)."""
     load_weights(model, state, source)
 
 
-def load_supernet(path: str | os.PathLike, spec: Any = None) -> Any:
+def load_supernet(path: str | os.PathLike, spec: FamilySpec | None = None) -> Supernet:
     """Load our checkpoint (spec embedded) or an official one (spec inferred or given), of any family."""
     obj, state = read_supernet_file(path)
     if obj.get("format") == SUBNET_FORMAT:  # `finetune`'s static subnet: say what to give instead
@@ -65,7 +65,8 @@ def load_supernet(path: str | os.PathLike, spec: Any = None) -> Any:
     model = new_supernet(spec)
     load_weights(model, state, str(path))
     model.checkpoint_meta = file_meta(obj)
-    return model.eval()
+    model.eval()
+    return model
 
 
 __all__ = ["load_supernet", "load_supernet_weights", "load_weights", "new_supernet", "normalise_keys", "read_checkpoint",

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import CheckpointError, OfaDeployError, SpaceError
 from ..fsio import atomic_path
-from ..space import SpaceSpec, spec_from_dict
+from ..space import FamilySpec, spec_from_dict
 from ..space.checkpoint import SUBNET_FORMAT
 from ..torchio import read_checkpoint, safe_torch_load
 from .checkpoint import load_supernet, new_supernet
@@ -31,7 +31,7 @@ class FineTunedSubnet:
     """A loaded fine-tuned checkpoint, shaped like a supernet for the export pipeline: `spec`,
     `checkpoint_meta`, and `extract(arch)` for its own arch only."""
 
-    def __init__(self, spec: SpaceSpec, arch: Any, module: nn.Module, meta: dict[str, Any], path: Path):
+    def __init__(self, spec: FamilySpec, arch: Any, module: nn.Module, meta: dict[str, Any], path: Path):
         self.spec, self.arch, self.module, self.checkpoint_meta, self.path = spec, arch, module, meta, path
 
     def same_arch(self, arch: Any) -> bool:
@@ -48,7 +48,7 @@ class FineTunedSubnet:
         return copy.deepcopy(self.module).eval()
 
 
-def save_finetuned(module: nn.Module, spec: SpaceSpec, arch: Any, path: str | os.PathLike,
+def save_finetuned(module: nn.Module, spec: FamilySpec, arch: Any, path: str | os.PathLike,
                    meta: dict[str, Any] | None = None) -> Path:
     """Write the checkpoint atomically (full precision, NCHW tensors)."""
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
@@ -63,7 +63,7 @@ def is_finetuned(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == SUBNET_FORMAT
 
 
-def subnet_module(spec: SpaceSpec, arch: Any) -> nn.Module:
+def subnet_module(spec: FamilySpec, arch: Any) -> nn.Module:
     """A static subnet of that arch with freshly initialised weights (the supernet's init, extracted)."""
     return new_supernet(spec).extract(arch)
 

@@ -11,16 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from ..space import family_part
+from ..space import FamilySpec, family_part
 from ..space.checkpoint import normalise_keys
 from .resnet50 import OFAResNet50, normalise_resnet_keys
 from .strict import strict_load
 from .supernet import OFASupernet
+
+
+class Supernet(Protocol):
+    """The supernet of a space of any family (`OFASupernet`, `OFAResNet50`): what code outside its
+    module may call (an `nn.Module`; `checkpoint_meta` is set when it was read from a file)."""
+
+    spec: Any
+    checkpoint_meta: dict[str, Any]
+    def set_active(self, arch: Any) -> None: ...
+    def set_max(self) -> None: ...
+    def extract(self, arch: Any) -> nn.Module: ...
+    def sort_channels(self, expand_stage: int = 0) -> None: ...
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+    def eval(self) -> Any: ...
+    def state_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -37,19 +52,19 @@ SUPERNETS: dict[str, SupernetEntry] = {
 }
 
 
-def supernet_entry(spec: Any) -> SupernetEntry:
+def supernet_entry(spec: FamilySpec) -> SupernetEntry:
     return family_part(spec, SUPERNETS, "supernet")
 
 
-def new_supernet(spec: Any) -> Any:
+def new_supernet(spec: FamilySpec) -> Supernet:
     """A freshly initialised supernet of a space of any family."""
     return supernet_entry(spec).build(spec)
 
 
-def load_weights(model: Any, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+def load_weights(model: Supernet, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Strict load with the family's key rules and a readable report of what does not fit."""
     state = supernet_entry(model.spec).normalise(state, set(model.state_dict()))
     strict_load(model, state, source, model.spec.describe())
 
 
-__all__ = ["SUPERNETS", "SupernetEntry", "load_weights", "new_supernet", "supernet_entry"]
+__all__ = ["SUPERNETS", "Supernet", "SupernetEntry", "load_weights", "new_supernet", "supernet_entry"]

@@ -26,7 +26,7 @@ from .. import checks
 from ..errors import CheckpointError, FormatError, SpaceError
 from ..fsio import WriterLock, atomic_write_text, sha256_file, writer_lock
 from ..outputs import check_output
-from ..space import Arch, SpaceSpec
+from ..space import FamilyArch, FamilySpec
 from .datafile import (
     DATASET_FORMAT,
     DATASET_VERSION,
@@ -147,7 +147,7 @@ class DatasetBuilder:
     device: str = "cpu"  # where BN recalibration and evaluation run: cpu, cuda, cuda:N
     resolutions: tuple[int, ...] | None = None  # sample only these of the space's resolutions (default: all)
     meta: dict[str, Any] = field(init=False)
-    plan: list[Arch] = field(init=False)
+    plan: list[FamilyArch] = field(init=False)
     done: dict[int, dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -192,7 +192,7 @@ class DatasetBuilder:
             local = int(os.environ.get("LOCAL_WORLD_SIZE", self.world))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         self.supernet = load_supernet(self.supernet_path).to(self.torch_device, memory_format=torch.channels_last)
-        spec: SpaceSpec = self.supernet.spec
+        spec: FamilySpec = self.supernet.spec
         if self.resolutions is not None:
             bad = [r for r in self.resolutions if r not in spec.resolutions]
             if bad or not self.resolutions:
@@ -266,11 +266,11 @@ class DatasetBuilder:
             self._lock = None
 
     @property
-    def spec(self) -> SpaceSpec:
+    def spec(self) -> FamilySpec:
         return self.supernet.spec
 
     @property
-    def sample_spec(self) -> SpaceSpec:
+    def sample_spec(self) -> FamilySpec:
         """The space the subnets are drawn from: the supernet's, with only `resolutions` when given."""
         if self.resolutions is None:
             return self.spec
@@ -315,7 +315,7 @@ class DatasetBuilder:
     def _write_meta(self) -> None:
         atomic_write_text(self.out / META_NAME, json.dumps(self.meta, indent=2) + "\n")
 
-    def evaluate(self, arch: Arch) -> tuple[int, int]:
+    def evaluate(self, arch: FamilyArch) -> tuple[int, int]:
         """(correct, images) of one subnet on the validation images, after BN recalibration (on `device`)."""
         import torch
 

@@ -20,7 +20,13 @@ import numpy as np
 
 from ..errors import FormatError, SpaceError
 from ..rowfile import RowFormat, RowStore, csv_line, duplicates
-from ..space import Arch, ArchBatch, SpaceSpec, sample_archs, spec_from_dict
+from ..space import (
+    FamilyArch,
+    FamilyBatch,
+    FamilySpec,
+    sample_archs,
+    spec_from_dict,
+)
 from ..space.formats import arch_of_space
 from ..space.genes import gene_space
 
@@ -35,7 +41,7 @@ IDENTITY = ("format", "version", "supernet_sha256", "space", "dataset", "bn_imag
 
 
 # ---- the sequence of subnets ------------------------------------------------------------------
-def space_size(spec: SpaceSpec) -> int:
+def space_size(spec: FamilySpec) -> int:
     """Number of distinct subnets of the space (inactive slots ignored), all resolutions."""
     return len(spec.resolutions) * gene_space(spec).n_subnets()
 
@@ -45,9 +51,9 @@ def columns_for(spec: Any) -> tuple[str, ...]:
     return (COLUMNS[0], *gene_space(spec).names, *COLUMNS[4:])
 
 
-def arch_sequence(spec: SpaceSpec, seed: int) -> Iterator[Arch]:
+def arch_sequence(spec: FamilySpec, seed: int) -> Iterator[FamilyArch]:
     """Distinct subnets in a fixed order for `seed` (canonical form, inactive slots at the smallest choice)."""
-    seen: set[Arch] = set()
+    seen: set[FamilyArch] = set()
     size = space_size(spec)
     i = 0
     while len(seen) < size:
@@ -58,7 +64,7 @@ def arch_sequence(spec: SpaceSpec, seed: int) -> Iterator[Arch]:
             yield arch
 
 
-def sample_plan(spec: SpaceSpec, samples: int, seed: int) -> list[Arch]:
+def sample_plan(spec: FamilySpec, samples: int, seed: int) -> list[FamilyArch]:
     """The first `samples` subnets of the seeded sequence."""
     if samples < 1:
         raise SpaceError(f"--samples must be at least 1, got {samples}")
@@ -140,12 +146,12 @@ class AccuracyDataset:
     path: Path
     meta: dict[str, Any]
     index: np.ndarray  # (N,) position of each subnet in the seeded sequence
-    archs: ArchBatch
+    archs: FamilyBatch
     accuracy: np.ndarray  # (N,) validation top-1 as a fraction
     seconds: np.ndarray  # (N,) extract + BN recalibration + evaluation
 
     @property
-    def spec(self) -> SpaceSpec:
+    def spec(self) -> FamilySpec:
         return spec_from_dict(self.meta["space"])
 
     def __len__(self) -> int:

@@ -25,15 +25,15 @@ import numpy as np
 
 from .. import checks
 from ..errors import BadValueError, FormatError, SpaceError
-from ..space import SpaceSpec
+from ..space import FamilySpec
 from .dataset import AccuracyDataset, supernet_label
-from .encoding import OneHotEncoding, encoding_for
+from .encoding import FamilyEncoding, encoding_for
 from .model import MLP, Predictor
 
 DEFAULT_HIDDEN = (400, 400, 400)
 
 
-def encoding_for_space(spec: SpaceSpec) -> OneHotEncoding:
+def encoding_for_space(spec: FamilySpec) -> FamilyEncoding:
     """The space's one-hot encoding (its kind's: `encoding.encoding_for`) whose resolution buckets are the space's: start = smallest resolution,
     step = the common step (gcd of the gaps), one bucket per step up to the largest (24, 28, 32
     -> start 24, step 4, 3 buckets)."""

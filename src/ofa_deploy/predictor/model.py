@@ -28,8 +28,8 @@ import numpy as np
 from ..errors import FormatError, SpaceError
 from ..fsio import atomic_path
 from ..outputs import PREDICTOR_HEADER
-from ..space import ArchBatch, SpaceSpec, spec_from_dict
-from .encoding import OneHotEncoding, encoding_from_dict
+from ..space import FamilyBatch, FamilySpec, spec_from_dict
+from .encoding import FamilyEncoding, encoding_from_dict
 
 FORMAT = "ofa-deploy-predictor"
 VERSION = 1
@@ -120,8 +120,8 @@ MODEL_KINDS: dict[str, Any] = {MLP.kind: MLP}
 class Predictor:
     """An accuracy predictor for one space: `predict(batch)` gives accuracy as a fraction, (N,)."""
 
-    spec: SpaceSpec  # or a kind of its own family's spec (ResNet50Spec)
-    encoding: OneHotEncoding  # or that kind's encoding (`encoding.encoding_for`)
+    spec: FamilySpec  # a space of any family (`SpaceSpec`, `ResNet50Spec`)
+    encoding: FamilyEncoding  # the space family's encoding (`encoding.encoding_for`)
     model: Any
     resolutions: tuple[int, ...]
     target: str = "top1"
@@ -139,7 +139,7 @@ class Predictor:
             raise FormatError(f"the model takes {self.model.n_inputs} inputs; the encoding gives "
                               f"{self.encoding.n_features}")
 
-    def predict(self, batch: ArchBatch) -> np.ndarray:
+    def predict(self, batch: FamilyBatch) -> np.ndarray:
         """Predicted accuracy (fraction) of every arch of `batch`; `SpaceError` outside the space."""
         if len(batch) == 0:
             return np.zeros(0)

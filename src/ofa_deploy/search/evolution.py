@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import BudgetError
-from ..space import Arch
+from ..space import FamilyArch
 from .problem import Budget, Genes, Problem
 
 _TOL = 1e-9
@@ -60,7 +60,7 @@ class EvolutionConfig:
 
 @dataclass
 class SearchResult:
-    arch: Arch
+    arch: FamilyArch
     accuracy: float
     latency_ms: float | None
     flops: int
@@ -359,7 +359,7 @@ class Evolution:
         return res
 
 
-def arch_result(problem: Problem, arch: Arch, budget: Budget, config: EvolutionConfig | None = None,
+def arch_result(problem: Problem, arch: FamilyArch, budget: Budget, config: EvolutionConfig | None = None,
                 seed: int = 0) -> SearchResult:
     """A `SearchResult` for a given arch (predicted accuracy and latency, FLOPs, params), as if a
     search had found it: `search --verify` measures the cheapest subnets it can predict this way."""

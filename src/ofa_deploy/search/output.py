@@ -16,11 +16,11 @@ from .. import __version__ as _version
 from ..fsio import ensure_writable
 from ..outputs import check_output
 from ..paths import records_dir, searches_dir
-from ..space import SpaceSpec, Subnet, save_subnet
+from ..space import FamilySpec, Subnet, save_subnet
 from .evolution import SearchResult
 
 
-def result_subnet(result: SearchResult, spec: SpaceSpec, sources: dict[str, Any]) -> Subnet:
+def result_subnet(result: SearchResult, spec: FamilySpec, sources: dict[str, Any]) -> Subnet:
     """`sources`: `latency_table`, `predictor`, `supernet` descriptions (plain JSON values)."""
     meta = {
         "predicted": {
@@ -44,7 +44,7 @@ def result_subnet(result: SearchResult, spec: SpaceSpec, sources: dict[str, Any]
     return Subnet(spec, result.arch, meta)
 
 
-def write_result(result: SearchResult, spec: SpaceSpec, path: str | os.PathLike, sources: dict[str, Any]) -> Path:
+def write_result(result: SearchResult, spec: FamilySpec, path: str | os.PathLike, sources: dict[str, Any]) -> Path:
     return save_subnet(result_subnet(result, spec, sources), path)
 
 

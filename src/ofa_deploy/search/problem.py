@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BudgetError, LatencyTableError, SpaceError
-from ..space import Arch, ArchBatch, SpaceSpec, cost_model, sample_archs
+from ..space import FamilyArch, FamilyBatch, FamilySpec, cost_model, sample_archs
 from ..space.genes import gene_space
 from ..units import format_count, format_ms
 
@@ -109,7 +109,7 @@ class _Additive:
 @dataclass
 class Objective:
     name: str
-    fn: Callable[[ArchBatch], np.ndarray]
+    fn: Callable[[FamilyBatch], np.ndarray]
     additive: _Additive | None = None
     unit: str = ""
 
@@ -121,7 +121,7 @@ class Objective:
 class Problem:
     """A space, its candidate resolutions, the accuracy predictor and the cost objectives."""
 
-    spec: SpaceSpec
+    spec: FamilySpec
     resolutions: tuple[int, ...]
     predictor: Any
     table: Any = None
@@ -134,7 +134,7 @@ class Problem:
         self._rs = np.asarray(self.resolutions)
         self._stacks: dict[tuple[str, ...], Any] = {}
         costs = cost_model(spec)
-        fns: dict[str, tuple[Callable[[ArchBatch], np.ndarray], Callable | None]] = {}
+        fns: dict[str, tuple[Callable[[FamilyBatch], np.ndarray], Callable | None]] = {}
         if self.table is not None:
             table = self.table
             calibrated_post = None
@@ -252,7 +252,7 @@ class Problem:
         return np.asarray(self.predictor.predict(self.to_batch(g)), dtype=np.float64)
 
     # ---- bounds -----------------------------------------------------------------------------
-    def minimum(self, name: str) -> tuple[float, Arch]:
+    def minimum(self, name: str) -> tuple[float, FamilyArch]:
         """The smallest value of an objective over the search's candidates, and an arch reaching it.
 
         Exact for additive objectives (per-slot minima, best depth per stage, best resolution);
@@ -277,7 +277,7 @@ class Problem:
         value = float(self.costs(g, (name,))[0, 0])
         return value, self.to_arch(g, 0)
 
-    def smallest_arch(self) -> Arch:
+    def smallest_arch(self) -> FamilyArch:
         """The space's smallest subnet (every choice at its smallest) at the smallest resolution."""
         return self.to_arch(self._smallest_genes(), 0)
 
@@ -316,7 +316,7 @@ def _fast_accuracy(predictor: Any, spec: Any, resolutions: tuple[int, ...]) -> t
     return enc, np.asarray(enc.bucket(np.asarray(resolutions)), dtype=np.int64)
 
 
-def build_problem(spec: SpaceSpec, predictor: Any, table: Any = None, device: str | None = None,
+def build_problem(spec: FamilySpec, predictor: Any, table: Any = None, device: str | None = None,
                   resolutions: tuple[int, ...] | None = None, supernet_label: str = "the supernet") -> Problem:
     """Check that table and predictor belong to the supernet's space and pick the resolutions all cover."""
     if not predictor.spec.same_space(spec):
@@ -349,6 +349,6 @@ def _rs(values: Any) -> str:
     return "[" + ",".join(map(str, v)) + "]" if len(v) <= 8 else f"[{v[0]}..{v[-1]}, {len(v)} values]"
 
 
-def uniform_sample(problem: Problem, n: int, rng: np.random.Generator) -> ArchBatch:
+def uniform_sample(problem: Problem, n: int, rng: np.random.Generator) -> FamilyBatch:
     """`n` archs drawn as the search draws its first population (for tests and reports)."""
     return sample_archs(problem.spec, n, rng, problem.resolutions)

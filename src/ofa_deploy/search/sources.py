@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import FormatError
 from ..predictor import Predictor, default_predictor_path
-from ..space import SpaceSpec, load_subnet, official_space
+from ..space import FamilySpec, load_subnet, official_space
 from ..space.checkpoint import CHECKPOINT_SUFFIXES, checkpoint_space
 
 SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000, "ofa_mbv3"), "ofa-mbv3-w1.0": (1.0, 1000, "ofa_mbv3"),
@@ -38,7 +38,7 @@ def resolve_predictor(arg: str | os.PathLike | None) -> tuple[Predictor, dict[st
     return pred, info
 
 
-def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tuple[SpaceSpec, str, dict[str, Any]]:
+def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tuple[FamilySpec, str, dict[str, Any]]:
     """(space, label for messages, description). Default: the space the predictor was made for."""
     if arg is None:
         return predictor.spec, "the predictor's supernet", {"space": predictor.spec.to_dict(),
@@ -63,7 +63,7 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
     return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "space": spec.to_dict()}
 
 
-def resolve_table(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec,
+def resolve_table(device: str | None, table: str | os.PathLike | None, spec: FamilySpec,
                   precision: str | None = None, table_given: bool = True) -> tuple[Any, dict[str, Any]]:
     """The latency table (`latency.resolve`: `--table`, else the user's or the shipped table of
     `--device` for this space and precision) and its description (with its `precision`); (None, {})

@@ -13,7 +13,7 @@ from torch import nn
 from ..data.batches import eval_batches
 from ..data.datasets import ArraySplit, Splits
 from ..data.source import DataSource, as_source
-from ..space import Arch
+from ..space import FamilyArch
 from .bn import recalibrate_bn
 
 
@@ -43,7 +43,7 @@ def _nchw(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.contiguous_format)
 
 
-def calibrated_subnet(supernet, arch: Arch, data: DataSource | Splits, bn_images: int = 2000,
+def calibrated_subnet(supernet, arch: FamilyArch, data: DataSource | Splits, bn_images: int = 2000,
                       bn_batch: int | None = None, bn_transform: str | None = None) -> nn.Module:
     """Extract `arch` and recalibrate its BN on `bn_images` calibration images of `data` at arch.r
     (batches of `bn_batch`, `bn_transform`: the source's own defaults when None).
@@ -57,7 +57,7 @@ def calibrated_subnet(supernet, arch: Arch, data: DataSource | Splits, bn_images
     return sub.eval()
 
 
-def evaluate_arch(supernet, arch: Arch, data: DataSource | Splits, split: str = "test", bn_images: int = 2000,
+def evaluate_arch(supernet, arch: FamilyArch, data: DataSource | Splits, split: str = "test", bn_images: int = 2000,
                   limit: int | None = None, bn_batch: int | None = None, bn_transform: str | None = None) -> float:
     sub = calibrated_subnet(supernet, arch, data, bn_images, bn_batch, bn_transform)
     with torch.no_grad():

@@ -58,7 +58,14 @@ from ..nn import OFAMobileNetV3
 from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
 from ..outputs import describe, identify
 from ..rowfile import complete_lines
-from ..space import Arch, SpaceSpec, largest_arch, middle_arch, middle_choice, smallest_arch
+from ..space import (
+    FamilyArch,
+    FamilySpec,
+    largest_arch,
+    middle_arch,
+    middle_choice,
+    smallest_arch,
+)
 from ..space.genes import gene_space
 from ..torchio import safe_torch_load, torch_save
 from .evaluate import evaluate_arch
@@ -109,7 +116,7 @@ def sync_model(model: torch.nn.Module, world: int, average_buffers: bool) -> Non
 
 
 # ---- the schedule -------------------------------------------------------------------------
-def sample_arch(phase: Phase, recipe: Recipe, rng: np.random.Generator, r: int) -> Arch:
+def sample_arch(phase: Phase, recipe: Recipe, rng: np.random.Generator, r: int) -> FamilyArch:
     """A subnet among the phase's choices (the kind's `sample_phase_arch`)."""
     return gene_space(recipe.space).sample_phase_arch(phase, rng, r)
 
@@ -135,18 +142,18 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe, lr: float) -> torch.o
                            lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
 
 
-def report_archs(recipe: Recipe) -> dict[str, Arch]:
+def report_archs(recipe: Recipe) -> dict[str, FamilyArch]:
     spec = recipe.space
     r = spec.resolutions[-1]
     return {"largest": largest_arch(spec, r), "middle": middle_arch(spec, r), "smallest": smallest_arch(spec, r)}
 
 
-def phase_arch(phase: Phase, spec: SpaceSpec, pick: Callable[[list[int]], int], r: int) -> Arch:
+def phase_arch(phase: Phase, spec: FamilySpec, pick: Callable[[list[int]], int], r: int) -> FamilyArch:
     """The subnet taking `pick` (max, min, ...) of the phase's choices everywhere (the kind's `phase_arch`)."""
     return gene_space(spec).phase_arch(phase, pick, r)
 
 
-def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, Arch]:
+def phase_archs(phase: Phase, recipe: Recipe) -> dict[str, FamilyArch]:
     """Largest, middle and smallest subnets among the choices trained so far (for phase reports)."""
     spec, r = recipe.space, recipe.space.resolutions[-1]
     return {name: phase_arch(phase, spec, pick, r)

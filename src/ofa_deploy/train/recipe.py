@@ -16,7 +16,7 @@ import yaml
 from .. import checks, paths
 from ..data.batches import CROP_FILLS, DEFAULT_CROP_FILL
 from ..errors import BadValueError, FormatError, SpaceError
-from ..space import SpaceSpec, middle_choice, spec_from_dict
+from ..space import FamilySpec, middle_choice, spec_from_dict
 from ..space.genes import gene_space
 
 
@@ -45,7 +45,7 @@ class Phase:
 @dataclass
 class Recipe:
     name: str
-    space: SpaceSpec
+    space: FamilySpec
     data: dict[str, Any]
     batch_size: int
     momentum: float
@@ -241,7 +241,7 @@ def _bn_transform(value: Any) -> str | None:
     return value
 
 
-def _phase(ph: Any, i: int, space: SpaceSpec) -> Phase:
+def _phase(ph: Any, i: int, space: FamilySpec) -> Phase:
     ph = _mapping(ph, f"phases[{i}]", PHASE_FIELDS)
     for key in ("name", "epochs", "lr"):
         if key not in ph:
