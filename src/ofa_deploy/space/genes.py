@@ -29,6 +29,19 @@ import numpy as np
 from .family import FamilySpec, family_of
 
 
+class CountedGenes:
+    """What every family's genes share: each column `i` takes an index in `0..counts[i]-1`, so the
+    smallest genes are all zeros and the largest `counts - 1` (a base of each family's gene class)."""
+
+    counts: np.ndarray
+
+    def smallest(self) -> np.ndarray:
+        return np.zeros((1, len(self.counts)), np.int64)
+
+    def largest(self) -> np.ndarray:
+        return (self.counts - 1)[None, :].copy()
+
+
 def solve_additive(genes: Any, x: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fixed (R,), table (R, n_codes)) by least squares on the one-hot codes of the archs `x`.
 
@@ -55,4 +68,4 @@ def gene_space(spec: FamilySpec) -> Any:
     return family_of(spec).gene_space(spec)
 
 
-__all__ = ["gene_space", "solve_additive"]
+__all__ = ["CountedGenes", "gene_space", "solve_additive"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import SpaceError
-from ..arch import middle_choice
+from ..arch import arch_dict_fields, middle_choice
 from ..spec import middle_channels
 from .spec import SpaceSpec
 
@@ -114,24 +114,9 @@ class Arch:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Arch:
         """Read `{ks, e, d, r}`; also accepts the official `image_size` and the tutorial's `r: [r]`."""
-        if not isinstance(d, dict):
-            raise SpaceError(f"an arch must be a mapping with ks, e, d and r, got {type(d).__name__}")
-        missing = [k for k in ("ks", "e", "d") if k not in d]
-        if missing:
-            raise SpaceError(f"arch is missing {', '.join(missing)} (expected keys: ks, e, d, r)")
-        if "r" in d:
-            r = d["r"]
-        elif "image_size" in d:
-            r = d["image_size"]
-        elif "resolution" in d:
-            r = d["resolution"]
-        else:
-            raise SpaceError("arch has no resolution: give 'r' (or the official 'image_size')")
-        if isinstance(r, (list, tuple)):
-            if len(r) != 1 and not (len(r) == 2 and r[0] == r[1]):
-                raise SpaceError(f"arch resolution must be one value, got {list(r)}")
-            r = r[0]
-        return cls(tuple(d["ks"]), tuple(d["e"]), tuple(d["d"]), r)
+        (ks, e, depths), r = arch_dict_fields(d, ("ks", "e", "d"), "r",
+                                              "arch has no resolution: give 'r' (or the official 'image_size')")
+        return cls(tuple(ks), tuple(e), tuple(depths), r)
 
     def short(self) -> str:
         """`d44434@32#3fa1`: depths and resolution, then a digest of the kernels and expands of the

@@ -12,49 +12,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import SpaceError
+from ..encoding import ArrayBatch
 from .arch import Arch
 from .spec import SpaceSpec
 
 
 @dataclass
-class ArchBatch:
+class ArchBatch(ArrayBatch):
+    """Kernel sizes and expand ratios (N, n_blocks), stage depths (N, n_stages), resolutions (N,)."""
+
+    fields = ("ks", "e", "d")
+    arch = Arch
+
     ks: np.ndarray
     e: np.ndarray
     d: np.ndarray
     r: np.ndarray
 
     def __post_init__(self) -> None:
-        self.ks = np.asarray(self.ks, dtype=np.int64)
-        self.e = np.asarray(self.e, dtype=np.int64)
-        self.d = np.asarray(self.d, dtype=np.int64)
-        self.r = np.asarray(self.r, dtype=np.int64).reshape(-1)
-        n = len(self.r)
+        n = self.as_arrays(ks=np.int64, e=np.int64, d=np.int64)
         if self.ks.shape[0] != n or self.e.shape[0] != n or self.d.shape[0] != n:
             raise SpaceError("ArchBatch arrays must have the same number of rows")
-
-    def __len__(self) -> int:
-        return len(self.r)
-
-    @classmethod
-    def from_archs(cls, archs: Sequence[Arch]) -> ArchBatch:
-        if not archs:
-            raise SpaceError("no archs given")
-        return cls(
-            np.array([a.ks for a in archs]),
-            np.array([a.e for a in archs]),
-            np.array([a.d for a in archs]),
-            np.array([a.r for a in archs]),
-        )
-
-    def to_archs(self) -> list[Arch]:
-        return [
-            Arch(tuple(k.tolist()), tuple(x.tolist()), tuple(dd.tolist()), int(rr))
-            for k, x, dd, rr in zip(self.ks, self.e, self.d, self.r)
-        ]
-
-    def __getitem__(self, idx) -> ArchBatch:
-        idx = np.atleast_1d(np.arange(len(self))[idx])
-        return ArchBatch(self.ks[idx], self.e[idx], self.d[idx], self.r[idx])
 
     def active_mask(self, spec: SpaceSpec) -> np.ndarray:
         """(N, n_blocks) bool: which block slots are part of each subnet."""

@@ -123,23 +123,20 @@ class OneHotEncoding(ResolutionBuckets):
     def to_dict(self) -> dict[str, Any]:
         out = {"kind": self.kind, "ks_list": list(self.ks_list), "expand_list": list(self.expand_list),
                "n_blocks": self.n_blocks, "max_depth": self.max_depth,
-               "resolution": {"start": self.r_start, "step": self.r_step, "buckets": self.r_buckets}}
+               "resolution": self.buckets_dict()}
         if self.stage_slots is not None:
             out["stage_slots"] = list(self.stage_slots)
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OneHotEncoding:
-        try:
-            if d["kind"] != cls.kind:
-                raise FormatError(f"unknown predictor encoding {d['kind']!r} (known: {cls.kind!r})")
-            r = d["resolution"]
+        def read(d: dict[str, Any], r: Any) -> OneHotEncoding:
             slots = d.get("stage_slots")
             return cls(tuple(int(v) for v in d["ks_list"]), tuple(int(v) for v in d["expand_list"]),
-                       int(d["n_blocks"]), int(d["max_depth"]), int(r["start"]), int(r["step"]), int(r["buckets"]),
+                       int(d["n_blocks"]), int(d["max_depth"]), *cls.buckets_of(r),
                        tuple(int(v) for v in slots) if slots is not None else None)
-        except (KeyError, TypeError, ValueError) as e:
-            raise FormatError(f"malformed predictor encoding ({type(e).__name__}: {e})") from None
+
+        return cls.read_dict(d, read)
 
 
 __all__ = ["OneHotEncoding"]

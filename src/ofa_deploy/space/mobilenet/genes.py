@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import SpaceError
+from ..genes import CountedGenes
 from .arch import Arch
 from .batch import ArchBatch
 from .spec import SpaceSpec
 
 
-class MobileNetGenes:
+class MobileNetGenes(CountedGenes):
     """Genes of a MobileNet-family space: kernel index per slot, expand index per slot, depth
     index per stage (into the stage's own depth choices)."""
 
@@ -54,12 +55,6 @@ class MobileNetGenes:
     def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._join(rng.integers(self.nk, size=(n, self.nb)), rng.integers(self.ne, size=(n, self.nb)),
                           rng.integers(self.spec.n_depth_choices, size=(n, self.ns)))
-
-    def smallest(self) -> np.ndarray:
-        return np.zeros((1, len(self.counts)), np.int64)
-
-    def largest(self) -> np.ndarray:
-        return (self.counts - 1)[None, :].copy()
 
     def depth_values(self, d: np.ndarray) -> np.ndarray:
         """(N, n_stages) depths of depth genes (indices into each stage's depth choices)."""

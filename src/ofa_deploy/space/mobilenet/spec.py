@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import SpaceError
-from ..family import SpaceFamily, get_family
+from ..family import SpaceFamily, get_family, spec_from_dict
 from ..spec import _range_text, conv_out_size, make_divisible, middle_channels
 from .kinds import HeadConv, SpaceKind, get_kind, kind_of_name
 
@@ -240,13 +240,11 @@ class SpaceSpec:
         """A space dict of the MobileNet family. Kept for callers written before `space.family`:
         a dict of another family's kind is handed to `space.family.spec_from_dict`, the reader of
         any family's space dicts, which new code calls."""
-        if not isinstance(d, dict):
-            raise SpaceError(f"a space must be a mapping, got {type(d).__name__}")
-        kind = d.get("kind", "ofa_mbv3")
-        if not isinstance(kind, str):
-            raise SpaceError(f"space kind must be a name, got {kind!r}")
-        if kind_of_name(kind) is None:
-            return get_family(kind).spec_from_dict(d)  # unknown kinds fail here, naming the known ones
+        kind = d.get("kind", "ofa_mbv3") if isinstance(d, dict) else None
+        if not isinstance(kind, str) or kind_of_name(kind) is None:
+            # not a space dict of this family: the reader of every family's dicts reads it, or says
+            # what is wrong (not a mapping, a kind that is no name, an unknown kind)
+            return spec_from_dict(d)
         known = {"width_mult", "ks_list", "expand_list", "depth_list", "resolutions", "n_classes", "in_channels"}
         extra = set(d) - known - {"kind"}
         if extra:

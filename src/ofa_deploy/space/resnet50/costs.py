@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import SpaceError
+from ..encoding import ArrayBatch
 from ..spec import middle_channels
 from .spec import (
     ACT,
@@ -25,8 +26,11 @@ from .spec import (
 
 
 @dataclass
-class ResNetBatch:
+class ResNetBatch(ArrayBatch):
     """Many archs as arrays: d (N, 5), e (N, n_blocks) values, w (N, 6), r (N,)."""
+
+    fields = ("d", "e", "w")
+    arch = ResNetArch
 
     d: np.ndarray
     e: np.ndarray
@@ -34,32 +38,10 @@ class ResNetBatch:
     r: np.ndarray
 
     def __post_init__(self) -> None:
-        self.d = np.asarray(self.d, dtype=np.int64)
-        self.e = np.asarray(self.e, dtype=np.float64)
-        self.w = np.asarray(self.w, dtype=np.int64)
-        self.r = np.asarray(self.r, dtype=np.int64).reshape(-1)
-        n = len(self.r)
+        n = self.as_arrays(d=np.int64, e=np.float64, w=np.int64)
         if self.d.ndim != 2 or self.e.ndim != 2 or self.w.ndim != 2 or not (
                 self.d.shape[0] == self.e.shape[0] == self.w.shape[0] == n):
             raise SpaceError("ResNetBatch arrays must be 2-d (r 1-d) with the same number of rows")
-
-    def __len__(self) -> int:
-        return len(self.r)
-
-    @classmethod
-    def from_archs(cls, archs: Sequence[ResNetArch]) -> ResNetBatch:
-        if not archs:
-            raise SpaceError("no archs given")
-        return cls(np.array([a.d for a in archs]), np.array([a.e for a in archs]),
-                   np.array([a.w for a in archs]), np.array([a.r for a in archs]))
-
-    def to_archs(self) -> list[ResNetArch]:
-        return [ResNetArch(tuple(d.tolist()), tuple(e.tolist()), tuple(w.tolist()), int(r))
-                for d, e, w, r in zip(self.d, self.e, self.w, self.r)]
-
-    def __getitem__(self, idx) -> ResNetBatch:
-        idx = np.atleast_1d(np.arange(len(self))[idx])
-        return ResNetBatch(self.d[idx], self.e[idx], self.w[idx], self.r[idx])
 
     def active_mask(self, spec: ResNet50Spec) -> np.ndarray:
         """(N, n_blocks) bool: which block slots run in each subnet."""

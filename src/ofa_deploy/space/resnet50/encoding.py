@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FormatError, SpaceError
+from ...errors import SpaceError
 from ..buckets import ResolutionBuckets
 from .costs import ResNetBatch
 from .spec import ResNet50Spec
@@ -114,16 +114,10 @@ class ResNetOneHotEncoding(ResolutionBuckets):
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "depth_list": list(self.depth_list), "expand_list": list(self.expand_list),
                 "width_mult_list": list(self.width_mult_list), "n_blocks": self.n_blocks, "n_widths": self.n_widths,
-                "resolution": {"start": self.r_start, "step": self.r_step, "buckets": self.r_buckets}}
+                "resolution": self.buckets_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ResNetOneHotEncoding:
-        try:
-            if d["kind"] != cls.kind:
-                raise FormatError(f"unknown predictor encoding {d['kind']!r} (known: {cls.kind!r})")
-            r = d["resolution"]
-            return cls(tuple(int(v) for v in d["depth_list"]), tuple(float(v) for v in d["expand_list"]),
-                       tuple(float(v) for v in d["width_mult_list"]), int(d["n_blocks"]), int(d["n_widths"]),
-                       int(r["start"]), int(r["step"]), int(r["buckets"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise FormatError(f"malformed predictor encoding ({type(e).__name__}: {e})") from None
+        return cls.read_dict(d, lambda d, r: cls(
+            tuple(int(v) for v in d["depth_list"]), tuple(float(v) for v in d["expand_list"]),
+            tuple(float(v) for v in d["width_mult_list"]), int(d["n_blocks"]), int(d["n_widths"]), *cls.buckets_of(r)))

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from ...errors import SpaceError
+from ..genes import CountedGenes
 from .costs import ResNetBatch
 from .spec import BASE_DEPTH_LIST, ResNet50Spec, ResNetArch
 
 
-class ResNetGenes:
+class ResNetGenes(CountedGenes):
     names = ("d", "e", "w")
 
     def __init__(self, spec: ResNet50Spec):
@@ -70,12 +71,6 @@ class ResNetGenes:
     # ---- populations -----------------------------------------------------------------------
     def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.random((n, len(self.counts))) * self.counts).astype(np.int64)
-
-    def smallest(self) -> np.ndarray:
-        return np.zeros((1, len(self.counts)), np.int64)
-
-    def largest(self) -> np.ndarray:
-        return (self.counts - 1)[None, :].copy()
 
     def mask(self, x: np.ndarray) -> np.ndarray:
         depth = self._base[self._slot_stage][None, :] + self.depths[x[:, 1 + self._slot_stage]]

@@ -15,6 +15,7 @@ from itertools import accumulate
 from typing import Any
 
 from ...errors import SpaceError
+from ..arch import arch_dict_fields, middle_choice
 from ..family import SpaceFamily, get_family
 from ..spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
 
@@ -369,22 +370,9 @@ class ResNetArch:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ResNetArch:
         """Read `{d, e, w, r}` or the official `{d, e, w, image_size}`."""
-        if not isinstance(d, dict):
-            raise SpaceError(f"a ResNet50 arch must be a mapping with d, e, w and image_size, got {type(d).__name__}")
-        missing = [k for k in ("d", "e", "w") if k not in d]
-        if missing:
-            raise SpaceError(f"ResNet50 arch is missing {', '.join(missing)} (expected keys: d, e, w, image_size)")
-        for key in ("r", "image_size", "resolution"):
-            if key in d:
-                r = d[key]
-                break
-        else:
-            raise SpaceError("arch has no resolution: give 'image_size' (or 'r')")
-        if isinstance(r, (list, tuple)):
-            if len(r) != 1 and not (len(r) == 2 and r[0] == r[1]):
-                raise SpaceError(f"arch resolution must be one value, got {list(r)}")
-            r = r[0]
-        return cls(d["d"], d["e"], d["w"], r)
+        (depths, e, w), r = arch_dict_fields(d, ("d", "e", "w"), "image_size",
+                                             "arch has no resolution: give 'image_size' (or 'r')", family="ResNet50 ")
+        return cls(depths, e, w, r)
 
     def short(self) -> str:
         return f"d{''.join(map(str, self.d))}w{''.join(map(str, self.w))}@{self.r}"
@@ -398,9 +386,9 @@ def largest_resnet_arch(spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
 def middle_resnet_arch(spec: ResNet50Spec, r: int | None = None) -> ResNetArch:
     """The middle choice of every gene (the stem kept; for reports and suggested budgets)."""
     mid = len(spec.width_mult_list) // 2
-    e = sorted(spec.expand_list)[len(spec.expand_list) // 2]
-    d = sorted(spec.depth_list)[len(spec.depth_list) // 2]
-    r = r if r is not None else sorted(spec.resolutions)[len(spec.resolutions) // 2]
+    e = middle_choice(spec.expand_list)
+    d = middle_choice(spec.depth_list)
+    r = r if r is not None else middle_choice(spec.resolutions)
     return ResNetArch((spec.max_depth,) + (d,) * spec.n_stages, (e,) * spec.n_blocks, (mid,) * spec.n_widths, r)
 
 
