@@ -116,3 +116,29 @@ def _family_isinstance_calls() -> list[str]:
 def test_no_generic_code_tests_which_family_a_space_is():
     """Outside a family's own modules, code asks the family (`family_of(spec)`), never `isinstance`."""
     assert _family_isinstance_calls() == []
+
+
+# Generic modules of `space` that may name a family's module: the package's public face, and the
+# command line's width options (the MobileNet family's, so they build its `SpaceSpec`).
+GENERIC_MAY_IMPORT_A_FAMILY = {"space/__init__.py", "space/options.py"}
+
+
+def _generic_space_imports_of_families() -> list[str]:
+    found = []
+    for path in sorted((SRC / "space").glob("*.py")):
+        rel = str(path.relative_to(SRC))
+        if rel in GENERIC_MAY_IMPORT_A_FAMILY:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is not None
+                    and node.module.split(".")[0] in ("mobilenet", "resnet50")):
+                found.append(f"{rel}:{node.lineno} imports .{node.module}")
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
+                found += [f"{rel}:{node.lineno} imports .{a.name}" for a in node.names if a.name in ("mobilenet", "resnet50")]
+    return found
+
+
+def test_generic_space_modules_name_no_family():
+    """Each family's code is in its own package (`space/mobilenet/`, `space/resnet50/`): the generic
+    modules of `space` ask the family (`family_of`) and import none of them."""
+    assert _generic_space_imports_of_families() == []
