@@ -28,8 +28,8 @@ from .. import checks, records
 from ..errors import SpaceError, VerificationError
 from ..flow import export_sources
 from ..fsio import is_space_error, sha256_file, space_error, temp_sibling, writer_lock
-from ..nn import OFAMobileNetV3
 from ..nn.finetuned import FineTunedSubnet, load_weights_source
+from ..nn.registry import Supernet
 from ..outputs import check_output
 from ..runtime.convert import convert_fp32, export_onnx
 from ..runtime.models import open_model
@@ -93,7 +93,7 @@ class ExportPlan:
     target: Target
     subnet: Subnet
     subnet_path: Path
-    supernet: OFAMobileNetV3
+    supernet: Supernet
     supernet_path: Path
     out: Path
     data: ExportData
@@ -155,7 +155,7 @@ def plan_export(opts: ExportOptions, on_step: StepFn = _no_step, on_note: StepFn
                       over_budget=over)
 
 
-def check_same_space(subnet: Subnet, subnet_path: Path, supernet: OFAMobileNetV3, supernet_path: Path) -> None:
+def check_same_space(subnet: Subnet, subnet_path: Path, supernet: Supernet, supernet_path: Path) -> None:
     """A subnet can only be cut from the supernet of its own space (resolutions aside)."""
     if not subnet.spec.same_space(supernet.spec):
         raise SpaceError(

@@ -5,7 +5,8 @@ onnxruntime / torch) lives in `latency.protocol` (stdlib only), `latency.export_
 `ofa_deploy.devices`.
 """
 
-from .blocks import ResolutionKeys, arch_keys, block_key, layer_key, resolution_keys, space_keys
+from .blocks import arch_keys, resolution_keys, space_keys
+from .mobilenet_keys import ResolutionKeys, block_key, layer_key
 from .table import (
     COLUMNS,
     LatencyTable,

@@ -54,8 +54,8 @@ from ..dist import dist_info, threads_per_process
 from ..dist import init_distributed as _init_distributed
 from ..errors import CheckpointError, DatasetError, FormatError, OutputError, TrainingDiverged
 from ..fsio import append_text, atomic_path, writer_lock
-from ..nn import OFAMobileNetV3
 from ..nn.checkpoint import load_weights, new_supernet, save_any_supernet
+from ..nn.registry import Supernet
 from ..outputs import describe, identify
 from ..rowfile import complete_lines
 from ..space import (
@@ -203,7 +203,7 @@ class Trainer:
         self.bn = bn_settings(recipe, self.source)
         self.model = self.build_model().to(memory_format=torch.channels_last)
         sync_model(self.model, self.world, average_buffers=False)
-        self.teacher: OFAMobileNetV3 | None = None
+        self.teacher: Supernet | None = None
         self.progress = progress or (lambda info: None)
         self.phase_idx, self.epoch_in_phase, self.optimizer = 0, 0, None
         self.steps_per_epoch = recipe.steps_per_epoch or max(1, n_train // recipe.batch_size)

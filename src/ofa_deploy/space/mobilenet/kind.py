@@ -34,7 +34,7 @@ from .spec import SpaceSpec
 class MobileNetFamily:
     """One kind of the MobileNet family (`kind`: its declaration) as a `SpaceFamily`."""
 
-    structure = "mobilenet"  # its supernet: `nn.supernet.OFASupernet`; its table keys: `latency.blocks`
+    structure = "mobilenet"  # its supernet: `nn.supernet.OFASupernet`; its table keys: `latency.mobilenet_keys`
     encodings: tuple[type, ...] = (OneHotEncoding,)
 
     def __init__(self, kind: SpaceKind):
