@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import LatencyTableError
 from ..fsio import atomic_write_text
-from ..space import SpaceSpec
+from ..space import FamilySpec
 from .blocks import resolution_keys
 from .rows import Row, check_row
 
@@ -43,7 +43,7 @@ def official_resolution(path: Path, data: dict[str, Any]) -> int:
     raise LatencyTableError(f"{path}: cannot tell the resolution (name it <r>_lookup_table.yaml)")
 
 
-def read_official(yaml_paths: Sequence[str | os.PathLike], spec: SpaceSpec) -> list[Row]:
+def read_official(yaml_paths: Sequence[str | os.PathLike], spec: FamilySpec) -> list[Row]:
     """The rows of the official per-resolution tables; every key the space needs at each
     resolution must be present."""
     rows: list[Row] = []

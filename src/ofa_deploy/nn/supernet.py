@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..space import Arch, SpaceSpec, largest_arch
+from ..space import Arch, SpaceSpec
+from ..space.mobilenet.arch import largest_mobilenet_arch
 from . import layers as L
 from .elastic import DynamicMBConvLayer
 
@@ -71,7 +72,7 @@ class OFASupernet(nn.Module):
         self.runtime_depth = list(arch.d)
 
     def set_max(self) -> None:
-        self.set_active(largest_arch(self.spec))
+        self.set_active(largest_mobilenet_arch(self.spec))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks[0](self.first_conv(x))

@@ -7,7 +7,7 @@ integer arrays, one row per subnet, the form the search loop and the predictors 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ class ArrayBatch:
     fields: ClassVar[tuple[str, ...]]
     arch: ClassVar[type]
     r: np.ndarray
+
+    if TYPE_CHECKING:  # each family's batch is a dataclass of its `fields`, then `r`
+        def __init__(self, *columns: Any) -> None: ...
 
     def as_arrays(self, **dtypes: Any) -> int:
         """Each field as an array of its dtype (`field=dtype`, in `fields` order), `r` as (N,)

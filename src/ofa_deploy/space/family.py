@@ -15,7 +15,7 @@ This module imports nothing of the families (they import it), so it closes no im
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -26,7 +26,11 @@ T = TypeVar("T")
 
 
 class FamilySpec(Protocol):
-    """A space of any family (`SpaceSpec`, `ResNet50Spec`): what generic code may read of it."""
+    """A space of any family (`SpaceSpec`, `ResNet50Spec`): what generic code may read of it. Every
+    family's spec is a frozen dataclass (`dataclasses.replace(spec, resolutions=...)` gives the same
+    space at other resolutions) and hashable (cost models are cached per space)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     @property
     def kind(self) -> str: ...
@@ -37,7 +41,10 @@ class FamilySpec(Protocol):
     @property
     def in_channels(self) -> int: ...
     @property
+    def expand_list(self) -> tuple[float, ...]: ...   # expand ratios (`sort_channels` stages)
+    @property
     def family(self) -> SpaceFamily: ...
+    def __hash__(self) -> int: ...
     def to_dict(self) -> dict[str, Any]: ...
     def describe(self) -> str: ...
     def same_space(self, other: Any) -> bool: ...
@@ -99,7 +106,9 @@ class SpaceFamily(Protocol):
     module_names: frozenset[str]   # top-level modules of its supernet's state dict (checkpoint recognition)
     mmrazor: Any                   # its MMRazor subnet format (`read(d, n_classes)`, `write(spec, arch)`), or None
     encodings: tuple[type, ...]    # predictor-file encoding classes of this kind (by their `kind`)
-    summary_rest: str | None       # what `subnet show` counts outside the stages (None: not named)
+
+    @property
+    def summary_rest(self) -> str | None: ...   # what `subnet show` counts outside the stages (None: not named)
 
     # ---- spaces ---------------------------------------------------------------------------
     def spec_from_dict(self, d: dict[str, Any]) -> Any: ...
