@@ -191,9 +191,9 @@ class DynamicMBConvLayer(nn.Module):
         out = L.MBConvLayer(self.cin, self.cout, kernel_size, self.stride, mid, self.act, self.use_se)
         ib = self.inverted_bottleneck
         out.inverted_bottleneck.conv.weight.copy_(ib.conv.conv.weight[:mid])
-        _copy_bn(out.inverted_bottleneck.bn, ib.bn.bn)
+        copy_bn(out.inverted_bottleneck.bn, ib.bn.bn)
         out.depth_conv.conv.weight.copy_(self.depth_conv.conv.active_filter(mid, kernel_size))
-        _copy_bn(out.depth_conv.bn, self.depth_conv.bn.bn)
+        copy_bn(out.depth_conv.bn, self.depth_conv.bn.bn)
         if self.use_se:
             se_mid = se_channels(mid)
             src, dst = self.depth_conv.se.fc, out.depth_conv.se.fc
@@ -202,7 +202,7 @@ class DynamicMBConvLayer(nn.Module):
             dst.expand.weight.copy_(src.expand.weight[:mid, :se_mid])
             dst.expand.bias.copy_(src.expand.bias[:mid])
         out.point_linear.conv.weight.copy_(self.point_linear.conv.conv.weight[:, :mid])
-        _copy_bn(out.point_linear.bn, self.point_linear.bn.bn)
+        copy_bn(out.point_linear.bn, self.point_linear.bn.bn)
         return out
 
     @torch.no_grad()
@@ -213,7 +213,7 @@ class DynamicMBConvLayer(nn.Module):
         widths = [middle_channels(self.cin, e) for e in sorted(self.expand_list, reverse=True)]
         idx = importance_order(pl_w, widths, expand_stage)
         pl_w.copy_(torch.index_select(pl_w, 1, idx))
-        _select_bn(self.depth_conv.bn.bn, idx)
+        select_bn(self.depth_conv.bn.bn, idx)
         dw_w = self.depth_conv.conv.conv.weight
         dw_w.copy_(torch.index_select(dw_w, 0, idx))
         if self.use_se:
@@ -226,12 +226,14 @@ class DynamicMBConvLayer(nn.Module):
             fc.expand.weight.copy_(torch.index_select(fc.expand.weight, 1, se_idx))
             fc.reduce.weight.copy_(torch.index_select(fc.reduce.weight, 0, se_idx))
             fc.reduce.bias.copy_(torch.index_select(fc.reduce.bias, 0, se_idx))
-        _select_bn(self.inverted_bottleneck.bn.bn, idx)
+        select_bn(self.inverted_bottleneck.bn.bn, idx)
         ib_w = self.inverted_bottleneck.conv.conv.weight
         ib_w.copy_(torch.index_select(ib_w, 0, idx))
 
 
-def _copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d) -> None:
+def copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d) -> None:
+    """The first `dst.num_features` channels of a (dynamic) batch norm into a static one: every
+    family's `extract` (MBConv here, the ResNet50 bottleneck in `nn.resnet50`)."""
     c = dst.num_features
     dst.weight.copy_(src.weight[:c])
     dst.bias.copy_(src.bias[:c])
@@ -239,5 +241,3 @@ def _copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d) -> None:
     dst.running_var.copy_(src.running_var[:c])
     dst.eps, dst.momentum = src.eps, src.momentum
 
-
-_select_bn = select_bn  # the name nn.resnet50 and older code import

@@ -29,8 +29,8 @@ from ..space.resnet50 import (
 )
 from ..space.spec import CHANNEL_DIVISIBLE, make_divisible, middle_channels
 from . import layers as L
-from .channels import importance_order
-from .elastic import DynamicBatchNorm2d, _copy_bn, _select_bn
+from .channels import importance_order, select_bn
+from .elastic import DynamicBatchNorm2d, copy_bn
 
 
 # ---- static subnet ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class DynamicConvLayer(nn.Module):
     def extract(self, cin: int) -> L.ConvLayer:
         out = L.ConvLayer(cin, self.active_out_channel, self.kernel_size, self.stride, act="relu")
         out.conv.weight.copy_(self.conv.active_filter(self.active_out_channel, cin))
-        _copy_bn(out.bn, self.bn.bn)
+        copy_bn(out.bn, self.bn.bn)
         return out
 
 
@@ -176,16 +176,16 @@ class DynamicBottleneckBlock(nn.Module):
         mid, cout = self.active_middle_channels, self.active_out_channel
         out = BottleneckBlock(cin, cout, mid, self.stride)
         out.conv1.conv.weight.copy_(self.conv1.conv.active_filter(mid, cin))
-        _copy_bn(out.conv1.bn, self.conv1.bn.bn)
+        copy_bn(out.conv1.bn, self.conv1.bn.bn)
         out.conv2.conv.weight.copy_(self.conv2.conv.active_filter(mid, mid))
-        _copy_bn(out.conv2.bn, self.conv2.bn.bn)
+        copy_bn(out.conv2.bn, self.conv2.bn.bn)
         out.conv3.conv.weight.copy_(self.conv3.conv.active_filter(cout, mid))
-        _copy_bn(out.conv3.bn, self.conv3.bn.bn)
+        copy_bn(out.conv3.bn, self.conv3.bn.bn)
         if out.downsample is not None:
             if self.downsample is None:  # unreachable for a valid spec (ResNet50Spec rejects the clash)
                 raise SpaceError("the subnet needs a downsample conv that the supernet block lacks")
             out.downsample.conv.weight.copy_(self.downsample.conv.active_filter(cout, cin))
-            _copy_bn(out.downsample.bn, self.downsample.bn.bn)
+            copy_bn(out.downsample.bn, self.downsample.bn.bn)
         return out
 
     @torch.no_grad()
@@ -199,7 +199,7 @@ class DynamicBottleneckBlock(nn.Module):
             cw = consumer.conv.conv.weight
             idx = importance_order(cw, targets, expand_stage)
             cw.copy_(torch.index_select(cw, 1, idx))
-            _select_bn(producer.bn.bn, idx)
+            select_bn(producer.bn.bn, idx)
             pw = producer.conv.conv.weight
             pw.copy_(torch.index_select(pw, 0, idx))
 
