@@ -25,8 +25,7 @@ from .costs import CostModel, mobilenet_arch_costs
 from .encoding import OneHotEncoding
 from .formats import mobilenet_official_arch, space_of_genes
 from .genes import MobileNetGenes
-from .kinds import OFA_MBV3, OFA_PROXYLESS, SpaceKind, kinds
-from .kinds import register_kind as _declare_kind
+from .kinds import OFA_MBV3, OFA_PROXYLESS, SpaceKind, declare_kind, kinds
 from .netconfig import mobilenet_net_config, read_mobilenet_net_config
 from .spec import SpaceSpec
 
@@ -171,7 +170,7 @@ _FAMILIES: dict[str, MobileNetFamily] = {}
 def register_kind(kind: SpaceKind) -> SpaceKind:
     """Declare a kind of the MobileNet family: its data (`space.mobilenet.kinds`) and its family object
     (registering the same kind again is a no-op)."""
-    _declare_kind(kind)
+    declare_kind(kind)
     if kind.name not in _FAMILIES:
         _FAMILIES[kind.name] = MobileNetFamily(kind)
         register_family(_FAMILIES[kind.name])

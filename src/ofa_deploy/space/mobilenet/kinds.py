@@ -139,8 +139,10 @@ OFA_PROXYLESS = SpaceKind(
 _KINDS: Registry[SpaceKind] = Registry()
 
 
-def register_kind(kind: SpaceKind) -> SpaceKind:
-    """Add a kind to the registry (its `name` is what space dicts' `kind` field says)."""
+def declare_kind(kind: SpaceKind) -> SpaceKind:
+    """Add a kind's data to the registry of kinds (its `name` is what space dicts' `kind` field
+    says). Its family object is registered by `space.register_kind` (`kind.register_kind`), which
+    calls this: call that one."""
     return _KINDS.register(kind)
 
 
@@ -162,7 +164,7 @@ def kind_of_net(net_name: str) -> SpaceKind | None:
     return _KINDS.find(lambda k: k.net_name == net_name)
 
 
-register_kind(OFA_MBV3)
-register_kind(OFA_PROXYLESS)
+declare_kind(OFA_MBV3)
+declare_kind(OFA_PROXYLESS)
 
-__all__ = ["OFA_MBV3", "OFA_PROXYLESS", "HeadConv", "SpaceKind", "get_kind", "kind_of_net", "kinds", "register_kind"]
+__all__ = ["OFA_MBV3", "OFA_PROXYLESS", "HeadConv", "SpaceKind", "declare_kind", "get_kind", "kind_of_net", "kinds"]
