@@ -14,6 +14,7 @@ from ofa_deploy.nn.resnet50 import OFAResNet50
 from ofa_deploy.space import (
     RESNET50_FAMILY,
     SpaceFamily,
+    SpaceSpec,
     Subnet,
     family_of,
     family_of_net,
@@ -25,7 +26,6 @@ from ofa_deploy.space import (
 from ofa_deploy.space.checkpoint import checkpoint_space
 from ofa_deploy.space.embedded import read_space_record
 from ofa_deploy.space.resnet50 import ResNet50Spec, ResNetArch, resnet_arch_costs, to_net_config
-from ofa_deploy.space import SpaceSpec
 
 GOLDEN = SHARED / "golden" / "ofa_resnet50"
 REAL = ResNet50Spec()
