@@ -142,3 +142,17 @@ def test_generic_space_modules_name_no_family():
     """Each family's code is in its own package (`space/mobilenet/`, `space/resnet50/`): the generic
     modules of `space` ask the family (`family_of`) and import none of them."""
     assert _generic_space_imports_of_families() == []
+
+
+def test_released_space_names_are_the_families():
+    """`search --supernet ofa-mbv3-w1.2` reads the name from the family that declares it (no table of
+    MobileNet names in the search): each name gives that family's released ImageNet space."""
+    from ofa_deploy.search.sources import resolve_supernet
+    from ofa_deploy.space.family import released_spaces
+
+    names = released_spaces()
+    assert list(names) == ["ofa-mbv3-w1.2", "ofa-mbv3-w1.0", "ofa-proxyless-w1.3"]
+    for name, family in names.items():
+        spec, _, _ = resolve_supernet(name, None)
+        assert spec == family.released_space(name) and spec.family is family and spec.n_classes == 1000
+    assert get_family("ofa_resnet50").released_names == ()

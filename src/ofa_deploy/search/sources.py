@@ -14,11 +14,9 @@ from typing import Any
 
 from ..errors import FormatError
 from ..predictor import Predictor, default_predictor_path
-from ..space import FamilySpec, load_subnet, official_space
+from ..space import FamilySpec, load_subnet
 from ..space.checkpoint import CHECKPOINT_SUFFIXES, checkpoint_space
-
-SPACE_NAMES = {"ofa-mbv3-w1.2": (1.2, 1000, "ofa_mbv3"), "ofa-mbv3-w1.0": (1.0, 1000, "ofa_mbv3"),
-               "ofa-proxyless-w1.3": (1.3, 1000, "ofa_proxyless")}
+from ..space.family import released_spaces
 
 
 def resolve_predictor(arg: str | os.PathLike | None) -> tuple[Predictor, dict[str, Any]]:
@@ -44,17 +42,17 @@ def resolve_supernet(arg: str | os.PathLike | None, predictor: Predictor) -> tup
         return predictor.spec, "the predictor's supernet", {"space": predictor.spec.to_dict(),
                                                            "from": "the predictor's space"}
     text = str(arg)
-    if text in SPACE_NAMES:
-        w, n, kind = SPACE_NAMES[text]
-        spec = official_space(w, n, kind)
+    released = released_spaces()  # `ofa-mbv3-w1.2`, ...: each family names its released supernets
+    if text in released:
+        spec = released[text].released_space(text)
         return spec, f"the supernet {text}", {"name": text, "space": spec.to_dict()}
     p = Path(text)
     if not p.exists():
         raise FormatError(f"supernet {text!r}: no such file, and not a known space name "
-                          f"({', '.join(SPACE_NAMES)})")
+                          f"({', '.join(released)})")
     if p.is_dir() and not (p / "net.config").is_file():
         raise FormatError(f"supernet {text!r} is a folder without a net.config; give a supernet checkpoint "
-                          f"(.pt), a subnet file or a space name ({', '.join(SPACE_NAMES)})")
+                          f"(.pt), a subnet file or a space name ({', '.join(released)})")
     if p.suffix in CHECKPOINT_SUFFIXES:
         spec = checkpoint_space(p, command="search")  # a fine-tuned subnet: refused, saying what to do
         return spec, f"the supernet {p.name}", {"path": str(p.resolve()), "checkpoint": str(p.resolve()),

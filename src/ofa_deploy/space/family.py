@@ -107,12 +107,15 @@ class SpaceFamily(Protocol):
     mmrazor: Any                   # its MMRazor subnet format (`read(d, n_classes)`, `write(spec, arch)`), or None
     encodings: tuple[type, ...]    # predictor-file encoding classes of this kind (by their `kind`)
 
+    released_names: tuple[str, ...]  # names of released supernets' spaces (`search --supernet NAME`)
+
     @property
     def summary_rest(self) -> str | None: ...   # what `subnet show` counts outside the stages (None: not named)
 
     # ---- spaces ---------------------------------------------------------------------------
     def spec_from_dict(self, d: dict[str, Any]) -> Any: ...
     def official_space(self, width_mult: float | None = None, n_classes: int = 1000) -> Any: ...
+    def released_space(self, name: str) -> Any: ...   # the space one of `released_names` names
     def table_space(self, width_mult: float | None, n_classes: int, in_channels: int,
                     expand_list: tuple[int, ...] | None) -> Any: ...
     def tag(self, spec: Any) -> str: ...
@@ -177,6 +180,11 @@ def family_part(spec: FamilySpec, parts: Mapping[str, T], what: str) -> T:
         raise SpaceError(f"no {what} is registered for {family.title} spaces ({family.structure!r})") from None
 
 
+def released_spaces() -> dict[str, SpaceFamily]:
+    """Every family's released space names (`released_names`), each with its family."""
+    return {name: f for f in _FAMILIES.all() for name in f.released_names}
+
+
 def family_of_net(net_name: str) -> SpaceFamily | None:
     """The family whose official net.config `name` is `net_name` (None when no family has it)."""
     return _FAMILIES.find(lambda f: f.net_name == net_name)
@@ -192,4 +200,4 @@ def spec_from_dict(d: Any) -> FamilySpec:
     return get_family(kind).spec_from_dict(d)
 
 
-__all__ = ["FamilyArch", "FamilyBatch", "FamilyEncoding", "FamilySpec", "SpaceFamily", "families", "family_of", "family_of_net", "family_part", "get_family", "register_family", "spec_from_dict"]
+__all__ = ["FamilyArch", "FamilyBatch", "FamilyEncoding", "FamilySpec", "SpaceFamily", "families", "family_of", "family_of_net", "family_part", "get_family", "register_family", "released_spaces", "spec_from_dict"]

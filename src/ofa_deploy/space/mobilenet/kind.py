@@ -44,6 +44,7 @@ class MobileNetFamily:
         self.tag_prefix = kind.tag_prefix
         self.module_names = kind.module_names
         self.mmrazor = mmrazor if kind.has_mmrazor else None  # MMRazor's subnet YAML (MobileNetV3 only)
+        self.released_names = tuple(name for name, _ in kind.released)
 
     def __repr__(self) -> str:
         return f"MobileNetFamily({self.name!r})"
@@ -55,6 +56,10 @@ class MobileNetFamily:
     def official_space(self, width_mult: float | None = None, n_classes: int = 1000) -> SpaceSpec:
         w = self.kind.default_width if width_mult is None else width_mult
         return SpaceSpec(width_mult=w, n_classes=n_classes, kind=self.name)
+
+    def released_space(self, name: str) -> SpaceSpec:
+        """The space of a released supernet named by `released_names` (ImageNet, its width)."""
+        return self.official_space(dict(self.kind.released)[name], 1000)
 
     def table_space(self, width_mult: float | None, n_classes: int, in_channels: int,
                     expand_list: tuple[int, ...] | None) -> SpaceSpec:

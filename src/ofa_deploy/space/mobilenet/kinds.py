@@ -77,6 +77,7 @@ class SpaceKind:
     default_width: float                   # width of the released supernet (official arch dicts name none)
     known_widths: tuple[float, ...]        # width multipliers tried first when reading widths back
     has_mmrazor: bool = False              # MMRazor publishes subnet files of this kind
+    released: tuple[tuple[str, float], ...] = ()  # (name, width) of released supernets, for `--supernet NAME`
     legacy_block_names: tuple[str, str] = ("MobileInvertedResidualBlock", "MBInvertedConvLayer")
 
     def __post_init__(self) -> None:
@@ -121,6 +122,7 @@ OFA_MBV3 = SpaceKind(
           HeadConv("feature_mix_layer", 1280, False, "h_swish", True, "Conv_2")),
     bn_eps=1e-5, pool_key=True, block_key_fn=_mbv3_block_key,
     default_width=1.2, known_widths=(1.0, 1.2), has_mmrazor=True,
+    released=(("ofa-mbv3-w1.2", 1.2), ("ofa-mbv3-w1.0", 1.0)),
 )
 
 OFA_PROXYLESS = SpaceKind(
@@ -134,6 +136,7 @@ OFA_PROXYLESS = SpaceKind(
     head=(HeadConv("feature_mix_layer", 1280, True, "relu6", False, "Conv_1"),),
     bn_eps=1e-3, pool_key=False, block_key_fn=_proxyless_block_key,
     default_width=1.3, known_widths=(1.0, 1.3),
+    released=(("ofa-proxyless-w1.3", 1.3),),
 )
 
 _KINDS: Registry[SpaceKind] = Registry()

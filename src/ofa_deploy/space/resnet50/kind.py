@@ -47,6 +47,7 @@ class ResNet50Family:
     module_names = frozenset({"input_stem", "blocks", "classifier"})
     arch_keys = frozenset({"d", "e", "w"})
     mmrazor = None  # MMRazor publishes no ResNet50 subnet files
+    released_names: tuple[str, ...] = ()  # `search --supernet` names none (give the checkpoint)
 
     def __repr__(self) -> str:
         return f"ResNet50Family({self.name!r})"
@@ -82,6 +83,9 @@ class ResNet50Family:
     def official_space(self, width_mult: float | None = None, n_classes: int = 1000) -> ResNet50Spec:
         """The released space (ResNet50 has no width multiplier: `width_mult` is not one of its lists)."""
         return official_resnet50_space(n_classes)
+
+    def released_space(self, name: str) -> ResNet50Spec:
+        raise SpaceError(f"{self.title} has no released space names; give its checkpoint")
 
     def table_space(self, width_mult: float | None, n_classes: int, in_channels: int,
                     expand_list: tuple[int, ...] | None) -> ResNet50Spec:
