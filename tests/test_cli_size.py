@@ -17,9 +17,9 @@ import pytest
 CLI = Path(__file__).resolve().parents[1] / "src" / "ofa_deploy" / "cli"
 MAX_BODY = 40
 TARGET_LINES = 1000  # issue #24's target for the whole package (`wc -l src/ofa_deploy/cli/*.py`)
-REACHED_LINES = 1109  # views branch: the printing moved to the `views` package (was 1,764 after the merges); may only go down
+REACHED_LINES = 1078  # views branch: the printing moved to the `views` package (was 1,764 after the merges); may only go down
 # The steps the library's orchestrators run (devices.profiling, devices.validating,
-# devices.imported, subnet_convert, space.summary, train.session, latency.options): a command that
+# devices.imported, subnet_convert, space.summary, train.session (train and finetune), latency.options): a command that
 # imports one of them is deciding again what the library decides.
 ORCHESTRATED = {
     ("devices.local", "make_backend"), ("devices", "load_device"), ("latency.profiler", "plan_profile"),
@@ -30,6 +30,8 @@ ORCHESTRATED = {
     ("train.recipe", "load_recipe"), ("train.recipe", "from_scratch"), ("train.report", "scratch_results"),
     ("train.report", "write_report"), ("latency.protocol", "Protocol"), ("space", "cost_model"),
     ("space", "ArchBatch"), ("nn", "OFASupernet"), ("nn", "load_supernet"),
+    ("train.finetune", "FineTuner"), ("train.finetune", "plan_job"), ("train.finetune", "complete"),
+    ("train.finetune", "default_out"), ("train.finetune_report", "scratch_runs"), ("train.progressive", "init_distributed"),
 }
 
 

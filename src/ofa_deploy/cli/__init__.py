@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import typer
 
+from ..views.console import version_text
 from . import export_cmd, finetune_cmd, latency_cmd, report_cmd, search_cmd, subnet_cmd, train_cmd
-from .common import OfaGroup, version_text
+from .common import OfaGroup
 
 app = typer.Typer(
     name="ofa-deploy",

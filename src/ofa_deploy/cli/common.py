@@ -89,17 +89,6 @@ def tidy_help(command: Any) -> Any:
     return command
 
 
-def version_text() -> str:
-    """`ofa-deploy <version>`: the installed distribution's, else the package's `__version__`."""
-    from importlib import metadata
-
-    try:
-        version = metadata.version("ofa-deploy")
-    except metadata.PackageNotFoundError:
-        from .. import __version__ as version
-    return f"ofa-deploy {version}"
-
-
 def choices(name: str, values: Iterable[str]) -> type[enum.Enum]:
     """A str Enum of `values` (Typer shows and checks them): choices come from the library's tuples."""
     return enum.Enum(name, [(v.replace("-", "_"), v) for v in values], type=str)  # type: ignore[return-value]

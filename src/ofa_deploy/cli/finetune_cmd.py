@@ -46,28 +46,14 @@ def finetune(
     """Fine-tune the searched subnet with KD from its supernet; checkpoints every epoch, resumable, torchrun-ready."""
     from contextlib import nullcontext
 
-    from .. import checks
-    from ..train.finetune import FineTuner, complete, default_out, plan_job
-    from ..train.finetune_report import scratch_runs
-    from ..train.progressive import init_distributed
+    from ..train.session import FineTuneRun
 
-    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
-    workers = checks.count(workers, "--workers", 64, lo=0, optional=True)
-    init_distributed()
-    job, device, notes = plan_job(subnet, supernet, recipe, epochs, kd_ratio, teacher, from_scratch)
-    scratch_runs(compare_scratch)  # a wrong folder fails now, not after the training
-    out = out or default_out(job)
     progress, on_step = epoch_progress(human(as_json), lambda info: info["epoch"])
-    tuner = FineTuner(job, out, progress=on_step, threads=threads, data_root=data, workers=workers)
-    if tuner.rank != 0:
-        tuner.progress = lambda info: None
-    else:
-        view.finetuning(job, tuner, from_scratch, out, notes, human(as_json))
-    with progress if tuner.rank == 0 else nullcontext():
-        result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
-    if tuner.rank != 0:
-        return
-    if result["stopped"]:
-        view.stopped(result, out, as_json, phases=False)
-        return
-    view.finetuned(complete(tuner, out, device, compare_scratch), from_scratch, as_json)
+    run = FineTuneRun(subnet, supernet, recipe, epochs=epochs, kd_ratio=kd_ratio, teacher=teacher,
+                      from_scratch=from_scratch, compare_scratch=compare_scratch, out=out, threads=threads, data=data,
+                      workers=workers, stop_after_epochs=stop_after_epochs, on_step=on_step)
+    if run.speaks:
+        view.finetuning(run.job, run.tuner, from_scratch, run.out, run.notes, human(as_json))
+    with progress if run.speaks else nullcontext():
+        done = run.complete(resume, stop_after_epochs)
+    view.finetuned(done, run.out, from_scratch, as_json)

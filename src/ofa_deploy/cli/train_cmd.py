@@ -52,13 +52,8 @@ def train(
         view.training(rec, run.trainer, out, human(as_json))
     try:
         with progress if run.speaks else nullcontext():
-            result = run.run(resume, stop_after_epochs)
+            done = run.complete(resume, stop_after_epochs, compare_scratch)
     except KeyboardInterrupt:
         fail(f"interrupted: {out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun the same "
              "command with --resume to continue it", code=130)
-    if not run.speaks:
-        return
-    if result["stopped"]:
-        view.stopped(result, out, as_json)
-        return
-    view.trained(run.finish(compare_scratch), as_json)
+    view.trained(done, out, as_json)

@@ -31,6 +31,17 @@ console = Console(width=_width(sys.stdout))
 err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
+def version_text() -> str:
+    """`ofa-deploy <version>`: the installed distribution's, else the package's `__version__`."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("ofa-deploy")
+    except metadata.PackageNotFoundError:
+        from .. import __version__ as version
+    return f"ofa-deploy {version}"
+
+
 def human(as_json: bool) -> Console:
     """Where progress and start lines go: stdout, or stderr when stdout carries the JSON document."""
     return err_console if as_json else console

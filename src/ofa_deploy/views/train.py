@@ -18,7 +18,7 @@ def training(rec: Any, trainer: Any, out_dir: Path, out: Console) -> None:
               f"{trainer.world} process(es); run folder {out_dir}")
 
 
-def stopped(result: dict, out_dir: Path, as_json: bool, phases: bool = True, out: Console = console) -> None:
+def _stopped(result: dict, out_dir: Path, as_json: bool, phases: bool, out: Console) -> None:
     """A run stopped by --stop-after-epochs (`phases`: progressive shrinking's phases are named)."""
     epoch = result["epoch_in_phase"]
     if as_json:
@@ -29,13 +29,18 @@ def stopped(result: dict, out_dir: Path, as_json: bool, phases: bool = True, out
         out.print(f"stopped after epoch {epoch}{phase}; continue with --resume")
 
 
-def trained(done: dict, as_json: bool, out: Console = console) -> None:
-    """`TrainingRun.finish()`'s result: the supernet and report written, the final metrics."""
-    if as_json:
-        print_json(done)
+def trained(done: dict | None, out_dir: Path, as_json: bool, out: Console = console) -> None:
+    """`train.session.TrainingRun.complete()`'s result: the supernet and report written, the final
+    metrics; a stopped run's epoch (None, on the ranks other than 0: nothing)."""
+    if done is None:
         return
-    out.print(f"supernet written to {done['supernet']}; report {done['report']}")
-    out.print_json(json_text({"final": done["final"]}))
+    if done["stopped"]:
+        _stopped(done, out_dir, as_json, True, out)
+    elif as_json:
+        print_json(done)
+    else:
+        out.print(f"supernet written to {done['supernet']}; report {done['report']}")
+        out.print_json(json_text({"final": done["final"]}))
 
 
 def finetuning(job: Any, tuner: Any, from_scratch: bool, out_dir: Path, said: list[str], out: Console) -> None:
@@ -48,12 +53,18 @@ def finetuning(job: Any, tuner: Any, from_scratch: bool, out_dir: Path, said: li
               f"{tuner.threads} thread(s); run folder {out_dir}")
 
 
-def finetuned(done: dict, from_scratch: bool, as_json: bool, out: Console = console) -> None:
-    """`train.finetune.complete`'s result: top-1 before and after, the checkpoint and report, the next step."""
+def finetuned(done: dict | None, out_dir: Path, from_scratch: bool, as_json: bool, out: Console = console) -> None:
+    """`train.session.FineTuneRun.complete()`'s result: top-1 before and after, the checkpoint and
+    report, the next step; a stopped run's epoch (None, on the ranks other than 0: nothing)."""
     from ..flow import next_after_finetune
 
+    if done is None:
+        return
+    if done["stopped"]:
+        _stopped(done, out_dir, as_json, False, out)
+        return
     if as_json:
-        print_json({"stopped": False, **done})
+        print_json(done)
         return
     before = f"{done['top1_before']:.2f} % extracted -> " if done["top1_before"] is not None else ""
     out.print(f"{done['name']}: test top-1 {before}{done['top1']:.2f} %; checkpoint {done['checkpoint']}; "
