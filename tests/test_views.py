@@ -88,7 +88,7 @@ def test_predictor_and_subnet_views_describe_what_they_are_given():
     sub = Subnet(official_space(1.0), Arch((3, 5, 7, 3) * 5, (3, 4, 6, 4) * 5, (2, 3, 4, 3, 2), 192))
     info = subnet_summary(sub)
     out, buf = _console()
-    subnet.shown("s.json", sub, info, False, out)
+    subnet.shown("s.json", sub, False, out)
     text = _words(buf)
     assert "resolution 192 px" in text and f"({info['params']:,})" in text and "rest" in text
 

@@ -20,11 +20,6 @@ from .common import fail, merge_alias, value
 from .options import Opt
 
 
-def register(app: typer.Typer) -> None:
-    app.command("export")(export)
-    app.command("benchmark")(benchmark)
-
-
 # ---- export ---------------------------------------------------------------------------------------
 def export(
     fmt: ExportFormat = Opt(..., "--format", "-f", help="File format."),

@@ -12,10 +12,6 @@ from ..views.progress import epoch_progress
 from . import options as opt
 
 
-def register(app: typer.Typer) -> None:
-    app.command("finetune")(finetune)
-
-
 def finetune(
     subnet: opt.SubnetIn = None,
     supernet: Path | None = opt.supernet("Supernet the subnet is cut from and distilled from; default: the one "

@@ -26,12 +26,6 @@ latency_app = typer.Typer(help="Check latency predictions against end-to-end mea
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("profile")(profile)
-    app.add_typer(latency_app, name="latency")
-    app.add_typer(lut_app, name="lut")
-
-
 # ---- profile ----------------------------------------------------------------------------------------
 def profile(
     device: str = opt.device(default="cpu"),

@@ -11,10 +11,6 @@ from . import options as opt
 from .options import Opt
 
 
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)
-
-
 def report(
     files: list[Path] | None = typer.Argument(None, help="Exported .onnx/.tflite files to show (default: every export "
                                               "of the subnet, from the records)."),

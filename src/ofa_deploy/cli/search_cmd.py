@@ -23,11 +23,6 @@ predictor_app = typer.Typer(help="Accuracy predictors: import the official one, 
                             no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("search")(search)
-    app.add_typer(predictor_app, name="predictor")
-
-
 # ---- predictor ------------------------------------------------------------------------------
 @predictor_app.command("import")
 def predictor_import(

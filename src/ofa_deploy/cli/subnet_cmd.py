@@ -16,10 +16,6 @@ subnet_app = typer.Typer(help="Inspect and convert subnet files (ours, official 
                          no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(subnet_app, name="subnet")
-
-
 @subnet_app.command("show")
 def show(
     file: Path = typer.Argument(..., help="Subnet file: ours (.json/.yaml), official arch dict, net.config (or its "
@@ -29,10 +25,8 @@ def show(
 ) -> None:
     """Per-stage table of kernels, expands and depth, with resolution, params and MACs."""
     from ..flow import subnet_for_show
-    from ..space.summary import subnet_summary
 
-    sub = subnet_for_show(file, resolution)
-    view.shown(file, sub, subnet_summary(sub), as_json)
+    view.shown(file, subnet_for_show(file, resolution), as_json)
 
 
 @subnet_app.command("convert")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
 from ..views import train as view
 from ..views.console import human
 from ..views.progress import epoch_progress
@@ -13,10 +11,6 @@ from . import options as opt
 from .choices import ScratchSubnet
 from .common import fail, merge_alias, value
 from .options import Opt
-
-
-def register(app: typer.Typer) -> None:
-    app.command("train")(train)
 
 
 def train(

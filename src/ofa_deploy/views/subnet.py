@@ -11,8 +11,12 @@ from rich.console import Console
 from .console import console, print_json, rich_table
 
 
-def shown(file: Path, sub: Any, info: dict, as_json: bool, out: Console = console) -> None:
-    """`subnet show`: `space.summary.subnet_summary`'s stages as a table, the totals and the metadata."""
+def shown(file: Path, sub: Any, as_json: bool, out: Console = console) -> None:
+    """`subnet show`: the subnet's `space.summary.subnet_summary` (its JSON document), else its stages
+    as a table, the totals and the metadata."""
+    from ..space.summary import subnet_summary
+
+    info = subnet_summary(sub)
     if as_json:
         print_json(info)
         return
