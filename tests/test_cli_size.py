@@ -19,7 +19,7 @@ MAX_BODY = 40
 TARGET_LINES = 1000  # issue #24's target for the whole package (`wc -l src/ofa_deploy/cli/*.py`)
 REACHED_LINES = 1048  # the printing moved to `views` (1,764 before); may only go down
 # The steps the library's orchestrators run (devices.profiling, devices.validating, devices.imported,
-# subnet_convert, space.summary, train.session (train and finetune), latency.options): a command that
+# subnet_convert, space.summary, train.session (train and finetune), latency.options, benchmark_run): a command that
 # imports one of them is deciding again what the library decides.
 ORCHESTRATED = {
     ("devices.local", "make_backend"), ("devices", "load_device"), ("latency.profiler", "plan_profile"),
@@ -32,7 +32,8 @@ ORCHESTRATED = {
     ("space", "ArchBatch"), ("nn", "OFASupernet"), ("nn", "load_supernet"),
     ("train.finetune", "FineTuner"), ("train.finetune", "plan_job"), ("train.finetune", "complete"),
     ("train.finetune", "default_out"), ("train.finetune_report", "scratch_runs"),
-    ("train.progressive", "init_distributed"),
+    ("train.progressive", "init_distributed"), ("flow", "benchmark_inputs"), ("flow", "remote_options"),
+    ("devices.benchmark", "benchmark"), ("devices.benchmark", "check_model_file"),
 }
 # What draws output: `views`' job (the library functions that print); cli calls them.
 PRINTING = {"print", "print_json", "add_row", "add_column", "rich_table", "progress_bar", "status"}

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import typer
 
-from .. import checks
 from ..views import export as view
-from ..views.console import note, notes
+from ..views.console import note
 from ..views.progress import steps
 from . import options as opt
 from .choices import ExportFormat
@@ -114,18 +113,11 @@ def benchmark(
 ) -> None:
     """Time an exported file with the profiling protocol, next to the device table's prediction
     (on ssh boards through the remote runner, on adb phones with benchmark_model)."""
-    from ..devices.benchmark import benchmark as run_benchmark
-    from ..devices.benchmark import check_model_file
-    from ..flow import benchmark_inputs, remote_options
-    from ..latency.options import protocol_for
+    from ..benchmark_run import BenchmarkRun
 
-    proto = protocol_for(sessions, max_runs)
-    checks.threads(threads)
-    file, device, table, said = benchmark_inputs(file, device, table)
-    remote, more = remote_options(device, opt.remote_args(host, accept_new_host_key, serial, benchmark_binary))
-    notes(said + more)
-    check_model_file(file)
+    run = BenchmarkRun(file, device, table, threads, sessions, max_runs,
+                       opt.remote_args(host, accept_new_host_key, serial, benchmark_binary), on_note=note)
     with steps() as step:
-        step(f"timing {file.name} ({proto.sessions} sessions)")
-        result = run_benchmark(file, device, threads, proto, table_dir=table, **remote)
-    view.benchmarked(result, file, as_json)
+        step(f"timing {run.file.name} ({run.proto.sessions} sessions)")
+        result = run.run()
+    view.benchmarked(result, run.file, as_json)

@@ -206,9 +206,7 @@ def search(
     try:
         outcome = run_search(req)
     except KeyboardInterrupt:
-        fail("interrupted: nothing was written (no subnet file, no search record; a search keeps nothing until it "
-             "ends); rerun the same command to search again" + (" (--no-verify skips the device)" if verify else ""),
-             code=130)
+        fail(req.interrupted(), code=130)
     search_view.searched(outcome, latency, said, seed, as_json)
     if outcome.failure:
         fail(outcome.failure, code=1)

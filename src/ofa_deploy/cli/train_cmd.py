@@ -48,6 +48,5 @@ def train(
         with progress if run.speaks else nullcontext():
             done = run.complete(resume, stop_after_epochs, compare_scratch)
     except KeyboardInterrupt:
-        fail(f"interrupted: {out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun the same "
-             "command with --resume to continue it", code=130)
+        fail(run.interrupted(), code=130)
     view.trained(done, out, as_json)

@@ -55,6 +55,11 @@ class TrainingRun:
     def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
         return self.trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
 
+    def interrupted(self) -> str:
+        """What an interruption (Ctrl-C) kept, and how to resume, as one line."""
+        return (f"interrupted: {self.out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun "
+                "the same command with --resume to continue it")
+
     def complete(self, resume: bool = False, stop_after_epochs: int | None = None,
                  compare_scratch: Sequence[Path] = ()) -> dict[str, Any] | None:
         """`run`, then `finish` on rank 0: None on the other ranks; a run stopped by
