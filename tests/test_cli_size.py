@@ -17,7 +17,7 @@ import pytest
 CLI = Path(__file__).resolve().parents[1] / "src" / "ofa_deploy" / "cli"
 MAX_BODY = 40
 TARGET_LINES = 1000  # issue #24's target for the whole package (`wc -l src/ofa_deploy/cli/*.py`)
-REACHED_LINES = 1048  # the printing moved to `views` (1,764 before); may only go down
+REACHED_LINES = 1037  # the printing moved to `views` (1,764 before); may only go down
 # The steps the library's orchestrators run (devices.profiling, devices.validating, devices.imported,
 # subnet_convert, space.summary, train.session (train and finetune), latency.options, benchmark_run): a command that
 # imports one of them is deciding again what the library decides.
