@@ -22,8 +22,8 @@ from typer.main import get_command
 
 from ofa_deploy.cli import app
 from ofa_deploy.cli import choices as cli_choices
-from ofa_deploy.cli.common import json_text, version_text
 from ofa_deploy.space import Arch, Subnet, official_space, save_subnet
+from ofa_deploy.views.console import json_text, version_text
 
 
 def strict_json(text: str):

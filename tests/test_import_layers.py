@@ -41,6 +41,7 @@ MAY_NOT = {
     "predictor": {"latency", "export", "devices", "search", "cli", "flow", "runtime", "report", "api"},
     "flow": {"latency", "export", "devices", "search", "predictor", "cli", "train", "runtime", "data", "report", "api"},
     "report": {"cli", "api", "nn", "train", "search", "devices", "runtime", "data"},
+    "views": {"cli", "api"},
 }
 def _module_name(path: Path) -> tuple[str, bool]:
     parts = path.relative_to(SRC.parent).with_suffix("").parts
@@ -145,6 +146,17 @@ def test_packages_import_only_what_the_architecture_allows():
     assert not bad, f"imports against ARCHITECTURE.md's table: {bad}"
     assert edges["runtime"] <= {"errors", "fsio"}, edges["runtime"]
     assert edges["fsio"] <= {"errors"}, where  # atomic writes and locks only: it knows no package's formats
+
+
+def test_views_sit_between_the_libraries_and_cli():
+    """`views` (what the commands print) is imported by `cli` only, above every library it renders;
+    it never imports typer, so its functions run and are tested without the command line."""
+    edges, where = _graph()
+    importers = {a for a, bs in edges.items() if "views" in bs}
+    assert importers <= {"cli"}, {a: where[(a, "views")] for a in importers - {"cli"}}
+    typer_users = sorted(str(p.relative_to(SRC)) for p in (SRC / "views").rglob("*.py")
+                         if any(n.split(".")[0] == "typer" for n in _imports(p)))
+    assert typer_users == []
 
 
 def test_no_import_cycles_between_packages():

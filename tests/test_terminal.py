@@ -64,7 +64,7 @@ def test_choice_errors_and_suggestions_in_our_words(cli):
 
 
 def test_error_line_keeps_brackets(capsys):
-    from ofa_deploy.cli.common import error_line
+    from ofa_deploy.views.console import error_line
 
     error_line("TFLite export needs litert-torch: pip install 'ofa-deploy[tflite]'")
     assert "pip install 'ofa-deploy[tflite]'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The `ofa-deploy` command line: a Typer app; one module per command group registers itself.
+"""The `ofa-deploy` command line: a Typer app; one module per command group, listed here.
 
 Command modules import heavy libraries (torch, onnxruntime) inside their functions only, so that
 `ofa-deploy search` and `ofa-deploy lut` start fast. Errors: see `common` (Typer's usage errors,
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import typer
 
+from ..views.console import version_text
 from . import export_cmd, finetune_cmd, latency_cmd, report_cmd, search_cmd, subnet_cmd, train_cmd
-from .common import OfaGroup, version_text
+from .common import OfaGroup
 
 app = typer.Typer(
     name="ofa-deploy",
@@ -40,8 +41,14 @@ def _root(
     """Turn one trained Once-for-All supernet into hardware-specialised networks."""
 
 
-for _module in (subnet_cmd, latency_cmd, search_cmd, export_cmd, train_cmd, finetune_cmd, report_cmd):
-    _module.register(app)
+# The commands, then the groups, in the order --help lists them (the flow's order).
+for _name, _command in (("profile", latency_cmd.profile), ("search", search_cmd.search), ("export", export_cmd.export),
+                        ("benchmark", export_cmd.benchmark), ("train", train_cmd.train),
+                        ("finetune", finetune_cmd.finetune), ("report", report_cmd.report)):
+    app.command(_name)(_command)
+for _name, _group in (("subnet", subnet_cmd.subnet_app), ("latency", latency_cmd.latency_app),
+                      ("lut", latency_cmd.lut_app), ("predictor", search_cmd.predictor_app)):
+    app.add_typer(_group, name=_name)
 
 
 def main() -> None:

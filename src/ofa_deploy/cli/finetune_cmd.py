@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
+from ..views import train as view
+from ..views.console import human
+from ..views.progress import epoch_progress
 from . import options as opt
-from .common import console, epoch_progress, err_console, next_step, note, print_json
-
-
-def register(app: typer.Typer) -> None:
-    app.command("finetune")(finetune)
 
 
 def finetune(
@@ -45,57 +42,14 @@ def finetune(
     """Fine-tune the searched subnet with KD from its supernet; checkpoints every epoch, resumable, torchrun-ready."""
     from contextlib import nullcontext
 
-    from .. import checks
-    from ..train.finetune import FineTuner, complete, default_out, plan_job
-    from ..train.finetune_report import scratch_runs
-    from ..train.progressive import init_distributed
+    from ..train.session import FineTuneRun
 
-    checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
-    workers = checks.count(workers, "--workers", 64, lo=0, optional=True)
-    out_console = err_console if as_json else console
-    init_distributed()
-    job, device, notes = plan_job(subnet, supernet, recipe, epochs, kd_ratio, teacher, from_scratch)
-    scratch_runs(compare_scratch)  # a wrong folder fails now, not after the training
-    out = out or default_out(job)
-    progress, on_step = epoch_progress(out_console, lambda info: info["epoch"])
-    tuner = FineTuner(job, out, progress=on_step, threads=threads, data_root=data, workers=workers)
-    if tuner.rank != 0:
-        tuner.progress = lambda info: None
-    else:
-        for line in notes:
-            note(line)
-        _print_start(out_console, job, tuner, from_scratch, out)
-    with progress if tuner.rank == 0 else nullcontext():
-        result = tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
-    if tuner.rank != 0:
-        return
-    if result["stopped"]:
-        if as_json:
-            print_json({"stopped": True, "epoch": result["epoch_in_phase"], "out": str(out)})
-        else:
-            console.print(f"stopped after epoch {result['epoch_in_phase']}; continue with --resume")
-        return
-    done = complete(tuner, out, device, compare_scratch)
-    if as_json:
-        print_json({"stopped": False, **done})
-        return
-    _print_finetuned(done, from_scratch)
-
-
-def _print_start(out_console: Any, job: Any, tuner: Any, from_scratch: bool, out: Path) -> None:
-    what = "training from scratch" if from_scratch else f"fine-tuning (KD ratio {job.kd:g})"
-    out_console.print(f"{what} [bold]{job.subnet.arch.short()}[/] at {job.subnet.arch.r} px on "
-                      f"{tuner.source.name}: {job.n_epochs} epochs of {tuner.steps_per_epoch} steps of "
-                      f"{tuner.recipe.batch_size} images, {tuner.world} process(es) x "
-                      f"{tuner.threads} thread(s); run folder {out}")
-
-
-def _print_finetuned(done: dict, from_scratch: bool) -> None:
-    from ..flow import next_after_finetune
-
-    before = f"{done['top1_before']:.2f} % extracted -> " if done["top1_before"] is not None else ""
-    console.print(f"{done['name']}: test top-1 {before}{done['top1']:.2f} %; checkpoint {done['checkpoint']}; "
-                  f"report {done['report']}", highlight=False)
-    if not from_scratch:
-        console.print("[dim]remembered as the weights `ofa-deploy export` uses for this subnet[/]")
-        next_step(next_after_finetune())
+    progress, on_step = epoch_progress(human(as_json), lambda info: info["epoch"])
+    run = FineTuneRun(subnet, supernet, recipe, epochs=epochs, kd_ratio=kd_ratio, teacher=teacher,
+                      from_scratch=from_scratch, compare_scratch=compare_scratch, out=out, threads=threads, data=data,
+                      workers=workers, stop_after_epochs=stop_after_epochs, on_step=on_step)
+    if run.speaks:
+        view.finetuning(run.job, run.tuner, from_scratch, run.out, run.notes, human(as_json))
+    with progress if run.speaks else nullcontext():
+        done = run.complete(resume, stop_after_epochs)
+    view.finetuned(done, run.out, from_scratch, as_json)

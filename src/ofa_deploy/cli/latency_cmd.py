@@ -11,30 +11,19 @@ from pathlib import Path
 import typer
 
 from .. import checks
-from ..space import SpaceSpec
+from ..latency.resolve import table_of_options
 from ..space.options import space_from_options
+from ..views import latency as view
+from ..views.console import human
+from ..views.progress import stage_bar
+from ..views.repair import table_repaired
 from . import options as opt
 from .choices import OfficialStat, ProfileMethod, ProfileStat, SpaceKindChoice
-from .common import console, err_console, fail, next_step, print_json, progress_bar, value
+from .common import fail, value
 from .options import CLASSES_HELP, IN_CHANNELS_HELP, KIND_HELP, WIDTH_HELP, Opt
-from .render import print_repair, rich_table
 
 latency_app = typer.Typer(help="Check latency predictions against end-to-end measurements.", no_args_is_help=True)
 lut_app = typer.Typer(help="Inspect, import and export latency lookup tables.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("profile")(profile)
-    app.add_typer(latency_app, name="latency")
-    app.add_typer(lut_app, name="lut")
-
-
-# ---- helpers --------------------------------------------------------------------------------------
-def find_table(device: str | None, table: Path | None, spec: SpaceSpec | None):
-    from ..latency.resolve import resolve_table
-
-    # --device defaults to cpu here: with --table it would mislabel official YAML tables.
-    return resolve_table(device if table is None else None, table, spec).table
 
 
 # ---- profile ----------------------------------------------------------------------------------------
@@ -79,61 +68,21 @@ def profile(
 ) -> None:
     """Measure the latency table of a space on a device; resumes where a previous run stopped."""
     from ..devices.profiling import ProfileOptions, ProfileRun
-    from ..flow import next_after_profile
 
     run = ProfileRun(ProfileOptions(
         device, resolutions, width, classes, in_channels, value(kind), supernet, out, runtime, threads, sessions,
         max_runs, seed, value(stat), value(method), subnets, fresh, force,
         opt.remote_args(host, accept_new_host_key, serial, benchmark_binary), precision))
-    if not as_json:
-        _print_profile_header(run)
-    bars = err_console if as_json else console
+    view.profile_header(run, as_json)
     try:
-        if run.block_sessions():
-            with progress_bar(out=bars) as bar:
-                task = bar.add_task("profiling", total=run.block_sessions())
-                run.measure_blocks(lambda _: bar.advance(task), lambda r, p: bar.update(task, description=f"r={r} {p}"))
-        else:
-            run.measure_blocks()
-        total = run.incontext_sessions()
-        if total:
-            with progress_bar(out=bars) as bar:
-                task = bar.add_task("in context", total=total)
-                run.measure_incontext(lambda _: bar.advance(task),
-                                      lambda r, p: bar.update(task, description=f"r={r} {p}"))
+        with stage_bar("profiling", run.block_sessions(), human(as_json)) as callbacks:
+            run.measure_blocks(*callbacks)
+        if total := run.incontext_sessions():
+            with stage_bar("in context", total, human(as_json)) as callbacks:
+                run.measure_incontext(*callbacks)
     except KeyboardInterrupt:
         fail(run.interrupted(), code=130)
-    table, info = run.finish()
-    if as_json:
-        print_json(info)
-        return
-    _print_profile(run, table, info)
-    next_step(next_after_profile(table))
-
-
-def _print_profile_header(run) -> None:
-    info = run.backend.info()
-    console.print(f"table   {run.folder}  [dim]({run.plan.done} rows already there)[/]")
-    console.print(f"space   {run.spec.describe()}")
-    console.print(f"device  {run.desc.name}: {info['runtime']} {info['runtime_version']}, "
-                  f"{info['threads']} thread(s), {info['host_cpu']}")
-    if info.get("note"):
-        console.print(f"[dim]{info['note']}[/]")
-
-
-def _print_profile(run, table, info: dict) -> None:
-    console.print(f"[green]done[/]: {info['written']} rows measured in {info['seconds']} s; table has {len(table)} "
-                  f"rows, resolutions {', '.join(map(str, table.resolutions))}")
-    console.print(f"rows by method: {', '.join(f'{k} {v}' for k, v in info['methods'].items())}"
-                  + (f" ({run.subnets} whole subnets per resolution)" if run.method != "isolated" else ""))
-    for r, rec in (table.metadata.get("incontext") or {}).get("resolutions", {}).items():
-        if "residual_mape" in rec:
-            console.print(f"  r={r}: {rec['rows_fitted']} rows fitted to {rec['subnets']} subnets, residual MAPE "
-                          f"{rec['residual_mape']:.1f} %, in context x{rec['scale']:.3f} of the isolated blocks")
-    if info["incomplete"]:
-        console.print(f"[yellow]incomplete resolutions[/]: {info['incomplete']}")
-    if line := run.coverage_note(table):
-        console.print(f"[dim]{line}[/]", highlight=False)
+    view.profiled(run, *run.finish(), as_json)
 
 
 # ---- latency validate / predict -----------------------------------------------------------------
@@ -168,43 +117,9 @@ def validate_cmd(
     run = ValidationRun(ValidateOptions(
         device, table_path, samples, calibrate, holdout, resolutions, width, classes, in_channels, supernet, sessions,
         seed, out, opt.remote_args(host, accept_new_host_key, serial, benchmark_binary)))
-    if warning := run.runtime_warning():
-        console.print(f"[yellow]warning[/]: {warning}")
-    with progress_bar(out=err_console if as_json else console) as bar:
-        exp = bar.add_task("exporting subnets", total=samples)
-        task = bar.add_task("timing subnets", total=samples * run.proto.sessions)
-        result = run.run(on_session=lambda _: bar.advance(task), on_export=lambda _: bar.advance(exp))
-    if as_json:
-        print_json({k: v for k, v in result.items() if k not in ("archs",)})
-        return
-    _print_validation(result, run.table.device, samples, calibrate, run.folder)
-
-
-def _print_validation(result: dict, device: str, samples: int, calibrate: bool, folder: Path) -> None:
-    from ..verdicts import latency_verdict
-
-    t = rich_table(f"{device}: {samples} random subnets, r {', '.join(map(str, result['resolutions']))}",
-                   ("prediction", "subnets", "MAPE %", "RMSPE %", "±5 %", "±10 %", "p95 |err| %",
-                    "Kendall tau", "measured/predicted"))
-    rows = [("raw block sum, all", result["raw_all"])]
-    if calibrate:
-        rows += [("raw, held out", result["raw_heldout"]), ("calibrated, held out", result["calibrated_heldout"])]
-    elif "calibrated_all" in result:
-        rows.append(("stored calibration, all", result["calibrated_all"]))
-    for name, m in rows:
-        t.add_row(name, str(m["n"]), f"{m['mape']:.1f}", f"{m['rmspe']:.1f}", f"{m['within_5']:.0f}",
-                  f"{m['within_10']:.0f}", f"{m['p95_ape']:.1f}", f"{m['kendall_tau']:.3f}",
-                  f"{m['measured_over_predicted']:.3f}")
-    console.print(t)
-    record = result["validation"]
-    console.print(latency_verdict(record["heldout"], record["ratio_band"]).line(), highlight=False)
-    if calibrate:
-        c = result["calibration"]
-        console.print(f"calibration  ms = {c['a']:.4f} * sum + {c['b']:.4f}  (stored in {folder / 'meta.yaml'})")
-    lo, hi = record["ratio_band"]
-    console.print(f"validated    measured/predicted {lo:.3f}..{hi:.3f} (5th-95th percentile, held out; stored in "
-                  f"{folder / 'meta.yaml'})")
-    console.print(f"files        {', '.join(result['files'])}")
+    with view.validation_bars(run, samples, as_json) as (on_session, on_export):
+        result = run.run(on_session=on_session, on_export=on_export)
+    view.validated(result, run, samples, calibrate, as_json)
 
 
 @latency_app.command("predict")
@@ -220,20 +135,9 @@ def predict_cmd(
     from ..space import load_subnet
 
     sub = load_subnet(subnet)
-    table = find_table(device, table_path, sub.spec)
-    ms = table.predict_arch(sub.arch, calibrated=not raw)
-    layers = table.arch_breakdown(sub.arch)
-    if as_json:
-        print_json({"device": table.device, "ms": ms, "calibrated": not raw and table.calibration is not None,
-                    "layers": layers if breakdown else None})
-        return
-    if breakdown:
-        t = rich_table(f"{subnet} on {table.device}", ("layer", "ms"))
-        for k, v in layers:
-            t.add_row(k, f"{v:.3f}")
-        console.print(t)
-    cal = " (calibrated)" if not raw and table.calibration is not None else ""
-    console.print(f"{ms:.2f} ms{cal} on {table.device}")
+    table = table_of_options(device, table_path, sub.spec)
+    view.predicted(subnet, table, table.predict_arch(sub.arch, calibrated=not raw), table.arch_breakdown(sub.arch),
+                   raw, breakdown, as_json)
 
 
 # ---- lut ------------------------------------------------------------------------------------------
@@ -250,52 +154,7 @@ def lut_show(
     """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
     spec = space_from_options(width, classes, in_channels, None)
     checks.integer(resolution, "--resolution", 8, checks.MAX_RESOLUTION, optional=True)
-    table = find_table(device, table_path, spec)
-    info = table.summary()
-    meta = {k: v for k, v in table.metadata.items() if k not in ("spec", "backend_info", "device_descriptor")}
-    if as_json:
-        rows = [r.__dict__ for r in table.rows if resolution is None or r.resolution == resolution]
-        print_json({**info, "metadata": meta, "rows": rows if resolution is not None else None})
-        return
-    console.print(f"device       {info['device']}")
-    console.print(f"space        {info['space']}")
-    console.print(f"rows         {info['rows']}, predictions use the {info['stat']}")
-    console.print(f"made by      {', '.join(f'{k} {v}' for k, v in info['methods'].items())} (rows per method)")
-    console.print(f"resolutions  {info['resolutions']}")
-    if info["incomplete"]:
-        console.print(f"[yellow]incomplete[/]   {info['incomplete']} (missing keys per resolution)")
-    for k in ("backend", "runtime", "runtime_version", "threads", "precision", "host_cpu", "date_started",
-              "date_updated", "source"):
-        if meta.get(k) is not None:
-            console.print(f"{k:<12} {meta[k]}")
-    cal = table.calibration
-    fit = "none" if cal is None else f"ms = {cal['a']:.4f} * sum + {cal['b']:.4f}"
-    console.print(f"calibration  {fit}")
-    _print_stored_validation(table.metadata.get("validation"))
-    if resolution is not None:
-        t = rich_table(f"rows at r={resolution}",
-                       ("key", "count", "mean", "median", "p10", "p90", "method", "subnets"))
-        for r in table.rows:
-            if r.resolution == resolution:
-                t.add_row(r.key, str(r.count), *(f"{getattr(r, s):.4f}" for s in ("mean", "median", "p10", "p90")),
-                          r.method, str(r.samples))
-        console.print(t)
-
-
-def _print_stored_validation(val: dict | None) -> None:
-    """`lut show`'s lines on the table's stored validation record."""
-    from ..verdicts import latency_verdict
-
-    if not val:
-        console.print("validation   none (run `ofa-deploy latency validate`)")
-        return
-    h = val["heldout"]
-    tau = "n/a" if h.get("kendall_tau") is None else f"{h['kendall_tau']:.3f}"
-    console.print(f"validation   {val['date']}: {h['n']} held-out subnets, MAPE {h['mape']:.1f} %, RMSPE "
-                  f"{h['rmspe']:.1f} %, within ±5 % {h['within_5']:.0f} %, ±10 % {h['within_10']:.0f} %, "
-                  f"p95 {h['p95_ape']:.1f} %, tau {tau}")
-    console.print(f"band         measured/predicted {val['ratio_band'][0]:.3f}..{val['ratio_band'][1]:.3f}")
-    console.print(latency_verdict(h, val.get("ratio_band")).line(), highlight=False)
+    view.table_shown(table_of_options(device, table_path, spec), resolution, as_json)
 
 
 @lut_app.command("import")
@@ -318,13 +177,7 @@ def lut_import(
 
     table, folder, written = import_tables(files, device, width, classes, in_channels, value(kind), expands, out,
                                            force)
-    if as_json:
-        print_json({**table.summary(), "folder": str(folder), "descriptor_written": str(written) if written else None})
-        return
-    console.print(f"imported {len(table)} rows at resolutions {list(table.resolutions)} into {folder}")
-    if written:
-        console.print(f"device {device} had no descriptor: wrote {written} (connection: none, known by this table "
-                      "only; give it a connection there to measure on it)")
+    view.imported(table, folder, written, device, as_json)
 
 
 @lut_app.command("export")
@@ -340,11 +193,8 @@ def lut_export(
     from ..outputs import check_output
 
     check_output(out, "official-tables", force)
-    written = export_official(find_table(None, table_path, None), out, value(stat))
-    if as_json:
-        print_json({"folder": str(out), "files": [str(p) for p in written], "stat": value(stat)})
-        return
-    console.print(f"wrote {len(written)} files: {', '.join(p.name for p in written)} in {out}")
+    written = export_official(table_of_options(None, table_path, None), out, value(stat))
+    view.exported(out, written, value(stat), as_json)
 
 
 @lut_app.command("repair")
@@ -355,14 +205,4 @@ def lut_repair(
     """Drop repeated rows of a table (two profiles wrote it at once): every unique row is kept."""
     from ..latency.repair import repair_table
 
-    r = repair_table(table_path)
-    conflicts = [{"key": a.key, "resolution": a.resolution, "kept_mean": a.mean, "dropped_mean": b.mean}
-                 for a, b in r.conflicts]
-    if not print_repair(r, conflicts, as_json, "no duplicates"):
-        return
-    console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical duplicate(s)"
-                  + (f" and {len(r.conflicts)} conflicting one(s) (the first measurement of each key is kept)"
-                     if r.conflicts else ""))
-    for first, later in r.conflicts[:10]:
-        console.print(f"  [yellow]conflict[/] {first.key} r={first.resolution}: kept mean {first.mean:.4f} ms, "
-                      f"dropped {later.mean:.4f} ms")
+    table_repaired(repair_table(table_path), as_json)

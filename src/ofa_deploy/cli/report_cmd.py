@@ -6,13 +6,9 @@ from pathlib import Path
 
 import typer
 
+from ..views import report as view
 from . import options as opt
-from .common import console, note, print_json
 from .options import Opt
-
-
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)
 
 
 def report(
@@ -32,13 +28,4 @@ def report(
     """
     from ..report import write_report
 
-    path, data = write_report(out, subnet=subnet, table=table, files=list(files or []), force=force)
-    if as_json:
-        print_json({"path": str(path), "size_bytes": path.stat().st_size, "subnet": data.subnet_path,
-                    "table": data.table_path, "exports": [e.get("file") for e in data.exports],
-                    "benchmarks": [b.get("file") for b in data.benchmarks], "notes": data.notes})
-        return
-    for line in data.notes:
-        note(line)
-    console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e3:.0f} kB; open it in a browser)[/]",
-                  highlight=False, soft_wrap=True)
+    view.written(*write_report(out, subnet=subnet, table=table, files=list(files or []), force=force), as_json)

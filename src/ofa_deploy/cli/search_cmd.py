@@ -10,20 +10,17 @@ from typing import Any
 
 import typer
 
+from ..views import predictor as view
+from ..views import search as search_view
+from ..views.repair import dataset_repaired
 from . import options as opt
 from .choices import DatasetKind
-from .common import console, err_console, fail, next_step, note, print_json, progress_bar, value
+from .common import fail, value
 from .options import Opt
-from .render import print_repair, rich_table
 
 predictor_app = typer.Typer(help="Accuracy predictors: import the official one, build an accuracy dataset of a "
                                  "supernet, fit and inspect predictors.",
                             no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("search")(search)
-    app.add_typer(predictor_app, name="predictor")
 
 
 # ---- predictor ------------------------------------------------------------------------------
@@ -38,11 +35,7 @@ def predictor_import(
     """Import the official OFA accuracy predictor into our predictor file (read as tensors only, never run)."""
     from ..predictor.official import import_official_file
 
-    pred, path = import_official_file(pth, out, width, force)
-    if as_json:
-        print_json({"path": str(path), **pred.summary()})
-        return
-    console.print(f"wrote {path}  [dim]({pred.describe()}, {path.stat().st_size / 1e6:.1f} MB)[/]")
+    view.imported(*import_official_file(pth, out, width, force), as_json)
 
 
 @predictor_app.command("show")
@@ -53,27 +46,7 @@ def predictor_show(
     """What a predictor file holds: its space, model, encoding, resolutions and source."""
     from ..predictor import Predictor
 
-    info = Predictor.load(file).summary()
-    if as_json:
-        print_json(info)
-        return
-    layers = info["model"].get("layers")
-    console.print(f"predictor    {file}")
-    console.print(f"space        {info['space']}")
-    console.print(f"model        {info['model']['kind']}" + (f" {' -> '.join(str(w[1]) for w in layers)} -> 1"
-                                                             if layers else "") + f", {info['weights']:,} weights")
-    enc = info["encoding"]
-    r = enc["resolution"]
-    console.print(f"encoding     {enc['kind']}: {info['features']} features ({info['layout']}; "
-                  f"resolution bucket (r - {r['start']}) // {r['step']}, {r['buckets']} buckets)")
-    from ..space.spec import _range_text
-
-    console.print(f"resolutions  r {_range_text(tuple(info['resolutions']))} (what the encoding covers; a search "
-                  "uses the space's resolutions that it covers)")
-    console.print(f"target       {info['target']}")
-    for k, v in info["meta"].items():
-        console.print(f"{k:<12} {v}")
-
+    view.shown(file, Predictor.load(file).summary(), as_json)
 
 
 @predictor_app.command("dataset")
@@ -121,69 +94,27 @@ def predictor_dataset(
                          threads=threads, dataset_kind=value(dataset), data_root=str(data) if data is not None else None,
                          force=force, bn_batch=bn_batch, bn_transform=bn_transform, skip_bad_images=skip_bad_images,
                          device=device) as builder:
-        if builder.world > 1:
-            _dataset_shard(builder, folder, as_json, stop_after_rows)
+        view.dataset_start(builder, folder, as_json)
+        summary = _measure(builder, folder, as_json, stop_after_rows)
+        if builder.rank != 0:
             return
-        _dataset_single(builder, folder, as_json, stop_after_rows)
+        if builder.world > 1 and summary.get("stopped"):
+            view.shard_stopped(summary)
+            raise typer.Exit(3)  # not 0: torchrun then stops the ranks still measuring
+        view.dataset_done(builder, folder, summary, as_json)
 
 
-def _dataset_shard(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:
-    """Under torchrun: every rank measures its share, rank 0 writes and reports (no progress bar)."""
-    if builder.rank == 0 and not as_json:
-        console.print(f"accuracy dataset [bold]{folder}[/]: {len(builder.remaining)} of {len(builder.plan)} subnets "
-                      f"to measure over {builder.world} processes ({builder.torch_device})")
-    summary = builder.run(stop_after=stop_after_rows)
-    if builder.rank != 0:
-        return
-    if summary.get("stopped"):
-        err_console.print(f"stopped after {summary['new']} new row(s) (--stop-after-rows); run the same command "
-                          "again to resume")
-        raise typer.Exit(3)  # not 0: torchrun then stops the ranks still measuring
-    if as_json:
-        print_json(summary)
-        return
-    console.print(f"measured {summary['new']} subnet(s) in {summary['wall_seconds']:.0f}s over {builder.world} "
-                  f"processes; {summary['rows']} rows. wrote {folder / 'rows.csv'}")
-
-
-def _dataset_single(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> None:
-    todo = len(builder.remaining)
-    if not as_json:
-        console.print(f"accuracy dataset [bold]{folder}[/]: {builder.spec.describe()}; "
-                      f"{builder.splits.name} validation split, {builder.meta['val_images']:,} images per subnet "
-                      f"(BN on {builder.meta['bn_images']:,}); {len(builder.plan) - todo} of {len(builder.plan)} "
-                      f"subnets measured, {todo} to go")
-    if as_json or todo == 0 or stop_after_rows is not None:
-        summary = builder.run(stop_after=stop_after_rows)
-    else:
-        bar = progress_bar("last {task.fields[acc]}")
-        task = bar.add_task("subnets", total=len(builder.plan), completed=len(builder.plan) - todo, acc="-")
-
-        def on_row(info: dict[str, Any]) -> None:
-            bar.update(task, completed=info["done"],
-                       acc=f"{100 * info['accuracy']:.2f}% in {info['seconds']:.1f}s ({info['arch'].short()})")
-
-        try:
-            with bar:
-                summary = builder.run(on_row)
-        except KeyboardInterrupt:
-            console.print(f"[yellow]interrupted[/] with {len(builder.done)} of {len(builder.plan)} subnets in "
-                          f"{folder}; run the same command again to resume")
-            raise typer.Exit(130) from None
-    if as_json:
-        print_json(summary)
-        return
-    acc = summary["accuracy"]
-    console.print(f"measured {summary['new']} subnet(s) in {summary['wall_seconds']:.0f}s; {summary['rows']} rows, "
-                  f"{summary['seconds_per_subnet']:.2f}s per subnet on average")
-    if acc:
-        console.print(f"top-1 (validation)  min {100 * acc['min']:.2f}%  mean {100 * acc['mean']:.2f}%  "
-                      f"max {100 * acc['max']:.2f}%")
-    if summary.get("skipped_images"):
-        sk = summary["skipped_images"]
-        console.print(f"[yellow]skipped[/] {sk['count']} unreadable image read(s) (--skip-bad-images), e.g. "
-                      f"{', '.join(sk['examples'][:3])}", highlight=False)
-    console.print(f"wrote {folder / 'rows.csv'}; next: ofa-deploy predictor fit {folder} --out P.npz")
+def _measure(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> dict[str, Any]:
+    """Every rank measures its share under torchrun; alone, with a progress bar unless there is
+    nothing to show it for (--json, nothing to do, --stop-after-rows)."""
+    if builder.world > 1 or as_json or not builder.remaining or stop_after_rows is not None:
+        return builder.run(stop_after=stop_after_rows)
+    try:
+        with view.dataset_bar(builder) as on_row:
+            return builder.run(on_row)
+    except KeyboardInterrupt:
+        view.dataset_interrupted(builder, folder)
+        raise typer.Exit(130) from None
 
 
 @predictor_app.command("fit")
@@ -200,24 +131,11 @@ def predictor_fit(
     as_json: opt.Json = False,
 ) -> None:
     """Fit an MLP accuracy predictor on an accuracy dataset; report held-out RMSE, Kendall tau, Spearman."""
-    from ..predictor.fit import fit_file, parse_hidden
+    from ..predictor.fit import fit_file
 
     result, data, path = fit_file(folder, out, holdout, seed, hidden, alpha, name, force)
-    metrics = {"fit": result.train_metrics, "holdout": result.holdout_metrics}
-    if as_json:
-        print_json({"path": str(path), "rows": len(data), "metrics": metrics, **result.predictor.summary()})
-        return
-    t = rich_table(f"MLP {'-'.join(map(str, parse_hidden(hidden)))} fitted on {len(data)} subnets of {folder}",
-                   ("rows", "n", "RMSE (points)", "Kendall tau", "Spearman"))
-    for label, m in (("fitted", result.train_metrics), ("held out", result.holdout_metrics)):
-        if m is not None:
-            t.add_row(label, str(m["n"]), f"{m['rmse_points']:.2f}", f"{m['kendall_tau']:.3f}", f"{m['spearman']:.3f}")
-    console.print(t)
-    from ..verdicts import predictor_verdict
+    view.fitted(result, len(data), folder, hidden, path, as_json)
 
-    console.print(predictor_verdict(result.holdout_metrics).line(), highlight=False)
-    console.print(f"[dim]{result.predictor.meta['fit']}[/]")
-    console.print(f"wrote {path}  [dim]({path.stat().st_size / 1e6:.1f} MB)[/]")
 
 @predictor_app.command("repair")
 def predictor_repair(
@@ -227,12 +145,7 @@ def predictor_repair(
     """Drop repeated rows of an accuracy dataset (two builders wrote it at once): every unique row is kept."""
     from ..predictor.dataset import repair_dataset
 
-    r = repair_dataset(folder)
-    if not print_repair(r, r.conflicts, as_json, "no repeated subnets"):
-        return
-    console.print(f"{r.folder}: kept {r.kept} unique rows; dropped {r.identical} identical repeat(s)"
-                  + (f" and {len(r.conflicts)} conflicting one(s) (first measurement kept: index "
-                     f"{', '.join(map(str, r.conflicts[:10]))})" if r.conflicts else ""))
+    dataset_repaired(repair_dataset(folder), as_json)
 
 
 # ---- search ---------------------------------------------------------------------------------
@@ -280,9 +193,7 @@ def search(
     The evolution takes about a second; on a local device --verify then times the best subnets (seconds more).
     """
     from ..search import EvolutionConfig, SearchRequest, run_search
-    from ..search.notes import budget_notes, coverage_note
     from ..search.verify import parse_margin
-    from ..units import bare_latency_notes
 
     said: list[str] = []  # the search's findings (verify rounds, drift), shown after its header notes
 
@@ -295,55 +206,7 @@ def search(
     try:
         outcome = run_search(req)
     except KeyboardInterrupt:
-        fail("interrupted: nothing was written (no subnet file, no search record; a search keeps nothing until it "
-             "ends); rerun the same command to search again" + (" (--no-verify skips the device)" if verify else ""),
-             code=130)
-    for line in [*bare_latency_notes(latency), *outcome.notes]:
-        note(line)
-    for line in said:
-        err_console.print(line, highlight=False, soft_wrap=True)
-    for line in [*budget_notes(outcome.problem, outcome.results), coverage_note(outcome.problem)]:
-        if line:
-            note(line)
-    if as_json:
-        print_json(outcome.to_dict())
+        fail(req.interrupted(), code=130)
+    search_view.searched(outcome, latency, said, seed, as_json)
     if outcome.failure:
         fail(outcome.failure, code=1)
-    if not as_json:
-        _print_search(outcome, seed)
-
-
-def _print_search(outcome: Any, seed: int) -> None:
-    from ..flow import finetune_after_search, next_after_search
-    from ..search import format_count, format_ms
-
-    tag = outcome.device or "nodevice"
-    t = rich_table(f"search on {tag}  [dim](resolutions {', '.join(map(str, outcome.problem.resolutions))}; "
-                   f"seed {seed})[/]", ("budget", "pred. top-1", "latency", "FLOPs", "params", "arch", "time"),
-                   right=("pred. top-1", "latency", "FLOPs", "params", "time"))
-    for r in outcome.results:
-        t.add_row(r.budget.describe(), f"{100 * r.accuracy:.2f}%",
-                  format_ms(round(r.latency_ms, 2)) if r.latency_ms is not None else "-",
-                  format_count(round(r.flops, -5)), format_count(round(r.params, -4)), r.arch.short(),
-                  f"{r.seconds:.2f}s")
-    console.print(t)
-    if (used := outcome.sources.get("latency_table")):
-        console.print(f"table       {used.get('precision', 'fp32')} latency table {used.get('path')}", highlight=False)
-    v = outcome.sources.get("verified")
-    if v:
-        verdict = "[green]within[/]" if v["met"] else "[red]over[/]"
-        console.print(f"verified    measured {v['measured_ms']:.3f} ms vs budget {v['budget_ms']:.3f} ms: {verdict} "
-                      f"({len(v['rounds'])} round(s))")
-    if outcome.plot is not None:
-        console.print(f"plot        {outcome.plot}")
-    for f in outcome.files:
-        console.print(f"wrote       {f}")
-    if len(outcome.files) > 1:
-        console.print(f"[dim]remembered {outcome.files[-1]} (the subnet of the last budget, "
-                      f"{outcome.results[-1].budget.describe()}) as the default input of `ofa-deploy export`; "
-                      "give --subnet FILE to export another budget's[/]", highlight=False)
-    else:
-        console.print(f"[dim]remembered {outcome.files[-1]} as the default input of `ofa-deploy export`[/]")
-    next_step(next_after_search((outcome.sources.get("latency_table") or {}).get("precision", "fp32")))
-    console.print(f"[dim]or fine-tune it first, as the official `..._finetune@25` subnets were: "
-                  f"{finetune_after_search()}[/]", highlight=False)

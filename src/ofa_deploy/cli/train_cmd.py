@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
+from ..views import train as view
+from ..views.console import human
+from ..views.progress import epoch_progress
 from . import options as opt
 from .choices import ScratchSubnet
-from .common import console, epoch_progress, err_console, fail, json_text, merge_alias, print_json, value
+from .common import fail, merge_alias, value
 from .options import Opt
-
-
-def register(app: typer.Typer) -> None:
-    app.command("train")(train)
 
 
 def train(
@@ -43,37 +40,13 @@ def train(
 
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
     rec = training_recipe(recipe, data, workers, value(scratch), compare_scratch, stop_after_epochs)
-    out_console = err_console if as_json else console
-    progress, on_step = epoch_progress(out_console, lambda info: (info["phase_idx"], info["epoch"]))
+    progress, on_step = epoch_progress(human(as_json), lambda info: (info["phase_idx"], info["epoch"]))
     run = TrainingRun(rec, out, on_step, threads)
-    t = run.trainer
     if run.speaks:
-        out_console.print(f"training [bold]{rec.name}[/] ({rec.space.describe()}) on {t.source.name}: "
-                          f"{t.steps_per_epoch} steps/epoch of {rec.batch_size} images, "
-                          f"{t.world} process(es); run folder {out}")
+        view.training(rec, run.trainer, out, human(as_json))
     try:
         with progress if run.speaks else nullcontext():
-            result = run.run(resume, stop_after_epochs)
+            done = run.complete(resume, stop_after_epochs, compare_scratch)
     except KeyboardInterrupt:
-        fail(f"interrupted: {out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun the same "
-             "command with --resume to continue it", code=130)
-    if not run.speaks:
-        return
-    if result["stopped"]:
-        _print_stopped(result, out, as_json)
-        return
-    done = run.finish(compare_scratch)
-    if as_json:
-        print_json(done)
-        return
-    console.print(f"supernet written to {done['supernet']}; report {done['report']}")
-    console.print_json(json_text({"final": done["final"]}))
-
-
-def _print_stopped(result: dict, out: Path, as_json: bool) -> None:
-    if as_json:
-        print_json({"stopped": True, "phase": result["phase"], "epoch_in_phase": result["epoch_in_phase"],
-                    "out": str(out)})
-    else:
-        console.print(f"stopped after epoch {result['epoch_in_phase']} of phase {result['phase']}; "
-                      f"continue with --resume")
+        fail(run.interrupted(), code=130)
+    view.trained(done, out, as_json)

@@ -235,3 +235,10 @@ def _from_path(path: Path, device: str | None, spec: FamilySpec | None) -> Resol
 
 __all__ = ["ResolvedTable", "available_devices", "default_space", "resolve_table", "save_calibration",
            "save_validation_record"]
+
+
+def table_of_options(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec | None) -> LatencyTable:
+    """The table of `latency predict`, `lut show` and `lut export`'s `--device` / `--table` / space:
+    a `--table` given wins over `--device` (which defaults to cpu there and would mislabel
+    official YAML tables)."""
+    return resolve_table(device if table is None else None, table, spec).table

@@ -76,6 +76,12 @@ class SearchRequest:
 
         checks.count(self.verify_top, "--verify-top", MAX_TOP)
 
+    def interrupted(self) -> str:
+        """What an interruption (Ctrl-C) of `run_search` kept, and how to search again, as one line."""
+        return ("interrupted: nothing was written (no subnet file, no search record; a search keeps nothing until it "
+                "ends); rerun the same command to search again" + (" (--no-verify skips the device)"
+                                                                   if self.verify else ""))
+
     @property
     def needs_latency(self) -> bool:
         """True when a latency table is required: a latency budget, or a latency Pareto sweep."""

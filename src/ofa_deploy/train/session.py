@@ -55,6 +55,20 @@ class TrainingRun:
     def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
         return self.trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
 
+    def interrupted(self) -> str:
+        """What an interruption (Ctrl-C) kept, and how to resume, as one line."""
+        return (f"interrupted: {self.out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun "
+                "the same command with --resume to continue it")
+
+    def complete(self, resume: bool = False, stop_after_epochs: int | None = None,
+                 compare_scratch: Sequence[Path] = ()) -> dict[str, Any] | None:
+        """`run`, then `finish` on rank 0: None on the other ranks; a run stopped by
+        `stop_after_epochs` returns the trainer's result (`stopped` True) and writes nothing."""
+        result = self.run(resume, stop_after_epochs)
+        if not self.speaks or result["stopped"]:
+            return result if self.speaks else None
+        return self.finish(compare_scratch)
+
     def finish(self, compare_scratch: Sequence[Path] = ()) -> dict[str, Any]:
         """Export the supernet and write the report (rank 0): their paths and the final metrics."""
         from .report import write_report
@@ -63,3 +77,53 @@ class TrainingRun:
         report = write_report(self.out, self.recipe, list(compare_scratch))
         final = json.loads((self.out / "report.json").read_text())["final"]
         return {"stopped": False, "supernet": str(path), "report": str(report), "final": final}
+
+
+class FineTuneRun:
+    """`ofa-deploy finetune` as one object, as `TrainingRun` is `train`: the options checked and the job
+    planned before the training starts (`train.finetune.plan_job`; a wrong --compare-scratch folder
+    fails now, not after the training), the process group joined under torchrun, the `FineTuner` in
+    `out` (default: `runs/finetune-<subnet>`), the same rank policy (`speaks`: rank 0 reports and
+    writes), then `finish` (checkpoint, report, the record `export` reads)."""
+
+    def __init__(self, subnet: Path | None, supernet: Path | None, recipe: str | None, *, epochs: int | None = None,
+                 kd_ratio: float | None = None, teacher: Path | None = None, from_scratch: bool = False,
+                 compare_scratch: Sequence[Path] = (), out: Path | None = None, threads: int | None = None,
+                 data: Path | None = None, workers: int | None = None, stop_after_epochs: int | None = None,
+                 on_step: Callable[[dict], None] | None = None):
+        from .finetune import FineTuner, default_out, plan_job
+        from .finetune_report import scratch_runs
+        from .progressive import init_distributed
+
+        checks.integer(stop_after_epochs, "--stop-after-epochs", 1, optional=True)
+        workers = checks.count(workers, "--workers", 64, lo=0, optional=True)
+        init_distributed()
+        self.job, self.device, self.notes = plan_job(subnet, supernet, recipe, epochs, kd_ratio, teacher,
+                                                     from_scratch)
+        scratch_runs(compare_scratch)
+        self.compare_scratch = list(compare_scratch)
+        self.out = out or default_out(self.job)
+        self.tuner = FineTuner(self.job, self.out, progress=on_step, threads=threads, data_root=data, workers=workers)
+        if not self.speaks:
+            self.tuner.progress = lambda info: None
+
+    @property
+    def speaks(self) -> bool:
+        return self.tuner.rank == 0
+
+    def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        return self.tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
+
+    def complete(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any] | None:
+        """`run`, then `finish` on rank 0: None on the other ranks; a run stopped by
+        `stop_after_epochs` returns the tuner's result (`stopped` True) and writes nothing."""
+        result = self.run(resume, stop_after_epochs)
+        if not self.speaks or result["stopped"]:
+            return result if self.speaks else None
+        return {"stopped": False, **self.finish()}
+
+    def finish(self) -> dict[str, Any]:
+        """The checkpoint, the report and (a fine-tuning) the `finetune` record (`train.finetune.complete`)."""
+        from .finetune import complete
+
+        return complete(self.tuner, self.out, self.device, self.compare_scratch)
