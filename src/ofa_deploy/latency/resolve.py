@@ -237,7 +237,7 @@ __all__ = ["ResolvedTable", "available_devices", "default_space", "resolve_table
            "save_validation_record"]
 
 
-def table_of_options(device: str | None, table: str | os.PathLike | None, spec: SpaceSpec | None) -> LatencyTable:
+def table_of_options(device: str | None, table: str | os.PathLike | None, spec: FamilySpec | None) -> LatencyTable:
     """The table of `latency predict`, `lut show` and `lut export`'s `--device` / `--table` / space:
     a `--table` given wins over `--device` (which defaults to cpu there and would mislabel
     official YAML tables)."""
