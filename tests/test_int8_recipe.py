@@ -138,34 +138,3 @@ def test_ops_kept_float_store_int8_weights_that_onnxruntime_folds(tmp_path):
     (tmp_path / "b").mkdir()
     assert sorted(optimised_ops(out, tmp_path / "a")) == sorted(optimised_ops(tmp_path / "restored.onnx", tmp_path / "b"))
     np.testing.assert_allclose(run(out, calib[0]), run(tmp_path / "restored.onnx", calib[0]), rtol=1e-5, atol=1e-6)
-
-
-def test_the_fallback_can_keep_one_h_swish_float(tmp_path):
-    """The preparation splits HardSwish into unnamed HardSigmoid and Mul nodes; `prepare_onnx` names
-    them, so the fallback's `nodes_to_exclude` keeps just the one it names (an empty name matched all)."""
-    import onnx
-
-    from ofa_deploy.export.int8 import OnnxQuantiser
-    from ofa_deploy.export.quantize import FloatOp
-    from ofa_deploy.runtime.convert import export_onnx
-
-    torch.manual_seed(0)
-    spec = SpaceSpec(width_mult=1.0, n_classes=10)
-    arch = middle_arch(spec, 64)
-    fp32 = export_onnx(OFAMobileNetV3(spec).extract(arch).eval(), torch.zeros(1, 3, 64, 64), tmp_path / "f.onnx")
-    calib = [np.random.default_rng(i).standard_normal((1, 3, 64, 64)).astype(np.float32) for i in range(4)]
-    q = OnnxQuantiser(fp32)
-    try:
-        nodes = onnx.load(str(q.source)).graph.node
-        names = [n.name for n in nodes]
-        assert all(names) and len(set(names)) == len(names)
-        mul = next(n.name for n in nodes if n.op_type == "Mul" and n.name.startswith("Mul:"))
-        assert "HardSwish" in mul  # named after the h-swish it computes
-        counts = []
-        for keep in ([], [FloatOp("Mul", mul, "test")]):
-            (tmp_path / str(len(keep))).mkdir()
-            counts.append(optimised_ops(q.quantize(calib, tmp_path / f"q{len(keep)}.onnx", keep),
-                                        tmp_path / str(len(keep))).count("QLinearMul"))
-    finally:
-        q.close()
-    assert counts[0] - counts[1] == 1

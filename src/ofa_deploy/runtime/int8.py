@@ -39,28 +39,13 @@ RECIPE = ("onnxruntime quant_pre_process + quantize_static: QDQ, per-channel int
 
 
 def prepare_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Write the fp32 ONNX file `model` prepared for quantisation at `out` (see the module docstring).
-
-    The nodes the preparation adds unnamed (HardSwish split into `HardSigmoid` and `Mul`) are named
-    `<op>:<output tensor>`: the accuracy fallback keeps ops float by node name (`nodes_to_exclude`),
-    and an empty name matched all 42 of them at once (a report listed a kept-float `Mul ''`)."""
-    import onnx
+    """Write the fp32 ONNX file `model` prepared for quantisation at `out` (see the module docstring)."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from .quiet import captured_output
 
     with captured_output():
         quant_pre_process(str(model), str(out))
-    prepared = onnx.load(str(out))
-    readers = {i: n for n in prepared.graph.node for i in n.input}
-    unnamed = [n for n in prepared.graph.node if not n.name]
-    for n in unnamed:  # an inlined function's inner tensor: named after the function's output it feeds
-        out_name = n.output[0]
-        if out_name.startswith("_inlfunc") and out_name in readers:
-            out_name = readers[out_name].output[0]
-        n.name = f"{n.op_type}:{out_name}"
-    if unnamed:
-        onnx.save(prepared, str(out))
     return Path(out)
 
 
