@@ -64,7 +64,10 @@ class TfliteQuantiser:
         pass
 
     def finish(self, int8: Path) -> None:
-        pass
+        """Short tensor names in the file kept (after the search, which reads them): `export.tflite_names`."""
+        from .tflite_names import shorten_tensor_names
+
+        shorten_tensor_names(int8)
 
     def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
         """Quantised ops, most sensitive (lowest local SQNR) first."""
