@@ -13,6 +13,9 @@ D. The ONNX int8 recipe (why item 2's ONNX int8 was slower than fp32): the w1.0 
    export's recipe, `export.int8.OnnxQuantiser`), and with the other onnxruntime options on top:
    QOperator format, S8S8, U8U8, reduce_range, per-tensor weights. Each against the fp32 file in the
    same run; `float_convs` counts the convs left float in onnxruntime's optimised graph.
+E. Where the int8 time goes (issue 29, item 2), same w1.0 model as B: onnxruntime's per-op profile of
+   the int8 and fp32 files, and TFLite forms of h-swish timed against fp32 (see `part_e`). Not in the
+   default parts: `--parts E`.
 C. Export speed: the largest subnet of the official-format checkpoint (../shared/golden w1.2, case0:
    k7 e6 d4, r 224) exported to fp32 ONNX with the default verification (target <= 60 s idle); and for
    a demo subnet, the time of BN recalibration in a first export and in a second one of another format
@@ -22,7 +25,7 @@ Latency: `devices.speed.compare_speed` (the profiling protocol, fresh sessions i
 onnxruntime for ONNX, the LiteRT interpreter with XNNPACK for TFLite), int8 and fp32 of a format in
 the same run. Item 1 (int8 latency tables and int8 search) is not built, so its targets are not here.
 
-    PYTHONPATH=src python benchmarks/bench_int8.py [--parts A,B,C,D] [--images 10000] [--subnets a.json ...] [--json]
+    PYTHONPATH=src python benchmarks/bench_int8.py [--parts A,B,C,D,E] [--images 10000] [--subnets a.json ...] [--json]
 """
 
 from __future__ import annotations
@@ -184,6 +187,117 @@ def part_d(args, tmp: Path) -> list[dict]:
     return rows
 
 
+def _op_profile(path: Path, tag: str, tmp: Path, runs: int = 100) -> list[dict]:
+    """onnxruntime's per-node profile of `path` (1 thread, random input): per op type, the sum over its
+    nodes of each node's median time (medians: robust to a busy machine, unlike sums)."""
+    import collections
+    import json as _json
+
+    import numpy as np
+
+    from ofa_deploy.runtime.sessions import onnx_session
+
+    sess = onnx_session(path, profile_to=str(tmp / f"prof-{tag}"))
+    inp = sess.get_inputs()[0]
+    x = np.random.default_rng(0).standard_normal([1, *inp.shape[1:]]).astype(np.float32)
+    for _ in range(runs):
+        sess.run(None, {inp.name: x})
+    per_node: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    for e in _json.loads(Path(sess.end_profiling()).read_text()):
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            per_node[(e["args"]["op_name"], e["name"])].append(e["dur"] / 1000)
+    by_op: dict[str, list[float]] = collections.defaultdict(list)
+    for (op, _), ts in per_node.items():
+        by_op[op].append(float(np.median(ts)))
+    total = sum(sum(v) for v in by_op.values())
+    return [{"model": tag, "op": op, "nodes": len(v), "ms": sum(v), "share": sum(v) / total}
+            for op, v in sorted(by_op.items(), key=lambda kv: -sum(kv[1]))]
+
+
+def _partitions(path: Path) -> int:
+    """XNNPACK partitions (delegate nodes) of a `.tflite` file: 1 when XNNPACK takes the whole graph."""
+    from ofa_deploy.runtime.sessions import open_interpreter
+
+    it = open_interpreter(path)
+    it.allocate_tensors()
+    return sum(op["op_name"] == "DELEGATE" for op in it._get_ops_details())
+
+
+def part_e(args, tmp: Path) -> list[dict]:
+    """Where the int8 time goes, w1.0 middle subnet at r 160 (part B's model, its random weights):
+    onnxruntime's per-op profile of the int8 and fp32 files; for TFLite (no per-op profiler in the
+    Python interpreter) ablations timed against the fp32 file in the same run: the recipe (HARD_SWISH
+    float), h-swish written as x * relu6(x + 3) * (1/6) so that every op is int8 (the converter maps
+    the plain form back to HARD_SWISH; this one stays ADD/MUL/MUL), and two bounds: h-swish replaced by
+    ReLU (no h-swish cost at all) and no SE blocks. Bounds change the network: they only say how much
+    of the time those parts can account for."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from ofa_deploy.devices.speed import compare_speed
+    from ofa_deploy.export.int8 import OnnxQuantiser
+    from ofa_deploy.export.quantize import quantize_int8
+    from ofa_deploy.latency.protocol import Protocol
+    from ofa_deploy.nn import OFAMobileNetV3
+    from ofa_deploy.nn.layers import SEModule
+    from ofa_deploy.runtime.convert import convert_fp32, export_onnx
+    from ofa_deploy.runtime.quiet import captured_output
+    from ofa_deploy.space import SpaceSpec, middle_arch
+
+    class DecomposedHswish(nn.Module):
+        def forward(self, x):
+            return (x * (1.0 / 6.0)) * F.relu6(x + 3.0)
+
+    class NoSE(nn.Module):
+        def forward(self, x):
+            return x
+
+    def variant(module: nn.Module, swap: dict[type, type]) -> nn.Module:
+        import copy
+
+        m = copy.deepcopy(module)
+        for parent in list(m.modules()):
+            for name, child in parent.named_children():
+                for old, new in swap.items():
+                    if isinstance(child, old):
+                        setattr(parent, name, new())
+        return m.eval()
+
+    torch.manual_seed(0)
+    spec = SpaceSpec(width_mult=1.0, n_classes=1000)
+    r = 160
+    sub = OFAMobileNetV3(spec).extract(middle_arch(spec, r)).eval()
+    example = torch.zeros(1, 3, r, r)
+    calib = [np.random.default_rng(i).standard_normal((1, 3, r, r)).astype(np.float32) for i in range(32)]
+    rows: list[dict] = []
+    fp32 = export_onnx(sub, example, tmp / "e-fp32.onnx")
+    q = OnnxQuantiser(fp32)
+    try:
+        int8 = q.quantize(calib, tmp / "e-int8.onnx", [])
+        q.finish(int8)
+    finally:
+        q.close()
+    for path, tag in ((int8, "onnx int8"), (fp32, "onnx fp32")):
+        rows += [{"what": f"{p['model']}: {p['op']} x{p['nodes']}", "ms": p["ms"], "share": p["share"],
+                  "speedup": None, "partitions": None} for p in _op_profile(path, tag, tmp)]
+    forms = {"recipe (HARD_SWISH float)": sub,
+             "h-swish as ADD/MUL/MUL, all int8": variant(sub, {nn.Hardswish: DecomposedHswish}),
+             "bound: h-swish -> ReLU": variant(sub, {nn.Hardswish: nn.ReLU}),
+             "bound: no SE blocks": variant(sub, {SEModule: NoSE})}
+    base = None
+    for i, (name, module) in enumerate(forms.items()):
+        with captured_output():
+            f32 = convert_fp32(module, example, tmp / f"e{i}.tflite")
+            i8 = quantize_int8(f32, calib, tmp / f"e{i}.int8.tflite", None if i == 0 else [])
+        base = base or f32
+        sp = compare_speed(i8, base, protocol=Protocol(sessions=3, max_runs=200))
+        rows.append({"what": f"tflite int8, {name} (vs the recipe's fp32)", "ms": sp["int8_ms"], "share": None,
+                     "speedup": sp["speedup"], "partitions": _partitions(i8)})
+    return rows
+
+
 def part_c(args, tmp: Path) -> list[dict]:
     from ofa_deploy.nn.shipped import shipped_supernet_path
     from ofa_deploy.space import Subnet, middle_arch, save_subnet
@@ -256,6 +370,8 @@ def main() -> None:
             out["B"] = part_b(args, Path(tmp))
         if "D" in parts:
             out["D"] = part_d(args, Path(tmp))
+        if "E" in parts:
+            out["E"] = part_e(args, Path(tmp))
     if args.json:
         print(json.dumps({"load_at_start": load, **out}, indent=2))
         return
@@ -263,8 +379,10 @@ def main() -> None:
     titles = {"A": "A. demo subnets: int8 vs fp32 (targets: drop <= 0.5, size <= 0.30, int8_ms <= fp32_ms)",
               "B": "B. w1.0 space, r 160, random weights: int8 speed (target: speedup >= 1.5)",
               "C": "C. export speed (targets: case0 <= 60 s idle; 2nd export BN 0 s)",
-              "D": "D. ONNX int8 recipe variants, w1.0 r 160 (speedup: fp32 ms / int8 ms, same run)"}
-    for k in ("A", "B", "C", "D"):
+              "D": "D. ONNX int8 recipe variants, w1.0 r 160 (speedup: fp32 ms / int8 ms, same run)",
+              "E": "E. where the int8 time goes, w1.0 r 160: onnxruntime op profile (sum of per-node medians); "
+                   "TFLite h-swish forms and bounds (speedup against the recipe's fp32 file, same run)"}
+    for k in ("A", "B", "C", "D", "E"):
         if k in out:
             _table(titles[k], out[k])
 

@@ -80,3 +80,61 @@ def test_every_conv_of_an_int8_onnx_subnet_is_fused(tmp_path):
     assert "Conv" not in ops, "a float Conv is left between DequantizeLinear and QuantizeLinear"
     assert ops.count("QLinearConv") == len(convs)
     assert ops.count("QGemm") == 1  # the classifier
+
+
+def test_ops_kept_float_store_int8_weights_that_onnxruntime_folds(tmp_path):
+    """The accuracy fallback's float ops keep float activations but int8 weights (`runtime.int8.
+    int8_weights_of_float_ops`): the file is smaller by about 3 bytes a weight, and onnxruntime folds
+    the weights' `Cast * scale` when the session opens, so its optimised graph is the one of the same
+    weights stored as float (no dequantising on every run) and the outputs are the same."""
+    import onnx
+    from onnx import numpy_helper
+
+    from ofa_deploy.export.int8 import OnnxQuantiser
+    from ofa_deploy.runtime.convert import export_onnx
+
+    torch.manual_seed(0)
+    spec = SpaceSpec(width_mult=1.0, n_classes=10)
+    arch = middle_arch(spec, 64)
+    fp32 = export_onnx(OFAMobileNetV3(spec).extract(arch).eval(), torch.zeros(1, 3, 64, 64), tmp_path / "f.onnx")
+    calib = [np.random.default_rng(i).standard_normal((1, 3, 64, 64)).astype(np.float32) for i in range(4)]
+    q = OnnxQuantiser(fp32)
+    try:
+        from ofa_deploy.export.quantize import FloatOp
+
+        keep = [FloatOp("Conv", "/feature_mix_layer/conv/Conv", "test"), FloatOp("Gemm", "/classifier/linear/Gemm", "test")]
+        out = q.quantize(calib, tmp_path / "q.onnx", keep)
+        q.finish(out)
+    finally:
+        q.close()
+    model = onnx.load(str(out))
+    g = model.graph
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    kept = [n for n in g.node if n.name in {k.name for k in keep}]
+    assert [n.op_type for n in kept] == ["Conv", "Gemm"]
+    params = 0
+    for n in kept:  # float op, int8 weight: Cast(int8) * per-channel scale
+        mul = producer[n.input[1]]
+        cast = producer[mul.input[0]]
+        assert (mul.op_type, cast.op_type) == ("Mul", "Cast")
+        assert inits[cast.input[0]].dtype == np.int8
+        assert producer[n.input[0]].op_type in ("DequantizeLinear", "ReduceMean", "Flatten")  # float activations
+        params += inits[cast.input[0]].size
+    # The same file with those weights stored as the float values they stand for.
+    restored = onnx.load(str(out))
+    rg = restored.graph
+    rprod = {o: n for n in rg.node for o in n.output}
+    for n in [n for n in rg.node if n.name in {k.name for k in keep}]:
+        mul = rprod[n.input[1]]
+        w = inits[rprod[mul.input[0]].input[0]].astype(np.float32) * inits[mul.input[1]]
+        rg.initializer.append(numpy_helper.from_array(w.astype(np.float32), n.name + "_w"))
+        rg.node.remove(rprod[mul.input[0]])
+        rg.node.remove(mul)
+        n.input[1] = n.name + "_w"
+    onnx.save(restored, str(tmp_path / "restored.onnx"))
+    assert (tmp_path / "restored.onnx").stat().st_size - out.stat().st_size > 2.9 * params
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert sorted(optimised_ops(out, tmp_path / "a")) == sorted(optimised_ops(tmp_path / "restored.onnx", tmp_path / "b"))
+    np.testing.assert_allclose(run(out, calib[0]), run(tmp_path / "restored.onnx", calib[0]), rtol=1e-5, atol=1e-6)
