@@ -50,11 +50,13 @@ def _user_data_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _block_exports_once():
-    """Each distinct block is exported to ONNX once a session (`support/onnx_memo.py` says why and how)."""
+def _block_exports_once(tmp_path_factory):
+    """Each distinct block is exported to ONNX once a run, for all xdist workers (`support/onnx_memo.py`
+    says why and how)."""
     from support.onnx_memo import remember_block_exports
+    from support.xdist_once import run_root
 
-    with remember_block_exports() as store:
+    with remember_block_exports(run_root(tmp_path_factory) / "onnx-block-exports") as store:
         yield store
 
 
