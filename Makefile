@@ -14,12 +14,17 @@ setup-demo:
 demo: setup-demo
 	PATH="$(dir $(PY)):$$PATH" bash scripts/demo.sh
 
+# Tests run in parallel, one pytest-xdist worker per core (JOBS=0: in this process, one after another);
+# each test file stays on one worker (its module fixtures are built once: tests/support/xdist_once.py).
+JOBS ?= auto
+XDIST = -n $(JOBS) --dist loadfile
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST) --durations=25
 
 # The edit-run lane: everything but the tests marked slow (see pyproject.toml's markers).
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow and not board" --durations=25
+	$(PY) -m pytest -q $(XDIST) -m "not slow and not board" --durations=25
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

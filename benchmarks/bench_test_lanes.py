@@ -6,6 +6,10 @@ slowest tests (setup and call apart), and the seconds spent per test file.
     python benchmarks/bench_test_lanes.py --lane all         # what `make test` runs
     python benchmarks/bench_test_lanes.py --lane slow --top 15
     python benchmarks/bench_test_lanes.py tests/test_faults.py tests/test_trust.py
+    python benchmarks/bench_test_lanes.py --jobs 0           # serially, in one process (the "before" of xdist)
+
+`--jobs` is pytest-xdist's `-n` (default `auto`, one worker per core, with `--dist loadfile`, as the
+Makefile runs it; `0` runs in one process). The per-file seconds add up every worker's time.
 
 Measure on an idle machine: with other jobs running, times grow 2-4x and unevenly.
 """
@@ -29,8 +33,9 @@ LANES = {"fast": "not slow and not board", "slow": "slow and not board", "all": 
 LINE = re.compile(r"^\s*([\d.]+)s (setup|call|teardown)\s+(\S+)")
 
 
-def run_lane(lane: str, paths: list[str]) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "--durations=0", "--durations-min=0", "-p", "no:cacheprovider"]
+def run_lane(lane: str, paths: list[str], jobs: str = "auto") -> tuple[float, str]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "--durations=0", "--durations-min=0", "-p", "no:cacheprovider",
+           "-n", jobs, "--dist", "loadfile"]
     if LANES[lane]:
         cmd += ["-m", LANES[lane]]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -47,13 +52,15 @@ def main() -> None:
     ap.add_argument("paths", nargs="*", help="test files or node ids (default: the whole lane)")
     ap.add_argument("--lane", choices=sorted(LANES), default="fast")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--jobs", default="auto", help="pytest-xdist workers (-n): auto, a number, or 0 for none")
     a = ap.parse_args()
-    wall, out = run_lane(a.lane, a.paths)
+    load = os.getloadavg()[0]
+    wall, out = run_lane(a.lane, a.paths, a.jobs)
     rows = [(float(m[1]), m[2], m[3]) for m in map(LINE.match, out.splitlines()) if m]
     summary = next((line for line in reversed(out.splitlines()) if " in " in line and "passed" in line), "")
     console = Console()
-    console.print(f"lane {a.lane} ({LANES[a.lane] or 'everything'}): {summary.strip('= ')}; wall {wall:.1f} s, "
-                  f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at the end")
+    console.print(f"lane {a.lane} ({LANES[a.lane] or 'everything'}), -n {a.jobs}: {summary.strip('= ')}; wall "
+                  f"{wall:.1f} s, {os.cpu_count()} CPUs, load {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     top = Table(title=f"slowest {a.top}")
     for col in ("s", "phase", "test"):
         top.add_column(col, justify="right" if col == "s" else "left")

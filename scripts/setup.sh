@@ -66,7 +66,7 @@ fi
 installed_here() {
   "$PY" - <<'PY' >/dev/null 2>&1
 import importlib.util as u, pathlib, sys
-mods = ["ai_edge_litert", "ai_edge_quantizer", "hypothesis", "litert_torch", "ruff", "torch"]
+mods = ["ai_edge_litert", "ai_edge_quantizer", "hypothesis", "litert_torch", "ruff", "torch", "xdist"]
 if any(u.find_spec(m) is None for m in mods):
     sys.exit(1)
 here = u.find_spec("ofa_deploy")

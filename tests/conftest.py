@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Test output is captured, never a terminal: tables are laid out as for a pipe (`cli/common.py`), whatever
+# the terminal. A pytest process that imports readline exports COLUMNS=80 and LINES=24 into its C environment
+# (readline's default), which pytest-xdist's workers then inherit: dropped here, before anything reads them.
+for _var in ("COLUMNS", "LINES"):
+    os.environ.pop(_var, None)
 
 # Shared names live in tests/support; re-exported for tests that still take them from here.
 from support.shared import GOLDEN, REFERENCE, REPO, SHARED, need_shared  # noqa: F401
@@ -45,11 +50,13 @@ def _user_data_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _block_exports_once():
-    """Each distinct block is exported to ONNX once a session (`support/onnx_memo.py` says why and how)."""
+def _block_exports_once(tmp_path_factory):
+    """Each distinct block is exported to ONNX once a run, for all xdist workers (`support/onnx_memo.py`
+    says why and how)."""
     from support.onnx_memo import remember_block_exports
+    from support.xdist_once import run_root
 
-    with remember_block_exports() as store:
+    with remember_block_exports(run_root(tmp_path_factory) / "onnx-block-exports") as store:
         yield store
 
 
@@ -97,23 +104,27 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _profiled_once(tmp_path_factory):
-    """The table of `profiled`, measured once a session by the real command (each test gets a copy)."""
+    """The table of `profiled`, measured once a run by the real command (each test gets a copy; one
+    profile for all xdist workers: `support/xdist_once.py`)."""
     import sys
+
+    from support.xdist_once import once_per_run
 
     from ofa_deploy.cli import main
 
-    base = tmp_path_factory.mktemp("profiled-once")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
-        mp.setenv("OFA_DEPLOY_TABLES", str(base / "tables"))
-        mp.chdir(base)
-        mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--device", "cpu", "--resolutions", "24", "--sessions", "1",
-                                 "--max-runs", "3", "--subnets", "12"])
-        try:
-            main()
-        except SystemExit as e:
-            assert not e.code, f"the profile behind the `profiled` fixture failed (exit {e.code}; see its stderr)"
-    return base
+    def make(base: Path) -> None:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
+            mp.setenv("OFA_DEPLOY_TABLES", str(base / "tables"))
+            mp.chdir(base)
+            mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--device", "cpu", "--resolutions", "24", "--sessions",
+                                     "1", "--max-runs", "3", "--subnets", "12"])
+            try:
+                main()
+            except SystemExit as e:
+                assert not e.code, f"the profile behind the `profiled` fixture failed (exit {e.code}; see its stderr)"
+
+    return once_per_run(tmp_path_factory, "profiled-once", make)
 
 
 @pytest.fixture
@@ -137,21 +148,25 @@ def profiled(_profiled_once, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def _isolated_once(tmp_path_factory):
-    """A table of isolated rows only (`profile --method isolated`, r 24, 1 session, 3 runs), measured once a session."""
+    """A table of isolated rows only (`profile --method isolated`, r 24, 1 session, 3 runs), measured once a run
+    (one profile for all xdist workers: `support/xdist_once.py`)."""
     import sys
+
+    from support.xdist_once import once_per_run
 
     from ofa_deploy.cli import main
 
-    base = tmp_path_factory.mktemp("isolated-once")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
-        mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--resolutions", "24", "--sessions", "1", "--max-runs", "3",
-                                 "--method", "isolated", "-o", str(base / "t")])
-        try:
-            main()
-        except SystemExit as e:
-            assert not e.code, f"the profile behind the `isolated_table` fixture failed (exit {e.code})"
-    return base / "t"
+    def make(base: Path) -> None:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("OFA_DEPLOY_HOME", str(base / "home"))
+            mp.setattr(sys, "argv", ["ofa-deploy", "profile", "--resolutions", "24", "--sessions", "1", "--max-runs",
+                                     "3", "--method", "isolated", "-o", str(base / "t")])
+            try:
+                main()
+            except SystemExit as e:
+                assert not e.code, f"the profile behind the `isolated_table` fixture failed (exit {e.code})"
+
+    return once_per_run(tmp_path_factory, "isolated-once", make) / "t"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from support.ports import free_port
 
 from ofa_deploy import records
 from ofa_deploy.errors import CheckpointError, FormatError
@@ -289,7 +290,7 @@ def test_torchrun_processes_share_the_cores(monkeypatch):
 def test_finetune_under_torchrun_two_processes(tiny, tmp_path):
     supernet, subnet, recipe = tiny
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                           str(29700 + os.getpid() % 1000), "-m", "ofa_deploy", "finetune", "--subnet", str(subnet),
+                           str(free_port()), "-m", "ofa_deploy", "finetune", "--subnet", str(subnet),
                            "--supernet", str(supernet), "--recipe", str(recipe), "--out", str(tmp_path / "run"),
                            "--threads", "1", "--json"],
                           env={**os.environ, "OMP_NUM_THREADS": "1", "OFA_DEPLOY_HOME": str(tmp_path / "home")},

@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from support.ports import free_port
 
 from ofa_deploy.errors import FormatError
 from ofa_deploy.nn import load_supernet
@@ -88,7 +89,7 @@ def test_train_on_a_folder_under_torchrun_two_processes(folder, tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump({**RECIPE, "data": {**RECIPE["data"], "workers": 0}}))
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                           str(29600 + os.getpid() % 1000), "-m", "ofa_deploy", "train", "--recipe", str(recipe),
+                           str(free_port()), "-m", "ofa_deploy", "train", "--recipe", str(recipe),
                            "--data", str(folder), "--out", str(tmp_path / "run"), "--threads", "1", "--json"],
                           env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
                           check=False)

@@ -330,7 +330,8 @@ def test_an_int8_profile_over_adb_pushes_int8_tflite_blocks(net, tmp_path, cache
     import subprocess
     import time
 
-    from remote_fixtures.fake_adbd import FakeAdbDaemon, adb_available, free_port
+    from remote_fixtures.fake_adbd import FakeAdbDaemon, adb_available
+    from support.ports import free_port
 
     if adb_available() is None:
         pytest.skip("the `adb` client is missing (apt install adb)")

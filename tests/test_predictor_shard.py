@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 from support.images import CLASSES, photo, write_image
+from support.ports import free_port
 
 from ofa_deploy.nn import OFAMobileNetV3, save_supernet
 from ofa_deploy.predictor.dataset import load_accuracy_dataset
@@ -45,7 +46,7 @@ def _args(setup, out, *extra) -> list[str]:
 def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-                           "--master_port", str(29700 + os.getpid() % 1000), "-m", "ofa_deploy", *args],
+                           "--master_port", str(free_port()), "-m", "ofa_deploy", *args],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
 

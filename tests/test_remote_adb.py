@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-from remote_fixtures.fake_adbd import A_VERSION_MIN, FakeAdbDaemon, adb_available, free_port
+from remote_fixtures.fake_adbd import A_VERSION_MIN, FakeAdbDaemon, adb_available
+from support.ports import free_port
 from support.spaces import PROFILE_SPEC
 
 from ofa_deploy.devices import DeviceDescriptor

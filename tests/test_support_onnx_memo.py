@@ -5,7 +5,7 @@ real export does."""
 from __future__ import annotations
 
 import torch
-from support.onnx_memo import memoised, module_digest
+from support.onnx_memo import FolderStore, memoised, module_digest
 from torch import nn
 
 
@@ -52,3 +52,20 @@ def test_the_memo_exports_once_per_identical_module_and_draws_as_the_export_does
     torch.randn(*shape)  # what the real export draws
     assert again == first and len(calls) == 1 and torch.equal(after_hit, torch.rand(1))
     assert memo(other, shape) == b"export 2" and len(calls) == 2
+
+
+def test_a_folder_store_is_shared_with_another_process_s_memo(tmp_path):
+    """Two memos on one folder (two xdist workers): the second finds the first's export and does not export."""
+    calls = []
+
+    def real(module, shape):
+        calls.append(shape)
+        torch.randn(*shape)
+        return b"exported once"
+
+    shape = (1, 3, 8, 8)
+    first = memoised(real, FolderStore(tmp_path / "memo"))(_block(), shape)
+    other_worker = memoised(real, FolderStore(tmp_path / "memo"))
+    assert other_worker(_block(), shape) == first == b"exported once" and len(calls) == 1
+    assert [p.suffix for p in (tmp_path / "memo").iterdir()] == [".onnx"]  # no temporary file left
+    assert other_worker(_block(seed=2), shape) == b"exported once" and len(calls) == 2  # another block: exported

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support.ports import free_port
 
 from ofa_deploy.data import load_dataset
 from ofa_deploy.data.datasets import FASHION_MNIST_ROOT, DatasetError, _read_idx
@@ -67,7 +68,7 @@ def test_two_process_data_parallel_ranks_end_identical(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = Path(__file__).with_name("ddp_worker.py")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", str(29500 + os.getpid() % 1000), str(worker), str(tmp_path)],
+                           "--master_port", str(free_port()), str(worker), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt")

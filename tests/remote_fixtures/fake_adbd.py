@@ -471,11 +471,5 @@ def _fail(stream: Stream, message: str) -> None:
     stream.write(b"FAIL" + struct.pack("<I", len(raw)) + raw)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def adb_available() -> str | None:
     return shutil.which("adb")

@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from support.ports import free_port
+
 SSHD = "/usr/sbin/sshd"
 
 
@@ -35,12 +37,6 @@ def unavailable() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ofa-test", "-f", str(path)], check=True)
 
@@ -49,7 +45,7 @@ class LoopbackSshd:
     def __init__(self, folder: str | os.PathLike):
         self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.user = getpass.getuser()
         self.host_key = self.dir / "host_key"
         self.user_key = self.dir / "id_ed25519"

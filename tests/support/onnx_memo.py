@@ -10,13 +10,18 @@ returns the bytes the real exporter produced for an identical module. It still d
 input, so the global torch RNG moves exactly as without the memo. Only `onnx_bytes` is wrapped;
 whole-subnet exports (`export`) and tests that call `onnx_bytes` by their own import run the
 exporter each time.
+
+`FolderStore` keeps the memo in a folder as well, one file per key, so that the workers of a parallel
+run (pytest-xdist) share it: the first worker to export a block writes its bytes, the others read them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -52,12 +57,43 @@ def memoised(real: Callable, store: dict[str, bytes]) -> Callable:
     return onnx_bytes
 
 
+class FolderStore(dict):
+    """The memo's dict, backed by `folder/<key>.onnx`: a key another process stored there is found too.
+    Files are written under a temporary name and renamed, so a reader never sees half an export; two
+    processes storing one key write the same bytes, and the last rename wins."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.onnx"
+
+    def __contains__(self, key: object) -> bool:
+        if super().__contains__(key):
+            return True
+        try:
+            data = self._path(str(key)).read_bytes()
+        except FileNotFoundError:
+            return False
+        super().__setitem__(key, data)
+        return True
+
+    def __setitem__(self, key: str, data: bytes) -> None:
+        super().__setitem__(key, data)
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self._path(key))
+
+
 @contextmanager
-def remember_block_exports() -> Iterator[dict[str, bytes]]:
-    """Within the block, `latency.block_models.onnx_bytes` returns remembered exports."""
+def remember_block_exports(folder: Path | None = None) -> Iterator[dict[str, bytes]]:
+    """Within the block, `latency.block_models.onnx_bytes` returns remembered exports (kept in `folder`
+    too when given: `FolderStore`)."""
     from ofa_deploy.latency import block_models
 
-    store: dict[str, bytes] = {}
+    store: dict[str, bytes] = {} if folder is None else FolderStore(folder)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(block_models, "onnx_bytes", memoised(block_models.onnx_bytes, store))
         yield store
