@@ -41,12 +41,12 @@ def train(
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
     rec = training_recipe(recipe, data, workers, value(scratch), compare_scratch, stop_after_epochs)
     progress, on_step = epoch_progress(human(as_json), lambda info: (info["phase_idx"], info["epoch"]))
-    run = TrainingRun(rec, out, on_step, threads)
+    run = TrainingRun(rec, out, on_step, threads, compare_scratch)
     if run.speaks:
         view.training(rec, run.trainer, out, human(as_json))
     try:
         with progress if run.speaks else nullcontext():
-            done = run.complete(resume, stop_after_epochs, compare_scratch)
+            done = run.complete(resume, stop_after_epochs)
     except KeyboardInterrupt:
         fail(run.interrupted(), code=130)
     view.trained(done, out, as_json)

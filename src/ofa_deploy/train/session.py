@@ -35,51 +35,64 @@ def training_recipe(recipe: str, data: Path | None = None, workers: int | None =
     return rec
 
 
-class TrainingRun:
+class _RankedRun:
+    """What `train` and `finetune` share: `engine` (the Trainer or FineTuner) runs on every rank;
+    `speaks` (rank 0) is the one process that reports progress, prints and writes; `complete` runs,
+    then `finish`es on rank 0."""
+
+    engine: Any
+
+    def _quiet_other_ranks(self) -> None:
+        if not self.speaks:
+            self.engine.progress = lambda info: None
+
+    @property
+    def speaks(self) -> bool:
+        return self.engine.rank == 0
+
+    def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        return self.engine.run(resume=resume, stop_after_epochs=stop_after_epochs)
+
+    def finish(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def complete(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any] | None:
+        """`run`, then `finish` on rank 0: None on the other ranks; a run stopped by
+        `stop_after_epochs` returns the engine's result (`stopped` True) and writes nothing."""
+        result = self.run(resume, stop_after_epochs)
+        if not self.speaks or result["stopped"]:
+            return result if self.speaks else None
+        return {"stopped": False, **self.finish()}
+
+
+class TrainingRun(_RankedRun):
     """The trainer of `recipe` in `out`; `speaks` (rank 0) is the one process that reports progress,
     prints and writes the supernet and the report."""
 
     def __init__(self, recipe: Any, out: Path, on_step: Callable[[dict], None] | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, compare_scratch: Sequence[Path] = ()):
         from .progressive import Trainer
 
-        self.recipe, self.out = recipe, out
-        self.trainer = Trainer(recipe, out, progress=on_step, threads=threads)
-        if not self.speaks:
-            self.trainer.progress = lambda info: None
-
-    @property
-    def speaks(self) -> bool:
-        return self.trainer.rank == 0
-
-    def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
-        return self.trainer.run(resume=resume, stop_after_epochs=stop_after_epochs)
+        self.recipe, self.out, self.compare_scratch = recipe, out, list(compare_scratch)
+        self.trainer = self.engine = Trainer(recipe, out, progress=on_step, threads=threads)
+        self._quiet_other_ranks()
 
     def interrupted(self) -> str:
         """What an interruption (Ctrl-C) kept, and how to resume, as one line."""
         return (f"interrupted: {self.out} keeps the run up to its last finished epoch (state.pt, log.jsonl); rerun "
                 "the same command with --resume to continue it")
 
-    def complete(self, resume: bool = False, stop_after_epochs: int | None = None,
-                 compare_scratch: Sequence[Path] = ()) -> dict[str, Any] | None:
-        """`run`, then `finish` on rank 0: None on the other ranks; a run stopped by
-        `stop_after_epochs` returns the trainer's result (`stopped` True) and writes nothing."""
-        result = self.run(resume, stop_after_epochs)
-        if not self.speaks or result["stopped"]:
-            return result if self.speaks else None
-        return self.finish(compare_scratch)
-
-    def finish(self, compare_scratch: Sequence[Path] = ()) -> dict[str, Any]:
+    def finish(self) -> dict[str, Any]:
         """Export the supernet and write the report (rank 0): their paths and the final metrics."""
         from .report import write_report
 
         path = self.trainer.export(self.out / "supernet.pt")
-        report = write_report(self.out, self.recipe, list(compare_scratch))
+        report = write_report(self.out, self.recipe, list(self.compare_scratch))
         final = json.loads((self.out / "report.json").read_text())["final"]
-        return {"stopped": False, "supernet": str(path), "report": str(report), "final": final}
+        return {"supernet": str(path), "report": str(report), "final": final}
 
 
-class FineTuneRun:
+class FineTuneRun(_RankedRun):
     """`ofa-deploy finetune` as one object, as `TrainingRun` is `train`: the options checked and the job
     planned before the training starts (`train.finetune.plan_job`; a wrong --compare-scratch folder
     fails now, not after the training), the process group joined under torchrun, the `FineTuner` in
@@ -103,24 +116,9 @@ class FineTuneRun:
         scratch_runs(compare_scratch)
         self.compare_scratch = list(compare_scratch)
         self.out = out or default_out(self.job)
-        self.tuner = FineTuner(self.job, self.out, progress=on_step, threads=threads, data_root=data, workers=workers)
-        if not self.speaks:
-            self.tuner.progress = lambda info: None
-
-    @property
-    def speaks(self) -> bool:
-        return self.tuner.rank == 0
-
-    def run(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any]:
-        return self.tuner.run(resume=resume, stop_after_epochs=stop_after_epochs)
-
-    def complete(self, resume: bool = False, stop_after_epochs: int | None = None) -> dict[str, Any] | None:
-        """`run`, then `finish` on rank 0: None on the other ranks; a run stopped by
-        `stop_after_epochs` returns the tuner's result (`stopped` True) and writes nothing."""
-        result = self.run(resume, stop_after_epochs)
-        if not self.speaks or result["stopped"]:
-            return result if self.speaks else None
-        return {"stopped": False, **self.finish()}
+        self.tuner = self.engine = FineTuner(self.job, self.out, progress=on_step, threads=threads, data_root=data,
+                                             workers=workers)
+        self._quiet_other_ranks()
 
     def finish(self) -> dict[str, Any]:
         """The checkpoint, the report and (a fine-tuning) the `finetune` record (`train.finetune.complete`)."""
