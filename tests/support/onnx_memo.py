@@ -18,7 +18,6 @@ run (pytest-xdist) share it: the first worker to export a block writes its bytes
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,8 +58,8 @@ def memoised(real: Callable, store: dict[str, bytes]) -> Callable:
 
 class FolderStore(dict):
     """The memo's dict, backed by `folder/<key>.onnx`: a key another process stored there is found too.
-    Files are written under a temporary name and renamed, so a reader never sees half an export; two
-    processes storing one key write the same bytes, and the last rename wins."""
+    Files are written with `fsio.atomic_write_bytes` (temporary name, rename), so a reader never sees half
+    an export; two processes storing one key write the same bytes, and the last rename wins."""
 
     def __init__(self, folder: Path):
         super().__init__()
@@ -81,10 +80,10 @@ class FolderStore(dict):
         return True
 
     def __setitem__(self, key: str, data: bytes) -> None:
+        from ofa_deploy.fsio import atomic_write_bytes
+
         super().__setitem__(key, data)
-        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, self._path(key))
+        atomic_write_bytes(self._path(key), data)
 
 
 @contextmanager

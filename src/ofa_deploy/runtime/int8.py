@@ -98,8 +98,6 @@ def quantize_onnx_bytes(model: bytes, calibration: Iterable[np.ndarray], input_n
         return quantize_onnx(src, calibration, Path(tmp) / "int8.onnx", input_name).read_bytes()
 
 
-
-
 def int8_weights_of_float_ops(model: str | os.PathLike) -> int:
     """Store the weights of the Conv and Gemm nodes `quantize_static` left float (`nodes_to_exclude`:
     the accuracy fallback) as per-channel symmetric int8, in place; returns how many. Without this a
