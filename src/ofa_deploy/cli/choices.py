@@ -1,30 +1,28 @@
 """The choices of options, as Enums (Typer lists them in --help and refuses anything else, exit 2).
 
-Why literal tuples here: the library's own tuples (`export.targets.FORMATS`,
-`train.recipe.SCRATCH_SUBNETS`, `data.datasets.DATASET_KINDS`) live in modules that import torch,
-and the CLI must start without it; `tests/test_cli.py` checks each tuple here equals the
-library's, so there is still one source of truth. `space.FORMATS` is torch-free and used directly.
+They come from the library's torch-free modules. `train.recipe.SCRATCH_SUBNETS` and
+`data.datasets.DATASET_KINDS` live where torch is imported, and the CLI must start without it:
+those two are literal here, and `tests/test_cli.py` checks that they equal the library's.
 """
 
 from __future__ import annotations
 
+from ..export.targets import FORMATS as EXPORT_FORMATS
+from ..latency.official import OFFICIAL_STATS
+from ..latency.rows import METHODS as PROFILE_METHODS
+from ..latency.rows import PREDICTION_STATS
 from ..space import FORMATS as SUBNET_FORMATS
 from ..space import families
 from .common import choices
 
-EXPORT_FORMATS = ("onnx", "tflite")
 SCRATCH_SUBNETS = ("largest", "middle", "smallest")
 DATASET_KINDS = ("fashion-mnist", "imagenet", "folder", "synthetic")
-PROFILE_STATS = ("median", "p10", "mean")  # what a measured table may predict with (LatencyTable.STATS)
-OFFICIAL_STATS = ("mean", "median")  # what `lut export` may write as the official 'mean'
-PROFILE_METHODS = ("isolated", "fit", "profiler")  # how `profile` makes rows (LatencyTable.METHODS)
 
 ExportFormat = choices("ExportFormat", EXPORT_FORMATS)
 SubnetFormat = choices("SubnetFormat", SUBNET_FORMATS)
 ScratchSubnet = choices("ScratchSubnet", SCRATCH_SUBNETS)
 DatasetKind = choices("DatasetKind", DATASET_KINDS)
-ProfileStat = choices("ProfileStat", PROFILE_STATS)
+ProfileStat = choices("ProfileStat", PREDICTION_STATS)
 OfficialStat = choices("OfficialStat", OFFICIAL_STATS)
-SPACE_KINDS = tuple(k.name for k in families())  # the registry's (space.family), torch-free
-SpaceKindChoice = choices("SpaceKindChoice", SPACE_KINDS)
+SpaceKindChoice = choices("SpaceKindChoice", tuple(k.name for k in families()))  # the registry's, torch-free
 ProfileMethod = choices("ProfileMethod", PROFILE_METHODS)

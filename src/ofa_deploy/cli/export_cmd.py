@@ -103,10 +103,9 @@ def benchmark(
     max_runs: opt.MaxRuns = 200,
     host: str | None = Opt(None, "--host", help=f"ssh devices: {opt.HOST_HELP} (default: the one the last profile of "
                            "this device was given, else the descriptor's)."),
-    accept_new_host_key: bool = opt.host_key("ssh devices: record an unknown host key on first use (a changed key "
-                                             "is always refused)."),
-    serial: str | None = opt.serial("adb devices: the phone's serial (default: the last profile's of this device, "
-                                    "else the only one attached)."),
+    accept_new_host_key: opt.HostKey = False,
+    serial: str | None = Opt(None, "--serial", help="adb devices: the phone's serial (default: the last profile's of "
+                             "this device, else the only one attached)."),
     benchmark_binary: Path | None = Opt(None, "--benchmark-binary", help="adb devices: TFLite's benchmark_model for "
                                         "the phone (default: the last profile's)."),
     as_json: opt.Json = False,

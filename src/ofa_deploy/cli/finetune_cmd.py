@@ -8,7 +8,7 @@ import typer
 
 from ..views import train as view
 from ..views.console import human
-from ..views.progress import epoch_progress
+from ..views.progress import epoch_progress, shown_if
 from . import options as opt
 
 
@@ -40,8 +40,6 @@ def finetune(
     as_json: bool = opt.json("Print the result as JSON (progress goes to stderr)."),
 ) -> None:
     """Fine-tune the searched subnet with KD from its supernet; checkpoints every epoch, resumable, torchrun-ready."""
-    from contextlib import nullcontext
-
     from ..train.session import FineTuneRun
 
     progress, on_step = epoch_progress(human(as_json), lambda info: info["epoch"])
@@ -50,6 +48,6 @@ def finetune(
                       workers=workers, stop_after_epochs=stop_after_epochs, on_step=on_step)
     if run.speaks:
         view.finetuning(run.job, run.tuner, from_scratch, run.out, run.notes, human(as_json))
-    with progress if run.speaks else nullcontext():
+    with shown_if(progress, run.speaks):
         done = run.complete(resume, stop_after_epochs)
     view.finetuned(done, run.out, from_scratch, as_json)

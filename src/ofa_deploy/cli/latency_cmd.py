@@ -10,9 +10,7 @@ from pathlib import Path
 
 import typer
 
-from .. import checks
-from ..latency.resolve import table_of_options
-from ..space.options import space_from_options
+from ..latency.lookup import export_official_tables, predict_subnet_file, table_to_show
 from ..views import latency as view
 from ..views.console import human
 from ..views.progress import stage_bar
@@ -56,10 +54,8 @@ def profile(
     fresh: bool = Opt(False, "--fresh", help="Discard an existing table in the folder instead of resuming."),
     force: opt.ForceFolder = False,
     host: opt.Host = None,
-    accept_new_host_key: bool = opt.host_key("ssh devices: record an unknown host key on first use (a changed "
-                                                "key is still refused)."),
-    serial: str | None = opt.serial("adb devices: the phone's serial from `adb devices` (default: the only one "
-                                       "attached)."),
+    accept_new_host_key: opt.HostKey = False,
+    serial: opt.Serial = None,
     benchmark_binary: opt.BenchmarkBinary = None,
     precision: str | None = Opt(None, "--precision", help="fp32 or int8 (blocks quantised with representative inputs "
                                 "from the supernet's dataset; onnxruntime, ssh and adb devices); default: the "
@@ -106,8 +102,8 @@ def validate_cmd(
     out: Path | None = opt.out("Folder for validation.csv/.png (default: the table's; a shipped table's go to the "
                                   "user's tables folder)."),
     host: opt.Host = None,
-    accept_new_host_key: bool = opt.host_key("ssh devices: record an unknown host key on first use."),
-    serial: str | None = opt.serial("adb devices: the phone's serial from `adb devices`."),
+    accept_new_host_key: opt.HostKey = False,
+    serial: opt.Serial = None,
     benchmark_binary: opt.BenchmarkBinary = None,
     as_json: opt.JsonShort = False,
 ) -> None:
@@ -132,12 +128,7 @@ def predict_cmd(
     as_json: opt.JsonShort = False,
 ) -> None:
     """Predicted latency of one subnet from a table."""
-    from ..space import load_subnet
-
-    sub = load_subnet(subnet)
-    table = table_of_options(device, table_path, sub.spec)
-    view.predicted(subnet, table, table.predict_arch(sub.arch, calibrated=not raw), table.arch_breakdown(sub.arch),
-                   raw, breakdown, as_json)
+    view.predicted(subnet, *predict_subnet_file(subnet, device, table_path, raw), raw, breakdown, as_json)
 
 
 # ---- lut ------------------------------------------------------------------------------------------
@@ -152,9 +143,7 @@ def lut_show(
     as_json: opt.JsonShort = False,
 ) -> None:
     """Metadata, resolutions and completeness of a table (and its rows at one resolution)."""
-    spec = space_from_options(width, classes, in_channels, None)
-    checks.integer(resolution, "--resolution", 8, checks.MAX_RESOLUTION, optional=True)
-    view.table_shown(table_of_options(device, table_path, spec), resolution, as_json)
+    view.table_shown(table_to_show(device, table_path, width, classes, in_channels, resolution), resolution, as_json)
 
 
 @lut_app.command("import")
@@ -189,12 +178,7 @@ def lut_export(
     as_json: opt.JsonShort = False,
 ) -> None:
     """Export a table to the official per-resolution YAML format."""
-    from ..latency import export_official
-    from ..outputs import check_output
-
-    check_output(out, "official-tables", force)
-    written = export_official(table_of_options(None, table_path, None), out, value(stat))
-    view.exported(out, written, value(stat), as_json)
+    view.exported(out, export_official_tables(table_path, out, value(stat), force), value(stat), as_json)
 
 
 @lut_app.command("repair")

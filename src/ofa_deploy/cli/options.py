@@ -99,13 +99,10 @@ Host = Annotated[str | None, Opt("--host", help=f"ssh devices: {HOST_HELP} (over
 BenchmarkBinary = Annotated[Path | None, Opt("--benchmark-binary",
                                            help="adb devices: TFLite's benchmark_model built for the phone.")]
 
-
-def host_key(help: str) -> Any:
-    return Opt(False, "--accept-new-host-key", help=help)
-
-
-def serial(help: str) -> Any:
-    return Opt(None, "--serial", help=help)
+HostKey = Annotated[bool, Opt("--accept-new-host-key", help="ssh devices: record an unknown host key on first use (a "
+                              "changed key is always refused).")]
+Serial = Annotated[str | None, Opt("--serial", help="adb devices: the phone's serial from `adb devices` (default: the "
+                                   "only one attached).")]
 
 
 def remote_args(host: str | None, accept_new_host_key: bool, serial: str | None,

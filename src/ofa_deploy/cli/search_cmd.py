@@ -6,7 +6,6 @@ commands so that other commands do not pay for them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -95,26 +94,18 @@ def predictor_dataset(
                          force=force, bn_batch=bn_batch, bn_transform=bn_transform, skip_bad_images=skip_bad_images,
                          device=device) as builder:
         view.dataset_start(builder, folder, as_json)
-        summary = _measure(builder, folder, as_json, stop_after_rows)
+        try:
+            with view.dataset_bar(builder, as_json, stop_after_rows) as on_row:
+                summary = builder.run(on_row, stop_after=stop_after_rows)
+        except KeyboardInterrupt:
+            view.dataset_interrupted(builder, folder)
+            raise typer.Exit(130) from None
         if builder.rank != 0:
             return
         if builder.world > 1 and summary.get("stopped"):
             view.shard_stopped(summary)
             raise typer.Exit(3)  # not 0: torchrun then stops the ranks still measuring
         view.dataset_done(builder, folder, summary, as_json)
-
-
-def _measure(builder: Any, folder: Path, as_json: bool, stop_after_rows: int | None) -> dict[str, Any]:
-    """Every rank measures its share under torchrun; alone, with a progress bar unless there is
-    nothing to show it for (--json, nothing to do, --stop-after-rows)."""
-    if builder.world > 1 or as_json or not builder.remaining or stop_after_rows is not None:
-        return builder.run(stop_after=stop_after_rows)
-    try:
-        with view.dataset_bar(builder) as on_row:
-            return builder.run(on_row)
-    except KeyboardInterrupt:
-        view.dataset_interrupted(builder, folder)
-        raise typer.Exit(130) from None
 
 
 @predictor_app.command("fit")
@@ -176,13 +167,10 @@ def search(
                           "budget is delivered."),
     margin: str | None = Opt(None, "--margin", help="Search under a predicted latency budget tighter by this share "
                              "(5%), for devices you cannot verify on."),
-    host: str | None = Opt(None, "--host", help=f"--verify on ssh devices: {opt.HOST_HELP} (overrides the "
-                           "descriptor)."),
-    accept_new_host_key: bool = opt.host_key("--verify on ssh devices: record an unknown host key on first use (a "
-                                             "changed key is always refused)."),
-    serial: str | None = opt.serial("--verify on adb devices: the phone's serial (default: the only one attached)."),
-    benchmark_binary: Path | None = Opt(None, "--benchmark-binary", help="--verify on adb devices: TFLite's "
-                                        "benchmark_model built for the phone."),
+    host: opt.Host = None,  # the remote options: --verify on ssh and adb devices
+    accept_new_host_key: opt.HostKey = False,
+    serial: opt.Serial = None,
+    benchmark_binary: opt.BenchmarkBinary = None,
     precision: str | None = Opt(None, "--precision", help="The precision the subnet will ship in: fp32 or int8; picks "
                                 "the device's latency table of that precision (default: the device descriptor's "
                                 "precision)."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..views import train as view
 from ..views.console import human
-from ..views.progress import epoch_progress
+from ..views.progress import epoch_progress, shown_if
 from . import options as opt
 from .choices import ScratchSubnet
 from .common import fail, merge_alias, value
@@ -34,8 +34,6 @@ def train(
     as_json: bool = opt.json("Print the final result as JSON (progress goes to stderr)."),
 ) -> None:
     """Train a supernet with progressive shrinking; checkpoints every epoch, resumable."""
-    from contextlib import nullcontext
-
     from ..train.session import TrainingRun, training_recipe
 
     recipe = merge_alias(recipe, recipe_old, "--recipe", "-r", default="demo-fmnist")
@@ -45,7 +43,7 @@ def train(
     if run.speaks:
         view.training(rec, run.trainer, out, human(as_json))
     try:
-        with progress if run.speaks else nullcontext():
+        with shown_if(progress, run.speaks):
             done = run.complete(resume, stop_after_epochs)
     except KeyboardInterrupt:
         fail(run.interrupted(), code=130)

@@ -20,6 +20,8 @@ from ..space import FamilySpec
 from .blocks import resolution_keys
 from .rows import Row, check_row
 
+OFFICIAL_STATS = ("mean", "median")  # what an official table's `mean` may hold (`lut export --stat`)
+
 OFFICIAL_NAME = re.compile(r"(\d+)_lookup_table\.ya?ml$")
 
 
@@ -91,7 +93,7 @@ def official_metadata(yaml_paths: Sequence[str | os.PathLike], device: str, sour
 
 def export_official(table: _TableRows, out_dir: str | os.PathLike, stat: str = "mean") -> list[Path]:
     """Write `<r>_lookup_table.yaml` per resolution, in the official form (`mean` holds `stat`)."""
-    if stat not in ("mean", "median"):
+    if stat not in OFFICIAL_STATS:
         raise LatencyTableError(f"export statistic must be 'mean' or 'median', got {stat!r}")
     out = Path(out_dir)
     docs = {}

@@ -22,6 +22,7 @@ TABLE_FILE = "table.csv"
 LEGACY_COLUMNS = ("key", "resolution", "count", "mean", "median", "std", "p10", "p90")  # tables before `method`
 COLUMNS = LEGACY_COLUMNS + ("method", "samples")
 STATS = ("mean", "median", "std", "p10", "p90")
+PREDICTION_STATS = ("median", "p10", "mean")  # what `profile --stat` may make a table predict with
 # How a row's cost was made (`latency.incontext`): the block timed alone; fitted to whole subnets
 # timed end to end (`latency.fit`); attributed from per-node profiles of whole subnets.
 METHODS = ("isolated", "fit", "profiler")

@@ -60,8 +60,13 @@ def dataset_start(builder: Any, folder: Path, as_json: bool, out: Console = cons
 
 
 @contextmanager
-def dataset_bar(builder: Any, out: Console = console) -> Iterator[Callable[[dict[str, Any]], None]]:
-    """The bar of subnets measured, with the last one's accuracy; yields the builder's `on_row(info)`."""
+def dataset_bar(builder: Any, as_json: bool, stop_after_rows: int | None,
+                out: Console = console) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+    """The bar of subnets measured, with the last one's accuracy; yields the builder's `on_row(info)`, or None
+    where a bar has nothing to show (every rank under torchrun, --json, nothing to measure, --stop-after-rows)."""
+    if builder.world > 1 or as_json or not builder.remaining or stop_after_rows is not None:
+        yield None
+        return
     bar = progress_bar("last {task.fields[acc]}", out=out)
     todo = len(builder.remaining)
     task = bar.add_task("subnets", total=len(builder.plan), completed=len(builder.plan) - todo, acc="-")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from rich.console import Console
@@ -61,6 +61,11 @@ def epoch_progress(out: Console, key: Any) -> tuple[Any, Any]:
         progress.update(tasks[k], completed=info["step"], loss=info["loss"])
 
     return progress, on_step
+
+
+def shown_if(progress: Any, speaks: bool) -> Any:
+    """`progress` where this process speaks (alone, or rank 0 under torchrun), else a context that draws nothing."""
+    return progress if speaks else nullcontext()
 
 
 class Steps:
