@@ -15,9 +15,10 @@ demo: setup-demo
 	PATH="$(dir $(PY)):$$PATH" bash scripts/demo.sh
 
 # Tests run in parallel, one pytest-xdist worker per core (JOBS=0: in this process, one after another);
-# each test file stays on one worker (its module fixtures are built once: tests/support/xdist_once.py).
+# each test file stays on one worker (its module fixtures are built once: tests/support/xdist_once.py), and the
+# files go out longest first (tests/support/schedule.py; xdist's own reordering is turned off for that).
 JOBS ?= auto
-XDIST = -n $(JOBS) --dist loadfile
+XDIST = -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 test: setup
 	$(PY) -m pytest -q $(XDIST) --durations=25

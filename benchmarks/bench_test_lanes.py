@@ -8,7 +8,7 @@ slowest tests (setup and call apart), and the seconds spent per test file.
     python benchmarks/bench_test_lanes.py tests/test_faults.py tests/test_trust.py
     python benchmarks/bench_test_lanes.py --jobs 0           # serially, in one process (the "before" of xdist)
 
-`--jobs` is pytest-xdist's `-n` (default `auto`, one worker per core, with `--dist loadfile`, as the
+`--jobs` is pytest-xdist's `-n` (default `auto`, one worker per core, with `--dist loadfile --no-loadscope-reorder`, as the
 Makefile runs it; `0` runs in one process). The per-file seconds add up every worker's time.
 
 Measure on an idle machine: with other jobs running, times grow 2-4x and unevenly.
@@ -35,7 +35,7 @@ LINE = re.compile(r"^\s*([\d.]+)s (setup|call|teardown)\s+(\S+)")
 
 def run_lane(lane: str, paths: list[str], jobs: str = "auto") -> tuple[float, str]:
     cmd = [sys.executable, "-m", "pytest", "-q", "--durations=0", "--durations-min=0", "-p", "no:cacheprovider",
-           "-n", jobs, "--dist", "loadfile"]
+           "-n", jobs, "--dist", "loadfile", "--no-loadscope-reorder"]
     if LANES[lane]:
         cmd += ["-m", LANES[lane]]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}

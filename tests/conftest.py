@@ -98,8 +98,12 @@ def net():
 
 @pytest.fixture(scope="session")
 def cache(tmp_path_factory):
-    """Block-model cache shared by every remote test of the session (a .tflite conversion takes ~1 s)."""
-    return tmp_path_factory.getbasetemp() / "ofa-blocks-cache"
+    """Block-model cache shared by every remote test of the run, all xdist workers included (a .tflite
+    conversion takes ~1.4 s a block): the adb design-card loop and the emulated board convert the same demo
+    blocks, and two workers converting at once split them (`devices.bundle.cached_conversion`)."""
+    from support.xdist_once import run_root
+
+    return run_root(tmp_path_factory) / "ofa-blocks-cache"
 
 
 @pytest.fixture(scope="session")
@@ -189,3 +193,10 @@ def table_copy(_isolated_once, _profiled_once):
         return Path(dest)
 
     return copy
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest files first, so that xdist (`--no-loadscope-reorder`) starts them at once: `support/schedule.py`."""
+    from support.schedule import longest_first
+
+    items[:] = longest_first(items)

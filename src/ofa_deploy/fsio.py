@@ -19,6 +19,9 @@ written here only:
 - **Leftovers of dead runs are swept** (`sweep_stale`): the temporary files of a process killed
   mid-write (`.NAME.PID-TOKEN.tmp[.SUFFIX]`) are removed by the next writer in that folder once
   that PID is gone.
+- **One process makes a shared file** (`claimed`): work that several processes may want at once (a
+  conversion cache entry) is claimed per file, so two runs sharing a cache split the work instead of
+  doing it twice.
 - **An output folder can be written** (`ensure_writable`): checked before any long work.
   What an output holds, and refusing to clobber another kind of file, is `outputs`' job (it
   knows every writer's format, so it sits above `space`; this module sits below everything).
@@ -349,6 +352,41 @@ class WriterLock:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.release()
+
+
+@contextlib.contextmanager
+def claimed(path: str | os.PathLike, wait: bool = True) -> Iterator[bool]:
+    """A claim on the work that makes `path`, for files several processes may want at once (a cache entry):
+    an exclusive `flock` on `<path>.claim`, held for the `with` block. Yields True; or False at once, holding
+    nothing, when another process holds the claim and `wait` is False (do other work first, then ask again
+    with `wait=True`). Whoever gets the claim checks again whether `path` exists: the holder before it may
+    have made it. The claim file is removed on release (a process that opened it meanwhile finds, as
+    `WriterLock` does, that it locked an unlinked file, and opens the new one); the kernel drops the claim of
+    a process that dies."""
+    claim = Path(path).with_name(Path(path).name + ".claim")
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        with no_space(claim):
+            fd = os.open(claim, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        try:
+            same = os.fstat(fd).st_ino == os.stat(claim).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(claim)  # still locked: a newcomer either waits on this inode or sees it gone
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> str:

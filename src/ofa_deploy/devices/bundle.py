@@ -5,7 +5,8 @@ A `.tflite` conversion takes seconds per block, so converted files are cached on
 (`paths.block_cache_dir()`: `$OFA_DEPLOY_CACHE/blocks/tflite/<digest>.tflite`, default under
 `~/.cache/ofa-deploy`), keyed by a
 digest of the module's structure, weights, input shape and converter version: a rerun after a
-dropped connection, or another device that runs the same format, converts nothing again. ONNX
+dropped connection, or another device that runs the same format, converts nothing again; two
+profiles running at once split the conversions between them (`cached_conversion`). ONNX
 exports take milliseconds and are made afresh.
 
 Layout of a bundle folder (what lands on the device):
@@ -29,9 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..fsio import atomic_path
+from ..fsio import atomic_path, claimed
 from ..latency import protocol as _protocol
-from ..latency.block_models import MANIFEST, BlockModel, block_models, export_block_models, write_block_model
+from ..latency.block_models import (
+    LATER,
+    MANIFEST,
+    BlockModel,
+    block_models,
+    export_block_models,
+    write_block_model,
+)
 from ..paths import block_cache_dir
 from ..runtime.quiet import captured_output
 
@@ -125,6 +133,24 @@ def model_digest(m: BlockModel, fmt: str) -> str:
     return h.hexdigest()[:32]
 
 
+def cached_conversion(m: BlockModel, fmt: str, cache_dir: Path, wait: bool = True) -> tuple[Path, bool] | None:
+    """The block's `fmt` file in the conversion cache (`cache_dir/<digest>.<fmt>`) and whether this call made
+    it. Two processes sharing the cache (two profiles at once) convert each block once: the one that claims
+    it converts (`fsio.claimed`), the other waits for it, or, with `wait=False`, gets None at once and can
+    convert another block first."""
+    cached = cache_dir / f"{model_digest(m, fmt)}.{fmt}"
+    if cached.exists():
+        return cached, False
+    with claimed(cached, wait=wait) as mine:
+        if not mine:
+            return None
+        if cached.exists():  # made by the process that held the claim before this one
+            return cached, False
+        with atomic_path(cached) as tmp, captured_output():  # litert-torch logs; keep them off the bar
+            write_block_model(m.module, m.input_shape, tmp, fmt)
+    return cached, True
+
+
 def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, folder: str | os.PathLike,
                  cache: str | os.PathLike | None = None, on_progress: Progress | None = None,
                  run_config: dict[str, Any] | None = None, on_file: Callable[[Path], None] | None = None,
@@ -159,8 +185,9 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
     models = list(models) + list(extra or [])
     total = len(models)
     done = 0
+    put_off: set[int] = set()
 
-    def write(m: BlockModel, path: Path, fmt_: str) -> None:
+    def write(m: BlockModel, path: Path, fmt_: str) -> str | None:
         nonlocal done
         hit = False
         given = getattr(m, f"{fmt_}_path", None) if m.module is None else None
@@ -169,11 +196,12 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
         elif fmt_ == "onnx" and m.onnx_bytes is not None:  # exported already, or stitched (`--method fit`)
             path.write_bytes(m.onnx_bytes)
         elif fmt_ in CACHED:
-            cached = cache_dir / f"{model_digest(m, fmt_)}.{fmt_}"
-            hit = cached.exists()
-            if not hit:
-                with atomic_path(cached) as tmp, captured_output():  # litert-torch logs; keep them off the bar
-                    write_block_model(m.module, m.input_shape, tmp, fmt_)
+            got = cached_conversion(m, fmt_, cache_dir, wait=id(m) in put_off)
+            if got is None:  # another process is converting it: the others first, then wait for it
+                put_off.add(id(m))
+                return LATER
+            cached, made = got
+            hit = not made
             try:
                 os.link(cached, path)
             except OSError:
@@ -187,6 +215,7 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
             on_file(path)
         if on_progress is not None:
             on_progress(m.resolution, done, total, hit)
+        return None
 
     export_block_models(models, folder, fmt, write=write)
     if on_file is not None:

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fsio import atomic_path
-from ..latency.block_models import BlockModel, block_models, write_block_model
+from ..latency.block_models import BlockModel, block_models
 from ..paths import block_cache_dir
 from ..runtime.quiet import captured_output
 
@@ -58,13 +57,12 @@ def int8_block_models(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str,
 
 def _tflite_int8(m: BlockModel, batch: np.ndarray, root: Path) -> None:
     from ..export.quantize import quantize_int8
-    from .bundle import model_digest
+    from .bundle import cached_conversion
 
-    digest = model_digest(m, "tflite")
-    fp32 = root / "tflite" / f"{digest}.tflite"
-    if not fp32.exists():
-        with atomic_path(fp32) as tmp, captured_output():  # litert-torch logs
-            write_block_model(m.module, m.input_shape, tmp, "tflite")
+    got = cached_conversion(m, "tflite", root / "tflite")
+    assert got is not None  # waited for
+    fp32 = got[0]
+    digest = fp32.stem
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -107,25 +107,36 @@ def write_block_model(module: nn.Module, input_shape: tuple[int, ...], path: str
     return path
 
 
+LATER = "later"  # what a `write` returns for a file whose source another process is making: asked again last
+
+
 def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike, fmt: str = "onnx",
                         write: Callable[[BlockModel, Path, str], Any] | None = None) -> Path:
     """Write every model as `<r>/<n>.<fmt>` plus `manifest.json` (key, resolution, file, shape).
 
     `write(model, path, fmt)` makes one file (default `write_block_model`; a caller may pass one
-    that copies a cached conversion, since a `.tflite` conversion takes seconds per block)."""
+    that copies a cached conversion, since a `.tflite` conversion takes seconds per block). It may
+    return `LATER` when another process is making that file's source (`devices.bundle`: a shared
+    conversion cache): the model is then asked for again after all the others, and must be written."""
     if fmt not in FORMATS:
         raise ValueError(f"block model format must be one of {FORMATS}, not {fmt!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    entries: list[dict[str, Any]] = []
-    for n, m in enumerate(models):
-        rel = Path(str(m.resolution)) / f"{n:04d}.{fmt}"
+    rels = [Path(str(m.resolution)) / f"{n:04d}.{fmt}" for n, m in enumerate(models)]
+    later = []
+    for n, (m, rel) in enumerate(zip(models, rels, strict=True)):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        if write is not None:
-            write(m, out / rel, fmt)
-        else:
+        if write is None:
             assert m.module is not None
             write_block_model(m.module, m.input_shape, out / rel, fmt)
+        elif write(m, out / rel, fmt) is LATER:
+            later.append(n)
+    for n in later:
+        assert write is not None
+        if write(models[n], out / rels[n], fmt) is LATER:
+            raise RuntimeError(f"the writer put off {models[n].name} twice")
+    entries: list[dict[str, Any]] = []
+    for m, rel in zip(models, rels, strict=True):
         setattr(m, f"{fmt}_path", str(out / rel))
         entry = {"key": m.key, "resolution": m.resolution, "input_shape": list(m.input_shape), "path": str(rel)}
         if fmt == "onnx":

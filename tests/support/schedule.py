@@ -1,0 +1,72 @@
+"""The order in which the test files reach the xdist workers: the longest first.
+
+`make test` runs `--dist loadfile --no-loadscope-reorder`: each file stays on one worker and the files are
+handed out in collection order, as workers free up. pytest-xdist's own order (files with the most tests
+first) put the two longest files, the emulated board and the adb loop (3 and 12 tests, ~7 min each), last:
+one worker then ran them alone at the end. Longest-first (the LPT rule of scheduling) starts them at once,
+one per worker, and the short files fill in around them.
+
+`FILE_SECONDS`: each file's seconds in a whole `make test` (setup + call + teardown, every test), idle,
+on this 2-core machine (2026-12-06; refresh with `python benchmarks/bench_test_lanes.py --lane all`).
+Files not listed (under 5 s) keep their collection order after the listed ones; a test's order inside
+its file never changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+FILE_SECONDS = {
+    "test_board.py": 436,
+    "test_remote_adb.py": 415,
+    "test_wheel.py": 126,
+    "test_int8_table.py": 84,
+    "test_export.py": 46,
+    "test_finetune.py": 41,
+    "test_imagenet_train.py": 36,
+    "test_remote_ssh.py": 33,
+    "test_export_official.py": 28,
+    "test_cli.py": 23,
+    "test_faults.py": 23,
+    "test_train.py": 21,
+    "test_readme.py": 20,
+    "test_int8_stability.py": 19,
+    "test_report.py": 18,
+    "test_writers.py": 17,
+    "test_conversion_claims.py": 15,
+    "test_shipped.py": 12,
+    "test_resnet50_flow.py": 10,
+    "test_verify.py": 10,
+    "test_values.py": 9,
+    "test_latency_profile.py": 9,
+    "test_predictor_shard.py": 9,
+    "test_honest_budget.py": 8,
+    "test_latency_incontext.py": 8,
+    "test_terminal.py": 8,
+    "test_imagenet_wire.py": 7,
+    "test_device_paths.py": 6,
+    "test_hostile_files.py": 6,
+    "test_nn_golden.py": 6,
+    "test_int8_recipe.py": 6,
+    "test_trust.py": 6,
+    "test_proxyless_flow.py": 6,
+    "test_paths.py": 5,
+    "test_proxyless_golden.py": 5,
+    "test_import_layers.py": 5,
+    "test_predictor_dataset.py": 5,
+}
+
+
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+
+
+def longest_first(items: Sequence[Any]) -> list[Any]:
+    """`items` (anything with a `nodeid`) with the files in decreasing `FILE_SECONDS`, each file's items
+    together and in their own order; unlisted files after, in their first-seen order."""
+    first_seen: dict[str, int] = {}
+    for item in items:
+        first_seen.setdefault(file_of(item.nodeid), len(first_seen))
+    return sorted(items, key=lambda item: (-FILE_SECONDS.get(file_of(item.nodeid), 0),
+                                           first_seen[file_of(item.nodeid)]))
