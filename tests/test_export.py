@@ -468,6 +468,7 @@ def test_missing_tools_are_refused_before_any_work(cli, work, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # ~13 s: three exports
 def test_second_export_of_the_same_subnet_reuses_bn_and_conversion(work, tmp_path, monkeypatch):
     """BN recalibration (and the fp32 TFLite conversion) run once per (supernet sha256, subnet, BN data,
     BN settings); a second export in another format or precision takes them from the cache."""

@@ -34,7 +34,7 @@ def golden(golden_cases, golden_io, tmp_path_factory):
     return checkpoint, subnet, io["input"].numpy(), io["logits"].numpy(), folder, case["subnet_params"]
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+@pytest.mark.parametrize("fmt", ["onnx", pytest.param("tflite", marks=pytest.mark.slow)])  # tflite: ~11 s
 def test_official_subnet_export_matches_golden_logits(golden, fmt):
     checkpoint, subnet, x, expected, folder, params = golden
     out = folder / f"{CASE}.{fmt}"

@@ -62,6 +62,7 @@ def recipe_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # ~28 s: every phase, twice
 def test_train_cli_on_a_folder_runs_every_phase_and_resumes_exactly(cli, folder, recipe_file, tmp_path):
     torch.set_num_threads(1)
     base = ["train", "--recipe", recipe_file, "--data", folder, "--threads", "1", "--json"]

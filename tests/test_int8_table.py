@@ -69,6 +69,7 @@ def _spec():
 
 
 # ---- the table --------------------------------------------------------------------------------------
+@pytest.mark.slow  # the `tables` fixture profiles an int8 table: ~30 s
 def test_int8_table_records_its_precision_and_coexists_with_the_fp32_one(tables):
     folders = sorted(p.name for p in tables.iterdir())
     assert len(folders) == 2 and folders[1] == folders[0] + "-int8", folders
@@ -121,6 +122,7 @@ def test_int8_blocks_are_quantised_with_the_activations_that_reach_them():
         assert any(t.data_type == onnx.TensorProto.INT8 for t in g.initializer)  # int8 weights
 
 
+@pytest.mark.slow  # the `tables` fixture profiles an int8 table: ~30 s
 def test_int8_table_predicts_int8_whole_subnets_within_a_loose_band(tables):
     """A few held-out int8 whole subnets (quantised whole, as `export --int8` ships them) timed end to
     end against the int8 table's prediction: the same order (a loose band, no flaky timing bound)."""
@@ -143,6 +145,7 @@ def test_int8_table_predicts_int8_whole_subnets_within_a_loose_band(tables):
     assert np.all((ratio > 0.33) & (ratio < 3.0)), (predicted, measured)
 
 
+@pytest.mark.slow  # the `tables` fixture profiles an int8 table: ~30 s
 def test_latency_validate_times_an_int8_tables_subnets_int8_from_its_own_weights(tables, tmp_path, cli, monkeypatch):
     from ofa_deploy.latency import validation
 
@@ -165,6 +168,7 @@ def test_latency_validate_times_an_int8_tables_subnets_int8_from_its_own_weights
 
 
 # ---- search -----------------------------------------------------------------------------------------
+@pytest.mark.slow  # the `tables` fixture profiles an int8 table: ~30 s
 def test_search_picks_the_table_of_the_precision_and_says_which(tables, cli):
     code, out, err = cli("search", "--device", "cpu", "--latency", "1ms", "--precision", "int8", "--no-verify",
                          "--json")
@@ -194,6 +198,7 @@ def test_search_int8_without_an_int8_table_says_the_profile_command(tmp_path, mo
     assert code == 2 and "--precision must be fp32 or int8" in err
 
 
+@pytest.mark.slow  # the `tables` fixture profiles an int8 table: ~30 s
 def test_a_table_of_another_precision_is_refused_when_one_is_named(tables):
     from ofa_deploy.errors import LatencyTableError
 
@@ -204,6 +209,7 @@ def test_a_table_of_another_precision_is_refused_when_one_is_named(tables):
 
 
 # ---- benchmark's prediction -------------------------------------------------------------------------
+@pytest.mark.slow  # the `tables` fixture profiles an int8 table: ~30 s
 def test_benchmark_predicts_an_int8_file_with_the_int8_table(tables, tmp_path, monkeypatch):
     from ofa_deploy.devices.benchmark import predicted_ms
     from ofa_deploy.space import sample_archs
@@ -247,6 +253,7 @@ def test_local_backends_accept_int8_on_onnxruntime_only():
 
 
 # ---- remote: the bundle ships int8 files --------------------------------------------------------------
+@pytest.mark.slow  # ~16 s (onnxruntime)
 @pytest.mark.remote
 @pytest.mark.parametrize("runtime", ["onnxruntime", "tflite"])
 def test_an_int8_profile_over_ssh_ships_int8_blocks(runtime, net, tmp_path, cache, monkeypatch):

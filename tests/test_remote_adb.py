@@ -163,6 +163,7 @@ def test_profile_pins_cores_waits_for_cooling_and_keeps_op_profiles(phone, net, 
     assert not list((phone.sandbox / "data/local/tmp/ofa-deploy").glob("bundle-*"))  # cleaned up on the phone
 
 
+@pytest.mark.slow  # ~29 s: converts the fit's subnets
 def test_profile_with_fit_times_the_fit_subnets_in_the_blocks_bundle(phone, net, tmp_path, cache):
     """A remote profile that a fit follows: the fit's stitched subnets (.tflite) are pushed in the
     blocks' own bundle and timed by benchmark_model in the same run, after the blocks; their times

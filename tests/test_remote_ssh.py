@@ -310,6 +310,7 @@ def test_profile_command_over_ssh(sshd, tmp_path, cache, cli, monkeypatch):
     assert code == 2 and "--host" in stderr
 
 
+@pytest.mark.slow  # ~11 s
 def test_search_verify_and_validate_over_ssh(sshd, tmp_path, cache, cli, monkeypatch):
     """`search --verify` on an SSH device: the top candidates are exported whole, sent in one bundle
     and timed by the remote runner with the table's protocol; the subnet file records predicted and
