@@ -279,6 +279,27 @@ def _is_lock(name: str) -> bool:
     return name.startswith(".") and name.endswith(LOCK_NAME)
 
 
+def _flock_live(path: Path, wait: bool) -> tuple[int, bool]:
+    """Open `path` (made if absent) and lock it exclusively: (fd, True) once the locked file is still the one
+    at `path` (a releasing holder unlinks its lock file, so a file opened just before that is tried again);
+    (fd, False) at once when another process holds it and `wait` is False (the caller reads what it needs
+    from fd, then closes it)."""
+    while True:
+        with no_space(path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fd, False
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd, True
+        os.close(fd)
+
+
 class WriterLock:
     """An exclusive lock on a folder (or on one output `name` in it), held until `release()` (or the
     end of a `with` block, or the object being collected, or the process ending). Re-entrant within
@@ -300,27 +321,15 @@ class WriterLock:
             return
         ensure_writable(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        while True:
-            with no_space(path):
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_pid(fd)
-                os.close(fd)
-                where = self.folder if self.name is None else self.folder / self.name
-                raise BusyError(
-                    f"{where} is in use: another ofa-deploy process (PID {holder}) is writing this "
-                    f"{self.what}; wait for it to finish, or write elsewhere (--out)"
-                ) from None
-            # A releasing holder unlinks the file: make sure we locked the file that is still there.
-            try:
-                same = os.fstat(fd).st_ino == os.stat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
+        fd, held = _flock_live(path, wait=False)
+        if not held:
+            holder = _read_pid(fd)
             os.close(fd)
+            where = self.folder if self.name is None else self.folder / self.name
+            raise BusyError(
+                f"{where} is in use: another ofa-deploy process (PID {holder}) is writing this "
+                f"{self.what}; wait for it to finish, or write elsewhere (--out)"
+            )
         os.ftruncate(fd, 0)
         try:
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -365,22 +374,11 @@ def claimed(path: str | os.PathLike, wait: bool = True) -> Iterator[bool]:
     a process that dies."""
     claim = Path(path).with_name(Path(path).name + ".claim")
     claim.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        with no_space(claim):
-            fd = os.open(claim, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            yield False
-            return
-        try:
-            same = os.fstat(fd).st_ino == os.stat(claim).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
+    fd, held = _flock_live(claim, wait)
+    if not held:
         os.close(fd)
+        yield False
+        return
     try:
         yield True
     finally:
