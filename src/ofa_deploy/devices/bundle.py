@@ -185,9 +185,8 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
     models = list(models) + list(extra or [])
     total = len(models)
     done = 0
-    put_off: set[int] = set()
 
-    def write(m: BlockModel, path: Path, fmt_: str) -> str | None:
+    def write(m: BlockModel, path: Path, fmt_: str, wait: bool) -> str | None:
         nonlocal done
         hit = False
         given = getattr(m, f"{fmt_}_path", None) if m.module is None else None
@@ -196,9 +195,8 @@ def build_bundle(todo: dict[int, list[str]], spec: Any, net: Any, fmt: str, fold
         elif fmt_ == "onnx" and m.onnx_bytes is not None:  # exported already, or stitched (`--method fit`)
             path.write_bytes(m.onnx_bytes)
         elif fmt_ in CACHED:
-            got = cached_conversion(m, fmt_, cache_dir, wait=id(m) in put_off)
+            got = cached_conversion(m, fmt_, cache_dir, wait=wait)
             if got is None:  # another process is converting it: the others first, then wait for it
-                put_off.add(id(m))
                 return LATER
             cached, made = got
             hit = not made

@@ -111,13 +111,14 @@ LATER = "later"  # what a `write` returns for a file whose source another proces
 
 
 def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike, fmt: str = "onnx",
-                        write: Callable[[BlockModel, Path, str], Any] | None = None) -> Path:
+                        write: Callable[[BlockModel, Path, str, bool], Any] | None = None) -> Path:
     """Write every model as `<r>/<n>.<fmt>` plus `manifest.json` (key, resolution, file, shape).
 
-    `write(model, path, fmt)` makes one file (default `write_block_model`; a caller may pass one
-    that copies a cached conversion, since a `.tflite` conversion takes seconds per block). It may
-    return `LATER` when another process is making that file's source (`devices.bundle`: a shared
-    conversion cache): the model is then asked for again after all the others, and must be written."""
+    `write(model, path, fmt, wait)` makes one file (default `write_block_model`; a caller may pass one
+    that copies a cached conversion, since a `.tflite` conversion takes seconds per block). Asked with
+    `wait=False`, it may return `LATER` when another process is making that file's source (`devices.bundle`:
+    a shared conversion cache): the model is then asked for again after all the others, with `wait=True`,
+    and must be written."""
     if fmt not in FORMATS:
         raise ValueError(f"block model format must be one of {FORMATS}, not {fmt!r}")
     out = Path(out_dir)
@@ -129,11 +130,11 @@ def export_block_models(models: list[BlockModel], out_dir: str | os.PathLike, fm
         if write is None:
             assert m.module is not None
             write_block_model(m.module, m.input_shape, out / rel, fmt)
-        elif write(m, out / rel, fmt) is LATER:
+        elif write(m, out / rel, fmt, False) is LATER:
             later.append(n)
     for n in later:
         assert write is not None
-        if write(models[n], out / rels[n], fmt) is LATER:
+        if write(models[n], out / rels[n], fmt, True) is LATER:
             raise RuntimeError(f"the writer put off {models[n].name} twice")
     entries: list[dict[str, Any]] = []
     for m, rel in zip(models, rels, strict=True):
