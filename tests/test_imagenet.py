@@ -3,6 +3,8 @@ official transforms' arithmetic, streaming through DataLoader workers, and upstr
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -189,6 +191,25 @@ def test_two_workers_give_the_same_batches_as_none(folder):
     assert {x.shape[-1] for x, _ in ta} <= {32, 40}
     other_epoch = list(one.train_batches(4, [32, 40], epoch=2, seed=5))
     assert not all(torch.equal(x[0], y[0]) for x, y in zip(ta, other_epoch))
+
+
+def test_with_jax_loaded_workers_fork_from_a_server_that_has_imported_the_loader(folder, monkeypatch):
+    """LiteRT's converter loads JAX, whose threads make fork unsafe: workers then start from a fork server. The
+    server imports this loader (torch, Pillow) before it forks, so a worker does not import torch again (that
+    took 1-2 s per worker and epoch); the batches are the same as without workers."""
+    import multiprocessing.forkserver
+    import types
+
+    monkeypatch.setitem(sys.modules, "jax", types.ModuleType("jax"))
+    ctx = imagenet_mod._worker_start()
+    assert ctx is not None and ctx.get_start_method() == "forkserver"
+    assert imagenet_mod.__name__ in multiprocessing.forkserver._forkserver._preload_modules  # no public reader
+    one = ImageFolderSource(folder, val_size=2, workers=0)
+    two = ImageFolderSource(folder, val_size=2, workers=2)
+    for a, b in zip(one.eval_batches("train", 40, 4), two.eval_batches("train", 40, 4), strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    monkeypatch.delitem(sys.modules, "jax")
+    assert imagenet_mod._worker_start() is None  # plain fork otherwise
 
 
 def test_bn_batches_default_to_seeded_training_images(folder):
