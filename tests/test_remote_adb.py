@@ -388,18 +388,20 @@ def test_incontext_fit_rows_over_adb(phone, net, tmp_path, cache):
     """`--method fit` on an adb phone: the stitched whole subnets of a resolution go to the phone as
     one .tflite bundle, benchmark_model times them in the protocol's loop, and the rows are fitted
     to those times (ridge toward the prior rows). The prior is a synthetic table of the test space
-    (profiling all its blocks over adb would convert every one of them)."""
+    (profiling all its blocks over adb would convert every one of them). The fit's subnets are those of
+    `test_profile_with_fit_...` (same net, count and seed): their conversions come from the run's cache."""
     from support.tables import synthetic_table
 
-    from ofa_deploy.latency.incontext import incontext_rows
+    from ofa_deploy.latency.incontext import fit_subnets, incontext_rows
 
     b = backend(cache, serial=phone.serial)
     prior = synthetic_table(SPEC, [24])
     prior.metadata.update(device="loopphone", stat="median")
     before = len([c for c in phone.commands if "--graph=" in c])
-    rows, record = incontext_rows(prior, 24, net, b, FAST, "fit", subnets=4, seed=0)
+    rows, record = incontext_rows(prior, 24, net, b, FAST, "fit", subnets=2, seed=0)
     runs = [c for c in phone.commands if "--graph=" in c][before:]
-    assert record["subnets"] == 4 and len(runs) == 4 * FAST.sessions  # one benchmark_model run per subnet and session
+    n = len(fit_subnets(SPEC, 24, 2, 0))
+    assert n == 2 and record["subnets"] == n and len(runs) == n * FAST.sessions  # one run per subnet and session
     assert all("/bundle-" in c and ".tflite" in c for c in runs)
     fitted = [r for r in rows if r.method == "fit"]
     assert fitted and all(r.median > 0 and r.samples >= 1 for r in fitted)
