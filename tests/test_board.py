@@ -132,7 +132,7 @@ def test_the_loop_on_the_emulated_board(board, runtime, tmp_path, record_propert
     assert dist in json.dumps(table.metadata), f"the table was not measured with {dist}: {table.metadata}"
     assert "aarch64" in json.dumps(table.metadata)
 
-    res = step("validate", "latency", "validate", "-d", device, "-n", "3", "--sessions", "1", "--json")
+    res = step("validate", "latency", "validate", "-d", device, "-n", "2", "--sessions", "1", "--json")
     assert json.loads(res.stdout)
 
     # A budget every subnet is predicted within (twice the largest subnet's prediction): under emulation on a

@@ -61,7 +61,7 @@ def test_a_claim_is_held_by_one_holder_at_a_time(tmp_path):
 @pytest.mark.slow
 def test_two_bundles_at_once_convert_each_block_once(tmp_path):
     pytest.importorskip("litert_torch")
-    n = 6
+    n = 4
     script = BUNDLE.format(tests=str(REPO / "tests"), n=n)
     cache = tmp_path / "cache"
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"bundle{i}"), str(cache)],
