@@ -64,10 +64,11 @@ class TfliteQuantiser:
         pass
 
     def finish(self, int8: Path) -> None:
-        """Short tensor names in the file kept (after the search, which reads them): `export.tflite_names`."""
-        from .tflite_names import shorten_tensor_names
+        """Short tensor names and shared vectors in the file kept (after the search, which reads the names):
+        `export.tflite_compact`."""
+        from .tflite_compact import compact_int8_tflite
 
-        shorten_tensor_names(int8)
+        compact_int8_tflite(int8)
 
     def ranked_ops(self, int8: Path, calib: Sequence[np.ndarray]) -> list[tuple[FloatOp, float]]:
         """Quantised ops, most sensitive (lowest local SQNR) first."""
