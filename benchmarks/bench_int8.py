@@ -1,7 +1,8 @@
 """Issue 29's targets (int8 and export speed), measured on this machine and printed as tables. Run it idle.
 
 A. Demo supernet (shipped, Fashion-MNIST): the subnets `search --verify` delivers at 0.28, 0.35 and
-   0.45 ms (or `--subnets FILE...`), each exported to ONNX and TFLite, fp32 and int8, verified on the
+   0.45 ms (or `--subnets FILE...`; where this CPU measures slower than its table and `--verify` delivers
+   nothing, the subnet `search --no-verify` predicts, said on stderr and in the `verified` column), each exported to ONNX and TFLite, fp32 and int8, verified on the
    10,000 Fashion-MNIST test images. Targets: int8 drop <= 0.5 point, size <= 0.30 of fp32, int8 not
    slower than the fp32 file of the same format.
 B. The w1.0 ImageNet space (random weights in the official layout, 1000 classes, r 160, middle subnet;
@@ -73,11 +74,19 @@ def part_a(args, tmp: Path) -> list[dict]:
 
     supernet = shipped_supernet_path()
     subnets = [Path(s) for s in args.subnets] if args.subnets else []
+    verified = {}
     if not subnets:
         for b in BUDGETS:
             out = tmp / f"search-{b}.json"
-            subprocess.run([sys.executable, "-c", "from ofa_deploy.cli import main; main()", "search", "--latency", b, "--verify",
-                            "-o", str(out)], check=True, stdout=subprocess.DEVNULL)
+            search = [sys.executable, "-c", "from ofa_deploy.cli import main; main()", "search", "--latency", b, "-o", str(out)]
+            done = subprocess.run([*search, "--verify"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
+            verified[out.stem] = done.returncode == 0
+            if done.returncode != 0:  # this CPU measures slower than its table today: the predicted subnet instead
+                why = (done.stderr.strip().splitlines() or ["?"])[-1]
+                print(f"search --verify at {b} delivered nothing ({why[:160]}); using search --no-verify's subnet",
+                      file=sys.stderr)
+                subprocess.run([*search, "--no-verify"], check=True, stdout=subprocess.DEVNULL)
             subnets.append(out)
     rows = []
     for subnet in subnets:
@@ -85,7 +94,8 @@ def part_a(args, tmp: Path) -> list[dict]:
             fp32 = _export(fmt, subnet, supernet, tmp / f"{subnet.stem}.{fmt}", False, args.images)
             q = _export(fmt, subnet, supernet, tmp / f"{subnet.stem}.int8.{fmt}", True, args.images)
             m, sp = q["verification"]["metrics"], q.get("speed") or {}
-            rows.append({"subnet": subnet.stem, "format": fmt, "acc_fp32": m.get("accuracy_torch"),
+            rows.append({"subnet": subnet.stem, "verified": verified.get(subnet.stem), "format": fmt,
+                         "acc_fp32": m.get("accuracy_torch"),
                          "acc_int8": m.get("accuracy_file"), "drop": m.get("accuracy_drop"),
                          "second_cal_drop": q["int8"]["second_calibration_drop"],
                          "agreement": m["top1_agreement"], "sqnr_db": m["sqnr_db"], "size_ratio": m.get("size_ratio"),
