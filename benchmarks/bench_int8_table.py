@@ -57,7 +57,7 @@ def main() -> None:
     from ofa_deploy.latency.meta import apply_calibration
     from ofa_deploy.latency.profiler import plan_profile, run_profile
     from ofa_deploy.latency.protocol import Protocol
-    from ofa_deploy.latency.validation import error_metrics, fit_linear, measure_subnets
+    from ofa_deploy.latency.validation import calibrate_on_split, error_metrics, measure_subnets
     from ofa_deploy.nn import load_supernet
     from ofa_deploy.nn.shipped import shipped_supernet_path
     from ofa_deploy.search import SearchRequest, run_search
@@ -94,12 +94,10 @@ def main() -> None:
     out["heldout_s"] = time.perf_counter() - t0
     raw = table.predict(batch, calibrated=False)
     out["heldout"] = error_metrics(raw, measured)
-    # What `latency validate --calibrate` then does (ms = a * sum + b, fitted on half of fresh whole subnets):
-    # the same split, fitted on one half of the held-out subnets and scored on the other half. It absorbs the
-    # drift of this machine's speed between the profile and now (LATENCY_NOTES.md), which the raw row includes.
-    idx = np.random.default_rng(args.seed + 1).permutation(len(measured))
-    fit, test = np.sort(idx[:len(idx) // 2]), np.sort(idx[len(idx) // 2:])
-    calibration = fit_linear(raw[fit], measured[fit])
+    # What `latency validate --calibrate` then does (ms = a * sum + b, fitted on half of fresh whole subnets),
+    # by its own function: fitted on one half of the held-out subnets and scored on the other half. It absorbs
+    # the drift of this machine's speed between the profile and now (LATENCY_NOTES.md), which the raw row includes.
+    _, test, calibration = calibrate_on_split(raw, measured, args.seed)
     out["calibration"] = calibration
     out["calibrated_heldout"] = error_metrics(apply_calibration(calibration, raw)[test], measured[test])
 

@@ -111,6 +111,16 @@ def _n_fit(samples: int, fit_fraction: float) -> int:
     return min(samples, max(2, round(samples * fit_fraction)))
 
 
+def calibrate_on_split(raw: np.ndarray, measured: np.ndarray, seed: int, fit_fraction: float = 0.5
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """`latency validate --calibrate`'s split and fit: (the subnets fitted on, those held out, the linear
+    calibration `measured = a * raw + b` fitted on the first), the split drawn from `seed`."""
+    idx = np.random.default_rng(seed + 1).permutation(len(measured))
+    n_fit = _n_fit(len(measured), fit_fraction)
+    fit, test = np.sort(idx[:n_fit]), np.sort(idx[n_fit:])
+    return fit, test, fit_linear(raw[fit], measured[fit])
+
+
 def measure_subnets(net: Any, spec: Any, batch: FamilyBatch, backend: Any, protocol: Protocol, guard: Any = None,
                     on_session: Callable[[str], None] | None = None,
                     on_export: Callable[[int], None] | None = None, stat: str = "median",
@@ -179,10 +189,7 @@ def validate(table: LatencyTable, net: Any, backend: Any, samples: int, protocol
                            "measured": measured.tolist()}
     out["raw_all"] = error_metrics(raw, measured)
     if calibrate:
-        idx = np.random.default_rng(seed + 1).permutation(samples)
-        n_fit = _n_fit(samples, fit_fraction)
-        fit, test = np.sort(idx[:n_fit]), np.sort(idx[n_fit:])
-        cal = fit_linear(raw[fit], measured[fit])
+        fit, test, cal = calibrate_on_split(raw, measured, seed, fit_fraction)
         calibrated = apply_calibration(cal, raw)
         out["split"] = ["fit" if i in set(fit.tolist()) else "test" for i in range(samples)]
         out["raw_heldout"] = error_metrics(raw[test], measured[test])
