@@ -2,8 +2,8 @@
 
 A. Demo supernet (shipped, Fashion-MNIST): the subnets `search --verify` delivers at 0.28, 0.35 and
    0.45 ms (or `--subnets FILE...`; where this CPU measures slower than its table and `--verify` delivers
-   nothing, the subnet `search --no-verify` predicts, said on stderr and in the `verified` column), each exported to ONNX and TFLite, fp32 and int8, verified on the
-   10,000 Fashion-MNIST test images. Targets: int8 drop <= 0.5 point, size <= 0.30 of fp32, int8 not
+   nothing, the subnet `search --no-verify` predicts, said on stderr and in the `verified` column), each
+   exported to ONNX and TFLite, fp32 and int8, verified on the 10,000 Fashion-MNIST test images. Targets: int8 drop <= 0.5 point, size <= 0.30 of fp32, int8 not
    slower than the fp32 file of the same format.
 B. The w1.0 ImageNet space (random weights in the official layout, 1000 classes, r 160, middle subnet;
    no dataset, so calibration uses random images and no drop is measured): int8 >= 1.5x faster than
