@@ -3,10 +3,10 @@
 `scripts/arm-board.sh up` builds (once, cached) a Debian arm64 userland run through qemu-user and starts its
 own sshd on 127.0.0.1; for each of the board's runtimes (ai-edge-litert, tflite-runtime 2.14, onnxruntime)
 the test then runs the CLI as a user would: `profile` (isolated, one resolution, a short protocol) →
-`latency validate` (a few subnets) → `search --verify` (the chosen subnet timed end to end on the board) →
-`export` → `benchmark` of the exported files on the board. Every step must exit 0. Timings under emulation
-are meaningless; this proves function (the runner, the runtimes' wheels, the transfer) on a real aarch64
-userland, not speed.
+`latency validate` (a few subnets; onnxruntime's loop only) → `search --verify` (the chosen subnet timed end
+to end on the board) → `export` → `benchmark` of the exported files on the board. Every step must exit 0.
+Timings under emulation are meaningless; this proves function (the runner, the runtimes' wheels, the
+transfer) on a real aarch64 userland, not speed.
 
 Skipped, with the reason, where the board cannot exist: no root, no binfmt_misc, no qemu-user-static or
 debootstrap, or the userland cannot be built (no network to the Debian mirror or PyPI). The board is brought
@@ -112,6 +112,11 @@ RUNTIMES = {
 }
 
 
+# `latency validate` runs in one runtime's loop: on the board it times whole subnets through the runner's path
+# that `search --verify` takes in every loop, and on a .tflite runtime it converted two more whole subnets
+# (49 s of the first loop in a whole `make test`). onnxruntime's subnets export to ONNX in a second.
+VALIDATED = {"onnxruntime"}
+
 # (space and arch, format, flags) -> (file, the budget of the search that delivered it), this session
 EXPORTED: dict[tuple[str, str, tuple[str, ...]], tuple[Path, float]] = {}
 
@@ -132,8 +137,9 @@ def test_the_loop_on_the_emulated_board(board, runtime, tmp_path, record_propert
     assert dist in json.dumps(table.metadata), f"the table was not measured with {dist}: {table.metadata}"
     assert "aarch64" in json.dumps(table.metadata)
 
-    res = step("validate", "latency", "validate", "-d", device, "-n", "2", "--sessions", "1", "--json")
-    assert json.loads(res.stdout)
+    if runtime in VALIDATED:
+        res = step("validate", "latency", "validate", "-d", device, "-n", "2", "--sessions", "1", "--json")
+        assert json.loads(res.stdout)
 
     # A budget every subnet is predicted within (twice the largest subnet's prediction): under emulation on a
     # loaded machine end-to-end times drift, and what is tested is that the loop runs, not how tight it is.
