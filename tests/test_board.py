@@ -104,13 +104,10 @@ class Steps:
         return res
 
 
-# int8 export on the host, with a third of the default images to calibrate and verify on: its accuracy is the
-# export tests' subject (tests/test_export.py); here the file is what the board must run.
-INT8 = ["--int8", "--calibration-images", "100", "--verify-images", "100"]
 # device written by arm-board.sh, the distribution its runtime comes from, the exports it can run
 RUNTIMES = {
-    "ai-edge-litert": ("arm-board", "ai-edge-litert", [("tflite", []), ("tflite", INT8)]),
-    "tflite-runtime": ("arm-board-tflrt", "tflite-runtime", [("tflite", []), ("tflite", INT8)]),
+    "ai-edge-litert": ("arm-board", "ai-edge-litert", [("tflite", []), ("tflite", ["--int8"])]),
+    "tflite-runtime": ("arm-board-tflrt", "tflite-runtime", [("tflite", []), ("tflite", ["--int8"])]),
     "onnxruntime": ("arm-board-ort", "onnxruntime", [("onnx", [])]),
 }
 
