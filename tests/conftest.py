@@ -195,6 +195,7 @@ def table_copy(_isolated_once, _profiled_once):
     return copy
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected: the order is that of the lane that runs
 def pytest_collection_modifyitems(config, items):
     """The longest files first, so that xdist (`--no-loadscope-reorder`) starts them at once: `support/schedule.py`."""
     from support.schedule import longest_first

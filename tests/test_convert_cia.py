@@ -33,6 +33,7 @@ def test_the_listing_is_cached_inside_and_torchs_own_function_is_back_after():
     assert all(m._collect_all_valid_cia_ops is original for m in _lookups())
 
 
+@pytest.mark.slow  # two litert-torch conversions
 def test_a_conversion_with_the_listing_cached_writes_the_same_bytes(tmp_path, monkeypatch):
     from torch import nn
 

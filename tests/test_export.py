@@ -186,6 +186,7 @@ def test_default_subnet_is_the_last_search(cli, work, tmp_path, monkeypatch):
 
 
 # ---- TFLite ------------------------------------------------------------------------------------
+@pytest.mark.slow  # the tflite_fp32 fixture: a cold TFLite export, ~10 s idle
 def test_tflite_fp32_matches_pytorch(tflite_fp32, reference):
     path, report = tflite_fp32
     got, i, _ = run_tflite(path, reference.x)
@@ -196,6 +197,7 @@ def test_tflite_fp32_matches_pytorch(tflite_fp32, reference):
     assert report_path(path).exists()
 
 
+@pytest.mark.slow  # the tflite_fp32 fixture: a cold TFLite export, ~10 s idle
 def test_int8_quantisation_gives_int8_io_and_a_smaller_file(tflite_fp32, reference, tmp_path):
     from ofa_deploy.export.quantize import quantize_int8
     from ofa_deploy.runtime.models import open_model
@@ -211,6 +213,7 @@ def test_int8_quantisation_gives_int8_io_and_a_smaller_file(tflite_fp32, referen
     assert np.array_equal(open_model(path)(reference.x), got)  # the runtime (de)quantises the same way
 
 
+@pytest.mark.slow  # the tflite_fp32 fixture: a cold TFLite export, ~10 s idle
 def test_dynamic_range_quantisation(tflite_fp32, reference, tmp_path):
     from ofa_deploy.export.quantize import quantize_dynamic_range
 
@@ -417,6 +420,7 @@ def test_fashion_mnist_supernet_is_verified_on_its_test_images(cli, tmp_path, mo
 
 
 # ---- benchmark ---------------------------------------------------------------------------------
+@pytest.mark.slow  # the tflite_fp32 fixture: a cold TFLite export, ~10 s idle
 def test_benchmark_measures_and_predicts(cli, work, tflite_fp32, tmp_path, monkeypatch):
     from support.tables import synthetic_table
 
