@@ -96,12 +96,17 @@ def main() -> None:
     out["heldout_s"] = time.perf_counter() - t0
     raw = table.predict(batch, calibrated=False)
     out["heldout"] = error_metrics(raw, measured)
+
+    def calibrated(predicted: np.ndarray) -> tuple[dict, dict]:
+        """`predicted` calibrated on one half of the held-out subnets and scored on the other (the same split
+        for every caller): the calibration and its errors."""
+        _, test, calibration = calibrate_on_split(predicted, measured, args.seed)
+        return calibration, error_metrics(apply_calibration(calibration, predicted)[test], measured[test])
+
     # What `latency validate --calibrate` then does (ms = a * sum + b, fitted on half of fresh whole subnets),
     # by its own function: fitted on one half of the held-out subnets and scored on the other half. It absorbs
     # the drift of this machine's speed between the profile and now (LATENCY_NOTES.md), which the raw row includes.
-    _, test, calibration = calibrate_on_split(raw, measured, args.seed)
-    out["calibration"] = calibration
-    out["calibrated_heldout"] = error_metrics(apply_calibration(calibration, raw)[test], measured[test])
+    out["calibration"], out["calibrated_heldout"] = calibrated(raw)
     # The noise ceiling: the same held-out subnets timed a second time, read as a "prediction" of the first
     # timing, raw and calibrated on the same split. No table can be closer to a timing than another timing of the
     # same subnets is, so where these miss the targets, the targets are below this machine's timing noise.
@@ -109,8 +114,7 @@ def main() -> None:
     retimed = measure_subnets(net, spec, batch, backend, proto, stat=args.stat, int8=cal)
     out["retest_s"] = time.perf_counter() - t0
     out["retest"] = error_metrics(retimed, measured)
-    _, test, retest_cal = calibrate_on_split(retimed, measured, args.seed)
-    out["calibrated_retest"] = error_metrics(apply_calibration(retest_cal, retimed)[test], measured[test])
+    _, out["calibrated_retest"] = calibrated(retimed)
 
     budget = args.budget or float(np.median(measured))
     req = SearchRequest(latencies=[budget], device="cpu", table=folder, supernet=str(shipped_supernet_path()),

@@ -59,7 +59,8 @@ FILE_SECONDS = {
 
 
 # The same for `make test-fast`'s own selection (everything but `slow` and `board`): its files weigh otherwise (the
-# board's and the wheel's have no test there), 2026-12-07 00:18 UTC idle run, files of 3 s or more.
+# board's and the wheel's have no test there), 2026-12-07 00:18 UTC idle run, files of 3 s or more (refresh with
+# `python benchmarks/bench_test_lanes.py`, whose default lane is this one).
 FAST_FILE_SECONDS = {
     "test_cli.py": 28,
     "test_finetune.py": 25,
